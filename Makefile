@@ -1,0 +1,33 @@
+# Tutorbook: `make run` starts the whole stack; `make test` runs lint, types and every test tier.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install run test lint typecheck unit integration e2e clean
+
+install:
+	@bash scripts/install.sh
+
+run: install
+	@$(PY) -m tutorbook_devstack run
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+integration: install
+	$(PY) -m pytest tests/integration
+
+e2e: install
+	$(PY) -m pytest tests/e2e
+
+test: lint typecheck
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,125 @@
+"""One error base per service, rendered in the OpenAI error shape.
+
+``{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}`` is what the official OpenAI SDKs
+parse, so product apps see our 4xx errors the way they see OpenAI's.
+"""
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+log = logging.getLogger(__name__)
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    502: "upstream_error",
+    503: "service_unavailable",
+    504: "upstream_timeout",
+}
+
+
+class ServiceError(Exception):
+    """Base of every error a Tutorbook service raises on purpose; subclasses carry the HTTP status."""
+
+    status_code = 500
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class BadRequestError(ServiceError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class UnauthorizedError(ServiceError):
+    status_code = 401
+    code = "invalid_api_key"
+
+
+class ForbiddenError(ServiceError):
+    status_code = 403
+    code = "admin_key_required"
+
+
+class NotFoundError(ServiceError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLargeError(ServiceError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UpstreamError(ServiceError):
+    status_code = 502
+    code = "upstream_error"
+
+
+class UpstreamTimeoutError(ServiceError):
+    status_code = 504
+    code = "upstream_timeout"
+
+
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": ERROR_TYPES.get(status, "server_error"),
+            "param": param,
+            "code": code,
+        }
+    }
+
+
+def handle_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
+    return Response(error_body(exc.status_code, exc.message, exc.param, exc.code), status_code=exc.status_code)
+
+
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    message = str(exc.detail)
+    if isinstance(exc, ValidationException) and exc.extra:
+        details = "; ".join(describe_validation_problem(item) for item in exc.extra)
+        message = f"{message}: {details}"
+    headers = dict(exc.headers or {})
+    return Response(error_body(exc.status_code, message), status_code=exc.status_code, headers=headers)
+
+
+def describe_validation_problem(item: Any) -> str:
+    if isinstance(item, dict):
+        key = item.get("key")
+        text = str(item.get("message", item))
+        return f"{key}: {text}" if key else text
+    return str(item)
+
+
+def handle_unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", exc_info=exc)
+    return Response(error_body(500, "internal error"), status_code=500)
+
+
+def error_handlers() -> ExceptionHandlersMap:
+    """The exception handlers every service's create_app registers."""
+    return {
+        ServiceError: handle_service_error,
+        HTTPException: handle_http_exception,
+        Exception: handle_unexpected_error,
+    }

@@ -1,0 +1,1 @@
+"""Tutorbook gateway: the only public entry point. Chat API, router, keys, metrics."""

@@ -1,0 +1,87 @@
+"""create_app: wire the gateway's routes, lifespan, clients and error handlers."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from litestar import Litestar
+
+from tutorbook_common.errors import error_handlers
+from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck
+from tutorbook_gateway.auth import KeyRing
+from tutorbook_gateway.chat import ChatConfig
+from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient
+from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient
+from tutorbook_gateway.metrics import create_gateway_metrics
+from tutorbook_gateway.routes.chat import chat_completions
+from tutorbook_gateway.routes.documents import ingest_documents
+from tutorbook_gateway.routes.models import list_models
+from tutorbook_gateway.routing import RoutePolicy
+from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.settings import GatewaySettings
+
+
+def chat_config(settings: GatewaySettings) -> ChatConfig:
+    return ChatConfig(
+        policy=RoutePolicy(base_model=settings.base_model_name, rag_min_score=settings.rag_min_score),
+        rag_top_k=settings.rag_top_k,
+        rag_context_max_chars=settings.rag_context_max_chars,
+        default_temperature=settings.default_temperature,
+        default_max_tokens=settings.default_max_tokens,
+    )
+
+
+def redis_check(url: str) -> ReadinessCheck:
+    async def ping() -> None:
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(url)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    return ping
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    retriever: RetrieverClient | None = None,
+    generator: GeneratorClient | None = None,
+) -> Litestar:
+    """Build the gateway. ``retriever`` and ``generator`` replace the HTTP clients (unit tests only)."""
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            live_retriever = retriever or HttpRetrieverClient(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=settings.retriever_url, timeout=settings.retriever_timeout_seconds)
+                )
+            )
+            live_generator = generator or HttpGeneratorClient(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=settings.generator_url, timeout=settings.upstream_timeout_seconds)
+                )
+            )
+            metrics = create_gateway_metrics()
+            app.state.services = GatewayServices(
+                keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
+                chat=chat_config(settings),
+                retriever=live_retriever,
+                generator=live_generator,
+                metrics=metrics,
+            )
+            checks: dict[str, ReadinessCheck] = {"retriever": live_retriever.ping, "generator": live_generator.ping}
+            if settings.redis_url:
+                checks["redis"] = redis_check(settings.redis_url)
+            app.state.probes = Probes(registry=metrics.registry, checks=checks)
+            yield
+
+    return Litestar(
+        route_handlers=[chat_completions, list_models, ingest_documents, *PROBE_ROUTES],
+        lifespan=[lifespan],
+        exception_handlers=error_handlers(),
+        request_max_body_size=settings.max_request_bytes,
+    )

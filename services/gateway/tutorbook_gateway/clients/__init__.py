@@ -1,0 +1,1 @@
+"""Clients of the gateway's upstream services, each behind a small Protocol."""

@@ -1,0 +1,26 @@
+"""Wire types of the gateway's HTTP API (the OpenAI chat completion request, as far as we read it)."""
+
+from typing import Any
+
+import msgspec
+
+
+class ChatMessage(msgspec.Struct):
+    role: str
+    # A string, or OpenAI content parts: [{"type": "text", "text": "..."}].
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+
+
+class ChatCompletionRequest(msgspec.Struct, kw_only=True):
+    model: str
+    messages: list[ChatMessage]
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
+    stream: bool = False
+    n: int = 1

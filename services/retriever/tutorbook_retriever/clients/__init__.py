@@ -1,0 +1,1 @@
+"""Clients of the retriever's external dependencies, each behind a small Protocol."""

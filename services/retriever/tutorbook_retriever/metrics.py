@@ -1,0 +1,45 @@
+"""The retriever's Prometheus metrics, registered on a registry owned by the app (no global registry)."""
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class RetrieverMetrics:
+    registry: CollectorRegistry
+    documents_ingested: Counter
+    chunks_indexed: Counter
+    ingest_failures: Counter
+    ingest_seconds: Histogram
+    search_seconds: Histogram
+    indexed_chunks: Gauge
+
+
+def create_retriever_metrics() -> RetrieverMetrics:
+    registry = CollectorRegistry()
+    return RetrieverMetrics(
+        registry=registry,
+        documents_ingested=Counter(
+            "tutorbook_retriever_documents_ingested", "Documents accepted by ingestion", registry=registry
+        ),
+        chunks_indexed=Counter("tutorbook_retriever_chunks_indexed", "Chunks written to the index", registry=registry),
+        ingest_failures=Counter(
+            "tutorbook_retriever_ingest_failures", "Ingest requests refused or failed", ["reason"], registry=registry
+        ),
+        ingest_seconds=Histogram(
+            "tutorbook_retriever_ingest_duration_seconds",
+            "Time to ingest one request",
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        ),
+        search_seconds=Histogram(
+            "tutorbook_retriever_search_duration_seconds",
+            "Time to answer one search (embedding included)",
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        ),
+        indexed_chunks=Gauge("tutorbook_retriever_indexed_chunks", "Chunks in the index", registry=registry),
+    )

@@ -1,0 +1,30 @@
+import pytest
+
+from tutorbook_common.errors import UnauthorizedError
+from tutorbook_gateway.auth import KeyRing, Role, authenticate, bearer_token
+
+KEYS = KeyRing(api_keys=frozenset({"user-1"}), admin_keys=frozenset({"admin-1"}))
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", None), ("Bearer ", None), (None, None), ("", None)],
+)
+def test_bearer_token(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+def test_roles() -> None:
+    assert authenticate("Bearer user-1", KEYS) is Role.USER
+    assert authenticate("Bearer admin-1", KEYS) is Role.ADMIN
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Token user-1"])
+def test_missing_or_wrong_keys_are_refused(header: str | None) -> None:
+    with pytest.raises(UnauthorizedError):
+        authenticate(header, KEYS)
+
+
+def test_no_configured_keys_refuses_everyone() -> None:
+    with pytest.raises(UnauthorizedError):
+        authenticate("Bearer anything", KeyRing(frozenset(), frozenset()))

@@ -1,0 +1,122 @@
+"""The gateway's HTTP contract, with in-process fakes for the retriever and generator."""
+
+from collections.abc import Iterator
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.unit.fakes import FakeGenerator, FakeRetriever
+from tutorbook_gateway.app import create_app
+from tutorbook_gateway.clients.retriever import Passage
+from tutorbook_gateway.settings import GatewaySettings
+
+USER = {"Authorization": "Bearer user-key"}
+ADMIN = {"Authorization": "Bearer admin-key"}
+WARRANTY = Passage("warranty", "warranty#0", "Warranty Policy", "Coverage", "2 years from delivery.", 0.71)
+RETURNS = Passage("returns", "returns#0", "Returns", "", "30 days.", 0.35)
+
+
+def chat(question: str, model: str = "auto", **extra: object) -> dict[str, object]:
+    return {"model": model, "messages": [{"role": "user", "content": question}], **extra}
+
+
+@pytest.fixture
+def upstream() -> tuple[FakeRetriever, FakeGenerator]:
+    return FakeRetriever([WARRANTY, RETURNS]), FakeGenerator()
+
+
+@pytest.fixture
+def client(upstream: tuple[FakeRetriever, FakeGenerator]) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    settings = GatewaySettings(api_keys="user-key", admin_keys="admin-key", base_model_name="base", rag_min_score=0.5)
+    retriever, generator = upstream
+    with TestClient(create_app(settings, retriever=retriever, generator=generator)) as test_client:
+        yield test_client
+
+
+def test_rag_answer_carries_route_reason_and_citations(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+    response = client.post("/v1/chat/completions", json=chat("How long is the warranty?"), headers=USER)
+    assert response.status_code == 200
+    assert response.headers["x-tutorbook-route"] == "rag"
+    body = response.json()
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"]["content"] == "Two years [1]."
+    block = body["tutorbook"]
+    assert block["route"] == "rag" and "0.71" in block["reason"]
+    assert [c["doc_id"] for c in block["citations"]] == ["warranty", "returns"]
+    assert block["citations"][0]["section"] == "Coverage" and block["citations"][0]["snippet"]
+    sent = upstream[1].payloads[0]
+    assert sent["model"] == "base" and sent["temperature"] == 0.0
+    assert "<sources>" in sent["messages"][-1]["content"]
+
+
+def test_irrelevant_question_abstains_without_generating(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+    upstream[0].passages = [RETURNS]
+    response = client.post("/v1/chat/completions", json=chat("Capital of Mongolia?"), headers=USER)
+    assert response.status_code == 200 and response.headers["x-tutorbook-route"] == "abstain"
+    body = response.json()
+    assert body["choices"][0]["message"]["content"].startswith("Not sure about the answer: need more context.")
+    assert body["tutorbook"]["suggestions"] == ["Returns"]
+    assert upstream[1].payloads == []
+
+
+def test_naming_the_base_model_prompts_without_retrieval(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+    body = {**chat("Hi!", model="base"), "max_tokens": 12, "seed": 3, "stop": ["\n"]}
+    response = client.post("/v1/chat/completions", json=body, headers=USER)
+    assert response.headers["x-tutorbook-route"] == "prompt"
+    assert upstream[0].queries == []
+    sent = upstream[1].payloads[0]
+    assert sent["max_tokens"] == 12 and sent["seed"] == 3 and sent["stop"] == ["\n"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [({}, 401, "missing_api_key"), ({"Authorization": "Bearer wrong"}, 401, "invalid_api_key")],
+)
+def test_chat_needs_a_valid_key(client: TestClient, headers: dict[str, str], status: int, code: str) -> None:  # type: ignore[type-arg]
+    response = client.post("/v1/chat/completions", json=chat("hi"), headers=headers)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+def test_ingest_needs_an_admin_key(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+    documents = {"documents": [{"id": "a", "text": "x"}]}
+    assert client.post("/v1/documents", json=documents, headers=USER).status_code == 403
+    assert client.post("/v1/documents", json=documents).status_code == 401
+    assert upstream[0].ingested == []
+    response = client.post("/v1/documents", json=documents, headers=ADMIN)
+    assert response.status_code == 200 and response.json()["ids"] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (chat("hi", model="gpt-9"), "model"),
+        (chat("hi", stream=True), "stream"),
+        ({"model": "auto", "messages": []}, "messages"),
+        ({"model": "auto", "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+        (chat("hi", temperature=3), "temperature"),
+        ({"model": "auto"}, None),
+    ],
+)
+def test_bad_requests_get_openai_shaped_4xx(client: TestClient, body: dict[str, object], param: str | None) -> None:  # type: ignore[type-arg]
+    response = client.post("/v1/chat/completions", json=body, headers=USER)
+    assert 400 <= response.status_code < 500
+    error = response.json()["error"]
+    assert error["message"] and error["param"] == param
+
+
+def test_models_lists_auto_then_the_generators_models(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.get("/v1/models", headers=USER)
+    assert [model["id"] for model in response.json()["data"]] == ["auto", "base"]
+
+
+def test_probes_and_metrics(client: TestClient) -> None:  # type: ignore[type-arg]
+    client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER)
+    client.post("/v1/chat/completions", json=chat("hi"))
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["checks"] == {"retriever": "ok", "generator": "ok"}
+    metrics = client.get("/metrics").text
+    assert 'tutorbook_gateway_chat_requests_total{route="rag",status="200"} 1.0' in metrics
+    assert 'tutorbook_gateway_auth_failures_total{reason="missing_api_key"} 1.0' in metrics
+    assert 'tutorbook_gateway_phase_duration_seconds_count{phase="retrieve"} 1.0' in metrics

@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from tutorbook_generator import model_prep
+from tutorbook_generator.launcher import build_vllm_command, build_vllm_env, resolve_model
+from tutorbook_generator.settings import GeneratorSettings
+
+
+def test_command_enables_lora_and_probes(tmp_path: Path) -> None:
+    settings = GeneratorSettings(data_dir=tmp_path, generator_port=9123, vllm_extra_args="--seed 7")
+    command = build_vllm_command(settings, "/models/x")
+    joined = " ".join(command)
+    assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert "--model /models/x" in joined and "--served-model-name smollm2-135m-instruct" in joined
+    assert "--enable-lora" in command and "--max-lora-rank 16" in joined and "--port 9123" in joined
+    assert "--middleware tutorbook_generator.probes.ProbeMiddleware" in joined
+    assert command[-2:] == ["--seed", "7"]
+
+
+def test_env_turns_on_runtime_lora_and_the_filesystem_resolver(tmp_path: Path) -> None:
+    env = build_vllm_env(GeneratorSettings(data_dir=tmp_path), {"PATH": "/bin"})
+    assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
+    assert env["VLLM_PLUGINS"] == "lora_filesystem_resolver"
+    assert env["VLLM_LORA_RESOLVER_CACHE_DIR"] == str((tmp_path / "adapters").resolve())
+    assert env["HF_HUB_OFFLINE"] == "1" and env["PATH"] == "/bin"
+
+
+def test_a_configured_model_is_used_as_is(tmp_path: Path) -> None:
+    assert resolve_model(GeneratorSettings(data_dir=tmp_path, base_model="org/model")) == "org/model"
+
+
+def test_preparation_converts_once_and_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Path] = []
+
+    def fake_convert(_gguf: Path, out_dir: Path) -> None:
+        calls.append(out_dir)
+        out_dir.mkdir(parents=True)
+        (out_dir / "config.json").write_text("{}")
+
+    monkeypatch.setattr(model_prep, "find_gguf_file", lambda: tmp_path / "model.gguf")
+    monkeypatch.setattr(model_prep, "convert_gguf_to_hf", fake_convert)
+    first = model_prep.prepare_default_model(tmp_path / "cache")
+    second = model_prep.prepare_default_model(tmp_path / "cache")
+    assert first == second == tmp_path / "cache" / model_prep.MODEL_FOLDER_NAME
+    assert len(calls) == 1 and calls[0] != first  # written elsewhere, then renamed into place
+    assert (first / "config.json").is_file() and model_prep.is_prepared(first)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [model_prep.MODEL_FOLDER_NAME]
+
+
+def test_a_failed_conversion_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_convert(_gguf: Path, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(model_prep, "find_gguf_file", lambda: tmp_path / "model.gguf")
+    monkeypatch.setattr(model_prep, "convert_gguf_to_hf", broken_convert)
+    with pytest.raises(RuntimeError):
+        model_prep.prepare_default_model(tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -1,0 +1,1 @@
+"""The whole stack as local processes: Redis, generator (vLLM), retriever and gateway."""

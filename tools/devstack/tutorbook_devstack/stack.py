@@ -1,0 +1,144 @@
+"""Start Redis, the generator, the retriever and the gateway as local processes, wired together."""
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
+from tutorbook_retriever.loaders import load_markdown_folder
+
+GENERATOR_READY_TIMEOUT = 600.0
+SERVICE_READY_TIMEOUT = 180.0
+INGEST_BATCH = 16
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path
+    api_keys: tuple[str, ...]
+    admin_keys: tuple[str, ...]
+    model_cache_dir: Path | None = None
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    retriever_port: int = 8001
+    generator_port: int = 8002
+    redis_port: int = 6379
+    redis_persistent: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url(self.gateway_port)
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def ready_seconds(self) -> dict[str, float | None]:
+        return {name: service.ready_after for name, service in self.services.items()}
+
+
+def service_env(config: StackConfig) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "TUTORBOOK_HOST": config.host,
+            "TUTORBOOK_DATA_DIR": str(config.data_dir),
+            "TUTORBOOK_GATEWAY_PORT": str(config.gateway_port),
+            "TUTORBOOK_RETRIEVER_PORT": str(config.retriever_port),
+            "TUTORBOOK_GENERATOR_PORT": str(config.generator_port),
+            "TUTORBOOK_RETRIEVER_URL": config.url(config.retriever_port),
+            "TUTORBOOK_GENERATOR_URL": config.url(config.generator_port),
+            "TUTORBOOK_REDIS_URL": f"redis://{config.host}:{config.redis_port}/0",
+            "TUTORBOOK_API_KEYS": ",".join(config.api_keys),
+            "TUTORBOOK_ADMIN_KEYS": ",".join(config.admin_keys),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
+    if config.model_cache_dir is not None:
+        env["TUTORBOOK_MODEL_CACHE_DIR"] = str(config.model_cache_dir)
+    env.update(config.extra_env)
+    return env
+
+
+def redis_command(config: StackConfig) -> list[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("redis-server is not installed: apt-get install redis-server (make run does it as root)")
+    command = [server, "--port", str(config.redis_port), "--bind", config.host, "--save", ""]
+    if config.redis_persistent:
+        redis_dir = config.data_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        return [*command, "--dir", str(redis_dir.resolve()), "--appendonly", "yes"]
+    return [*command, "--appendonly", "no"]
+
+
+def wait_redis(service: ServiceProcess, config: StackConfig, timeout: float = 20.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((config.host, config.redis_port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                if connection.recv(16).startswith(b"+PONG"):
+                    service.ready_after = time.monotonic() - service.started_at
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"redis-server did not answer on port {config.redis_port}:\n{service.log_tail()}")
+
+
+@contextmanager
+def running_stack(config: StackConfig) -> Iterator[Stack]:
+    """Start everything, wait until every service is ready, stop everything on exit."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = config.data_dir / "logs"
+    env = service_env(config)
+    python = sys.executable
+    stack = Stack(config)
+    with ExitStack() as cleanup:
+
+        def launch(name: str, command: list[str]) -> ServiceProcess:
+            service = start_service(name, command, env, log_dir)
+            cleanup.callback(service.stop)
+            stack.services[name] = service
+            return service
+
+        redis = launch("redis", redis_command(config))
+        generator = launch("generator", [python, "-m", "tutorbook_generator.launcher"])
+        retriever = launch("retriever", [python, "-m", "tutorbook_retriever"])
+        gateway = launch("gateway", [python, "-m", "tutorbook_gateway"])
+        wait_redis(redis, config)
+        wait_ready(retriever, config.url(config.retriever_port) + "/readyz", SERVICE_READY_TIMEOUT)
+        wait_ready(generator, config.url(config.generator_port) + "/readyz", GENERATOR_READY_TIMEOUT)
+        wait_ready(gateway, config.gateway_url + "/readyz", SERVICE_READY_TIMEOUT)
+        yield stack
+
+
+def ingest_folder(gateway_url: str, admin_key: str, folder: Path) -> tuple[int, int]:
+    """Ingest every Markdown file of ``folder`` through the gateway; returns (documents, chunks)."""
+    documents = load_markdown_folder(folder)
+    total_documents = total_chunks = 0
+    with httpx.Client(base_url=gateway_url, headers={"authorization": f"Bearer {admin_key}"}, timeout=300) as client:
+        for start in range(0, len(documents), INGEST_BATCH):
+            response = client.post("/v1/documents", json={"documents": documents[start : start + INGEST_BATCH]})
+            response.raise_for_status()
+            body = response.json()
+            total_documents += body["documents"]
+            total_chunks += body["chunks"]
+    return total_documents, total_chunks
