@@ -25,7 +25,7 @@ def open_embedder(settings: RetrieverSettings) -> Embedder:
 
 def open_store(settings: RetrieverSettings) -> QdrantVectorStore:
     client = open_qdrant_client(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
-    return QdrantVectorStore(client, settings.collection)
+    return QdrantVectorStore(client, settings.collection, server=bool(settings.qdrant_url))
 
 
 def create_app(

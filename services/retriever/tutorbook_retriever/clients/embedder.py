@@ -33,7 +33,7 @@ class SentenceTransformerEmbedder:
 
         self._model = SentenceTransformer(model_name_or_path, device=device)
         self._batch_size = batch_size
-        dimension = self._model.get_sentence_embedding_dimension()
+        dimension = self._model.get_embedding_dimension()
         if dimension is None:
             raise RuntimeError(f"{model_name_or_path} does not report an embedding dimension")
         self._dimension = int(dimension)

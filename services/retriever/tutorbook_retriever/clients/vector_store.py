@@ -47,9 +47,10 @@ def open_qdrant_client(url: str, api_key: str, path: Path) -> QdrantClient:
 
 
 class QdrantVectorStore:
-    def __init__(self, client: QdrantClient, collection: str) -> None:
+    def __init__(self, client: QdrantClient, collection: str, *, server: bool) -> None:
         self._client = client
         self._collection = collection
+        self._server = server
         # Local mode is not safe for concurrent writers; a server is, but one lock keeps both alike.
         self._write_lock = threading.Lock()
 
@@ -60,7 +61,8 @@ class QdrantVectorStore:
             self._collection,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
         )
-        self._client.create_payload_index(self._collection, "doc_id", models.PayloadSchemaType.KEYWORD)
+        if self._server:  # local mode scans every point anyway and warns about payload indexes
+            self._client.create_payload_index(self._collection, "doc_id", models.PayloadSchemaType.KEYWORD)
 
     def replace_document(self, doc_id: str, chunks: list[StoredChunk]) -> None:
         # New points go in first, then every other point of the document goes: a search sees the old

@@ -1,0 +1,37 @@
+"""Integration fixtures: the real embedder (loaded once) and the retriever on real Qdrant."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from tutorbook_retriever.app import create_app
+from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder, default_embedding_model_path
+from tutorbook_retriever.settings import RetrieverSettings
+
+QDRANT_BACKENDS = ["local", "server"]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(default_embedding_model_path())
+
+
+@pytest.fixture(params=QDRANT_BACKENDS)
+def retriever_settings(request: pytest.FixtureRequest, tmp_path: Path) -> RetrieverSettings:
+    """Qdrant local mode always; a Qdrant server too when TUTORBOOK_QDRANT_URL is set."""
+    if request.param == "server":
+        url = os.environ.get("TUTORBOOK_QDRANT_URL", "")
+        if not url:
+            pytest.skip("TUTORBOOK_QDRANT_URL is not set: no Qdrant server to test against")
+        return RetrieverSettings(data_dir=tmp_path, qdrant_url=url, collection=f"test_{uuid.uuid4().hex}")
+    return RetrieverSettings(data_dir=tmp_path, max_document_chars=20_000)
+
+
+@pytest.fixture
+def retriever(retriever_settings: RetrieverSettings, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    with TestClient(create_app(retriever_settings, embedder=embedder)) as client:
+        yield client

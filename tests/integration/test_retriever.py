@@ -1,0 +1,91 @@
+"""The retriever with the real embedder and real Qdrant (local mode; a server when configured)."""
+
+import json
+
+from litestar.testing import TestClient
+
+from tests.conftest import SAMPLES
+from tutorbook_retriever.app import create_app
+from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
+from tutorbook_retriever.loaders import load_markdown_folder
+from tutorbook_retriever.settings import RetrieverSettings
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+def ingest(client: Client, documents: list[dict[str, object]]) -> dict[str, object]:
+    response = client.post("/v1/documents", json={"documents": documents})
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def search(client: Client, query: str, top_k: int = 5) -> list[dict[str, object]]:
+    response = client.post("/v1/search", json={"query": query, "top_k": top_k})
+    assert response.status_code == 200, response.text
+    hits: list[dict[str, object]] = response.json()["hits"]
+    return hits
+
+
+def indexed_chunks(client: Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("tutorbook_retriever_indexed_chunks "):
+            return float(line.split()[1])
+    raise AssertionError("indexed chunks gauge missing")
+
+
+def test_sample_questions_find_their_gold_document(retriever: Client) -> None:
+    result = ingest(retriever, load_markdown_folder(SAMPLES / "knowledge_base"))
+    assert result["documents"] == 36
+    questions = [json.loads(line) for line in (SAMPLES / "questions.jsonl").read_text().splitlines()]
+    found = sum(
+        question["doc_id"] in {hit["doc_id"] for hit in search(retriever, question["question"])}
+        for question in questions
+    )
+    assert found / len(questions) >= 0.9
+    hit = search(retriever, "How long is the warranty on Brightleaf products?", top_k=1)[0]
+    assert hit["doc_id"] == "warranty" and hit["title"] == "Warranty Policy"
+    assert set(hit) >= {"doc_id", "chunk_id", "title", "section", "text", "score"}
+
+
+def test_reingesting_a_document_replaces_all_its_chunks(retriever: Client) -> None:
+    ingest(retriever, [{"id": "kettle", "title": "Kettle", "text": "# Kettle\n\nThe kettle boils 1.7 litres."}])
+    ingest(retriever, [{"id": "toaster", "title": "Toaster", "text": "# Toaster\n\nFour slots."}])
+    before = indexed_chunks(retriever)
+    ingest(retriever, [{"id": "kettle", "title": "Kettle", "text": "# Kettle\n\nThe kettle now boils 2 litres."}])
+    texts = [hit["text"] for hit in search(retriever, "kettle capacity", top_k=10) if hit["doc_id"] == "kettle"]
+    assert texts == ["The kettle now boils 2 litres."]
+    assert indexed_chunks(retriever) == before
+
+
+def test_a_bad_batch_is_refused_whole_and_changes_nothing(retriever: Client) -> None:
+    ingest(retriever, [{"id": "kettle", "text": "The kettle boils 1.7 litres."}])
+    before = search(retriever, "kettle")
+    bad_batches = [
+        [{"id": "fine", "text": "A fine document."}, {"id": "broken", "text": ""}],
+        [{"id": "kettle", "text": "overwritten?"}, {"id": "bad id with spaces", "text": "x"}],
+        [{"id": "huge", "text": "x" * 20_001}],
+        [{"id": "no-text"}],
+    ]
+    for batch in bad_batches:
+        response = retriever.post("/v1/documents", json={"documents": batch})
+        assert 400 <= response.status_code < 500, batch
+        assert response.json()["error"]["message"]
+    assert search(retriever, "kettle") == before
+    assert {hit["doc_id"] for hit in search(retriever, "fine document overwritten", top_k=10)} == {"kettle"}
+
+
+def test_bad_searches_get_clear_errors(retriever: Client) -> None:
+    for body in ({"query": ""}, {"query": "x", "top_k": 0}, {"query": "x", "top_k": 1000}, {"top_k": 3}):
+        response = retriever.post("/v1/search", json=body)
+        assert response.status_code == 400
+        assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_documents_survive_a_restart(tmp_path: object, embedder: SentenceTransformerEmbedder) -> None:
+    settings = RetrieverSettings(data_dir=tmp_path)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, embedder=embedder)) as first:
+        ingest(first, [{"id": "kettle", "text": "The kettle boils 1.7 litres."}])
+    with TestClient(create_app(settings, embedder=embedder)) as second:
+        assert search(second, "kettle")[0]["doc_id"] == "kettle"
+        assert second.get("/readyz").json() == {"status": "ready", "checks": {"qdrant": "ok"}}
