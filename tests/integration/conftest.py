@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from tutorbook_retriever.app import create_app
@@ -32,6 +33,8 @@ def retriever_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Retrie
 
 
 @pytest.fixture
-def retriever(retriever_settings: RetrieverSettings, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def retriever(
+    retriever_settings: RetrieverSettings, embedder: SentenceTransformerEmbedder
+) -> Iterator[TestClient[Litestar]]:
     with TestClient(create_app(retriever_settings, embedder=embedder)) as client:
         yield client

@@ -2,6 +2,7 @@
 
 import json
 
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import SAMPLES
@@ -10,7 +11,7 @@ from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.settings import RetrieverSettings
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Litestar]
 
 
 def ingest(client: Client, documents: list[dict[str, object]]) -> dict[str, object]:

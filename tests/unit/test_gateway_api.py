@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import FakeGenerator, FakeRetriever
@@ -26,14 +27,14 @@ def upstream() -> tuple[FakeRetriever, FakeGenerator]:
 
 
 @pytest.fixture
-def client(upstream: tuple[FakeRetriever, FakeGenerator]) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def client(upstream: tuple[FakeRetriever, FakeGenerator]) -> Iterator[TestClient[Litestar]]:
     settings = GatewaySettings(api_keys="user-key", admin_keys="admin-key", base_model_name="base", rag_min_score=0.5)
     retriever, generator = upstream
     with TestClient(create_app(settings, retriever=retriever, generator=generator)) as test_client:
         yield test_client
 
 
-def test_rag_answer_carries_route_reason_and_citations(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+def test_rag_answer_carries_route_reason_and_citations(client: TestClient[Litestar], upstream) -> None:
     response = client.post("/v1/chat/completions", json=chat("How long is the warranty?"), headers=USER)
     assert response.status_code == 200
     assert response.headers["x-tutorbook-route"] == "rag"
@@ -49,7 +50,7 @@ def test_rag_answer_carries_route_reason_and_citations(client: TestClient, upstr
     assert "<sources>" in sent["messages"][-1]["content"]
 
 
-def test_irrelevant_question_abstains_without_generating(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+def test_irrelevant_question_abstains_without_generating(client: TestClient[Litestar], upstream) -> None:
     upstream[0].passages = [RETURNS]
     response = client.post("/v1/chat/completions", json=chat("Capital of Mongolia?"), headers=USER)
     assert response.status_code == 200 and response.headers["x-tutorbook-route"] == "abstain"
@@ -59,7 +60,7 @@ def test_irrelevant_question_abstains_without_generating(client: TestClient, ups
     assert upstream[1].payloads == []
 
 
-def test_naming_the_base_model_prompts_without_retrieval(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+def test_naming_the_base_model_prompts_without_retrieval(client: TestClient[Litestar], upstream) -> None:
     body = {**chat("Hi!", model="base"), "max_tokens": 12, "seed": 3, "stop": ["\n"]}
     response = client.post("/v1/chat/completions", json=body, headers=USER)
     assert response.headers["x-tutorbook-route"] == "prompt"
@@ -72,14 +73,14 @@ def test_naming_the_base_model_prompts_without_retrieval(client: TestClient, ups
     ("headers", "status", "code"),
     [({}, 401, "missing_api_key"), ({"Authorization": "Bearer wrong"}, 401, "invalid_api_key")],
 )
-def test_chat_needs_a_valid_key(client: TestClient, headers: dict[str, str], status: int, code: str) -> None:  # type: ignore[type-arg]
+def test_chat_needs_a_valid_key(client: TestClient[Litestar], headers: dict[str, str], status: int, code: str) -> None:
     response = client.post("/v1/chat/completions", json=chat("hi"), headers=headers)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["type"] == "authentication_error"
 
 
-def test_ingest_needs_an_admin_key(client: TestClient, upstream) -> None:  # type: ignore[type-arg]
+def test_ingest_needs_an_admin_key(client: TestClient[Litestar], upstream) -> None:
     documents = {"documents": [{"id": "a", "text": "x"}]}
     assert client.post("/v1/documents", json=documents, headers=USER).status_code == 403
     assert client.post("/v1/documents", json=documents).status_code == 401
@@ -99,19 +100,21 @@ def test_ingest_needs_an_admin_key(client: TestClient, upstream) -> None:  # typ
         ({"model": "auto"}, None),
     ],
 )
-def test_bad_requests_get_openai_shaped_4xx(client: TestClient, body: dict[str, object], param: str | None) -> None:  # type: ignore[type-arg]
+def test_bad_requests_get_openai_shaped_4xx(
+    client: TestClient[Litestar], body: dict[str, object], param: str | None
+) -> None:
     response = client.post("/v1/chat/completions", json=body, headers=USER)
     assert 400 <= response.status_code < 500
     error = response.json()["error"]
     assert error["message"] and error["param"] == param
 
 
-def test_models_lists_auto_then_the_generators_models(client: TestClient) -> None:  # type: ignore[type-arg]
+def test_models_lists_auto_then_the_generators_models(client: TestClient[Litestar]) -> None:
     response = client.get("/v1/models", headers=USER)
     assert [model["id"] for model in response.json()["data"]] == ["auto", "base"]
 
 
-def test_probes_and_metrics(client: TestClient) -> None:  # type: ignore[type-arg]
+def test_probes_and_metrics(client: TestClient[Litestar]) -> None:
     client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER)
     client.post("/v1/chat/completions", json=chat("hi"))
     assert client.get("/healthz").json() == {"status": "ok"}
