@@ -1,6 +1,7 @@
 """The retriever with the real embedder and real Qdrant (local mode; a server when configured)."""
 
 import json
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -83,8 +84,8 @@ def test_bad_searches_get_clear_errors(retriever: Client) -> None:
         assert response.json()["error"]["type"] == "invalid_request_error"
 
 
-def test_documents_survive_a_restart(tmp_path: object, embedder: SentenceTransformerEmbedder) -> None:
-    settings = RetrieverSettings(data_dir=tmp_path)  # type: ignore[arg-type]
+def test_documents_survive_a_restart(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+    settings = RetrieverSettings(data_dir=tmp_path)
     with TestClient(create_app(settings, embedder=embedder)) as first:
         ingest(first, [{"id": "kettle", "text": "The kettle boils 1.7 litres."}])
     with TestClient(create_app(settings, embedder=embedder)) as second:
