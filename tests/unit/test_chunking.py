@@ -28,12 +28,29 @@ def test_text_before_any_heading_has_an_empty_path() -> None:
     assert split_sections("plain text\n\nmore") == [("", "plain text\n\nmore")]
 
 
-def test_chunks_respect_the_budget_and_never_span_sections() -> None:
-    text = "# T\n\n" + "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(10)) + "\n\n## B\nshort"
+def test_chunks_respect_the_budget_and_keep_every_paragraph() -> None:
+    text = "# T\n\n" + "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(10)) + "\n\n## B\n" + "z" * 390
     chunks = chunk_document(text, 400)
     assert all(len(chunk.text) <= 400 for chunk in chunks)
-    assert chunks[-1].section == "T > B" and chunks[-1].text == "short"
+    assert chunks[-1].section == "T > B" and chunks[-1].text == "z" * 390
     assert sum(chunk.text.count("Paragraph") for chunk in chunks) == 10
+
+
+def test_small_sections_share_a_chunk_and_keep_their_headings() -> None:
+    chunks = chunk_document(DOC, 1000)
+    assert len(chunks) == 1
+    assert chunks[0].section == "Product"
+    assert chunks[0].text == "Intro paragraph.\n\nSpecs\n- Price: $10\n\nPower\nUses 5 W.\n\nCare\nWipe it."
+
+
+def test_a_chunk_that_starts_a_section_is_labelled_with_it() -> None:
+    chunks = chunk_document(DOC, 20)
+    assert [chunk.section for chunk in chunks] == [
+        "Product",
+        "Product > Specs",
+        "Product > Specs > Power",
+        "Product > Care",
+    ]
 
 
 def test_an_oversized_paragraph_is_cut_at_sentences_then_hard() -> None:

@@ -22,7 +22,7 @@ class GatewaySettings(BaseSettings):
     # The served name of the generator's base model.
     base_model_name: str = "smollm2-135m-instruct"
     # Router: the lowest retrieval score (cosine) that counts as a relevant passage.
-    rag_min_score: float = 0.32
+    rag_min_score: float = 0.30
     rag_top_k: int = 4
     rag_context_max_chars: int = 3000
     default_temperature: float = 0.0

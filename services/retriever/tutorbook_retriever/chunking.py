@@ -1,7 +1,8 @@
 """Split a Markdown (or plain text) document into chunks that follow its structure.
 
-Headings open sections; a chunk never spans two sections; paragraphs are packed up to a size budget,
-and a paragraph larger than the budget is cut at sentence boundaries (or hard, as a last resort).
+Headings open sections; paragraphs are packed up to a size budget, and a paragraph larger than the budget
+is cut at sentence boundaries (or hard, as a last resort). Small neighbouring sections share a chunk, each
+keeping its heading line, so a short "Specifications" section is not cut off from the product it describes.
 """
 
 import re
@@ -82,9 +83,20 @@ def pack_paragraphs(body: str, max_chars: int) -> list[str]:
     return chunks
 
 
+def leaf_heading(section: str) -> str:
+    return section.rsplit(" > ", 1)[-1]
+
+
 def chunk_document(text: str, max_chars: int) -> list[Chunk]:
-    return [
-        Chunk(section=section, text=piece)
-        for section, body in split_sections(text)
-        for piece in pack_paragraphs(body, max_chars)
-    ]
+    """Chunks labelled with the heading path of the section they start in."""
+    chunks: list[Chunk] = []
+    last_section: str | None = None
+    for section, body in split_sections(text):
+        for piece in pack_paragraphs(body, max_chars):
+            labelled = f"{leaf_heading(section)}\n{piece}" if section and section != last_section else piece
+            if chunks and len(chunks[-1].text) + 2 + len(labelled) <= max_chars:
+                chunks[-1] = Chunk(chunks[-1].section, f"{chunks[-1].text}\n\n{labelled}")
+            else:
+                chunks.append(Chunk(section, piece))
+            last_section = section
+    return chunks
