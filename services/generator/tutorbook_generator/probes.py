@@ -13,6 +13,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+HEALTHZ_PATH = "/healthz"
+READYZ_PATH = "/readyz"
+VLLM_HEALTH_PATH = "/health"
+
 
 class ProbeMiddleware:
     def __init__(self, app: ASGIApp) -> None:
@@ -20,11 +24,11 @@ class ProbeMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path") if scope.get("type") == "http" else None
-        if path == "/healthz":
+        if path == HEALTHZ_PATH:
             await send_json_ok(send)
             return
-        if path == "/readyz":
-            scope = dict(scope, path="/health", raw_path=b"/health")
+        if path == READYZ_PATH:
+            scope = dict(scope, path=VLLM_HEALTH_PATH, raw_path=VLLM_HEALTH_PATH.encode())
         await self.app(scope, receive, send)
 
 

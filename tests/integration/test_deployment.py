@@ -1,0 +1,204 @@
+"""Offline validation of everything that deploys Tutorbook: Kubernetes overlays, compose, Dockerfiles.
+
+No Docker engine or cluster is needed: manifests are rendered with kustomize and checked against the
+Kubernetes and Compose schemas, Dockerfiles with hadolint, and every setting, port, probe path and
+volume path is compared with the code that will read it.
+"""
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+from pydantic_settings import BaseSettings
+
+from tests.conftest import REPO_ROOT
+from tests.integration.deployment_files import (
+    DOCKERFILES,
+    OVERLAYS,
+    URL_PORT,
+    Container,
+    compose_containers,
+    dockerfile_containers,
+    k8s_containers,
+    load_compose,
+    render_overlay,
+)
+from tutorbook_gateway.app import create_app as create_gateway
+from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_generator.probes import HEALTHZ_PATH, READYZ_PATH
+from tutorbook_generator.settings import GeneratorSettings
+from tutorbook_retriever.app import create_app as create_retriever
+from tutorbook_retriever.settings import RetrieverSettings
+
+KUBERNETES_VERSION = "1.31.0"
+CUSTOM_RESOURCE_GROUPS = ("monitoring.coreos.com/",)
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "gateway": GatewaySettings,
+    "retriever": RetrieverSettings,
+    "generator": GeneratorSettings,
+}
+CONTRACT_PORTS = {"gateway": 8000, "retriever": 8001, "generator": 8002}
+# Variables read by the runtime or libraries rather than by our settings classes.
+PROCESS_VARIABLES = {
+    "PATH", "HOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK", "HF_HUB_OFFLINE",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {overlay: render_overlay(overlay) for overlay in OVERLAYS}
+
+
+@pytest.fixture(scope="module")
+def containers(rendered: dict[str, list[dict[str, Any]]]) -> list[Container]:
+    found = compose_containers(load_compose()) + dockerfile_containers()
+    for overlay, documents in rendered.items():
+        found += k8s_containers(overlay, documents)
+    return found
+
+
+def settings_for(container: Container) -> Any:
+    prefix = "TUTORBOOK_"
+    values = {name[len(prefix) :].lower(): value for name, value in container.env.items() if name.startswith(prefix)}
+    return SETTINGS[container.service].model_validate(values)
+
+
+def probe_routes(service: str) -> set[str]:
+    if service == "generator":
+        return {HEALTHZ_PATH, READYZ_PATH}
+    app = create_gateway(GatewaySettings()) if service == "gateway" else create_retriever(RetrieverSettings())
+    return {route.path for route in app.routes}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_rendered_object_is_valid_kubernetes(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    documents = rendered[overlay]
+    kinds = {document["kind"] for document in documents}
+    assert {"Deployment", "StatefulSet", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= kinds
+    assert {"NetworkPolicy", "PersistentVolumeClaim", "ConfigMap", "ServiceMonitor", "Namespace"} <= kinds
+    for document in documents:
+        if document["apiVersion"].startswith(CUSTOM_RESOURCE_GROUPS):
+            continue  # no upstream schema; checked in test_service_monitors_select_services
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_service_monitors_select_services(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    services = [doc for doc in rendered[overlay] if doc["kind"] == "Service"]
+    monitors = [doc for doc in rendered[overlay] if doc["kind"] == "ServiceMonitor"]
+    assert {monitor["metadata"]["name"] for monitor in monitors} == set(CONTRACT_PORTS)
+    for monitor in monitors:
+        wanted = monitor["spec"]["selector"]
+        excluded = {expr["key"] for expr in wanted.get("matchExpressions", []) if expr["operator"] == "DoesNotExist"}
+        matching = [
+            service
+            for service in services
+            if wanted["matchLabels"].items() <= service["metadata"]["labels"].items()
+            and not excluded & service["metadata"]["labels"].keys()
+        ]
+        assert len(matching) == 1, f"{monitor['metadata']['name']} scrapes {len(matching)} services"
+        port_names = {port["name"] for port in matching[0]["spec"]["ports"]}
+        assert {endpoint["port"] for endpoint in monitor["spec"]["endpoints"]} <= port_names
+
+
+def test_gpu_overlay_asks_for_a_gpu_and_cpu_overlay_does_not(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    def generator_limits(overlay: str) -> dict[str, Any]:
+        [deployment] = [
+            d for d in rendered[overlay] if d["kind"] == "Deployment" and d["metadata"]["name"] == "generator"
+        ]
+        limits: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        return limits
+
+    assert generator_limits("gpu")["nvidia.com/gpu"] == "1"
+    assert "nvidia.com/gpu" not in generator_limits("cpu")
+
+
+def test_only_the_gateway_is_exposed(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    policies = [doc for doc in rendered["cpu"] if doc["kind"] == "NetworkPolicy"]
+    open_to_all = [
+        p["spec"]["podSelector"] for p in policies for rule in p["spec"].get("ingress", []) if "from" not in rule
+    ]
+    assert open_to_all == [{"matchLabels": {"app.kubernetes.io/name": "gateway"}}]
+    assert any(p["spec"]["podSelector"] == {} and "ingress" not in p["spec"] for p in policies)  # default deny
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    schema = json.loads((REPO_ROOT / "deploy/schemas/compose-spec.json").read_text())
+    compose = load_compose()
+    jsonschema.validate(compose, schema)
+    assert compose["services"]["generator-gpu"]["profiles"] == ["gpu"]
+    assert compose["services"]["generator-cpu"]["profiles"] == ["cpu"]
+    gpu = compose["services"]["generator-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
+    assert {"qdrant-data", "redis-data", "adapters", "model-cache"} <= set(compose["volumes"])
+    for name, service in compose["services"].items():
+        for dependency in (service.get("depends_on") or {}).values():
+            assert dependency == {"condition": "service_healthy"}, name
+
+
+def test_dockerfiles_pass_hadolint() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), *map(str, DOCKERFILES)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in DOCKERFILES:
+        text = path.read_text()
+        assert "USER 10001" in text and "HEALTHCHECK" in text, path
+        assert "latest" not in text.split("FROM", 1)[1].split("\n", 1)[0], f"{path}: unpinned base image"
+    gateway = tomllib.loads((REPO_ROOT / "services/gateway/pyproject.toml").read_text())
+    heavy = ("torch", "sentence-transformers", "vllm", "transformers")
+    assert not [dep for dep in gateway["project"]["dependencies"] if dep.startswith(heavy)], "the gateway pulls torch"
+
+
+def test_every_variable_is_a_real_setting_of_its_service(containers: list[Container]) -> None:
+    for container in containers:
+        fields = SETTINGS[container.service].model_fields
+        for name in container.env:
+            if name in PROCESS_VARIABLES:
+                continue
+            assert name.startswith("TUTORBOOK_"), f"{container.origin}: {name} is not a Tutorbook setting"
+            assert name.removeprefix("TUTORBOOK_").lower() in fields, (
+                f"{container.origin}: {name} is not a setting of the {container.service}"
+            )
+
+
+def test_ports_agree_with_the_code(containers: list[Container]) -> None:
+    for service, port in CONTRACT_PORTS.items():
+        assert getattr(SETTINGS[service](), f"{service}_port") == port
+    for container in containers:
+        port = getattr(settings_for(container), f"{container.service}_port")
+        assert port == CONTRACT_PORTS[container.service], container.origin
+        assert not container.ports or container.ports == [port], container.origin
+        for name in ("TUTORBOOK_RETRIEVER_URL", "TUTORBOOK_GENERATOR_URL"):
+            if name in container.env:
+                target = name.split("_")[1].lower()
+                assert URL_PORT.findall(container.env[name]) == [str(CONTRACT_PORTS[target])], container.origin
+    prometheus = (REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text()
+    for service, port in CONTRACT_PORTS.items():
+        assert f"{service}:{port}" in prometheus
+
+
+def test_probe_paths_exist_in_the_code(containers: list[Container]) -> None:
+    for container in containers:
+        assert container.probe_paths, f"{container.origin} has no health check"
+        assert set(container.probe_paths) <= probe_routes(container.service), container.origin
+
+
+def test_volume_paths_agree_with_the_code(containers: list[Container]) -> None:
+    adapter_paths = set()
+    for container in containers:
+        settings = settings_for(container)
+        if container.service == "generator" and container.mounts:
+            assert container.mounts["adapters"] == str(settings.resolved_adapter_dir()), container.origin
+            assert container.mounts["model-cache"] == str(settings.resolved_model_cache_dir()), container.origin
+        if container.service == "retriever" and "data" in container.mounts:
+            assert container.mounts["data"] == str(settings.data_dir), container.origin
+        if "adapters" in container.mounts:
+            adapter_paths.add(container.mounts["adapters"])
+    assert adapter_paths == {"/data/adapters"}, "gateway and generator must see the adapter store at one path"
