@@ -28,7 +28,7 @@ def retriever_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Retrie
         url = os.environ.get("TUTORBOOK_QDRANT_URL", "")
         if not url:
             pytest.skip("TUTORBOOK_QDRANT_URL is not set: no Qdrant server to test against")
-        return RetrieverSettings(data_dir=tmp_path, qdrant_url=url, collection=f"test_{uuid.uuid4().hex}")
+        return RetrieverSettings(data_dir=tmp_path, qdrant_url=url, collection_prefix=f"test_{uuid.uuid4().hex}")
     return RetrieverSettings(data_dir=tmp_path, max_document_chars=20_000)
 
 

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -15,17 +16,17 @@ from tutorbook_retriever.settings import RetrieverSettings
 Client = TestClient[Litestar]
 
 
-def ingest(client: Client, documents: list[dict[str, object]]) -> dict[str, object]:
+def ingest(client: Client, documents: list[dict[str, Any]]) -> dict[str, Any]:
     response = client.post("/v1/documents", json={"documents": documents})
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
-def search(client: Client, query: str, top_k: int = 5) -> list[dict[str, object]]:
+def search(client: Client, query: str, top_k: int = 5) -> list[dict[str, Any]]:
     response = client.post("/v1/search", json={"query": query, "top_k": top_k})
     assert response.status_code == 200, response.text
-    hits: list[dict[str, object]] = response.json()["hits"]
+    hits: list[dict[str, Any]] = response.json()["hits"]
     return hits
 
 

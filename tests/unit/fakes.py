@@ -9,14 +9,14 @@ class FakeRetriever:
     def __init__(self, passages: list[Passage]) -> None:
         self.passages = passages
         self.queries: list[str] = []
-        self.ingested: list[bytes] = []
+        self.forwarded: list[tuple[str, str, bytes, str]] = []
 
     async def search(self, query: str, top_k: int) -> list[Passage]:
         self.queries.append(query)
         return self.passages[:top_k]
 
-    async def forward_ingest(self, body: bytes) -> ForwardedResponse:
-        self.ingested.append(body)
+    async def forward(self, method: str, path: str, body: bytes, query: str) -> ForwardedResponse:
+        self.forwarded.append((method, path, body, query))
         return ForwardedResponse(200, b'{"documents": 1, "chunks": 1, "ids": ["a"]}')
 
     async def ping(self) -> None:

@@ -13,8 +13,8 @@ from tutorbook_gateway.settings import GatewaySettings
 
 USER = {"Authorization": "Bearer user-key"}
 ADMIN = {"Authorization": "Bearer admin-key"}
-WARRANTY = Passage("warranty", "warranty#0", "Warranty Policy", "Coverage", "2 years from delivery.", 0.71)
-RETURNS = Passage("returns", "returns#0", "Returns", "", "30 days.", 0.35)
+WARRANTY = Passage("warranty", "warranty#0", "Warranty Policy", "Coverage", "2 years from delivery.", 0.9, 0.71)
+RETURNS = Passage("returns", "returns#0", "Returns", "", "30 days.", 0.5, 0.35)
 
 
 def chat(question: str, model: str = "auto", **extra: object) -> dict[str, object]:
@@ -42,7 +42,7 @@ def test_rag_answer_carries_route_reason_and_citations(client: TestClient[Litest
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"]["content"] == "Two years [1]."
     block = body["tutorbook"]
-    assert block["route"] == "rag" and "0.71" in block["reason"]
+    assert block["route"] == "rag" and "0.71" in block["reason"]  # relevance is the dense score
     assert [c["doc_id"] for c in block["citations"]] == ["warranty", "returns"]
     assert block["citations"][0]["section"] == "Coverage" and block["citations"][0]["snippet"]
     sent = upstream[1].payloads[0]
@@ -80,13 +80,22 @@ def test_chat_needs_a_valid_key(client: TestClient[Litestar], headers: dict[str,
     assert response.json()["error"]["type"] == "authentication_error"
 
 
-def test_ingest_needs_an_admin_key(client: TestClient[Litestar], upstream) -> None:
+def test_document_endpoints_need_an_admin_key(client: TestClient[Litestar], upstream) -> None:
     documents = {"documents": [{"id": "a", "text": "x"}]}
     assert client.post("/v1/documents", json=documents, headers=USER).status_code == 403
     assert client.post("/v1/documents", json=documents).status_code == 401
-    assert upstream[0].ingested == []
+    assert client.get("/v1/documents", headers=USER).status_code == 403
+    assert client.delete("/v1/documents/a", headers=USER).status_code == 403
+    assert upstream[0].forwarded == []
     response = client.post("/v1/documents", json=documents, headers=ADMIN)
     assert response.status_code == 200 and response.json()["ids"] == ["a"]
+    client.get("/v1/documents?limit=5", headers=ADMIN)
+    client.delete("/v1/documents/manuals/tv-1", headers=ADMIN)
+    assert [(m, p, q) for m, p, _, q in upstream[0].forwarded] == [
+        ("POST", "/v1/documents", ""),
+        ("GET", "/v1/documents", "limit=5"),
+        ("DELETE", "/v1/documents/manuals/tv-1", ""),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from tutorbook_common.errors import BadRequestError, PayloadTooLargeError
 from tutorbook_retriever.ingestion import IngestLimits, content_hash, validate_documents
 from tutorbook_retriever.schemas import DocumentIn
 
-LIMITS = IngestLimits(max_documents=3, max_document_chars=100, chunk_max_chars=50)
+LIMITS = IngestLimits(max_documents=3, max_document_chars=100, chunk_max_tokens=50, chunk_overlap_tokens=0)
 
 
 def doc(doc_id: str = "a", text: str = "hello", **metadata: object) -> DocumentIn:

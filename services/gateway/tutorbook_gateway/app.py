@@ -14,7 +14,7 @@ from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorCl
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient
 from tutorbook_gateway.metrics import create_gateway_metrics
 from tutorbook_gateway.routes.chat import chat_completions
-from tutorbook_gateway.routes.documents import ingest_documents
+from tutorbook_gateway.routes.documents import documents_router
 from tutorbook_gateway.routes.models import list_models
 from tutorbook_gateway.routing import RoutePolicy
 from tutorbook_gateway.services import GatewayServices
@@ -80,7 +80,7 @@ def create_app(
             yield
 
     return Litestar(
-        route_handlers=[chat_completions, list_models, ingest_documents, *PROBE_ROUTES],
+        route_handlers=[chat_completions, list_models, documents_router, *PROBE_ROUTES],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
         request_max_body_size=settings.max_request_bytes,

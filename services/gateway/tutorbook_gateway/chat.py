@@ -64,7 +64,7 @@ def citation(source: Source) -> dict[str, Any]:
 
 
 def source_from_passage(passage: Passage) -> Source:
-    return Source(passage.doc_id, passage.title, passage.section, passage.text, passage.score)
+    return Source(passage.doc_id, passage.title, passage.section, passage.text, passage.dense_score)
 
 
 def tutorbook_block(decision: RouteDecision, sources: list[Source]) -> dict[str, Any]:
@@ -109,7 +109,8 @@ async def answer_chat(
         phases["retrieve"] = time.perf_counter() - started
     signals = RouteSignals(
         retrieval=RetrievalSignals(
-            scores=tuple(passage.score for passage in passages), topics=tuple(passage.title for passage in passages)
+            scores=tuple(passage.dense_score for passage in passages),
+            topics=tuple(passage.title for passage in passages),
         )
         if wants_retrieval
         else None

@@ -30,12 +30,12 @@ class RouteRequest:
 
 @dataclass(frozen=True)
 class RetrievalSignals:
-    scores: tuple[float, ...]  # best first
-    topics: tuple[str, ...] = ()  # titles of the hits, best first, for abstain suggestions
+    scores: tuple[float, ...]  # dense (cosine) relevance of each hit, in the retriever's rank order
+    topics: tuple[str, ...] = ()  # titles of the hits, in rank order, for abstain suggestions
 
     @property
     def top_score(self) -> float | None:
-        return self.scores[0] if self.scores else None
+        return max(self.scores) if self.scores else None
 
 
 @dataclass(frozen=True)

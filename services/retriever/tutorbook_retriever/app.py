@@ -8,14 +8,25 @@ from litestar import Litestar
 
 from tutorbook_common.errors import error_handlers
 from tutorbook_common.probes import PROBE_ROUTES, Probes
+from tutorbook_retriever.clients.chunk_index import QdrantChunkIndex
+from tutorbook_retriever.clients.document_registry import QdrantDocumentRegistry
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
-from tutorbook_retriever.clients.vector_store import QdrantVectorStore, VectorStore, open_qdrant_client
+from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
+from tutorbook_retriever.clients.route_index import QdrantRouteIndex
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import create_retriever_metrics
-from tutorbook_retriever.routes.documents import ingest
+from tutorbook_retriever.routes.documents import get_document, ingest, list_documents, remove_document
+from tutorbook_retriever.routes.route_examples import count_route_examples, delete_route_examples, put_route_examples
 from tutorbook_retriever.routes.search import search
+from tutorbook_retriever.search import SearchOptions
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
+from tutorbook_retriever.store import Store
+
+ROUTES = [
+    ingest, list_documents, get_document, remove_document, search,
+    put_route_examples, delete_route_examples, count_route_examples,
+]  # fmt: skip
 
 
 def open_embedder(settings: RetrieverSettings) -> Embedder:
@@ -23,51 +34,71 @@ def open_embedder(settings: RetrieverSettings) -> Embedder:
     return SentenceTransformerEmbedder(model, device=settings.embedding_device)
 
 
-def open_store(settings: RetrieverSettings) -> QdrantVectorStore:
-    client = open_qdrant_client(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
-    return QdrantVectorStore(client, settings.collection, server=bool(settings.qdrant_url))
+def qdrant_store(qdrant: QdrantHandle, prefix: str) -> Store:
+    return Store(
+        chunks=QdrantChunkIndex(qdrant, f"{prefix}_chunks"),
+        registry=QdrantDocumentRegistry(qdrant, f"{prefix}_documents"),
+        routes=QdrantRouteIndex(qdrant, f"{prefix}_route_examples"),
+    )
+
+
+def search_defaults(settings: RetrieverSettings) -> SearchOptions:
+    return SearchOptions(
+        candidates=settings.search_candidates,
+        fusion=settings.search_fusion,
+        dense_weight=settings.search_dense_weight,
+        rrf_k=settings.rrf_k,
+    )
+
+
+def build_services(settings: RetrieverSettings, embedder: Embedder, store: Store) -> RetrieverServices:
+    return RetrieverServices(
+        embedder=embedder,
+        store=store,
+        metrics=create_retriever_metrics(),
+        ingest_limits=IngestLimits(
+            max_documents=settings.max_documents_per_request,
+            max_document_chars=settings.max_document_chars,
+            chunk_max_tokens=settings.chunk_max_tokens,
+            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        ),
+        search_defaults=search_defaults(settings),
+        max_top_k=settings.max_top_k,
+    )
 
 
 def create_app(
     settings: RetrieverSettings | None = None,
     embedder: Embedder | None = None,
-    store: VectorStore | None = None,
+    store: Store | None = None,
 ) -> Litestar:
-    """Build the retriever. ``embedder`` and ``store`` replace the real clients (unit tests only)."""
+    """Build the retriever. ``embedder`` and ``store`` replace the real clients (tests)."""
     settings = settings or RetrieverSettings()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         live_embedder = embedder or open_embedder(settings)
-        owned_store = None if store is not None else open_store(settings)
-        live_store: VectorStore = store if store is not None else owned_store  # type: ignore[assignment]
-        live_store.ensure_collection(live_embedder.dimension)
-        metrics = create_retriever_metrics()
-        metrics.indexed_chunks.set(live_store.count())
+        qdrant = None
+        if store is None:
+            qdrant = open_qdrant(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
+        live_store = store or qdrant_store(qdrant, settings.collection_prefix)  # type: ignore[arg-type]
+        live_store.ensure(live_embedder.dimension)
+        services = build_services(settings, live_embedder, live_store)
+        services.refresh_index_gauges(live_store.registry.index_version())
 
         async def store_answers() -> None:
-            await anyio.to_thread.run_sync(live_store.count)
+            await anyio.to_thread.run_sync(live_store.registry.index_version)
 
-        app.state.services = RetrieverServices(
-            embedder=live_embedder,
-            store=live_store,
-            metrics=metrics,
-            ingest_limits=IngestLimits(
-                max_documents=settings.max_documents_per_request,
-                max_document_chars=settings.max_document_chars,
-                chunk_max_chars=settings.chunk_max_chars,
-            ),
-            max_top_k=settings.max_top_k,
-        )
-        app.state.probes = Probes(registry=metrics.registry, checks={"qdrant": store_answers})
+        app.state.services = services
+        app.state.probes = Probes(registry=services.metrics.registry, checks={"qdrant": store_answers})
         try:
             yield
         finally:
-            if owned_store is not None:
-                owned_store.close()
+            if qdrant is not None:
+                qdrant.close()
 
     return Litestar(
-        route_handlers=[ingest, search, *PROBE_ROUTES],
+        route_handlers=[*ROUTES, *PROBE_ROUTES],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
         request_max_body_size=settings.max_document_chars * 4 + 1_000_000,

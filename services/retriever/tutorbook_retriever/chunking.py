@@ -1,8 +1,10 @@
 """Split a Markdown (or plain text) document into chunks that follow its structure.
 
-Headings open sections; paragraphs are packed up to a size budget, and a paragraph larger than the budget
-is cut at sentence boundaries (or hard, as a last resort). Small neighbouring sections share a chunk, each
-keeping its heading line, so a short "Specifications" section is not cut off from the product it describes.
+Headings open sections; paragraphs are packed up to a token budget, and a paragraph larger than the
+budget is cut at sentence boundaries (or at word boundaries, as a last resort). When a section needs
+several chunks, each new chunk starts with the last sentences of the previous one (the overlap). Small
+neighbouring sections share a chunk, each keeping its heading line, so a short "Specifications" section
+is not cut off from the product it describes.
 """
 
 import re
@@ -10,12 +12,18 @@ from dataclasses import dataclass
 
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 @dataclass(frozen=True)
 class Chunk:
     section: str  # heading path, "Title > Subsection"
     text: str
+
+
+def count_tokens(text: str) -> int:
+    """Words and punctuation marks: close to (slightly under) a WordPiece count for English text."""
+    return len(TOKEN.findall(text))
 
 
 def split_sections(text: str) -> list[tuple[str, str]]:
@@ -43,17 +51,29 @@ def split_sections(text: str) -> list[tuple[str, str]]:
     return sections
 
 
-def split_oversized(paragraph: str, max_chars: int) -> list[str]:
+def split_words(text: str, max_tokens: int) -> list[str]:
+    pieces: list[str] = []
+    current: list[str] = []
+    for word in text.split():
+        if current and count_tokens(" ".join([*current, word])) > max_tokens:
+            pieces.append(" ".join(current))
+            current = []
+        current.append(word)
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def split_oversized(paragraph: str, max_tokens: int) -> list[str]:
+    """Sentence-sized pieces of at most ``max_tokens`` each, packed greedily."""
+    sentences: list[str] = []
+    for sentence in SENTENCE_END.split(paragraph):
+        sentences.extend(split_words(sentence, max_tokens) if count_tokens(sentence) > max_tokens else [sentence])
     pieces: list[str] = []
     current = ""
-    for sentence in SENTENCE_END.split(paragraph):
-        while len(sentence) > max_chars:
-            pieces.extend([current] if current else [])
-            current = ""
-            pieces.append(sentence[:max_chars])
-            sentence = sentence[max_chars:]
+    for sentence in sentences:
         candidate = f"{current} {sentence}".strip()
-        if len(candidate) > max_chars:
+        if current and count_tokens(candidate) > max_tokens:
             pieces.append(current)
             current = sentence
         else:
@@ -63,19 +83,32 @@ def split_oversized(paragraph: str, max_chars: int) -> list[str]:
     return [piece for piece in pieces if piece.strip()]
 
 
-def pack_paragraphs(body: str, max_chars: int) -> list[str]:
+def overlap_tail(text: str, overlap_tokens: int) -> str:
+    """The last whole sentences of ``text`` that fit in ``overlap_tokens``."""
+    tail: list[str] = []
+    for sentence in reversed(SENTENCE_END.split(text.replace("\n", " "))):
+        if count_tokens(" ".join([sentence, *tail])) > overlap_tokens:
+            break
+        tail.insert(0, sentence)
+    return " ".join(tail)
+
+
+def pack_paragraphs(body: str, max_tokens: int, overlap_tokens: int) -> list[str]:
     paragraphs: list[str] = []
     for paragraph in re.split(r"\n\s*\n", body):
         paragraph = paragraph.strip()
         if paragraph:
-            paragraphs.extend(split_oversized(paragraph, max_chars) if len(paragraph) > max_chars else [paragraph])
+            oversized = count_tokens(paragraph) > max_tokens
+            paragraphs.extend(split_oversized(paragraph, max_tokens) if oversized else [paragraph])
     chunks: list[str] = []
     current = ""
     for paragraph in paragraphs:
         candidate = f"{current}\n\n{paragraph}" if current else paragraph
-        if len(candidate) > max_chars and current:
+        if current and count_tokens(candidate) > max_tokens:
             chunks.append(current)
-            current = paragraph
+            tail = overlap_tail(current, overlap_tokens) if overlap_tokens else ""
+            seeded = f"{tail}\n\n{paragraph}" if tail else paragraph
+            current = seeded if count_tokens(seeded) <= max_tokens else paragraph
         else:
             current = candidate
     if current:
@@ -87,14 +120,14 @@ def leaf_heading(section: str) -> str:
     return section.rsplit(" > ", 1)[-1]
 
 
-def chunk_document(text: str, max_chars: int) -> list[Chunk]:
+def chunk_document(text: str, max_tokens: int, overlap_tokens: int = 0) -> list[Chunk]:
     """Chunks labelled with the heading path of the section they start in."""
     chunks: list[Chunk] = []
     last_section: str | None = None
     for section, body in split_sections(text):
-        for piece in pack_paragraphs(body, max_chars):
+        for piece in pack_paragraphs(body, max_tokens, overlap_tokens):
             labelled = f"{leaf_heading(section)}\n{piece}" if section and section != last_section else piece
-            if chunks and len(chunks[-1].text) + 2 + len(labelled) <= max_chars:
+            if chunks and count_tokens(chunks[-1].text) + count_tokens(labelled) <= max_tokens:
                 chunks[-1] = Chunk(chunks[-1].section, f"{chunks[-1].text}\n\n{labelled}")
             else:
                 chunks.append(Chunk(section, piece))

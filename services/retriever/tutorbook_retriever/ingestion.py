@@ -1,33 +1,81 @@
-"""Ingestion: validate a batch of documents, chunk them, embed the chunks, replace each document's chunks."""
+"""Ingestion: validate a batch, skip unchanged documents, chunk and embed the rest, switch each atomically.
+
+A document's new chunks are written first, then its registry record (the switch), then its old chunks are
+deleted. Search only returns chunks whose content hash is the registered one, so it sees a document's old
+chunks or its new ones, never a mix, and a crash between steps leaves only unreachable leftovers.
+"""
 
 import hashlib
+import json
 import re
+import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
-from tutorbook_common.errors import BadRequestError, PayloadTooLargeError
+from tutorbook_common.errors import BadRequestError, NotFoundError, PayloadTooLargeError
+from tutorbook_retriever import lexical
 from tutorbook_retriever.chunking import Chunk, chunk_document
+from tutorbook_retriever.clients.chunk_index import ChunkPoint
+from tutorbook_retriever.clients.document_registry import DocumentRecord
 from tutorbook_retriever.clients.embedder import Embedder
-from tutorbook_retriever.clients.vector_store import StoredChunk, VectorStore
 from tutorbook_retriever.schemas import DocumentIn
+from tutorbook_retriever.store import Store
 
 DOC_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
 POINT_NAMESPACE = uuid.UUID("5b0c3e4a-2f7d-4c55-9a57-8f3f0e1d2c11")
 SCALAR_TYPES = (str, int, float, bool)
+MAX_TITLE_CHARS = 500
+MAX_METADATA_BYTES = 8192
 
 
 @dataclass(frozen=True)
 class IngestLimits:
     max_documents: int
     max_document_chars: int
-    chunk_max_chars: int
+    chunk_max_tokens: int
+    chunk_overlap_tokens: int
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    doc_id: str
+    status: Literal["created", "updated", "unchanged"]
+    chunks: int
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    documents: int
-    chunks: int
-    ids: list[str]
+    outcomes: list[DocumentOutcome]
+    index_version: int
+
+    @property
+    def chunks(self) -> int:
+        return sum(outcome.chunks for outcome in self.outcomes if outcome.status != "unchanged")
+
+
+def validate_document(document: DocumentIn, where: str, limits: IngestLimits) -> None:
+    if not DOC_ID_PATTERN.match(document.id):
+        raise BadRequestError(
+            f"{where}.id must be 1-200 characters of letters, digits and ._:/@- starting with a letter or digit",
+            param=f"{where}.id",
+        )
+    if not document.text.strip():
+        raise BadRequestError(f"{where}.text is empty", param=f"{where}.text")
+    if len(document.text) > limits.max_document_chars:
+        raise PayloadTooLargeError(
+            f"{where}.text has {len(document.text)} characters; the limit is {limits.max_document_chars}",
+            param=f"{where}.text",
+        )
+    if len(document.title) > MAX_TITLE_CHARS:
+        raise BadRequestError(f"{where}.title is longer than {MAX_TITLE_CHARS} characters", param=f"{where}.title")
+    for key, value in document.metadata.items():
+        if not isinstance(value, SCALAR_TYPES) and value is not None:
+            raise BadRequestError(
+                f"{where}.metadata.{key} must be a string, number, boolean or null", param=f"{where}.metadata"
+            )
+    if len(json.dumps(document.metadata)) > MAX_METADATA_BYTES:
+        raise BadRequestError(f"{where}.metadata is larger than {MAX_METADATA_BYTES} bytes", param=f"{where}.metadata")
 
 
 def validate_documents(documents: list[DocumentIn], limits: IngestLimits) -> None:
@@ -40,53 +88,47 @@ def validate_documents(documents: list[DocumentIn], limits: IngestLimits) -> Non
         )
     seen: set[str] = set()
     for index, document in enumerate(documents):
-        where = f"documents[{index}]"
-        if not DOC_ID_PATTERN.match(document.id):
-            raise BadRequestError(
-                f"{where}.id must be 1-200 characters of letters, digits and ._:/@- starting with a letter or digit",
-                param=f"{where}.id",
-            )
+        validate_document(document, f"documents[{index}]", limits)
         if document.id in seen:
-            raise BadRequestError(f"{where}.id {document.id!r} appears twice in this request", param=f"{where}.id")
-        seen.add(document.id)
-        if not document.text.strip():
-            raise BadRequestError(f"{where}.text is empty", param=f"{where}.text")
-        if len(document.text) > limits.max_document_chars:
-            raise PayloadTooLargeError(
-                f"{where}.text has {len(document.text)} characters; the limit is {limits.max_document_chars}",
-                param=f"{where}.text",
+            raise BadRequestError(
+                f"documents[{index}].id {document.id!r} appears twice in this request", param=f"documents[{index}].id"
             )
-        for key, value in document.metadata.items():
-            if not isinstance(value, SCALAR_TYPES) and value is not None:
-                raise BadRequestError(
-                    f"{where}.metadata.{key} must be a string, number, boolean or null", param=f"{where}.metadata"
-                )
+        seen.add(document.id)
 
 
 def content_hash(document: DocumentIn) -> str:
     digest = hashlib.sha256()
-    for part in (document.title, document.text, repr(sorted(document.metadata.items()))):
+    for part in (document.title, document.text, json.dumps(document.metadata, sort_keys=True)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
 
 
+def heading_of(title: str, chunk: Chunk) -> str:
+    section = chunk.section
+    if section == title or section.startswith(f"{title} > "):
+        return section
+    return " > ".join(part for part in (title, section) if part)
+
+
 def embedding_text(title: str, chunk: Chunk) -> str:
-    """What is embedded: the title and section give a chunk the context its text alone may lack."""
-    heading = " > ".join(part for part in (title, chunk.section) if part)
+    """What is embedded and indexed: the heading path gives a chunk the context its text alone may lack."""
+    heading = heading_of(title, chunk)
     return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
-def build_stored_chunks(document: DocumentIn, chunks: list[Chunk], vectors: list[list[float]]) -> list[StoredChunk]:
+def build_points(
+    document: DocumentIn, digest: str, chunks: list[Chunk], vectors: list[list[float]]
+) -> list[ChunkPoint]:
     title = document.title or document.id
-    digest = content_hash(document)
-    stored = []
+    points = []
     for index, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
         chunk_id = f"{document.id}#{index}"
-        stored.append(
-            StoredChunk(
+        points.append(
+            ChunkPoint(
                 point_id=str(uuid.uuid5(POINT_NAMESPACE, f"{chunk_id}#{digest}")),
-                vector=vector,
+                dense=vector,
+                lexical=lexical.document_vector(embedding_text(title, chunk)),
                 payload={
                     "doc_id": document.id,
                     "chunk_id": chunk_id,
@@ -99,18 +141,67 @@ def build_stored_chunks(document: DocumentIn, chunks: list[Chunk], vectors: list
                 },
             )
         )
-    return stored
+    return points
 
 
 def ingest_documents(
-    documents: list[DocumentIn], embedder: Embedder, store: VectorStore, limits: IngestLimits
+    documents: list[DocumentIn], embedder: Embedder, store: Store, limits: IngestLimits
 ) -> IngestResult:
     validate_documents(documents, limits)
-    total_chunks = 0
+    with store.write_lock:
+        registered = {document.id: store.registry.get(document.id) for document in documents}
+        digests = {document.id: content_hash(document) for document in documents}
+        changed = [
+            document
+            for document in documents
+            if (record := registered[document.id]) is None or record.content_hash != digests[document.id]
+        ]
+        chunked = {
+            document.id: chunk_document(document.text, limits.chunk_max_tokens, limits.chunk_overlap_tokens)
+            for document in changed
+        }
+        texts = [embedding_text(d.title or d.id, chunk) for d in changed for chunk in chunked[d.id]]
+        vectors = iter(embedder.embed(texts)) if texts else iter([])
+        for document in changed:
+            chunks, digest = chunked[document.id], digests[document.id]
+            store.chunks.write(build_points(document, digest, chunks, [next(vectors) for _ in chunks]))
+            record = DocumentRecord(
+                document.id, document.title or document.id, digest, len(chunks), dict(document.metadata), time.time()
+            )
+            store.registry.put(record)  # the switch
+            store.chunks.delete_stale(document.id, digest)
+        version = store.registry.bump_version() if changed else store.registry.index_version()
+    changed_ids = {document.id for document in changed}
+    outcomes = []
     for document in documents:
-        chunks = chunk_document(document.text, limits.chunk_max_chars)
-        title = document.title or document.id
-        vectors = embedder.embed([embedding_text(title, chunk) for chunk in chunks])
-        store.replace_document(document.id, build_stored_chunks(document, chunks, vectors))
-        total_chunks += len(chunks)
-    return IngestResult(documents=len(documents), chunks=total_chunks, ids=[document.id for document in documents])
+        record = registered[document.id]
+        if document.id in changed_ids:
+            status: Literal["created", "updated", "unchanged"] = "created" if record is None else "updated"
+            outcomes.append(DocumentOutcome(document.id, status, len(chunked[document.id])))
+        else:
+            outcomes.append(DocumentOutcome(document.id, "unchanged", record.chunks if record else 0))
+    return IngestResult(outcomes, version)
+
+
+def delete_document(doc_id: str, store: Store) -> int:
+    """Remove a document (registry first, so searches stop seeing it at once); returns the new index version."""
+    with store.write_lock:
+        if store.registry.get(doc_id) is None:
+            raise NotFoundError(f"document {doc_id!r} does not exist", param="id", code="document_not_found")
+        store.registry.remove(doc_id)
+        store.chunks.delete_document(doc_id)
+        return store.registry.bump_version()
+
+
+def replace_route_examples(adapter: str, examples: list[str], embedder: Embedder, store: Store) -> int:
+    if not DOC_ID_PATTERN.match(adapter):
+        raise BadRequestError("adapter name must be 1-200 characters of letters, digits and ._:/@-", param="adapter")
+    cleaned = list(dict.fromkeys(example.strip() for example in examples if example.strip()))
+    if len(cleaned) > 1000:
+        raise PayloadTooLargeError("at most 1000 route examples per adapter", param="examples")
+    if any(len(example) > 1000 for example in cleaned):
+        raise BadRequestError("a route example is longer than 1000 characters", param="examples")
+    vectors = embedder.embed(cleaned) if cleaned else []
+    with store.write_lock:
+        store.routes.replace(adapter, cleaned, vectors)
+    return len(cleaned)

@@ -15,7 +15,9 @@ class RetrieverMetrics:
     ingest_failures: Counter
     ingest_seconds: Histogram
     search_seconds: Histogram
+    indexed_documents: Gauge
     indexed_chunks: Gauge
+    index_version: Gauge
 
 
 def create_retriever_metrics() -> RetrieverMetrics:
@@ -23,7 +25,10 @@ def create_retriever_metrics() -> RetrieverMetrics:
     return RetrieverMetrics(
         registry=registry,
         documents_ingested=Counter(
-            "tutorbook_retriever_documents_ingested", "Documents accepted by ingestion", registry=registry
+            "tutorbook_retriever_documents_ingested",
+            "Documents in accepted ingest requests, by outcome (created, updated, unchanged)",
+            ["status"],
+            registry=registry,
         ),
         chunks_indexed=Counter("tutorbook_retriever_chunks_indexed", "Chunks written to the index", registry=registry),
         ingest_failures=Counter(
@@ -31,15 +36,20 @@ def create_retriever_metrics() -> RetrieverMetrics:
         ),
         ingest_seconds=Histogram(
             "tutorbook_retriever_ingest_duration_seconds",
-            "Time to ingest one request",
+            "Time to ingest one request (chunking, embedding, writing)",
             registry=registry,
             buckets=LATENCY_BUCKETS,
         ),
         search_seconds=Histogram(
             "tutorbook_retriever_search_duration_seconds",
-            "Time to answer one search (embedding included)",
+            "Time to answer one search, query embedding included, by mode",
+            ["mode"],
             registry=registry,
             buckets=LATENCY_BUCKETS,
         ),
+        indexed_documents=Gauge("tutorbook_retriever_indexed_documents", "Documents in the index", registry=registry),
         indexed_chunks=Gauge("tutorbook_retriever_indexed_chunks", "Chunks in the index", registry=registry),
+        index_version=Gauge(
+            "tutorbook_retriever_index_version", "Index version (changes on every change)", registry=registry
+        ),
     )

@@ -1,11 +1,40 @@
-"""Search: embed the query once, find the nearest chunks."""
+"""Search: embed the query once; dense, lexical or hybrid (fused) chunk search; route-example matches."""
+
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from tutorbook_common.errors import BadRequestError
+from tutorbook_retriever import lexical
+from tutorbook_retriever.clients.chunk_index import ChunkHit, Filters
 from tutorbook_retriever.clients.embedder import Embedder
-from tutorbook_retriever.clients.vector_store import VectorStore
-from tutorbook_retriever.schemas import SearchHit
+from tutorbook_retriever.clients.route_index import RouteMatch
+from tutorbook_retriever.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from tutorbook_retriever.schemas import SearchHit, SearchMode
+from tutorbook_retriever.store import Store
 
 MAX_QUERY_CHARS = 4000
+Fusion = Literal["score", "rrf"]
+ROUTE_MATCHES = 5
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    top_k: int = 5
+    mode: SearchMode = "hybrid"
+    filters: Filters | None = None
+    score_threshold: float | None = None
+    include_routes: bool = False
+    candidates: int = 50
+    fusion: Fusion = "score"
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    hits: list[SearchHit]
+    routes: list[RouteMatch]
+    index_version: int
 
 
 def validate_query(query: str, top_k: int, max_top_k: int) -> None:
@@ -17,17 +46,68 @@ def validate_query(query: str, top_k: int, max_top_k: int) -> None:
         raise BadRequestError(f"top_k must be between 1 and {max_top_k}", param="top_k")
 
 
-def search_chunks(query: str, top_k: int, embedder: Embedder, store: VectorStore) -> list[SearchHit]:
+def live_hits(hits: list[ChunkHit], live_hashes: dict[str, str]) -> list[ChunkHit]:
+    """Only chunks of the registered version of their document (see ingestion's switch)."""
+    return [hit for hit in hits if live_hashes.get(str(hit.payload["doc_id"])) == hit.payload.get("content_hash")]
+
+
+def dot(left: list[float], right: list[float]) -> float:
+    return sum(a * b for a, b in zip(left, right, strict=True))
+
+
+def to_search_hit(payload: dict[str, Any], score: float, dense: float | None, lexical_score: float | None) -> SearchHit:
+    return SearchHit(
+        doc_id=str(payload["doc_id"]),
+        chunk_id=str(payload["chunk_id"]),
+        title=str(payload.get("title", "")),
+        section=str(payload.get("section", "")),
+        text=str(payload.get("text", "")),
+        score=round(score, 6),
+        dense_score=None if dense is None else round(dense, 6),
+        lexical_score=None if lexical_score is None else round(lexical_score, 6),
+        metadata=dict(payload.get("metadata") or {}),
+    )
+
+
+def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store: Store) -> SearchOutcome:
     [vector] = embedder.embed([query])
-    return [
-        SearchHit(
-            doc_id=str(found.payload["doc_id"]),
-            chunk_id=str(found.payload["chunk_id"]),
-            title=str(found.payload.get("title", "")),
-            section=str(found.payload.get("section", "")),
-            text=str(found.payload.get("text", "")),
-            score=round(found.score, 6),
-            metadata=dict(found.payload.get("metadata") or {}),
+    filters = options.filters or {}
+    limit = max(options.candidates, options.top_k)
+    dense = store.chunks.dense_search(vector, limit, filters) if options.mode != "lexical" else []
+    sparse = store.chunks.lexical_search(lexical.query_vector(query), limit, filters) if options.mode != "dense" else []
+    live = store.registry.hashes([str(hit.payload["doc_id"]) for hit in [*dense, *sparse]])
+    dense, sparse = live_hits(dense, live), live_hits(sparse, live)
+
+    payloads = {hit.point_id: hit.payload for hit in [*sparse, *dense]}
+    dense_scores = {hit.point_id: hit.score for hit in dense}
+    lexical_scores = {hit.point_id: hit.score for hit in sparse}
+    if options.mode == "hybrid" and options.fusion == "rrf":
+        ranked = reciprocal_rank_fusion(
+            [[hit.point_id for hit in dense], [hit.point_id for hit in sparse]], k=options.rrf_k
         )
-        for found in store.search(vector, top_k)
+    elif options.mode == "hybrid":
+        weights = (options.dense_weight, 1.0 - options.dense_weight)
+        ranked = weighted_score_fusion([dense_scores, lexical_scores], weights)
+    else:
+        ranked = [(hit.point_id, hit.score) for hit in (dense if options.mode == "dense" else sparse)]
+
+    if options.mode == "lexical" or options.score_threshold is not None:
+        # A lexical-only hit has no dense score yet: compute it from the stored vector (one call).
+        missing = [point_id for point_id, _ in ranked[: options.top_k * 4] if point_id not in dense_scores]
+        for point_id, stored in store.chunks.dense_vectors(missing).items():
+            dense_scores[point_id] = dot(vector, stored)
+    if options.score_threshold is not None:
+        threshold = options.score_threshold
+        ranked = [(pid, score) for pid, score in ranked if dense_scores.get(pid, -1.0) >= threshold]
+    top = ranked[: options.top_k]
+    if options.mode == "hybrid":
+        needed = [point_id for point_id, _ in top if point_id not in dense_scores]
+        for point_id, stored in store.chunks.dense_vectors(needed).items():
+            dense_scores[point_id] = dot(vector, stored)
+
+    hits = [
+        to_search_hit(payloads[point_id], score, dense_scores.get(point_id), lexical_scores.get(point_id))
+        for point_id, score in top
     ]
+    routes = store.routes.search(vector, ROUTE_MATCHES) if options.include_routes else []
+    return SearchOutcome(hits, routes, store.registry.index_version())

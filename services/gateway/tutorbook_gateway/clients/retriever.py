@@ -17,7 +17,8 @@ class Passage:
     title: str
     section: str
     text: str
-    score: float
+    score: float  # the retriever's ranking score (fused, for hybrid search)
+    dense_score: float  # cosine similarity of query and chunk: an absolute measure of relevance
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class ForwardedResponse:
 class RetrieverClient(Protocol):
     async def search(self, query: str, top_k: int) -> list[Passage]: ...
 
-    async def forward_ingest(self, body: bytes) -> ForwardedResponse: ...
+    async def forward(self, method: str, path: str, body: bytes, query: str) -> ForwardedResponse:
+        """Pass an admin's document request through unchanged; the retriever validates it."""
+        ...
 
     async def ping(self) -> None: ...
 
@@ -42,6 +45,7 @@ def passage_from_hit(hit: dict[str, Any]) -> Passage:
         section=str(hit.get("section", "")),
         text=str(hit.get("text", "")),
         score=float(hit["score"]),
+        dense_score=float(hit["dense_score"] if hit.get("dense_score") is not None else hit["score"]),
     )
 
 
@@ -53,11 +57,13 @@ class HttpRetrieverClient:
         body = await post_json(self._client, SERVICE, "/v1/search", {"query": query, "top_k": top_k})
         return [passage_from_hit(hit) for hit in body.get("hits", [])]
 
-    async def forward_ingest(self, body: bytes) -> ForwardedResponse:
-        """Pass an admin's ingest request through unchanged; the retriever validates it."""
+    async def forward(self, method: str, path: str, body: bytes, query: str) -> ForwardedResponse:
         try:
-            response = await self._client.post(
-                "/v1/documents", content=body, headers={"content-type": "application/json"}
+            response = await self._client.request(
+                method,
+                f"{path}?{query}" if query else path,
+                content=body or None,
+                headers={"content-type": "application/json"} if body else None,
             )
         except httpx.TimeoutException as exc:
             raise UpstreamCallTimeoutError(SERVICE) from exc

@@ -1,9 +1,16 @@
-from litestar import post
+from litestar import delete, get, post
 from litestar.datastructures import State
 
-from tutorbook_common.errors import ServiceError
-from tutorbook_retriever.ingestion import ingest_documents
-from tutorbook_retriever.schemas import IngestRequest, IngestResponse
+from tutorbook_common.errors import NotFoundError, ServiceError
+from tutorbook_retriever.ingestion import delete_document, ingest_documents
+from tutorbook_retriever.schemas import (
+    DeleteResponse,
+    DocumentInfo,
+    DocumentList,
+    DocumentResult,
+    IngestRequest,
+    IngestResponse,
+)
 from tutorbook_retriever.services import RetrieverServices
 
 
@@ -17,7 +24,45 @@ def ingest(data: IngestRequest, state: State) -> IngestResponse:
     except ServiceError as exc:
         metrics.ingest_failures.labels(reason=exc.code or "invalid").inc()
         raise
-    metrics.documents_ingested.inc(result.documents)
+    for outcome in result.outcomes:
+        metrics.documents_ingested.labels(status=outcome.status).inc()
     metrics.chunks_indexed.inc(result.chunks)
-    metrics.indexed_chunks.set(services.store.count())
-    return IngestResponse(documents=result.documents, chunks=result.chunks, ids=result.ids)
+    services.refresh_index_gauges(result.index_version)
+    return IngestResponse(
+        documents=len(result.outcomes),
+        chunks=result.chunks,
+        ids=[outcome.doc_id for outcome in result.outcomes],
+        results=[DocumentResult(o.doc_id, o.status, o.chunks) for o in result.outcomes],
+        index_version=result.index_version,
+    )
+
+
+@get("/v1/documents", sync_to_thread=True)
+def list_documents(state: State, limit: int = 100, offset: int = 0) -> DocumentList:
+    services: RetrieverServices = state.services
+    records = services.store.registry.all()
+    page = records[max(offset, 0) : max(offset, 0) + max(min(limit, 1000), 0)]
+    return DocumentList(
+        documents=[DocumentInfo(r.doc_id, r.title, r.content_hash, r.chunks, r.metadata, r.updated_at) for r in page],
+        total=len(records),
+        index_version=services.store.registry.index_version(),
+    )
+
+
+@get("/v1/documents/{doc_id:path}", sync_to_thread=True)
+def get_document(doc_id: str, state: State) -> DocumentInfo:
+    services: RetrieverServices = state.services
+    record = services.store.registry.get(doc_id.lstrip("/"))
+    if record is None:
+        raise NotFoundError(f"document {doc_id.lstrip('/')!r} does not exist", param="id", code="document_not_found")
+    return DocumentInfo(
+        record.doc_id, record.title, record.content_hash, record.chunks, record.metadata, record.updated_at
+    )
+
+
+@delete("/v1/documents/{doc_id:path}", status_code=200, sync_to_thread=True)
+def remove_document(doc_id: str, state: State) -> DeleteResponse:
+    services: RetrieverServices = state.services
+    version = delete_document(doc_id.lstrip("/"), services.store)
+    services.refresh_index_gauges(version)
+    return DeleteResponse(deleted=doc_id.lstrip("/"), index_version=version)

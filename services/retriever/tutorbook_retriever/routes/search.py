@@ -1,7 +1,9 @@
+import dataclasses
+
 from litestar import post
 from litestar.datastructures import State
 
-from tutorbook_retriever.schemas import SearchRequest, SearchResponse
+from tutorbook_retriever.schemas import RouteHit, SearchRequest, SearchResponse
 from tutorbook_retriever.search import search_chunks, validate_query
 from tutorbook_retriever.services import RetrieverServices
 
@@ -10,6 +12,15 @@ from tutorbook_retriever.services import RetrieverServices
 def search(data: SearchRequest, state: State) -> SearchResponse:
     services: RetrieverServices = state.services
     validate_query(data.query, data.top_k, services.max_top_k)
-    with services.metrics.search_seconds.time():
-        hits = search_chunks(data.query, data.top_k, services.embedder, services.store)
-    return SearchResponse(hits=hits)
+    options = dataclasses.replace(
+        services.search_defaults,
+        top_k=data.top_k,
+        mode=data.mode,
+        filters=dict(data.filters),
+        score_threshold=data.score_threshold,
+        include_routes=data.include_routes,
+    )
+    with services.metrics.search_seconds.labels(mode=data.mode).time():
+        outcome = search_chunks(data.query, options, services.embedder, services.store)
+    routes = [RouteHit(match.adapter, match.score, match.example) for match in outcome.routes]
+    return SearchResponse(hits=outcome.hits, routes=routes, index_version=outcome.index_version)

@@ -1,0 +1,144 @@
+"""The chunk collection: one point per chunk with a dense vector and a BM25-style sparse vector."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from qdrant_client import models
+
+from tutorbook_retriever.clients.qdrant import QdrantCollection
+from tutorbook_retriever.lexical import SparseVector
+
+DENSE = "dense"
+LEXICAL = "bm25"
+Filters = dict[str, Any]  # metadata key -> value, or list of accepted values
+
+
+@dataclass(frozen=True)
+class ChunkPoint:
+    point_id: str
+    dense: list[float]
+    lexical: SparseVector
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    point_id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class ChunkIndex(Protocol):
+    def ensure(self, dimension: int) -> None: ...
+
+    def write(self, points: list[ChunkPoint]) -> None: ...
+
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None:
+        """Delete every chunk of ``doc_id`` whose content hash is not ``keep_hash``."""
+        ...
+
+    def delete_document(self, doc_id: str) -> None: ...
+
+    def dense_search(self, vector: list[float], limit: int, filters: Filters) -> list[ChunkHit]: ...
+
+    def lexical_search(self, vector: SparseVector, limit: int, filters: Filters) -> list[ChunkHit]: ...
+
+    def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]: ...
+
+    def count(self) -> int: ...
+
+
+def metadata_filter(filters: Filters, extra: list[models.Condition] | None = None) -> models.Filter | None:
+    conditions: list[models.Condition] = list(extra or [])
+    for key, wanted in filters.items():
+        match: models.Match = (
+            models.MatchAny(any=list(wanted)) if isinstance(wanted, list) else models.MatchValue(value=wanted)
+        )
+        conditions.append(models.FieldCondition(key=f"metadata.{key}", match=match))
+    return models.Filter(must=conditions) if conditions else None
+
+
+def document_condition(doc_id: str) -> models.FieldCondition:
+    return models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))
+
+
+class QdrantChunkIndex(QdrantCollection):
+    def ensure(self, dimension: int) -> None:
+        with self._qdrant.guard():
+            if self._client.collection_exists(self._collection):
+                return
+            self._client.create_collection(
+                self._collection,
+                vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
+                sparse_vectors_config={LEXICAL: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+            if self._qdrant.server:  # local mode scans every point anyway and warns about payload indexes
+                for key in ("doc_id", "content_hash"):
+                    self._client.create_payload_index(self._collection, key, models.PayloadSchemaType.KEYWORD)
+
+    def write(self, points: list[ChunkPoint]) -> None:
+        structs = [
+            models.PointStruct(
+                id=point.point_id,
+                vector={
+                    DENSE: point.dense,
+                    LEXICAL: models.SparseVector(indices=point.lexical.indices, values=point.lexical.values),
+                },
+                payload=point.payload,
+            )
+            for point in points
+        ]
+        with self._qdrant.guard():
+            self._client.upsert(self._collection, points=structs, wait=True)
+
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None:
+        stale = models.Filter(
+            must=[document_condition(doc_id)],
+            must_not=[models.FieldCondition(key="content_hash", match=models.MatchValue(value=keep_hash))],
+        )
+        with self._qdrant.guard():
+            self._client.delete(self._collection, points_selector=models.FilterSelector(filter=stale), wait=True)
+
+    def delete_document(self, doc_id: str) -> None:
+        selector = models.FilterSelector(filter=models.Filter(must=[document_condition(doc_id)]))
+        with self._qdrant.guard():
+            self._client.delete(self._collection, points_selector=selector, wait=True)
+
+    def dense_search(self, vector: list[float], limit: int, filters: Filters) -> list[ChunkHit]:
+        return self._query(vector, DENSE, limit, filters)
+
+    def lexical_search(self, vector: SparseVector, limit: int, filters: Filters) -> list[ChunkHit]:
+        if not vector.indices:
+            return []
+        sparse = models.SparseVector(indices=vector.indices, values=vector.values)
+        return self._query(sparse, LEXICAL, limit, filters)
+
+    def _query(self, query: Any, using: str, limit: int, filters: Filters) -> list[ChunkHit]:
+        with self._qdrant.guard():
+            response = self._client.query_points(
+                self._collection,
+                query=query,
+                using=using,
+                limit=limit,
+                query_filter=metadata_filter(filters),
+                with_payload=True,
+            )
+        return [ChunkHit(str(point.id), float(point.score), dict(point.payload or {})) for point in response.points]
+
+    def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]:
+        if not point_ids:
+            return {}
+        ids: list[int | str | uuid.UUID] = list(point_ids)
+        with self._qdrant.guard():
+            records = self._client.retrieve(self._collection, ids=ids, with_vectors=[DENSE], with_payload=False)
+        vectors: dict[str, list[float]] = {}
+        for record in records:
+            vector = record.vector.get(DENSE) if isinstance(record.vector, dict) else None
+            if isinstance(vector, list) and all(isinstance(value, float | int) for value in vector):
+                vectors[str(record.id)] = [float(value) for value in vector if isinstance(value, float | int)]
+        return vectors
+
+    def count(self) -> int:
+        with self._qdrant.guard():
+            return int(self._client.count(self._collection, exact=True).count)

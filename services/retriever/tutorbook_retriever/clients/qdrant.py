@@ -1,0 +1,44 @@
+"""Opening Qdrant: embedded local mode on disk, or a server, behind one handle.
+
+The same client API serves both (``QdrantClient(path=...)`` and ``QdrantClient(url=...)``). Local mode is
+not safe for concurrent use from several threads, so its handle serialises every call; a server handles
+concurrency itself.
+"""
+
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qdrant_client import QdrantClient
+
+
+@dataclass
+class QdrantHandle:
+    client: QdrantClient
+    server: bool
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def guard(self) -> AbstractContextManager[object]:
+        """Hold this around every client call (a no-op against a server)."""
+        return nullcontext() if self.server else self._lock
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_qdrant(url: str, api_key: str, path: Path) -> QdrantHandle:
+    """A Qdrant server when ``url`` is set, otherwise embedded local mode on disk at ``path``."""
+    if url:
+        return QdrantHandle(QdrantClient(url=url, api_key=api_key or None), server=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return QdrantHandle(QdrantClient(path=str(path)), server=False)
+
+
+class QdrantCollection:
+    """Base of the classes that each own one collection through a shared handle."""
+
+    def __init__(self, qdrant: QdrantHandle, collection: str) -> None:
+        self._qdrant = qdrant
+        self._client = qdrant.client
+        self._collection = collection

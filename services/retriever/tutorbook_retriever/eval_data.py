@@ -1,0 +1,91 @@
+"""Evaluation corpora: documents plus questions with their gold document ids.
+
+- ``samples``: this project's Brightleaf Home knowledge base and question set.
+- ``emanual-s10`` / ``emanual-tv``: the Samsung manuals of the EMNLP 2021 E-Manual QA data set
+  (``../shared/eval-data/emanual-qa``; read only, never copied into the project). Gold evidence is a
+  section path; S10 sections map by the titles along their hierarchy, TV sections by their own title.
+"""
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tutorbook_retriever.loaders import load_markdown_folder
+from tutorbook_retriever.schemas import DocumentIn
+
+DATASETS = ("samples", "emanual-s10", "emanual-tv")
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    text: str
+    gold: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EvalCorpus:
+    name: str
+    documents: list[DocumentIn]
+    questions: list[EvalQuestion]
+    unmapped: int  # questions whose gold section is not in the corpus (left out)
+
+
+def load_samples(folder: Path) -> EvalCorpus:
+    documents = [DocumentIn(**document) for document in load_markdown_folder(folder / "knowledge_base")]
+    questions = [
+        EvalQuestion(record["question"], frozenset([record["doc_id"]]))
+        for record in map(json.loads, (folder / "questions.jsonl").read_text().splitlines())
+    ]
+    return EvalCorpus("samples", documents, questions, 0)
+
+
+def load_emanual_s10(folder: Path) -> EvalCorpus:
+    corpus = json.loads((folder / "s10_manual_corpus.json").read_text())
+
+    def path(section: dict[str, str]) -> list[str]:
+        return [corpus[part]["title"] for part in section["section_hierarchy"].split(">")]
+
+    documents: list[DocumentIn] = []
+    by_path: dict[str, set[str]] = {}
+    for section_id, section in corpus.items():
+        titles = path(section)
+        text = "\n".join(line for line in section["text"] if line.strip())
+        if not text:
+            continue  # a heading-only section: nothing to retrieve
+        by_path.setdefault(">".join(titles), set()).add(section_id)
+        documents.append(DocumentIn(id=section_id, title=" > ".join(titles), text=text, metadata={"manual": "s10"}))
+    return EvalCorpus("emanual-s10", documents, *questions_by_key(folder / "s10_50_questions.csv", by_path, full=True))
+
+
+def load_emanual_tv(folder: Path) -> EvalCorpus:
+    corpus = json.loads((folder / "smart_tv_remote_manual_corpus.json").read_text())
+    documents: list[DocumentIn] = []
+    by_title: dict[str, set[str]] = {}
+    for section_id, section in corpus.items():
+        text = "\n".join(line for line in section["text"] if line.strip())
+        if not text:
+            continue  # a heading-only section: nothing to retrieve
+        by_title.setdefault(section["title"], set()).add(section_id)
+        documents.append(DocumentIn(id=section_id, title=section["title"], text=text, metadata={"manual": "tv"}))
+    questions = questions_by_key(folder / "smart_tv_remote_50_questions.csv", by_title, full=False)
+    return EvalCorpus("emanual-tv", documents, *questions)
+
+
+def questions_by_key(csv_path: Path, gold_by_key: dict[str, set[str]], full: bool) -> tuple[list[EvalQuestion], int]:
+    questions, unmapped = [], 0
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            key = row["section_path"] if full else row["section_path"].split(">")[-1]
+            if key in gold_by_key:
+                questions.append(EvalQuestion(row["question"], frozenset(gold_by_key[key])))
+            else:
+                unmapped += 1
+    return questions, unmapped
+
+
+def load_corpus(name: str, folder: Path) -> EvalCorpus:
+    loaders = {"samples": load_samples, "emanual-s10": load_emanual_s10, "emanual-tv": load_emanual_tv}
+    if name not in loaders:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return loaders[name](folder)
