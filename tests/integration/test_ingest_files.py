@@ -1,0 +1,108 @@
+"""Ingesting a folder of mixed formats through the CLI's code path into the real retriever."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.integration.test_retriever import search
+from tutorbook_retriever.ingest_cli import ingest_paths
+from tutorbook_retriever.loaders import FieldMapping, load_file
+
+
+def minimal_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF with Helvetica text, built by hand (no PDF writer is needed for the test)."""
+    text = " ".join(f"({line}) Tj 0 -18 Td" for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td {text} ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def write_corpus(folder: Path) -> None:
+    (folder / "guides").mkdir(parents=True)
+    (folder / "guides/kettle.md").write_text("# Kettle K1\n\n## Capacity\nThe kettle boils 1.7 litres.\n")
+    (folder / "notes.txt").write_text("Toaster T2\nThe toaster has four slots and a bagel mode.\n")
+    (folder / "fan.html").write_text(
+        "<html><head><title>Fan F3</title><script>var x = 1;</script></head><body>"
+        "<h1>Fan F3</h1><h2>Setup</h2><p>Mount the fan on the wall bracket.</p><ul><li>Speed 1</li></ul></body></html>"
+    )
+    (folder / "blender.pdf").write_bytes(minimal_pdf(["Blender B4 manual", "The blender jar holds 2 litres."]))
+    (folder / "faq.jsonl").write_text(
+        "\n".join(
+            json.dumps(record)
+            for record in [
+                {"id": "faq-1", "title": "Shipping", "text": "Orders ship in 2 days.", "category": "policy"},
+                {"id": "faq-2", "title": "Returns", "text": "Returns within 30 days.", "category": "policy"},
+            ]
+        )
+    )
+    (folder / "parts.csv").write_text("sku,name,body,brand\nP-1,Filter,Carbon filter for the F3 fan.,Acme\n")
+    (folder / "broken.json").write_text("{not json")
+    (folder / "empty-record.json").write_text(json.dumps([{"id": "e-1", "text": ""}]))
+
+
+def poster(client: TestClient[Litestar]) -> Any:
+    return lambda batch: client.post("/v1/documents", json={"documents": batch})
+
+
+def test_a_mixed_folder_is_ingested_and_failures_are_explained(tmp_path: Path, retriever: TestClient[Litestar]) -> None:
+    tmp_path = tmp_path / "corpus"  # the retriever keeps its own files in tmp_path
+    write_corpus(tmp_path)
+    summary = ingest_paths(poster(retriever), [tmp_path], FieldMapping(), batch_size=4)
+    assert summary.files == 8
+    assert summary.created == 6  # md, txt, html, pdf, 2 jsonl records; the csv lacks an "id"/"text" field
+    failed = dict(summary.failed)
+    assert "cannot parse JSON" in failed[str(tmp_path / "broken.json")]
+    assert "has no 'id' field" in failed[str(tmp_path / "parts.csv")]
+    assert "has no 'text' field" in failed[str(tmp_path / "empty-record.json")]
+    assert search(retriever, "how many litres does the blender jar hold", top_k=1)[0]["doc_id"] == "blender"
+    assert search(retriever, "wall bracket mounting", top_k=1)[0]["section"] == "Fan F3 > Setup"
+    again = ingest_paths(poster(retriever), [tmp_path], FieldMapping(), batch_size=4)
+    assert again.unchanged == 6 and again.created == 0 and again.chunks == 0
+
+
+def test_record_fields_are_mapped(tmp_path: Path, retriever: TestClient[Litestar]) -> None:
+    tmp_path = tmp_path / "corpus"
+    write_corpus(tmp_path)
+    mapping = FieldMapping(id="sku", title="name", text="body", metadata=("brand",))
+    summary = ingest_paths(poster(retriever), [tmp_path / "parts.csv"], mapping, batch_size=4)
+    assert summary.created == 1 and not summary.failed
+    hit = search(retriever, "carbon filter", top_k=1)[0]
+    assert (hit["doc_id"], hit["title"]) == ("P-1", "Filter")
+    assert hit["metadata"] == {"brand": "Acme", "source": "parts.csv"}
+
+
+def test_a_document_the_server_refuses_does_not_sink_its_batch(tmp_path: Path, retriever: TestClient[Litestar]) -> None:
+    tmp_path = tmp_path / "corpus"
+    tmp_path.mkdir()
+    (tmp_path / "good.md").write_text("# Good\n\nA good document.")
+    (tmp_path / "huge.txt").write_text("x " * 15_000)  # over the retriever's size limit in these tests
+    summary = ingest_paths(poster(retriever), [tmp_path], FieldMapping(), batch_size=16)
+    assert summary.created == 1
+    assert [where for where, _ in summary.failed] == ["huge"]
+    assert "limit" in summary.failed[0][1]
+
+
+def test_html_headings_become_markdown_sections(tmp_path: Path) -> None:
+    write_corpus(tmp_path)
+    [document] = load_file(tmp_path / "fan.html", tmp_path)
+    assert document["title"] == "Fan F3"
+    assert "## Setup\n\nMount the fan on the wall bracket." in document["text"]
+    assert "var x" not in document["text"] and "- Speed 1" in document["text"]
