@@ -11,6 +11,7 @@ from tutorbook_common.probes import PROBE_ROUTES, Probes
 from tutorbook_retriever.clients.chunk_index import QdrantChunkIndex
 from tutorbook_retriever.clients.document_registry import QdrantDocumentRegistry
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
+from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
 from tutorbook_retriever.clients.route_index import QdrantRouteIndex
 from tutorbook_retriever.ingestion import IngestLimits
@@ -31,6 +32,8 @@ ROUTES = [
 
 def open_embedder(settings: RetrieverSettings) -> Embedder:
     model = settings.embedding_model or default_embedding_model_path()
+    if settings.embedding_backend == "onnx" and settings.embedding_device == "cpu":
+        return OnnxEmbedder(model, settings.onnx_cache_dir(), threads=settings.embedding_threads)
     return SentenceTransformerEmbedder(model, device=settings.embedding_device)
 
 

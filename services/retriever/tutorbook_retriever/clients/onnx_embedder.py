@@ -1,0 +1,131 @@
+"""Sentence embeddings with ONNX Runtime: the same vectors as sentence-transformers, about 3x faster per query.
+
+The model folder's transformer is exported once with ``torch.onnx`` into a cache (written to a temporary
+file, then renamed); later starts load the cached file. Pooling (mean or CLS) and the maximum sequence
+length come from the sentence-transformers configuration next to the model, as sentence-transformers
+itself reads them.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+BATCH = 32
+
+
+class OnnxEmbedderError(RuntimeError):
+    """The model folder cannot be used with the ONNX backend (say why; the torch backend still works)."""
+
+
+def folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        path = folder / name
+        if path.is_file():
+            digest.update(name.encode())
+            digest.update(str(path.stat().st_size).encode())
+            with path.open("rb") as handle:
+                digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:16]
+
+
+def pooling_mode(folder: Path) -> str:
+    config_path = folder / "1_Pooling" / "config.json"
+    if not config_path.is_file():
+        return "mean"
+    config = json.loads(config_path.read_text())
+    if config.get("pooling_mode_mean_tokens"):
+        return "mean"
+    if config.get("pooling_mode_cls_token"):
+        return "cls"
+    raise OnnxEmbedderError(f"unsupported pooling in {config_path}; use TUTORBOOK_EMBEDDING_BACKEND=torch")
+
+
+def max_sequence_length(folder: Path) -> int:
+    config_path = folder / "sentence_bert_config.json"
+    if config_path.is_file():
+        return int(json.loads(config_path.read_text()).get("max_seq_length", 512))
+    return 512
+
+
+def export_onnx(folder: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModel.from_pretrained(str(folder)).eval()
+    sample = tokenizer(["an example sentence"], return_tensors="pt")
+    names = [name for name in INPUTS if name in sample]
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.model(**dict(zip(names, tensors, strict=True))).last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(descriptor)
+    try:
+        axes = {name: {0: "batch", 1: "sequence"} for name in [*names, "last_hidden_state"]}
+        torch.onnx.export(
+            LastHiddenState(), tuple(sample[name] for name in names), temporary, input_names=names,
+            output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )  # fmt: skip
+        Path(temporary).replace(target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+class OnnxEmbedder:
+    def __init__(self, model_folder: str, cache_dir: Path, threads: int = 0) -> None:
+        import onnxruntime
+        from transformers import AutoTokenizer
+
+        folder = Path(model_folder)
+        if not (folder / "config.json").is_file():
+            raise OnnxEmbedderError(f"{folder} is not a local model folder; the ONNX backend needs one")
+        onnx_path = cache_dir / f"{folder.name}-{folder_digest(folder)}.onnx"
+        if not onnx_path.is_file():
+            export_onnx(folder, onnx_path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {item.name for item in self._session.get_inputs()}
+        self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self._max_length = max_sequence_length(folder)
+        self._pooling = pooling_mode(folder)
+        self._dimension = int(json.loads((folder / "config.json").read_text())["hidden_size"])
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), BATCH):
+            vectors.extend(self._embed_batch(list(texts[start : start + BATCH])))
+        return vectors
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        encoded = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=self._max_length, return_tensors="np"
+        )
+        feed = {name: encoded[name].astype(np.int64) for name in self._inputs}
+        hidden = self._session.run(None, feed)[0]
+        if self._pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = encoded["attention_mask"][..., None].astype(hidden.dtype)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return [[float(value) for value in row] for row in pooled]
