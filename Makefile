@@ -31,3 +31,15 @@ test: lint typecheck
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
+EVAL_DATA ?= ../shared/eval-data/emanual-qa
+
+.PHONY: eval-retrieval bench-retrieval
+eval-retrieval: install
+	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA)
+	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
+	$(PY) -m tutorbook_retriever.evaluate samples --data samples
+
+bench-retrieval: install
+	$(PY) -m tutorbook_retriever.benchmark --data $(EVAL_DATA)

@@ -48,7 +48,11 @@ def test_sample_questions_find_their_gold_document(retriever: Client) -> None:
     assert found / len(questions) >= 0.9
     hit = search(retriever, "How long is the warranty on Brightleaf products?", top_k=1)[0]
     assert hit["doc_id"] == "warranty" and hit["title"] == "Warranty Policy"
-    assert set(hit) >= {"doc_id", "chunk_id", "title", "section", "text", "score"}
+    assert set(hit) >= {"doc_id", "chunk_id", "title", "section", "text", "score", "dense_score", "lexical_score"}
+    metrics = retriever.get("/metrics").text
+    assert "tutorbook_retriever_query_embedding_duration_seconds_count 52.0" in metrics
+    assert 'tutorbook_retriever_search_duration_seconds_count{mode="hybrid"} 52.0' in metrics
+    assert "tutorbook_retriever_indexed_documents 36.0" in metrics
 
 
 def test_reingesting_a_document_replaces_all_its_chunks(retriever: Client) -> None:

@@ -27,6 +27,7 @@ POINT_NAMESPACE = uuid.UUID("5b0c3e4a-2f7d-4c55-9a57-8f3f0e1d2c11")
 SCALAR_TYPES = (str, int, float, bool)
 MAX_TITLE_CHARS = 500
 MAX_METADATA_BYTES = 8192
+WRITE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -162,14 +163,25 @@ def ingest_documents(
         }
         texts = [embedding_text(d.title or d.id, chunk) for d in changed for chunk in chunked[d.id]]
         vectors = iter(embedder.embed(texts)) if texts else iter([])
-        for document in changed:
-            chunks, digest = chunked[document.id], digests[document.id]
-            store.chunks.write(build_points(document, digest, chunks, [next(vectors) for _ in chunks]))
-            record = DocumentRecord(
-                document.id, document.title or document.id, digest, len(chunks), dict(document.metadata), time.time()
+        points = [
+            point
+            for document in changed
+            for point in build_points(
+                document, digests[document.id], chunked[document.id], [next(vectors) for _ in chunked[document.id]]
             )
-            store.registry.put(record)  # the switch
-            store.chunks.delete_stale(document.id, digest)
+        ]
+        for start in range(0, len(points), WRITE_BATCH):
+            store.chunks.write(points[start : start + WRITE_BATCH])
+        now = time.time()
+        records = [
+            DocumentRecord(d.id, d.title or d.id, digests[d.id], len(chunked[d.id]), dict(d.metadata), now)
+            for d in changed
+        ]
+        if records:
+            store.registry.put(records)  # the switch, one point per document
+        for document in changed:
+            if registered[document.id] is not None:  # a new document has no old chunks to remove
+                store.chunks.delete_stale(document.id, digests[document.id])
         version = store.registry.bump_version() if changed else store.registry.index_version()
     changed_ids = {document.id for document in changed}
     outcomes = []

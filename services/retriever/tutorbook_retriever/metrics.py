@@ -15,6 +15,7 @@ class RetrieverMetrics:
     ingest_failures: Counter
     ingest_seconds: Histogram
     search_seconds: Histogram
+    query_embedding_seconds: Histogram
     indexed_documents: Gauge
     indexed_chunks: Gauge
     index_version: Gauge
@@ -44,6 +45,12 @@ def create_retriever_metrics() -> RetrieverMetrics:
             "tutorbook_retriever_search_duration_seconds",
             "Time to answer one search, query embedding included, by mode",
             ["mode"],
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        ),
+        query_embedding_seconds=Histogram(
+            "tutorbook_retriever_query_embedding_duration_seconds",
+            "Time to embed one search query",
             registry=registry,
             buckets=LATENCY_BUCKETS,
         ),

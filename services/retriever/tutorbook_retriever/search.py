@@ -1,5 +1,6 @@
 """Search: embed the query once; dense, lexical or hybrid (fused) chunk search; route-example matches."""
 
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ class SearchOutcome:
     hits: list[SearchHit]
     routes: list[RouteMatch]
     index_version: int
+    embedding_seconds: float = 0.0
 
 
 def validate_query(query: str, top_k: int, max_top_k: int) -> None:
@@ -70,7 +72,9 @@ def to_search_hit(payload: dict[str, Any], score: float, dense: float | None, le
 
 
 def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store: Store) -> SearchOutcome:
+    started = time.perf_counter()
     [vector] = embedder.embed([query])
+    embedding_seconds = time.perf_counter() - started
     filters = options.filters or {}
     limit = max(options.candidates, options.top_k)
     dense = store.chunks.dense_search(vector, limit, filters) if options.mode != "lexical" else []
@@ -110,4 +114,4 @@ def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store:
         for point_id, score in top
     ]
     routes = store.routes.search(vector, ROUTE_MATCHES) if options.include_routes else []
-    return SearchOutcome(hits, routes, store.registry.index_version())
+    return SearchOutcome(hits, routes, store.registry.index_version(), embedding_seconds)

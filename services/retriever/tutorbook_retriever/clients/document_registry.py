@@ -36,7 +36,9 @@ class DocumentRegistry(Protocol):
 
     def hashes(self, doc_ids: list[str]) -> dict[str, str]: ...
 
-    def put(self, record: DocumentRecord) -> None: ...
+    def put(self, records: list[DocumentRecord]) -> None:
+        """Register documents; each record is the switch for its document (one point, written whole)."""
+        ...
 
     def remove(self, doc_id: str) -> None: ...
 
@@ -81,11 +83,13 @@ class QdrantDocumentRegistry(QdrantCollection):
             found = self._client.retrieve(self._collection, ids=ids, with_payload=["doc_id", "content_hash"])
         return {str(r.payload["doc_id"]): str(r.payload["content_hash"]) for r in found if r.payload}
 
-    def put(self, record: DocumentRecord) -> None:
-        payload = {"kind": "document", **asdict(record)}
-        point = models.PointStruct(id=record_id(record.doc_id), vector={}, payload=payload)
+    def put(self, records: list[DocumentRecord]) -> None:
+        points = [
+            models.PointStruct(id=record_id(record.doc_id), vector={}, payload={"kind": "document", **asdict(record)})
+            for record in records
+        ]
         with self._qdrant.guard():
-            self._client.upsert(self._collection, points=[point], wait=True)
+            self._client.upsert(self._collection, points=points, wait=True)
 
     def remove(self, doc_id: str) -> None:
         with self._qdrant.guard():

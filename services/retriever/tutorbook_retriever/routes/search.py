@@ -22,5 +22,6 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
     )
     with services.metrics.search_seconds.labels(mode=data.mode).time():
         outcome = search_chunks(data.query, options, services.embedder, services.store)
+    services.metrics.query_embedding_seconds.observe(outcome.embedding_seconds)
     routes = [RouteHit(match.adapter, match.score, match.example) for match in outcome.routes]
     return SearchResponse(hits=outcome.hits, routes=routes, index_version=outcome.index_version)
