@@ -24,7 +24,7 @@ from tutorbook_retriever.clients.document_registry import DocumentRecord
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.qdrant import open_qdrant
-from tutorbook_retriever.eval_data import EvalCorpus, load_corpus
+from tutorbook_retriever.eval_data import DATASETS, EvalCorpus, load_corpus
 from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, embedding_text, ingest_documents
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import SearchOptions, search_chunks
@@ -117,12 +117,13 @@ def grow_index(store: Store, corpus: EvalCorpus, originals: list[ChunkPoint], si
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-bench-retrieval", description=__doc__)
+    parser.add_argument("--dataset", choices=DATASETS, default="emanual-s10")
     parser.add_argument("--data", type=Path, default=Path("../shared/eval-data/emanual-qa"))
     parser.add_argument("--sizes", default="1000,10000,20000", help="index sizes (chunks) for search latency")
     parser.add_argument("--queries", type=int, default=100, help="timed queries per measurement")
     args = parser.parse_args()
     settings = RetrieverSettings()
-    corpus = load_corpus("emanual-s10", args.data)
+    corpus = load_corpus(args.dataset, args.data)
     questions = [question.text for question in corpus.questions]
     model = settings.embedding_model or default_embedding_model_path()
     backends: dict[str, Embedder] = {
@@ -130,7 +131,7 @@ def main() -> None:
         "onnx": OnnxEmbedder(model, settings.onnx_cache_dir()),
     }
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
-        print("\n== Ingestion: E-Manual S10, 451 sections (chunk, embed, write)")
+        print(f"\n== Ingestion: {corpus.name}, {len(corpus.documents)} documents (chunk, embed, write)")
         for name, embedder in backends.items():
             print(f"{name:<6}{bench_ingestion(corpus, embedder, settings, Path(tmp) / f'ingest-{name}')}")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tutorbook_retriever.app import open_embedder, qdrant_store, search_defaults
+from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.eval_data import DATASETS, EvalCorpus, load_corpus
 from tutorbook_retriever.evaluation import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
@@ -29,23 +30,23 @@ RUNS: tuple[tuple[str, SearchMode, Fusion], ...] = (
 BATCH = 64
 
 
-def ingest_corpus(corpus: EvalCorpus, settings: RetrieverSettings, store: Store, embedder: object) -> float:
+def ingest_corpus(corpus: EvalCorpus, settings: RetrieverSettings, store: Store, embedder: Embedder) -> float:
     limits = IngestLimits(10_000, settings.max_document_chars, settings.chunk_max_tokens, settings.chunk_overlap_tokens)
     started = time.perf_counter()
     for start in tqdm(range(0, len(corpus.documents), BATCH), desc="ingest", unit="batch"):
-        ingest_documents(corpus.documents[start : start + BATCH], embedder, store, limits)  # type: ignore[arg-type]
+        ingest_documents(corpus.documents[start : start + BATCH], embedder, store, limits)
     return time.perf_counter() - started
 
 
 def evaluate_modes(
-    corpus: EvalCorpus, store: Store, embedder: object, options: SearchOptions
+    corpus: EvalCorpus, store: Store, embedder: Embedder, options: SearchOptions
 ) -> dict[str, RetrievalScores]:
     golds = [question.gold for question in corpus.questions]
     results = {}
     for label, mode, fusion in RUNS:
         run_options = dataclasses.replace(options, mode=mode, fusion=fusion, top_k=max(CUTOFFS) * 3)
         rankings = [
-            ranked_documents(search_chunks(question.text, run_options, embedder, store).hits)  # type: ignore[arg-type]
+            ranked_documents(search_chunks(question.text, run_options, embedder, store).hits)
             for question in tqdm(corpus.questions, desc=label, unit="q")
         ]
         results[label] = score_rankings(rankings, golds)
@@ -66,6 +67,22 @@ def format_table(corpus: EvalCorpus, results: dict[str, RetrievalScores]) -> str
     return "\n".join(lines)
 
 
+def evaluate_corpus(corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder) -> str:
+    """Ingest ``corpus`` into a fresh embedded index and return the report (summary line and table)."""
+    with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
+        qdrant = open_qdrant("", "", Path(tmp))
+        try:
+            store = qdrant_store(qdrant, "eval")
+            store.ensure(embedder.dimension)
+            seconds = ingest_corpus(corpus, settings, store, embedder)
+            chunks = store.chunks.count()
+            results = evaluate_modes(corpus, store, embedder, search_defaults(settings))
+        finally:
+            qdrant.close()
+    summary = f"ingested {len(corpus.documents)} documents ({chunks} chunks) in {seconds:.1f} s"
+    return f"{summary}\n{format_table(corpus, results)}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-eval-retrieval", description=__doc__)
     parser.add_argument("dataset", choices=DATASETS)
@@ -74,18 +91,7 @@ def main() -> None:
     folder = args.data or Path("samples" if args.dataset == "samples" else "../shared/eval-data/emanual-qa")
     corpus = load_corpus(args.dataset, folder)
     settings = RetrieverSettings()
-    embedder = open_embedder(settings)
-    with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
-        qdrant = open_qdrant("", "", Path(tmp))
-        store = qdrant_store(qdrant, "eval")
-        store.ensure(embedder.dimension)
-        seconds = ingest_corpus(corpus, settings, store, embedder)
-        chunks = store.chunks.count()
-        options = search_defaults(settings)
-        results = evaluate_modes(corpus, store, embedder, options)
-        qdrant.close()
-    print(f"\ningested {len(corpus.documents)} documents ({chunks} chunks) in {seconds:.1f} s")
-    print(format_table(corpus, results))
+    print("\n" + evaluate_corpus(corpus, settings, open_embedder(settings)))
 
 
 if __name__ == "__main__":

@@ -111,9 +111,13 @@ class OnnxEmbedder:
         return self._dimension
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), BATCH):
-            vectors.extend(self._embed_batch(list(texts[start : start + BATCH])))
+        # Batches of similar length pad less (sentence-transformers sorts the same way).
+        order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), BATCH):
+            batch = order[start : start + BATCH]
+            for index, vector in zip(batch, self._embed_batch([texts[i] for i in batch]), strict=True):
+                vectors[index] = vector
         return vectors
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:

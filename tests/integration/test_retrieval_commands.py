@@ -1,0 +1,35 @@
+"""The evaluation and benchmark commands run end to end (on the small sample corpus, to stay quick).
+
+The figures that matter come from running them on the E-Manual data: see docs/retriever.md.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, SAMPLES
+from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
+from tutorbook_retriever.eval_data import load_corpus
+from tutorbook_retriever.evaluate import evaluate_corpus
+from tutorbook_retriever.settings import RetrieverSettings
+
+
+def test_evaluation_reports_every_retrieval_side_by_side(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+    report = evaluate_corpus(load_corpus("samples", SAMPLES), RetrieverSettings(data_dir=tmp_path), embedder)
+    rows = {line[:16].strip(): line[16:].split() for line in report.splitlines() if line[16:17] == " "}
+    assert {"dense only", "BM25 only", "hybrid (score)", "hybrid (RRF)"} <= rows.keys()
+    r_at_1, r_at_5 = float(rows["hybrid (score)"][0]), float(rows["hybrid (score)"][1])
+    assert r_at_5 == 1.0 and r_at_1 >= float(rows["BM25 only"][0])
+
+
+def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "tutorbook_retriever.benchmark", "--dataset", "samples", "--data", str(SAMPLES),
+        "--sizes", "100,300", "--queries", "5",
+    ]  # fmt: skip
+    env = {"TUTORBOOK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout
+    assert "docs/s" in output and "onnx is" in output
+    assert [line.split()[0] for line in output.splitlines() if line.strip()[:3].isdigit()] == ["100", "300"]
