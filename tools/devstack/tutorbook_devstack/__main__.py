@@ -49,6 +49,8 @@ def run(samples: Path | None) -> None:
         sys.exit("TUTORBOOK_ADMIN_KEYS is empty: set it, or unset both key variables to generate keys into .env")
     config = config_from_environment(environ, api, admin)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    # Ctrl-C must stop everything even when the shell started us with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"Starting Tutorbook (data in {config.data_dir}, logs in {config.data_dir / 'logs'}) ...", flush=True)
     started = time.monotonic()
     try:
