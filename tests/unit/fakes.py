@@ -1,5 +1,6 @@
 """In-process fakes of the gateway's upstream clients, for unit tests only."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage
@@ -23,9 +24,32 @@ class FakeRetriever:
         return None
 
 
+class FakeChunkStream:
+    """vLLM's chunk sequence for the answer "Two years [1].", with usage last."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.closed = False
+
+    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        deltas = [{"role": "assistant", "content": ""}, {"content": "Two"}, {"content": " years"}, {"content": " [1]."}]
+        for delta in deltas:
+            yield self.chunk([{"index": 0, "delta": delta, "finish_reason": None}])
+        yield self.chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        yield {**self.chunk([]), "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}}
+
+    def chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": self.model}
+        return {**body, "choices": choices, "usage": None}
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
 class FakeGenerator:
     def __init__(self) -> None:
         self.payloads: list[dict[str, Any]] = []
+        self.streams: list[FakeChunkStream] = []
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.payloads.append(payload)
@@ -38,8 +62,23 @@ class FakeGenerator:
             "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
         }
 
+    async def open_chat_stream(self, payload: dict[str, Any]) -> FakeChunkStream:
+        self.payloads.append(payload)
+        self.streams.append(FakeChunkStream(payload["model"]))
+        return self.streams[-1]
+
     async def list_models(self) -> list[dict[str, Any]]:
         return [{"id": "base", "parent": None}]
 
     async def ping(self) -> None:
         return None
+
+
+USER = {"Authorization": "Bearer user-key"}
+ADMIN = {"Authorization": "Bearer admin-key"}
+WARRANTY = Passage("warranty", "warranty#0", "Warranty Policy", "Coverage", "2 years from delivery.", 0.9, 0.71)
+RETURNS = Passage("returns", "returns#0", "Returns", "", "30 days.", 0.5, 0.35)
+
+
+def chat(question: str, model: str = "auto", **extra: object) -> dict[str, object]:
+    return {"model": model, "messages": [{"role": "user", "content": question}], **extra}

@@ -43,6 +43,17 @@ class ChatOutcome:
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class ChatPlan:
+    """Everything decided before generation: the route, and the request for the generator (None: abstain)."""
+
+    decision: RouteDecision
+    tutorbook: dict[str, Any]
+    payload: dict[str, Any] | None
+    top_score: float | None = None
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
 def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> dict[str, Any]:
     params: dict[str, Any] = {
         "temperature": config.default_temperature if request.temperature is None else request.temperature,
@@ -91,9 +102,8 @@ def local_completion(model: str, text: str) -> dict[str, Any]:
     }
 
 
-async def answer_chat(
-    request: ChatCompletionRequest, config: ChatConfig, retriever: RetrieverClient, generator: GeneratorClient
-) -> ChatOutcome:
+async def plan_chat(request: ChatCompletionRequest, config: ChatConfig, retriever: RetrieverClient) -> ChatPlan:
+    """Validate, gather the router's signals, decide, and build the generator request."""
     validate_chat_request(request)
     route_request = RouteRequest(model=request.model)
     phases: dict[str, float] = {}
@@ -119,11 +129,8 @@ async def answer_chat(
     decision = decide(route_request, signals, config.policy)
     phases["route"] = time.perf_counter() - started
     top_score = signals.retrieval.top_score if signals.retrieval else None
-
     if decision.route is Route.ABSTAIN:
-        completion = local_completion(request.model, abstain_answer(decision.suggestions))
-        completion["tutorbook"] = tutorbook_block(decision, [])
-        return ChatOutcome(completion, decision, top_score, phases)
+        return ChatPlan(decision, tutorbook_block(decision, []), None, top_score, phases)
 
     messages = as_openai_messages(request.messages)
     used: list[Source] = []
@@ -131,8 +138,18 @@ async def answer_chat(
         sources = [source_from_passage(passage) for passage in passages]
         messages, used = build_rag_messages(messages, sources, config.rag_context_max_chars)
     payload = {"model": config.policy.base_model, "messages": messages, **sampling_parameters(request, config)}
-    started = time.perf_counter()
-    completion = await generator.chat_completion(payload)
-    phases["generate"] = time.perf_counter() - started
-    completion["tutorbook"] = tutorbook_block(decision, used)
-    return ChatOutcome(completion, decision, top_score, phases)
+    return ChatPlan(decision, tutorbook_block(decision, used), payload, top_score, phases)
+
+
+async def answer_chat(
+    request: ChatCompletionRequest, config: ChatConfig, retriever: RetrieverClient, generator: GeneratorClient
+) -> ChatOutcome:
+    plan = await plan_chat(request, config, retriever)
+    if plan.payload is None:
+        completion = local_completion(request.model, abstain_answer(plan.decision.suggestions))
+    else:
+        started = time.perf_counter()
+        completion = await generator.chat_completion(plan.payload)
+        plan.phase_seconds["generate"] = time.perf_counter() - started
+    completion["tutorbook"] = plan.tutorbook
+    return ChatOutcome(completion, plan.decision, plan.top_score, plan.phase_seconds)

@@ -29,8 +29,8 @@ def validate_chat_request(request: ChatCompletionRequest) -> None:
         raise BadRequestError("the last message must come from the user", param="messages")
     if not message_text(request.messages[-1]).strip():
         raise BadRequestError("the last user message is empty", param="messages")
-    if request.stream:
-        raise BadRequestError("stream: true is not supported yet; send stream: false", param="stream")
+    if request.stream_options is not None and not request.stream:
+        raise BadRequestError("stream_options is only allowed when stream is true", param="stream_options")
     if request.n != 1:
         raise BadRequestError("only n = 1 is supported", param="n")
     for name in ("max_tokens", "max_completion_tokens"):

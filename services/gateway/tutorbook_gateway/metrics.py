@@ -8,7 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from tutorbook_common.errors import ServiceError
 
 if TYPE_CHECKING:
-    from tutorbook_gateway.chat import ChatOutcome
+    from tutorbook_gateway.chat import ChatOutcome, ChatPlan
+    from tutorbook_gateway.streaming import StreamReport
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 PHASE_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -20,6 +21,7 @@ class GatewayMetrics:
     registry: CollectorRegistry
     requests: Counter
     request_seconds: Histogram
+    first_token_seconds: Histogram
     phase_seconds: Histogram
     router_decisions: Counter
     retrieval_top_score: Histogram
@@ -40,6 +42,13 @@ def create_gateway_metrics() -> GatewayMetrics:
         request_seconds=Histogram(
             "tutorbook_gateway_chat_request_duration_seconds",
             "End-to-end chat latency by route",
+            ["route"],
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        ),
+        first_token_seconds=Histogram(
+            "tutorbook_gateway_time_to_first_token_seconds",
+            "Time from request to the first streamed content token, by route",
             ["route"],
             registry=registry,
             buckets=LATENCY_BUCKETS,
@@ -72,15 +81,27 @@ def create_gateway_metrics() -> GatewayMetrics:
     )
 
 
-def observe_chat(metrics: GatewayMetrics, outcome: "ChatOutcome", seconds: float) -> None:
+def observe_answer(metrics: GatewayMetrics, outcome: "ChatOutcome | ChatPlan", status: str, seconds: float) -> None:
     route = outcome.decision.route.value
-    metrics.requests.labels(route=route, status="200").inc()
+    metrics.requests.labels(route=route, status=status).inc()
     metrics.request_seconds.labels(route=route).observe(seconds)
     metrics.router_decisions.labels(route=route).inc()
     for phase, phase_seconds in outcome.phase_seconds.items():
         metrics.phase_seconds.labels(phase=phase).observe(phase_seconds)
     if outcome.top_score is not None:
         metrics.retrieval_top_score.observe(outcome.top_score)
+
+
+def observe_chat(metrics: GatewayMetrics, outcome: "ChatOutcome", seconds: float) -> None:
+    observe_answer(metrics, outcome, "200", seconds)
+
+
+def observe_stream(metrics: GatewayMetrics, plan: "ChatPlan", report: "StreamReport", seconds: float) -> None:
+    """A stream ends done (200), broken upstream (502) or abandoned by the client (499, nginx's convention)."""
+    status = "200" if report.finished else "502" if report.failed else "499"
+    observe_answer(metrics, plan, status, seconds)
+    if report.first_token_seconds is not None:
+        metrics.first_token_seconds.labels(route=plan.decision.route.value).observe(report.first_token_seconds)
 
 
 def observe_chat_failure(metrics: GatewayMetrics, error: ServiceError, seconds: float) -> None:

@@ -12,6 +12,10 @@ class ChatMessage(msgspec.Struct):
     name: str | None = None
 
 
+class StreamOptions(msgspec.Struct):
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     model: str
     messages: list[ChatMessage]
@@ -23,4 +27,5 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     seed: int | None = None
     user: str | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
     n: int = 1

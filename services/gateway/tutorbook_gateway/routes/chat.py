@@ -3,25 +3,45 @@ from typing import Any
 
 from litestar import Response, post
 from litestar.datastructures import State
+from litestar.response import Stream
 
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.auth import require_api_key
-from tutorbook_gateway.chat import answer_chat
-from tutorbook_gateway.metrics import observe_chat, observe_chat_failure
+from tutorbook_gateway.chat import ChatPlan, answer_chat, plan_chat
+from tutorbook_gateway.metrics import observe_chat, observe_chat_failure, observe_stream
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.streaming import StreamReport, stream_events
 
 ROUTE_HEADER = "x-tutorbook-route"
 
 
 @post("/v1/chat/completions", guards=[require_api_key], status_code=200)
-async def chat_completions(data: ChatCompletionRequest, state: State) -> Response[dict[str, Any]]:
+async def chat_completions(data: ChatCompletionRequest, state: State) -> Response[Any]:
     services: GatewayServices = state.services
     started = time.perf_counter()
     try:
+        if data.stream:
+            return await start_stream(data, services, started)
         outcome = await answer_chat(data, services.chat, services.retriever, services.generator)
     except ServiceError as exc:
         observe_chat_failure(services.metrics, exc, time.perf_counter() - started)
         raise
     observe_chat(services.metrics, outcome, time.perf_counter() - started)
     return Response(outcome.completion, headers={ROUTE_HEADER: outcome.decision.route.value})
+
+
+async def start_stream(data: ChatCompletionRequest, services: GatewayServices, started: float) -> Stream:
+    """Decide and open the upstream stream before answering, so that errors are still plain HTTP errors."""
+    plan: ChatPlan = await plan_chat(data, services.chat, services.retriever)
+    upstream = None if plan.payload is None else await services.generator.open_chat_stream(plan.payload)
+
+    def on_end(report: StreamReport) -> None:
+        observe_stream(services.metrics, plan, report, time.perf_counter() - started)
+
+    include_usage = bool(data.stream_options and data.stream_options.include_usage)
+    return Stream(
+        stream_events(plan, data.model, upstream, include_usage, on_end),
+        media_type="text/event-stream",
+        headers={ROUTE_HEADER: plan.decision.route.value, "cache-control": "no-cache"},
+    )

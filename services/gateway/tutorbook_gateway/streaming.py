@@ -1,0 +1,113 @@
+"""Streamed chat completions: server-sent events in the OpenAI chunk format, the router's decision included.
+
+The first chunk carries the ``tutorbook`` decision block (the route is also in the response header).
+Usage arrives in a last chunk with empty ``choices`` when the client asked for
+``stream_options.include_usage``; the gateway always asks vLLM for it, for its own metrics.
+"""
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tutorbook_common.errors import ServiceError, error_body
+from tutorbook_gateway.chat import ChatPlan
+from tutorbook_gateway.clients.generator import ChunkStream
+from tutorbook_gateway.prompting import abstain_answer
+
+DONE = b"data: [DONE]\n\n"
+
+
+@dataclass
+class StreamReport:
+    """What the stream observed, for metrics: filled in as it runs, final when it ends."""
+
+    first_token_seconds: float | None = None
+    completion_tokens: int = 0
+    finished: bool = False
+    failed: bool = False
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+def chunk(completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+
+
+def abstain_chunks(plan: ChatPlan, model: str, include_usage: bool) -> list[dict[str, Any]]:
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    first = chunk(completion_id, model, {"role": "assistant", "content": ""})
+    first["tutorbook"] = plan.tutorbook
+    chunks = [
+        first,
+        chunk(completion_id, model, {"content": abstain_answer(plan.decision.suggestions)}),
+        chunk(completion_id, model, {}, finish="stop"),
+    ]
+    if include_usage:
+        usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        chunks.append({**chunk(completion_id, model, {}), "choices": [], "usage": usage})
+    return chunks
+
+
+async def relay_chunks(
+    upstream: ChunkStream, plan: ChatPlan, include_usage: bool, report: StreamReport, started: float
+) -> AsyncIterator[bytes]:
+    """vLLM's chunks as SSE: the decision added to the first, usage passed on only when asked for."""
+    first = True
+    try:
+        async for item in upstream.chunks():
+            usage = item.pop("usage", None)
+            if usage:
+                report.completion_tokens = int(usage.get("completion_tokens", 0))
+            if not item.get("choices"):
+                if include_usage and usage:
+                    yield sse({**item, "usage": usage})
+                continue
+            if first:
+                item["tutorbook"] = plan.tutorbook
+                first = False
+            if report.first_token_seconds is None and item["choices"][0].get("delta", {}).get("content"):
+                report.first_token_seconds = time.perf_counter() - started
+            if include_usage:
+                item["usage"] = None
+            yield sse(item)
+        report.finished = True
+    except ServiceError as exc:
+        report.failed = True
+        yield sse(error_body(exc.status_code, exc.message, exc.param, exc.code))
+    finally:
+        await upstream.aclose()
+    yield DONE
+
+
+async def stream_events(
+    plan: ChatPlan,
+    model: str,
+    upstream: ChunkStream | None,
+    include_usage: bool,
+    on_end: Callable[[StreamReport], None],
+) -> AsyncIterator[bytes]:
+    """The whole SSE body. ``on_end`` runs once, however the stream ends (done, failed, client gone)."""
+    report = StreamReport()
+    started = time.perf_counter()
+    try:
+        if upstream is None:
+            for item in abstain_chunks(plan, model, include_usage):
+                yield sse(item)
+            report.finished = True
+            yield DONE
+            return
+        async for event in relay_chunks(upstream, plan, include_usage, report, started):
+            yield event
+    finally:
+        on_end(report)

@@ -1,0 +1,24 @@
+"""Unit fixtures: the gateway app on in-process fakes of the retriever and generator."""
+
+from collections.abc import Iterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.unit.fakes import RETURNS, WARRANTY, FakeGenerator, FakeRetriever
+from tutorbook_gateway.app import create_app
+from tutorbook_gateway.settings import GatewaySettings
+
+
+@pytest.fixture
+def upstream() -> tuple[FakeRetriever, FakeGenerator]:
+    return FakeRetriever([WARRANTY, RETURNS]), FakeGenerator()
+
+
+@pytest.fixture
+def client(upstream: tuple[FakeRetriever, FakeGenerator]) -> Iterator[TestClient[Litestar]]:
+    settings = GatewaySettings(api_keys="user-key", admin_keys="admin-key", base_model_name="base", rag_min_score=0.5)
+    retriever, generator = upstream
+    with TestClient(create_app(settings, retriever=retriever, generator=generator)) as test_client:
+        yield test_client
