@@ -35,7 +35,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval bench-retrieval
+.PHONY: eval-retrieval bench-retrieval bench-gateway
 eval-retrieval: install
 	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA)
 	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
@@ -43,3 +43,7 @@ eval-retrieval: install
 
 bench-retrieval: install
 	$(PY) -m tutorbook_retriever.benchmark --data $(EVAL_DATA)
+
+# Gateway overhead against vLLM directly (starts its own stack on ports 18000-18379).
+bench-gateway: install
+	$(PY) -m tutorbook_devstack.bench_gateway

@@ -8,7 +8,10 @@ from tutorbook_gateway.settings import GatewaySettings
 
 def main() -> None:
     settings = GatewaySettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.gateway_port, log_level="info")
+    # No per-request access log: it costs time on the hot path; requests are counted in /metrics.
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.gateway_port, log_level="info", access_log=False
+    )
 
 
 if __name__ == "__main__":

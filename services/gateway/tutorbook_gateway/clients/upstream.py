@@ -3,6 +3,7 @@
 from typing import Any
 
 import httpx
+import msgspec
 
 from tutorbook_common.errors import BadRequestError, UpstreamError, UpstreamTimeoutError
 
@@ -44,5 +45,5 @@ async def post_json(client: httpx.AsyncClient, service: str, path: str, payload:
         raise BadRequestError(f"{service} refused the request: {upstream_message(response)}")
     if response.status_code >= 500:
         raise UpstreamCallError(service, f"HTTP {response.status_code}: {upstream_message(response)}")
-    result: dict[str, Any] = response.json()
+    result: dict[str, Any] = msgspec.json.decode(response.content)
     return result

@@ -1,0 +1,104 @@
+"""``tutorbook-bench-gateway``: what the gateway adds to a request, measured side by side in one run.
+
+The same chat request (the base model named, so no retrieval; one generated token, temperature 0) is sent
+to vLLM directly and through the gateway, interleaved so both see the same machine state. Prints p50 and
+p99 of each, the added milliseconds and the ratio. Also times the router's decision function alone.
+Starts the stack itself (free ports, temporary data) unless --gateway-url and --generator-url are given.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tutorbook_devstack.stack import StackConfig, running_stack
+from tutorbook_gateway.routing import RetrievalSignals, RoutePolicy, RouteRequest, RouteSignals, decide
+
+BENCH_KEY = "bench-key"
+BASE_MODEL = "smollm2-135m-instruct"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def router_decision_ms(repeats: int) -> tuple[float, float]:
+    policy = RoutePolicy(base_model=BASE_MODEL, rag_min_score=0.3)
+    signals = RouteSignals(retrieval=RetrievalSignals(scores=(0.71, 0.52, 0.4, 0.2), topics=("a", "b", "c", "d")))
+    request = RouteRequest(model="auto")
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter_ns()
+        decide(request, signals, policy)
+        timings.append((time.perf_counter_ns() - started) / 1e6)
+    return statistics.median(timings), percentile(timings, 0.95)
+
+
+def time_post(client: httpx.Client, url: str, body: dict[str, object], headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    response = client.post(url, json=body, headers=headers)
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return elapsed * 1000
+
+
+def measure(gateway_url: str, generator_url: str, key: str, requests: int) -> dict[str, list[float]]:
+    body = {
+        "model": BASE_MODEL,
+        "messages": [{"role": "user", "content": "Say OK."}],
+        "max_tokens": 1,
+        "temperature": 0,
+    }
+    auth = {"Authorization": f"Bearer {key}"}
+    timings: dict[str, list[float]] = {"direct": [], "gateway": []}
+    with httpx.Client(timeout=60) as client:
+        for _ in range(10):  # warm up both paths and vLLM's prefix cache
+            time_post(client, f"{generator_url}/v1/chat/completions", body, {})
+            time_post(client, f"{gateway_url}/v1/chat/completions", body, auth)
+        for _ in range(requests):
+            timings["direct"].append(time_post(client, f"{generator_url}/v1/chat/completions", body, {}))
+            timings["gateway"].append(time_post(client, f"{gateway_url}/v1/chat/completions", body, auth))
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="tutorbook-bench-gateway", description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--gateway-url")
+    parser.add_argument("--generator-url")
+    parser.add_argument("--key", default=BENCH_KEY, help="API key of the running gateway")
+    args = parser.parse_args()
+    p50, p95 = router_decision_ms(10_000)
+    print(f"router decision (no embedding): p50 {p50 * 1000:.1f} us, p95 {p95 * 1000:.1f} us")
+    if args.gateway_url and args.generator_url:
+        report(measure(args.gateway_url, args.generator_url, args.key, args.requests))
+        return
+    with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
+        config = StackConfig(
+            data_dir=Path(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin",),
+            model_cache_dir=Path("data/models").resolve(), gateway_port=18000, retriever_port=18001,
+            generator_port=18002, redis_port=18379, redis_persistent=False,
+        )  # fmt: skip
+        print("starting the stack ...", flush=True)
+        with running_stack(config) as stack:
+            generator_url = stack.config.url(config.generator_port)
+            report(measure(config.gateway_url, generator_url, BENCH_KEY, args.requests))
+
+
+def report(timings: dict[str, list[float]]) -> None:
+    direct, gateway = timings["direct"], timings["gateway"]
+    print(f"\n{len(direct)} requests each, interleaved (ms)      p50      p99")
+    print(f"{'vLLM directly':<34}{statistics.median(direct):>9.2f}{percentile(direct, 0.99):>9.2f}")
+    print(f"{'through the gateway':<34}{statistics.median(gateway):>9.2f}{percentile(gateway, 0.99):>9.2f}")
+    added50 = statistics.median(gateway) - statistics.median(direct)
+    added99 = percentile(gateway, 0.99) - percentile(direct, 0.99)
+    print(f"{'added by the gateway':<34}{added50:>9.2f}{added99:>9.2f}")
+    print(f"ratio gateway / direct at p50: {statistics.median(gateway) / statistics.median(direct):.3f}")
+
+
+if __name__ == "__main__":
+    main()
