@@ -10,7 +10,7 @@ from tutorbook_common.errors import error_handlers
 from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.chat import ChatConfig
-from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient
+from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient
 from tutorbook_gateway.metrics import create_gateway_metrics
 from tutorbook_gateway.routes.chat import chat_completions
@@ -62,7 +62,7 @@ def create_app(
             )
             live_generator = generator or HttpGeneratorClient(
                 await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=settings.generator_url, timeout=settings.upstream_timeout_seconds)
+                    generator_session(settings.generator_url, settings.upstream_timeout_seconds)
                 )
             )
             metrics = create_gateway_metrics()

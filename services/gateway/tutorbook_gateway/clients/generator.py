@@ -1,20 +1,19 @@
-"""The generator (vLLM's OpenAI server), seen from the gateway."""
+"""The generator (vLLM's OpenAI server), seen from the gateway.
 
-import json
+aiohttp rather than httpx on this hot path: measured here, an httpx request to vLLM costs about 1.5 ms
+more at the median than the same request with aiohttp, and every chat request makes one.
+"""
+
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
+import msgspec
 
-from tutorbook_common.errors import BadRequestError
-from tutorbook_gateway.clients.upstream import (
-    UpstreamCallError,
-    UpstreamCallTimeoutError,
-    post_json,
-    upstream_message,
-)
+from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, raise_for_upstream_status
 
 SERVICE = "generator"
+CHAT_PATH = "/v1/chat/completions"
 
 
 class ChunkStream(Protocol):
@@ -38,59 +37,81 @@ class GeneratorClient(Protocol):
 
 
 class HttpChunkStream:
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
         try:
-            async for line in self._response.aiter_lines():
-                if not line.startswith("data:"):
+            async for raw in self._response.content:
+                line = raw.strip()
+                if not line.startswith(b"data:"):
                     continue
-                data = line[len("data:") :].strip()
-                if data == "[DONE]":
+                data = line[len(b"data:") :].strip()
+                if data == b"[DONE]":
                     return
-                chunk: dict[str, Any] = json.loads(data)
+                chunk: dict[str, Any] = msgspec.json.decode(data)
                 yield chunk
-        except httpx.HTTPError as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamCallError(SERVICE, f"stream broken: {type(exc).__name__}: {exc}") from exc
         finally:
             await self.aclose()
 
     async def aclose(self) -> None:
-        # Closing the connection is how vLLM learns that nobody is listening: it aborts the request.
-        await self._response.aclose()
+        # Closing the connection (not releasing it to the pool) is how vLLM learns that nobody is
+        # listening any more: it aborts the request.
+        self._response.close()
 
 
 class HttpGeneratorClient:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def _post(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+        try:
+            response = await self._session.post(CHAT_PATH, data=msgspec.json.encode(payload), headers=JSON_HEADERS)
+        except TimeoutError as exc:
+            raise UpstreamCallTimeoutError(SERVICE) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+        if response.status >= 400:
+            content = await response.read()
+            response.release()
+            raise_for_upstream_status(SERVICE, response.status, content)
+        return response
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return await post_json(self._client, SERVICE, "/v1/chat/completions", payload)
+        response = await self._post(payload)
+        try:
+            content = await response.read()
+        except TimeoutError as exc:
+            raise UpstreamCallTimeoutError(SERVICE) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            response.release()
+        result: dict[str, Any] = msgspec.json.decode(content)
+        return result
 
     async def open_chat_stream(self, payload: dict[str, Any]) -> HttpChunkStream:
         body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        request = self._client.build_request("POST", "/v1/chat/completions", json=body)
-        try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise UpstreamCallTimeoutError(SERVICE) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
-            if response.status_code < 500:
-                raise BadRequestError(f"{SERVICE} refused the request: {upstream_message(response)}")
-            raise UpstreamCallError(SERVICE, f"HTTP {response.status_code}: {upstream_message(response)}")
-        return HttpChunkStream(response)
+        return HttpChunkStream(await self._post(body))
 
     async def list_models(self) -> list[dict[str, Any]]:
-        response = await self._client.get("/v1/models")
-        response.raise_for_status()
-        models: list[dict[str, Any]] = response.json().get("data", [])
+        async with self._session.get("/v1/models") as response:
+            response.raise_for_status()
+            body = await response.json()
+        models: list[dict[str, Any]] = body.get("data", [])
         return models
 
     async def ping(self) -> None:
-        response = await self._client.get("/health")
-        response.raise_for_status()
+        async with self._session.get("/health") as response:
+            response.raise_for_status()
+
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def generator_session(base_url: str, read_timeout_seconds: float) -> aiohttp.ClientSession:
+    """No total timeout (a stream may run for minutes); a read that stalls this long fails."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout_seconds)
+    return aiohttp.ClientSession(base_url=base_url, timeout=timeout)

@@ -1,7 +1,7 @@
 import logging
 from typing import Any
 
-import httpx
+import aiohttp
 from litestar import get
 from litestar.datastructures import State
 
@@ -18,7 +18,7 @@ async def list_models(state: State) -> dict[str, Any]:
     served: list[dict[str, Any]] | None
     try:
         served = await services.generator.list_models()
-    except httpx.HTTPError as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         log.warning("generator model list unavailable, listing the configured base model: %s", exc)
         services.metrics.upstream_errors.labels(service="generator", kind="models").inc()
         served = None
