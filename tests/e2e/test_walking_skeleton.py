@@ -1,5 +1,7 @@
 """One product question answered end to end by real services, real vLLM included."""
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -31,6 +33,22 @@ def test_product_question_is_answered_from_the_gold_document(gateway_url: str, s
     answer = body["choices"][0]["message"]["content"]
     assert answer.strip(), "vLLM generated an empty answer"
     assert body["usage"]["completion_tokens"] > 0
+
+
+def test_one_request_id_runs_through_the_json_logs(stack: Stack, sample_knowledge_base: object) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}", "x-request-id": "e2e-trace-42"}
+    body = {"model": "auto", "messages": [{"role": "user", "content": "How do I descale the espresso machine?"}]}
+    response = httpx.post(f"{stack.config.gateway_url}/v1/chat/completions", json=body, headers=headers, timeout=120)
+    assert response.headers["x-request-id"] == "e2e-trace-42"
+    for service, message in (("gateway", "chat"), ("retriever", "search")):
+        lines = [
+            json.loads(line)
+            for line in stack.services[service].log_path.read_text().splitlines()
+            if line.startswith("{")
+        ]
+        traced = [line for line in lines if line.get("request_id") == "e2e-trace-42"]
+        assert [line["message"] for line in traced] == [message], service
+        assert traced[0]["service"] == service
 
 
 def test_question_outside_the_knowledge_base_abstains(gateway_url: str, sample_knowledge_base: object) -> None:

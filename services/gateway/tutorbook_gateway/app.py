@@ -8,10 +8,11 @@ from litestar import Litestar
 
 from tutorbook_common.errors import error_handlers
 from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck
+from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.chat import ChatConfig
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
-from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient
+from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, pass_request_id
 from tutorbook_gateway.metrics import create_gateway_metrics
 from tutorbook_gateway.routes.chat import chat_completions
 from tutorbook_gateway.routes.documents import documents_router
@@ -57,7 +58,11 @@ def create_app(
         async with AsyncExitStack() as stack:
             live_retriever = retriever or HttpRetrieverClient(
                 await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=settings.retriever_url, timeout=settings.retriever_timeout_seconds)
+                    httpx.AsyncClient(
+                        base_url=settings.retriever_url,
+                        timeout=settings.retriever_timeout_seconds,
+                        event_hooks={"request": [pass_request_id]},
+                    )
                 )
             )
             live_generator = generator or HttpGeneratorClient(
@@ -83,5 +88,7 @@ def create_app(
         route_handlers=[chat_completions, list_models, documents_router, *PROBE_ROUTES],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
+        middleware=[RequestIdMiddleware],
+        logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.max_request_bytes,
     )

@@ -2,13 +2,17 @@
 
 import uvicorn
 
+from tutorbook_common.logs import configure_json_logging
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.settings import RetrieverSettings
 
 
 def main() -> None:
+    configure_json_logging("retriever")
     settings = RetrieverSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.retriever_port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.retriever_port, log_config=None, access_log=False
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from litestar import Litestar
 
 from tutorbook_common.errors import error_handlers
 from tutorbook_common.probes import PROBE_ROUTES, Probes
+from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_retriever.clients.chunk_index import QdrantChunkIndex
 from tutorbook_retriever.clients.document_registry import QdrantDocumentRegistry
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
@@ -104,5 +105,7 @@ def create_app(
         route_handlers=[*ROUTES, *PROBE_ROUTES],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
+        middleware=[RequestIdMiddleware],
+        logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.max_document_chars * 4 + 1_000_000,
     )

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
 from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, raise_for_upstream_status
 
 SERVICE = "generator"
@@ -68,7 +69,7 @@ class HttpGeneratorClient:
 
     async def _post(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
         try:
-            response = await self._session.post(CHAT_PATH, data=msgspec.json.encode(payload), headers=JSON_HEADERS)
+            response = await self._session.post(CHAT_PATH, data=msgspec.json.encode(payload), headers=request_headers())
         except TimeoutError as exc:
             raise UpstreamCallTimeoutError(SERVICE) from exc
         except aiohttp.ClientError as exc:
@@ -108,7 +109,11 @@ class HttpGeneratorClient:
             response.raise_for_status()
 
 
-JSON_HEADERS = {"content-type": "application/json"}
+def request_headers() -> dict[str, str]:
+    """JSON, and the current request id, so vLLM's logs can be matched with the gateway's."""
+    request_id = current_request_id()
+    headers = {"content-type": "application/json"}
+    return {**headers, REQUEST_ID_HEADER: request_id} if request_id else headers
 
 
 def generator_session(base_url: str, read_timeout_seconds: float) -> aiohttp.ClientSession:

@@ -5,6 +5,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
 from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, post_json
 
 SERVICE = "retriever"
@@ -35,6 +36,13 @@ class RetrieverClient(Protocol):
         ...
 
     async def ping(self) -> None: ...
+
+
+async def pass_request_id(request: httpx.Request) -> None:
+    """httpx hook: the retriever logs the same request id as the gateway."""
+    request_id = current_request_id()
+    if request_id:
+        request.headers[REQUEST_ID_HEADER] = request_id
 
 
 def passage_from_hit(hit: dict[str, Any]) -> Passage:

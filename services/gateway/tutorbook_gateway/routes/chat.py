@@ -1,3 +1,4 @@
+import logging
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.streaming import StreamReport, stream_events
 
 ROUTE_HEADER = "x-tutorbook-route"
+log = logging.getLogger("tutorbook.chat")
 
 
 @post("/v1/chat/completions", guards=[require_api_key], status_code=200)
@@ -27,7 +29,11 @@ async def chat_completions(data: ChatCompletionRequest, state: State) -> Respons
     except ServiceError as exc:
         observe_chat_failure(services.metrics, exc, time.perf_counter() - started)
         raise
-    observe_chat(services.metrics, outcome, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    observe_chat(services.metrics, outcome, seconds)
+    log.info(
+        "chat", extra={"route": outcome.decision.route.value, "status": 200, "duration_ms": round(seconds * 1000, 2)}
+    )
     return Response(outcome.completion, headers={ROUTE_HEADER: outcome.decision.route.value})
 
 
@@ -37,7 +43,10 @@ async def start_stream(data: ChatCompletionRequest, services: GatewayServices, s
     upstream = None if plan.payload is None else await services.generator.open_chat_stream(plan.payload)
 
     def on_end(report: StreamReport) -> None:
-        observe_stream(services.metrics, plan, report, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        observe_stream(services.metrics, plan, report, seconds)
+        fields = {"route": plan.decision.route.value, "stream": True, "finished": report.finished}
+        log.info("chat", extra={**fields, "duration_ms": round(seconds * 1000, 2)})
 
     include_usage = bool(data.stream_options and data.stream_options.include_usage)
     return Stream(

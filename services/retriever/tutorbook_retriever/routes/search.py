@@ -1,4 +1,6 @@
 import dataclasses
+import logging
+import time
 
 from litestar import post
 from litestar.datastructures import State
@@ -6,6 +8,8 @@ from litestar.datastructures import State
 from tutorbook_retriever.schemas import RouteHit, SearchRequest, SearchResponse
 from tutorbook_retriever.search import search_chunks, validate_query
 from tutorbook_retriever.services import RetrieverServices
+
+log = logging.getLogger("tutorbook.search")
 
 
 @post("/v1/search", status_code=200, sync_to_thread=True)
@@ -20,8 +24,11 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
         score_threshold=data.score_threshold,
         include_routes=data.include_routes,
     )
-    with services.metrics.search_seconds.labels(mode=data.mode).time():
-        outcome = search_chunks(data.query, options, services.embedder, services.store)
+    started = time.perf_counter()
+    outcome = search_chunks(data.query, options, services.embedder, services.store)
+    seconds = time.perf_counter() - started
+    services.metrics.search_seconds.labels(mode=data.mode).observe(seconds)
+    log.info("search", extra={"mode": data.mode, "hits": len(outcome.hits), "duration_ms": round(seconds * 1000, 2)})
     services.metrics.query_embedding_seconds.observe(outcome.embedding_seconds)
     routes = [RouteHit(match.adapter, match.score, match.example) for match in outcome.routes]
     return SearchResponse(hits=outcome.hits, routes=routes, index_version=outcome.index_version)
