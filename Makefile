@@ -37,12 +37,12 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
 .PHONY: eval-retrieval bench-retrieval bench-gateway
 eval-retrieval: install
-	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA)
+	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
 	$(PY) -m tutorbook_retriever.evaluate samples --data samples
 
 bench-retrieval: install
-	$(PY) -m tutorbook_retriever.benchmark --data $(EVAL_DATA)
+	$(PY) -m tutorbook_retriever.benchmark --data $(EVAL_DATA) --plot docs/images/search-latency.png
 
 # Gateway overhead against vLLM directly (starts its own stack on ports 18000-18379).
 bench-gateway: install

@@ -15,7 +15,9 @@ from tutorbook_retriever.settings import RetrieverSettings
 
 
 def test_evaluation_reports_every_retrieval_side_by_side(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
-    report = evaluate_corpus(load_corpus("samples", SAMPLES), RetrieverSettings(data_dir=tmp_path), embedder)
+    chart = tmp_path / "samples.png"
+    report = evaluate_corpus(load_corpus("samples", SAMPLES), RetrieverSettings(data_dir=tmp_path), embedder, chart)
+    assert chart.read_bytes().startswith(b"\x89PNG")
     rows = {line[:16].strip(): line[16:].split() for line in report.splitlines() if line[16:17] == " "}
     assert {"dense only", "BM25 only", "hybrid (score)", "hybrid (RRF)"} <= rows.keys()
     r_at_1, r_at_5 = float(rows["hybrid (score)"][0]), float(rows["hybrid (score)"][1])
@@ -25,7 +27,7 @@ def test_evaluation_reports_every_retrieval_side_by_side(tmp_path: Path, embedde
 def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "tutorbook_retriever.benchmark", "--dataset", "samples", "--data", str(SAMPLES),
-        "--sizes", "100,300", "--queries", "5",
+        "--sizes", "100,300", "--queries", "5", "--plot", str(tmp_path / "latency.png"),
     ]  # fmt: skip
     env = {"TUTORBOOK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
@@ -33,3 +35,4 @@ def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
     output = result.stdout
     assert "docs/s" in output and "onnx is" in output
     assert [line.split()[0] for line in output.splitlines() if line.strip()[:3].isdigit()] == ["100", "300"]
+    assert (tmp_path / "latency.png").read_bytes().startswith(b"\x89PNG")

@@ -26,6 +26,7 @@ from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.eval_data import DATASETS, EvalCorpus, load_corpus
 from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, embedding_text, ingest_documents
+from tutorbook_retriever.plots import plot_search_latency
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/eval-data/emanual-qa"))
     parser.add_argument("--sizes", default="1000,10000,20000", help="index sizes (chunks) for search latency")
     parser.add_argument("--queries", type=int, default=100, help="timed queries per measurement")
+    parser.add_argument("--plot", type=Path, help="also draw search latency against index size as a PNG here")
     args = parser.parse_args()
     settings = RetrieverSettings()
     corpus = load_corpus(args.dataset, args.data)
@@ -148,6 +150,7 @@ def main() -> None:
         precomputed = PrecomputedEmbedder(dict(zip(questions, backends["onnx"].embed(questions), strict=True)))
         print(f"{'chunks':>8}" + "".join(f"{mode:>20}" for mode in MODES))
         rng = random.Random(7)
+        latency: dict[int, dict[str, tuple[float, float]]] = {}
         for size in [int(size) for size in args.sizes.split(",")]:
             store = fresh_store(Path(tmp) / f"size-{size}", precomputed.dimension)
             grow_index(store, corpus, originals, size, rng)
@@ -159,8 +162,11 @@ def main() -> None:
                     return search_chunks(query, options, precomputed, store)
 
                 p50, p95 = percentiles_ms(time_each(run_search, questions, args.queries))
+                latency.setdefault(size, {})[mode] = (p50, p95)
                 row += f"{p50:>11.1f} / {p95:>6.1f}"
             print(row, flush=True)
+    if args.plot is not None:
+        print(f"chart: {plot_search_latency(latency, args.plot)}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.eval_data import DATASETS, EvalCorpus, load_corpus
 from tutorbook_retriever.evaluation import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
 from tutorbook_retriever.ingestion import IngestLimits, ingest_documents
+from tutorbook_retriever.plots import plot_retrieval
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import Fusion, SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
@@ -67,8 +68,11 @@ def format_table(corpus: EvalCorpus, results: dict[str, RetrievalScores]) -> str
     return "\n".join(lines)
 
 
-def evaluate_corpus(corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder) -> str:
-    """Ingest ``corpus`` into a fresh embedded index and return the report (summary line and table)."""
+def evaluate_corpus(
+    corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder, plot: Path | None = None
+) -> str:
+    """Ingest ``corpus`` into a fresh embedded index and return the report (summary line and table);
+    with ``plot``, also draw the scores as a bar chart there."""
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
         qdrant = open_qdrant("", "", Path(tmp))
         try:
@@ -80,6 +84,9 @@ def evaluate_corpus(corpus: EvalCorpus, settings: RetrieverSettings, embedder: E
         finally:
             qdrant.close()
     summary = f"ingested {len(corpus.documents)} documents ({chunks} chunks) in {seconds:.1f} s"
+    if plot is not None:
+        title = f"{corpus.name}: {len(corpus.questions)} questions, {len(corpus.documents)} documents"
+        summary += f"\nchart: {plot_retrieval(title, results, plot)}"
     return f"{summary}\n{format_table(corpus, results)}"
 
 
@@ -87,11 +94,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-eval-retrieval", description=__doc__)
     parser.add_argument("dataset", choices=DATASETS)
     parser.add_argument("--data", type=Path, help="dataset folder (samples: ./samples; emanual-*: .../emanual-qa)")
+    parser.add_argument("--plot", type=Path, help="also draw the results as a PNG bar chart at this path")
     args = parser.parse_args()
     folder = args.data or Path("samples" if args.dataset == "samples" else "../shared/eval-data/emanual-qa")
     corpus = load_corpus(args.dataset, folder)
     settings = RetrieverSettings()
-    print("\n" + evaluate_corpus(corpus, settings, open_embedder(settings)))
+    print("\n" + evaluate_corpus(corpus, settings, open_embedder(settings), args.plot))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""Charts of evaluation and benchmark results (PNG), for the results people compare side by side.
+
+matplotlib is a tool dependency (requirements-dev.txt), not a service one: it is imported when a chart is
+drawn, and the Agg backend is chosen then, not at import time.
+"""
+
+from pathlib import Path
+
+from tutorbook_retriever.evaluation import CUTOFFS, RetrievalScores
+
+
+def plot_retrieval(title: str, results: dict[str, RetrievalScores], path: Path) -> Path:
+    """Grouped bars: recall@k and MRR for each retrieval method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [f"R@{k}" for k in CUTOFFS] + ["MRR@10"]
+    labels = list(results)
+    width = 0.8 / len(labels)
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for index, label in enumerate(labels):
+        scores = results[label]
+        values = [scores.recall[k] for k in CUTOFFS] + [scores.mrr]
+        positions = [metric + index * width for metric in range(len(metrics))]
+        bars = axes.bar(positions, values, width, label=label)
+        axes.bar_label(bars, fmt="%.2f", fontsize=7)
+    axes.set_xticks([metric + width * (len(labels) - 1) / 2 for metric in range(len(metrics))], metrics)
+    axes.set_ylim(0, 1.18)
+    axes.set_title(title)
+    axes.legend(loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_search_latency(rows: dict[int, dict[str, tuple[float, float]]], path: Path) -> Path:
+    """p50 and p95 search latency against index size, one line per search mode (log scales)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(rows)
+    modes = list(rows[sizes[0]])
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for mode in modes:
+        line = axes.plot(sizes, [rows[size][mode][0] for size in sizes], marker="o", label=f"{mode} p50")
+        axes.plot(sizes, [rows[size][mode][1] for size in sizes], linestyle="--", color=line[0].get_color(),
+                  label=f"{mode} p95")  # fmt: skip
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("chunks in the index")
+    axes.set_ylabel("ms per search (embedding excluded)")
+    axes.set_title("Search latency, embedded Qdrant")
+    axes.legend(fontsize=8)
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
