@@ -3,18 +3,27 @@
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage
+from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage, SearchResult
 
 
 class FakeRetriever:
-    def __init__(self, passages: list[Passage]) -> None:
+    def __init__(self, passages: list[Passage], route_matches: dict[str, float] | None = None) -> None:
         self.passages = passages
+        self.route_matches = route_matches or {}
         self.queries: list[str] = []
         self.forwarded: list[tuple[str, str, bytes, str]] = []
+        self.route_examples: dict[str, list[str]] = {}
+        self.index_version = 1
 
-    async def search(self, query: str, top_k: int) -> list[Passage]:
+    async def search(self, query: str, top_k: int) -> SearchResult:
         self.queries.append(query)
-        return self.passages[:top_k]
+        return SearchResult(self.passages[:top_k], dict(self.route_matches), self.index_version)
+
+    async def put_route_examples(self, name: str, examples: list[str]) -> None:
+        self.route_examples[name] = examples
+
+    async def delete_route_examples(self, name: str) -> None:
+        self.route_examples.pop(name, None)
 
     async def forward(self, method: str, path: str, body: bytes, query: str) -> ForwardedResponse:
         self.forwarded.append((method, path, body, query))
@@ -53,6 +62,8 @@ class FakeGenerator:
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.payloads.append(payload)
+        if payload.get("logprobs"):
+            return classifier_completion(payload["model"])
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -82,3 +93,26 @@ RETURNS = Passage("returns", "returns#0", "Returns", "", "30 days.", 0.5, 0.35)
 
 def chat(question: str, model: str = "auto", **extra: object) -> dict[str, object]:
     return {"model": model, "messages": [{"role": "user", "content": question}], **extra}
+
+
+def classifier_completion(model: str) -> dict[str, Any]:
+    """What vLLM answers a classifier adapter asked for log-probabilities: " billing" (0.9), runner-up " returns"."""
+    tokens = [
+        {
+            "token": " bill",
+            "logprob": -0.10536,
+            "top_logprobs": [{"token": " bill", "logprob": -0.10536}, {"token": " returns", "logprob": -2.30259}],
+        },
+        {"token": "ing", "logprob": 0.0, "top_logprobs": [{"token": "ing", "logprob": 0.0}]},
+    ]
+    message = {"role": "assistant", "content": " billing"}
+    choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": {"content": tokens}}
+    usage = {"prompt_tokens": 30, "completion_tokens": 2, "total_tokens": 32}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [choice],
+        "usage": usage,
+    }

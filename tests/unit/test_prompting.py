@@ -42,3 +42,19 @@ def test_rag_messages_keep_history_and_put_sources_with_the_last_question() -> N
 def test_abstain_answer_lists_suggestions() -> None:
     assert abstain_answer(()) == ABSTAIN_ANSWER
     assert abstain_answer(("Warranty", "Returns")).endswith("Closest topics I know about: Warranty; Returns.")
+
+
+def test_follow_up_questions_are_searched_with_the_previous_question() -> None:
+    from tutorbook_gateway.conversation import is_follow_up, retrieval_query
+    from tutorbook_gateway.schemas import ChatMessage
+
+    history = [
+        ChatMessage("user", "Tell me about the AeroPure 300"),
+        ChatMessage("assistant", "It is an air purifier."),
+    ]
+    follow_up = [*history, ChatMessage("user", "and how much does it cost?")]
+    assert retrieval_query(follow_up) == "Tell me about the AeroPure 300 and how much does it cost?"
+    standalone = [*history, ChatMessage("user", "What is the warranty on Brightleaf products?")]
+    assert retrieval_query(standalone) == "What is the warranty on Brightleaf products?"
+    assert retrieval_query([ChatMessage("user", "what does it cost?")]) == "what does it cost?"
+    assert not is_follow_up("thanks!")

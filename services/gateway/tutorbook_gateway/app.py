@@ -1,5 +1,6 @@
 """create_app: wire the gateway's routes, lifespan, clients and error handlers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -9,8 +10,9 @@ from litestar import Litestar
 from tutorbook_common.errors import error_handlers
 from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck
 from tutorbook_common.request_context import RequestIdMiddleware
+from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth, NoAdapters
 from tutorbook_gateway.auth import KeyRing
-from tutorbook_gateway.chat import ChatConfig
+from tutorbook_gateway.chat import ChatConfig, ChatContext
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, pass_request_id
 from tutorbook_gateway.metrics import create_gateway_metrics
@@ -20,11 +22,25 @@ from tutorbook_gateway.routes.models import list_models
 from tutorbook_gateway.routing import RoutePolicy
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.small_talk import SmallTalkSeeder, small_talk_examples
+
+
+def route_policy(settings: GatewaySettings) -> RoutePolicy:
+    return RoutePolicy(
+        base_model=settings.base_model_name,
+        rag_min_score=settings.rag_min_score,
+        rag_agreement_band=settings.rag_agreement_band,
+        adapter_min_score=settings.adapter_min_score,
+        adapter_margin=settings.adapter_margin,
+        prompt_min_score=settings.prompt_min_score,
+        prompt_margin=settings.prompt_margin,
+        max_adapter_errors=settings.max_adapter_errors,
+    )
 
 
 def chat_config(settings: GatewaySettings) -> ChatConfig:
     return ChatConfig(
-        policy=RoutePolicy(base_model=settings.base_model_name, rag_min_score=settings.rag_min_score),
+        policy=route_policy(settings),
         rag_top_k=settings.rag_top_k,
         rag_context_max_chars=settings.rag_context_max_chars,
         default_temperature=settings.default_temperature,
@@ -49,6 +65,7 @@ def create_app(
     settings: GatewaySettings | None = None,
     retriever: RetrieverClient | None = None,
     generator: GeneratorClient | None = None,
+    adapters: AdapterCatalog | None = None,
 ) -> Litestar:
     """Build the gateway. ``retriever`` and ``generator`` replace the HTTP clients (unit tests only)."""
     settings = settings or GatewaySettings()
@@ -71,14 +88,26 @@ def create_app(
                 )
             )
             metrics = create_gateway_metrics()
-            app.state.services = GatewayServices(
-                keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
-                chat=chat_config(settings),
+            chat = ChatContext(
+                config=chat_config(settings),
                 retriever=live_retriever,
                 generator=live_generator,
+                adapters=adapters or NoAdapters(),
+                health=AdapterHealth(),
+            )
+            app.state.services = GatewayServices(
+                keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
+                chat=chat,
                 metrics=metrics,
             )
-            checks: dict[str, ReadinessCheck] = {"retriever": live_retriever.ping, "generator": live_generator.ping}
+            seeder = SmallTalkSeeder(live_retriever, small_talk_examples())
+            seeding = asyncio.create_task(seeder.run())
+            stack.callback(seeding.cancel)
+            checks: dict[str, ReadinessCheck] = {
+                "retriever": live_retriever.ping,
+                "generator": live_generator.ping,
+                "small_talk_examples": seeder.check,
+            }
             if settings.redis_url:
                 checks["redis"] = redis_check(settings.redis_url)
             app.state.probes = Probes(registry=metrics.registry, checks=checks)

@@ -2,18 +2,23 @@
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_common.errors import NotFoundError
+from tutorbook_common.adapter_card import classifier_messages
+from tutorbook_common.errors import BadRequestError, NotFoundError, ServiceError
+from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
+from tutorbook_gateway.classification import classify
 from tutorbook_gateway.clients.generator import GeneratorClient
-from tutorbook_gateway.clients.retriever import Passage, RetrieverClient
-from tutorbook_gateway.conversation import as_openai_messages, latest_question, validate_chat_request
+from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult
+from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query, validate_chat_request
 from tutorbook_gateway.prompting import Source, abstain_answer, build_rag_messages
 from tutorbook_gateway.routing import (
     RetrievalSignals,
     Route,
     RouteDecision,
+    RouteHintError,
     RoutePolicy,
     RouteRequest,
     RouteSignals,
@@ -24,6 +29,8 @@ from tutorbook_gateway.routing import (
 from tutorbook_gateway.schemas import ChatCompletionRequest
 
 SNIPPET_CHARS = 240
+CLASSIFIER_TOP_LOGPROBS = 10
+CLASSIFIER_MAX_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,15 @@ class ChatConfig:
     default_max_tokens: int
 
 
-@dataclass
-class ChatOutcome:
-    completion: dict[str, Any]
-    decision: RouteDecision
-    top_score: float | None = None
-    phase_seconds: dict[str, float] = field(default_factory=dict)
+@dataclass(frozen=True)
+class ChatContext:
+    """What answering needs besides the request: settings, upstream clients and the adapters."""
+
+    config: ChatConfig
+    retriever: RetrieverClient
+    generator: GeneratorClient
+    adapters: AdapterCatalog
+    health: AdapterHealth
 
 
 @dataclass
@@ -52,6 +62,18 @@ class ChatPlan:
     payload: dict[str, Any] | None
     top_score: float | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    labels: list[str] | None = None  # a classifier adapter answers with one of these
+    index_version: int | None = None
+
+
+@dataclass
+class ChatOutcome:
+    completion: dict[str, Any]
+    plan: ChatPlan
+
+    @property
+    def decision(self) -> RouteDecision:
+        return self.plan.decision
 
 
 def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> dict[str, Any]:
@@ -79,10 +101,12 @@ def source_from_passage(passage: Passage) -> Source:
 
 
 def tutorbook_block(decision: RouteDecision, sources: list[Source]) -> dict[str, Any]:
+    adapter = decision.adapter
     return {
         "route": decision.route.value,
         "reason": decision.reason,
         "confidence": decision.confidence,
+        "adapter": None if adapter is None else {"name": adapter.name, "version": adapter.version},
         "citations": [citation(source) for source in sources],
         "suggestions": list(decision.suggestions),
     }
@@ -102,54 +126,109 @@ def local_completion(model: str, text: str) -> dict[str, Any]:
     }
 
 
-async def plan_chat(request: ChatCompletionRequest, config: ChatConfig, retriever: RetrieverClient) -> ChatPlan:
-    """Validate, gather the router's signals, decide, and build the generator request."""
-    validate_chat_request(request)
-    route_request = RouteRequest(model=request.model)
-    phases: dict[str, float] = {}
-    try:
-        wants_retrieval = needs_retrieval(route_request, config.policy)
-    except UnknownModelError as exc:
-        raise NotFoundError(f"model {request.model!r} does not exist", param="model", code="model_not_found") from exc
-
-    passages: list[Passage] = []
-    if wants_retrieval:
-        started = time.perf_counter()
-        passages = await retriever.search(latest_question(request), config.rag_top_k)
-        phases["retrieve"] = time.perf_counter() - started
-    signals = RouteSignals(
-        retrieval=RetrievalSignals(
-            scores=tuple(passage.dense_score for passage in passages),
-            topics=tuple(passage.title for passage in passages),
-        )
-        if wants_retrieval
-        else None
+def route_signals(search: SearchResult | None, adapters: Mapping[str, Any]) -> RouteSignals:
+    if search is None:
+        return RouteSignals(adapters=adapters)
+    passages = search.passages
+    retrieval = RetrievalSignals(
+        scores=tuple(passage.dense_score for passage in passages),
+        topics=tuple(passage.title for passage in passages),
+        lexical_scores=tuple(passage.lexical_score for passage in passages),
     )
-    started = time.perf_counter()
-    decision = decide(route_request, signals, config.policy)
-    phases["route"] = time.perf_counter() - started
-    top_score = signals.retrieval.top_score if signals.retrieval else None
-    if decision.route is Route.ABSTAIN:
-        return ChatPlan(decision, tutorbook_block(decision, []), None, top_score, phases)
+    return RouteSignals(retrieval=retrieval, route_matches=search.route_matches, adapters=adapters)
 
+
+def generator_payload(
+    request: ChatCompletionRequest,
+    decision: RouteDecision,
+    passages: list[Passage],
+    active: Mapping[str, ActiveAdapter],
+    config: ChatConfig,
+) -> tuple[dict[str, Any], list[Source], list[str] | None]:
+    """The request for vLLM, the sources put in its prompt, and the labels when a classifier answers."""
+    model = config.policy.base_model if decision.adapter is None else decision.adapter.served_name
+    params = sampling_parameters(request, config)
+    card = active[decision.adapter.name].card if decision.adapter is not None else None
+    if card is not None and card.task_type == "classifier":
+        messages = classifier_messages(card.labels, latest_question(request))
+        params.update(
+            temperature=0.0, max_tokens=CLASSIFIER_MAX_TOKENS, logprobs=True, top_logprobs=CLASSIFIER_TOP_LOGPROBS
+        )
+        return {"model": model, "messages": messages, **params}, [], card.labels
     messages = as_openai_messages(request.messages)
     used: list[Source] = []
-    if decision.route is Route.RAG:
+    if decision.route in (Route.RAG, Route.ADAPTER_RAG) and passages:
         sources = [source_from_passage(passage) for passage in passages]
         messages, used = build_rag_messages(messages, sources, config.rag_context_max_chars)
-    payload = {"model": config.policy.base_model, "messages": messages, **sampling_parameters(request, config)}
-    return ChatPlan(decision, tutorbook_block(decision, used), payload, top_score, phases)
+    return {"model": model, "messages": messages, **params}, used, None
 
 
-async def answer_chat(
-    request: ChatCompletionRequest, config: ChatConfig, retriever: RetrieverClient, generator: GeneratorClient
-) -> ChatOutcome:
-    plan = await plan_chat(request, config, retriever)
+async def plan_chat(request: ChatCompletionRequest, context: ChatContext) -> ChatPlan:
+    """Validate, gather the router's signals, decide, and build the generator request."""
+    validate_chat_request(request)
+    config = context.config
+    active = context.adapters.active()
+    states = adapter_states(active, context.health)
+    hint = request.tutorbook.route if request.tutorbook else None
+    route_request = RouteRequest(model=request.model, route_hint=hint)
+    phases: dict[str, float] = {}
+    try:
+        wants_retrieval = needs_retrieval(route_request, config.policy, states)
+    except UnknownModelError as exc:
+        raise NotFoundError(f"model {request.model!r} does not exist", param="model", code="model_not_found") from exc
+    except RouteHintError as exc:
+        raise BadRequestError(str(exc), param="tutorbook.route") from exc
+
+    search: SearchResult | None = None
+    if wants_retrieval:
+        started = time.perf_counter()
+        search = await context.retriever.search(retrieval_query(request.messages), config.rag_top_k)
+        phases["retrieve"] = time.perf_counter() - started
+    signals = route_signals(search, states)
+    started = time.perf_counter()
+    try:
+        decision = decide(route_request, signals, config.policy)
+    except RouteHintError as exc:
+        raise BadRequestError(str(exc), param="tutorbook.route") from exc
+    phases["route"] = time.perf_counter() - started
+    top_score = signals.retrieval.top_score if signals.retrieval else None
+    index_version = search.index_version if search else None
+    if decision.route is Route.ABSTAIN:
+        return ChatPlan(decision, tutorbook_block(decision, []), None, top_score, phases, None, index_version)
+    passages = search.passages if search else []
+    payload, used, labels = generator_payload(request, decision, passages, active, config)
+    block = tutorbook_block(decision, used)
+    return ChatPlan(decision, block, payload, top_score, phases, labels, index_version)
+
+
+async def generate(plan: ChatPlan, context: ChatContext) -> dict[str, Any]:
+    """Run the plan's generation; a classifier's answer becomes its label, confidence and runners-up."""
+    assert plan.payload is not None
+    started = time.perf_counter()
+    adapter = plan.decision.adapter
+    try:
+        completion = await context.generator.chat_completion(plan.payload)
+    except ServiceError:
+        if adapter is not None:
+            context.health.record_error(adapter.name)
+        raise
+    finally:
+        plan.phase_seconds["generate"] = time.perf_counter() - started
+    if plan.labels is not None:
+        choice = completion["choices"][0]
+        tokens = (choice.get("logprobs") or {}).get("content") or []
+        result = classify(tokens, plan.labels)
+        choice["message"]["content"] = result.text()
+        choice["logprobs"] = None
+        plan.tutorbook["classification"] = result.as_dict()
+    return completion
+
+
+async def answer_chat(request: ChatCompletionRequest, context: ChatContext) -> ChatOutcome:
+    plan = await plan_chat(request, context)
     if plan.payload is None:
         completion = local_completion(request.model, abstain_answer(plan.decision.suggestions))
     else:
-        started = time.perf_counter()
-        completion = await generator.chat_completion(plan.payload)
-        plan.phase_seconds["generate"] = time.perf_counter() - started
+        completion = await generate(plan, context)
     completion["tutorbook"] = plan.tutorbook
-    return ChatOutcome(completion, plan.decision, plan.top_score, plan.phase_seconds)
+    return ChatOutcome(completion, plan)

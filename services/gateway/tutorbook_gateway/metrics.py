@@ -81,19 +81,19 @@ def create_gateway_metrics() -> GatewayMetrics:
     )
 
 
-def observe_answer(metrics: GatewayMetrics, outcome: "ChatOutcome | ChatPlan", status: str, seconds: float) -> None:
-    route = outcome.decision.route.value
+def observe_answer(metrics: GatewayMetrics, plan: "ChatPlan", status: str, seconds: float) -> None:
+    route = plan.decision.route.value
     metrics.requests.labels(route=route, status=status).inc()
     metrics.request_seconds.labels(route=route).observe(seconds)
     metrics.router_decisions.labels(route=route).inc()
-    for phase, phase_seconds in outcome.phase_seconds.items():
+    for phase, phase_seconds in plan.phase_seconds.items():
         metrics.phase_seconds.labels(phase=phase).observe(phase_seconds)
-    if outcome.top_score is not None:
-        metrics.retrieval_top_score.observe(outcome.top_score)
+    if plan.top_score is not None:
+        metrics.retrieval_top_score.observe(plan.top_score)
 
 
 def observe_chat(metrics: GatewayMetrics, outcome: "ChatOutcome", seconds: float) -> None:
-    observe_answer(metrics, outcome, "200", seconds)
+    observe_answer(metrics, outcome.plan, "200", seconds)
 
 
 def observe_stream(metrics: GatewayMetrics, plan: "ChatPlan", report: "StreamReport", seconds: float) -> None:

@@ -1,46 +1,107 @@
 """The router: a pure function from a request and its signals to a decision, with a reason people can read.
 
-This is the walking skeleton's router: ``"model": "auto"`` goes to RAG when retrieval found a relevant
-passage and abstains otherwise; naming the base model asks it directly (``prompt``). The route set, the
-signals and the policy are the shapes the full router fills in.
+Routes, cheapest first: ``abstain`` and ``prompt`` need no retrieval; ``rag`` answers from retrieved
+passages; ``adapter`` sends the request to a fine-tuned LoRA adapter; ``adapter+rag`` gives an adapter
+whose card says it wants context the passages too.
+
+Signals: the retrieval scores (best dense score, its margin over the next passage, whether dense and
+lexical search agree on the best passage), the best route-example match of every adapter and of the
+small-talk examples, the conversation so far, client hints (``model``, ``tutorbook.route``) and adapter
+health. With ``"model": "auto"`` the rules are, in order:
+
+1. an adapter whose best route example matches at least ``adapter_min_score`` and at least as well as
+   the best passage (plus ``adapter_margin``) wins; a sick adapter (not loaded, or too many recent
+   errors) is skipped and the reason says so;
+2. a passage scoring at least ``rag_min_score`` means ``rag`` (small talk that matches its examples
+   better than any passage by ``prompt_margin`` is left to rule 3); a passage just under the threshold
+   still counts when dense and lexical search agree on it (``rag_agreement_band``);
+3. small talk matching its examples at least ``prompt_min_score`` means ``prompt``;
+4. otherwise ``abstain``, with the closest topics as suggestions.
 """
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 AUTO_MODEL = "auto"
+SMALL_TALK = "tutorbook:small-talk"  # route-example set of plain prompting (":" is not allowed in adapter names)
+VERSION_SEPARATOR = "@"
 
 
 class Route(enum.StrEnum):
     RAG = "rag"
+    ADAPTER = "adapter"
+    ADAPTER_RAG = "adapter+rag"
     PROMPT = "prompt"
     ABSTAIN = "abstain"
 
 
 @dataclass(frozen=True)
+class AdapterState:
+    """What the router knows about the active version of an adapter."""
+
+    name: str
+    version: int
+    task_type: str = "generative"  # or "classifier"
+    wants_context: bool = False
+    loaded: bool = True
+    recent_errors: int = 0
+
+    @property
+    def served_name(self) -> str:
+        """The LoRA name the generator knows this version by."""
+        return f"{self.name}{VERSION_SEPARATOR}{self.version}"
+
+
+@dataclass(frozen=True)
 class RoutePolicy:
     base_model: str
-    rag_min_score: float
+    rag_min_score: float = 0.32
+    rag_agreement_band: float = 0.04
+    adapter_min_score: float = 0.45
+    adapter_margin: float = 0.0
+    prompt_min_score: float = 0.38
+    prompt_margin: float = 0.05
+    max_adapter_errors: int = 3
 
 
 @dataclass(frozen=True)
 class RouteRequest:
     model: str
+    route_hint: str | None = None  # the body's ``tutorbook.route``
+    turns: int = 1  # user turns in the conversation so far, this one included
 
 
 @dataclass(frozen=True)
 class RetrievalSignals:
     scores: tuple[float, ...]  # dense (cosine) relevance of each hit, in the retriever's rank order
     topics: tuple[str, ...] = ()  # titles of the hits, in rank order, for abstain suggestions
+    lexical_scores: tuple[float | None, ...] = ()  # BM25 score of each hit (None: not a lexical hit)
 
     @property
     def top_score(self) -> float | None:
         return max(self.scores) if self.scores else None
 
+    @property
+    def margin(self) -> float:
+        """How far the best passage is ahead of the next one (0 with fewer than two)."""
+        ordered = sorted(self.scores, reverse=True)
+        return ordered[0] - ordered[1] if len(ordered) > 1 else 0.0
+
+    @property
+    def agreement(self) -> bool:
+        """Dense and lexical search both rank the same passage best."""
+        lexical = [score if score is not None else -1.0 for score in self.lexical_scores]
+        if not self.scores or len(lexical) != len(self.scores) or max(lexical) <= 0:
+            return False
+        return self.scores.index(max(self.scores)) == lexical.index(max(lexical))
+
 
 @dataclass(frozen=True)
 class RouteSignals:
     retrieval: RetrievalSignals | None = None
+    route_matches: Mapping[str, float] = field(default_factory=dict)  # adapter (or SMALL_TALK) -> best match
+    adapters: Mapping[str, AdapterState] = field(default_factory=dict)  # active adapters by name
 
 
 @dataclass(frozen=True)
@@ -49,37 +110,166 @@ class RouteDecision:
     confidence: float
     reason: str
     suggestions: tuple[str, ...] = field(default=())
+    adapter: AdapterState | None = None
 
 
 class UnknownModelError(ValueError):
     """The request names a model that is neither ``auto`` nor one the gateway serves."""
 
 
-def needs_retrieval(request: RouteRequest, policy: RoutePolicy) -> bool:
+class RouteHintError(ValueError):
+    """``tutorbook.route`` asks for a route that does not exist or cannot serve this model."""
+
+
+def resolve_adapter(model: str, adapters: Mapping[str, AdapterState]) -> AdapterState | None:
+    """``name`` is the active version; ``name@3`` pins version 3 (it must be known to the generator)."""
+    name, _, version = model.partition(VERSION_SEPARATOR)
+    adapter = adapters.get(name)
+    if adapter is None or not version:
+        return adapter
+    if not version.isdigit():
+        raise UnknownModelError(model)
+    return AdapterState(adapter.name, int(version), adapter.task_type, adapter.wants_context)
+
+
+def hinted_route(request: RouteRequest) -> Route | None:
+    if request.route_hint is None:
+        return None
+    try:
+        return Route(request.route_hint)
+    except ValueError as exc:
+        raise RouteHintError(f"tutorbook.route must be one of {[route.value for route in Route]}") from exc
+
+
+def needs_retrieval(request: RouteRequest, policy: RoutePolicy, adapters: Mapping[str, AdapterState]) -> bool:
     """Whether the router wants retrieval signals for this request (retrieval is the expensive signal)."""
-    if request.model == AUTO_MODEL:
-        return True
-    if request.model == policy.base_model:
-        return False
-    raise UnknownModelError(request.model)
+    hint = hinted_route(request)
+    adapter = None
+    if request.model not in (AUTO_MODEL, policy.base_model):
+        adapter = resolve_adapter(request.model, adapters)
+        if adapter is None:
+            raise UnknownModelError(request.model)
+    if hint is not None:
+        return hint in (Route.RAG, Route.ADAPTER_RAG)
+    if adapter is not None:
+        return adapter.wants_context
+    return request.model == AUTO_MODEL
 
 
 def decide(request: RouteRequest, signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
-    if not needs_retrieval(request, policy):
-        return RouteDecision(Route.PROMPT, 1.0, f"the request names the base model {policy.base_model!r}")
-    retrieval = signals.retrieval
-    if retrieval is None or retrieval.top_score is None:
-        return RouteDecision(Route.ABSTAIN, 1.0, "the knowledge base has no passage for this question")
+    hint = hinted_route(request)
+    if request.model == AUTO_MODEL and hint is None:
+        return decide_auto(signals, policy)
+    if request.model == AUTO_MODEL or request.model == policy.base_model:
+        return decide_for_base(request, hint, signals, policy)
+    adapter = resolve_adapter(request.model, signals.adapters)
+    if adapter is None:
+        raise UnknownModelError(request.model)
+    return decide_for_adapter(adapter, hint, signals)
+
+
+def decide_for_base(
+    request: RouteRequest, hint: Route | None, signals: RouteSignals, policy: RoutePolicy
+) -> RouteDecision:
+    if hint in (Route.ADAPTER, Route.ADAPTER_RAG):
+        raise RouteHintError(f'tutorbook.route {hint.value!r} needs "model" to name an adapter')
+    if hint is Route.RAG:
+        return with_passages(Route.RAG, "the client asked for rag", signals)
+    if hint is Route.ABSTAIN:
+        return RouteDecision(Route.ABSTAIN, 1.0, "the client asked for abstain")
+    if hint is Route.PROMPT:
+        return RouteDecision(Route.PROMPT, 1.0, "the client asked for prompt")
+    return RouteDecision(Route.PROMPT, 1.0, f"the request names the base model {policy.base_model!r}")
+
+
+def decide_for_adapter(adapter: AdapterState, hint: Route | None, signals: RouteSignals) -> RouteDecision:
+    forced = f"the request names the adapter {adapter.served_name!r}"
+    if hint in (Route.RAG, Route.PROMPT, Route.ABSTAIN):
+        raise RouteHintError(f"tutorbook.route {hint.value!r} cannot be served by the adapter {adapter.name!r}")
+    if hint is Route.ADAPTER_RAG or (hint is None and adapter.wants_context):
+        return with_passages(Route.ADAPTER_RAG, forced, signals, adapter)
+    return RouteDecision(Route.ADAPTER, 1.0, forced, adapter=adapter)
+
+
+def with_passages(route: Route, why: str, signals: RouteSignals, adapter: AdapterState | None = None) -> RouteDecision:
+    top = signals.retrieval.top_score if signals.retrieval else None
+    if top is None:
+        return RouteDecision(route, 1.0, f"{why}; no passage was found", adapter=adapter)
+    return RouteDecision(route, 1.0, f"{why}; the best passage scored {top:.2f}", adapter=adapter)
+
+
+def confidence(gap: float) -> float:
+    """How sure a decision is, from how far its deciding score cleared the boundary: 0.5 at it, 1.0 at +0.25."""
+    return round(min(1.0, max(0.0, 0.5 + 2 * gap)), 4)
+
+
+def healthy(adapter: AdapterState, policy: RoutePolicy) -> str | None:
+    """None when the adapter can take traffic, else why not."""
+    if not adapter.loaded:
+        return f"adapter {adapter.name!r} is not loaded"
+    if adapter.recent_errors >= policy.max_adapter_errors:
+        return f"adapter {adapter.name!r} failed {adapter.recent_errors} recent requests"
+    return None
+
+
+def best_adapter(signals: RouteSignals, policy: RoutePolicy) -> tuple[AdapterState | None, float, list[str]]:
+    """The best-matching healthy adapter, its score, and why better-matching ones were skipped."""
+    skipped: list[str] = []
+    ranked = sorted(signals.route_matches.items(), key=lambda item: item[1], reverse=True)
+    for name, score in ranked:
+        adapter = signals.adapters.get(name)
+        if adapter is None or score < policy.adapter_min_score:
+            continue
+        problem = healthy(adapter, policy)
+        if problem is None:
+            return adapter, score, skipped
+        skipped.append(problem)
+    return None, 0.0, skipped
+
+
+def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
+    retrieval = signals.retrieval or RetrievalSignals(scores=())
     top = retrieval.top_score
-    if top >= policy.rag_min_score:
+    passage = -1.0 if top is None else top
+    small_talk = signals.route_matches.get(SMALL_TALK, 0.0)
+    adapter, adapter_score, skipped = best_adapter(signals, policy)
+    note = f" ({'; '.join(skipped)})" if skipped else ""
+
+    if adapter is not None and adapter_score >= passage + policy.adapter_margin:
+        gap = min(adapter_score - policy.adapter_min_score, adapter_score - passage - policy.adapter_margin)
+        reason = (
+            f"the request matches adapter {adapter.name!r} at {adapter_score:.2f} (threshold "
+            f"{policy.adapter_min_score:.2f}), ahead of the best passage at {max(passage, 0):.2f}{note}"
+        )
+        if adapter.wants_context and passage >= policy.rag_min_score:
+            return RouteDecision(Route.ADAPTER_RAG, confidence(gap), reason + "; it wants context", adapter=adapter)
+        return RouteDecision(Route.ADAPTER, confidence(gap), reason, adapter=adapter)
+
+    relevant = passage >= policy.rag_min_score or (
+        passage >= policy.rag_min_score - policy.rag_agreement_band and retrieval.agreement
+    )
+    chatty = small_talk >= policy.prompt_min_score and small_talk >= passage + policy.prompt_margin
+    if relevant and not chatty:
+        agreed = ", dense and lexical search agree" if retrieval.agreement else ""
         return RouteDecision(
             Route.RAG,
-            round(top, 4),
-            f"the best passage scored {top:.2f}, at or above the relevance threshold {policy.rag_min_score:.2f}",
+            confidence(passage - policy.rag_min_score + (0.05 if retrieval.agreement else 0.0)),
+            f"the best passage scored {passage:.2f} (threshold {policy.rag_min_score:.2f}, "
+            f"margin {retrieval.margin:.2f}{agreed}){note}",
         )
+    if small_talk >= policy.prompt_min_score:
+        return RouteDecision(
+            Route.PROMPT,
+            confidence(min(small_talk - policy.prompt_min_score, small_talk - passage)),
+            f"small talk: it matches the conversation examples at {small_talk:.2f} (threshold "
+            f"{policy.prompt_min_score:.2f}) and the best passage only at {max(passage, 0):.2f}{note}",
+        )
+    if top is None:
+        return RouteDecision(Route.ABSTAIN, 1.0, f"the knowledge base has no passage for this question{note}")
     return RouteDecision(
         Route.ABSTAIN,
-        round(1.0 - top, 4),
-        f"the best passage scored {top:.2f}, below the relevance threshold {policy.rag_min_score:.2f}",
+        confidence(policy.rag_min_score - passage),
+        f"the best passage scored {passage:.2f}, below the relevance threshold {policy.rag_min_score:.2f}, "
+        f"and nothing else matched{note}",
         suggestions=tuple(dict.fromkeys(retrieval.topics))[:3],
     )

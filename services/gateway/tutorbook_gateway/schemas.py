@@ -16,6 +16,12 @@ class StreamOptions(msgspec.Struct):
     include_usage: bool = False
 
 
+class TutorbookOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The request body's optional ``tutorbook`` object (OpenAI SDK: ``extra_body={"tutorbook": {...}}``)."""
+
+    route: str | None = None  # force a route: rag, adapter, adapter+rag, prompt or abstain
+
+
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     model: str
     messages: list[ChatMessage]
@@ -29,3 +35,4 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = 1
+    tutorbook: TutorbookOptions | None = None

@@ -3,16 +3,12 @@
 from dataclasses import dataclass
 
 from tutorbook_gateway.auth import KeyRing
-from tutorbook_gateway.chat import ChatConfig
-from tutorbook_gateway.clients.generator import GeneratorClient
-from tutorbook_gateway.clients.retriever import RetrieverClient
+from tutorbook_gateway.chat import ChatContext
 from tutorbook_gateway.metrics import GatewayMetrics
 
 
 @dataclass(frozen=True)
 class GatewayServices:
     keys: KeyRing
-    chat: ChatConfig
-    retriever: RetrieverClient
-    generator: GeneratorClient
+    chat: ChatContext
     metrics: GatewayMetrics

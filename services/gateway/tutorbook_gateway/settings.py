@@ -21,8 +21,19 @@ class GatewaySettings(BaseSettings):
     admin_keys: str = ""
     # The served name of the generator's base model.
     base_model_name: str = "smollm2-135m-instruct"
-    # Router: the lowest retrieval score (cosine) that counts as a relevant passage.
-    rag_min_score: float = 0.30
+    # Router thresholds (see routing.py; chosen on the routing evaluation's dev split, docs/routing.md).
+    # rag: the lowest retrieval score (cosine) that counts as a relevant passage; a passage up to
+    # rag_agreement_band below it still counts when dense and lexical search agree on it.
+    rag_min_score: float = 0.32
+    rag_agreement_band: float = 0.04
+    # adapter: its best route example must match at least this, and beat the best passage by the margin.
+    adapter_min_score: float = 0.45
+    adapter_margin: float = 0.0
+    # prompt (small talk): the best small-talk example must match at least this, and beat passages by the margin.
+    prompt_min_score: float = 0.38
+    prompt_margin: float = 0.05
+    # An adapter with this many generation errors in the last minute is skipped by "auto".
+    max_adapter_errors: int = 3
     rag_top_k: int = 4
     rag_context_max_chars: int = 3000
     default_temperature: float = 0.0

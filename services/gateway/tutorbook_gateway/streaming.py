@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tutorbook_common.errors import ServiceError, error_body
@@ -44,19 +44,32 @@ def chunk(completion_id: str, model: str, delta: dict[str, Any], finish: str | N
     }
 
 
-def abstain_chunks(plan: ChatPlan, model: str, include_usage: bool) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LocalAnswer:
+    """An answer complete before streaming starts (abstain, or a classifier's label): sent as chunks."""
+
+    text: str
+    usage: dict[str, Any] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    )
+
+
+def local_chunks(plan: ChatPlan, model: str, answer: LocalAnswer, include_usage: bool) -> list[dict[str, Any]]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     first = chunk(completion_id, model, {"role": "assistant", "content": ""})
     first["tutorbook"] = plan.tutorbook
     chunks = [
         first,
-        chunk(completion_id, model, {"content": abstain_answer(plan.decision.suggestions)}),
+        chunk(completion_id, model, {"content": answer.text}),
         chunk(completion_id, model, {}, finish="stop"),
     ]
     if include_usage:
-        usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        chunks.append({**chunk(completion_id, model, {}), "choices": [], "usage": usage})
+        chunks.append({**chunk(completion_id, model, {}), "choices": [], "usage": answer.usage})
     return chunks
+
+
+def abstain_text(plan: ChatPlan) -> LocalAnswer:
+    return LocalAnswer(abstain_answer(plan.decision.suggestions))
 
 
 async def relay_chunks(
@@ -93,7 +106,7 @@ async def relay_chunks(
 async def stream_events(
     plan: ChatPlan,
     model: str,
-    upstream: ChunkStream | None,
+    upstream: ChunkStream | LocalAnswer,
     include_usage: bool,
     on_end: Callable[[StreamReport], None],
 ) -> AsyncIterator[bytes]:
@@ -101,8 +114,8 @@ async def stream_events(
     report = StreamReport()
     started = time.perf_counter()
     try:
-        if upstream is None:
-            for item in abstain_chunks(plan, model, include_usage):
+        if isinstance(upstream, LocalAnswer):
+            for item in local_chunks(plan, model, upstream, include_usage):
                 yield sse(item)
             report.finished = True
             yield DONE

@@ -15,7 +15,7 @@ from tutorbook_retriever.store import Store
 
 MAX_QUERY_CHARS = 4000
 Fusion = Literal["score", "rrf"]
-ROUTE_MATCHES = 5
+ROUTE_MATCHES = 20  # route-example sets (adapters and small talk) scored per query
 
 
 @dataclass(frozen=True)

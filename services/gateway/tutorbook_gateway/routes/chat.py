@@ -8,11 +8,12 @@ from litestar.response import Stream
 
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.auth import require_api_key
-from tutorbook_gateway.chat import ChatPlan, answer_chat, plan_chat
+from tutorbook_gateway.chat import ChatPlan, answer_chat, generate, plan_chat
+from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.metrics import observe_chat, observe_chat_failure, observe_stream
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
-from tutorbook_gateway.streaming import StreamReport, stream_events
+from tutorbook_gateway.streaming import LocalAnswer, StreamReport, abstain_text, stream_events
 
 ROUTE_HEADER = "x-tutorbook-route"
 log = logging.getLogger("tutorbook.chat")
@@ -25,7 +26,7 @@ async def chat_completions(data: ChatCompletionRequest, state: State) -> Respons
     try:
         if data.stream:
             return await start_stream(data, services, started)
-        outcome = await answer_chat(data, services.chat, services.retriever, services.generator)
+        outcome = await answer_chat(data, services.chat)
     except ServiceError as exc:
         observe_chat_failure(services.metrics, exc, time.perf_counter() - started)
         raise
@@ -39,8 +40,15 @@ async def chat_completions(data: ChatCompletionRequest, state: State) -> Respons
 
 async def start_stream(data: ChatCompletionRequest, services: GatewayServices, started: float) -> Stream:
     """Decide and open the upstream stream before answering, so that errors are still plain HTTP errors."""
-    plan: ChatPlan = await plan_chat(data, services.chat, services.retriever)
-    upstream = None if plan.payload is None else await services.generator.open_chat_stream(plan.payload)
+    plan: ChatPlan = await plan_chat(data, services.chat)
+    upstream: ChunkStream | LocalAnswer
+    if plan.payload is None:
+        upstream = abstain_text(plan)
+    elif plan.labels is not None:  # a classifier's answer is one label: computed whole, then sent as chunks
+        completion = await generate(plan, services.chat)
+        upstream = LocalAnswer(completion["choices"][0]["message"]["content"], completion.get("usage") or {})
+    else:
+        upstream = await services.chat.generator.open_chat_stream(plan.payload)
 
     def on_end(report: StreamReport) -> None:
         seconds = time.perf_counter() - started

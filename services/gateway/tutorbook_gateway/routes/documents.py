@@ -11,7 +11,7 @@ async def forward(request: Request[Any, Any, Any], state: State) -> Response[byt
     """Admins manage documents through the gateway; the retriever validates and answers."""
     services: GatewayServices = state.services
     body = await request.body() if request.method in {"POST", "PUT"} else b""
-    forwarded = await services.retriever.forward(request.method, request.url.path, body, request.url.query or "")
+    forwarded = await services.chat.retriever.forward(request.method, request.url.path, body, request.url.query or "")
     return Response(forwarded.body, status_code=forwarded.status_code, media_type="application/json")
 
 

@@ -69,16 +69,17 @@ class QdrantRouteIndex(QdrantCollection):
             )
 
     def search(self, vector: list[float], limit: int) -> list[RouteMatch]:
-        """The best-matching example of each adapter, best adapter first."""
+        """The best-matching example of each adapter (one group per adapter), best adapter first."""
         with self._qdrant.guard():
-            response = self._client.query_points(self._collection, query=vector, limit=limit * 8, with_payload=True)
-        best: dict[str, RouteMatch] = {}
-        for point in response.points:
+            response = self._client.query_points_groups(
+                self._collection, query=vector, group_by="adapter", limit=limit, group_size=1, with_payload=True
+            )
+        matches = []
+        for group in response.groups:
+            [point] = group.hits
             payload: dict[str, Any] = dict(point.payload or {})
-            adapter = str(payload["adapter"])
-            if adapter not in best:
-                best[adapter] = RouteMatch(adapter, round(float(point.score), 6), str(payload["example"]))
-        return list(best.values())[:limit]
+            matches.append(RouteMatch(str(payload["adapter"]), round(float(point.score), 6), str(payload["example"])))
+        return sorted(matches, key=lambda match: match.score, reverse=True)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

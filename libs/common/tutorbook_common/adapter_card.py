@@ -1,0 +1,85 @@
+"""The adapter card (``tutorbook.json``) and the classifier prompt: shared by training and serving.
+
+Only ``name``, ``base_model`` and ``task_type`` are required, so an adapter trained elsewhere can be
+uploaded with a hand-written card. A classifier adapter is trained and served with the same prompt,
+:func:`classifier_messages`; its answer is one of its labels.
+"""
+
+import re
+from typing import Any, Literal
+
+import msgspec
+
+CARD_FILE = "tutorbook.json"
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MAX_LABELS = 200
+MAX_LABEL_CHARS = 100
+MAX_ROUTE_EXAMPLES = 500
+MAX_ROUTE_EXAMPLE_CHARS = 2000
+
+TaskType = Literal["generative", "classifier"]
+
+
+class AdapterCard(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    base_model: str
+    task_type: TaskType
+    version: int | None = None  # assigned by the store on upload; a card's own value is informative
+    labels: list[str] = msgspec.field(default_factory=list)
+    route_examples: list[str] = msgspec.field(default_factory=list)
+    wants_context: bool = False
+    training_data_sha256: str | None = None
+    eval: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class CardError(ValueError):
+    """The card breaks its schema; the message says where."""
+
+
+def card_problems(card: AdapterCard) -> list[str]:
+    """Every rule the schema's types cannot express, as readable problems (empty: the card is fine)."""
+    problems = []
+    if not NAME_PATTERN.match(card.name):
+        problems.append(
+            "name must be 1-63 characters of lowercase letters, digits and '-', starting with a letter or digit"
+        )
+    if card.task_type == "classifier":
+        if len(card.labels) < 2:
+            problems.append("a classifier card needs at least two labels")
+        if len(set(card.labels)) != len(card.labels):
+            problems.append("labels must be distinct")
+    elif card.labels:
+        problems.append("labels are only for task_type 'classifier'")
+    if len(card.labels) > MAX_LABELS or any(not label.strip() or len(label) > MAX_LABEL_CHARS for label in card.labels):
+        problems.append(f"at most {MAX_LABELS} labels of 1-{MAX_LABEL_CHARS} characters")
+    if len(card.route_examples) > MAX_ROUTE_EXAMPLES or any(
+        not example.strip() or len(example) > MAX_ROUTE_EXAMPLE_CHARS for example in card.route_examples
+    ):
+        problems.append(f"at most {MAX_ROUTE_EXAMPLES} route_examples of 1-{MAX_ROUTE_EXAMPLE_CHARS} characters")
+    return problems
+
+
+def parse_card(raw: bytes) -> AdapterCard:
+    try:
+        card = msgspec.json.decode(raw, type=AdapterCard)
+    except msgspec.ValidationError as exc:
+        raise CardError(f"{CARD_FILE}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise CardError(f"{CARD_FILE} is not valid JSON: {exc}") from exc
+    problems = card_problems(card)
+    if problems:
+        raise CardError(f"{CARD_FILE}: " + "; ".join(problems))
+    return card
+
+
+def encode_card(card: AdapterCard) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(card), indent=2) + b"\n"
+
+
+def classifier_system_prompt(labels: list[str]) -> str:
+    return "Classify the message. Answer with exactly one label from this list: " + ", ".join(labels) + "."
+
+
+def classifier_messages(labels: list[str], text: str) -> list[dict[str, str]]:
+    """The prompt a classifier adapter is trained on and served with."""
+    return [{"role": "system", "content": classifier_system_prompt(labels)}, {"role": "user", "content": text}]

@@ -1,0 +1,74 @@
+"""The active adapters as the gateway sees them: each one's card and version, plus its health."""
+
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_gateway.routing import AdapterState
+
+ERROR_WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class ActiveAdapter:
+    card: AdapterCard
+    version: int
+
+
+class AdapterCatalog(Protocol):
+    def active(self) -> Mapping[str, ActiveAdapter]:
+        """Every adapter with an active version, by name (cheap: called on every routed request)."""
+        ...
+
+
+class NoAdapters:
+    def active(self) -> Mapping[str, ActiveAdapter]:
+        return {}
+
+
+class AdapterHealth:
+    """Which adapter versions failed to load, and each adapter's generation errors in the last minute."""
+
+    def __init__(self, window_seconds: float = ERROR_WINDOW_SECONDS) -> None:
+        self._window = window_seconds
+        self._errors: dict[str, deque[float]] = {}
+        self._unloaded: set[str] = set()
+
+    def record_error(self, name: str, now: float | None = None) -> None:
+        self._errors.setdefault(name, deque(maxlen=100)).append(time.monotonic() if now is None else now)
+
+    def recent_errors(self, name: str, now: float | None = None) -> int:
+        errors = self._errors.get(name)
+        if not errors:
+            return 0
+        cutoff = (time.monotonic() if now is None else now) - self._window
+        while errors and errors[0] < cutoff:
+            errors.popleft()
+        return len(errors)
+
+    def mark_loaded(self, served_name: str, loaded: bool) -> None:
+        if loaded:
+            self._unloaded.discard(served_name)
+        else:
+            self._unloaded.add(served_name)
+
+    def loaded(self, served_name: str) -> bool:
+        return served_name not in self._unloaded
+
+
+def adapter_states(active: Mapping[str, ActiveAdapter], health: AdapterHealth) -> dict[str, AdapterState]:
+    states = {}
+    for name, adapter in active.items():
+        state = AdapterState(name, adapter.version, adapter.card.task_type, adapter.card.wants_context)
+        states[name] = AdapterState(
+            name,
+            adapter.version,
+            adapter.card.task_type,
+            adapter.card.wants_context,
+            loaded=health.loaded(state.served_name),
+            recent_errors=health.recent_errors(name),
+        )
+    return states
