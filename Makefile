@@ -35,11 +35,15 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval bench-retrieval bench-gateway
+.PHONY: eval-retrieval eval-routing bench-retrieval bench-gateway
 eval-retrieval: install
 	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
 	$(PY) -m tutorbook_retriever.evaluate samples --data samples
+
+# Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
+eval-routing: install
+	$(PY) -m tutorbook_evals.routing --split test
 
 bench-retrieval: install
 	$(PY) -m tutorbook_retriever.benchmark --data $(EVAL_DATA) --plot docs/images/search-latency.png

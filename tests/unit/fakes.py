@@ -3,6 +3,8 @@
 from collections.abc import AsyncIterator
 from typing import Any
 
+from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage, SearchResult
 
 
@@ -116,3 +118,17 @@ def classifier_completion(model: str) -> dict[str, Any]:
         "choices": [choice],
         "usage": usage,
     }
+
+
+class FakeAdapterCatalog:
+    def __init__(self, adapters: dict[str, ActiveAdapter]) -> None:
+        self.adapters = adapters
+
+    def active(self) -> dict[str, ActiveAdapter]:
+        return self.adapters
+
+
+TRIAGE_CARD = AdapterCard(
+    name="triage", base_model="base", task_type="classifier", labels=["billing", "returns", "shipping"]
+)
+STYLE_CARD = AdapterCard(name="style", base_model="base", task_type="generative", wants_context=True)

@@ -99,7 +99,7 @@ def test_probes_and_metrics(client: TestClient[Litestar]) -> None:
     client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER)
     client.post("/v1/chat/completions", json=chat("hi"))
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json()["checks"] == {"retriever": "ok", "generator": "ok", "small_talk_examples": "ok"}
+    assert client.get("/readyz").json()["checks"] == {"retriever": "ok", "generator": "ok", "route_examples": "ok"}
     metrics = client.get("/metrics").text
     assert 'tutorbook_gateway_chat_requests_total{route="rag",status="200"} 1.0' in metrics
     assert 'tutorbook_gateway_auth_failures_total{reason="missing_api_key"} 1.0' in metrics

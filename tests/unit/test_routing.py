@@ -3,6 +3,7 @@
 import pytest
 
 from tutorbook_gateway.routing import (
+    OFF_TOPIC,
     SMALL_TALK,
     AdapterState,
     RetrievalSignals,
@@ -60,6 +61,20 @@ def route_of(model: str, route_signals: RouteSignals, hint: str | None = None) -
         ("small talk", "auto", None, signals(0.12, matches={SMALL_TALK: 0.6}), (Route.PROMPT, None)),
         ("small talk beats a passage", "auto", None, signals(0.35, matches={SMALL_TALK: 0.6}), (Route.PROMPT, None)),
         ("passage beats weak small talk", "auto", None, signals(0.5, matches={SMALL_TALK: 0.4}), (Route.RAG, None)),
+        (
+            "off-topic beats small talk",
+            "auto",
+            None,
+            signals(0.1, matches={SMALL_TALK: 0.45, OFF_TOPIC: 0.6}),
+            (Route.ABSTAIN, None),
+        ),
+        (
+            "small talk beats off-topic",
+            "auto",
+            None,
+            signals(0.1, matches={SMALL_TALK: 0.6, OFF_TOPIC: 0.45}),
+            (Route.PROMPT, None),
+        ),
         ("small talk under threshold", "auto", None, signals(0.1, matches={SMALL_TALK: 0.3}), (Route.ABSTAIN, None)),
         ("adapter match", "auto", None, signals(0.4, matches={"triage": 0.7}), (Route.ADAPTER, "triage@3")),
         ("adapter under threshold", "auto", None, signals(0.2, matches={"triage": 0.44}), (Route.ABSTAIN, None)),

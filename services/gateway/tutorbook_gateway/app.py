@@ -22,7 +22,7 @@ from tutorbook_gateway.routes.models import list_models
 from tutorbook_gateway.routing import RoutePolicy
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import GatewaySettings
-from tutorbook_gateway.small_talk import SmallTalkSeeder, small_talk_examples
+from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examples
 
 
 def route_policy(settings: GatewaySettings) -> RoutePolicy:
@@ -34,6 +34,7 @@ def route_policy(settings: GatewaySettings) -> RoutePolicy:
         adapter_margin=settings.adapter_margin,
         prompt_min_score=settings.prompt_min_score,
         prompt_margin=settings.prompt_margin,
+        off_topic_margin=settings.off_topic_margin,
         max_adapter_errors=settings.max_adapter_errors,
     )
 
@@ -100,13 +101,13 @@ def create_app(
                 chat=chat,
                 metrics=metrics,
             )
-            seeder = SmallTalkSeeder(live_retriever, small_talk_examples())
+            seeder = RouteExampleSeeder(live_retriever, builtin_route_examples())
             seeding = asyncio.create_task(seeder.run())
             stack.callback(seeding.cancel)
             checks: dict[str, ReadinessCheck] = {
                 "retriever": live_retriever.ping,
                 "generator": live_generator.ping,
-                "small_talk_examples": seeder.check,
+                "route_examples": seeder.check,
             }
             if settings.redis_url:
                 checks["redis"] = redis_check(settings.redis_url)

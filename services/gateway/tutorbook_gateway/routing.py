@@ -15,7 +15,8 @@ health. With ``"model": "auto"`` the rules are, in order:
 2. a passage scoring at least ``rag_min_score`` means ``rag`` (small talk that matches its examples
    better than any passage by ``prompt_margin`` is left to rule 3); a passage just under the threshold
    still counts when dense and lexical search agree on it (``rag_agreement_band``);
-3. small talk matching its examples at least ``prompt_min_score`` means ``prompt``;
+3. small talk matching its examples at least ``prompt_min_score`` (and at least as well as the
+   off-topic examples, plus ``off_topic_margin``) means ``prompt``;
 4. otherwise ``abstain``, with the closest topics as suggestions.
 """
 
@@ -24,7 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 AUTO_MODEL = "auto"
-SMALL_TALK = "tutorbook:small-talk"  # route-example set of plain prompting (":" is not allowed in adapter names)
+# The router's own route-example sets (":" is not allowed in adapter names, so they cannot clash).
+SMALL_TALK = "tutorbook:small-talk"  # general conversation: plain prompting
+OFF_TOPIC = "tutorbook:off-topic"  # requests no product assistant should take on: abstain
 VERSION_SEPARATOR = "@"
 
 
@@ -56,12 +59,13 @@ class AdapterState:
 @dataclass(frozen=True)
 class RoutePolicy:
     base_model: str
-    rag_min_score: float = 0.32
+    rag_min_score: float = 0.36
     rag_agreement_band: float = 0.04
     adapter_min_score: float = 0.45
-    adapter_margin: float = 0.0
+    adapter_margin: float = 0.05
     prompt_min_score: float = 0.38
     prompt_margin: float = 0.05
+    off_topic_margin: float = 0.0
     max_adapter_errors: int = 3
 
 
@@ -232,6 +236,7 @@ def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
     top = retrieval.top_score
     passage = -1.0 if top is None else top
     small_talk = signals.route_matches.get(SMALL_TALK, 0.0)
+    off_topic = signals.route_matches.get(OFF_TOPIC, 0.0)
     adapter, adapter_score, skipped = best_adapter(signals, policy)
     note = f" ({'; '.join(skipped)})" if skipped else ""
 
@@ -257,7 +262,7 @@ def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
             f"the best passage scored {passage:.2f} (threshold {policy.rag_min_score:.2f}, "
             f"margin {retrieval.margin:.2f}{agreed}){note}",
         )
-    if small_talk >= policy.prompt_min_score:
+    if small_talk >= policy.prompt_min_score and small_talk >= off_topic + policy.off_topic_margin:
         return RouteDecision(
             Route.PROMPT,
             confidence(min(small_talk - policy.prompt_min_score, small_talk - passage)),

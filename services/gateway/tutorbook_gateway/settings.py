@@ -24,15 +24,17 @@ class GatewaySettings(BaseSettings):
     # Router thresholds (see routing.py; chosen on the routing evaluation's dev split, docs/routing.md).
     # rag: the lowest retrieval score (cosine) that counts as a relevant passage; a passage up to
     # rag_agreement_band below it still counts when dense and lexical search agree on it.
-    rag_min_score: float = 0.32
+    rag_min_score: float = 0.36
     rag_agreement_band: float = 0.04
     # adapter: its best route example must match at least this, and beat the best passage by the margin.
     adapter_min_score: float = 0.45
-    adapter_margin: float = 0.0
+    adapter_margin: float = 0.05
     # prompt (small talk): the best small-talk example must match at least this, and beat passages by the margin.
     prompt_min_score: float = 0.38
     prompt_margin: float = 0.05
     # An adapter with this many generation errors in the last minute is skipped by "auto".
+    # abstain instead of prompt: small talk must match at least as well as the off-topic examples plus this.
+    off_topic_margin: float = 0.0
     max_adapter_errors: int = 3
     rag_top_k: int = 4
     rag_context_max_chars: int = 3000

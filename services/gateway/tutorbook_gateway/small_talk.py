@@ -1,4 +1,5 @@
-"""The small-talk examples: the route-example set that sends general conversation to plain prompting.
+"""The router's own route-example sets: small talk (sent to plain prompting) and off-topic requests
+(general knowledge, other businesses' tasks: the router abstains on them).
 
 They live in the retriever's route collection beside the adapters' examples, so one embedding of the
 question scores them all. The gateway puts them there when it starts (and keeps trying until the
@@ -11,36 +12,41 @@ from importlib import resources
 
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.clients.retriever import RetrieverClient
-from tutorbook_gateway.routing import SMALL_TALK
+from tutorbook_gateway.routing import OFF_TOPIC, SMALL_TALK
 
 log = logging.getLogger("tutorbook.small_talk")
 RETRY_SECONDS = 2.0
 
 
-def small_talk_examples() -> list[str]:
-    text = resources.files("tutorbook_gateway").joinpath("data/small_talk.txt").read_text(encoding="utf-8")
+def read_examples(file_name: str) -> list[str]:
+    text = resources.files("tutorbook_gateway").joinpath(f"data/{file_name}").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-class SmallTalkSeeder:
-    def __init__(self, retriever: RetrieverClient, examples: list[str]) -> None:
+def builtin_route_examples() -> dict[str, list[str]]:
+    """The router's own example sets: small talk (-> prompt) and off-topic requests (-> abstain)."""
+    return {SMALL_TALK: read_examples("small_talk.txt"), OFF_TOPIC: read_examples("off_topic.txt")}
+
+
+class RouteExampleSeeder:
+    def __init__(self, retriever: RetrieverClient, example_sets: dict[str, list[str]]) -> None:
         self._retriever = retriever
-        self._examples = examples
+        self._example_sets = example_sets
         self.done = asyncio.Event()
 
     async def run(self, retry_seconds: float = RETRY_SECONDS) -> None:
-        while True:
-            try:
-                await self._retriever.put_route_examples(SMALL_TALK, self._examples)
-            except ServiceError as exc:
-                log.warning("small-talk examples not stored yet (retrying): %s", exc.message)
-                await asyncio.sleep(retry_seconds)
-                continue
-            self.done.set()
-            log.info("small-talk examples stored", extra={"examples": len(self._examples)})
-            return
+        for name, examples in self._example_sets.items():
+            while True:
+                try:
+                    await self._retriever.put_route_examples(name, examples)
+                    break
+                except ServiceError as exc:
+                    log.warning("route examples %s not stored yet (retrying): %s", name, exc.message)
+                    await asyncio.sleep(retry_seconds)
+            log.info("route examples stored", extra={"set": name, "examples": len(examples)})
+        self.done.set()
 
     async def check(self) -> None:
-        """Readiness: the router can only recognise small talk once its examples are stored."""
+        """Readiness: the router can only recognise small talk and off-topic requests once these are stored."""
         if not self.done.is_set():
-            raise RuntimeError("small-talk route examples not stored yet")
+            raise RuntimeError("the router's route examples are not stored yet")

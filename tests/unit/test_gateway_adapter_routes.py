@@ -1,0 +1,135 @@
+"""Adapter routes through the HTTP API: auto routing to an adapter, forcing one, classifiers, hints."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.unit.fakes import (
+    STYLE_CARD,
+    TRIAGE_CARD,
+    USER,
+    WARRANTY,
+    FakeAdapterCatalog,
+    FakeGenerator,
+    FakeRetriever,
+    chat,
+)
+from tutorbook_gateway.adapters.catalog import ActiveAdapter
+from tutorbook_gateway.app import create_app
+from tutorbook_gateway.routing import SMALL_TALK
+from tutorbook_gateway.settings import GatewaySettings
+
+
+@pytest.fixture
+def retriever() -> FakeRetriever:
+    return FakeRetriever([WARRANTY], route_matches={"triage": 0.8, SMALL_TALK: 0.1})
+
+
+@pytest.fixture
+def generator() -> FakeGenerator:
+    return FakeGenerator()
+
+
+@pytest.fixture
+def client(retriever: FakeRetriever, generator: FakeGenerator) -> Iterator[TestClient[Litestar]]:
+    settings = GatewaySettings(api_keys="user-key", admin_keys="admin-key", base_model_name="base")
+    catalog = FakeAdapterCatalog({"triage": ActiveAdapter(TRIAGE_CARD, 3), "style": ActiveAdapter(STYLE_CARD, 1)})
+    app = create_app(settings, retriever=retriever, generator=generator, adapters=catalog)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_auto_sends_a_matching_request_to_the_classifier(client: TestClient[Litestar], generator) -> None:
+    response = client.post("/v1/chat/completions", json=chat("I was charged twice"), headers=USER)
+    assert response.status_code == 200 and response.headers["x-tutorbook-route"] == "adapter"
+    body = response.json()
+    assert body["tutorbook"]["adapter"] == {"name": "triage", "version": 3}
+    assert body["choices"][0]["message"]["content"] == "billing (0.90); related: returns (0.10)"
+    assert body["tutorbook"]["classification"]["label"] == "billing"
+    assert body["choices"][0]["logprobs"] is None
+    sent = generator.payloads[0]
+    assert sent["model"] == "triage@3" and sent["logprobs"] is True and sent["top_logprobs"] > 1
+    assert "billing, returns, shipping" in sent["messages"][0]["content"]
+    assert sent["messages"][-1] == {"role": "user", "content": "I was charged twice"}
+
+
+def test_a_classifier_answer_streams_as_chunks(client: TestClient[Litestar]) -> None:
+    body = {**chat("I was charged twice"), "stream": True, "stream_options": {"include_usage": True}}
+    with client.stream("POST", "/v1/chat/completions", json=body, headers=USER) as response:
+        events = [line[len("data: ") :] for line in response.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    assert chunks[0]["tutorbook"]["route"] == "adapter"
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]).startswith("billing")
+    assert chunks[-1]["usage"]["completion_tokens"] == 2
+
+
+def test_naming_an_adapter_that_wants_context_gets_passages(client: TestClient[Litestar], generator) -> None:
+    response = client.post("/v1/chat/completions", json=chat("Write about the warranty", model="style"), headers=USER)
+    assert response.headers["x-tutorbook-route"] == "adapter+rag"
+    assert response.json()["tutorbook"]["citations"][0]["doc_id"] == "warranty"
+    sent = generator.payloads[0]
+    assert sent["model"] == "style@1" and "<sources>" in sent["messages"][-1]["content"]
+
+
+def test_a_pinned_version_is_served(client: TestClient[Litestar], generator) -> None:
+    client.post(
+        "/v1/chat/completions", json=chat("hello", model="style@7", tutorbook={"route": "adapter"}), headers=USER
+    )
+    assert generator.payloads[0]["model"] == "style@7"
+
+
+def test_route_hint_forces_rag(client: TestClient[Litestar], generator) -> None:
+    body = chat("I was charged twice", tutorbook={"route": "rag"})
+    response = client.post("/v1/chat/completions", json=body, headers=USER)
+    assert response.headers["x-tutorbook-route"] == "rag"
+    assert generator.payloads[0]["model"] == "base"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        (chat("x", tutorbook={"route": "fastest"}), 400, "tutorbook.route"),
+        (chat("x", model="base", tutorbook={"route": "adapter"}), 400, "tutorbook.route"),
+        (chat("x", tutorbook={"color": "red"}), 400, None),
+        (chat("x", model="triage@x"), 404, "model"),
+    ],
+)
+def test_bad_hints_are_refused(client: TestClient[Litestar], body: dict[str, object], status: int, param) -> None:
+    response = client.post("/v1/chat/completions", json=body, headers=USER)
+    assert response.status_code == status
+    assert response.json()["error"]["param"] == param
+
+
+def test_generation_errors_make_auto_skip_the_adapter(client: TestClient[Litestar], generator) -> None:
+    async def broken(payload: dict[str, object]) -> dict[str, object]:
+        from tutorbook_gateway.clients.upstream import UpstreamCallError
+
+        raise UpstreamCallError("generator", "HTTP 500: LoRA failed")
+
+    healthy = generator.chat_completion
+    generator.chat_completion = broken
+    for _ in range(3):
+        assert client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER).status_code == 502
+    generator.chat_completion = healthy
+    response = client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER)
+    assert response.headers["x-tutorbook-route"] == "rag"
+    assert "failed 3 recent requests" in response.json()["tutorbook"]["reason"]
+
+
+def test_models_lists_active_adapters(client: TestClient[Litestar]) -> None:
+    data = client.get("/v1/models", headers=USER).json()["data"]
+    assert [model["id"] for model in data] == ["auto", "base", "style", "triage"]
+    triage = data[3]
+    assert triage["parent"] == "base"
+    assert triage["tutorbook"] == {
+        "kind": "adapter",
+        "version": 3,
+        "task_type": "classifier",
+        "labels": ["billing", "returns", "shipping"],
+        "wants_context": False,
+        "loaded": True,
+    }
