@@ -1,5 +1,6 @@
 """Prompts: the RAG prompt with numbered, delimited sources, and the abstain answer."""
 
+import re
 from dataclasses import dataclass
 
 RAG_SYSTEM_PROMPT = (
@@ -9,6 +10,8 @@ RAG_SYSTEM_PROMPT = (
     "contain the answer, say that you are not sure."
 )
 ABSTAIN_ANSWER = "Not sure about the answer: need more context."
+# A document must not open or close the sources block (any spelling of the tags is removed from it).
+DELIMITER = re.compile(r"<\s*/?\s*sources\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ def format_sources(sources: list[Source], max_chars: int) -> tuple[str, list[Sou
     for source in sources:
         heading = " > ".join(part for part in (source.title, source.section) if part and part != source.title)
         heading = f"{source.title} > {heading}" if heading else source.title
-        text = source.text.replace("</sources>", "").strip()
+        text = DELIMITER.sub("", source.text).strip()
         block = f"[{len(used) + 1}] {heading}\n{text}"
         if len(block) > remaining:
             if used:

@@ -15,7 +15,17 @@ from pathlib import Path
 import httpx
 
 from tutorbook_devstack.stack import StackConfig, running_stack
-from tutorbook_gateway.routing import RetrievalSignals, RoutePolicy, RouteRequest, RouteSignals, decide
+from tutorbook_gateway.app import route_policy
+from tutorbook_gateway.routing import (
+    OFF_TOPIC,
+    SMALL_TALK,
+    AdapterState,
+    RetrievalSignals,
+    RouteRequest,
+    RouteSignals,
+    decide,
+)
+from tutorbook_gateway.settings import GatewaySettings
 
 BENCH_KEY = "bench-key"
 BASE_MODEL = "smollm2-135m-instruct"
@@ -27,8 +37,14 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def router_decision_ms(repeats: int) -> tuple[float, float]:
-    policy = RoutePolicy(base_model=BASE_MODEL, rag_min_score=0.3)
-    signals = RouteSignals(retrieval=RetrievalSignals(scores=(0.71, 0.52, 0.4, 0.2), topics=("a", "b", "c", "d")))
+    """Every signal present: four passages with both scores, two adapters, small talk and off-topic matches."""
+    policy = route_policy(GatewaySettings())
+    retrieval = RetrievalSignals(
+        scores=(0.71, 0.52, 0.4, 0.2), topics=("a", "b", "c", "d"), lexical_scores=(9.1, None, 4.2, 1.0)
+    )
+    adapters = {"triage": AdapterState("triage", 3, "classifier"), "style": AdapterState("style", 1, loaded=False)}
+    matches = {"triage": 0.62, "style": 0.8, SMALL_TALK: 0.2, OFF_TOPIC: 0.25}
+    signals = RouteSignals(retrieval=retrieval, route_matches=matches, adapters=adapters)
     request = RouteRequest(model="auto")
     timings = []
     for _ in range(repeats):
