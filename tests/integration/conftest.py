@@ -1,14 +1,20 @@
-"""Integration fixtures: the real embedder (loaded once) and the retriever on real Qdrant."""
+"""Integration fixtures: the real embedder (loaded once), the retriever on real Qdrant, and both gateway
+state backends (memory, and a real redis-server on a free port)."""
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from tests.conftest import RedisServer, free_port
+from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_gateway.state.memory import MemoryBackend
+from tutorbook_gateway.state.redis_backend import RedisBackend
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.settings import RetrieverSettings
@@ -38,3 +44,21 @@ def retriever(
 ) -> Iterator[TestClient[Litestar]]:
     with TestClient(create_app(retriever_settings, embedder=embedder)) as client:
         yield client
+
+
+STATE_BACKENDS = ["memory", "redis"]
+
+
+@pytest_asyncio.fixture(params=STATE_BACKENDS, loop_scope="function")
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
+    if request.param == "memory":
+        yield MemoryBackend()
+        return
+    server = RedisServer(free_port())
+    server.start()
+    redis = RedisBackend(server.url)
+    try:
+        yield redis
+    finally:
+        await redis.close()
+        server.stop()

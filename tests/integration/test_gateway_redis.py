@@ -1,19 +1,62 @@
-"""The gateway's readiness follows a real Redis going away and coming back."""
+"""A real Redis going away and coming back while the gateway serves: chat keeps working (cache and
+sessions degrade, logged and counted), rate limits fail open or closed as configured, and once Redis is
+back the gateway uses it again without a restart."""
 
+import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import RedisServer
-from tests.unit.fakes import FakeGenerator, FakeRetriever
-from tutorbook_gateway.app import create_app
-from tutorbook_gateway.settings import GatewaySettings
+from tests.integration.test_gateway_state import Gateway, ask, metric
+from tests.unit.fakes import USER
 
 
 def test_readiness_reports_redis(redis_server: RedisServer) -> None:
-    settings = GatewaySettings(api_keys="k", redis_url=redis_server.url)
-    with TestClient(create_app(settings, retriever=FakeRetriever([]), generator=FakeGenerator())) as client:
+    with Gateway(redis_server.url).client() as client:
         assert client.get("/readyz").status_code == 200
         redis_server.stop()
         down = client.get("/readyz")
         assert down.status_code == 503 and down.json()["checks"]["redis"].startswith("failed")
         redis_server.start()
         assert client.get("/readyz").json()["checks"]["redis"] == "ok"
+
+
+def cache_header(client: TestClient[Litestar], text: str) -> str:
+    response = ask(client, text)
+    assert response.status_code == 200, response.text
+    return str(response.headers["x-tutorbook-cache"])
+
+
+def session_turn(client: TestClient[Litestar], text: str) -> None:
+    assert ask(client, text, {**USER, "x-tutorbook-session": "s1"}).status_code == 200
+
+
+def test_chat_survives_redis_going_away_and_uses_it_again_when_back(redis_server: RedisServer) -> None:
+    gateway = Gateway(redis_server.url)
+    with gateway.client() as client:
+        assert [cache_header(client, "warranty?"), cache_header(client, "warranty?")] == ["miss", "hit"]
+        redis_server.stop()
+        assert [cache_header(client, "warranty?"), cache_header(client, "warranty?")] == ["miss", "miss"]
+        session_turn(client, "and the returns?")
+        for component in ("cache", "sessions", "feedback"):
+            assert metric(client, f'tutorbook_gateway_state_errors_total{{component="{component}"}}') >= 2
+        redis_server.start()  # empty: the server keeps nothing on disk in this test
+        assert [cache_header(client, "warranty?"), cache_header(client, "warranty?")] == ["miss", "hit"]
+        session_turn(client, "Tell me about the warranty")
+        session_turn(client, "and how long is it?")
+        assert gateway.retriever.queries[-1] == "Tell me about the warranty and how long is it?"
+
+
+@pytest.mark.parametrize("fail_open", [True, False])
+def test_rate_limits_fail_open_or_closed_when_redis_is_down(redis_server: RedisServer, fail_open: bool) -> None:
+    gateway = Gateway(redis_server.url, rate_limit_fail_open=fail_open)
+    with gateway.client() as client:
+        assert ask(client, "warranty?").status_code == 200
+        redis_server.stop()
+        down = ask(client, "warranty?")
+        if fail_open:
+            assert down.status_code == 200
+        else:
+            assert down.status_code == 503 and down.json()["error"]["code"] == "service_unavailable"
+        redis_server.start()
+        assert ask(client, "warranty?").status_code == 200

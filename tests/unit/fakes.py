@@ -15,11 +15,14 @@ class FakeRetriever:
         self.queries: list[str] = []
         self.forwarded: list[tuple[str, str, bytes, str]] = []
         self.route_examples: dict[str, list[str]] = {}
-        self.index_version = 1
+        self.version = 1
 
     async def search(self, query: str, top_k: int) -> SearchResult:
         self.queries.append(query)
-        return SearchResult(self.passages[:top_k], dict(self.route_matches), self.index_version)
+        return SearchResult(self.passages[:top_k], dict(self.route_matches), self.version)
+
+    async def index_version(self) -> int:
+        return self.version
 
     async def put_route_examples(self, name: str, examples: list[str]) -> None:
         self.route_examples[name] = examples

@@ -1,7 +1,6 @@
 import json
 import logging
 
-import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -9,7 +8,7 @@ from litestar.testing import TestClient
 from tests.unit.fakes import USER, chat
 from tutorbook_common.logs import JsonFormatter
 from tutorbook_common.request_context import request_id_from, request_id_var
-from tutorbook_gateway.clients.retriever import HttpRetrieverClient, pass_request_id
+from tutorbook_gateway.clients.generator import request_headers
 
 
 @pytest.mark.parametrize(
@@ -31,24 +30,14 @@ def test_every_response_carries_a_request_id(client: TestClient[Litestar]) -> No
     assert refused.status_code == 401 and refused.headers["x-request-id"]
 
 
-async def test_the_retriever_receives_the_same_request_id() -> None:
-    seen: list[str | None] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("x-request-id"))
-        return httpx.Response(200, json={"hits": []})
-
-    transport = httpx.MockTransport(answer)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://retriever", event_hooks={"request": [pass_request_id]}
-    ) as http:
-        token = request_id_var.set("trace-7")
-        try:
-            await HttpRetrieverClient(http).search("warranty?", 3)
-        finally:
-            request_id_var.reset(token)
-        await HttpRetrieverClient(http).search("warranty?", 3)
-    assert seen == ["trace-7", None]
+def test_upstream_calls_carry_the_same_request_id() -> None:
+    # Both upstream clients (retriever and generator) build their headers here.
+    token = request_id_var.set("trace-7")
+    try:
+        assert request_headers()["x-request-id"] == "trace-7"
+    finally:
+        request_id_var.reset(token)
+    assert "x-request-id" not in request_headers()
 
 
 def test_logs_are_json_with_the_request_id_and_extra_fields() -> None:

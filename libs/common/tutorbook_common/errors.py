@@ -5,6 +5,7 @@ parse, so product apps see our 4xx errors the way they see OpenAI's.
 """
 
 import logging
+import math
 from typing import Any
 
 from litestar import Request, Response
@@ -40,6 +41,7 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.param = param
+        self.headers: dict[str, str] = {}
         if code is not None:
             self.code = code
 
@@ -64,9 +66,32 @@ class NotFoundError(ServiceError):
     code = "not_found"
 
 
+class ConflictError(ServiceError):
+    status_code = 409
+    code = "conflict"
+
+
 class PayloadTooLargeError(ServiceError):
     status_code = 413
     code = "payload_too_large"
+
+
+class RateLimitedError(ServiceError):
+    """429 with ``Retry-After`` (whole seconds, rounded up), as the OpenAI SDKs expect."""
+
+    status_code = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, limit: str, per_minute: int, retry_after_seconds: float) -> None:
+        wait = max(1, math.ceil(retry_after_seconds))
+        super().__init__(f"rate limit reached: {per_minute} {limit} per minute for this key; retry in {wait} s")
+        self.headers = {"Retry-After": str(wait)}
+        self.limit = limit
+
+
+class ServiceUnavailableError(ServiceError):
+    status_code = 503
+    code = "service_unavailable"
 
 
 class UpstreamError(ServiceError):
@@ -91,7 +116,8 @@ def error_body(status: int, message: str, param: str | None = None, code: str | 
 
 
 def handle_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
-    return Response(error_body(exc.status_code, exc.message, exc.param, exc.code), status_code=exc.status_code)
+    body = error_body(exc.status_code, exc.message, exc.param, exc.code)
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

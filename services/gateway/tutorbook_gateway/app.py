@@ -4,7 +4,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import httpx
 from litestar import Litestar
 
 from tutorbook_common.errors import error_handlers
@@ -12,17 +11,20 @@ from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck
 from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth, NoAdapters
 from tutorbook_gateway.auth import KeyRing
+from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat import ChatConfig, ChatContext
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
-from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, pass_request_id
+from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.metrics import create_gateway_metrics
 from tutorbook_gateway.routes.chat import chat_completions
 from tutorbook_gateway.routes.documents import documents_router
+from tutorbook_gateway.routes.feedback import list_feedback, post_feedback
 from tutorbook_gateway.routes.models import list_models
 from tutorbook_gateway.routing import RoutePolicy
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examples
+from tutorbook_gateway.state.store import gateway_state, open_backend
 
 
 def route_policy(settings: GatewaySettings) -> RoutePolicy:
@@ -49,19 +51,6 @@ def chat_config(settings: GatewaySettings) -> ChatConfig:
     )
 
 
-def redis_check(url: str) -> ReadinessCheck:
-    async def ping() -> None:
-        import redis.asyncio as redis
-
-        client = redis.Redis.from_url(url)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-
-    return ping
-
-
 def create_app(
     settings: GatewaySettings | None = None,
     retriever: RetrieverClient | None = None,
@@ -76,11 +65,7 @@ def create_app(
         async with AsyncExitStack() as stack:
             live_retriever = retriever or HttpRetrieverClient(
                 await stack.enter_async_context(
-                    httpx.AsyncClient(
-                        base_url=settings.retriever_url,
-                        timeout=settings.retriever_timeout_seconds,
-                        event_hooks={"request": [pass_request_id]},
-                    )
+                    retriever_session(settings.retriever_url, settings.retriever_timeout_seconds)
                 )
             )
             live_generator = generator or HttpGeneratorClient(
@@ -89,6 +74,10 @@ def create_app(
                 )
             )
             metrics = create_gateway_metrics()
+            backend = open_backend(settings)
+            stack.push_async_callback(backend.close)
+            background = BackgroundTasks()
+            stack.push_async_callback(background.drain)
             chat = ChatContext(
                 config=chat_config(settings),
                 retriever=live_retriever,
@@ -100,6 +89,8 @@ def create_app(
                 keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
                 chat=chat,
                 metrics=metrics,
+                state=gateway_state(settings, backend),
+                background=background,
             )
             seeder = RouteExampleSeeder(live_retriever, builtin_route_examples())
             seeding = asyncio.create_task(seeder.run())
@@ -110,12 +101,19 @@ def create_app(
                 "route_examples": seeder.check,
             }
             if settings.redis_url:
-                checks["redis"] = redis_check(settings.redis_url)
+                checks["redis"] = backend.ping
             app.state.probes = Probes(registry=metrics.registry, checks=checks)
             yield
 
     return Litestar(
-        route_handlers=[chat_completions, list_models, documents_router, *PROBE_ROUTES],
+        route_handlers=[
+            chat_completions,
+            list_models,
+            documents_router,
+            post_feedback,
+            list_feedback,
+            *PROBE_ROUTES,
+        ],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
         middleware=[RequestIdMiddleware],

@@ -1,6 +1,7 @@
 """API keys: bearer keys for chat, admin keys for admin endpoints. Constant-time comparison."""
 
 import enum
+import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,11 @@ class KeyRing:
         return Role.USER if is_user else None
 
 
+def key_fingerprint(api_key: str) -> str:
+    """How a key is named in state, logs and settings: never the key itself."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
 def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -54,11 +60,14 @@ def count_auth_failure(connection: ASGIConnection[Any, Any, Any, Any], reason: s
 
 
 def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Let any known key in, and note its fingerprint on the request (sessions and limits are per key)."""
+    authorization = connection.headers.get("authorization")
     try:
-        authenticate(connection.headers.get("authorization"), connection.app.state.services.keys)
+        authenticate(authorization, connection.app.state.services.keys)
     except UnauthorizedError as exc:
         count_auth_failure(connection, exc.code or "invalid")
         raise
+    connection.state.key_fingerprint = key_fingerprint(bearer_token(authorization) or "")
 
 
 def require_admin_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from tutorbook_common.errors import ServiceError
+from tutorbook_common.errors import RateLimitedError, ServiceError
 
 if TYPE_CHECKING:
     from tutorbook_gateway.chat import ChatOutcome, ChatPlan
@@ -27,6 +27,10 @@ class GatewayMetrics:
     retrieval_top_score: Histogram
     auth_failures: Counter
     upstream_errors: Counter
+    cache_lookups: Counter
+    state_errors: Counter
+    rate_limited: Counter
+    feedback: Counter
 
 
 def create_gateway_metrics() -> GatewayMetrics:
@@ -78,6 +82,30 @@ def create_gateway_metrics() -> GatewayMetrics:
             ["service", "kind"],
             registry=registry,
         ),
+        cache_lookups=Counter(
+            "tutorbook_gateway_cache_lookups",
+            "Response cache lookups: hit, miss, stale (the index changed) or bypass (not deterministic)",
+            ["result"],
+            registry=registry,
+        ),
+        state_errors=Counter(
+            "tutorbook_gateway_state_errors",
+            "State store (Redis) operations that failed and were degraded, by component",
+            ["component"],
+            registry=registry,
+        ),
+        rate_limited=Counter(
+            "tutorbook_gateway_rate_limited_requests",
+            "Requests refused with 429, by the limit reached (requests or tokens)",
+            ["limit"],
+            registry=registry,
+        ),
+        feedback=Counter(
+            "tutorbook_gateway_feedback",
+            "Feedback on answers by the route that produced them and the rating",
+            ["route", "rating"],
+            registry=registry,
+        ),
     )
 
 
@@ -107,6 +135,8 @@ def observe_stream(metrics: GatewayMetrics, plan: "ChatPlan", report: "StreamRep
 def observe_chat_failure(metrics: GatewayMetrics, error: ServiceError, seconds: float) -> None:
     metrics.requests.labels(route="none", status=str(error.status_code)).inc()
     metrics.request_seconds.labels(route="none").observe(seconds)
+    if isinstance(error, RateLimitedError):
+        metrics.rate_limited.labels(limit=error.limit).inc()
     service = getattr(error, "service", None)
     if service is not None:
         metrics.upstream_errors.labels(service=service, kind=error.code or "error").inc()

@@ -20,6 +20,7 @@ class TutorbookOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     """The request body's optional ``tutorbook`` object (OpenAI SDK: ``extra_body={"tutorbook": {...}}``)."""
 
     route: str | None = None  # force a route: rag, adapter, adapter+rag, prompt or abstain
+    session_id: str | None = None  # continue this conversation (or the x-tutorbook-session header)
 
 
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):

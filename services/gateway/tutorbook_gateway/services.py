@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 from tutorbook_gateway.auth import KeyRing
+from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat import ChatContext
 from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_gateway.state.store import GatewayState
 
 
 @dataclass(frozen=True)
@@ -12,3 +14,5 @@ class GatewayServices:
     keys: KeyRing
     chat: ChatContext
     metrics: GatewayMetrics
+    state: GatewayState
+    background: BackgroundTasks

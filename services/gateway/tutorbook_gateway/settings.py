@@ -14,8 +14,26 @@ class GatewaySettings(BaseSettings):
     gateway_port: int = 8000
     retriever_url: str = "http://127.0.0.1:8001"
     generator_url: str = "http://127.0.0.1:8002"
-    # Empty: no Redis (a later issue adds the in-memory fallback for cache and sessions).
+    # Empty: no Redis; cache, sessions, rate limits and feedback live in this process's memory.
     redis_url: str = ""
+    redis_timeout_seconds: float = 0.5
+    # Response cache (deterministic requests only: temperature 0 or a seed).
+    cache_enabled: bool = True
+    cache_ttl_seconds: float = 3600.0
+    # Conversations (session_id): kept this long after the last turn, at most this many turns, and
+    # trimmed to about this many tokens of history when sent to the model.
+    session_ttl_seconds: float = 86400.0
+    session_max_turns: int = 50
+    session_max_tokens: int = 1200
+    # Rate limits per API key (0: unlimited). Overrides: JSON {"<key fingerprint>": {"requests_per_minute":
+    # 60, "tokens_per_minute": 20000}}; a key's fingerprint is the first 16 hex digits of its SHA-256.
+    rate_limit_requests_per_minute: int = 600
+    rate_limit_tokens_per_minute: int = 200_000
+    rate_limit_overrides: str = ""
+    # When the state store is down: let requests through (true) or refuse them with 503 (false).
+    rate_limit_fail_open: bool = True
+    # How long answers can be rated, and feedback kept.
+    feedback_ttl_seconds: float = 30 * 86400.0
     # Comma-separated bearer keys. Admin keys may also chat. No keys configured: every request is refused.
     api_keys: str = ""
     admin_keys: str = ""

@@ -22,12 +22,30 @@ DONE = b"data: [DONE]\n\n"
 
 @dataclass
 class StreamReport:
-    """What the stream observed, for metrics: filled in as it runs, final when it ends."""
+    """What the stream observed (for metrics, the session and the cache): filled in as it runs."""
 
     first_token_seconds: float | None = None
     completion_tokens: int = 0
     finished: bool = False
     failed: bool = False
+    completion_id: str = ""
+    model: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    parts: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def observe(self, item: dict[str, Any]) -> None:
+        self.completion_id = self.completion_id or str(item.get("id", ""))
+        self.model = self.model or str(item.get("model", ""))
+        for choice in item.get("choices") or []:
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                self.parts.append(content)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
 
 
 def sse(payload: dict[str, Any]) -> bytes:
@@ -82,6 +100,8 @@ async def relay_chunks(
             usage = item.pop("usage", None)
             if usage:
                 report.completion_tokens = int(usage.get("completion_tokens", 0))
+                report.usage = usage
+            report.observe(item)
             if not item.get("choices"):
                 if include_usage and usage:
                     yield sse({**item, "usage": usage})
@@ -115,7 +135,9 @@ async def stream_events(
     started = time.perf_counter()
     try:
         if isinstance(upstream, LocalAnswer):
+            report.usage = upstream.usage
             for item in local_chunks(plan, model, upstream, include_usage):
+                report.observe(item)
                 yield sse(item)
             report.finished = True
             yield DONE

@@ -17,7 +17,7 @@ from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
 from tutorbook_retriever.clients.route_index import QdrantRouteIndex
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import create_retriever_metrics
-from tutorbook_retriever.routes.documents import get_document, ingest, list_documents, remove_document
+from tutorbook_retriever.routes.documents import get_document, index_version, ingest, list_documents, remove_document
 from tutorbook_retriever.routes.route_examples import count_route_examples, delete_route_examples, put_route_examples
 from tutorbook_retriever.routes.search import search
 from tutorbook_retriever.search import SearchOptions
@@ -26,7 +26,7 @@ from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
 
 ROUTES = [
-    ingest, list_documents, get_document, remove_document, search,
+    ingest, list_documents, get_document, remove_document, index_version, search,
     put_route_examples, delete_route_examples, count_route_examples,
 ]  # fmt: skip
 

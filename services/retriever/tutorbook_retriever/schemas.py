@@ -100,3 +100,7 @@ class RouteExamplesResponse(msgspec.Struct):
 
 class RouteExampleCounts(msgspec.Struct):
     adapters: dict[str, int]
+
+
+class IndexVersion(msgspec.Struct):
+    index_version: int

@@ -1,17 +1,13 @@
-"""The retriever, seen from the gateway."""
+"""The retriever, seen from the gateway (aiohttp, like the generator client: it is on the hot path)."""
 
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
+import msgspec
 
-from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
-from tutorbook_gateway.clients.upstream import (
-    UpstreamCallError,
-    UpstreamCallTimeoutError,
-    post_json,
-    raise_for_upstream_status,
-)
+from tutorbook_gateway.clients.generator import request_headers
+from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, raise_for_upstream_status
 
 SERVICE = "retriever"
 
@@ -46,6 +42,10 @@ class RetrieverClient(Protocol):
         """Passages for ``query`` and its route-example matches, from one embedding of it."""
         ...
 
+    async def index_version(self) -> int:
+        """The current index version (cheap: the response cache checks it on every hit)."""
+        ...
+
     async def put_route_examples(self, name: str, examples: list[str]) -> None: ...
 
     async def delete_route_examples(self, name: str) -> None: ...
@@ -55,13 +55,6 @@ class RetrieverClient(Protocol):
         ...
 
     async def ping(self) -> None: ...
-
-
-async def pass_request_id(request: httpx.Request) -> None:
-    """httpx hook: the retriever logs the same request id as the gateway."""
-    request_id = current_request_id()
-    if request_id:
-        request.headers[REQUEST_ID_HEADER] = request_id
 
 
 def passage_from_hit(hit: dict[str, Any]) -> Passage:
@@ -91,42 +84,47 @@ def search_result(body: dict[str, Any]) -> SearchResult:
 
 
 class HttpRetrieverClient:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def _request(self, method: str, path: str, body: bytes | None = None) -> ForwardedResponse:
+        headers = request_headers()
+        try:
+            async with self._session.request(method, path, data=body, headers=headers) as response:
+                return ForwardedResponse(response.status, await response.read())
+        except TimeoutError as exc:
+            raise UpstreamCallTimeoutError(SERVICE) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+
+    async def _json(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
+        body = None if payload is None else msgspec.json.encode(payload)
+        response = await self._request(method, path, body)
+        raise_for_upstream_status(SERVICE, response.status_code, response.body)
+        result: dict[str, Any] = msgspec.json.decode(response.body)
+        return result
 
     async def search(self, query: str, top_k: int) -> SearchResult:
         request = {"query": query, "top_k": top_k, "include_routes": True}
-        return search_result(await post_json(self._client, SERVICE, "/v1/search", request))
+        return search_result(await self._json("POST", "/v1/search", request))
+
+    async def index_version(self) -> int:
+        return int((await self._json("GET", "/v1/index-version"))["index_version"])
 
     async def put_route_examples(self, name: str, examples: list[str]) -> None:
-        await self._call("PUT", f"/v1/route-examples/{name}", {"examples": examples})
+        await self._json("PUT", f"/v1/route-examples/{name}", {"examples": examples})
 
     async def delete_route_examples(self, name: str) -> None:
-        await self._call("DELETE", f"/v1/route-examples/{name}", None)
-
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None) -> None:
-        try:
-            response = await self._client.request(method, path, json=body)
-        except httpx.TimeoutException as exc:
-            raise UpstreamCallTimeoutError(SERVICE) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
-        raise_for_upstream_status(SERVICE, response.status_code, response.content)
+        await self._json("DELETE", f"/v1/route-examples/{name}")
 
     async def forward(self, method: str, path: str, body: bytes, query: str) -> ForwardedResponse:
-        try:
-            response = await self._client.request(
-                method,
-                f"{path}?{query}" if query else path,
-                content=body or None,
-                headers={"content-type": "application/json"} if body else None,
-            )
-        except httpx.TimeoutException as exc:
-            raise UpstreamCallTimeoutError(SERVICE) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
-        return ForwardedResponse(status_code=response.status_code, body=response.content)
+        return await self._request(method, f"{path}?{query}" if query else path, body or None)
 
     async def ping(self) -> None:
-        response = await self._client.get("/readyz")
-        response.raise_for_status()
+        response = await self._request("GET", "/readyz")
+        if response.status_code != 200:
+            raise UpstreamCallError(SERVICE, f"not ready: HTTP {response.status_code}")
+
+
+def retriever_session(base_url: str, timeout_seconds: float) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(base_url=base_url, timeout=aiohttp.ClientTimeout(total=timeout_seconds))

@@ -2,17 +2,19 @@ import logging
 import time
 from typing import Any
 
-from litestar import Response, post
+from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.response import Stream
 
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.auth import require_api_key
-from tutorbook_gateway.chat import ChatPlan, answer_chat, generate, plan_chat
+from tutorbook_gateway.chat import ChatOutcome, ChatPlan, answer_chat, generate, plan_chat
 from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.metrics import observe_chat, observe_chat_failure, observe_stream
+from tutorbook_gateway.routing import Route, RouteDecision
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.serving import CACHE_HEADER, SESSION_HEADER, Caller, Prepared, prepare, remember, session_id_of
 from tutorbook_gateway.streaming import LocalAnswer, StreamReport, abstain_text, stream_events
 
 ROUTE_HEADER = "x-tutorbook-route"
@@ -20,45 +22,96 @@ log = logging.getLogger("tutorbook.chat")
 
 
 @post("/v1/chat/completions", guards=[require_api_key], status_code=200)
-async def chat_completions(data: ChatCompletionRequest, state: State) -> Response[Any]:
+async def chat_completions(data: ChatCompletionRequest, request: Request[Any, Any, Any], state: State) -> Response[Any]:
     services: GatewayServices = state.services
     started = time.perf_counter()
     try:
+        caller = Caller(request.state.key_fingerprint, session_id_of(request.headers.get(SESSION_HEADER), data))
+        prepared = await prepare(data, caller, services.state, services.chat, services.metrics)
         if data.stream:
-            return await start_stream(data, services, started)
-        outcome = await answer_chat(data, services.chat)
+            return await start_stream(data, prepared, caller, services, started)
+        if prepared.cached is not None:
+            outcome = ChatOutcome(prepared.cached, plan_from_cache(prepared.cached))
+        else:
+            outcome = await answer_chat(prepared.request, services.chat)
     except ServiceError as exc:
         observe_chat_failure(services.metrics, exc, time.perf_counter() - started)
         raise
+    completion = outcome.completion
+    text = str(completion["choices"][0]["message"].get("content") or "")
+    await remember(prepared, caller, completion, text, outcome.plan.index_version, services.state, services.metrics)
+    outcome.plan.phase_seconds.update(prepared.phase_seconds)
     seconds = time.perf_counter() - started
     observe_chat(services.metrics, outcome, seconds)
-    log.info(
-        "chat", extra={"route": outcome.decision.route.value, "status": 200, "duration_ms": round(seconds * 1000, 2)}
-    )
-    return Response(outcome.completion, headers={ROUTE_HEADER: outcome.decision.route.value})
+    route = outcome.decision.route.value
+    log.info("chat", extra={"route": route, "status": 200, "duration_ms": round(seconds * 1000, 2)})
+    return Response(completion, headers=answer_headers(route, prepared, caller))
 
 
-async def start_stream(data: ChatCompletionRequest, services: GatewayServices, started: float) -> Stream:
+def answer_headers(route: str, prepared: Prepared, caller: Caller) -> dict[str, str]:
+    headers = {ROUTE_HEADER: route}
+    if prepared.cache_key is not None:
+        headers[CACHE_HEADER] = "hit" if prepared.cached is not None else "miss"
+    if caller.session_id is not None:
+        headers[SESSION_HEADER] = caller.session_id
+    return headers
+
+
+def plan_from_cache(completion: dict[str, Any]) -> ChatPlan:
+    """What metrics and streaming need from a cached answer: its original decision."""
+    block = completion.get("tutorbook") or {}
+    decision = RouteDecision(Route(block.get("route", "prompt")), float(block.get("confidence", 1.0)), "cached")
+    return ChatPlan(decision, block, None)
+
+
+async def start_stream(
+    data: ChatCompletionRequest, prepared: Prepared, caller: Caller, services: GatewayServices, started: float
+) -> Stream:
     """Decide and open the upstream stream before answering, so that errors are still plain HTTP errors."""
-    plan: ChatPlan = await plan_chat(data, services.chat)
     upstream: ChunkStream | LocalAnswer
-    if plan.payload is None:
-        upstream = abstain_text(plan)
-    elif plan.labels is not None:  # a classifier's answer is one label: computed whole, then sent as chunks
-        completion = await generate(plan, services.chat)
-        upstream = LocalAnswer(completion["choices"][0]["message"]["content"], completion.get("usage") or {})
+    if prepared.cached is not None:
+        plan = plan_from_cache(prepared.cached)
+        upstream = LocalAnswer(prepared.cached["choices"][0]["message"]["content"], prepared.cached.get("usage") or {})
     else:
-        upstream = await services.chat.generator.open_chat_stream(plan.payload)
+        plan = await plan_chat(prepared.request, services.chat)
+        if plan.payload is None:
+            upstream = abstain_text(plan)
+        elif plan.labels is not None:  # a classifier's answer is one label: computed whole, then sent as chunks
+            completion = await generate(plan, services.chat)
+            upstream = LocalAnswer(completion["choices"][0]["message"]["content"], completion.get("usage") or {})
+        else:
+            upstream = await services.chat.generator.open_chat_stream(plan.payload)
 
     def on_end(report: StreamReport) -> None:
         seconds = time.perf_counter() - started
+        plan.phase_seconds.update(prepared.phase_seconds)
         observe_stream(services.metrics, plan, report, seconds)
         fields = {"route": plan.decision.route.value, "stream": True, "finished": report.finished}
         log.info("chat", extra={**fields, "duration_ms": round(seconds * 1000, 2)})
+        if report.finished:
+            completion = streamed_completion(report, plan, data.model)
+            persist = remember(
+                prepared, caller, completion, report.text(), plan.index_version, services.state, services.metrics
+            )
+            services.background.spawn(persist)
 
     include_usage = bool(data.stream_options and data.stream_options.include_usage)
     return Stream(
         stream_events(plan, data.model, upstream, include_usage, on_end),
         media_type="text/event-stream",
-        headers={ROUTE_HEADER: plan.decision.route.value, "cache-control": "no-cache"},
+        headers={**answer_headers(plan.decision.route.value, prepared, caller), "cache-control": "no-cache"},
     )
+
+
+def streamed_completion(report: StreamReport, plan: ChatPlan, model: str) -> dict[str, Any]:
+    """The streamed answer as one chat.completion, for the cache and the feedback record."""
+    message = {"role": "assistant", "content": report.text()}
+    return {
+        "id": report.completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": report.model or model,
+        "choices": [{"index": 0, "message": message, "finish_reason": report.finish_reason, "logprobs": None}],
+        "usage": report.usage,
+        "tutorbook": plan.tutorbook,
+    }

@@ -8,6 +8,7 @@ from tutorbook_retriever.schemas import (
     DocumentInfo,
     DocumentList,
     DocumentResult,
+    IndexVersion,
     IngestRequest,
     IngestResponse,
 )
@@ -66,3 +67,11 @@ def remove_document(doc_id: str, state: State) -> DeleteResponse:
     version = delete_document(doc_id.lstrip("/"), services.store)
     services.refresh_index_gauges(version)
     return DeleteResponse(deleted=doc_id.lstrip("/"), index_version=version)
+
+
+@get("/v1/index-version", sync_to_thread=True)
+def index_version(state: State) -> IndexVersion:
+    """The version of the searchable content: it changes with every ingest or delete that changes anything.
+    The gateway's response cache checks it on every hit, so it is a single point read."""
+    services: RetrieverServices = state.services
+    return IndexVersion(services.store.registry.index_version())

@@ -1,0 +1,1 @@
+"""The gateway's shared state: Redis when configured, an in-memory store of the same interface otherwise."""

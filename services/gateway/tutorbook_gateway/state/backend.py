@@ -1,0 +1,58 @@
+"""The small set of storage operations the gateway's state needs, as a protocol with two implementations:
+:class:`~tutorbook_gateway.state.redis_backend.RedisBackend` (shared by every replica) and
+:class:`~tutorbook_gateway.state.memory.MemoryBackend` (one process, the embedded default).
+
+Every operation either succeeds or raises :class:`StateUnavailableError`; callers decide what degrading
+means for them (a cache miss, a conversation without history, a rate limit that fails open or closed).
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class StateUnavailableError(Exception):
+    """The state store did not answer (Redis down, timed out, or refused the command)."""
+
+
+@dataclass(frozen=True)
+class BucketResult:
+    """A token-bucket step: whether it was allowed, how long until it would be, and what is left."""
+
+    allowed: bool
+    retry_after_seconds: float
+    remaining: float
+
+
+class StateBackend(Protocol):
+    name: str
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]: ...
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        """Set only when the key is absent; False when it was there."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def push(self, key: str, values: list[bytes], keep_last: int, ttl_seconds: float) -> None:
+        """Append to a list, keep only its last ``keep_last`` items, and renew its TTL."""
+        ...
+
+    async def items(self, key: str, last: int) -> list[bytes]:
+        """The last ``last`` items of a list, oldest first."""
+        ...
+
+    async def take(self, key: str, capacity: float, per_second: float, need: float, cost: float) -> BucketResult:
+        """Atomically refill a token bucket, then take ``cost`` when at least ``need`` is there.
+
+        ``need = 0`` always takes (the bucket may go into debt: tokens counted after an answer).
+        """
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,84 @@
+"""The in-memory state backend: one process, same behaviour as Redis (TTLs, lists, token buckets)."""
+
+import time
+from collections import deque
+
+from tutorbook_gateway.state.backend import BucketResult
+
+
+class MemoryBackend:
+    name = "memory"
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._values: dict[str, tuple[bytes, float]] = {}
+        self._lists: dict[str, tuple[deque[bytes], float]] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}  # tokens, last refill (monotonic)
+        self._max_keys = max_keys
+
+    def _alive(self, expires: float) -> bool:
+        return expires > time.monotonic()
+
+    def _make_room(self) -> None:
+        if len(self._values) < self._max_keys:
+            return
+        now = time.monotonic()
+        for key in [key for key, (_, expires) in self._values.items() if expires <= now]:
+            del self._values[key]
+        while len(self._values) >= self._max_keys:  # still full: drop the oldest insertion
+            del self._values[next(iter(self._values))]
+
+    async def get(self, key: str) -> bytes | None:
+        found = self._values.get(key)
+        if found is None or not self._alive(found[1]):
+            self._values.pop(key, None)
+            return None
+        return found[0]
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        self._make_room()
+        self._values[key] = (value, time.monotonic() + ttl_seconds)
+
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        if await self.get(key) is not None:
+            return False
+        await self.set(key, value, ttl_seconds)
+        return True
+
+    async def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+        self._lists.pop(key, None)
+
+    async def push(self, key: str, values: list[bytes], keep_last: int, ttl_seconds: float) -> None:
+        found = self._lists.get(key)
+        items = found[0] if found and self._alive(found[1]) else deque()
+        items.extend(values)
+        while len(items) > keep_last:
+            items.popleft()
+        self._lists[key] = (items, time.monotonic() + ttl_seconds)
+
+    async def items(self, key: str, last: int) -> list[bytes]:
+        found = self._lists.get(key)
+        if found is None or not self._alive(found[1]):
+            self._lists.pop(key, None)
+            return []
+        return list(found[0])[-last:] if last > 0 else []
+
+    async def take(self, key: str, capacity: float, per_second: float, need: float, cost: float) -> BucketResult:
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * per_second)
+        allowed = need <= 0 or tokens >= need
+        if allowed:
+            tokens -= cost
+        retry = 0.0 if allowed else (need - tokens) / per_second
+        self._buckets[key] = (tokens, now)
+        return BucketResult(allowed, retry, tokens)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,42 @@
+"""The gateway's state, opened once in the app's lifespan: Redis when a URL is set, memory otherwise."""
+
+from dataclasses import dataclass
+
+from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_gateway.state.cache import ResponseCache
+from tutorbook_gateway.state.conversations import Conversations
+from tutorbook_gateway.state.feedback import FeedbackStore
+from tutorbook_gateway.state.memory import MemoryBackend
+from tutorbook_gateway.state.rate_limits import Limits, RateLimiter, parse_overrides
+from tutorbook_gateway.state.redis_backend import RedisBackend
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    backend: StateBackend
+    conversations: Conversations
+    cache: ResponseCache | None  # None: caching switched off
+    limiter: RateLimiter
+    feedback: FeedbackStore
+
+
+def open_backend(settings: GatewaySettings) -> StateBackend:
+    if settings.redis_url:
+        return RedisBackend(settings.redis_url, settings.redis_timeout_seconds)
+    return MemoryBackend()
+
+
+def gateway_state(settings: GatewaySettings, backend: StateBackend) -> GatewayState:
+    default = Limits(settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute)
+    return GatewayState(
+        backend=backend,
+        conversations=Conversations(
+            backend, settings.session_ttl_seconds, settings.session_max_turns, settings.session_max_tokens
+        ),
+        cache=ResponseCache(backend, settings.cache_ttl_seconds) if settings.cache_enabled else None,
+        limiter=RateLimiter(
+            backend, default, parse_overrides(settings.rate_limit_overrides), settings.rate_limit_fail_open
+        ),
+        feedback=FeedbackStore(backend, settings.feedback_ttl_seconds),
+    )

@@ -1,0 +1,163 @@
+"""The gateway's state through its HTTP API: sessions, the cache, rate limits and feedback, each test run
+with the in-memory store and with a real redis-server (the retriever and generator are fakes here)."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.conftest import RedisServer, free_port
+from tests.unit.fakes import (
+    ADMIN,
+    RETURNS,
+    STYLE_CARD,
+    USER,
+    WARRANTY,
+    FakeAdapterCatalog,
+    FakeGenerator,
+    FakeRetriever,
+)
+from tutorbook_gateway.adapters.catalog import ActiveAdapter
+from tutorbook_gateway.app import create_app
+from tutorbook_gateway.settings import GatewaySettings
+
+OTHER_USER = {"Authorization": "Bearer other-key"}
+
+
+@pytest.fixture(params=["memory", "redis"])
+def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "memory":
+        yield ""
+        return
+    server = RedisServer(free_port())
+    server.start()
+    yield server.url
+    server.stop()
+
+
+class Gateway:
+    def __init__(self, redis_url: str, **overrides: Any) -> None:
+        self.retriever = FakeRetriever([WARRANTY, RETURNS])
+        self.generator = FakeGenerator()
+        self.catalog = FakeAdapterCatalog({"style": ActiveAdapter(STYLE_CARD, 1)})
+        settings = GatewaySettings(
+            api_keys="user-key,other-key", admin_keys="admin-key", base_model_name="base", redis_url=redis_url,
+            rag_min_score=0.5, **overrides,
+        )  # fmt: skip
+        self.app = create_app(settings, retriever=self.retriever, generator=self.generator, adapters=self.catalog)
+
+    def client(self) -> TestClient[Litestar]:
+        return TestClient(self.app)
+
+
+def ask(client: TestClient[Litestar], text: str, headers: dict[str, str] = USER, **extra: Any) -> Any:
+    body = {"model": "auto", "messages": [{"role": "user", "content": text}], **extra}
+    return client.post("/v1/chat/completions", json=body, headers=headers)
+
+
+def metric(client: TestClient[Litestar], line_start: str) -> float:
+    lines = [line for line in client.get("/metrics").text.splitlines() if line.startswith(line_start)]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def test_a_session_carries_the_conversation_and_follow_ups_search_with_it(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        session = {**USER, "x-tutorbook-session": "chat-1"}
+        first = ask(client, "Tell me about the AeroPure 300", session)
+        assert first.headers["x-tutorbook-session"] == "chat-1"
+        ask(client, "and how much does it cost?", session)
+        assert gateway.retriever.queries[-1] == "Tell me about the AeroPure 300 and how much does it cost?"
+        sent = gateway.generator.payloads[-1]["messages"]
+        assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+        assert sent[1]["content"] == "Tell me about the AeroPure 300" and sent[2]["content"] == "Two years [1]."
+        # The same session id under another key is another conversation; the body field works too.
+        ask(client, "and how much does it cost?", OTHER_USER, tutorbook={"session_id": "chat-1"})
+        assert gateway.retriever.queries[-1] == "and how much does it cost?"
+        bad = ask(client, "hi", {**USER, "x-tutorbook-session": "no spaces allowed"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "tutorbook.session_id"
+
+
+def test_deterministic_answers_are_cached_and_counted(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        miss = ask(client, "How long is the warranty?")
+        hit = ask(client, "  How long is   the warranty? ")  # normalised whitespace: the same request
+        assert (miss.headers["x-tutorbook-cache"], hit.headers["x-tutorbook-cache"]) == ("miss", "hit")
+        assert len(gateway.generator.payloads) == 1
+        assert hit.json()["choices"] == miss.json()["choices"] and hit.json()["id"] != miss.json()["id"]
+        assert hit.json()["tutorbook"]["route"] == "rag"
+        sampled = ask(client, "How long is the warranty?", temperature=0.8)
+        assert "x-tutorbook-cache" not in sampled.headers  # not deterministic: never cached
+        seeded = [ask(client, "How long is the warranty?", temperature=0.8, seed=5) for _ in range(2)]
+        assert [r.headers["x-tutorbook-cache"] for r in seeded] == ["miss", "hit"]
+        assert metric(client, 'tutorbook_gateway_cache_lookups_total{result="hit"}') == 2
+        assert metric(client, 'tutorbook_gateway_cache_lookups_total{result="bypass"}') == 1
+
+
+def test_a_cached_answer_is_never_served_after_the_documents_change(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
+        assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "hit"
+        gateway.retriever.version = 2  # a document was ingested or deleted
+        assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
+        assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "hit"
+        assert metric(client, 'tutorbook_gateway_cache_lookups_total{result="stale"}') == 1
+        assert len(gateway.generator.payloads) == 2
+
+
+def test_a_cached_answer_is_never_served_after_the_adapter_changes(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        for expected in ("miss", "hit"):
+            response = ask(client, "Write about the warranty", model="style")
+            assert response.headers["x-tutorbook-cache"] == expected
+        gateway.catalog.adapters["style"] = ActiveAdapter(STYLE_CARD, 2)  # a new version was activated
+        response = ask(client, "Write about the warranty", model="style")
+        assert response.headers["x-tutorbook-cache"] == "miss"
+        assert gateway.generator.payloads[-1]["model"] == "style@2"
+
+
+def test_a_streamed_answer_is_cached_and_replayed_as_a_stream(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        body = {"model": "auto", "messages": [{"role": "user", "content": "warranty?"}], "stream": True}
+        for expected in ("miss", "hit"):
+            with client.stream("POST", "/v1/chat/completions", json=body, headers=USER) as response:
+                assert response.headers["x-tutorbook-cache"] == expected
+                text = "".join(response.iter_lines())
+            assert "Two" in text and text.endswith("data: [DONE]")
+        assert len(gateway.generator.streams) == 1
+
+
+def test_rate_limits_answer_429_with_retry_after(redis_url: str) -> None:
+    gateway = Gateway(redis_url, rate_limit_requests_per_minute=2)
+    with gateway.client() as client:
+        assert [ask(client, f"question {i}").status_code for i in range(2)] == [200, 200]
+        refused = ask(client, "one too many")
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        error = refused.json()["error"]
+        assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
+        assert ask(client, "another key has its own budget", OTHER_USER).status_code == 200
+        assert metric(client, "tutorbook_gateway_rate_limited_requests_total") == 1
+
+
+def test_feedback_is_stored_with_the_route_and_counted(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        answer = ask(client, "How long is the warranty?").json()
+        rated = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "up"}, headers=USER)
+        assert rated.status_code == 201 and rated.json()["route"] == "rag"
+        again = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "down"}, headers=USER)
+        assert again.status_code == 409
+        unknown = client.post("/v1/feedback", json={"response_id": "chatcmpl-nope", "rating": "up"}, headers=USER)
+        assert unknown.status_code == 404
+        bad = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "meh"}, headers=USER)
+        assert bad.status_code == 400
+        assert client.get("/v1/feedback", headers=USER).status_code == 403
+        listed = client.get("/v1/feedback", headers=ADMIN).json()["data"]
+        assert [(item["response_id"], item["rating"]) for item in listed] == [(answer["id"], "up")]
+        assert metric(client, 'tutorbook_gateway_feedback_total{rating="up",route="rag"}') == 1
