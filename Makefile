@@ -35,7 +35,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval eval-routing bench-retrieval bench-gateway
+.PHONY: eval-retrieval eval-routing bench-retrieval bench-gateway bench-cache
 eval-retrieval: install
 	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
@@ -51,3 +51,7 @@ bench-retrieval: install
 # Gateway overhead against vLLM directly (starts its own stack on ports 18000-18379).
 bench-gateway: install
 	$(PY) -m tutorbook_devstack.bench_gateway
+
+# Response cache: a hit against a miss end to end, and what Redis adds to a miss (ports 18100-18479).
+bench-cache: install
+	$(PY) -m tutorbook_devstack.bench_cache

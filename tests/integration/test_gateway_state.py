@@ -161,3 +161,29 @@ def test_feedback_is_stored_with_the_route_and_counted(redis_url: str) -> None:
         listed = client.get("/v1/feedback", headers=ADMIN).json()["data"]
         assert [(item["response_id"], item["rating"]) for item in listed] == [(answer["id"], "up")]
         assert metric(client, 'tutorbook_gateway_feedback_total{rating="up",route="rag"}') == 1
+
+
+def test_the_semantic_cache_answers_rephrased_questions_at_the_same_index_version(redis_url: str) -> None:
+    gateway = Gateway(redis_url, semantic_cache_enabled=True, semantic_cache_min_similarity=0.9)
+    with gateway.client() as client:
+        assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
+        rephrased = ask(client, "how long is the WARRANTY")
+        assert rephrased.headers["x-tutorbook-cache"] == "semantic-hit"
+        assert ask(client, "How long is the return window?").headers["x-tutorbook-cache"] == "miss"
+        multi_turn = {"model": "auto", "messages": [
+            {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "how long is the warranty"},
+        ]}  # fmt: skip
+        response = client.post("/v1/chat/completions", json=multi_turn, headers=USER)
+        assert response.headers["x-tutorbook-cache"] == "miss"  # only single questions stand in for each other
+        gateway.retriever.version = 2
+        assert ask(client, "HOW long is the warranty").headers["x-tutorbook-cache"] == "miss"
+        assert metric(client, 'tutorbook_gateway_cache_lookups_total{result="semantic_hit"}') == 1
+
+
+def test_the_semantic_cache_is_off_by_default(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        ask(client, "How long is the warranty?")
+        assert ask(client, "how long is the WARRANTY").headers["x-tutorbook-cache"] == "miss"
+        assert gateway.retriever.answered == {}

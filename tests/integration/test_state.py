@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from tutorbook_common.errors import ConflictError, NotFoundError, RateLimitedError
-from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_gateway.state.backend import BucketStep, StateBackend
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
 from tutorbook_gateway.state.conversations import Conversations, Turn
 from tutorbook_gateway.state.feedback import FeedbackStore, ResponseRecord
@@ -33,13 +33,21 @@ async def test_lists_keep_their_last_items_in_order(backend: StateBackend) -> No
 
 
 async def test_token_buckets_refuse_when_empty_and_go_into_debt(backend: StateBackend) -> None:
-    results = [await backend.take("bucket", capacity=3, per_second=0.5, need=1, cost=1) for _ in range(4)]
+    def step(key: str, capacity: float, per_second: float, need: float, cost: float) -> BucketStep:
+        return BucketStep(key, capacity, per_second, need, cost)
+
+    results = [(await backend.take([step("bucket", 3, 0.5, 1, 1)]))[0] for _ in range(4)]
     assert [result.allowed for result in results] == [True, True, True, False]
     assert 1.0 < results[-1].retry_after_seconds <= 2.0  # one token at 0.5 per second
-    debt = await backend.take("debt", capacity=10, per_second=1, need=0, cost=25)
+    [debt] = await backend.take([step("debt", 10, 1, 0, 25)])
     assert debt.allowed and debt.remaining == pytest.approx(-15, abs=0.1)
-    refused = await backend.take("debt", capacity=10, per_second=1, need=1, cost=0)
+    [refused] = await backend.take([step("debt", 10, 1, 1, 0)])
     assert not refused.allowed and refused.retry_after_seconds == pytest.approx(16, abs=0.2)
+    # All or nothing: a full bucket beside an empty one is not taken from.
+    both = await backend.take([step("full", 5, 1, 1, 1), step("bucket", 3, 0.5, 1, 1)])
+    assert [result.allowed for result in both] == [True, False]
+    [full] = await backend.take([step("full", 5, 1, 1, 0)])
+    assert full.remaining == pytest.approx(5, abs=0.1)
 
 
 async def test_conversations_are_per_key_and_trimmed_to_the_budget(backend: StateBackend) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from tutorbook_common.adapter_card import AdapterCard
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
-from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage, SearchResult
+from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage, SearchResult, SimilarQuestion
 
 
 class FakeRetriever:
@@ -16,10 +16,28 @@ class FakeRetriever:
         self.forwarded: list[tuple[str, str, bytes, str]] = []
         self.route_examples: dict[str, list[str]] = {}
         self.version = 1
+        self.answered: dict[str, tuple[str, int]] = {}
 
-    async def search(self, query: str, top_k: int) -> SearchResult:
+    async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
         self.queries.append(query)
-        return SearchResult(self.passages[:top_k], dict(self.route_matches), self.version)
+        similar = self.most_similar(query) if similar_questions else None
+        return SearchResult(self.passages[:top_k], dict(self.route_matches), self.version, similar)
+
+    async def remember_question(self, key: str, question: str, index_version: int) -> None:
+        self.answered[key] = (question, index_version)
+
+    def most_similar(self, query: str) -> SimilarQuestion | None:
+        """Word-set overlap stands in for embedding similarity; only answers at the current version count."""
+
+        def words(text: str) -> set[str]:
+            return {word.strip("?!.,").lower() for word in text.split()}
+
+        scored = [
+            SimilarQuestion(key, len(words(query) & words(q)) / len(words(query) | words(q)))
+            for key, (q, version) in self.answered.items()
+            if version == self.version
+        ]
+        return max(scored, key=lambda similar: similar.score, default=None)
 
     async def index_version(self) -> int:
         return self.version

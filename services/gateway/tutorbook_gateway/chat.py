@@ -11,7 +11,7 @@ from tutorbook_common.errors import BadRequestError, NotFoundError, ServiceError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
 from tutorbook_gateway.classification import classify
 from tutorbook_gateway.clients.generator import GeneratorClient
-from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult
+from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
 from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query, validate_chat_request
 from tutorbook_gateway.prompting import Source, abstain_answer, build_rag_messages
 from tutorbook_gateway.routing import (
@@ -64,6 +64,8 @@ class ChatPlan:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     labels: list[str] | None = None  # a classifier adapter answers with one of these
     index_version: int | None = None
+    query: str | None = None  # what was searched for
+    similar: SimilarQuestion | None = None  # the most similar question answered before (when asked)
 
 
 @dataclass
@@ -163,7 +165,7 @@ def generator_payload(
     return {"model": model, "messages": messages, **params}, used, None
 
 
-async def plan_chat(request: ChatCompletionRequest, context: ChatContext) -> ChatPlan:
+async def plan_chat(request: ChatCompletionRequest, context: ChatContext, similar_questions: bool = False) -> ChatPlan:
     """Validate, gather the router's signals, decide, and build the generator request."""
     validate_chat_request(request)
     config = context.config
@@ -180,9 +182,10 @@ async def plan_chat(request: ChatCompletionRequest, context: ChatContext) -> Cha
         raise BadRequestError(str(exc), param="tutorbook.route") from exc
 
     search: SearchResult | None = None
-    if wants_retrieval:
+    query = retrieval_query(request.messages) if wants_retrieval else None
+    if query is not None:
         started = time.perf_counter()
-        search = await context.retriever.search(retrieval_query(request.messages), config.rag_top_k)
+        search = await context.retriever.search(query, config.rag_top_k, similar_questions)
         phases["retrieve"] = time.perf_counter() - started
     signals = route_signals(search, states)
     started = time.perf_counter()
@@ -193,12 +196,14 @@ async def plan_chat(request: ChatCompletionRequest, context: ChatContext) -> Cha
     phases["route"] = time.perf_counter() - started
     top_score = signals.retrieval.top_score if signals.retrieval else None
     index_version = search.index_version if search else None
+    similar = search.similar if search else None
     if decision.route is Route.ABSTAIN:
-        return ChatPlan(decision, tutorbook_block(decision, []), None, top_score, phases, None, index_version)
+        block = tutorbook_block(decision, [])
+        return ChatPlan(decision, block, None, top_score, phases, None, index_version, query, similar)
     passages = search.passages if search else []
     payload, used, labels = generator_payload(request, decision, passages, active, config)
     block = tutorbook_block(decision, used)
-    return ChatPlan(decision, block, payload, top_score, phases, labels, index_version)
+    return ChatPlan(decision, block, payload, top_score, phases, labels, index_version, query, similar)
 
 
 async def generate(plan: ChatPlan, context: ChatContext) -> dict[str, Any]:
@@ -225,7 +230,11 @@ async def generate(plan: ChatPlan, context: ChatContext) -> dict[str, Any]:
 
 
 async def answer_chat(request: ChatCompletionRequest, context: ChatContext) -> ChatOutcome:
-    plan = await plan_chat(request, context)
+    return await complete(await plan_chat(request, context), request, context)
+
+
+async def complete(plan: ChatPlan, request: ChatCompletionRequest, context: ChatContext) -> ChatOutcome:
+    """Carry out a plan: abstain locally, or generate."""
     if plan.payload is None:
         completion = local_completion(request.model, abstain_answer(plan.decision.suggestions))
     else:

@@ -17,7 +17,7 @@ import msgspec
 
 from tutorbook_common.errors import BadRequestError
 from tutorbook_gateway.adapters.catalog import adapter_states
-from tutorbook_gateway.chat import ChatContext, sampling_parameters
+from tutorbook_gateway.chat import ChatContext, ChatPlan, sampling_parameters
 from tutorbook_gateway.conversation import message_text
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_gateway.routing import (
@@ -30,10 +30,12 @@ from tutorbook_gateway.routing import (
     resolve_adapter,
 )
 from tutorbook_gateway.schemas import ChatCompletionRequest, ChatMessage
+from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.state.backend import StateUnavailableError
 from tutorbook_gateway.state.cache import CachedAnswer, cache_key, is_fresh
 from tutorbook_gateway.state.conversations import Turn, validate_session_id
 from tutorbook_gateway.state.feedback import ResponseRecord
+from tutorbook_gateway.state.rate_limits import Admission
 from tutorbook_gateway.state.store import GatewayState
 
 SESSION_HEADER = "x-tutorbook-session"
@@ -58,6 +60,22 @@ class Prepared:
     cache_key: str | None
     cached: dict[str, Any] | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    cache_source: str = "hit"  # how ``cached`` was found: "hit" (exact) or "semantic-hit"
+    admission: "asyncio.Future[Admission] | None" = None  # the rate-limit check, running beside the work
+    semantic_query: str | None = None  # the question to remember for the semantic cache
+
+    @property
+    def single_question(self) -> bool:
+        """One user message and nothing else: only then may a similar question's answer stand in."""
+        return len(self.request.messages) == 1 and self.request.messages[0].role == "user"
+
+
+async def quietly(what: str, operation: Awaitable[Any]) -> None:
+    """Best-effort background work: a failure is logged, never raised."""
+    try:
+        await operation
+    except Exception as exc:  # noqa: BLE001 - nothing waits for this
+        log.warning("%s not updated: %s", what, exc)
 
 
 async def degraded(component: str, operation: Awaitable[T], metrics: GatewayMetrics) -> T | None:
@@ -137,10 +155,45 @@ async def prepare(
     context: ChatContext,
     metrics: GatewayMetrics,
 ) -> Prepared:
-    """Rate limit, merge the session's history, and look the answer up in the cache."""
-    await state.limiter.admit(caller.owner)
-    phases: dict[str, float] = {}
+    """Merge the session's history and look the answer up in the cache. The rate-limit check starts here
+    and runs beside everything until :func:`gated` (or :func:`admitted`) waits for it."""
     started = time.perf_counter()
+    admission = asyncio.ensure_future(state.limiter.admit(caller.owner))
+    try:
+        prepared = await read_state(request, caller, state, context, metrics)
+    except BaseException:
+        admission.cancel()
+        raise
+    prepared.admission = admission
+    prepared.phase_seconds["state_read"] = time.perf_counter() - started
+    return prepared
+
+
+async def admitted(prepared: Prepared) -> None:
+    """Wait for the rate-limit check: raises 429 (or 503 when failing closed)."""
+    if prepared.admission is not None:
+        await prepared.admission
+
+
+async def gated(work: Awaitable[T], prepared: Prepared) -> T:
+    """Run ``work`` while the rate-limit check finishes (a Redis round trip, long before any generation
+    does); a refusal cancels the work, which closes the upstream request and so aborts it in vLLM."""
+    task = asyncio.ensure_future(work)
+    try:
+        await admitted(prepared)
+    except BaseException:
+        task.cancel()
+        raise
+    return await task
+
+
+async def read_state(
+    request: ChatCompletionRequest,
+    caller: Caller,
+    state: GatewayState,
+    context: ChatContext,
+    metrics: GatewayMetrics,
+) -> Prepared:
     history: list[Turn] = []
     if caller.session_id is not None:
         loaded = await degraded("sessions", state.conversations.history(caller.owner, caller.session_id), metrics)
@@ -150,12 +203,10 @@ async def prepare(
     fields = cache_fields(merged, context, states) if state.cache is not None else None
     if fields is None:
         metrics.cache_lookups.labels(result="bypass").inc()
-        phases["state_read"] = time.perf_counter() - started
-        return Prepared(merged, new_turns(request), None, phase_seconds=phases)
+        return Prepared(merged, new_turns(request), None)
     key = cache_key(fields)
     cached = await lookup(key, may_retrieve(merged, context, states), state, context, metrics)
-    phases["state_read"] = time.perf_counter() - started
-    return Prepared(merged, new_turns(request), key, cached, phases)
+    return Prepared(merged, new_turns(request), key, cached)
 
 
 async def lookup(
@@ -176,9 +227,39 @@ async def lookup(
         metrics.cache_lookups.labels(result="stale").inc()
         return None
     metrics.cache_lookups.labels(result="hit").inc()
-    completion = dict(answer.completion)
-    completion.update(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()))
-    return completion
+    return fresh_copy(answer.completion)
+
+
+def wants_similar_questions(prepared: Prepared, state: GatewayState) -> bool:
+    return (
+        state.semantic_min_similarity is not None
+        and prepared.cache_key is not None
+        and prepared.cached is None
+        and prepared.single_question
+    )
+
+
+async def semantic_lookup(plan: ChatPlan, prepared: Prepared, services: GatewayServices) -> dict[str, Any] | None:
+    """The answer to a similar enough question, computed at the current index version, or None."""
+    state, threshold = services.state, services.state.semantic_min_similarity
+    if threshold is None or state.cache is None or not wants_similar_questions(prepared, state):
+        return None
+    prepared.semantic_query = plan.query
+    similar = plan.similar
+    if similar is None or similar.score < threshold or similar.key == prepared.cache_key:
+        return None
+    answer = await degraded("cache", state.cache.lookup(similar.key), services.metrics)
+    if answer is None or answer.index_version is None or answer.index_version != plan.index_version:
+        return None
+    services.metrics.cache_lookups.labels(result="semantic_hit").inc()
+    prepared.cache_source = "semantic-hit"
+    return fresh_copy(answer.completion)
+
+
+def fresh_copy(completion: dict[str, Any]) -> dict[str, Any]:
+    copy = dict(completion)
+    copy.update(id=new_response_id(), created=int(time.time()))
+    return copy
 
 
 async def current_index_version(context: ChatContext) -> int | None:
@@ -189,39 +270,54 @@ async def current_index_version(context: ChatContext) -> int | None:
         return None
 
 
+def response_record(block: dict[str, Any], model: str) -> ResponseRecord:
+    adapter = block.get("adapter")
+    return ResponseRecord(
+        route=str(block.get("route", "")),
+        adapter=None if not adapter else f"{adapter['name']}@{adapter['version']}",
+        model=model,
+        created=int(time.time()),
+    )
+
+
+async def record_response(response_id: str, record: ResponseRecord, services: GatewayServices) -> None:
+    """What feedback on ``response_id`` will name; written while the answer is produced, before it leaves."""
+    feedback = services.state.feedback
+    await degraded("feedback", feedback.remember_response(response_id, record), services.metrics)
+
+
+def new_response_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
 async def remember(
     prepared: Prepared,
     caller: Caller,
     completion: dict[str, Any],
     answer_text: str,
     index_version: int | None,
-    state: GatewayState,
-    metrics: GatewayMetrics,
+    services: GatewayServices,
 ) -> None:
-    """After an answer: the session's new turns, the cache entry, the record for feedback, the tokens used."""
+    """After an answer: the session's new turns (awaited: the next turn must see them), then, off the
+    response's path, the cache entry and the tokens used."""
+    state, metrics = services.state, services.metrics
     started = time.perf_counter()
-    block = completion.get("tutorbook") or {}
-    adapter = block.get("adapter")
-    operations: list[Awaitable[Any]] = []
     if caller.session_id is not None:
         turns = [*prepared.new_turns, Turn("assistant", answer_text)]
-        operations.append(
-            degraded("sessions", state.conversations.record(caller.owner, caller.session_id, turns), metrics)
-        )
+        await degraded("sessions", state.conversations.record(caller.owner, caller.session_id, turns), metrics)
+    prepared.phase_seconds["state_write"] = time.perf_counter() - started
+    later: list[Awaitable[Any]] = []
     if prepared.cache_key is not None and prepared.cached is None and state.cache is not None:
         entry = CachedAnswer(completion, index_version)
-        operations.append(degraded("cache", state.cache.store(prepared.cache_key, entry), metrics))
-    record = ResponseRecord(
-        route=str(block.get("route", "")),
-        adapter=None if not adapter else f"{adapter['name']}@{adapter['version']}",
-        model=str(completion.get("model", "")),
-        created=int(time.time()),
-    )
-    operations.append(degraded("feedback", state.feedback.remember_response(str(completion["id"]), record), metrics))
+        later.append(degraded("cache", state.cache.store(prepared.cache_key, entry), metrics))
+        if prepared.semantic_query and index_version is not None:
+            remembered = services.chat.retriever.remember_question(
+                prepared.cache_key, prepared.semantic_query, index_version
+            )
+            later.append(quietly("semantic cache", remembered))
     usage = completion.get("usage") or {}
     if prepared.cached is None and usage.get("total_tokens"):
-        operations.append(
-            degraded("rate_limits", state.limiter.charge_tokens(caller.owner, int(usage["total_tokens"])), metrics)
-        )
-    await asyncio.gather(*operations)
-    prepared.phase_seconds["state_write"] = time.perf_counter() - started
+        charge = state.limiter.charge_tokens(caller.owner, int(usage["total_tokens"]))
+        later.append(degraded("rate_limits", charge, metrics))
+    if later:
+        services.background.spawn(asyncio.gather(*later))

@@ -20,6 +20,10 @@ class GatewaySettings(BaseSettings):
     # Response cache (deterministic requests only: temperature 0 or a seed).
     cache_enabled: bool = True
     cache_ttl_seconds: float = 3600.0
+    # Semantic cache: a single question similar enough to one answered at the current index version gets
+    # that answer. Off by default: `make eval-semantic-cache` measures how often it would answer wrongly.
+    semantic_cache_enabled: bool = False
+    semantic_cache_min_similarity: float = 0.95
     # Conversations (session_id): kept this long after the last turn, at most this many turns, and
     # trimmed to about this many tokens of history when sent to the model.
     session_ttl_seconds: float = 86400.0

@@ -7,7 +7,6 @@ Usage arrives in a last chunk with empty ``choices`` when the client asked for
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,8 +71,9 @@ class LocalAnswer:
     )
 
 
-def local_chunks(plan: ChatPlan, model: str, answer: LocalAnswer, include_usage: bool) -> list[dict[str, Any]]:
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+def local_chunks(
+    plan: ChatPlan, model: str, answer: LocalAnswer, include_usage: bool, completion_id: str
+) -> list[dict[str, Any]]:
     first = chunk(completion_id, model, {"role": "assistant", "content": ""})
     first["tutorbook"] = plan.tutorbook
     chunks = [
@@ -91,12 +91,19 @@ def abstain_text(plan: ChatPlan) -> LocalAnswer:
 
 
 async def relay_chunks(
-    upstream: ChunkStream, plan: ChatPlan, include_usage: bool, report: StreamReport, started: float
+    upstream: ChunkStream,
+    plan: ChatPlan,
+    include_usage: bool,
+    report: StreamReport,
+    started: float,
+    completion_id: str,
 ) -> AsyncIterator[bytes]:
-    """vLLM's chunks as SSE: the decision added to the first, usage passed on only when asked for."""
+    """vLLM's chunks as SSE, under the gateway's id: the decision added to the first, usage passed on only
+    when asked for."""
     first = True
     try:
         async for item in upstream.chunks():
+            item["id"] = completion_id
             usage = item.pop("usage", None)
             if usage:
                 report.completion_tokens = int(usage.get("completion_tokens", 0))
@@ -129,6 +136,7 @@ async def stream_events(
     upstream: ChunkStream | LocalAnswer,
     include_usage: bool,
     on_end: Callable[[StreamReport], None],
+    completion_id: str,
 ) -> AsyncIterator[bytes]:
     """The whole SSE body. ``on_end`` runs once, however the stream ends (done, failed, client gone)."""
     report = StreamReport()
@@ -136,13 +144,13 @@ async def stream_events(
     try:
         if isinstance(upstream, LocalAnswer):
             report.usage = upstream.usage
-            for item in local_chunks(plan, model, upstream, include_usage):
+            for item in local_chunks(plan, model, upstream, include_usage, completion_id):
                 report.observe(item)
                 yield sse(item)
             report.finished = True
             yield DONE
             return
-        async for event in relay_chunks(upstream, plan, include_usage, report, started):
+        async for event in relay_chunks(upstream, plan, include_usage, report, started, completion_id):
             yield event
     finally:
         on_end(report)

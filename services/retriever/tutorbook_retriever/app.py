@@ -14,12 +14,13 @@ from tutorbook_retriever.clients.document_registry import QdrantDocumentRegistry
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
+from tutorbook_retriever.clients.question_index import QdrantQuestionIndex
 from tutorbook_retriever.clients.route_index import QdrantRouteIndex
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import create_retriever_metrics
 from tutorbook_retriever.routes.documents import get_document, index_version, ingest, list_documents, remove_document
 from tutorbook_retriever.routes.route_examples import count_route_examples, delete_route_examples, put_route_examples
-from tutorbook_retriever.routes.search import search
+from tutorbook_retriever.routes.search import put_answered_question, search
 from tutorbook_retriever.search import SearchOptions
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
@@ -27,7 +28,7 @@ from tutorbook_retriever.store import Store
 
 ROUTES = [
     ingest, list_documents, get_document, remove_document, index_version, search,
-    put_route_examples, delete_route_examples, count_route_examples,
+    put_route_examples, delete_route_examples, count_route_examples, put_answered_question,
 ]  # fmt: skip
 
 
@@ -43,6 +44,7 @@ def qdrant_store(qdrant: QdrantHandle, prefix: str) -> Store:
         chunks=QdrantChunkIndex(qdrant, f"{prefix}_chunks"),
         registry=QdrantDocumentRegistry(qdrant, f"{prefix}_documents"),
         routes=QdrantRouteIndex(qdrant, f"{prefix}_route_examples"),
+        questions=QdrantQuestionIndex(qdrant, f"{prefix}_answered_questions"),
     )
 
 

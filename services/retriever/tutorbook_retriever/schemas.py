@@ -63,6 +63,8 @@ class SearchRequest(msgspec.Struct):
     score_threshold: float | None = None
     # Also match the query against the adapters' route examples.
     include_routes: bool = False
+    # Also find the most similar question already answered at the current index version (semantic cache).
+    similar_questions: bool = False
 
 
 class SearchHit(msgspec.Struct):
@@ -83,9 +85,22 @@ class RouteHit(msgspec.Struct):
     example: str
 
 
+class SimilarQuestionHit(msgspec.Struct):
+    key: str
+    question: str
+    score: float
+
+
 class SearchResponse(msgspec.Struct):
     hits: list[SearchHit]
     routes: list[RouteHit]
+    index_version: int
+    similar: SimilarQuestionHit | None = None
+
+
+class AnsweredQuestion(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    question: str
     index_version: int
 
 

@@ -8,6 +8,7 @@ from tutorbook_common.errors import BadRequestError
 from tutorbook_retriever import lexical
 from tutorbook_retriever.clients.chunk_index import ChunkHit, Filters
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.question_index import SimilarQuestion
 from tutorbook_retriever.clients.route_index import RouteMatch
 from tutorbook_retriever.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from tutorbook_retriever.schemas import SearchHit, SearchMode
@@ -25,6 +26,7 @@ class SearchOptions:
     filters: Filters | None = None
     score_threshold: float | None = None
     include_routes: bool = False
+    similar_questions: bool = False
     candidates: int = 50
     fusion: Fusion = "score"
     dense_weight: float = 0.5
@@ -37,6 +39,7 @@ class SearchOutcome:
     routes: list[RouteMatch]
     index_version: int
     embedding_seconds: float = 0.0
+    similar: SimilarQuestion | None = None
 
 
 def validate_query(query: str, top_k: int, max_top_k: int) -> None:
@@ -114,4 +117,6 @@ def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store:
         for point_id, score in top
     ]
     routes = store.routes.search(vector, ROUTE_MATCHES) if options.include_routes else []
-    return SearchOutcome(hits, routes, store.registry.index_version(), embedding_seconds)
+    version = store.registry.index_version()
+    similar = store.questions.nearest(vector, version) if options.similar_questions else None
+    return SearchOutcome(hits, routes, version, embedding_seconds, similar)

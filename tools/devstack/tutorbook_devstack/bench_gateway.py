@@ -1,7 +1,8 @@
 """``tutorbook-bench-gateway``: what the gateway adds to a request, measured side by side in one run.
 
 The same chat request (the base model named, so no retrieval; one generated token, temperature 0) is sent
-to vLLM directly and through the gateway, interleaved so both see the same machine state. Prints p50 and
+to vLLM directly and through the gateway (response cache off; rate limiting on, as in production),
+interleaved so both see the same machine state. Prints p50 and
 p99 of each, the added milliseconds and the ratio. Also times the router's decision function alone.
 Starts the stack itself (free ports, temporary data) unless --gateway-url and --generator-url are given.
 """
@@ -98,6 +99,7 @@ def main() -> None:
             data_dir=Path(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin",),
             model_cache_dir=Path("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
+            extra_env={"TUTORBOOK_CACHE_ENABLED": "false"},  # every request must reach vLLM
         )  # fmt: skip
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:

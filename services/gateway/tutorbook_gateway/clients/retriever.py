@@ -25,10 +25,19 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class SimilarQuestion:
+    """The most similar question answered at the current index version (the semantic cache)."""
+
+    key: str
+    score: float
+
+
+@dataclass(frozen=True)
 class SearchResult:
     passages: list[Passage]
     route_matches: dict[str, float]  # adapter (or the small-talk set) -> its best route example's similarity
     index_version: int
+    similar: SimilarQuestion | None = None
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,13 @@ class ForwardedResponse:
 
 
 class RetrieverClient(Protocol):
-    async def search(self, query: str, top_k: int) -> SearchResult:
-        """Passages for ``query`` and its route-example matches, from one embedding of it."""
+    async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
+        """Passages for ``query`` and its route-example matches (and, when asked, the most similar
+        question answered before), from one embedding of it."""
+        ...
+
+    async def remember_question(self, key: str, question: str, index_version: int) -> None:
+        """Note an answered question for the semantic cache."""
         ...
 
     async def index_version(self) -> int:
@@ -76,10 +90,12 @@ def search_result(body: dict[str, Any]) -> SearchResult:
     for route in body.get("routes", []):
         name = str(route["adapter"])
         matches[name] = max(matches.get(name, -1.0), float(route["score"]))
+    similar = body.get("similar")
     return SearchResult(
         passages=[passage_from_hit(hit) for hit in body.get("hits", [])],
         route_matches=matches,
         index_version=int(body.get("index_version", 0)),
+        similar=None if not similar else SimilarQuestion(str(similar["key"]), float(similar["score"])),
     )
 
 
@@ -104,9 +120,13 @@ class HttpRetrieverClient:
         result: dict[str, Any] = msgspec.json.decode(response.body)
         return result
 
-    async def search(self, query: str, top_k: int) -> SearchResult:
-        request = {"query": query, "top_k": top_k, "include_routes": True}
+    async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
+        request = {"query": query, "top_k": top_k, "include_routes": True, "similar_questions": similar_questions}
         return search_result(await self._json("POST", "/v1/search", request))
+
+    async def remember_question(self, key: str, question: str, index_version: int) -> None:
+        body = {"key": key, "question": question, "index_version": index_version}
+        await self._json("PUT", "/v1/answered-questions", body)
 
     async def index_version(self) -> int:
         return int((await self._json("GET", "/v1/index-version"))["index_version"])

@@ -1,3 +1,4 @@
+import asyncio
 import logging
 import time
 from typing import Any
@@ -8,13 +9,28 @@ from litestar.response import Stream
 
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.auth import require_api_key
-from tutorbook_gateway.chat import ChatOutcome, ChatPlan, answer_chat, generate, plan_chat
+from tutorbook_gateway.chat import ChatOutcome, ChatPlan, complete, generate, plan_chat
 from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.metrics import observe_chat, observe_chat_failure, observe_stream
 from tutorbook_gateway.routing import Route, RouteDecision
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
-from tutorbook_gateway.serving import CACHE_HEADER, SESSION_HEADER, Caller, Prepared, prepare, remember, session_id_of
+from tutorbook_gateway.serving import (
+    CACHE_HEADER,
+    SESSION_HEADER,
+    Caller,
+    Prepared,
+    admitted,
+    gated,
+    new_response_id,
+    prepare,
+    record_response,
+    remember,
+    response_record,
+    semantic_lookup,
+    session_id_of,
+    wants_similar_questions,
+)
 from tutorbook_gateway.streaming import LocalAnswer, StreamReport, abstain_text, stream_events
 
 ROUTE_HEADER = "x-tutorbook-route"
@@ -31,15 +47,15 @@ async def chat_completions(data: ChatCompletionRequest, request: Request[Any, An
         if data.stream:
             return await start_stream(data, prepared, caller, services, started)
         if prepared.cached is not None:
-            outcome = ChatOutcome(prepared.cached, plan_from_cache(prepared.cached))
+            outcome = await replay(prepared.cached, prepared, services)
         else:
-            outcome = await answer_chat(prepared.request, services.chat)
+            outcome = await gated(answer(prepared, services), prepared)
     except ServiceError as exc:
         observe_chat_failure(services.metrics, exc, time.perf_counter() - started)
         raise
     completion = outcome.completion
     text = str(completion["choices"][0]["message"].get("content") or "")
-    await remember(prepared, caller, completion, text, outcome.plan.index_version, services.state, services.metrics)
+    await remember(prepared, caller, completion, text, outcome.plan.index_version, services)
     outcome.plan.phase_seconds.update(prepared.phase_seconds)
     seconds = time.perf_counter() - started
     observe_chat(services.metrics, outcome, seconds)
@@ -48,10 +64,37 @@ async def chat_completions(data: ChatCompletionRequest, request: Request[Any, An
     return Response(completion, headers=answer_headers(route, prepared, caller))
 
 
+async def replay(cached: dict[str, Any], prepared: Prepared, services: GatewayServices) -> ChatOutcome:
+    """A cached answer (under a new id): admitted, and recorded for feedback, in one round of waiting."""
+    record = response_record(cached.get("tutorbook") or {}, str(cached.get("model", "")))
+    await asyncio.gather(admitted(prepared), record_response(cached["id"], record, services))
+    return ChatOutcome(cached, plan_from_cache(cached))
+
+
+async def answer(prepared: Prepared, services: GatewayServices) -> ChatOutcome:
+    """Plan; a similar question answered before may stand in (semantic cache); else carry the plan out,
+    recording what feedback will need while vLLM generates."""
+    similar = wants_similar_questions(prepared, services.state)
+    plan = await plan_chat(prepared.request, services.chat, similar_questions=similar)
+    stand_in = await semantic_lookup(plan, prepared, services)
+    if stand_in is not None:
+        prepared.cached = stand_in
+        return await replay(stand_in, prepared, services)
+    response_id = new_response_id()
+    model = plan.payload["model"] if plan.payload else prepared.request.model
+    recording = asyncio.ensure_future(record_response(response_id, response_record(plan.tutorbook, model), services))
+    try:
+        outcome = await complete(plan, prepared.request, services.chat)
+    finally:
+        await recording
+    outcome.completion["id"] = response_id
+    return outcome
+
+
 def answer_headers(route: str, prepared: Prepared, caller: Caller) -> dict[str, str]:
     headers = {ROUTE_HEADER: route}
     if prepared.cache_key is not None:
-        headers[CACHE_HEADER] = "hit" if prepared.cached is not None else "miss"
+        headers[CACHE_HEADER] = prepared.cache_source if prepared.cached is not None else "miss"
     if caller.session_id is not None:
         headers[SESSION_HEADER] = caller.session_id
     return headers
@@ -68,19 +111,13 @@ async def start_stream(
     data: ChatCompletionRequest, prepared: Prepared, caller: Caller, services: GatewayServices, started: float
 ) -> Stream:
     """Decide and open the upstream stream before answering, so that errors are still plain HTTP errors."""
-    upstream: ChunkStream | LocalAnswer
+    opened: tuple[ChatPlan, ChunkStream | LocalAnswer, str]
     if prepared.cached is not None:
-        plan = plan_from_cache(prepared.cached)
-        upstream = LocalAnswer(prepared.cached["choices"][0]["message"]["content"], prepared.cached.get("usage") or {})
+        await replay(prepared.cached, prepared, services)
+        opened = plan_from_cache(prepared.cached), cached_answer(prepared.cached), prepared.cached["id"]
     else:
-        plan = await plan_chat(prepared.request, services.chat)
-        if plan.payload is None:
-            upstream = abstain_text(plan)
-        elif plan.labels is not None:  # a classifier's answer is one label: computed whole, then sent as chunks
-            completion = await generate(plan, services.chat)
-            upstream = LocalAnswer(completion["choices"][0]["message"]["content"], completion.get("usage") or {})
-        else:
-            upstream = await services.chat.generator.open_chat_stream(plan.payload)
+        opened = await gated(open_answer(prepared, services), prepared)
+    plan, upstream, response_id = opened
 
     def on_end(report: StreamReport) -> None:
         seconds = time.perf_counter() - started
@@ -90,17 +127,43 @@ async def start_stream(
         log.info("chat", extra={**fields, "duration_ms": round(seconds * 1000, 2)})
         if report.finished:
             completion = streamed_completion(report, plan, data.model)
-            persist = remember(
-                prepared, caller, completion, report.text(), plan.index_version, services.state, services.metrics
-            )
+            persist = remember(prepared, caller, completion, report.text(), plan.index_version, services)
             services.background.spawn(persist)
 
     include_usage = bool(data.stream_options and data.stream_options.include_usage)
     return Stream(
-        stream_events(plan, data.model, upstream, include_usage, on_end),
+        stream_events(plan, data.model, upstream, include_usage, on_end, response_id),
         media_type="text/event-stream",
         headers={**answer_headers(plan.decision.route.value, prepared, caller), "cache-control": "no-cache"},
     )
+
+
+def cached_answer(completion: dict[str, Any]) -> LocalAnswer:
+    return LocalAnswer(completion["choices"][0]["message"]["content"], completion.get("usage") or {})
+
+
+async def open_answer(prepared: Prepared, services: GatewayServices) -> tuple[ChatPlan, ChunkStream | LocalAnswer, str]:
+    """Plan, then open what the stream will relay: vLLM's stream, or an answer already complete."""
+    plan = await plan_chat(prepared.request, services.chat, wants_similar_questions(prepared, services.state))
+    stand_in = await semantic_lookup(plan, prepared, services)
+    if stand_in is not None:
+        prepared.cached = stand_in
+        await replay(stand_in, prepared, services)
+        return plan_from_cache(stand_in), cached_answer(stand_in), stand_in["id"]
+    response_id = new_response_id()
+    model = plan.payload["model"] if plan.payload else prepared.request.model
+    recording = asyncio.ensure_future(record_response(response_id, response_record(plan.tutorbook, model), services))
+    try:
+        upstream: ChunkStream | LocalAnswer
+        if plan.payload is None:
+            upstream = abstain_text(plan)
+        elif plan.labels is not None:  # a classifier's answer is one label: computed whole, then sent as chunks
+            upstream = cached_answer(await generate(plan, services.chat))
+        else:
+            upstream = await services.chat.generator.open_chat_stream(plan.payload)
+    finally:
+        await recording
+    return plan, upstream, response_id
 
 
 def streamed_completion(report: StreamReport, plan: ChatPlan, model: str) -> dict[str, Any]:

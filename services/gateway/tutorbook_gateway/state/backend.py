@@ -15,6 +15,17 @@ class StateUnavailableError(Exception):
 
 
 @dataclass(frozen=True)
+class BucketStep:
+    """One token bucket in an all-or-nothing take: refill, then take ``cost`` if ``need`` is there."""
+
+    key: str
+    capacity: float
+    per_second: float
+    need: float  # 0: always take (the bucket may go into debt, as for tokens counted after an answer)
+    cost: float
+
+
+@dataclass(frozen=True)
 class BucketResult:
     """A token-bucket step: whether it was allowed, how long until it would be, and what is left."""
 
@@ -46,11 +57,9 @@ class StateBackend(Protocol):
         """The last ``last`` items of a list, oldest first."""
         ...
 
-    async def take(self, key: str, capacity: float, per_second: float, need: float, cost: float) -> BucketResult:
-        """Atomically refill a token bucket, then take ``cost`` when at least ``need`` is there.
-
-        ``need = 0`` always takes (the bucket may go into debt: tokens counted after an answer).
-        """
+    async def take(self, steps: list[BucketStep]) -> list[BucketResult]:
+        """Atomically refill every bucket, then take from all of them only if each has what it needs.
+        The results say, per bucket, whether it had enough and how long until it would."""
         ...
 
     async def ping(self) -> None: ...

@@ -3,7 +3,7 @@
 import time
 from collections import deque
 
-from tutorbook_gateway.state.backend import BucketResult
+from tutorbook_gateway.state.backend import BucketResult, BucketStep
 
 
 class MemoryBackend:
@@ -66,16 +66,20 @@ class MemoryBackend:
             return []
         return list(found[0])[-last:] if last > 0 else []
 
-    async def take(self, key: str, capacity: float, per_second: float, need: float, cost: float) -> BucketResult:
+    async def take(self, steps: list[BucketStep]) -> list[BucketResult]:
         now = time.monotonic()
-        tokens, last = self._buckets.get(key, (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * per_second)
-        allowed = need <= 0 or tokens >= need
-        if allowed:
-            tokens -= cost
-        retry = 0.0 if allowed else (need - tokens) / per_second
-        self._buckets[key] = (tokens, now)
-        return BucketResult(allowed, retry, tokens)
+        levels = []
+        for step in steps:
+            tokens, last = self._buckets.get(step.key, (step.capacity, now))
+            levels.append(min(step.capacity, tokens + (now - last) * step.per_second))
+        enough = [step.need <= 0 or level >= step.need for step, level in zip(steps, levels, strict=True)]
+        results = []
+        for step, level, ok in zip(steps, levels, enough, strict=True):
+            after = level - step.cost if all(enough) else level
+            self._buckets[step.key] = (after, now)
+            retry = 0.0 if ok else (step.need - level) / step.per_second
+            results.append(BucketResult(ok, retry, after))
+        return results
 
     async def ping(self) -> None:
         return None

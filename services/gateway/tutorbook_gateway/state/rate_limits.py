@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import msgspec
 
 from tutorbook_common.errors import RateLimitedError, ServiceUnavailableError
-from tutorbook_gateway.state.backend import BucketResult, StateBackend, StateUnavailableError
+from tutorbook_gateway.state.backend import BucketStep, StateBackend, StateUnavailableError
 
 SECONDS_PER_MINUTE = 60.0
 
@@ -43,29 +43,33 @@ class RateLimiter:
         return self._overrides.get(owner, self._default)
 
     async def admit(self, owner: str) -> Admission:
-        """Raise 429 (with how long to wait) when the key is over a limit."""
+        """Raise 429 (with how long to wait) when the key is over a limit: one atomic call for both."""
         limits = self.limits_for(owner)
-        if not limits.requests_per_minute and not limits.tokens_per_minute:
+        steps = []
+        if limits.tokens_per_minute:  # must not be in debt; the answer's tokens are charged afterwards
+            steps.append(self._step(f"tb:rl:tok:{owner}", limits.tokens_per_minute, need=1, cost=0))
+        if limits.requests_per_minute:
+            steps.append(self._step(f"tb:rl:req:{owner}", limits.requests_per_minute, need=1, cost=1))
+        if not steps:
             return Admission(False)
         try:
-            if limits.tokens_per_minute:
-                tokens = await self._bucket(f"tb:rl:tok:{owner}", limits.tokens_per_minute, need=1, cost=0)
-                if not tokens.allowed:
-                    raise RateLimitedError("tokens", limits.tokens_per_minute, tokens.retry_after_seconds)
-            if limits.requests_per_minute:
-                requests = await self._bucket(f"tb:rl:req:{owner}", limits.requests_per_minute, need=1, cost=1)
-                if not requests.allowed:
-                    raise RateLimitedError("requests", limits.requests_per_minute, requests.retry_after_seconds)
+            results = await self._backend.take(steps)
         except StateUnavailableError as exc:
             if self.fail_open:
                 return Admission(False)
             raise ServiceUnavailableError("rate limiting is unavailable (state store down); try again") from exc
+        for step, result in zip(steps, results, strict=True):
+            if not result.allowed:
+                limit = "tokens" if ":tok:" in step.key else "requests"
+                per_minute = limits.tokens_per_minute if limit == "tokens" else limits.requests_per_minute
+                raise RateLimitedError(limit, per_minute, result.retry_after_seconds)
         return Admission(True)
 
     async def charge_tokens(self, owner: str, tokens: int) -> None:
         limits = self.limits_for(owner)
         if limits.tokens_per_minute and tokens > 0:
-            await self._bucket(f"tb:rl:tok:{owner}", limits.tokens_per_minute, need=0, cost=tokens)
+            await self._backend.take([self._step(f"tb:rl:tok:{owner}", limits.tokens_per_minute, need=0, cost=tokens)])
 
-    async def _bucket(self, key: str, per_minute: int, need: float, cost: float) -> BucketResult:
-        return await self._backend.take(key, per_minute, per_minute / SECONDS_PER_MINUTE, need, cost)
+    @staticmethod
+    def _step(key: str, per_minute: int, need: float, cost: float) -> BucketStep:
+        return BucketStep(key, per_minute, per_minute / SECONDS_PER_MINUTE, need, cost)

@@ -7,34 +7,46 @@ from typing import Any, TypeVar
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from tutorbook_gateway.state.backend import BucketResult, StateUnavailableError
+from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnavailableError
 
 T = TypeVar("T")
 
-# Refill, then take ``cost`` when at least ``need`` tokens are there (``need`` <= 0: always take).
-# Redis's own clock, so that every replica sees the same time.
+# Refill every bucket (KEYS[i]; ARGV holds capacity, per_second, need, cost for each), then take from all
+# of them only if each has what it needs. Redis's own clock, so that every replica sees the same time.
 TAKE_SCRIPT = """
-local capacity = tonumber(ARGV[1])
-local per_second = tonumber(ARGV[2])
-local need = tonumber(ARGV[3])
-local cost = tonumber(ARGV[4])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
-local allowed = 0
-local retry = 0
-if need <= 0 or tokens >= need then
-  tokens = tokens - cost
-  allowed = 1
-else
-  retry = (need - tokens) / per_second
+local levels = {}
+local all_enough = true
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[4 * i - 3])
+  local per_second = tonumber(ARGV[4 * i - 2])
+  local need = tonumber(ARGV[4 * i - 1])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  levels[i] = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+  if need > 0 and levels[i] < need then all_enough = false end
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('EXPIRE', KEYS[1], math.ceil(capacity / per_second) + 60)
-return {allowed, tostring(retry), tostring(tokens)}
+local results = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[4 * i - 3])
+  local per_second = tonumber(ARGV[4 * i - 2])
+  local need = tonumber(ARGV[4 * i - 1])
+  local cost = tonumber(ARGV[4 * i])
+  local level = levels[i]
+  if all_enough then level = level - cost end
+  redis.call('HSET', key, 'tokens', tostring(level), 'at', tostring(now))
+  redis.call('EXPIRE', key, math.ceil(capacity / per_second) + 60)
+  local enough = 1
+  local retry = 0
+  if need > 0 and levels[i] < need then
+    enough = 0
+    retry = (need - levels[i]) / per_second
+  end
+  results[i] = {enough, tostring(retry), tostring(level)}
+end
+return results
 """
 
 
@@ -91,10 +103,11 @@ class RedisBackend:
         found = await self._call(lambda: self._client.lrange(key, -last, -1))
         return [item.encode() if isinstance(item, str) else item for item in found]
 
-    async def take(self, key: str, capacity: float, per_second: float, need: float, cost: float) -> BucketResult:
-        result = await self._call(lambda: self._take(keys=[key], args=[capacity, per_second, need, cost]))
-        allowed, retry, remaining = result
-        return BucketResult(bool(int(allowed)), float(retry), float(remaining))
+    async def take(self, steps: list[BucketStep]) -> list[BucketResult]:
+        keys = [step.key for step in steps]
+        args = [value for step in steps for value in (step.capacity, step.per_second, step.need, step.cost)]
+        found = await self._call(lambda: self._take(keys=keys, args=args))
+        return [BucketResult(bool(int(ok)), float(retry), float(level)) for ok, retry, level in found]
 
     async def ping(self) -> None:
         await self._call(lambda: self._client.ping())

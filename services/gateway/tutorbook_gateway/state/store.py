@@ -19,6 +19,7 @@ class GatewayState:
     cache: ResponseCache | None  # None: caching switched off
     limiter: RateLimiter
     feedback: FeedbackStore
+    semantic_min_similarity: float | None = None  # None: the semantic cache is off
 
 
 def open_backend(settings: GatewaySettings) -> StateBackend:
@@ -39,4 +40,5 @@ def gateway_state(settings: GatewaySettings, backend: StateBackend) -> GatewaySt
             backend, default, parse_overrides(settings.rate_limit_overrides), settings.rate_limit_fail_open
         ),
         feedback=FeedbackStore(backend, settings.feedback_ttl_seconds),
+        semantic_min_similarity=settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None,
     )

@@ -65,6 +65,8 @@ def record_from_payload(payload: dict[str, Any]) -> DocumentRecord:
 
 
 class QdrantDocumentRegistry(QdrantCollection):
+    _known_version: int | None = None
+
     def ensure(self) -> None:
         with self._qdrant.guard():
             if not self._client.collection_exists(self._collection):
@@ -111,14 +113,24 @@ class QdrantDocumentRegistry(QdrantCollection):
                 return sorted(records, key=lambda record: record.doc_id)
 
     def index_version(self) -> int:
+        """Read from Qdrant, except in embedded mode: there this process is the only writer (the folder is
+        locked), so the version it last read or wrote is exact and costs nothing to read again."""
+        if self._known_version is not None:
+            return self._known_version
         with self._qdrant.guard():
             found = self._client.retrieve(self._collection, ids=[STATE_POINT], with_payload=True)
-        return int(found[0].payload["index_version"]) if found and found[0].payload else 0
+        version = int(found[0].payload["index_version"]) if found and found[0].payload else 0
+        if not self._qdrant.server:
+            self._known_version = version
+        return version
 
     def bump_version(self) -> int:
         """A new version, greater than the last one and (as a nanosecond clock) unique across replicas."""
         with self._qdrant.guard():
+            self._known_version = None
             version = max(time.time_ns(), self.index_version() + 1)
             point = models.PointStruct(id=STATE_POINT, vector={}, payload={"kind": "state", "index_version": version})
             self._client.upsert(self._collection, points=[point], wait=True)
+            if not self._qdrant.server:
+                self._known_version = version
         return version

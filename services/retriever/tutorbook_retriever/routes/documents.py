@@ -69,9 +69,10 @@ def remove_document(doc_id: str, state: State) -> DeleteResponse:
     return DeleteResponse(deleted=doc_id.lstrip("/"), index_version=version)
 
 
-@get("/v1/index-version", sync_to_thread=True)
+@get("/v1/index-version", sync_to_thread=False)
 def index_version(state: State) -> IndexVersion:
     """The version of the searchable content: it changes with every ingest or delete that changes anything.
-    The gateway's response cache checks it on every hit, so it is a single point read."""
+    The gateway's response cache checks it on every hit, so it is answered on the event loop: a memory
+    read in embedded mode, one point read from a Qdrant server otherwise."""
     services: RetrieverServices = state.services
     return IndexVersion(services.store.registry.index_version())

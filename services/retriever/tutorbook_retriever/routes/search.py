@@ -2,10 +2,10 @@ import dataclasses
 import logging
 import time
 
-from litestar import post
+from litestar import post, put
 from litestar.datastructures import State
 
-from tutorbook_retriever.schemas import RouteHit, SearchRequest, SearchResponse
+from tutorbook_retriever.schemas import AnsweredQuestion, RouteHit, SearchRequest, SearchResponse, SimilarQuestionHit
 from tutorbook_retriever.search import search_chunks, validate_query
 from tutorbook_retriever.services import RetrieverServices
 
@@ -23,6 +23,7 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
         filters=dict(data.filters),
         score_threshold=data.score_threshold,
         include_routes=data.include_routes,
+        similar_questions=data.similar_questions,
     )
     started = time.perf_counter()
     outcome = search_chunks(data.query, options, services.embedder, services.store)
@@ -31,4 +32,21 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
     log.info("search", extra={"mode": data.mode, "hits": len(outcome.hits), "duration_ms": round(seconds * 1000, 2)})
     services.metrics.query_embedding_seconds.observe(outcome.embedding_seconds)
     routes = [RouteHit(match.adapter, match.score, match.example) for match in outcome.routes]
-    return SearchResponse(hits=outcome.hits, routes=routes, index_version=outcome.index_version)
+    similar = outcome.similar
+    return SearchResponse(
+        hits=outcome.hits,
+        routes=routes,
+        index_version=outcome.index_version,
+        similar=None if similar is None else SimilarQuestionHit(similar.key, similar.question, similar.score),
+    )
+
+
+@put("/v1/answered-questions", sync_to_thread=True)
+def put_answered_question(data: AnsweredQuestion, state: State) -> dict[str, str]:
+    """Remember that ``question`` was answered (cache ``key``) at ``index_version``: the gateway's semantic
+    cache finds it again when a similar question comes."""
+    services: RetrieverServices = state.services
+    validate_query(data.question, 1, 1)
+    [vector] = services.embedder.embed([data.question])
+    services.store.questions.put(data.key, data.question, data.index_version, vector)
+    return {"key": data.key}

@@ -1,0 +1,57 @@
+"""Answered questions, for the gateway's optional semantic cache: a question asked again in other words
+finds the cache key of the earlier answer, at the index version that answer was computed at."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from qdrant_client import models
+
+from tutorbook_retriever.clients.qdrant import QdrantCollection
+
+NAMESPACE = uuid.UUID("8d0f6a57-3c1e-4f55-b1a8-1f5e7c2b9e44")
+
+
+@dataclass(frozen=True)
+class SimilarQuestion:
+    key: str
+    question: str
+    score: float
+
+
+class QuestionIndex(Protocol):
+    def ensure(self, dimension: int) -> None: ...
+
+    def put(self, key: str, question: str, index_version: int, vector: list[float]) -> None: ...
+
+    def nearest(self, vector: list[float], index_version: int) -> SimilarQuestion | None: ...
+
+
+class QdrantQuestionIndex(QdrantCollection):
+    def ensure(self, dimension: int) -> None:
+        with self._qdrant.guard():
+            if not self._client.collection_exists(self._collection):
+                self._client.create_collection(
+                    self._collection,
+                    vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+                )
+
+    def put(self, key: str, question: str, index_version: int, vector: list[float]) -> None:
+        payload = {"key": key, "question": question, "index_version": index_version}
+        point = models.PointStruct(id=str(uuid.uuid5(NAMESPACE, key)), vector=vector, payload=payload)
+        with self._qdrant.guard():
+            self._client.upsert(self._collection, points=[point], wait=True)
+
+    def nearest(self, vector: list[float], index_version: int) -> SimilarQuestion | None:
+        """The most similar question answered at this index version (older answers may be stale)."""
+        current = models.Filter(
+            must=[models.FieldCondition(key="index_version", match=models.MatchValue(value=index_version))]
+        )
+        with self._qdrant.guard():
+            found = self._client.query_points(
+                self._collection, query=vector, query_filter=current, limit=1, with_payload=True
+            ).points
+        if not found:
+            return None
+        payload: dict[str, Any] = dict(found[0].payload or {})
+        return SimilarQuestion(str(payload["key"]), str(payload["question"]), round(float(found[0].score), 6))

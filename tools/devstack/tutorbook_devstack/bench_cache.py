@@ -1,0 +1,97 @@
+"""``tutorbook-bench-cache``: a response-cache hit against a miss, end to end through the gateway.
+
+Starts the stack (Redis included, free ports, temporary data), loads the sample knowledge base, then sends
+interleaved: the same deterministic RAG question again and again (hits, after the first) and a different
+sample question each time (misses: retrieval, routing and generation). Prints p50 and p99 of each, the
+ratio, and what the state store adds to a miss (the gateway's own ``state_read``/``state_write`` phases:
+rate limit, session, cache lookup with the index-version check; and the writes before the response).
+"""
+
+import argparse
+import json
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tutorbook_devstack.bench_gateway import percentile
+from tutorbook_devstack.stack import StackConfig, ingest_folder, running_stack
+
+KEY = "bench-key"
+ADMIN = "bench-admin"
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
+
+
+def timed(client: httpx.Client, url: str, question: str, max_tokens: int) -> tuple[float, str]:
+    body = {"model": "auto", "messages": [{"role": "user", "content": question}], "max_tokens": max_tokens}
+    started = time.perf_counter()
+    response = client.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"})
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed, response.headers.get("x-tutorbook-cache", "")
+
+
+def phase_means_ms(metrics_text: str) -> dict[str, float]:
+    sums = dict(
+        re.findall(r'^tutorbook_gateway_phase_duration_seconds_sum\{phase="(\w+)"\} (\S+)$', metrics_text, re.M)
+    )
+    counts = dict(
+        re.findall(r'^tutorbook_gateway_phase_duration_seconds_count\{phase="(\w+)"\} (\S+)$', metrics_text, re.M)
+    )
+    return {phase: float(sums[phase]) / float(counts[phase]) * 1000 for phase in sums if float(counts[phase])}
+
+
+def run(gateway_url: str, misses: int, hits_per_miss: int, max_tokens: int) -> None:
+    questions = [json.loads(line)["question"] for line in (SAMPLES / "questions.jsonl").read_text().splitlines()]
+    url = f"{gateway_url}/v1/chat/completions"
+    hit_ms: list[float] = []
+    miss_ms: list[float] = []
+    with httpx.Client(timeout=120) as client:
+        repeated = "How long is the warranty on Brightleaf products?"
+        timed(client, url, repeated, max_tokens)  # the miss that fills the cache
+        for round_number in range(misses):
+            question = questions[round_number % len(questions)] + f" (variant {round_number // len(questions)})"
+            elapsed, state = timed(client, url, question, max_tokens)
+            assert state == "miss", state
+            miss_ms.append(elapsed)
+            for _ in range(hits_per_miss):
+                elapsed, state = timed(client, url, repeated, max_tokens)
+                assert state == "hit", state
+                hit_ms.append(elapsed)
+        phases = phase_means_ms(client.get(f"{gateway_url}/metrics").text)
+    print(f"\n{'end to end through the gateway (ms)':<38}{'n':>6}{'p50':>9}{'p99':>9}")
+    print(f"{'cache hit':<38}{len(hit_ms):>6}{statistics.median(hit_ms):>9.2f}{percentile(hit_ms, 0.99):>9.2f}")
+    print(f"{'cache miss (retrieve, route, generate)':<38}{len(miss_ms):>6}{statistics.median(miss_ms):>9.2f}"
+          f"{percentile(miss_ms, 0.99):>9.2f}")  # fmt: skip
+    print(f"a hit is {statistics.median(miss_ms) / statistics.median(hit_ms):.0f}x faster than a miss at p50")
+    print("\nmean per request, from the gateway's phase metrics (ms):")
+    for phase in ("state_read", "state_write", "retrieve", "route", "generate"):
+        if phase in phases:
+            print(f"  {phase:<12}{phases[phase]:>8.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="tutorbook-bench-cache", description=__doc__)
+    parser.add_argument("--misses", type=int, default=40)
+    parser.add_argument("--hits-per-miss", type=int, default=10)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
+        config = StackConfig(
+            data_dir=Path(tmp), api_keys=(KEY,), admin_keys=(ADMIN,),
+            model_cache_dir=Path("data/models").resolve(), gateway_port=18100, retriever_port=18101,
+            generator_port=18102, redis_port=18479, redis_persistent=False,
+            # Rate limiting stays on (as in production), with room for the whole run.
+            extra_env={"TUTORBOOK_RATE_LIMIT_REQUESTS_PER_MINUTE": "100000"},
+        )  # fmt: skip
+        print("starting the stack ...", flush=True)
+        with running_stack(config) as stack:
+            ingest_folder(stack.config.gateway_url, ADMIN, SAMPLES / "knowledge_base")
+            run(stack.config.gateway_url, args.misses, args.hits_per_miss, args.max_tokens)
+
+
+if __name__ == "__main__":
+    main()
