@@ -35,7 +35,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval eval-routing bench-retrieval bench-gateway bench-cache
+.PHONY: eval-retrieval eval-routing eval-semantic-cache bench-retrieval bench-gateway bench-cache
 eval-retrieval: install
 	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
@@ -44,6 +44,10 @@ eval-retrieval: install
 # Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
 eval-routing: install
 	$(PY) -m tutorbook_evals.routing --split test
+
+# How often the (optional) semantic cache would answer with another question's answer, per threshold.
+eval-semantic-cache: install
+	$(PY) -m tutorbook_evals.semantic_cache
 
 bench-retrieval: install
 	$(PY) -m tutorbook_retriever.benchmark --data $(EVAL_DATA) --plot docs/images/search-latency.png

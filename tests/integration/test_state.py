@@ -79,9 +79,14 @@ async def test_rate_limits_count_requests_and_tokens_per_key(backend: StateBacke
         await limiter.admit("vip")
     tokens = RateLimiter(backend, Limits(tokens_per_minute=60), {}, True)
     await tokens.admit("t")
-    await tokens.charge_tokens("t", 200)  # a long answer: the bucket goes into debt
+    tokens.charge_tokens("t", 200)  # a long answer: charged with the next admission, into debt
     with pytest.raises(RateLimitedError, match="tokens"):
         await tokens.admit("t")
+    other = RateLimiter(backend, Limits(tokens_per_minute=60), {}, True)
+    other.charge_tokens("u", 200)
+    await other.flush()  # what a replica sends every second: another replica now sees the debt
+    with pytest.raises(RateLimitedError, match="tokens"):
+        await RateLimiter(backend, Limits(tokens_per_minute=60), {}, True).admit("u")
 
 
 async def test_feedback_names_the_route_once_per_answer(backend: StateBackend) -> None:

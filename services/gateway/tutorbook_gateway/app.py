@@ -26,6 +26,8 @@ from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examples
 from tutorbook_gateway.state.store import gateway_state, open_backend
 
+TOKEN_FLUSH_SECONDS = 1.0
+
 
 def route_policy(settings: GatewaySettings) -> RoutePolicy:
     return RoutePolicy(
@@ -85,13 +87,16 @@ def create_app(
                 adapters=adapters or NoAdapters(),
                 health=AdapterHealth(),
             )
+            state = gateway_state(settings, backend)
             app.state.services = GatewayServices(
                 keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
                 chat=chat,
                 metrics=metrics,
-                state=gateway_state(settings, backend),
+                state=state,
                 background=background,
             )
+            flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
+            stack.callback(flushing.cancel)
             seeder = RouteExampleSeeder(live_retriever, builtin_route_examples())
             seeding = asyncio.create_task(seeder.run())
             stack.callback(seeding.cancel)

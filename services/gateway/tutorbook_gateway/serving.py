@@ -212,17 +212,22 @@ async def read_state(
 async def lookup(
     key: str, versioned: bool, state: GatewayState, context: ChatContext, metrics: GatewayMetrics
 ) -> dict[str, Any] | None:
-    """A fresh cached completion, or None. ``versioned``: the answer depends on the index, whose current
-    version is fetched beside the lookup, not after it."""
+    """A fresh cached completion, or None. ``versioned``: the answer depends on the index. Its current
+    version comes with the entry when the retriever publishes it to the shared Redis; otherwise the
+    retriever is asked, beside the lookup."""
     assert state.cache is not None
-    lookup_task = degraded("cache", state.cache.lookup(key), metrics)
-    if versioned:
-        answer, version = await asyncio.gather(lookup_task, current_index_version(context))
+    found: tuple[CachedAnswer | None, int | None] | None
+    if not versioned:
+        answer = await degraded("cache", state.cache.lookup(key), metrics)
+        found = (answer, None)
     else:
-        answer, version = await lookup_task, None
+        found = await degraded("cache", state.cache.lookup_with_version(key), metrics)
+    answer, version = found or (None, None)
     if answer is None:
         metrics.cache_lookups.labels(result="miss").inc()
         return None
+    if versioned and version is None:
+        version = await current_index_version(context)
     if not is_fresh(answer, version) or (versioned and answer.index_version is None):
         metrics.cache_lookups.labels(result="stale").inc()
         return None
@@ -298,8 +303,8 @@ async def remember(
     index_version: int | None,
     services: GatewayServices,
 ) -> None:
-    """After an answer: the session's new turns (awaited: the next turn must see them), then, off the
-    response's path, the cache entry and the tokens used."""
+    """After an answer: the session's new turns (awaited: the next turn must see them), the tokens used
+    (noted for the rate limiter), and, off the response's path, the cache entry."""
     state, metrics = services.state, services.metrics
     started = time.perf_counter()
     if caller.session_id is not None:
@@ -317,7 +322,6 @@ async def remember(
             later.append(quietly("semantic cache", remembered))
     usage = completion.get("usage") or {}
     if prepared.cached is None and usage.get("total_tokens"):
-        charge = state.limiter.charge_tokens(caller.owner, int(usage["total_tokens"]))
-        later.append(degraded("rate_limits", charge, metrics))
+        state.limiter.charge_tokens(caller.owner, int(usage["total_tokens"]))
     if later:
         services.background.spawn(asyncio.gather(*later))

@@ -1,5 +1,6 @@
 """create_app: wire the retriever's routes, lifespan, dependencies and error handlers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
 from tutorbook_retriever.clients.question_index import QdrantQuestionIndex
 from tutorbook_retriever.clients.route_index import QdrantRouteIndex
+from tutorbook_retriever.clients.version_publisher import NoPublisher, RedisVersionPublisher, VersionPublisher
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import create_retriever_metrics
 from tutorbook_retriever.routes.documents import get_document, index_version, ingest, list_documents, remove_document
@@ -57,7 +59,9 @@ def search_defaults(settings: RetrieverSettings) -> SearchOptions:
     )
 
 
-def build_services(settings: RetrieverSettings, embedder: Embedder, store: Store) -> RetrieverServices:
+def build_services(
+    settings: RetrieverSettings, embedder: Embedder, store: Store, publisher: VersionPublisher | None = None
+) -> RetrieverServices:
     return RetrieverServices(
         embedder=embedder,
         store=store,
@@ -70,7 +74,23 @@ def build_services(settings: RetrieverSettings, embedder: Embedder, store: Store
         ),
         search_defaults=search_defaults(settings),
         max_top_k=settings.max_top_k,
+        publisher=publisher or NoPublisher(),
     )
+
+
+REPUBLISH_SECONDS = 1.0
+
+
+def open_publisher(settings: RetrieverSettings) -> VersionPublisher:
+    return RedisVersionPublisher(settings.redis_url) if settings.redis_url else NoPublisher()
+
+
+async def republish(services: RetrieverServices) -> None:
+    """Publish the version every second too: it heals a publish lost while Redis was away."""
+    while True:
+        await asyncio.sleep(REPUBLISH_SECONDS)
+        version = await anyio.to_thread.run_sync(services.store.registry.index_version)
+        await anyio.to_thread.run_sync(services.publisher.publish, version)
 
 
 def create_app(
@@ -89,8 +109,9 @@ def create_app(
             qdrant = open_qdrant(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
         live_store = store or qdrant_store(qdrant, settings.collection_prefix)  # type: ignore[arg-type]
         live_store.ensure(live_embedder.dimension)
-        services = build_services(settings, live_embedder, live_store)
-        services.refresh_index_gauges(live_store.registry.index_version())
+        services = build_services(settings, live_embedder, live_store, open_publisher(settings))
+        services.index_changed(live_store.registry.index_version())
+        republishing = asyncio.create_task(republish(services))
 
         async def store_answers() -> None:
             await anyio.to_thread.run_sync(live_store.registry.index_version)
@@ -100,6 +121,8 @@ def create_app(
         try:
             yield
         finally:
+            republishing.cancel()
+            services.publisher.close()
             if qdrant is not None:
                 qdrant.close()
 

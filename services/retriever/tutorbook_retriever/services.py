@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.version_publisher import VersionPublisher
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import RetrieverMetrics
 from tutorbook_retriever.search import SearchOptions
@@ -17,8 +18,11 @@ class RetrieverServices:
     ingest_limits: IngestLimits
     search_defaults: SearchOptions
     max_top_k: int
+    publisher: VersionPublisher
 
-    def refresh_index_gauges(self, index_version: int) -> None:
+    def index_changed(self, index_version: int) -> None:
+        """After every change (and at start): publish the version for the gateways, refresh the gauges."""
+        self.publisher.publish(index_version)
         self.metrics.index_version.set(index_version)
         self.metrics.indexed_chunks.set(self.store.chunks.count())
         self.metrics.indexed_documents.set(len(self.store.registry.all()))

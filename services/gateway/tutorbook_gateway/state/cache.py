@@ -29,6 +29,10 @@ def is_fresh(answer: CachedAnswer, current_index_version: int | None) -> bool:
     return answer.index_version is None or answer.index_version == current_index_version
 
 
+# Where the retriever publishes the current index version, when it shares the gateways' Redis.
+INDEX_VERSION_KEY = "tb:index_version"
+
+
 class ResponseCache:
     def __init__(self, backend: StateBackend, ttl_seconds: float) -> None:
         self._backend = backend
@@ -37,6 +41,12 @@ class ResponseCache:
     async def lookup(self, key: str) -> CachedAnswer | None:
         raw = await self._backend.get(key)
         return None if raw is None else msgspec.json.decode(raw, type=CachedAnswer)
+
+    async def lookup_with_version(self, key: str) -> tuple[CachedAnswer | None, int | None]:
+        """The entry and the published index version, in one round trip (version None: not published)."""
+        raw, version = await self._backend.get_many([key, INDEX_VERSION_KEY])
+        answer = None if raw is None else msgspec.json.decode(raw, type=CachedAnswer)
+        return answer, None if version is None else int(version)
 
     async def store(self, key: str, answer: CachedAnswer) -> None:
         await self._backend.set(key, msgspec.json.encode(answer), self._ttl)

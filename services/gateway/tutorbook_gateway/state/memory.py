@@ -71,7 +71,7 @@ class MemoryBackend:
         levels = []
         for step in steps:
             tokens, last = self._buckets.get(step.key, (step.capacity, now))
-            levels.append(min(step.capacity, tokens + (now - last) * step.per_second))
+            levels.append(min(step.capacity, tokens + (now - last) * step.per_second) - step.debit)
         enough = [step.need <= 0 or level >= step.need for step, level in zip(steps, levels, strict=True)]
         results = []
         for step, level, ok in zip(steps, levels, enough, strict=True):

@@ -11,29 +11,31 @@ from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnava
 
 T = TypeVar("T")
 
-# Refill every bucket (KEYS[i]; ARGV holds capacity, per_second, need, cost for each), then take from all
-# of them only if each has what it needs. Redis's own clock, so that every replica sees the same time.
+# Refill every bucket (KEYS[i]; ARGV holds capacity, per_second, need, cost, debit for each), subtract its
+# debit, then take from all of them only if each has what it needs. Redis's own clock, so that every
+# replica sees the same time.
 TAKE_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local levels = {}
 local all_enough = true
 for i, key in ipairs(KEYS) do
-  local capacity = tonumber(ARGV[4 * i - 3])
-  local per_second = tonumber(ARGV[4 * i - 2])
-  local need = tonumber(ARGV[4 * i - 1])
+  local capacity = tonumber(ARGV[5 * i - 4])
+  local per_second = tonumber(ARGV[5 * i - 3])
+  local need = tonumber(ARGV[5 * i - 2])
+  local debit = tonumber(ARGV[5 * i])
   local state = redis.call('HMGET', key, 'tokens', 'at')
   local tokens = tonumber(state[1]) or capacity
   local at = tonumber(state[2]) or now
-  levels[i] = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+  levels[i] = math.min(capacity, tokens + math.max(0, now - at) * per_second) - debit
   if need > 0 and levels[i] < need then all_enough = false end
 end
 local results = {}
 for i, key in ipairs(KEYS) do
-  local capacity = tonumber(ARGV[4 * i - 3])
-  local per_second = tonumber(ARGV[4 * i - 2])
-  local need = tonumber(ARGV[4 * i - 1])
-  local cost = tonumber(ARGV[4 * i])
+  local capacity = tonumber(ARGV[5 * i - 4])
+  local per_second = tonumber(ARGV[5 * i - 3])
+  local need = tonumber(ARGV[5 * i - 2])
+  local cost = tonumber(ARGV[5 * i - 1])
   local level = levels[i]
   if all_enough then level = level - cost end
   redis.call('HSET', key, 'tokens', tostring(level), 'at', tostring(now))
@@ -105,7 +107,7 @@ class RedisBackend:
 
     async def take(self, steps: list[BucketStep]) -> list[BucketResult]:
         keys = [step.key for step in steps]
-        args = [value for step in steps for value in (step.capacity, step.per_second, step.need, step.cost)]
+        args = [value for step in steps for value in (step.capacity, step.per_second, step.need, step.cost, step.debit)]
         found = await self._call(lambda: self._take(keys=keys, args=args))
         return [BucketResult(bool(int(ok)), float(retry), float(level)) for ok, retry, level in found]
 

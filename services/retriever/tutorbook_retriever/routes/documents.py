@@ -28,7 +28,7 @@ def ingest(data: IngestRequest, state: State) -> IngestResponse:
     for outcome in result.outcomes:
         metrics.documents_ingested.labels(status=outcome.status).inc()
     metrics.chunks_indexed.inc(result.chunks)
-    services.refresh_index_gauges(result.index_version)
+    services.index_changed(result.index_version)
     return IngestResponse(
         documents=len(result.outcomes),
         chunks=result.chunks,
@@ -65,7 +65,7 @@ def get_document(doc_id: str, state: State) -> DocumentInfo:
 def remove_document(doc_id: str, state: State) -> DeleteResponse:
     services: RetrieverServices = state.services
     version = delete_document(doc_id.lstrip("/"), services.store)
-    services.refresh_index_gauges(version)
+    services.index_changed(version)
     return DeleteResponse(deleted=doc_id.lstrip("/"), index_version=version)
 
 
