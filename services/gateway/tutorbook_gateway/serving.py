@@ -285,10 +285,12 @@ def response_record(block: dict[str, Any], model: str) -> ResponseRecord:
     )
 
 
-async def record_response(response_id: str, record: ResponseRecord, services: GatewayServices) -> None:
-    """What feedback on ``response_id`` will name; written while the answer is produced, before it leaves."""
+def record_response(response_id: str, record: ResponseRecord, services: GatewayServices) -> None:
+    """What feedback on ``response_id`` will name: written off the response's path (feedback on this
+    replica that arrives first waits for the write; another replica sees it within a round trip)."""
     feedback = services.state.feedback
-    await degraded("feedback", feedback.remember_response(response_id, record), services.metrics)
+    write = degraded("feedback", feedback.remember_response(response_id, record), services.metrics)
+    feedback.remember_response_soon(response_id, write)
 
 
 def new_response_id() -> str:

@@ -10,6 +10,7 @@ rate limit, session, cache lookup with the index-version check; and the writes b
 import argparse
 import json
 import re
+import signal
 import statistics
 import tempfile
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_gateway import percentile
 from tutorbook_devstack.stack import StackConfig, ingest_folder, running_stack
 
@@ -87,6 +89,7 @@ def main() -> None:
             # Rate limiting stays on (as in production), with room for the whole run.
             extra_env={"TUTORBOOK_RATE_LIMIT_REQUESTS_PER_MINUTE": "100000"},
         )  # fmt: skip
+        signal.signal(signal.SIGTERM, stop_on_sigterm)  # a killed benchmark still stops its stack
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:
             ingest_folder(stack.config.gateway_url, ADMIN, SAMPLES / "knowledge_base")

@@ -8,6 +8,7 @@ Starts the stack itself (free ports, temporary data) unless --gateway-url and --
 """
 
 import argparse
+import signal
 import statistics
 import tempfile
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.stack import StackConfig, running_stack
 from tutorbook_gateway.app import route_policy
 from tutorbook_gateway.routing import (
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--gateway-url")
     parser.add_argument("--generator-url")
     parser.add_argument("--key", default=BENCH_KEY, help="API key of the running gateway")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra gateway setting")
     args = parser.parse_args()
     p50, p95 = router_decision_ms(10_000)
     print(f"router decision (no embedding): p50 {p50 * 1000:.1f} us, p95 {p95 * 1000:.1f} us")
@@ -99,8 +102,10 @@ def main() -> None:
             data_dir=Path(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin",),
             model_cache_dir=Path("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
-            extra_env={"TUTORBOOK_CACHE_ENABLED": "false"},  # every request must reach vLLM
+            # Every request must reach vLLM: no response cache.
+            extra_env={"TUTORBOOK_CACHE_ENABLED": "false", **dict(item.split("=", 1) for item in args.env)},
         )  # fmt: skip
+        signal.signal(signal.SIGTERM, stop_on_sigterm)  # a killed benchmark still stops its stack
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:
             generator_url = stack.config.url(config.generator_port)

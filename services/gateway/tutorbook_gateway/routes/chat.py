@@ -1,4 +1,3 @@
-import asyncio
 import logging
 import time
 from typing import Any
@@ -66,28 +65,25 @@ async def chat_completions(data: ChatCompletionRequest, request: Request[Any, An
 
 async def replay(cached: dict[str, Any], prepared: Prepared, services: GatewayServices) -> ChatOutcome:
     """A cached answer (under a new id): admitted, and recorded for feedback, in one round of waiting."""
-    record = response_record(cached.get("tutorbook") or {}, str(cached.get("model", "")))
-    await asyncio.gather(admitted(prepared), record_response(cached["id"], record, services))
+    await admitted(prepared)
+    record_response(
+        cached["id"], response_record(cached.get("tutorbook") or {}, str(cached.get("model", ""))), services
+    )
     return ChatOutcome(cached, plan_from_cache(cached))
 
 
 async def answer(prepared: Prepared, services: GatewayServices) -> ChatOutcome:
-    """Plan; a similar question answered before may stand in (semantic cache); else carry the plan out,
-    recording what feedback will need while vLLM generates."""
+    """Plan; a similar question answered before may stand in (semantic cache); else carry the plan out."""
     similar = wants_similar_questions(prepared, services.state)
     plan = await plan_chat(prepared.request, services.chat, similar_questions=similar)
     stand_in = await semantic_lookup(plan, prepared, services)
     if stand_in is not None:
         prepared.cached = stand_in
         return await replay(stand_in, prepared, services)
-    response_id = new_response_id()
+    outcome = await complete(plan, prepared.request, services.chat)
+    response_id = outcome.completion["id"] = new_response_id()
     model = plan.payload["model"] if plan.payload else prepared.request.model
-    recording = asyncio.ensure_future(record_response(response_id, response_record(plan.tutorbook, model), services))
-    try:
-        outcome = await complete(plan, prepared.request, services.chat)
-    finally:
-        await recording
-    outcome.completion["id"] = response_id
+    record_response(response_id, response_record(plan.tutorbook, model), services)
     return outcome
 
 
@@ -150,19 +146,16 @@ async def open_answer(prepared: Prepared, services: GatewayServices) -> tuple[Ch
         prepared.cached = stand_in
         await replay(stand_in, prepared, services)
         return plan_from_cache(stand_in), cached_answer(stand_in), stand_in["id"]
+    upstream: ChunkStream | LocalAnswer
+    if plan.payload is None:
+        upstream = abstain_text(plan)
+    elif plan.labels is not None:  # a classifier's answer is one label: computed whole, then sent as chunks
+        upstream = cached_answer(await generate(plan, services.chat))
+    else:
+        upstream = await services.chat.generator.open_chat_stream(plan.payload)
     response_id = new_response_id()
     model = plan.payload["model"] if plan.payload else prepared.request.model
-    recording = asyncio.ensure_future(record_response(response_id, response_record(plan.tutorbook, model), services))
-    try:
-        upstream: ChunkStream | LocalAnswer
-        if plan.payload is None:
-            upstream = abstain_text(plan)
-        elif plan.labels is not None:  # a classifier's answer is one label: computed whole, then sent as chunks
-            upstream = cached_answer(await generate(plan, services.chat))
-        else:
-            upstream = await services.chat.generator.open_chat_stream(plan.payload)
-    finally:
-        await recording
+    record_response(response_id, response_record(plan.tutorbook, model), services)
     return plan, upstream, response_id
 
 
