@@ -101,6 +101,7 @@ def test_probes_and_metrics(client: TestClient[Litestar]) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["checks"] == {"retriever": "ok", "generator": "ok", "route_examples": "ok"}
     metrics = client.get("/metrics").text
-    assert 'tutorbook_gateway_chat_requests_total{route="rag",status="200"} 1.0' in metrics
+    assert 'tutorbook_gateway_chat_requests_total{model="base",route="rag",status="200"} 1.0' in metrics
     assert 'tutorbook_gateway_auth_failures_total{reason="missing_api_key"} 1.0' in metrics
     assert 'tutorbook_gateway_phase_duration_seconds_count{phase="retrieve"} 1.0' in metrics
+    assert 'tutorbook_gateway_router_decisions_total{route="rag",rule="relevant_passage"} 1.0' in metrics

@@ -60,4 +60,4 @@ def test_streams_are_measured(client: TestClient[Litestar]) -> None:
     client.post("/v1/chat/completions", json=chat("warranty?", stream=True), headers=USER)
     metrics = client.get("/metrics").text
     assert 'tutorbook_gateway_time_to_first_token_seconds_count{route="rag"} 1.0' in metrics
-    assert 'tutorbook_gateway_chat_requests_total{route="rag",status="200"} 1.0' in metrics
+    assert 'tutorbook_gateway_chat_requests_total{model="base",route="rag",status="200"} 1.0' in metrics

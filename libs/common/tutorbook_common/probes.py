@@ -4,16 +4,28 @@ A service puts a :class:`Probes` on ``app.state.probes`` in its lifespan; the ha
 """
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Response, get
 from litestar.datastructures import State
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 READINESS_TIMEOUT_SECONDS = 2.0
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def exposed_registry(own: CollectorRegistry) -> CollectorRegistry:
+    """What ``/metrics`` shows: the service's own registry, or, when several worker processes share their
+    metrics through files (prometheus-client's multiprocess mode), every worker's values added up."""
+    if not os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        return own
+    aggregated = CollectorRegistry()
+    multiprocess.MultiProcessCollector(aggregated)  # type: ignore[no-untyped-call]
+    return aggregated
 
 
 @dataclass

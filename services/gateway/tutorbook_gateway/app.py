@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from litestar import Litestar
 
 from tutorbook_common.errors import error_handlers
-from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck
+from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck, exposed_registry
 from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth, NoAdapters
 from tutorbook_gateway.auth import KeyRing
@@ -107,7 +107,7 @@ def create_app(
             }
             if settings.redis_url:
                 checks["redis"] = backend.ping
-            app.state.probes = Probes(registry=metrics.registry, checks=checks)
+            app.state.probes = Probes(registry=exposed_registry(metrics.registry), checks=checks)
             yield
 
     return Litestar(

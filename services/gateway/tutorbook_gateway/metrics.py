@@ -31,16 +31,19 @@ class GatewayMetrics:
     state_errors: Counter
     rate_limited: Counter
     feedback: Counter
+    adapter_uploads: Counter
+    adapter_refusals: Counter
+    adapter_loads: Counter
 
 
 def create_gateway_metrics() -> GatewayMetrics:
     registry = CollectorRegistry()
-    return GatewayMetrics(
+    metrics = GatewayMetrics(
         registry=registry,
         requests=Counter(
             "tutorbook_gateway_chat_requests",
-            "Chat requests by route and HTTP status",
-            ["route", "status"],
+            "Chat requests by route, answering model (base, an adapter's name, none) and HTTP status",
+            ["route", "model", "status"],
             registry=registry,
         ),
         request_seconds=Histogram(
@@ -65,7 +68,10 @@ def create_gateway_metrics() -> GatewayMetrics:
             buckets=PHASE_BUCKETS,
         ),
         router_decisions=Counter(
-            "tutorbook_gateway_router_decisions", "Router decisions by route", ["route"], registry=registry
+            "tutorbook_gateway_router_decisions",
+            "Router decisions by route and the rule that decided (cache hits are not decisions)",
+            ["route", "rule"],
+            registry=registry,
         ),
         retrieval_top_score=Histogram(
             "tutorbook_gateway_retrieval_top_score",
@@ -106,14 +112,62 @@ def create_gateway_metrics() -> GatewayMetrics:
             ["route", "rating"],
             registry=registry,
         ),
+        adapter_uploads=Counter(
+            "tutorbook_gateway_adapter_uploads",
+            "Adapter uploads by result (stored, refused)",
+            ["result"],
+            registry=registry,
+        ),
+        adapter_refusals=Counter(
+            "tutorbook_gateway_adapter_validation_refusals",
+            "Adapter uploads refused by validation, by reason",
+            ["reason"],
+            registry=registry,
+        ),
+        adapter_loads=Counter(
+            "tutorbook_gateway_adapter_loads",
+            "Adapter loads and unloads on generator replicas, by replica and result",
+            ["replica", "action", "result"],
+            registry=registry,
+        ),
     )
+    initialise_series(metrics)
+    return metrics
+
+
+def initialise_series(metrics: GatewayMetrics) -> None:
+    """Create the label sets ops' queries divide by or alert on, at zero, so that "nothing happened"
+    reads as 0 rather than as no data."""
+    for service in ("retriever", "generator"):
+        for kind in ("upstream_error", "upstream_timeout"):
+            metrics.upstream_errors.labels(service=service, kind=kind)
+    for component in ("cache", "sessions", "feedback", "rate_limits"):
+        metrics.state_errors.labels(component=component)
+    for limit in ("requests", "tokens"):
+        metrics.rate_limited.labels(limit=limit)
+    for result in ("hit", "miss", "stale", "bypass", "semantic_hit"):
+        metrics.cache_lookups.labels(result=result)
+    for route in ("rag", "adapter", "adapter+rag", "prompt", "abstain"):
+        for rating in ("up", "down"):
+            metrics.feedback.labels(route=route, rating=rating)
+    for result in ("stored", "refused"):
+        metrics.adapter_uploads.labels(result=result)
+
+
+def model_label(plan: "ChatPlan") -> str:
+    """Bounded: "base", an adapter's name (admins create those), or "none" (abstain)."""
+    decision = plan.decision
+    if decision.adapter is not None:
+        return decision.adapter.name
+    return "none" if decision.route.value == "abstain" else "base"
 
 
 def observe_answer(metrics: GatewayMetrics, plan: "ChatPlan", status: str, seconds: float) -> None:
     route = plan.decision.route.value
-    metrics.requests.labels(route=route, status=status).inc()
+    metrics.requests.labels(route=route, model=model_label(plan), status=status).inc()
     metrics.request_seconds.labels(route=route).observe(seconds)
-    metrics.router_decisions.labels(route=route).inc()
+    if plan.decision.rule != "cache":
+        metrics.router_decisions.labels(route=route, rule=plan.decision.rule or "unknown").inc()
     for phase, phase_seconds in plan.phase_seconds.items():
         metrics.phase_seconds.labels(phase=phase).observe(phase_seconds)
     if plan.top_score is not None:
@@ -133,7 +187,7 @@ def observe_stream(metrics: GatewayMetrics, plan: "ChatPlan", report: "StreamRep
 
 
 def observe_chat_failure(metrics: GatewayMetrics, error: ServiceError, seconds: float) -> None:
-    metrics.requests.labels(route="none", status=str(error.status_code)).inc()
+    metrics.requests.labels(route="none", model="none", status=str(error.status_code)).inc()
     metrics.request_seconds.labels(route="none").observe(seconds)
     if isinstance(error, RateLimitedError):
         metrics.rate_limited.labels(limit=error.limit).inc()

@@ -22,7 +22,7 @@ health. With ``"model": "auto"`` the rules are, in order:
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 AUTO_MODEL = "auto"
 # The router's own route-example sets (":" is not allowed in adapter names, so they cannot clash).
@@ -115,6 +115,7 @@ class RouteDecision:
     reason: str
     suggestions: tuple[str, ...] = field(default=())
     adapter: AdapterState | None = None
+    rule: str = ""  # which rule decided, from a small fixed set (a metric label; the reason is free text)
 
 
 class UnknownModelError(ValueError):
@@ -178,28 +179,30 @@ def decide_for_base(
     if hint in (Route.ADAPTER, Route.ADAPTER_RAG):
         raise RouteHintError(f'tutorbook.route {hint.value!r} needs "model" to name an adapter')
     if hint is Route.RAG:
-        return with_passages(Route.RAG, "the client asked for rag", signals)
+        return with_passages(Route.RAG, "the client asked for rag", signals, rule="hint")
     if hint is Route.ABSTAIN:
-        return RouteDecision(Route.ABSTAIN, 1.0, "the client asked for abstain")
+        return RouteDecision(Route.ABSTAIN, 1.0, "the client asked for abstain", rule="hint")
     if hint is Route.PROMPT:
-        return RouteDecision(Route.PROMPT, 1.0, "the client asked for prompt")
-    return RouteDecision(Route.PROMPT, 1.0, f"the request names the base model {policy.base_model!r}")
+        return RouteDecision(Route.PROMPT, 1.0, "the client asked for prompt", rule="hint")
+    return RouteDecision(Route.PROMPT, 1.0, f"the request names the base model {policy.base_model!r}", rule="model")
 
 
 def decide_for_adapter(adapter: AdapterState, hint: Route | None, signals: RouteSignals) -> RouteDecision:
     forced = f"the request names the adapter {adapter.served_name!r}"
     if hint in (Route.RAG, Route.PROMPT, Route.ABSTAIN):
         raise RouteHintError(f"tutorbook.route {hint.value!r} cannot be served by the adapter {adapter.name!r}")
+    rule = "model" if hint is None else "hint"
     if hint is Route.ADAPTER_RAG or (hint is None and adapter.wants_context):
-        return with_passages(Route.ADAPTER_RAG, forced, signals, adapter)
-    return RouteDecision(Route.ADAPTER, 1.0, forced, adapter=adapter)
+        return with_passages(Route.ADAPTER_RAG, forced, signals, adapter, rule)
+    return RouteDecision(Route.ADAPTER, 1.0, forced, adapter=adapter, rule=rule)
 
 
-def with_passages(route: Route, why: str, signals: RouteSignals, adapter: AdapterState | None = None) -> RouteDecision:
+def with_passages(
+    route: Route, why: str, signals: RouteSignals, adapter: AdapterState | None = None, rule: str = "hint"
+) -> RouteDecision:
     top = signals.retrieval.top_score if signals.retrieval else None
-    if top is None:
-        return RouteDecision(route, 1.0, f"{why}; no passage was found", adapter=adapter)
-    return RouteDecision(route, 1.0, f"{why}; the best passage scored {top:.2f}", adapter=adapter)
+    found = "no passage was found" if top is None else f"the best passage scored {top:.2f}"
+    return RouteDecision(route, 1.0, f"{why}; {found}", adapter=adapter, rule=rule)
 
 
 def confidence(gap: float) -> float:
@@ -247,8 +250,9 @@ def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
             f"{policy.adapter_min_score:.2f}), ahead of the best passage at {max(passage, 0):.2f}{note}"
         )
         if adapter.wants_context and passage >= policy.rag_min_score:
-            return RouteDecision(Route.ADAPTER_RAG, confidence(gap), reason + "; it wants context", adapter=adapter)
-        return RouteDecision(Route.ADAPTER, confidence(gap), reason, adapter=adapter)
+            decision = RouteDecision(Route.ADAPTER_RAG, confidence(gap), reason + "; it wants context", adapter=adapter)
+            return replace(decision, rule="adapter_match")
+        return RouteDecision(Route.ADAPTER, confidence(gap), reason, adapter=adapter, rule="adapter_match")
 
     relevant = passage >= policy.rag_min_score or (
         passage >= policy.rag_min_score - policy.rag_agreement_band and retrieval.agreement
@@ -261,6 +265,7 @@ def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
             confidence(passage - policy.rag_min_score + (0.05 if retrieval.agreement else 0.0)),
             f"the best passage scored {passage:.2f} (threshold {policy.rag_min_score:.2f}, "
             f"margin {retrieval.margin:.2f}{agreed}){note}",
+            rule="relevant_passage" if passage >= policy.rag_min_score else "search_agreement",
         )
     if small_talk >= policy.prompt_min_score and small_talk >= off_topic + policy.off_topic_margin:
         return RouteDecision(
@@ -268,13 +273,17 @@ def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
             confidence(min(small_talk - policy.prompt_min_score, small_talk - passage)),
             f"small talk: it matches the conversation examples at {small_talk:.2f} (threshold "
             f"{policy.prompt_min_score:.2f}) and the best passage only at {max(passage, 0):.2f}{note}",
+            rule="small_talk",
         )
     if top is None:
-        return RouteDecision(Route.ABSTAIN, 1.0, f"the knowledge base has no passage for this question{note}")
+        return RouteDecision(
+            Route.ABSTAIN, 1.0, f"the knowledge base has no passage for this question{note}", rule="empty_index"
+        )
     return RouteDecision(
         Route.ABSTAIN,
         confidence(policy.rag_min_score - passage),
         f"the best passage scored {passage:.2f}, below the relevance threshold {policy.rag_min_score:.2f}, "
         f"and nothing else matched{note}",
         suggestions=tuple(dict.fromkeys(retrieval.topics))[:3],
+        rule="off_topic" if off_topic >= small_talk and off_topic >= policy.prompt_min_score else "nothing_matched",
     )

@@ -12,6 +12,9 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     gateway_port: int = 8000
+    # Worker processes (uvicorn). Above 1, metrics are shared through files (prometheus-client's
+    # multiprocess mode, in PROMETHEUS_MULTIPROC_DIR or a fresh temporary folder) and /metrics adds them up.
+    gateway_workers: int = 1
     retriever_url: str = "http://127.0.0.1:8001"
     generator_url: str = "http://127.0.0.1:8002"
     # Empty: no Redis; cache, sessions, rate limits and feedback live in this process's memory.

@@ -11,7 +11,7 @@ from tutorbook_gateway.auth import require_api_key
 from tutorbook_gateway.chat import ChatOutcome, ChatPlan, complete, generate, plan_chat
 from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.metrics import observe_chat, observe_chat_failure, observe_stream
-from tutorbook_gateway.routing import Route, RouteDecision
+from tutorbook_gateway.routing import AdapterState, Route, RouteDecision
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.serving import (
@@ -99,7 +99,14 @@ def answer_headers(route: str, prepared: Prepared, caller: Caller) -> dict[str, 
 def plan_from_cache(completion: dict[str, Any]) -> ChatPlan:
     """What metrics and streaming need from a cached answer: its original decision."""
     block = completion.get("tutorbook") or {}
-    decision = RouteDecision(Route(block.get("route", "prompt")), float(block.get("confidence", 1.0)), "cached")
+    adapter = block.get("adapter")
+    decision = RouteDecision(
+        Route(block.get("route", "prompt")),
+        float(block.get("confidence", 1.0)),
+        "cached",
+        adapter=AdapterState(adapter["name"], int(adapter["version"])) if adapter else None,
+        rule="cache",
+    )
     return ChatPlan(decision, block, None)
 
 

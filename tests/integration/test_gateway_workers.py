@@ -1,0 +1,55 @@
+"""Several gateway worker processes: /metrics adds up every worker's counts (multiprocess mode)."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from prometheus_client.mmap_dict import MmapedDict
+
+from tests.conftest import free_port
+
+
+def auth_failures(path: Path) -> float:
+    """One worker's own count, read from its metrics file."""
+    values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
+    return float(sum(value for key, value, *_ in values if "auth_failures" in key))
+
+
+def test_metrics_count_every_workers_requests(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TUTORBOOK_GATEWAY_PORT": str(port),
+        "TUTORBOOK_GATEWAY_WORKERS": "2",
+        "TUTORBOOK_API_KEYS": "right-key",
+        "TUTORBOOK_RETRIEVER_URL": "http://127.0.0.1:9",  # nothing there: this test needs no upstream
+        "TUTORBOOK_GENERATOR_URL": "http://127.0.0.1:9",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "tutorbook_gateway"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        refused = 40
+        for _ in range(refused):  # a new connection each time, so both workers take some
+            httpx.post(f"{base}/v1/chat/completions", json={}, headers={"Authorization": "Bearer wrong"})
+        line = 'tutorbook_gateway_auth_failures_total{reason="invalid_api_key"}'
+        for _ in range(6):  # whichever worker answers the scrape, it reports every worker's count
+            scraped = [row for row in httpx.get(f"{base}/metrics").text.splitlines() if row.startswith(line)]
+            assert scraped and float(scraped[0].rsplit(" ", 1)[1]) == refused
+        per_worker = [auth_failures(path) for path in (tmp_path / "metrics").glob("counter_*.db")]
+        assert sum(per_worker) == refused and sum(1 for count in per_worker if count) == 2, per_worker
+    finally:
+        gateway.terminate()
+        gateway.wait(20)
