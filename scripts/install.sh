@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what Tutorbook needs into ./.venv (and redis-server through apt), skipping what is already there.
+# Install what Tutorbook needs into ./.venv (and redis-server, prometheus through apt), skipping what is there.
 # Idempotent: a stamp records what was installed; a second run with the same inputs does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +14,14 @@ quiet_pip() {
   "$PIP" "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
-ensure_redis() {
-  if command -v redis-server >/dev/null 2>&1; then return; fi
+ensure_apt_tool() {  # ensure_apt_tool <command> <Debian package>
+  if command -v "$1" >/dev/null 2>&1; then return; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing redis-server (apt)"
+    echo "== installing $2 (apt)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
   else
-    echo "redis-server is missing: install it (Debian/Ubuntu: sudo apt-get install redis-server) and run again" >&2
+    echo "$1 is missing: install it (Debian/Ubuntu: sudo apt-get install $2) and run again" >&2
     exit 1
   fi
 }
@@ -31,7 +31,9 @@ inputs_digest() {
     services/*/pyproject.toml tools/*/pyproject.toml | sha256sum | cut -d' ' -f1
 }
 
-ensure_redis
+ensure_apt_tool redis-server redis-server
+# Prometheus and promtool: the dashboard and alert tests evaluate every query against a live Prometheus.
+ensure_apt_tool prometheus prometheus
 want=$(inputs_digest)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
