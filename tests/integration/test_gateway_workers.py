@@ -3,13 +3,12 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from prometheus_client.mmap_dict import MmapedDict
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_answering
 
 
 def auth_failures(path: Path) -> float:
@@ -34,13 +33,7 @@ def test_metrics_count_every_workers_requests(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_answering(f"{base}/healthz")
         refused = 40
         for _ in range(refused):  # a new connection each time, so both workers take some
             httpx.post(f"{base}/v1/chat/completions", json={}, headers={"Authorization": "Bearer wrong"})
