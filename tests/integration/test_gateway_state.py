@@ -1,7 +1,9 @@
 """The gateway's state through its HTTP API: sessions, the cache, rate limits and feedback, each test run
 with the in-memory store and with a real redis-server (the retriever and generator are fakes here)."""
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,7 +46,7 @@ class Gateway:
         self.catalog = FakeAdapterCatalog({"style": ActiveAdapter(STYLE_CARD, 1)})
         settings = GatewaySettings(
             api_keys="user-key,other-key", admin_keys="admin-key", base_model_name="base", redis_url=redis_url,
-            rag_min_score=0.5, **overrides,
+            rag_min_score=0.5, data_dir=Path(tempfile.mkdtemp(prefix="tutorbook-test-")), **overrides,
         )  # fmt: skip
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, adapters=self.catalog)
 

@@ -1,6 +1,7 @@
 """Unit fixtures: the gateway app on in-process fakes of the retriever and generator."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -17,8 +18,10 @@ def upstream() -> tuple[FakeRetriever, FakeGenerator]:
 
 
 @pytest.fixture
-def client(upstream: tuple[FakeRetriever, FakeGenerator]) -> Iterator[TestClient[Litestar]]:
-    settings = GatewaySettings(api_keys="user-key", admin_keys="admin-key", base_model_name="base", rag_min_score=0.5)
+def client(upstream: tuple[FakeRetriever, FakeGenerator], tmp_path: Path) -> Iterator[TestClient[Litestar]]:
+    settings = GatewaySettings(
+        api_keys="user-key", admin_keys="admin-key", base_model_name="base", rag_min_score=0.5, data_dir=tmp_path
+    )
     retriever, generator = upstream
     with TestClient(create_app(settings, retriever=retriever, generator=generator)) as test_client:
         yield test_client

@@ -1,21 +1,29 @@
 """create_app: wire the gateway's routes, lifespan, clients and error handlers."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import aiohttp
 from litestar import Litestar
 
 from tutorbook_common.errors import error_handlers
 from tutorbook_common.probes import PROBE_ROUTES, Probes, ReadinessCheck, exposed_registry
 from tutorbook_common.request_context import RequestIdMiddleware
-from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth, NoAdapters
+from tutorbook_gateway.adapters.archive import ArchiveLimits
+from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
+from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
+from tutorbook_gateway.adapters.loading import AdapterLoader, VllmAdapterLoader
+from tutorbook_gateway.adapters.store import FileAdapterStore
+from tutorbook_gateway.adapters.validation import BaseModelShape
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat import ChatConfig, ChatContext
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
-from tutorbook_gateway.metrics import create_gateway_metrics
+from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
+from tutorbook_gateway.routes.adapters import adapters_router
 from tutorbook_gateway.routes.chat import chat_completions
 from tutorbook_gateway.routes.documents import documents_router
 from tutorbook_gateway.routes.feedback import list_feedback, post_feedback
@@ -27,6 +35,47 @@ from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examp
 from tutorbook_gateway.state.store import gateway_state, open_backend
 
 TOKEN_FLUSH_SECONDS = 1.0
+
+
+def base_model_shape(settings: GatewaySettings) -> BaseModelShape | None:
+    path = settings.resolved_base_model_config()
+    return BaseModelShape.from_config(json.loads(path.read_text())) if path.is_file() else None
+
+
+def adapter_admin(
+    settings: GatewaySettings,
+    store: FileAdapterStore,
+    loader: AdapterLoader,
+    retriever: RetrieverClient,
+    health: AdapterHealth,
+    metrics: GatewayMetrics,
+    background: BackgroundTasks,
+) -> AdapterAdmin:
+    limits = ArchiveLimits(
+        max_archive_bytes=settings.adapter_max_upload_bytes,
+        max_member_bytes=settings.adapter_max_unpacked_bytes,
+        max_total_bytes=settings.adapter_max_unpacked_bytes,
+    )
+    return AdapterAdmin(
+        store=store,
+        limits=limits,
+        shape=base_model_shape(settings),
+        max_rank=settings.max_lora_rank,
+        base_model=settings.base_model_name,
+        generator_adapter_dir=settings.generator_adapter_dir or store.root,
+        loader=loader,
+        retriever=retriever,
+        health=health,
+        metrics=metrics,
+        background=background,
+        require_eval_win=settings.adapter_require_eval_win,
+        unload_grace_seconds=settings.adapter_unload_grace_seconds,
+    )
+
+
+def active_route_examples(catalog: AdapterCatalog) -> dict[str, list[str]]:
+    """The active adapters' route examples, stored again at start (the retriever's index may be new)."""
+    return {name: adapter.card.route_examples for name, adapter in catalog.active().items()}
 
 
 def route_policy(settings: GatewaySettings) -> RoutePolicy:
@@ -58,8 +107,10 @@ def create_app(
     retriever: RetrieverClient | None = None,
     generator: GeneratorClient | None = None,
     adapters: AdapterCatalog | None = None,
+    loader: AdapterLoader | None = None,
 ) -> Litestar:
-    """Build the gateway. ``retriever`` and ``generator`` replace the HTTP clients (unit tests only)."""
+    """Build the gateway. ``retriever``, ``generator``, ``adapters`` (the catalog the router reads) and
+    ``loader`` (hot-loading on generator replicas) replace the real ones (tests)."""
     settings = settings or GatewaySettings()
 
     @asynccontextmanager
@@ -80,12 +131,14 @@ def create_app(
             stack.push_async_callback(backend.close)
             background = BackgroundTasks()
             stack.push_async_callback(background.drain)
+            store = FileAdapterStore(settings.resolved_adapter_dir())
+            health = AdapterHealth()
             chat = ChatContext(
                 config=chat_config(settings),
                 retriever=live_retriever,
                 generator=live_generator,
-                adapters=adapters or NoAdapters(),
-                health=AdapterHealth(),
+                adapters=adapters or store,
+                health=health,
             )
             state = gateway_state(settings, backend)
             app.state.services = GatewayServices(
@@ -97,7 +150,17 @@ def create_app(
             )
             flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
             stack.callback(flushing.cancel)
-            seeder = RouteExampleSeeder(live_retriever, builtin_route_examples())
+            live_loader = loader or VllmAdapterLoader(
+                await stack.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))),
+                settings.replica_urls(),
+                settings.generator_dns,
+                settings.generator_dns_port,
+            )
+            app.state.adapter_admin = adapter_admin(
+                settings, store, live_loader, live_retriever, health, metrics, background
+            )
+            examples = {**builtin_route_examples(), **active_route_examples(chat.adapters)}
+            seeder = RouteExampleSeeder(live_retriever, examples)
             seeding = asyncio.create_task(seeder.run())
             stack.callback(seeding.cancel)
             checks: dict[str, ReadinessCheck] = {
@@ -112,6 +175,7 @@ def create_app(
 
     return Litestar(
         route_handlers=[
+            adapters_router,
             chat_completions,
             list_models,
             documents_router,

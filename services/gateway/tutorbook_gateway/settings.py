@@ -1,5 +1,7 @@
 """Gateway settings: one class, read from the environment once, in create_app."""
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +48,24 @@ class GatewaySettings(BaseSettings):
     admin_keys: str = ""
     # The served name of the generator's base model.
     base_model_name: str = "smollm2-135m-instruct"
+    # Adapters: the store (shared with the generators, whose filesystem resolver reads it) and the limits
+    # uploads are validated against. The base model's config.json gives the layer shapes adapters must fit.
+    data_dir: Path = Path("data")
+    adapter_dir: Path | None = None  # default <data_dir>/adapters
+    generator_adapter_dir: Path | None = None  # the same folder as the generators see it (default: adapter_dir)
+    base_model_config: Path | None = None  # default <data_dir>/models/SmolLM2-135M-Instruct/config.json
+    max_lora_rank: int = 16
+    adapter_max_upload_bytes: int = 200_000_000
+    adapter_max_unpacked_bytes: int = 400_000_000
+    # Generator replicas to hot-load adapters on: comma-separated URLs (empty: the generator URL), plus
+    # every address of a DNS name (a Kubernetes headless service) when set.
+    generator_replicas: str = ""
+    generator_dns: str = ""
+    generator_dns_port: int = 8002
+    # Store but do not activate an adapter whose card shows it no better than few-shot prompting.
+    adapter_require_eval_win: bool = False
+    # How long a replaced version stays loaded, so requests already running on it finish.
+    adapter_unload_grace_seconds: float = 60.0
     # Router thresholds (see routing.py; chosen on the routing evaluation's dev split, docs/routing.md).
     # rag: the lowest retrieval score (cosine) that counts as a relevant passage; a passage up to
     # rag_agreement_band below it still counts when dense and lexical search agree on it.
@@ -68,6 +88,15 @@ class GatewaySettings(BaseSettings):
     max_request_bytes: int = 16_000_000
     upstream_timeout_seconds: float = 120.0
     retriever_timeout_seconds: float = 30.0
+
+    def resolved_adapter_dir(self) -> Path:
+        return self.adapter_dir or self.data_dir / "adapters"
+
+    def resolved_base_model_config(self) -> Path:
+        return self.base_model_config or self.data_dir / "models" / "SmolLM2-135M-Instruct" / "config.json"
+
+    def replica_urls(self) -> list[str]:
+        return [url.strip() for url in self.generator_replicas.split(",") if url.strip()] or [self.generator_url]
 
     def api_key_set(self) -> frozenset[str]:
         return split_keys(self.api_keys)

@@ -1,0 +1,147 @@
+"""What admins do with adapters: upload (validate, store a new version, activate, hot-load, teach the
+router), activate a version (rollback), delete; and what they see (versions, cards, load state).
+
+Nothing is stored until the upload is fully validated. Activating loads the version on every replica
+first and switches the pointer after, so no request is routed to a version that is not loaded; the
+version it replaces is unloaded after a grace period, so in-flight requests finish on it.
+"""
+
+import asyncio
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tutorbook_common.errors import NotFoundError, ServiceUnavailableError
+from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
+from tutorbook_gateway.adapters.catalog import AdapterHealth
+from tutorbook_gateway.adapters.loading import AdapterLoader, LoadResult
+from tutorbook_gateway.adapters.store import FileAdapterStore, served_name
+from tutorbook_gateway.adapters.validation import AdapterRefusedError, BaseModelShape, validate_adapter
+from tutorbook_gateway.background import BackgroundTasks
+from tutorbook_gateway.clients.retriever import RetrieverClient
+from tutorbook_gateway.metrics import GatewayMetrics
+
+log = logging.getLogger("tutorbook.adapters")
+
+
+@dataclass(frozen=True)
+class AdapterAdmin:
+    store: FileAdapterStore
+    limits: ArchiveLimits
+    shape: BaseModelShape | None  # None: the base model's config.json was not found
+    max_rank: int
+    base_model: str
+    generator_adapter_dir: Path  # the store's folder as the generators see it
+    loader: AdapterLoader
+    retriever: RetrieverClient
+    health: AdapterHealth
+    metrics: GatewayMetrics
+    background: BackgroundTasks
+    require_eval_win: bool
+    unload_grace_seconds: float
+
+    async def upload(self, archive: bytes) -> dict[str, Any]:
+        if self.shape is None:
+            raise ServiceUnavailableError("the base model's config.json is not available: cannot validate adapters")
+        try:
+            files = read_archive(archive, self.limits)
+            adapter = validate_adapter(files, self.shape, self.max_rank, self.base_model)
+        except AdapterRefusedError as exc:
+            self.metrics.adapter_uploads.labels(result="refused").inc()
+            self.metrics.adapter_refusals.labels(reason=exc.reason).inc()
+            raise
+        except Exception:
+            self.metrics.adapter_uploads.labels(result="refused").inc()
+            self.metrics.adapter_refusals.labels(reason="archive").inc()
+            raise
+        name = adapter.card.name
+        version = await asyncio.to_thread(self.store.save, name, files)
+        self.metrics.adapter_uploads.labels(result="stored").inc()
+        gate = eval_gate(adapter.card.eval) if self.require_eval_win else None
+        if gate is not None:
+            return {**self.describe_version(name, version), "activated": False, "gate": gate}
+        loads = await self.activate(name, version)
+        return {**self.describe_version(name, version), "activated": True, "loads": loads}
+
+    async def activate(self, name: str, version: int) -> list[dict[str, Any]]:
+        """Load ``version`` everywhere, teach the router its examples, switch, then retire the old one."""
+        card = self.store.card(name, version)
+        previous = self.store.active_version(name)
+        results = await self.load(name, version)
+        await self.retriever.put_route_examples(name, card.route_examples)
+        await asyncio.to_thread(self.store.activate, name, version)
+        if previous is not None and previous != version:
+            self.background.spawn(self.unload_later(name, previous))
+        return [dataclasses.asdict(result) for result in results]
+
+    async def load(self, name: str, version: int) -> list[LoadResult]:
+        lora = served_name(name, version)
+        results = await self.loader.load(lora, str(self.generator_adapter_dir / lora))
+        for result in results:
+            outcome = "ok" if result.ok else "failure"
+            self.metrics.adapter_loads.labels(replica=result.replica, action="load", result=outcome).inc()
+            if not result.ok:
+                log.warning("adapter %s not loaded on %s: %s", lora, result.replica, result.detail)
+        self.health.mark_loaded(lora, all(result.ok for result in results))
+        return results
+
+    async def unload_later(self, name: str, version: int) -> None:
+        await asyncio.sleep(self.unload_grace_seconds)
+        await self.unload(name, version)
+
+    async def unload(self, name: str, version: int) -> None:
+        lora = served_name(name, version)
+        for result in await self.loader.unload(lora):
+            outcome = "ok" if result.ok else "failure"
+            self.metrics.adapter_loads.labels(replica=result.replica, action="unload", result=outcome).inc()
+
+    async def delete(self, name: str, version: int | None) -> dict[str, Any]:
+        active = self.store.active_version(name)
+        deleted = await asyncio.to_thread(self.store.delete, name, version)
+        if version is None:
+            await self.retriever.delete_route_examples(name)
+        for number in deleted:
+            if number == active:
+                self.background.spawn(self.unload_later(name, number))
+            else:
+                self.background.spawn(self.unload(name, number))
+        return {"name": name, "deleted_versions": deleted}
+
+    def describe_version(self, name: str, version: int) -> dict[str, Any]:
+        card = self.store.card(name, version)
+        return {
+            "name": name,
+            "version": version,
+            "served_name": served_name(name, version),
+            "active": self.store.active_version(name) == version,
+            "loaded": self.health.loaded(served_name(name, version)),
+            "card": msgspec.to_builtins(card),
+        }
+
+    def describe(self, name: str) -> dict[str, Any]:
+        versions = self.store.versions(name)
+        if not versions:
+            raise NotFoundError(f"adapter {name!r} does not exist", param="name")
+        return {
+            "name": name,
+            "active_version": self.store.active_version(name),
+            "versions": [self.describe_version(name, version) for version in versions],
+        }
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [self.describe(name) for name in self.store.names()]
+
+
+def eval_gate(evaluation: dict[str, Any]) -> str | None:
+    """Why an adapter must not be activated (its own evaluation shows it no better than few-shot
+    prompting of the base model), or None."""
+    adapter, prompting = evaluation.get("adapter_accuracy"), evaluation.get("few_shot_accuracy")
+    if not isinstance(adapter, int | float) or not isinstance(prompting, int | float):
+        return "the card's eval has no adapter_accuracy and few_shot_accuracy to compare"
+    if adapter <= prompting:
+        return f"the adapter ({adapter:.3f}) is no better than few-shot prompting ({prompting:.3f}) on its evaluation"
+    return None

@@ -1,0 +1,63 @@
+"""Hot-loading adapters on every generator replica (vLLM's ``/v1/load_lora_adapter``), and unloading them.
+
+Replicas come from settings (a list of URLs) or from DNS (every address of a Kubernetes headless service).
+Replicas that start later find adapters through vLLM's filesystem resolver on the shared adapter folder.
+"""
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    replica: str
+    ok: bool
+    detail: str = ""
+
+
+class AdapterLoader(Protocol):
+    async def load(self, lora_name: str, lora_path: str) -> list[LoadResult]: ...
+
+    async def unload(self, lora_name: str) -> list[LoadResult]: ...
+
+
+async def replica_urls(urls: list[str], dns_name: str, port: int) -> list[str]:
+    """The configured URLs, plus one per address the DNS name resolves to (a headless service)."""
+    found = list(urls)
+    if dns_name:
+        infos = await asyncio.get_running_loop().getaddrinfo(dns_name, port, type=socket.SOCK_STREAM)
+        found += sorted({f"http://{info[4][0]}:{port}" for info in infos})
+    return found
+
+
+class VllmAdapterLoader:
+    def __init__(self, session: aiohttp.ClientSession, urls: list[str], dns_name: str = "", dns_port: int = 8002):
+        self._session = session
+        self._urls = urls
+        self._dns_name = dns_name
+        self._dns_port = dns_port
+
+    async def _each(self, path: str, body: dict[str, str], tolerated: str) -> list[LoadResult]:
+        replicas = await replica_urls(self._urls, self._dns_name, self._dns_port)
+
+        async def call(replica: str) -> LoadResult:
+            try:
+                async with self._session.post(f"{replica}{path}", json=body) as response:
+                    text = await response.text()
+                    ok = response.status == 200 or tolerated in text
+                    return LoadResult(replica, ok, "" if ok else f"HTTP {response.status}: {text[:300]}")
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                return LoadResult(replica, False, f"{type(exc).__name__}: {exc}")
+
+        return list(await asyncio.gather(*(call(replica) for replica in replicas)))
+
+    async def load(self, lora_name: str, lora_path: str) -> list[LoadResult]:
+        body = {"lora_name": lora_name, "lora_path": lora_path}
+        return await self._each("/v1/load_lora_adapter", body, "has already been loaded")
+
+    async def unload(self, lora_name: str) -> list[LoadResult]:
+        return await self._each("/v1/unload_lora_adapter", {"lora_name": lora_name}, "cannot be found")

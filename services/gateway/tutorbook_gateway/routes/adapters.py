@@ -1,0 +1,66 @@
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Router, delete, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+
+from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
+from tutorbook_gateway.auth import require_admin_key
+
+UPLOAD_LIMIT_BYTES = 1_000_000_000  # the route's hard cap; the settings' archive limit is checked inside
+
+
+@dataclass
+class AdapterUpload:
+    file: UploadFile
+
+
+class Activation(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+
+
+def admin_of(state: State) -> AdapterAdmin:
+    admin: AdapterAdmin = state.adapter_admin
+    return admin
+
+
+@post("/", status_code=201, request_max_body_size=UPLOAD_LIMIT_BYTES)
+async def upload_adapter(
+    data: Annotated[AdapterUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State
+) -> dict[str, Any]:
+    """Multipart upload (field ``file``) of a .tar.gz or .zip of a PEFT adapter folder with its card."""
+    return await admin_of(state).upload(await data.file.read())
+
+
+@get("/", sync_to_thread=False)
+def list_adapters(state: State) -> dict[str, Any]:
+    return {"object": "list", "data": admin_of(state).listing()}
+
+
+@get("/{name:str}", sync_to_thread=False)
+def show_adapter(name: str, state: State) -> dict[str, Any]:
+    return admin_of(state).describe(name)
+
+
+@post("/{name:str}/activate", status_code=200)
+async def activate_adapter(name: str, data: Activation, state: State) -> dict[str, Any]:
+    """Make ``version`` the active one (a rollback is activating an earlier version)."""
+    admin = admin_of(state)
+    loads = await admin.activate(name, data.version)
+    return {**admin.describe(name), "loads": loads}
+
+
+@delete("/{name:str}", status_code=200)
+async def delete_adapter(name: str, state: State, version: int | None = None) -> dict[str, Any]:
+    """Delete one version (``?version=N``, not the active one) or the whole adapter."""
+    return await admin_of(state).delete(name, version)
+
+
+adapters_router = Router(
+    path="/v1/adapters",
+    guards=[require_admin_key],
+    route_handlers=[upload_adapter, list_adapters, show_adapter, activate_adapter, delete_adapter],
+)

@@ -1,0 +1,209 @@
+"""Adapter uploads through the HTTP API: versions, activation (rollback), deletion, hot-loading on every
+replica, the router learning route examples; and every refusal, each leaving the store unchanged."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.integration.adapter_archives import (
+    SMOLLM2_CONFIG,
+    adapter_files,
+    lora_tensors,
+    tar_gz,
+    with_config,
+    zip_bytes,
+)
+from tests.unit.fakes import ADMIN, USER, WARRANTY, FakeGenerator, FakeRetriever
+from tutorbook_gateway.adapters.loading import LoadResult
+from tutorbook_gateway.app import create_app
+from tutorbook_gateway.settings import GatewaySettings
+
+
+class FakeLoader:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def load(self, lora_name: str, lora_path: str) -> list[LoadResult]:
+        self.calls.append(("load", lora_name))
+        assert (Path(lora_path) / "adapter_model.safetensors").is_file()  # complete before it is loaded
+        return [LoadResult("http://replica-a", True), LoadResult("http://replica-b", True)]
+
+    async def unload(self, lora_name: str) -> list[LoadResult]:
+        self.calls.append(("unload", lora_name))
+        return [LoadResult("http://replica-a", True), LoadResult("http://replica-b", True)]
+
+
+class Gateway:
+    def __init__(self, tmp_path: Path, **overrides: Any) -> None:
+        config = tmp_path / "base-config.json"
+        config.write_text(json.dumps(SMOLLM2_CONFIG))
+        self.adapter_dir = tmp_path / "adapters"
+        self.retriever = FakeRetriever([WARRANTY])
+        self.loader = FakeLoader()
+        settings = GatewaySettings(
+            api_keys="user-key", admin_keys="admin-key", data_dir=tmp_path, base_model_config=config,
+            adapter_unload_grace_seconds=0, **overrides,
+        )  # fmt: skip
+        self.app = create_app(settings, retriever=self.retriever, generator=FakeGenerator(), loader=self.loader)
+
+    def tree(self) -> list[str]:
+        """Everything stored (the pointer files' contents included)."""
+        if not self.adapter_dir.exists():
+            return []
+        entries = []
+        for path in sorted(self.adapter_dir.rglob("*")):
+            relative = str(path.relative_to(self.adapter_dir))
+            entries.append(f"{relative}={path.read_text()}" if path.parent.name == ".active" else relative)
+        return [entry for entry in entries if not entry.startswith((".incoming", ".trash"))]
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    return Gateway(tmp_path)
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> Iterator[TestClient[Litestar]]:
+    with TestClient(gateway.app) as test_client:
+        yield test_client
+
+
+def upload(
+    client: TestClient[Litestar], archive: bytes, headers: dict[str, str] = ADMIN, name: str = "a.tar.gz"
+) -> Any:
+    return client.post("/v1/adapters", files={"file": (name, archive, "application/octet-stream")}, headers=headers)
+
+
+def test_upload_versions_activation_rollback_and_deletion(client: TestClient[Litestar], gateway: Gateway) -> None:
+    first = upload(client, tar_gz(adapter_files(), folder="triage-adapter"))
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert (body["name"], body["version"], body["activated"]) == ("triage", 1, True)
+    assert [load["replica"] for load in body["loads"]] == ["http://replica-a", "http://replica-b"]
+    assert gateway.loader.calls == [("load", "triage@1")]
+    assert gateway.retriever.route_examples["triage"][0].startswith("Which department")
+    models = client.get("/v1/models", headers=USER).json()["data"]
+    assert {"id": "triage", "version": 1} in [
+        {"id": m["id"], "version": m.get("tutorbook", {}).get("version")} for m in models
+    ]
+
+    second = upload(client, zip_bytes(adapter_files()), name="a.zip")
+    assert second.status_code == 201 and second.json()["version"] == 2
+    listed = client.get("/v1/adapters/triage", headers=ADMIN).json()
+    assert listed["active_version"] == 2 and [v["version"] for v in listed["versions"]] == [1, 2]
+    assert ("unload", "triage@1") in gateway.loader.calls  # the replaced version leaves after its grace period
+
+    rolled_back = client.post("/v1/adapters/triage/activate", json={"version": 1}, headers=ADMIN)
+    assert rolled_back.status_code == 200 and rolled_back.json()["active_version"] == 1
+    assert client.post("/v1/adapters/triage/activate", json={"version": 9}, headers=ADMIN).status_code == 404
+
+    assert client.delete("/v1/adapters/triage?version=1", headers=ADMIN).status_code == 409  # the active one
+    assert client.delete("/v1/adapters/triage?version=2", headers=ADMIN).json()["deleted_versions"] == [2]
+    assert client.delete("/v1/adapters/triage", headers=ADMIN).json()["deleted_versions"] == [1]
+    assert client.get("/v1/adapters/triage", headers=ADMIN).status_code == 404
+    assert "triage" not in gateway.retriever.route_examples
+    assert gateway.tree() in ([], [".active"])
+
+
+def test_uploads_need_an_admin_key(client: TestClient[Litestar], gateway: Gateway) -> None:
+    assert upload(client, tar_gz(adapter_files()), headers=USER).status_code == 403
+    assert client.get("/v1/adapters", headers=USER).status_code == 403
+    assert gateway.tree() == []
+
+
+def spoiled(case: str) -> bytes:
+    files = adapter_files()
+    if case == "pickled weights":
+        return tar_gz({**files, "adapter_model.bin": b"\x80\x04pickle"})
+    if case == "no safetensors":
+        return tar_gz({k: v for k, v in files.items() if k != "adapter_model.safetensors"})
+    if case == "no card":
+        return tar_gz({k: v for k, v in files.items() if k != "tutorbook.json"})
+    if case == "card without task_type":
+        return tar_gz(
+            {**files, "tutorbook.json": json.dumps({"name": "x", "base_model": "smollm2-135m-instruct"}).encode()}
+        )
+    if case == "card for another base model":
+        return tar_gz(adapter_files(base_model="llama-3-8b"))
+    if case == "classifier without labels":
+        return tar_gz(adapter_files(labels=[]))
+    if case == "bad adapter name":
+        return tar_gz(adapter_files(name="../evil"))
+    if case == "not LoRA":
+        return tar_gz(with_config(files, peft_type="PREFIX_TUNING"))
+    if case == "rank above the maximum":
+        return tar_gz(with_config(files, r=64))
+    if case == "unknown target module":
+        return tar_gz(with_config(files, target_modules=["q_proj", "c_attn"]))
+    if case == "tensors of another model":
+        return tar_gz({**files, "adapter_model.safetensors": lora_tensors(layers=40)})
+    if case == "tensors of another width":
+        wrong = lora_tensors(modules=("q_proj", "v_proj", "k_proj"))
+        return tar_gz({**with_config(files, target_modules=["q_proj", "v_proj"]), "adapter_model.safetensors": wrong})
+    if case == "not safetensors":
+        return tar_gz({**files, "adapter_model.safetensors": b"garbage" * 10})
+    if case == "absolute path":
+        return tar_gz({**files, "/etc/passwd": b"x"})
+    if case == "parent path":
+        return tar_gz({**files, "../outside.txt": b"x"})
+    if case == "symlink":
+        return tar_gz(files, links={"link.txt": "/etc/passwd"})
+    if case == "two folders":
+        return tar_gz({**{f"a/{k}": v for k, v in files.items()}, "b/README.md": b"x"})
+    if case == "not an archive":
+        return b"just some bytes, not an archive"
+    if case == "zip bomb":
+        return zip_bytes({**files, "README.md": b"0" * 3_000_000})
+    raise AssertionError(case)
+
+
+REFUSALS = [
+    ("pickled weights", "pickled weights are refused"),
+    ("no safetensors", "no adapter_model.safetensors"),
+    ("no card", "no tutorbook.json"),
+    ("card without task_type", "task_type"),
+    ("card for another base model", "this generator serves"),
+    ("classifier without labels", "at least two labels"),
+    ("bad adapter name", "name must be"),
+    ("not LoRA", "not a LoRA config"),
+    ("rank above the maximum", "rank 64 is above the generator's maximum 16"),
+    ("unknown target module", "['c_attn'] do not exist in the base model"),
+    ("tensors of another model", "layer the base model does not have"),
+    ("tensors of another width", "k_proj"),
+    ("not safetensors", "not a safetensors file"),
+    ("absolute path", "absolute"),
+    ("parent path", "leaves the archive"),
+    ("symlink", "link or a device"),
+    ("two folders", "top level or in one folder"),
+    ("not an archive", "must be a .tar.gz or a .zip"),
+    ("zip bomb", "unpacks to more than"),
+]
+
+
+@pytest.mark.parametrize(("case", "message"), REFUSALS, ids=[case for case, _ in REFUSALS])
+def test_every_refusal_says_why_and_stores_nothing(tmp_path: Path, case: str, message: str) -> None:
+    gateway = Gateway(tmp_path, adapter_max_unpacked_bytes=2_000_000)
+    with TestClient(gateway.app) as client:
+        assert upload(client, tar_gz(adapter_files(name="kept"))).status_code == 201
+        before = gateway.tree()
+        refused = upload(client, spoiled(case))
+        assert 400 <= refused.status_code < 500, refused.text
+        error = refused.json()["error"]
+        assert message in error["message"], error["message"]
+        assert gateway.tree() == before
+        assert gateway.loader.calls == [("load", "kept@1")]
+        metrics = client.get("/metrics").text
+        assert 'tutorbook_gateway_adapter_uploads_total{result="refused"} 1.0' in metrics
+
+
+def test_an_archive_above_the_upload_limit_is_refused(tmp_path: Path) -> None:
+    gateway = Gateway(tmp_path, adapter_max_upload_bytes=1_000)
+    with TestClient(gateway.app) as client:
+        refused = upload(client, tar_gz(adapter_files()))
+        assert refused.status_code == 413 and "larger than 1000 bytes" in refused.json()["error"]["message"]
+        assert gateway.tree() == []
