@@ -1,7 +1,6 @@
 """create_app: wire the gateway's routes, lifespan, clients and error handlers."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -16,7 +15,6 @@ from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
 from tutorbook_gateway.adapters.loading import AdapterLoader, VllmAdapterLoader
 from tutorbook_gateway.adapters.store import FileAdapterStore
-from tutorbook_gateway.adapters.validation import BaseModelShape
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat import ChatConfig, ChatContext
@@ -37,11 +35,6 @@ from tutorbook_gateway.state.store import gateway_state, open_backend
 TOKEN_FLUSH_SECONDS = 1.0
 
 
-def base_model_shape(settings: GatewaySettings) -> BaseModelShape | None:
-    path = settings.resolved_base_model_config()
-    return BaseModelShape.from_config(json.loads(path.read_text())) if path.is_file() else None
-
-
 def adapter_admin(
     settings: GatewaySettings,
     store: FileAdapterStore,
@@ -59,7 +52,7 @@ def adapter_admin(
     return AdapterAdmin(
         store=store,
         limits=limits,
-        shape=base_model_shape(settings),
+        base_config=settings.resolved_base_model_config(),
         max_rank=settings.max_lora_rank,
         base_model=settings.base_model_name,
         generator_adapter_dir=settings.generator_adapter_dir or store.root,

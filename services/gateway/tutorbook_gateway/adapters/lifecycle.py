@@ -8,6 +8,7 @@ version it replaces is unloaded after a grace period, so in-flight requests fini
 
 import asyncio
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ log = logging.getLogger("tutorbook.adapters")
 class AdapterAdmin:
     store: FileAdapterStore
     limits: ArchiveLimits
-    shape: BaseModelShape | None  # None: the base model's config.json was not found
+    base_config: Path  # the base model's config.json (read at each upload: the generator may write it later)
     max_rank: int
     base_model: str
     generator_adapter_dir: Path  # the store's folder as the generators see it
@@ -45,11 +46,14 @@ class AdapterAdmin:
     unload_grace_seconds: float
 
     async def upload(self, archive: bytes) -> dict[str, Any]:
-        if self.shape is None:
-            raise ServiceUnavailableError("the base model's config.json is not available: cannot validate adapters")
+        if not self.base_config.is_file():
+            raise ServiceUnavailableError(
+                f"the base model's config.json ({self.base_config}) is not available: cannot validate adapters"
+            )
+        shape = BaseModelShape.from_config(json.loads(self.base_config.read_text()))
         try:
             files = read_archive(archive, self.limits)
-            adapter = validate_adapter(files, self.shape, self.max_rank, self.base_model)
+            adapter = validate_adapter(files, shape, self.max_rank, self.base_model)
         except AdapterRefusedError as exc:
             self.metrics.adapter_uploads.labels(result="refused").inc()
             self.metrics.adapter_refusals.labels(reason=exc.reason).inc()

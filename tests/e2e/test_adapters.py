@@ -1,0 +1,71 @@
+"""Adapters on the real stack: an upload is hot-loaded into the real vLLM without a restart, served by
+name and chosen by the router, while chat traffic continues without a failure."""
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ADMIN_KEY, API_KEY
+from tests.integration.adapter_archives import adapter_files, tar_gz
+
+pytestmark = pytest.mark.e2e
+USER = {"Authorization": f"Bearer {API_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+TICKET = "Which department should handle this ticket? I was charged twice for my order."
+
+
+def chat(gateway_url: str, model: str, text: str) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 12}
+    return httpx.post(f"{gateway_url}/v1/chat/completions", json=body, headers=USER, timeout=120)
+
+
+def test_an_upload_is_served_at_once_and_routed_to(gateway_url: str, sample_knowledge_base: object) -> None:
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def background_traffic() -> None:
+        while not stop.is_set():
+            response = chat(gateway_url, "smollm2-135m-instruct", "Say hello.")
+            if response.status_code != 200:
+                failures.append(response.text)
+
+    traffic = threading.Thread(target=background_traffic)
+    traffic.start()
+    try:
+        # Random LoRA weights: the adapter's answers differ from the base model's.
+        archive = tar_gz(adapter_files(name="e2e-triage", scale=0.5, route_examples=[TICKET]))
+        started = time.perf_counter()
+        uploaded = httpx.post(
+            f"{gateway_url}/v1/adapters", files={"file": ("a.tar.gz", archive)}, headers=ADMIN, timeout=120
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        assert all(load["ok"] for load in uploaded.json()["loads"])
+        first = chat(gateway_url, "e2e-triage", "I was charged twice for my order.")
+        seconds = time.perf_counter() - started
+        assert first.status_code == 200, first.text
+        print(f"upload to first answer through the new adapter: {seconds:.2f} s")
+        answer = first.json()
+        assert answer["tutorbook"]["route"] == "adapter" and answer["tutorbook"]["adapter"]["name"] == "e2e-triage"
+        assert "classification" in answer["tutorbook"]  # a classifier: top label from log-probabilities
+
+        time.sleep(1.1)  # the catalogue is re-read once a second on every replica
+        routed = chat(gateway_url, "auto", TICKET).json()["tutorbook"]
+        assert routed["route"] == "adapter" and routed["adapter"] == {"name": "e2e-triage", "version": 1}
+
+        again = httpx.post(
+            f"{gateway_url}/v1/adapters", files={"file": ("a.tar.gz", archive)}, headers=ADMIN, timeout=120
+        )
+        assert again.status_code == 201 and again.json()["version"] == 2
+        back = httpx.post(
+            f"{gateway_url}/v1/adapters/e2e-triage/activate", json={"version": 1}, headers=ADMIN, timeout=120
+        )
+        assert back.status_code == 200 and back.json()["active_version"] == 1
+        time.sleep(1.1)
+        assert chat(gateway_url, "e2e-triage", "I was charged twice.").json()["tutorbook"]["adapter"]["version"] == 1
+    finally:
+        stop.set()
+        traffic.join(120)
+        httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
+    assert not failures, failures[:3]
