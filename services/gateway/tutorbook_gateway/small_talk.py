@@ -19,7 +19,7 @@ RETRY_SECONDS = 2.0
 
 
 def read_examples(file_name: str) -> list[str]:
-    text = resources.files("tutorbook_gateway").joinpath(f"data/{file_name}").read_text(encoding="utf-8")
+    text = resources.files("tutorbook_gateway").joinpath(f"route_examples/{file_name}").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
