@@ -35,7 +35,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval eval-routing eval-semantic-cache bench-retrieval bench-gateway bench-cache
+.PHONY: eval-retrieval eval-routing eval-semantic-cache bench-retrieval bench-gateway bench-cache demo-adapter
 eval-retrieval: install
 	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
@@ -59,3 +59,14 @@ bench-gateway: install
 # Response cache: a hit against a miss end to end, and what Redis adds to a miss (ports 18100-18479).
 bench-cache: install
 	$(PY) -m tutorbook_devstack.bench_cache
+
+# The demo adapter (Brightleaf support triage, samples/support_triage): train with PEFT, score it against
+# few-shot prompting on the held-out requests (both scores go into its card), upload it to the stack that
+# `make run` serves (start that first, in another terminal).
+ADAPTER_OUT ?= data/adapters-built/support-triage
+demo-adapter: install
+	$(PY) -m tutorbook_training.train samples/support_triage/train.jsonl --name support-triage --output $(ADAPTER_OUT)
+	$(PY) -m tutorbook_training.evaluate $(ADAPTER_OUT) samples/support_triage/test.jsonl \
+		--shots-from samples/support_triage/train.jsonl
+	$(PY) -m tutorbook_training.upload $(ADAPTER_OUT)
+

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from tutorbook_gateway.classification import Classification, classify, closest_label
+from tutorbook_common.adapter_card import closest_label
+from tutorbook_gateway.classification import Classification, classify
 
 LABELS = ["Ophthalmologist", "Allergist", "Orthopedist", "Dermatologist"]
 

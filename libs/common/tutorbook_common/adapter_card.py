@@ -83,3 +83,28 @@ def classifier_system_prompt(labels: list[str]) -> str:
 def classifier_messages(labels: list[str], text: str) -> list[dict[str, str]]:
     """The prompt a classifier adapter is trained on and served with."""
     return [{"role": "system", "content": classifier_system_prompt(labels)}, {"role": "user", "content": text}]
+
+
+def normalise_label(text: str) -> str:
+    return text.strip().strip(".").strip().lower()
+
+
+def closest_label(answer: str, labels: list[str]) -> str:
+    """The label an answer names: exact, else the one it starts with, else the longest shared prefix."""
+    wanted = normalise_label(answer)
+    by_text = {normalise_label(label): label for label in labels}
+    if wanted in by_text:
+        return by_text[wanted]
+    starts = [label for label in labels if wanted.startswith(normalise_label(label))]
+    if starts:
+        return max(starts, key=len)
+
+    def shared(label: str) -> int:
+        size = 0
+        for a, b in zip(wanted, normalise_label(label), strict=False):
+            if a != b:
+                break
+            size += 1
+        return size
+
+    return max(labels, key=shared)

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from tutorbook_common.adapter_card import closest_label
+
 RUNNERS_UP = 3
 MIN_RUNNER_UP = 0.01
 
@@ -43,31 +45,6 @@ class Classification:
 
 def normalise(text: str) -> str:
     return text.strip().lower()
-
-
-def closest_label(answer: str, labels: list[str]) -> str:
-    """The label the answer names: exact, else the one it starts with, else the longest shared prefix."""
-    wanted = normalise(answer)
-    by_text = {normalise(label): label for label in labels}
-    if wanted in by_text:
-        return by_text[wanted]
-    starts = [label for label in labels if wanted.startswith(normalise(label))]
-    if starts:
-        return max(starts, key=len)
-
-    def shared(label: str) -> int:
-        return len(_common_prefix(wanted, normalise(label)))
-
-    return max(labels, key=shared)
-
-
-def _common_prefix(left: str, right: str) -> str:
-    size = 0
-    for a, b in zip(left, right, strict=False):
-        if a != b:
-            break
-        size += 1
-    return left[:size]
 
 
 def classify(token_logprobs: list[dict[str, Any]], labels: list[str]) -> Classification:

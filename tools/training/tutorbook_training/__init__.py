@@ -1,0 +1,1 @@
+"""Training and evaluating LoRA adapters for Tutorbook (the ML team's tools)."""

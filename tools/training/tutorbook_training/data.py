@@ -1,0 +1,97 @@
+"""Training data: JSONL of chat examples (``messages``) or classifier pairs (``text``, ``label``).
+
+A classifier pair becomes the chat the adapter is trained and served with (the shared classifier prompt,
+then the label as the assistant's answer), so serving and training never drift apart.
+"""
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tutorbook_common.adapter_card import classifier_messages
+
+TaskType = Literal["generative", "classifier"]
+
+
+class DataError(ValueError):
+    """The training file is malformed; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Example:
+    messages: list[dict[str, str]]  # the prompt: everything before the answer
+    answer: str
+    label: str | None = None  # classifiers
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    task_type: TaskType
+    examples: list[Example]
+    labels: list[str]
+    sha256: str
+
+
+def read_rows(path: Path) -> list[dict[str, object]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{path}:{number}: not JSON ({exc})") from exc
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number}: each line must be a JSON object")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{path} holds no examples")
+    return rows
+
+
+def chat_example(row: dict[str, object], where: str) -> Example:
+    messages = row.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2:
+        raise DataError(f"{where}: 'messages' must be a list ending with the assistant's answer")
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            raise DataError(f"{where}: every message needs a role and a string content")
+    *prompt, last = messages
+    if last.get("role") != "assistant":
+        raise DataError(f"{where}: the last message must be the assistant's answer")
+    return Example([{"role": str(m["role"]), "content": str(m["content"])} for m in prompt], str(last["content"]))
+
+
+def load_dataset(path: Path) -> Dataset:
+    rows = read_rows(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if all("text" in row and "label" in row for row in rows):
+        labels = sorted({str(row["label"]) for row in rows})
+        if len(labels) < 2:
+            raise DataError(f"{path}: a classifier needs at least two labels")
+        examples = [
+            Example(
+                classifier_messages(labels, str(row["text"])), str(row["label"]), str(row["label"]), str(row["text"])
+            )
+            for row in rows
+        ]
+        return Dataset("classifier", examples, labels, digest)
+    examples = [chat_example(row, f"{path}:{index + 1}") for index, row in enumerate(rows)]
+    return Dataset("generative", examples, [], digest)
+
+
+def split(examples: list[Example], validation_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    shuffled = list(examples)
+    random.Random(seed).shuffle(shuffled)
+    held = round(len(shuffled) * validation_fraction)
+    return shuffled[held:], shuffled[:held]
+
+
+def route_examples(dataset: Dataset, limit: int = 100) -> list[str]:
+    """What the router should send to the adapter: its training requests (the last user message)."""
+    texts = [example.text or example.messages[-1]["content"] for example in dataset.examples]
+    return list(dict.fromkeys(text for text in texts if text.strip()))[:limit]

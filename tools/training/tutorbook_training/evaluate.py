@@ -1,0 +1,152 @@
+"""``tutorbook-eval-adapter ADAPTER_DIR HELDOUT.jsonl --shots-from TRAIN.jsonl``: score an adapter on a
+held-out file against few-shot prompting of its base model on the same examples, and write both scores
+into the adapter's card (the question Tutorbook exists to answer: when does fine-tuning beat prompting?).
+
+Classifiers are scored by accuracy (the generated answer mapped to the closest label); generative
+adapters by the mean token F1 of the answer against the reference.
+"""
+
+import argparse
+import hashlib
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from tutorbook_common.adapter_card import CARD_FILE, closest_label, encode_card, parse_card
+from tutorbook_training.data import Dataset, Example, load_dataset
+from tutorbook_training.model import default_base_model, load_base_model
+
+
+@dataclass(frozen=True)
+class Scores:
+    adapter: float
+    few_shot: float
+    examples: int
+    shots: int
+    metric: str
+
+
+def few_shot_messages(example: Example, shots: list[Example]) -> list[dict[str, str]]:
+    """The same system prompt, then solved examples as earlier turns, then the question."""
+    system = [message for message in example.messages if message["role"] == "system"]
+    turns = [
+        turn
+        for shot in shots
+        for turn in (
+            {"role": "user", "content": shot.messages[-1]["content"]},
+            {"role": "assistant", "content": shot.answer},
+        )
+    ]
+    return [*system, *turns, example.messages[-1]]
+
+
+def pick_shots(pool: Dataset, per_label: int, total: int, seed: int) -> list[Example]:
+    """For classifiers, ``per_label`` examples of every label; otherwise ``total`` examples."""
+    rng = random.Random(seed)
+    if pool.task_type == "classifier":
+        chosen = []
+        for label in pool.labels:
+            candidates = [example for example in pool.examples if example.label == label]
+            chosen += rng.sample(candidates, min(per_label, len(candidates)))
+        rng.shuffle(chosen)
+        return chosen
+    return rng.sample(pool.examples, min(total, len(pool.examples)))
+
+
+def token_f1(answer: str, reference: str) -> float:
+    got, want = answer.lower().split(), reference.lower().split()
+    common = sum(min(got.count(word), want.count(word)) for word in set(got))
+    if not got or not want or not common:
+        return 0.0
+    precision, recall = common / len(got), common / len(want)
+    return 2 * precision * recall / (precision + recall)
+
+
+def generate(model: Any, tokenizer: Any, messages: list[dict[str, str]], max_new_tokens: int) -> str:
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    text: str = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    return text
+
+
+def score(examples: list[Example], answer: Callable[[Example], str], dataset: Dataset, description: str) -> float:
+    total = 0.0
+    for example in tqdm(examples, desc=description, unit="example", file=sys.stderr):
+        got = answer(example)
+        if dataset.task_type == "classifier":
+            total += closest_label(got, dataset.labels) == example.label
+        else:
+            total += token_f1(got, example.answer)
+    return total / len(examples)
+
+
+def evaluate(adapter_dir: Path, heldout: Dataset, shots: list[Example], base_model: Path) -> Scores:
+    from peft import PeftModel
+
+    model, tokenizer = load_base_model(base_model)
+    model.eval()
+    max_tokens = 12 if heldout.task_type == "classifier" else 128
+    few_shot = score(
+        heldout.examples,
+        lambda example: generate(model, tokenizer, few_shot_messages(example, shots), max_tokens),
+        heldout,
+        "few-shot prompting",
+    )
+    tuned = PeftModel.from_pretrained(model, adapter_dir)
+    tuned.eval()
+    adapter = score(
+        heldout.examples, lambda example: generate(tuned, tokenizer, example.messages, max_tokens), heldout, "adapter"
+    )
+    metric = "accuracy" if heldout.task_type == "classifier" else "token_f1"
+    return Scores(adapter, few_shot, len(heldout.examples), len(shots), metric)
+
+
+def record(adapter_dir: Path, scores: Scores, heldout_path: Path) -> None:
+    card_path = adapter_dir / CARD_FILE
+    card = parse_card(card_path.read_bytes())
+    card.eval.update(
+        metric=scores.metric,
+        adapter_accuracy=round(scores.adapter, 4),
+        few_shot_accuracy=round(scores.few_shot, 4),
+        examples=scores.examples,
+        shots=scores.shots,
+        heldout_sha256=hashlib.sha256(heldout_path.read_bytes()).hexdigest(),
+    )
+    card_path.write_bytes(encode_card(card))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="tutorbook-eval-adapter", description=__doc__)
+    parser.add_argument("adapter", type=Path, help="the adapter folder (written by tutorbook-train-adapter)")
+    parser.add_argument("heldout", type=Path, help="held-out JSONL in the training format")
+    parser.add_argument("--shots-from", type=Path, required=True, help="JSONL the few-shot examples come from")
+    parser.add_argument("--shots-per-label", type=int, default=1, help="classifiers: solved examples per label")
+    parser.add_argument("--shots", type=int, default=4, help="generative adapters: solved examples")
+    parser.add_argument("--limit", type=int, help="score only the first N held-out examples")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--base-model", type=Path)
+    args = parser.parse_args()
+    heldout = load_dataset(args.heldout)
+    if args.limit:
+        rng = random.Random(args.seed)
+        heldout = Dataset(heldout.task_type, rng.sample(heldout.examples, min(args.limit, len(heldout.examples))),
+                          heldout.labels, heldout.sha256)  # fmt: skip
+    shots = pick_shots(load_dataset(args.shots_from), args.shots_per_label, args.shots, args.seed)
+    scores = evaluate(args.adapter, heldout, shots, args.base_model or default_base_model())
+    record(args.adapter, scores, args.heldout)
+    print(f"{scores.examples} held-out examples, {scores.metric}:")
+    print(f"  adapter                     {scores.adapter:.3f}")
+    print(f"  few-shot prompting ({scores.shots} shots) {scores.few_shot:.3f}")
+    print(f"scores written to {args.adapter / CARD_FILE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""``tutorbook-train-adapter DATA.jsonl --name NAME --output DIR``: train a LoRA adapter with PEFT.
+
+The output folder is a standard PEFT adapter (safetensors) plus its card, ``tutorbook.json``, ready for
+``POST /v1/adapters``. The loss counts the answer's tokens only. Deterministic with ``--seed``.
+"""
+
+import argparse
+import math
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, encode_card
+from tutorbook_training.data import DataError, Dataset, Example, load_dataset, route_examples, split
+from tutorbook_training.model import load_base_model
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    rank: int = 8
+    alpha: int = 16
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    epochs: float = 3.0
+    learning_rate: float = 2e-4
+    max_length: int = 256
+    batch_size: int = 8
+    validation_split: float = 0.1
+    seed: int = 0
+    qlora: bool = False
+
+
+def encode(tokenizer: Any, example: Example, max_length: int) -> tuple[list[int], list[int]]:
+    """Token ids of prompt + answer, and labels that mask the prompt (-100)."""
+    prompt = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(example.answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    ids = (prompt_ids + answer_ids)[-max_length:]
+    labels = ([-100] * len(prompt_ids) + answer_ids)[-max_length:]
+    return ids, labels
+
+
+def batches(encoded: list[tuple[list[int], list[int]]], size: int, pad: int) -> list[dict[str, torch.Tensor]]:
+    out = []
+    for start in range(0, len(encoded), size):
+        chunk = encoded[start : start + size]
+        width = max(len(ids) for ids, _ in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, (token_ids, token_labels) in enumerate(chunk):
+            ids[row, : len(token_ids)] = torch.tensor(token_ids)
+            labels[row, : len(token_labels)] = torch.tensor(token_labels)
+            mask[row, : len(token_ids)] = 1
+        out.append({"input_ids": ids, "labels": labels, "attention_mask": mask})
+    return out
+
+
+def mean_loss(model: Any, data: list[dict[str, torch.Tensor]]) -> float:
+    if not data:
+        return math.nan
+    model.eval()
+    with torch.no_grad():
+        losses = [float(model(**batch).loss) for batch in data]
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[Any, dict[str, float]]:
+    from peft import LoraConfig, get_peft_model
+
+    random.seed(options.seed)
+    torch.manual_seed(options.seed)
+    model, tokenizer = load_base_model(base_model, options.qlora)
+    config = LoraConfig(
+        r=options.rank,
+        lora_alpha=options.alpha,
+        target_modules=list(options.target_modules),
+        lora_dropout=0.0,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, config)
+    training, validation = split(dataset.examples, options.validation_split, options.seed)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    valid_batches = batches([encode(tokenizer, e, options.max_length) for e in validation], options.batch_size, pad)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=options.learning_rate)
+    steps = max(1, math.ceil(len(training) / options.batch_size * options.epochs))
+    progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
+    step = 0
+    order = random.Random(options.seed)
+    model.train()
+    while step < steps:
+        shuffled = list(training)
+        order.shuffle(shuffled)
+        encoded = [encode(tokenizer, example, options.max_length) for example in shuffled]
+        for batch in batches(encoded, options.batch_size, pad):
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            step += 1
+            progress.update(1)
+            progress.set_postfix(loss=f"{loss.item():.4f}")
+            if step >= steps:
+                break
+    progress.close()
+    figures = {"train_loss": loss.item(), "validation_loss": mean_loss(model, valid_batches), "steps": float(steps)}
+    return model, figures
+
+
+def write_card(
+    dataset: Dataset, name: str, base_model_name: str, output: Path, figures: dict[str, float]
+) -> AdapterCard:
+    card = AdapterCard(
+        name=name,
+        base_model=base_model_name,
+        task_type=dataset.task_type,
+        labels=dataset.labels,
+        route_examples=route_examples(dataset),
+        training_data_sha256=dataset.sha256,
+        eval={"training": {key: round(value, 4) for key, value in figures.items() if not math.isnan(value)}},
+    )
+    (output / CARD_FILE).write_bytes(encode_card(card))
+    return card
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="tutorbook-train-adapter", description=__doc__)
+    parser.add_argument("data", type=Path, help="JSONL: {'messages': [...]} or {'text': ..., 'label': ...} per line")
+    parser.add_argument("--name", required=True, help="the adapter's name (lowercase letters, digits, '-')")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--base-model", type=Path, help="HF folder of the base model (default: SmolLM2 from its wheel)")
+    parser.add_argument("--base-model-name", default="smollm2-135m-instruct", help="the base model's served name")
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--alpha", type=int, default=16)
+    parser.add_argument("--target-modules", default="q_proj,k_proj,v_proj,o_proj")
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--validation-split", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--qlora", action="store_true", help="train in 4 bits with bitsandbytes (needs CUDA)")
+    args = parser.parse_args()
+    options = TrainOptions(
+        rank=args.rank, alpha=args.alpha, target_modules=tuple(args.target_modules.split(",")), epochs=args.epochs,
+        learning_rate=args.learning_rate, max_length=args.max_length, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed, qlora=args.qlora,
+    )  # fmt: skip
+    if options.qlora and not torch.cuda.is_available():
+        sys.exit("--qlora trains in 4 bits with bitsandbytes, which needs a CUDA GPU; none is present here")
+    try:
+        dataset = load_dataset(args.data)
+    except DataError as exc:
+        sys.exit(str(exc))
+    from tutorbook_training.model import default_base_model
+
+    base = args.base_model or default_base_model()
+    print(f"{dataset.task_type} adapter {args.name!r}: {len(dataset.examples)} examples, base model {base}")
+    model, figures = train(dataset, options, base)
+    args.output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.output, safe_serialization=True)
+    write_card(dataset, args.name, args.base_model_name, args.output, figures)
+    print(f"train loss {figures['train_loss']:.4f}, validation loss {figures['validation_loss']:.4f}")
+    print(f"adapter written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
