@@ -35,7 +35,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval eval-routing eval-semantic-cache bench-retrieval bench-gateway bench-cache demo-adapter
+.PHONY: eval-retrieval eval-routing eval-semantic-cache bench-retrieval bench-gateway bench-cache demo-adapter compare-banking77
 eval-retrieval: install
 	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
@@ -69,4 +69,8 @@ demo-adapter: install
 	$(PY) -m tutorbook_training.evaluate $(ADAPTER_OUT) samples/support_triage/test.jsonl \
 		--shots-from samples/support_triage/train.jsonl
 	$(PY) -m tutorbook_training.upload $(ADAPTER_OUT)
+
+# Adapter against few-shot prompting on a real intent task (banking77, a 20-intent subset; ~20 min on CPU).
+compare-banking77: install
+	$(PY) -m tutorbook_training.banking77
 
