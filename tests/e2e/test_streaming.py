@@ -61,4 +61,4 @@ def test_a_client_disconnect_cancels_the_generation(stack: Stack, gateway_url: s
     generated = vllm_metric(stack, "vllm:generation_tokens_total") - tokens_before
     assert generated < 600, f"{generated:.0f} tokens generated for a client that left after 5 chunks"
     gateway_metrics = httpx.get(f"{gateway_url}/metrics").text
-    assert 'tutorbook_gateway_chat_requests_total{route="prompt",status="499"} 1.0' in gateway_metrics
+    assert 'tutorbook_gateway_chat_requests_total{model="base",route="prompt",status="499"} 1.0' in gateway_metrics
