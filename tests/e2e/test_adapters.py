@@ -1,5 +1,6 @@
-"""Adapters on the real stack: an upload is hot-loaded into the real vLLM without a restart, served by
-name and chosen by the router, while chat traffic continues without a failure."""
+"""Adapters on the real stack: a tiny adapter trained here in a few steps is uploaded, hot-loaded into the
+real vLLM without a restart, served by name and chosen by the router, while chat traffic continues
+without a failure; then a new version and a rollback."""
 
 import threading
 import time
@@ -7,8 +8,12 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import SAMPLES
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
-from tests.integration.adapter_archives import adapter_files, tar_gz
+from tutorbook_training.data import load_dataset
+from tutorbook_training.model import default_base_model
+from tutorbook_training.train import TrainOptions, train, write_card
+from tutorbook_training.upload import pack
 
 pytestmark = pytest.mark.e2e
 USER = {"Authorization": f"Bearer {API_KEY}"}
@@ -21,7 +26,21 @@ def chat(gateway_url: str, model: str, text: str) -> httpx.Response:
     return httpx.post(f"{gateway_url}/v1/chat/completions", json=body, headers=USER, timeout=120)
 
 
-def test_an_upload_is_served_at_once_and_routed_to(gateway_url: str, sample_knowledge_base: object) -> None:
+@pytest.fixture(scope="module")
+def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Support triage, trained for a few steps: enough to answer with a department."""
+    folder = tmp_path_factory.mktemp("adapter")
+    dataset = load_dataset(SAMPLES / "support_triage" / "train.jsonl")
+    options = TrainOptions(rank=8, epochs=0.5, batch_size=8, max_length=160, learning_rate=1e-3, seed=0)
+    model, figures = train(dataset, options, default_base_model())
+    model.save_pretrained(folder, safe_serialization=True)
+    write_card(dataset, "e2e-triage", "smollm2-135m-instruct", folder, figures)
+    return pack(folder)
+
+
+def test_an_upload_is_served_at_once_and_routed_to(
+    gateway_url: str, sample_knowledge_base: object, trained_adapter: bytes
+) -> None:
     failures: list[str] = []
     stop = threading.Event()
 
@@ -34,8 +53,7 @@ def test_an_upload_is_served_at_once_and_routed_to(gateway_url: str, sample_know
     traffic = threading.Thread(target=background_traffic)
     traffic.start()
     try:
-        # Random LoRA weights: the adapter's answers differ from the base model's.
-        archive = tar_gz(adapter_files(name="e2e-triage", scale=0.5, route_examples=[TICKET]))
+        archive = trained_adapter
         started = time.perf_counter()
         uploaded = httpx.post(
             f"{gateway_url}/v1/adapters", files={"file": ("a.tar.gz", archive)}, headers=ADMIN, timeout=120
@@ -49,6 +67,15 @@ def test_an_upload_is_served_at_once_and_routed_to(gateway_url: str, sample_know
         answer = first.json()
         assert answer["tutorbook"]["route"] == "adapter" and answer["tutorbook"]["adapter"]["name"] == "e2e-triage"
         assert "classification" in answer["tutorbook"]  # a classifier: top label from log-probabilities
+        base = chat(gateway_url, "smollm2-135m-instruct", "I was charged twice for my order.").json()
+        assert answer["choices"][0]["message"]["content"] != base["choices"][0]["message"]["content"]
+        assert answer["tutorbook"]["classification"]["label"] in {
+            "account",
+            "billing",
+            "returns",
+            "shipping",
+            "technical",
+        }
 
         time.sleep(1.1)  # the catalogue is re-read once a second on every replica
         routed = chat(gateway_url, "auto", TICKET).json()["tutorbook"]

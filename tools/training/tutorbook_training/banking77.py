@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--train-per-intent", type=int, default=15)
     parser.add_argument("--test-per-intent", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     train_rows, test_rows = read_split(args.data / "train.csv"), read_split(args.data / "test.csv")
@@ -53,7 +54,9 @@ def main() -> None:
     sizes = f"{len(training.examples)} training and {len(heldout.examples)} test questions"
     print(f"banking77: {len(intents)} intents, {sizes}")
     started = time.perf_counter()
-    options = TrainOptions(epochs=args.epochs, validation_split=0.0, seed=args.seed, max_length=384)
+    options = TrainOptions(
+        epochs=args.epochs, learning_rate=args.learning_rate, validation_split=0.0, seed=args.seed, max_length=384
+    )
     model, figures = train(training, options, base)
     trained = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="tutorbook-banking77-") as folder:
