@@ -58,3 +58,15 @@ def test_a_failed_conversion_leaves_nothing_behind(tmp_path: Path, monkeypatch: 
     with pytest.raises(RuntimeError):
         model_prep.prepare_default_model(tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_the_served_models_config_is_published_for_the_gateway(tmp_path: Path) -> None:
+    from tutorbook_generator.launcher import publish_base_model_config
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"hidden_size": 576}')
+    publish_base_model_config(str(model), tmp_path / "adapters")
+    assert (tmp_path / "adapters" / ".base_model" / "config.json").read_text() == '{"hidden_size": 576}'
+    publish_base_model_config("HuggingFaceTB/SmolLM2-135M-Instruct", tmp_path / "other")  # a hub id: nothing to copy
+    assert not (tmp_path / "other").exists()

@@ -53,8 +53,8 @@ class GatewaySettings(BaseSettings):
     data_dir: Path = Path("data")
     adapter_dir: Path | None = None  # default <data_dir>/adapters
     generator_adapter_dir: Path | None = None  # the same folder as the generators see it (default: adapter_dir)
-    model_cache_dir: Path | None = None  # where the generator keeps the base model (default <data_dir>/models)
-    base_model_config: Path | None = None  # default <model_cache_dir>/SmolLM2-135M-Instruct/config.json
+    # The served base model's config.json; default: the copy the generator publishes in the adapter folder.
+    base_model_config: Path | None = None
     max_lora_rank: int = 16
     adapter_max_upload_bytes: int = 200_000_000
     adapter_max_unpacked_bytes: int = 400_000_000
@@ -94,11 +94,12 @@ class GatewaySettings(BaseSettings):
         return self.adapter_dir or self.data_dir / "adapters"
 
     def resolved_base_model_config(self) -> Path:
-        models = self.model_cache_dir or self.data_dir / "models"
-        return self.base_model_config or models / "SmolLM2-135M-Instruct" / "config.json"
+        return self.base_model_config or self.resolved_adapter_dir() / ".base_model" / "config.json"
 
     def replica_urls(self) -> list[str]:
-        return [url.strip() for url in self.generator_replicas.split(",") if url.strip()] or [self.generator_url]
+        """Explicit replicas; else none when DNS names them all; else the generator URL."""
+        explicit = [url.strip() for url in self.generator_replicas.split(",") if url.strip()]
+        return explicit or ([] if self.generator_dns else [self.generator_url])
 
     def api_key_set(self) -> frozenset[str]:
         return split_keys(self.api_keys)

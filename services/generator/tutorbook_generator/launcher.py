@@ -65,11 +65,28 @@ def resolve_model(settings: GeneratorSettings) -> str:
     return str(prepare_default_model(settings.resolved_model_cache_dir()).resolve())
 
 
+BASE_MODEL_CONFIG = Path(".base_model") / "config.json"
+
+
+def publish_base_model_config(model: str, adapter_dir: Path) -> None:
+    """Copy the served model's config.json into the shared adapter folder (atomically): the gateway
+    checks uploaded adapters against its layer shapes without needing the model itself."""
+    source = Path(model) / "config.json"
+    if not source.is_file():  # a hub id: the gateway then needs TUTORBOOK_BASE_MODEL_CONFIG
+        return
+    target = adapter_dir / BASE_MODEL_CONFIG
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".config.{os.getpid()}.json")
+    temporary.write_bytes(source.read_bytes())
+    temporary.replace(target)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = GeneratorSettings()
     model = resolve_model(settings)
     Path(settings.resolved_adapter_dir()).mkdir(parents=True, exist_ok=True)
+    publish_base_model_config(model, Path(settings.resolved_adapter_dir()))
     command = build_vllm_command(settings, model)
     logging.getLogger(__name__).info("starting vLLM: %s", shlex.join(command))
     os.execve(command[0], command, build_vllm_env(settings, dict(os.environ)))
