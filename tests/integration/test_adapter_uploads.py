@@ -207,3 +207,18 @@ def test_an_archive_above_the_upload_limit_is_refused(tmp_path: Path) -> None:
         refused = upload(client, tar_gz(adapter_files()))
         assert refused.status_code == 413 and "larger than 1000 bytes" in refused.json()["error"]["message"]
         assert gateway.tree() == []
+
+
+@pytest.mark.parametrize(("scores", "activated"), [((0.8, 0.6), True), ((0.5, 0.6), False), (None, False)])
+def test_the_eval_gate_stores_but_does_not_activate_an_adapter_no_better_than_prompting(
+    tmp_path: Path, scores: tuple[float, float] | None, activated: bool
+) -> None:
+    gateway = Gateway(tmp_path, adapter_require_eval_win=True)
+    evaluation = {} if scores is None else {"adapter_accuracy": scores[0], "few_shot_accuracy": scores[1]}
+    with TestClient(gateway.app) as client:
+        response = upload(client, tar_gz(adapter_files(eval=evaluation)))
+        assert response.status_code == 201 and response.json()["activated"] is activated
+        assert (gateway.adapter_dir / "triage@1" / "tutorbook.json").is_file()  # stored either way
+        assert client.get("/v1/adapters/triage", headers=ADMIN).json()["active_version"] == (1 if activated else None)
+        if not activated:
+            assert "few-shot" in response.json()["gate"] or "no adapter_accuracy" in response.json()["gate"]

@@ -76,3 +76,23 @@ def test_the_prompt_is_masked_from_the_loss() -> None:
     ids, labels = encode(tokenizer, example, max_length=512)
     answer = [token for token in labels if token != -100]
     assert len(ids) == len(labels) and str(tokenizer.decode(answer)).strip().startswith("shipping")
+
+
+def test_qlora_is_refused_clearly_without_a_gpu(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "tutorbook_training.train",
+        str(TRIAGE),
+        "--name",
+        "x",
+        "--output",
+        str(tmp_path),
+        "--qlora",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "needs a CUDA GPU" in result.stderr
+    assert not any(tmp_path.iterdir())
