@@ -37,9 +37,9 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
 .PHONY: eval-retrieval eval-routing eval-semantic-cache bench-retrieval bench-gateway bench-cache demo-adapter compare-banking77
 eval-retrieval: install
-	$(PY) -m tutorbook_retriever.evaluate emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
-	$(PY) -m tutorbook_retriever.evaluate emanual-tv --data $(EVAL_DATA)
-	$(PY) -m tutorbook_retriever.evaluate samples --data samples
+	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
+	$(PY) -m tutorbook_evals.retrieval emanual-tv --data $(EVAL_DATA)
+	$(PY) -m tutorbook_evals.retrieval samples --data samples
 
 # Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
 eval-routing: install
@@ -50,7 +50,7 @@ eval-semantic-cache: install
 	$(PY) -m tutorbook_evals.semantic_cache
 
 bench-retrieval: install
-	$(PY) -m tutorbook_retriever.benchmark --data $(EVAL_DATA) --plot docs/images/search-latency.png
+	$(PY) -m tutorbook_evals.bench_retrieval --data $(EVAL_DATA) --plot docs/images/search-latency.png
 
 # Gateway overhead against vLLM directly (starts its own stack on ports 18000-18379).
 bench-gateway: install

@@ -189,3 +189,30 @@ def test_the_semantic_cache_is_off_by_default(redis_url: str) -> None:
         ask(client, "How long is the warranty?")
         assert ask(client, "how long is the WARRANTY").headers["x-tutorbook-cache"] == "miss"
         assert gateway.retriever.answered == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"n": 5}, "n"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"stream_options": {"include_usage": True}}, "stream_options"),
+        (
+            {"messages": [{"role": "wizard", "content": "x"}, {"role": "user", "content": "Warranty?"}]},
+            "messages[0].role",
+        ),
+    ],
+)
+def test_a_bad_request_is_refused_the_same_whether_or_not_its_answer_is_cached(
+    redis_url: str, change: dict[str, Any], param: str
+) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        body = {"model": "auto", "messages": [{"role": "user", "content": "Warranty?"}], "temperature": 0}
+        refused_before = client.post("/v1/chat/completions", json={**body, **change}, headers=USER)
+        assert client.post("/v1/chat/completions", json=body, headers=USER).headers["x-tutorbook-cache"] == "miss"
+        assert client.post("/v1/chat/completions", json=body, headers=USER).headers["x-tutorbook-cache"] == "hit"
+        refused_after = client.post("/v1/chat/completions", json={**body, **change}, headers=USER)
+    assert refused_before.status_code == refused_after.status_code == 400
+    assert refused_before.json()["error"]["param"] == refused_after.json()["error"]["param"] == param
+    assert len(gateway.generator.payloads) == 1  # the refused requests reached nothing

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT, SAMPLES
+from tutorbook_evals.retrieval import evaluate_corpus
+from tutorbook_evals.retrieval_corpora import load_corpus
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
-from tutorbook_retriever.eval_data import load_corpus
-from tutorbook_retriever.evaluate import evaluate_corpus
 from tutorbook_retriever.settings import RetrieverSettings
 
 
@@ -26,7 +26,7 @@ def test_evaluation_reports_every_retrieval_side_by_side(tmp_path: Path, embedde
 
 def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
     command = [
-        sys.executable, "-m", "tutorbook_retriever.benchmark", "--dataset", "samples", "--data", str(SAMPLES),
+        sys.executable, "-m", "tutorbook_evals.bench_retrieval", "--dataset", "samples", "--data", str(SAMPLES),
         "--sizes", "100,300", "--queries", "5", "--plot", str(tmp_path / "latency.png"),
     ]  # fmt: skip
     env = {"TUTORBOOK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}

@@ -1,7 +1,7 @@
 import pytest
 
+from tutorbook_evals.retrieval_scores import ranked_documents, score_rankings
 from tutorbook_retriever import lexical
-from tutorbook_retriever.evaluation import ranked_documents, score_rankings
 from tutorbook_retriever.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from tutorbook_retriever.schemas import SearchHit
 

@@ -25,6 +25,7 @@ POLICY = RoutePolicy(
     adapter_margin=0.0,
     prompt_min_score=0.38,
     prompt_margin=0.05,
+    off_topic_margin=0.0,
     max_adapter_errors=3,
 )
 TRIAGE = AdapterState("triage", 3, "classifier")

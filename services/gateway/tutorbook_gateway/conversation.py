@@ -1,10 +1,6 @@
-"""Plain conversions of chat messages: text of a message, validation, the question being asked."""
+"""Plain conversions of chat messages: the text of a message, the question being asked, what to search for."""
 
-from tutorbook_common.errors import BadRequestError
 from tutorbook_gateway.schemas import ChatCompletionRequest, ChatMessage
-
-ROLES = {"system", "user", "assistant", "developer", "tool"}
-MAX_MESSAGES = 200
 
 
 def message_text(message: ChatMessage) -> str:
@@ -13,34 +9,6 @@ def message_text(message: ChatMessage) -> str:
     if isinstance(message.content, str):
         return message.content
     return "".join(str(part.get("text", "")) for part in message.content if part.get("type") == "text")
-
-
-def validate_chat_request(request: ChatCompletionRequest) -> None:
-    if not request.messages:
-        raise BadRequestError("messages must hold at least one message", param="messages")
-    if len(request.messages) > MAX_MESSAGES:
-        raise BadRequestError(f"at most {MAX_MESSAGES} messages per request", param="messages")
-    for index, message in enumerate(request.messages):
-        if message.role not in ROLES:
-            raise BadRequestError(
-                f"messages[{index}].role must be one of {sorted(ROLES)}", param=f"messages[{index}].role"
-            )
-    if request.messages[-1].role != "user":
-        raise BadRequestError("the last message must come from the user", param="messages")
-    if not message_text(request.messages[-1]).strip():
-        raise BadRequestError("the last user message is empty", param="messages")
-    if request.stream_options is not None and not request.stream:
-        raise BadRequestError("stream_options is only allowed when stream is true", param="stream_options")
-    if request.n != 1:
-        raise BadRequestError("only n = 1 is supported", param="n")
-    for name in ("max_tokens", "max_completion_tokens"):
-        value = getattr(request, name)
-        if value is not None and value < 1:
-            raise BadRequestError(f"{name} must be at least 1", param=name)
-    if request.temperature is not None and not 0 <= request.temperature <= 2:
-        raise BadRequestError("temperature must be between 0 and 2", param="temperature")
-    if request.top_p is not None and not 0 < request.top_p <= 1:
-        raise BadRequestError("top_p must be in (0, 1]", param="top_p")
 
 
 def latest_question(request: ChatCompletionRequest) -> str:

@@ -58,15 +58,18 @@ class AdapterState:
 
 @dataclass(frozen=True)
 class RoutePolicy:
+    """The router's thresholds. Their values live in one place: the gateway's settings
+    (:meth:`~tutorbook_gateway.settings.GatewaySettings.route_policy`), which explain each one."""
+
     base_model: str
-    rag_min_score: float = 0.36
-    rag_agreement_band: float = 0.04
-    adapter_min_score: float = 0.45
-    adapter_margin: float = 0.05
-    prompt_min_score: float = 0.38
-    prompt_margin: float = 0.05
-    off_topic_margin: float = 0.0
-    max_adapter_errors: int = 3
+    rag_min_score: float
+    rag_agreement_band: float
+    adapter_min_score: float
+    adapter_margin: float
+    prompt_min_score: float
+    prompt_margin: float
+    off_topic_margin: float
+    max_adapter_errors: int
 
 
 @dataclass(frozen=True)
@@ -146,14 +149,25 @@ def hinted_route(request: RouteRequest) -> Route | None:
         raise RouteHintError(f"tutorbook.route must be one of {[route.value for route in Route]}") from exc
 
 
+def refuse_conflicting_hint(hint: Route | None, adapter: AdapterState | None) -> None:
+    """A route hint the named model cannot serve: adapter routes need an adapter, and an adapter serves
+    only adapter routes."""
+    if adapter is None and hint in (Route.ADAPTER, Route.ADAPTER_RAG):
+        raise RouteHintError(f'tutorbook.route {hint.value!r} needs "model" to name an adapter')
+    if adapter is not None and hint in (Route.RAG, Route.PROMPT, Route.ABSTAIN):
+        raise RouteHintError(f"tutorbook.route {hint.value!r} cannot be served by the adapter {adapter.name!r}")
+
+
 def needs_retrieval(request: RouteRequest, policy: RoutePolicy, adapters: Mapping[str, AdapterState]) -> bool:
-    """Whether the router wants retrieval signals for this request (retrieval is the expensive signal)."""
+    """Whether the router wants retrieval signals for this request (retrieval is the expensive signal).
+    Raises for a request no signals could route (unknown model, conflicting hint): it is checked first."""
     hint = hinted_route(request)
     adapter = None
     if request.model not in (AUTO_MODEL, policy.base_model):
         adapter = resolve_adapter(request.model, adapters)
         if adapter is None:
             raise UnknownModelError(request.model)
+    refuse_conflicting_hint(hint, adapter)
     if hint is not None:
         return hint in (Route.RAG, Route.ADAPTER_RAG)
     if adapter is not None:
@@ -176,8 +190,7 @@ def decide(request: RouteRequest, signals: RouteSignals, policy: RoutePolicy) ->
 def decide_for_base(
     request: RouteRequest, hint: Route | None, signals: RouteSignals, policy: RoutePolicy
 ) -> RouteDecision:
-    if hint in (Route.ADAPTER, Route.ADAPTER_RAG):
-        raise RouteHintError(f'tutorbook.route {hint.value!r} needs "model" to name an adapter')
+    refuse_conflicting_hint(hint, None)
     if hint is Route.RAG:
         return with_passages(Route.RAG, "the client asked for rag", signals, rule="hint")
     if hint is Route.ABSTAIN:
@@ -189,8 +202,7 @@ def decide_for_base(
 
 def decide_for_adapter(adapter: AdapterState, hint: Route | None, signals: RouteSignals) -> RouteDecision:
     forced = f"the request names the adapter {adapter.served_name!r}"
-    if hint in (Route.RAG, Route.PROMPT, Route.ABSTAIN):
-        raise RouteHintError(f"tutorbook.route {hint.value!r} cannot be served by the adapter {adapter.name!r}")
+    refuse_conflicting_hint(hint, adapter)
     rule = "model" if hint is None else "hint"
     if hint is Route.ADAPTER_RAG or (hint is None and adapter.wants_context):
         return with_passages(Route.ADAPTER_RAG, forced, signals, adapter, rule)

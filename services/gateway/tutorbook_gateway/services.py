@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
-from tutorbook_gateway.chat import ChatContext
+from tutorbook_gateway.chat.answer_cache import AnswerCache
+from tutorbook_gateway.chat.planning import ChatContext
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_gateway.state.store import GatewayState
 
@@ -13,6 +14,7 @@ from tutorbook_gateway.state.store import GatewayState
 class GatewayServices:
     keys: KeyRing
     chat: ChatContext
+    answers: AnswerCache
     metrics: GatewayMetrics
     state: GatewayState
     background: BackgroundTasks

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tutorbook_gateway.routing import RoutePolicy
+
 
 def split_keys(value: str) -> frozenset[str]:
     return frozenset(key.strip() for key in value.split(",") if key.strip())
@@ -78,9 +80,9 @@ class GatewaySettings(BaseSettings):
     # prompt (small talk): the best small-talk example must match at least this, and beat passages by the margin.
     prompt_min_score: float = 0.38
     prompt_margin: float = 0.05
-    # An adapter with this many generation errors in the last minute is skipped by "auto".
     # abstain instead of prompt: small talk must match at least as well as the off-topic examples plus this.
     off_topic_margin: float = 0.0
+    # An adapter with this many generation errors in the last minute is skipped by "auto".
     max_adapter_errors: int = 3
     rag_top_k: int = 4
     rag_context_max_chars: int = 3000
@@ -89,6 +91,20 @@ class GatewaySettings(BaseSettings):
     max_request_bytes: int = 16_000_000
     upstream_timeout_seconds: float = 120.0
     retriever_timeout_seconds: float = 30.0
+
+    def route_policy(self) -> RoutePolicy:
+        """The router's thresholds, as the pure decision function takes them."""
+        return RoutePolicy(
+            base_model=self.base_model_name,
+            rag_min_score=self.rag_min_score,
+            rag_agreement_band=self.rag_agreement_band,
+            adapter_min_score=self.adapter_min_score,
+            adapter_margin=self.adapter_margin,
+            prompt_min_score=self.prompt_min_score,
+            prompt_margin=self.prompt_margin,
+            off_topic_margin=self.off_topic_margin,
+            max_adapter_errors=self.max_adapter_errors,
+        )
 
     def resolved_adapter_dir(self) -> Path:
         return self.adapter_dir or self.data_dir / "adapters"

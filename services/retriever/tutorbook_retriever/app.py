@@ -10,23 +10,15 @@ from litestar import Litestar
 from tutorbook_common.errors import error_handlers
 from tutorbook_common.probes import PROBE_ROUTES, Probes
 from tutorbook_common.request_context import RequestIdMiddleware
-from tutorbook_retriever.clients.chunk_index import QdrantChunkIndex
-from tutorbook_retriever.clients.document_registry import QdrantDocumentRegistry
-from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
-from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
-from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
-from tutorbook_retriever.clients.question_index import QdrantQuestionIndex
-from tutorbook_retriever.clients.route_index import QdrantRouteIndex
-from tutorbook_retriever.clients.version_publisher import NoPublisher, RedisVersionPublisher, VersionPublisher
-from tutorbook_retriever.ingestion import IngestLimits
-from tutorbook_retriever.metrics import create_retriever_metrics
+from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.routes.documents import get_document, index_version, ingest, list_documents, remove_document
 from tutorbook_retriever.routes.route_examples import count_route_examples, delete_route_examples, put_route_examples
 from tutorbook_retriever.routes.search import put_answered_question, search
-from tutorbook_retriever.search import SearchOptions
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
+from tutorbook_retriever.wiring import build_services, open_embedder, open_publisher, qdrant_store
 
 ROUTES = [
     ingest, list_documents, get_document, remove_document, index_version, search,
@@ -34,55 +26,7 @@ ROUTES = [
 ]  # fmt: skip
 
 
-def open_embedder(settings: RetrieverSettings) -> Embedder:
-    model = settings.embedding_model or default_embedding_model_path()
-    if settings.embedding_backend == "onnx" and settings.embedding_device == "cpu":
-        return OnnxEmbedder(model, settings.onnx_cache_dir(), threads=settings.embedding_threads)
-    return SentenceTransformerEmbedder(model, device=settings.embedding_device)
-
-
-def qdrant_store(qdrant: QdrantHandle, prefix: str) -> Store:
-    return Store(
-        chunks=QdrantChunkIndex(qdrant, f"{prefix}_chunks"),
-        registry=QdrantDocumentRegistry(qdrant, f"{prefix}_documents"),
-        routes=QdrantRouteIndex(qdrant, f"{prefix}_route_examples"),
-        questions=QdrantQuestionIndex(qdrant, f"{prefix}_answered_questions"),
-    )
-
-
-def search_defaults(settings: RetrieverSettings) -> SearchOptions:
-    return SearchOptions(
-        candidates=settings.search_candidates,
-        fusion=settings.search_fusion,
-        dense_weight=settings.search_dense_weight,
-        rrf_k=settings.rrf_k,
-    )
-
-
-def build_services(
-    settings: RetrieverSettings, embedder: Embedder, store: Store, publisher: VersionPublisher | None = None
-) -> RetrieverServices:
-    return RetrieverServices(
-        embedder=embedder,
-        store=store,
-        metrics=create_retriever_metrics(),
-        ingest_limits=IngestLimits(
-            max_documents=settings.max_documents_per_request,
-            max_document_chars=settings.max_document_chars,
-            chunk_max_tokens=settings.chunk_max_tokens,
-            chunk_overlap_tokens=settings.chunk_overlap_tokens,
-        ),
-        search_defaults=search_defaults(settings),
-        max_top_k=settings.max_top_k,
-        publisher=publisher or NoPublisher(),
-    )
-
-
 REPUBLISH_SECONDS = 1.0
-
-
-def open_publisher(settings: RetrieverSettings) -> VersionPublisher:
-    return RedisVersionPublisher(settings.redis_url) if settings.redis_url else NoPublisher()
 
 
 async def republish(services: RetrieverServices) -> None:

@@ -18,7 +18,6 @@ import httpx
 
 from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.stack import StackConfig, running_stack
-from tutorbook_gateway.app import route_policy
 from tutorbook_gateway.routing import (
     OFF_TOPIC,
     SMALL_TALK,
@@ -41,7 +40,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 def router_decision_ms(repeats: int) -> tuple[float, float]:
     """Every signal present: four passages with both scores, two adapters, small talk and off-topic matches."""
-    policy = route_policy(GatewaySettings())
+    policy = GatewaySettings().route_policy()
     retrieval = RetrievalSignals(
         scores=(0.71, 0.52, 0.4, 0.2), topics=("a", "b", "c", "d"), lexical_scores=(9.1, None, 4.2, 1.0)
     )

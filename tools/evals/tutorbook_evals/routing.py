@@ -21,13 +21,11 @@ from tqdm import tqdm
 
 from tutorbook_evals.routing_set import ROUTES, RoutingCase, Split, default_eval_data, demo_adapter_card, routing_cases
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterHealth, adapter_states
-from tutorbook_gateway.app import route_policy
-from tutorbook_gateway.chat import route_signals
+from tutorbook_gateway.chat.planning import route_signals
 from tutorbook_gateway.clients.retriever import search_result
 from tutorbook_gateway.routing import RoutePolicy, RouteRequest, RouteSignals, decide
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import builtin_route_examples
-from tutorbook_retriever.app import open_embedder, qdrant_store, search_defaults
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.ingestion import IngestLimits, ingest_documents, replace_route_examples
@@ -36,6 +34,7 @@ from tutorbook_retriever.schemas import DocumentIn, RouteHit, SearchResponse
 from tutorbook_retriever.search import search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
+from tutorbook_retriever.wiring import open_embedder, qdrant_store, search_defaults
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -86,7 +85,7 @@ def signals_for(
 
 def evaluate_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder) -> RoutingReport:
     gateway = GatewaySettings()
-    policy = route_policy(gateway)
+    policy = gateway.route_policy()
     retriever = RetrieverSettings()
     card = demo_adapter_card(samples, gateway.base_model_name)
     states = adapter_states({card.name: ActiveAdapter(card, 1)}, AdapterHealth())

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tutorbook_retriever.app import open_embedder
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.settings import RetrieverSettings
+from tutorbook_retriever.wiring import open_embedder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 THRESHOLDS = (0.80, 0.85, 0.90, 0.92, 0.95, 0.97)

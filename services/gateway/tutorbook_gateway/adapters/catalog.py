@@ -24,11 +24,6 @@ class AdapterCatalog(Protocol):
         ...
 
 
-class NoAdapters:
-    def active(self) -> Mapping[str, ActiveAdapter]:
-        return {}
-
-
 class AdapterHealth:
     """Which adapter versions failed to load, and each adapter's generation errors in the last minute."""
 

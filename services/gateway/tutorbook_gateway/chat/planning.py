@@ -1,20 +1,20 @@
-"""Answer one chat request: gather the router's signals, decide, then generate (or abstain)."""
+"""Plan an answer: gather the router's signals (one retriever call: passages, route-example matches and,
+when asked, the most similar answered question), decide the route, and build the generator's request."""
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tutorbook_common.adapter_card import classifier_messages
-from tutorbook_common.errors import BadRequestError, NotFoundError, ServiceError
+from tutorbook_common.errors import BadRequestError, NotFoundError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
-from tutorbook_gateway.classification import classify
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
-from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query, validate_chat_request
-from tutorbook_gateway.prompting import Source, abstain_answer, build_rag_messages
+from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query
+from tutorbook_gateway.prompting import Source, build_rag_messages
 from tutorbook_gateway.routing import (
+    AdapterState,
     RetrievalSignals,
     Route,
     RouteDecision,
@@ -44,13 +44,24 @@ class ChatConfig:
 
 @dataclass(frozen=True)
 class ChatContext:
-    """What answering needs besides the request: settings, upstream clients and the adapters."""
+    """What planning and generating need besides the request: settings, upstream clients, the adapters."""
 
     config: ChatConfig
     retriever: RetrieverClient
     generator: GeneratorClient
     adapters: AdapterCatalog
     health: AdapterHealth
+
+    def adapter_snapshot(self) -> "AdapterSnapshot":
+        """The active adapters, read once per request: their cards, and their state as the router sees it."""
+        active = self.adapters.active()
+        return AdapterSnapshot(active, adapter_states(active, self.health))
+
+
+@dataclass(frozen=True)
+class AdapterSnapshot:
+    active: Mapping[str, ActiveAdapter]
+    states: Mapping[str, AdapterState]
 
 
 @dataclass
@@ -68,16 +79,6 @@ class ChatPlan:
     similar: SimilarQuestion | None = None  # the most similar question answered before (when asked)
 
 
-@dataclass
-class ChatOutcome:
-    completion: dict[str, Any]
-    plan: ChatPlan
-
-    @property
-    def decision(self) -> RouteDecision:
-        return self.plan.decision
-
-
 def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> dict[str, Any]:
     params: dict[str, Any] = {
         "temperature": config.default_temperature if request.temperature is None else request.temperature,
@@ -86,6 +87,20 @@ def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> d
     optional = {"top_p": request.top_p, "stop": request.stop, "seed": request.seed, "user": request.user}
     params.update({name: value for name, value in optional.items() if value is not None})
     return params
+
+
+def route_request_of(request: ChatCompletionRequest) -> RouteRequest:
+    return RouteRequest(model=request.model, route_hint=request.tutorbook.route if request.tutorbook else None)
+
+
+def wants_retrieval(request: ChatCompletionRequest, policy: RoutePolicy, states: Mapping[str, AdapterState]) -> bool:
+    """Whether the route may need passages; an unknown model is a 404, a bad route hint a 400."""
+    try:
+        return needs_retrieval(route_request_of(request), policy, states)
+    except UnknownModelError as exc:
+        raise NotFoundError(f"model {request.model!r} does not exist", param="model", code="model_not_found") from exc
+    except RouteHintError as exc:
+        raise BadRequestError(str(exc), param="tutorbook.route") from exc
 
 
 def citation(source: Source) -> dict[str, Any]:
@@ -98,10 +113,6 @@ def citation(source: Source) -> dict[str, Any]:
     }
 
 
-def source_from_passage(passage: Passage) -> Source:
-    return Source(passage.doc_id, passage.title, passage.section, passage.text, passage.dense_score)
-
-
 def tutorbook_block(decision: RouteDecision, sources: list[Source]) -> dict[str, Any]:
     adapter = decision.adapter
     return {
@@ -111,20 +122,6 @@ def tutorbook_block(decision: RouteDecision, sources: list[Source]) -> dict[str,
         "adapter": None if adapter is None else {"name": adapter.name, "version": adapter.version},
         "citations": [citation(source) for source in sources],
         "suggestions": list(decision.suggestions),
-    }
-
-
-def local_completion(model: str, text: str) -> dict[str, Any]:
-    """A chat.completion the gateway answers itself (abstain): no tokens were generated."""
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}
-        ],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
     }
 
 
@@ -160,37 +157,43 @@ def generator_payload(
     messages = as_openai_messages(request.messages)
     used: list[Source] = []
     if decision.route in (Route.RAG, Route.ADAPTER_RAG) and passages:
-        sources = [source_from_passage(passage) for passage in passages]
+        sources = [Source(p.doc_id, p.title, p.section, p.text, p.dense_score) for p in passages]
         messages, used = build_rag_messages(messages, sources, config.rag_context_max_chars)
     return {"model": model, "messages": messages, **params}, used, None
 
 
-async def plan_chat(request: ChatCompletionRequest, context: ChatContext, similar_questions: bool = False) -> ChatPlan:
-    """Validate, gather the router's signals, decide, and build the generator request."""
-    validate_chat_request(request)
-    config = context.config
-    active = context.adapters.active()
-    states = adapter_states(active, context.health)
-    hint = request.tutorbook.route if request.tutorbook else None
-    route_request = RouteRequest(model=request.model, route_hint=hint)
-    phases: dict[str, float] = {}
-    try:
-        wants_retrieval = needs_retrieval(route_request, config.policy, states)
-    except UnknownModelError as exc:
-        raise NotFoundError(f"model {request.model!r} does not exist", param="model", code="model_not_found") from exc
-    except RouteHintError as exc:
-        raise BadRequestError(str(exc), param="tutorbook.route") from exc
+async def search_if_needed(
+    request: ChatCompletionRequest,
+    context: ChatContext,
+    retrieve: bool,
+    similar_questions: bool,
+    phases: dict[str, float],
+) -> tuple[str | None, SearchResult | None]:
+    """The query and what the retriever found for it (None, None: the route needs no passages)."""
+    if not retrieve:
+        return None, None
+    query = retrieval_query(request.messages)
+    started = time.perf_counter()
+    search = await context.retriever.search(query, context.config.rag_top_k, similar_questions)
+    phases["retrieve"] = time.perf_counter() - started
+    return query, search
 
-    search: SearchResult | None = None
-    query = retrieval_query(request.messages) if wants_retrieval else None
-    if query is not None:
-        started = time.perf_counter()
-        search = await context.retriever.search(query, config.rag_top_k, similar_questions)
-        phases["retrieve"] = time.perf_counter() - started
-    signals = route_signals(search, states)
+
+async def plan_chat(
+    request: ChatCompletionRequest,
+    context: ChatContext,
+    adapters: AdapterSnapshot,
+    retrieve: bool,
+    similar_questions: bool = False,
+) -> ChatPlan:
+    """Retrieve (once, when the route may need it), decide, and build the generator request."""
+    config = context.config
+    phases: dict[str, float] = {}
+    query, search = await search_if_needed(request, context, retrieve, similar_questions, phases)
+    signals = route_signals(search, adapters.states)
     started = time.perf_counter()
     try:
-        decision = decide(route_request, signals, config.policy)
+        decision = decide(route_request_of(request), signals, config.policy)
     except RouteHintError as exc:
         raise BadRequestError(str(exc), param="tutorbook.route") from exc
     phases["route"] = time.perf_counter() - started
@@ -201,43 +204,19 @@ async def plan_chat(request: ChatCompletionRequest, context: ChatContext, simila
         block = tutorbook_block(decision, [])
         return ChatPlan(decision, block, None, top_score, phases, None, index_version, query, similar)
     passages = search.passages if search else []
-    payload, used, labels = generator_payload(request, decision, passages, active, config)
+    payload, used, labels = generator_payload(request, decision, passages, adapters.active, config)
     block = tutorbook_block(decision, used)
     return ChatPlan(decision, block, payload, top_score, phases, labels, index_version, query, similar)
 
 
-async def generate(plan: ChatPlan, context: ChatContext) -> dict[str, Any]:
-    """Run the plan's generation; a classifier's answer becomes its label, confidence and runners-up."""
-    assert plan.payload is not None
-    started = time.perf_counter()
-    adapter = plan.decision.adapter
-    try:
-        completion = await context.generator.chat_completion(plan.payload)
-    except ServiceError:
-        if adapter is not None:
-            context.health.record_error(adapter.name)
-        raise
-    finally:
-        plan.phase_seconds["generate"] = time.perf_counter() - started
-    if plan.labels is not None:
-        choice = completion["choices"][0]
-        tokens = (choice.get("logprobs") or {}).get("content") or []
-        result = classify(tokens, plan.labels)
-        choice["message"]["content"] = result.text()
-        choice["logprobs"] = None
-        plan.tutorbook["classification"] = result.as_dict()
-    return completion
-
-
-async def answer_chat(request: ChatCompletionRequest, context: ChatContext) -> ChatOutcome:
-    return await complete(await plan_chat(request, context), request, context)
-
-
-async def complete(plan: ChatPlan, request: ChatCompletionRequest, context: ChatContext) -> ChatOutcome:
-    """Carry out a plan: abstain locally, or generate."""
-    if plan.payload is None:
-        completion = local_completion(request.model, abstain_answer(plan.decision.suggestions))
-    else:
-        completion = await generate(plan, context)
-    completion["tutorbook"] = plan.tutorbook
-    return ChatOutcome(completion, plan)
+def plan_from_cache(tutorbook: dict[str, Any]) -> ChatPlan:
+    """What metrics need from a cached answer: its original decision (no new decision was made)."""
+    adapter = tutorbook.get("adapter")
+    decision = RouteDecision(
+        Route(tutorbook.get("route", "prompt")),
+        float(tutorbook.get("confidence", 1.0)),
+        "cached",
+        adapter=AdapterState(adapter["name"], int(adapter["version"])) if adapter else None,
+        rule="cache",
+    )
+    return ChatPlan(decision, tutorbook, None)

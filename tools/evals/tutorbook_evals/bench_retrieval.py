@@ -17,20 +17,20 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tutorbook_retriever.app import qdrant_store, search_defaults
+from tutorbook_evals.retrieval_charts import plot_search_latency
+from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_retriever.chunking import chunk_document
 from tutorbook_retriever.clients.chunk_index import ChunkPoint
 from tutorbook_retriever.clients.document_registry import DocumentRecord
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.qdrant import open_qdrant
-from tutorbook_retriever.eval_data import DATASETS, EvalCorpus, load_corpus
 from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, embedding_text, ingest_documents
-from tutorbook_retriever.plots import plot_search_latency
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
+from tutorbook_retriever.wiring import qdrant_store, search_defaults
 
 MODES: tuple[SearchMode, ...] = ("dense", "lexical", "hybrid")
 

@@ -1,12 +1,12 @@
-"""Charts of evaluation and benchmark results (PNG), for the results people compare side by side.
+"""Charts of the retrieval evaluation and benchmark results (PNG), for the results people compare side by side.
 
-matplotlib is a tool dependency (requirements-dev.txt), not a service one: it is imported when a chart is
-drawn, and the Agg backend is chosen then, not at import time.
+matplotlib is a dependency of these tools (tools/evals/pyproject.toml), not of the retriever: it is imported
+when a chart is drawn, and the Agg backend is chosen then, not at import time.
 """
 
 from pathlib import Path
 
-from tutorbook_retriever.evaluation import CUTOFFS, RetrievalScores
+from tutorbook_evals.retrieval_scores import CUTOFFS, RetrievalScores
 
 
 def plot_retrieval(title: str, results: dict[str, RetrievalScores], path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Evaluation corpora: documents plus questions with their gold document ids.
+"""Retrieval evaluation corpora: documents plus questions with their gold document ids.
 
 - ``samples``: this project's Brightleaf Home knowledge base and question set.
 - ``emanual-s10`` / ``emanual-tv``: the Samsung manuals of the EMNLP 2021 E-Manual QA data set

@@ -1,0 +1,34 @@
+"""Step 2 of answering: the key's rate limits. The check (a Redis round trip) starts as soon as the
+request is valid and runs beside the steps that do not depend on it: loading the conversation, the cache
+lookup, planning, and even generation, which a refusal cancels (closing the upstream request aborts it in
+vLLM). A refused request never gets an answer."""
+
+import asyncio
+from typing import Any
+
+from tutorbook_gateway.chat.generation import Generation
+from tutorbook_gateway.state.rate_limits import Admission, RateLimiter
+
+
+class AdmissionCheck:
+    def __init__(self, limiter: RateLimiter, owner: str) -> None:
+        self._check: asyncio.Future[Admission] = asyncio.ensure_future(limiter.admit(owner))
+
+    def cancel(self) -> None:
+        self._check.cancel()
+
+    async def admitted(self) -> None:
+        """Wait for the check: raises 429 (or 503 when the store is down and limits fail closed)."""
+        await self._check
+
+    async def gate(self, generating: Any) -> Generation:
+        """Start ``generating`` (an awaitable Generation) now; hand it over only once the key is admitted."""
+        task: asyncio.Future[Generation] = asyncio.ensure_future(generating)
+        try:
+            await self._check
+        except BaseException:
+            task.cancel()
+            if task.done() and not task.cancelled() and task.exception() is None:
+                await task.result().aclose()
+            raise
+        return await task

@@ -1,0 +1,158 @@
+"""Answer one chat request: the walk, top to bottom.
+
+1. validate  (:mod:`.validation`)  before anything is read or stored
+2. admit     (:mod:`.admission`)   the key's rate limits, checked beside steps 3 to 6
+3. converse  (:mod:`.sessions`)    the session's earlier turns
+4. cache     (:mod:`.answer_cache`) an exact answer, computed at the current index version
+5. plan      (:mod:`.planning`)    retrieve once, route; then a similar question's answer (semantic cache)
+6. generate  (:mod:`.generation`)  vLLM (whole or streamed), a classifier's label, or abstain
+7. record    (:mod:`.recording`)   turns, cache entry, feedback record, token charge, metrics
+
+:func:`answer_chat` yields the answer as events: an :class:`AnswerStart` (the decision), the text in
+pieces, an :class:`AnswerEnd`. Streaming differs only in how those leave (:mod:`.delivery`).
+"""
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from tutorbook_common.errors import ServiceError
+from tutorbook_gateway.chat.admission import AdmissionCheck
+from tutorbook_gateway.chat.answer_cache import CacheLookup
+from tutorbook_gateway.chat.completions import new_response_id
+from tutorbook_gateway.chat.generation import Generation, generate, whole_answer
+from tutorbook_gateway.chat.measuring import observe_answer, observe_refusal
+from tutorbook_gateway.chat.planning import AdapterSnapshot, ChatPlan, plan_chat, plan_from_cache, wants_retrieval
+from tutorbook_gateway.chat.recording import Answered, record_answer, remember_response, response_record
+from tutorbook_gateway.chat.sessions import Caller, load_history, with_history
+from tutorbook_gateway.chat.validation import chosen_session_id, validate_chat_request
+from tutorbook_gateway.schemas import ChatCompletionRequest
+from tutorbook_gateway.services import GatewayServices
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """A chat request as the route received it: the body, the key's fingerprint, the session header."""
+
+    request: ChatCompletionRequest
+    owner: str
+    session_header: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerStart:
+    """Decided, before the first word: the response's id and model, the router's decision, the headers."""
+
+    response_id: str
+    model: str
+    tutorbook: dict[str, Any]
+    cache_status: str | None  # hit, semantic-hit, miss; None: not cacheable
+    session_id: str | None
+
+    @property
+    def route(self) -> str:
+        return str(self.tutorbook.get("route", ""))
+
+
+@dataclass(frozen=True)
+class AnswerEnd:
+    finish_reason: str | None
+    usage: dict[str, Any]
+
+
+ChatEvent = AnswerStart | str | AnswerEnd
+
+
+@dataclass
+class OpenedAnswer:
+    """Steps 1 to 6 done: what step 7 and the delivery need."""
+
+    caller: Caller
+    plan: ChatPlan
+    lookup: CacheLookup
+    generation: Generation
+    start: AnswerStart
+
+
+async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer:
+    request = call.request
+    validate_chat_request(request)  # 1
+    caller = Caller(call.owner, chosen_session_id(call.session_header, request))
+    adapters = services.chat.adapter_snapshot()
+    retrieves = wants_retrieval(request, services.chat.config.policy, adapters.states)
+    admission = AdmissionCheck(services.state.limiter, caller.owner)  # 2
+    try:
+        reading = time.perf_counter()
+        history = await load_history(caller, services.state.conversations, services.metrics)  # 3
+        asked = with_history(request, history)
+        lookup = await services.answers.lookup(asked, adapters, retrieves)  # 4
+        state_read = time.perf_counter() - reading
+        plan = await plan_unless_cached(asked, lookup, adapters, retrieves, services)  # 5
+        plan.phase_seconds["state_read"] = state_read
+        generation = await admission.gate(generate_unless_cached(plan, lookup, request.stream, services))  # 6
+    except BaseException:
+        admission.cancel()
+        raise
+    model = plan.payload["model"] if plan.payload else str((lookup.found or {}).get("model") or request.model)
+    start = AnswerStart(new_response_id(), model, plan.tutorbook, lookup.status, caller.session_id)
+    return OpenedAnswer(caller, plan, lookup, generation, start)
+
+
+async def plan_unless_cached(
+    asked: ChatCompletionRequest,
+    lookup: CacheLookup,
+    adapters: AdapterSnapshot,
+    retrieves: bool,
+    services: GatewayServices,
+) -> ChatPlan:
+    """A cached answer's original decision; else a new plan, after which a similar question's answer may
+    stand in (the semantic cache needs the plan's retrieval)."""
+    if lookup.found is not None:
+        return plan_from_cache(lookup.found.get("tutorbook") or {})
+    plan = await plan_chat(asked, services.chat, adapters, retrieves, lookup.asked_similar)
+    await services.answers.lookup_similar(lookup, plan)
+    return plan_from_cache(lookup.found.get("tutorbook") or {}) if lookup.found is not None else plan
+
+
+async def generate_unless_cached(
+    plan: ChatPlan, lookup: CacheLookup, stream: bool, services: GatewayServices
+) -> Generation:
+    if lookup.found is not None:
+        return whole_answer(lookup.found)
+    return await generate(plan, services.chat, stream)
+
+
+async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterator[ChatEvent]:
+    """Steps 1 to 6, then the answer as it leaves, then step 7 (however the delivery ends)."""
+    started = time.perf_counter()
+    try:
+        opened = await open_answer(call, services)
+    except ServiceError as exc:
+        observe_refusal(services.metrics, exc, time.perf_counter() - started)
+        raise
+    generation, start = opened.generation, opened.start
+    status, pieces = "499", []  # a client that leaves before the end: nginx's 499
+    try:
+        yield start
+        async for piece in generation.pieces():
+            pieces.append(piece)
+            yield piece
+        yield AnswerEnd(generation.finish_reason, generation.usage)
+        status = "200"
+    except ServiceError:
+        status = "502"
+        raise
+    finally:
+        await generation.aclose()
+        remember_response(start.response_id, response_record(start.tutorbook, start.model), services)
+        if status == "200":
+            answered = Answered(
+                start.response_id, start.model, "".join(pieces), generation.finish_reason, generation.usage,
+                start.tutorbook, opened.plan.index_version,
+            )  # fmt: skip
+            writing = time.perf_counter()
+            await record_answer(answered, opened.caller, call.request, opened.lookup, services)  # 7
+            opened.plan.phase_seconds["state_write"] = time.perf_counter() - writing
+        seconds = time.perf_counter() - started
+        observe_answer(services.metrics, opened.plan, status, seconds, generation.first_piece_seconds)

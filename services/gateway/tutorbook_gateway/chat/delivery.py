@@ -1,0 +1,52 @@
+"""How an answer leaves: one ``chat.completion``, or server-sent ``chat.completion.chunk`` events. Both
+read the same events from :func:`~tutorbook_gateway.chat.answering.answer_chat`.
+
+A stream's first chunk carries the ``tutorbook`` decision; usage comes in a last chunk with no choices
+when the client asked for ``stream_options.include_usage``; a failure after the first byte is an error
+event (the OpenAI SDKs raise it), then ``[DONE]``.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tutorbook_common.errors import ServiceError, error_body
+from tutorbook_gateway.chat.answering import AnswerEnd, AnswerStart, ChatEvent
+from tutorbook_gateway.chat.completions import DONE_EVENT, chunk, completion, server_sent_event, usage_chunk
+
+
+async def first_event(events: AsyncIterator[ChatEvent]) -> AnswerStart:
+    """Everything that can be refused is refused here, while the answer can still be a plain HTTP error."""
+    start = await anext(events)
+    assert isinstance(start, AnswerStart)
+    return start
+
+
+async def as_completion(start: AnswerStart, events: AsyncIterator[ChatEvent]) -> dict[str, Any]:
+    pieces: list[str] = []
+    end = AnswerEnd(None, {})
+    async for event in events:
+        if isinstance(event, str):
+            pieces.append(event)
+        elif isinstance(event, AnswerEnd):
+            end = event
+    return completion(start.response_id, start.model, "".join(pieces), end.finish_reason, end.usage, start.tutorbook)
+
+
+async def as_server_sent_events(
+    start: AnswerStart, events: AsyncIterator[ChatEvent], include_usage: bool
+) -> AsyncIterator[bytes]:
+    response_id, model = start.response_id, start.model
+    usage_field = {"usage": None} if include_usage else {}
+    first = chunk(response_id, model, {"role": "assistant", "content": ""})
+    yield server_sent_event({**first, **usage_field, "tutorbook": start.tutorbook})
+    try:
+        async for event in events:
+            if isinstance(event, str):
+                yield server_sent_event({**chunk(response_id, model, {"content": event}), **usage_field})
+            elif isinstance(event, AnswerEnd):
+                yield server_sent_event({**chunk(response_id, model, {}, event.finish_reason), **usage_field})
+                if include_usage:
+                    yield server_sent_event(usage_chunk(response_id, model, event.usage))
+    except ServiceError as exc:
+        yield server_sent_event(error_body(exc.status_code, exc.message, exc.param, exc.code))
+    yield DONE_EVENT

@@ -1,0 +1,109 @@
+"""Step 6 of answering: the text of the answer, as it will leave. A :class:`Generation` yields the answer's
+text in pieces and then knows how it finished and what it cost; whether those pieces leave as one
+completion or as a stream is the caller's business, so every kind of answer reads the same:
+
+- :class:`WholeAnswer`: complete before it leaves (vLLM's non-streamed completion, a classifier's label,
+  an abstention, a cached answer): one piece;
+- :class:`RelayedStream`: vLLM's stream, piece by piece as the tokens arrive.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tutorbook_common.errors import ServiceError
+from tutorbook_gateway.chat.completions import completion_text, no_usage
+from tutorbook_gateway.chat.planning import ChatContext, ChatPlan
+from tutorbook_gateway.classification import classify
+from tutorbook_gateway.clients.generator import ChunkStream
+from tutorbook_gateway.prompting import abstain_answer
+
+
+class Generation(Protocol):
+    finish_reason: str | None
+    usage: dict[str, Any]  # known once every piece has been read
+    first_piece_seconds: float | None  # after the request started generating; None: nothing came
+
+    def pieces(self) -> AsyncIterator[str]: ...
+
+    async def aclose(self) -> None:
+        """Stop generating (a client that went away): closing vLLM's stream aborts the request there."""
+        ...
+
+
+@dataclass
+class WholeAnswer:
+    text: str
+    finish_reason: str | None = "stop"
+    usage: dict[str, Any] = field(default_factory=no_usage)
+    first_piece_seconds: float | None = None
+
+    async def pieces(self) -> AsyncIterator[str]:
+        if self.text:
+            yield self.text
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RelayedStream:
+    def __init__(self, upstream: ChunkStream, started: float) -> None:
+        self._upstream = upstream
+        self._started = started
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] = no_usage()
+        self.first_piece_seconds: float | None = None
+
+    async def pieces(self) -> AsyncIterator[str]:
+        try:
+            async for item in self._upstream.chunks():
+                self.usage = item.get("usage") or self.usage
+                for choice in item.get("choices") or []:
+                    self.finish_reason = choice.get("finish_reason") or self.finish_reason
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        if self.first_piece_seconds is None:
+                            self.first_piece_seconds = time.perf_counter() - self._started
+                        yield content
+        finally:
+            await self._upstream.aclose()
+
+    async def aclose(self) -> None:
+        await self._upstream.aclose()
+
+
+def whole_answer(completion: dict[str, Any]) -> WholeAnswer:
+    """A complete ``chat.completion`` (vLLM's, or a cached one) as a generation."""
+    choice = completion["choices"][0]
+    usage = completion.get("usage") or no_usage()
+    return WholeAnswer(completion_text(completion), choice.get("finish_reason") or "stop", usage)
+
+
+async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Generation:
+    """Abstain locally, or ask vLLM: whole, or as a stream. An adapter whose generation fails is noted
+    (the router skips one that keeps failing)."""
+    if plan.payload is None:
+        return WholeAnswer(abstain_answer(plan.decision.suggestions))
+    started = time.perf_counter()
+    adapter = plan.decision.adapter
+    try:
+        if stream and plan.labels is None:
+            return RelayedStream(await context.generator.open_chat_stream(plan.payload), started)
+        completion = await context.generator.chat_completion(plan.payload)
+    except ServiceError:
+        if adapter is not None:
+            context.health.record_error(adapter.name)
+        raise
+    plan.phase_seconds["generate"] = time.perf_counter() - started
+    return classified(completion, plan) if plan.labels is not None else whole_answer(completion)
+
+
+def classified(completion: dict[str, Any], plan: ChatPlan) -> WholeAnswer:
+    """A classifier adapter's answer: its top label, confidence and runners-up, from token log-probabilities."""
+    assert plan.labels is not None
+    choice = completion["choices"][0]
+    tokens = (choice.get("logprobs") or {}).get("content") or []
+    result = classify(tokens, plan.labels)
+    plan.tutorbook["classification"] = result.as_dict()
+    return WholeAnswer(result.text(), choice.get("finish_reason") or "stop", completion.get("usage") or no_usage())

@@ -1,0 +1,47 @@
+"""What the chat path tells Prometheus (the metrics themselves are declared in :mod:`tutorbook_gateway.metrics`)
+and its log line per answer."""
+
+import logging
+
+from tutorbook_common.errors import RateLimitedError, ServiceError
+from tutorbook_gateway.chat.planning import ChatPlan
+from tutorbook_gateway.metrics import GatewayMetrics
+
+log = logging.getLogger("tutorbook.chat")
+
+
+def model_label(plan: ChatPlan) -> str:
+    """Bounded: "base", an adapter's name (admins create those), or "none" (abstain)."""
+    decision = plan.decision
+    if decision.adapter is not None:
+        return decision.adapter.name
+    return "none" if decision.route.value == "abstain" else "base"
+
+
+def observe_answer(
+    metrics: GatewayMetrics, plan: ChatPlan, status: str, seconds: float, first_token_seconds: float | None
+) -> None:
+    """An answer that was decided: 200, or for a stream 502 (broken upstream) or 499 (client gone)."""
+    route = plan.decision.route.value
+    metrics.requests.labels(route=route, model=model_label(plan), status=status).inc()
+    metrics.request_seconds.labels(route=route).observe(seconds)
+    if plan.decision.rule != "cache":
+        metrics.router_decisions.labels(route=route, rule=plan.decision.rule or "unknown").inc()
+    for phase, phase_seconds in plan.phase_seconds.items():
+        metrics.phase_seconds.labels(phase=phase).observe(phase_seconds)
+    if plan.top_score is not None:
+        metrics.retrieval_top_score.observe(plan.top_score)
+    if first_token_seconds is not None:
+        metrics.first_token_seconds.labels(route=route).observe(first_token_seconds)
+    log.info("chat", extra={"route": route, "status": int(status), "duration_ms": round(seconds * 1000, 2)})
+
+
+def observe_refusal(metrics: GatewayMetrics, error: ServiceError, seconds: float) -> None:
+    """A request refused or failed before its answer started (4xx, 429, 502, 503, 504)."""
+    metrics.requests.labels(route="none", model="none", status=str(error.status_code)).inc()
+    metrics.request_seconds.labels(route="none").observe(seconds)
+    if isinstance(error, RateLimitedError):
+        metrics.rate_limited.labels(limit=error.limit).inc()
+    service = getattr(error, "service", None)
+    if service is not None:
+        metrics.upstream_errors.labels(service=service, kind=error.code or "error").inc()

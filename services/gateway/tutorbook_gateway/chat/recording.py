@@ -1,0 +1,68 @@
+"""Step 7 of answering: what is kept of an answer. The session's turns (awaited: the next turn must see
+them), the cache entry and the feedback record (off the response's path), the tokens it used (charged to
+the key with its next admission)."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tutorbook_gateway.chat.answer_cache import CacheLookup
+from tutorbook_gateway.chat.completions import completion
+from tutorbook_gateway.chat.sessions import Caller, new_turns, record_turns
+from tutorbook_gateway.schemas import ChatCompletionRequest
+from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.state.degrading import degraded
+from tutorbook_gateway.state.feedback import ResponseRecord
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One finished answer, as it is kept."""
+
+    response_id: str
+    model: str
+    text: str
+    finish_reason: str | None
+    usage: dict[str, Any]
+    tutorbook: dict[str, Any]
+    index_version: int | None
+
+
+def response_record(tutorbook: dict[str, Any], model: str) -> ResponseRecord:
+    adapter = tutorbook.get("adapter")
+    return ResponseRecord(
+        route=str(tutorbook.get("route", "")),
+        adapter=None if not adapter else f"{adapter['name']}@{adapter['version']}",
+        model=model,
+        created=int(time.time()),
+    )
+
+
+def remember_response(response_id: str, record: ResponseRecord, services: GatewayServices) -> None:
+    """What feedback on ``response_id`` will name: written off the response's path (feedback on this
+    replica that arrives first waits for the write; another replica sees it within a round trip)."""
+    feedback = services.state.feedback
+    write = degraded("feedback", feedback.remember_response(response_id, record), services.metrics)
+    feedback.remember_response_soon(response_id, write)
+
+
+async def record_answer(
+    answered: Answered,
+    caller: Caller,
+    request: ChatCompletionRequest,
+    lookup: CacheLookup,
+    services: GatewayServices,
+) -> None:
+    state = services.state
+    await record_turns(caller, new_turns(request, answered.text), state.conversations, services.metrics)
+    whole = completion(
+        answered.response_id,
+        answered.model,
+        answered.text,
+        answered.finish_reason,
+        answered.usage,
+        answered.tutorbook,
+    )
+    services.answers.store(lookup, whole, answered.index_version)
+    if lookup.found is None and answered.usage.get("total_tokens"):
+        state.limiter.charge_tokens(caller.owner, int(answered.usage["total_tokens"]))

@@ -1,0 +1,145 @@
+"""The gateway's parts, built from its settings in the app's lifespan (and from nothing else)."""
+
+import asyncio
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import aiohttp
+
+from tutorbook_common.probes import Probes, ReadinessCheck, exposed_registry
+from tutorbook_gateway.adapters.archive import ArchiveLimits
+from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
+from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
+from tutorbook_gateway.adapters.loading import AdapterLoader, VllmAdapterLoader
+from tutorbook_gateway.adapters.store import FileAdapterStore
+from tutorbook_gateway.auth import KeyRing
+from tutorbook_gateway.background import BackgroundTasks
+from tutorbook_gateway.chat.answer_cache import AnswerCache
+from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
+from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
+from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
+from tutorbook_gateway.metrics import create_gateway_metrics
+from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examples
+from tutorbook_gateway.state.store import gateway_state, open_backend
+
+TOKEN_FLUSH_SECONDS = 1.0
+ADAPTER_LOAD_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Replacements:
+    """Parts tests put in place of the real ones: upstream clients, the adapter catalog, the loader."""
+
+    retriever: RetrieverClient | None = None
+    generator: GeneratorClient | None = None
+    adapters: AdapterCatalog | None = None
+    loader: AdapterLoader | None = None
+
+
+async def open_upstreams(
+    settings: GatewaySettings, given: Replacements, stack: AsyncExitStack
+) -> tuple[RetrieverClient, GeneratorClient]:
+    retriever = given.retriever or HttpRetrieverClient(
+        await stack.enter_async_context(retriever_session(settings.retriever_url, settings.retriever_timeout_seconds))
+    )
+    generator = given.generator or HttpGeneratorClient(
+        await stack.enter_async_context(generator_session(settings.generator_url, settings.upstream_timeout_seconds))
+    )
+    return retriever, generator
+
+
+def chat_config(settings: GatewaySettings) -> ChatConfig:
+    return ChatConfig(
+        policy=settings.route_policy(),
+        rag_top_k=settings.rag_top_k,
+        rag_context_max_chars=settings.rag_context_max_chars,
+        default_temperature=settings.default_temperature,
+        default_max_tokens=settings.default_max_tokens,
+    )
+
+
+async def open_services(
+    settings: GatewaySettings, given: Replacements, store: FileAdapterStore, stack: AsyncExitStack
+) -> GatewayServices:
+    """Clients, state and the chat path's parts; everything opened is closed by ``stack``."""
+    retriever, generator = await open_upstreams(settings, given, stack)
+    metrics = create_gateway_metrics()
+    backend = open_backend(settings)
+    stack.push_async_callback(backend.close)
+    background = BackgroundTasks()
+    stack.push_async_callback(background.drain)
+    adapters = given.adapters or store
+    chat = ChatContext(chat_config(settings), retriever, generator, adapters, AdapterHealth())
+    state = gateway_state(settings, backend)
+    flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
+    stack.callback(flushing.cancel)
+    semantic = settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None
+    return GatewayServices(
+        keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
+        chat=chat,
+        answers=AnswerCache(state.cache, semantic, chat.config, retriever, metrics, background),
+        metrics=metrics,
+        state=state,
+        background=background,
+    )
+
+
+async def open_adapter_admin(
+    settings: GatewaySettings,
+    services: GatewayServices,
+    given: Replacements,
+    store: FileAdapterStore,
+    stack: AsyncExitStack,
+) -> AdapterAdmin:
+    loader = given.loader or VllmAdapterLoader(
+        await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ADAPTER_LOAD_TIMEOUT_SECONDS))
+        ),
+        settings.replica_urls(),
+        settings.generator_dns,
+        settings.generator_dns_port,
+    )
+    limits = ArchiveLimits(
+        max_archive_bytes=settings.adapter_max_upload_bytes,
+        max_member_bytes=settings.adapter_max_unpacked_bytes,
+        max_total_bytes=settings.adapter_max_unpacked_bytes,
+    )
+    return AdapterAdmin(
+        store=store,
+        limits=limits,
+        base_config=settings.resolved_base_model_config(),
+        max_rank=settings.max_lora_rank,
+        base_model=settings.base_model_name,
+        generator_adapter_dir=settings.generator_adapter_dir or store.root,
+        loader=loader,
+        retriever=services.chat.retriever,
+        health=services.chat.health,
+        metrics=services.metrics,
+        background=services.background,
+        require_eval_win=settings.adapter_require_eval_win,
+        unload_grace_seconds=settings.adapter_unload_grace_seconds,
+    )
+
+
+def start_route_example_seeding(services: GatewayServices, stack: AsyncExitStack) -> RouteExampleSeeder:
+    """The router's own example sets and the active adapters' route examples, stored again at start (the
+    retriever's index may be new); the gateway is ready once they are."""
+    active = services.chat.adapters.active()
+    adapter_examples = {name: adapter.card.route_examples for name, adapter in active.items()}
+    seeder = RouteExampleSeeder(services.chat.retriever, {**builtin_route_examples(), **adapter_examples})
+    seeding = asyncio.create_task(seeder.run())
+    stack.callback(seeding.cancel)
+    return seeder
+
+
+def readiness_probes(settings: GatewaySettings, services: GatewayServices, seeder: RouteExampleSeeder) -> Probes:
+    checks: dict[str, ReadinessCheck] = {
+        "retriever": services.chat.retriever.ping,
+        "generator": services.chat.generator.ping,
+        "route_examples": seeder.check,
+    }
+    if settings.redis_url:
+        checks["redis"] = services.state.backend.ping
+    return Probes(registry=exposed_registry(services.metrics.registry), checks=checks)

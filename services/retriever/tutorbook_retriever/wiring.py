@@ -1,0 +1,69 @@
+"""The retriever's parts built from its settings: the embedder, the Qdrant-backed store, the search
+defaults, the index-version publisher and the services the handlers work with.
+
+``create_app`` assembles them for the service; the evaluation and benchmark tools build the same parts
+in-process, so they search exactly as the service does.
+"""
+
+from tutorbook_retriever.clients.chunk_index import QdrantChunkIndex
+from tutorbook_retriever.clients.document_registry import QdrantDocumentRegistry
+from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
+from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
+from tutorbook_retriever.clients.qdrant import QdrantHandle
+from tutorbook_retriever.clients.question_index import QdrantQuestionIndex
+from tutorbook_retriever.clients.route_index import QdrantRouteIndex
+from tutorbook_retriever.clients.version_publisher import NoPublisher, RedisVersionPublisher, VersionPublisher
+from tutorbook_retriever.ingestion import IngestLimits
+from tutorbook_retriever.metrics import create_retriever_metrics
+from tutorbook_retriever.search import SearchOptions
+from tutorbook_retriever.services import RetrieverServices
+from tutorbook_retriever.settings import RetrieverSettings
+from tutorbook_retriever.store import Store
+
+
+def open_embedder(settings: RetrieverSettings) -> Embedder:
+    model = settings.embedding_model or default_embedding_model_path()
+    if settings.embedding_backend == "onnx" and settings.embedding_device == "cpu":
+        return OnnxEmbedder(model, settings.onnx_cache_dir(), threads=settings.embedding_threads)
+    return SentenceTransformerEmbedder(model, device=settings.embedding_device)
+
+
+def qdrant_store(qdrant: QdrantHandle, prefix: str) -> Store:
+    return Store(
+        chunks=QdrantChunkIndex(qdrant, f"{prefix}_chunks"),
+        registry=QdrantDocumentRegistry(qdrant, f"{prefix}_documents"),
+        routes=QdrantRouteIndex(qdrant, f"{prefix}_route_examples"),
+        questions=QdrantQuestionIndex(qdrant, f"{prefix}_answered_questions"),
+    )
+
+
+def search_defaults(settings: RetrieverSettings) -> SearchOptions:
+    return SearchOptions(
+        candidates=settings.search_candidates,
+        fusion=settings.search_fusion,
+        dense_weight=settings.search_dense_weight,
+        rrf_k=settings.rrf_k,
+    )
+
+
+def open_publisher(settings: RetrieverSettings) -> VersionPublisher:
+    return RedisVersionPublisher(settings.redis_url) if settings.redis_url else NoPublisher()
+
+
+def build_services(
+    settings: RetrieverSettings, embedder: Embedder, store: Store, publisher: VersionPublisher | None = None
+) -> RetrieverServices:
+    return RetrieverServices(
+        embedder=embedder,
+        store=store,
+        metrics=create_retriever_metrics(),
+        ingest_limits=IngestLimits(
+            max_documents=settings.max_documents_per_request,
+            max_document_chars=settings.max_document_chars,
+            chunk_max_tokens=settings.chunk_max_tokens,
+            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        ),
+        search_defaults=search_defaults(settings),
+        max_top_k=settings.max_top_k,
+        publisher=publisher or NoPublisher(),
+    )
