@@ -4,11 +4,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tutorbook_common.local_keys import split_keys
 from tutorbook_gateway.routing import RoutePolicy
-
-
-def split_keys(value: str) -> frozenset[str]:
-    return frozenset(key.strip() for key in value.split(",") if key.strip())
 
 
 class GatewaySettings(BaseSettings):
@@ -118,7 +115,7 @@ class GatewaySettings(BaseSettings):
         return explicit or ([] if self.generator_dns else [self.generator_url])
 
     def api_key_set(self) -> frozenset[str]:
-        return split_keys(self.api_keys)
+        return frozenset(split_keys(self.api_keys))
 
     def admin_key_set(self) -> frozenset[str]:
-        return split_keys(self.admin_keys)
+        return frozenset(split_keys(self.admin_keys))

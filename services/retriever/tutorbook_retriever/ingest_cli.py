@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from tutorbook_common.local_keys import MissingKeyError, admin_key
 from tutorbook_retriever.loaders import FieldMapping, LoadError, find_files, load_file
 
 Post = Callable[[list[dict[str, Any]]], httpx.Response]
@@ -94,20 +95,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-ingest", description=__doc__)
     parser.add_argument("paths", nargs="+", type=Path, help="files or folders")
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="gateway (or retriever) base URL")
-    parser.add_argument(
-        "--key", help="admin key (default: $TUTORBOOK_ADMIN_KEY, else the first of $TUTORBOOK_ADMIN_KEYS)"
-    )
+    parser.add_argument("--key", help="admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_ADMIN_KEYS, .env)")
     parser.add_argument("--batch", type=int, default=16, help="documents per request")
     parser.add_argument("--id-field", default="id", help="JSON/JSONL/CSV: the field holding the document id")
     parser.add_argument("--title-field", default="title")
     parser.add_argument("--text-field", default="text")
     parser.add_argument("--metadata-fields", default="", help="comma-separated; default: every other field")
     args = parser.parse_args()
-    key = args.key or os.environ.get("TUTORBOOK_ADMIN_KEY") or os.environ.get("TUTORBOOK_ADMIN_KEYS", "").split(",")[0]
+    try:
+        key = admin_key(args.key, os.environ)
+    except MissingKeyError as exc:
+        sys.exit(str(exc))
     mapping = FieldMapping(
         args.id_field, args.title_field, args.text_field, tuple(f for f in args.metadata_fields.split(",") if f)
     )
-    headers = {"authorization": f"Bearer {key}"} if key else {}
+    headers = {"authorization": f"Bearer {key}"}
     with httpx.Client(base_url=args.url, headers=headers, timeout=600) as client:
         summary = ingest_paths(
             lambda batch: client.post("/v1/documents", json={"documents": batch}), args.paths, mapping, args.batch

@@ -2,28 +2,30 @@
 
 Starts the stack (Redis included, free ports, temporary data), loads the sample knowledge base, then sends
 interleaved: the same deterministic RAG question again and again (hits, after the first) and a different
-sample question each time (misses: retrieval, routing and generation). Prints p50 and p99 of each, the
-ratio, and what the state store adds to a miss (the gateway's own ``state_read``/``state_write`` phases:
-rate limit, session, cache lookup with the index-version check; and the writes before the response).
+sample question each time (misses: retrieval, routing and generation). Prints p50, p95 and p99 of each
+and the ratio, and what the state store adds to a miss (the gateway's own ``state_read``/``state_write``
+phases: rate limit, session, cache lookup with the index-version check; and the writes before the
+response); writes the figures as JSON (``data/bench/cache.json``).
 """
 
 import argparse
 import json
 import re
 import signal
-import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tutorbook_devstack.__main__ import stop_on_sigterm
-from tutorbook_devstack.bench_gateway import percentile
+from tutorbook_devstack.bench_report import summary, write_results
 from tutorbook_devstack.stack import StackConfig, ingest_folder, running_stack
 
 KEY = "bench-key"
 ADMIN = "bench-admin"
+WARM_UP_HITS = 30
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
 
@@ -46,33 +48,40 @@ def phase_means_ms(metrics_text: str) -> dict[str, float]:
     return {phase: float(sums[phase]) / float(counts[phase]) * 1000 for phase in sums if float(counts[phase])}
 
 
-def run(gateway_url: str, misses: int, hits_per_miss: int, max_tokens: int) -> None:
+def measure(gateway_url: str, misses: int, hits_per_miss: int, max_tokens: int) -> dict[str, list[float]]:
+    """Interleaved: a new question (a miss), then the repeated one (hits)."""
     questions = [json.loads(line)["question"] for line in (SAMPLES / "questions.jsonl").read_text().splitlines()]
     url = f"{gateway_url}/v1/chat/completions"
-    hit_ms: list[float] = []
-    miss_ms: list[float] = []
+    timings: dict[str, list[float]] = {"hit": [], "miss": []}
     with httpx.Client(timeout=120) as client:
         repeated = "How long is the warranty on Brightleaf products?"
         timed(client, url, repeated, max_tokens)  # the miss that fills the cache
+        for _ in range(WARM_UP_HITS):
+            timed(client, url, repeated, max_tokens)
         for round_number in range(misses):
             question = questions[round_number % len(questions)] + f" (variant {round_number // len(questions)})"
             elapsed, state = timed(client, url, question, max_tokens)
             assert state == "miss", state
-            miss_ms.append(elapsed)
+            timings["miss"].append(elapsed)
             for _ in range(hits_per_miss):
                 elapsed, state = timed(client, url, repeated, max_tokens)
                 assert state == "hit", state
-                hit_ms.append(elapsed)
-        phases = phase_means_ms(client.get(f"{gateway_url}/metrics").text)
-    print(f"\n{'end to end through the gateway (ms)':<38}{'n':>6}{'p50':>9}{'p99':>9}")
-    print(f"{'cache hit':<38}{len(hit_ms):>6}{statistics.median(hit_ms):>9.2f}{percentile(hit_ms, 0.99):>9.2f}")
-    print(f"{'cache miss (retrieve, route, generate)':<38}{len(miss_ms):>6}{statistics.median(miss_ms):>9.2f}"
-          f"{percentile(miss_ms, 0.99):>9.2f}")  # fmt: skip
-    print(f"a hit is {statistics.median(miss_ms) / statistics.median(hit_ms):.0f}x faster than a miss at p50")
+                timings["hit"].append(elapsed)
+    return timings
+
+
+def report(timings: dict[str, list[float]], phases: dict[str, float]) -> dict[str, Any]:
+    hit, miss = summary(timings["hit"]), summary(timings["miss"])
+    print(f"\n{'end to end through the gateway (ms)':<38}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}")
+    for label, row in (("cache hit", hit), ("cache miss (retrieve, route, generate)", miss)):
+        print(f"{label:<38}{int(row['n']):>6}{row['p50']:>9.2f}{row['p95']:>9.2f}{row['p99']:>9.2f}")
+    ratio = miss["p50"] / hit["p50"]
+    print(f"a hit is {ratio:.0f}x faster than a miss at p50")
     print("\nmean per request, from the gateway's phase metrics (ms):")
     for phase in ("state_read", "state_write", "retrieve", "route", "generate"):
         if phase in phases:
             print(f"  {phase:<12}{phases[phase]:>8.3f}")
+    return {"hit_ms": hit, "miss_ms": miss, "miss_over_hit_p50": ratio, "phase_mean_ms": phases}
 
 
 def main() -> None:
@@ -80,6 +89,7 @@ def main() -> None:
     parser.add_argument("--misses", type=int, default=40)
     parser.add_argument("--hits-per-miss", type=int, default=10)
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="where to write the figures (default data/bench/cache.json)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         config = StackConfig(
@@ -93,7 +103,11 @@ def main() -> None:
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:
             ingest_folder(stack.config.gateway_url, ADMIN, SAMPLES / "knowledge_base")
-            run(stack.config.gateway_url, args.misses, args.hits_per_miss, args.max_tokens)
+            timings = measure(stack.config.gateway_url, args.misses, args.hits_per_miss, args.max_tokens)
+            with httpx.Client() as client:
+                phases = phase_means_ms(client.get(f"{stack.config.gateway_url}/metrics").text)
+    figures = report(timings, phases)
+    print(f"figures: {write_results('cache', figures, args.json)}")
 
 
 if __name__ == "__main__":

@@ -2,21 +2,23 @@
 
 The same chat request (the base model named, so no retrieval; one generated token, temperature 0) is sent
 to vLLM directly and through the gateway (response cache off; rate limiting on, as in production),
-interleaved so both see the same machine state. Prints p50 and
-p99 of each, the added milliseconds and the ratio. Also times the router's decision function alone.
-Starts the stack itself (free ports, temporary data) unless --gateway-url and --generator-url are given.
+interleaved so both see the same machine state. Prints p50, p95 and p99 of each, the added milliseconds
+and the ratio, and writes them as JSON (``data/bench/gateway.json``). Also times the router's decision
+function alone. Starts the stack itself (free ports, temporary data; Redis state as in production, or
+``--memory-state``) unless --gateway-url and --generator-url are given.
 """
 
 import argparse
 import signal
-import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tutorbook_devstack.__main__ import stop_on_sigterm
+from tutorbook_devstack.bench_report import percentile, summary, write_results
 from tutorbook_devstack.stack import StackConfig, running_stack
 from tutorbook_gateway.routing import (
     OFF_TOPIC,
@@ -31,11 +33,7 @@ from tutorbook_gateway.settings import GatewaySettings
 
 BENCH_KEY = "bench-key"
 BASE_MODEL = "smollm2-135m-instruct"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+WARM_UP = 30
 
 
 def router_decision_ms(repeats: int) -> tuple[float, float]:
@@ -53,7 +51,7 @@ def router_decision_ms(repeats: int) -> tuple[float, float]:
         started = time.perf_counter_ns()
         decide(request, signals, policy)
         timings.append((time.perf_counter_ns() - started) / 1e6)
-    return statistics.median(timings), percentile(timings, 0.95)
+    return summary(timings)["p50"], percentile(timings, 0.95)
 
 
 def time_post(client: httpx.Client, url: str, body: dict[str, object], headers: dict[str, str]) -> float:
@@ -74,7 +72,7 @@ def measure(gateway_url: str, generator_url: str, key: str, requests: int) -> di
     auth = {"Authorization": f"Bearer {key}"}
     timings: dict[str, list[float]] = {"direct": [], "gateway": []}
     with httpx.Client(timeout=60) as client:
-        for _ in range(10):  # warm up both paths and vLLM's prefix cache
+        for _ in range(WARM_UP):  # warm up both paths and vLLM's prefix cache
             time_post(client, f"{generator_url}/v1/chat/completions", body, {})
             time_post(client, f"{gateway_url}/v1/chat/completions", body, auth)
         for _ in range(requests):
@@ -85,41 +83,50 @@ def measure(gateway_url: str, generator_url: str, key: str, requests: int) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-bench-gateway", description=__doc__)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--gateway-url")
     parser.add_argument("--generator-url")
     parser.add_argument("--key", default=BENCH_KEY, help="API key of the running gateway")
+    parser.add_argument("--memory-state", action="store_true", help="no Redis: the gateway's in-memory store")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra gateway setting")
+    parser.add_argument("--json", type=Path, help="where to write the figures (default data/bench/gateway.json)")
     args = parser.parse_args()
     p50, p95 = router_decision_ms(10_000)
     print(f"router decision (no embedding): p50 {p50 * 1000:.1f} us, p95 {p95 * 1000:.1f} us")
+    router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}}
     if args.gateway_url and args.generator_url:
-        report(measure(args.gateway_url, args.generator_url, args.key, args.requests))
+        figures = report(measure(args.gateway_url, args.generator_url, args.key, args.requests))
+        print(f"figures: {write_results('gateway', {**router, **figures}, args.json)}")
         return
+    extra = dict(item.split("=", 1) for item in args.env)
+    if args.memory_state:
+        extra["TUTORBOOK_REDIS_URL"] = ""
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         config = StackConfig(
             data_dir=Path(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin",),
             model_cache_dir=Path("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
             # Every request must reach vLLM: no response cache.
-            extra_env={"TUTORBOOK_CACHE_ENABLED": "false", **dict(item.split("=", 1) for item in args.env)},
+            extra_env={"TUTORBOOK_CACHE_ENABLED": "false", **extra},
         )  # fmt: skip
         signal.signal(signal.SIGTERM, stop_on_sigterm)  # a killed benchmark still stops its stack
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:
             generator_url = stack.config.url(config.generator_port)
-            report(measure(config.gateway_url, generator_url, BENCH_KEY, args.requests))
+            figures = report(measure(config.gateway_url, generator_url, BENCH_KEY, args.requests))
+    state = {"state": "memory" if args.memory_state else "redis"}
+    print(f"figures: {write_results('gateway', {**state, **router, **figures}, args.json)}")
 
 
-def report(timings: dict[str, list[float]]) -> None:
-    direct, gateway = timings["direct"], timings["gateway"]
-    print(f"\n{len(direct)} requests each, interleaved (ms)      p50      p99")
-    print(f"{'vLLM directly':<34}{statistics.median(direct):>9.2f}{percentile(direct, 0.99):>9.2f}")
-    print(f"{'through the gateway':<34}{statistics.median(gateway):>9.2f}{percentile(gateway, 0.99):>9.2f}")
-    added50 = statistics.median(gateway) - statistics.median(direct)
-    added99 = percentile(gateway, 0.99) - percentile(direct, 0.99)
-    print(f"{'added by the gateway':<34}{added50:>9.2f}{added99:>9.2f}")
-    print(f"ratio gateway / direct at p50: {statistics.median(gateway) / statistics.median(direct):.3f}")
+def report(timings: dict[str, list[float]]) -> dict[str, Any]:
+    direct, gateway = summary(timings["direct"]), summary(timings["gateway"])
+    added = {name: gateway[name] - direct[name] for name in ("p50", "p95", "p99")}
+    print(f"\n{int(direct['n'])} requests each, interleaved (ms)      p50      p95      p99")
+    for label, row in (("vLLM directly", direct), ("through the gateway", gateway), ("added by the gateway", added)):
+        print(f"{label:<34}{row['p50']:>9.2f}{row['p95']:>9.2f}{row['p99']:>9.2f}")
+    ratio = gateway["p50"] / direct["p50"]
+    print(f"ratio gateway / direct at p50: {ratio:.3f}")
+    return {"direct_ms": direct, "gateway_ms": gateway, "added_ms": added, "ratio_p50": ratio}
 
 
 if __name__ == "__main__":

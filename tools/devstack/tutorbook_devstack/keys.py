@@ -3,20 +3,7 @@
 import secrets
 from pathlib import Path
 
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                name, _, value = line.partition("=")
-                values[name.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
-def split_keys(value: str) -> list[str]:
-    return [key.strip() for key in value.split(",") if key.strip()]
+from tutorbook_common.local_keys import read_env_file, split_keys
 
 
 def ensure_keys(env_file: Path, environ: dict[str, str]) -> tuple[list[str], list[str], bool]:

@@ -1,5 +1,5 @@
 """``tutorbook-upload-adapter DIR``: pack an adapter folder and upload it to a running gateway
-(admin key from ``--key``, ``TUTORBOOK_ADMIN_KEYS`` or the ``.env`` that ``make run`` writes)."""
+(the admin key as every tool finds it: :mod:`tutorbook_common.local_keys`)."""
 
 import argparse
 import io
@@ -10,6 +10,8 @@ import tarfile
 from pathlib import Path
 
 import httpx
+
+from tutorbook_common.local_keys import MissingKeyError, admin_key
 
 PACKED = ("adapter_config.json", "adapter_model.safetensors", "tutorbook.json", "README.md")
 
@@ -24,31 +26,20 @@ def pack(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def admin_key(given: str | None) -> str:
-    if given:
-        return given
-    keys = os.environ.get("TUTORBOOK_ADMIN_KEYS", "")
-    env_file = Path(".env")
-    if not keys and env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            if line.startswith("TUTORBOOK_ADMIN_KEYS="):
-                keys = line.split("=", 1)[1].strip().strip("'\"")
-    key = keys.split(",")[0].strip()
-    if not key:
-        sys.exit("no admin key: pass --key, or set TUTORBOOK_ADMIN_KEYS")
-    return key
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-upload-adapter", description=__doc__)
     parser.add_argument("adapter", type=Path)
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
-    parser.add_argument("--key", help="an admin key")
+    parser.add_argument("--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_ADMIN_KEYS, .env)")
     args = parser.parse_args()
+    try:
+        key = admin_key(args.key, os.environ)
+    except MissingKeyError as exc:
+        sys.exit(str(exc))
     response = httpx.post(
         f"{args.url}/v1/adapters",
         files={"file": (f"{args.adapter.name}.tar.gz", pack(args.adapter))},
-        headers={"Authorization": f"Bearer {admin_key(args.key)}"},
+        headers={"Authorization": f"Bearer {key}"},
         timeout=300,
     )
     body = response.json()

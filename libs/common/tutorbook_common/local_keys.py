@@ -1,0 +1,45 @@
+"""Keys as command-line tools find them: one lookup for every tool that calls the gateway's admin API.
+
+The admin key comes from ``--key``, else ``$TUTORBOOK_ADMIN_KEY``, else the first of
+``$TUTORBOOK_ADMIN_KEYS``, else the first of ``TUTORBOOK_ADMIN_KEYS`` in the git-ignored ``.env`` that
+``make run`` writes.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+ENV_FILE = Path(".env")
+
+
+class MissingKeyError(Exception):
+    """No admin key anywhere a tool looks."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                name, _, value = line.partition("=")
+                values[name.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def split_keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def admin_key(given: str | None, environ: Mapping[str, str], env_file: Path = ENV_FILE) -> str:
+    candidates = [
+        given or "",
+        environ.get("TUTORBOOK_ADMIN_KEY", ""),
+        *split_keys(environ.get("TUTORBOOK_ADMIN_KEYS", ""))[:1],
+        *split_keys(read_env_file(env_file).get("TUTORBOOK_ADMIN_KEYS", ""))[:1],
+    ]
+    for candidate in candidates:
+        if candidate.strip():
+            return candidate.strip()
+    raise MissingKeyError(
+        "no admin key: pass --key, or set TUTORBOOK_ADMIN_KEY or TUTORBOOK_ADMIN_KEYS (make run writes them to .env)"
+    )

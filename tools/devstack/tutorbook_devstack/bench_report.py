@@ -1,0 +1,53 @@
+"""What every benchmark reports: percentiles of its samples, and a JSON file of its figures with the
+machine and the command, so that runs can be compared."""
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path("data/bench")
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """n, mean, p50, p95, p99 (in the samples' unit)."""
+    return {
+        "n": len(samples),
+        "mean": statistics.fmean(samples),
+        "p50": statistics.median(samples),
+        "p95": percentile(samples, 0.95),
+        "p99": percentile(samples, 0.99),
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def write_results(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
+    """``data/bench/<name>.json`` unless told otherwise: the figures, the machine, the command, the time."""
+    target = path or RESULTS_DIR / f"{name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "benchmark": name,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": machine(),
+        "figures": figures,
+    }
+    target.write_text(json.dumps(document, indent=2) + "\n")
+    return target
