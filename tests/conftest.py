@@ -4,7 +4,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,16 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def eventually(condition: Callable[[], bool], timeout_seconds: float = 10, what: str = "the condition") -> None:
+    """Wait on ``condition`` with a deadline (never a fixed sleep), or fail the test."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    pytest.fail(f"{what} did not hold within {timeout_seconds} s")
 
 
 def wait_until_answering(url: str, timeout_seconds: float = 60) -> None:

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from tutorbook_common.errors import ConflictError, NotFoundError, RateLimitedError
+from tutorbook_common.errors import ConflictError, RateLimitedError
 from tutorbook_gateway.state.backend import BucketStep, StateBackend
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
 from tutorbook_gateway.state.conversations import Conversations, Turn
@@ -50,6 +50,48 @@ async def test_token_buckets_refuse_when_empty_and_go_into_debt(backend: StateBa
     assert full.remaining == pytest.approx(5, abs=0.1)
 
 
+async def test_a_partial_take_gets_what_the_bucket_holds_and_a_refund_stops_at_capacity(
+    backend: StateBackend,
+) -> None:
+    [first] = await backend.take([BucketStep("lease", 25, 0.001, 1, 10, partial=True)])
+    assert first.allowed and first.taken == 10 and first.remaining == pytest.approx(15, abs=0.1)
+    await backend.take([BucketStep("lease", 25, 0.001, 1, 10, partial=True)])
+    [last] = await backend.take([BucketStep("lease", 25, 0.001, 1, 10, partial=True)])
+    assert last.allowed and last.taken == 5  # only five were left: a smaller block, not a refusal
+    [empty] = await backend.take([BucketStep("lease", 25, 0.001, 1, 10, partial=True)])
+    assert not empty.allowed and empty.taken == 0
+    [refund] = await backend.take([BucketStep("lease", 25, 0.001, 0, 0, debit=-40)])
+    assert refund.remaining == pytest.approx(25, abs=0.1)  # never above the capacity
+
+
+async def test_replicas_leasing_one_key_never_admit_more_than_its_limit(backend: StateBackend) -> None:
+    """Two limiters (two gateway replicas) with 10-second leases of a 60-a-minute key: together they admit
+    the bucket's 60 and no more; a lease's unused tokens go back at the flush, for the other to use."""
+    first, second = (RateLimiter(backend, Limits(requests_per_minute=60), {}, True, 10.0) for _ in range(2))
+
+    async def admitted(limiter: RateLimiter, tries: int, owner: str = "key") -> int:
+        count = 0
+        for _ in range(tries):
+            try:
+                await limiter.admit(owner)
+            except RateLimitedError:
+                continue
+            count += 1
+        return count
+
+    assert await admitted(first, 5) == 5  # one round trip took a block of 10
+    assert await admitted(second, 100) == 50  # the other 50; then refused
+    assert await admitted(first, 100) == 5  # the rest of its own block
+    other = RateLimiter(backend, Limits(requests_per_minute=60), {}, True, 10.0)
+    assert await admitted(other, 1) == 0  # everything is taken
+    held = RateLimiter(backend, Limits(requests_per_minute=6000), {}, True, 1.0)
+    assert await admitted(held, 1, "big") == 1  # a block of 100, one used
+    held._leases["big"].expires = 0  # the lease ran out: its 99 unused go back with the next flush
+    await held.flush()
+    [level] = await backend.take([BucketStep("tb:rl:req:big", 6000, 100, 0, 0)])
+    assert level.remaining > 5990
+
+
 async def test_conversations_are_per_key_and_trimmed_to_the_budget(backend: StateBackend) -> None:
     conversations = Conversations(backend, ttl_seconds=60, max_turns=50, max_tokens=40)
     long_answer = "x" * 100  # about 29 tokens with its overhead
@@ -91,13 +133,10 @@ async def test_rate_limits_count_requests_and_tokens_per_key(backend: StateBacke
 
 async def test_feedback_names_the_route_once_per_answer(backend: StateBackend) -> None:
     feedback = FeedbackStore(backend, ttl_seconds=60)
-    await feedback.remember_response("chatcmpl-1", ResponseRecord("adapter", "triage@2", "triage@2", 0))
-    await feedback.remember_response("chatcmpl-2", ResponseRecord("rag", None, "base", 0))
-    first = await feedback.record("chatcmpl-1", "up", "spot on")
+    triage, rag = ResponseRecord("adapter", "triage@2", "triage@2", 0), ResponseRecord("rag", None, "base", 0)
+    first = await feedback.record("chatcmpl-1", triage, "up", "spot on")
     assert (first.route, first.adapter, first.rating) == ("adapter", "triage@2", "up")
-    await feedback.record("chatcmpl-2", "down", None)
+    await feedback.record("chatcmpl-2", rag, "down", None)
     with pytest.raises(ConflictError):
-        await feedback.record("chatcmpl-1", "down", None)
-    with pytest.raises(NotFoundError):
-        await feedback.record("chatcmpl-unknown", "up", None)
+        await feedback.record("chatcmpl-1", triage, "down", None)
     assert [record.response_id for record in await feedback.recent(10)] == ["chatcmpl-2", "chatcmpl-1"]

@@ -1,7 +1,7 @@
 import pytest
 
 from tutorbook_common.errors import UnauthorizedError
-from tutorbook_gateway.auth import KeyRing, Role, authenticate, bearer_token
+from tutorbook_gateway.auth import KeyRing, Role, authenticate, bearer_token, key_fingerprint
 
 KEYS = KeyRing(api_keys=frozenset({"user-1"}), admin_keys=frozenset({"admin-1"}))
 
@@ -15,8 +15,9 @@ def test_bearer_token(header: str | None, token: str | None) -> None:
 
 
 def test_roles() -> None:
-    assert authenticate("Bearer user-1", KEYS) is Role.USER
-    assert authenticate("Bearer admin-1", KEYS) is Role.ADMIN
+    user, admin = authenticate("Bearer user-1", KEYS), authenticate("Bearer admin-1", KEYS)
+    assert (user.role, admin.role) == (Role.USER, Role.ADMIN)
+    assert user.fingerprint == key_fingerprint("user-1") and "user-1" not in user.fingerprint
 
 
 @pytest.mark.parametrize("header", [None, "Bearer nope", "Token user-1"])

@@ -8,9 +8,10 @@ import logging
 import math
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, HTTPResponseBodyEvent, HTTPResponseStartEvent, Send
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,18 @@ def error_body(status: int, message: str, param: str | None = None, code: str | 
             "code": code,
         }
     }
+
+
+async def send_service_error(send: Send, exc: ServiceError) -> None:
+    """Answer an ASGI request with ``exc`` in the OpenAI shape, from middleware (which runs outside the
+    app's exception handlers)."""
+    body = msgspec.json.encode(error_body(exc.status_code, exc.message, exc.param, exc.code))
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in exc.headers.items()]
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": exc.status_code, "headers": headers}
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
 
 
 def handle_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:

@@ -11,6 +11,7 @@ from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_gateway.adapters.catalog import AdapterCatalog
 from tutorbook_gateway.adapters.loading import AdapterLoader
 from tutorbook_gateway.adapters.store import FileAdapterStore
+from tutorbook_gateway.auth import ApiKeyMiddleware
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.routes.adapters import adapters_router
@@ -62,7 +63,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
-        middleware=[RequestIdMiddleware],
+        middleware=[RequestIdMiddleware, ApiKeyMiddleware],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.max_request_bytes,
     )

@@ -1,4 +1,8 @@
-"""API keys: bearer keys for chat, admin keys for admin endpoints. Constant-time comparison."""
+"""API keys: bearer keys for chat, admin keys for admin endpoints. Constant-time comparison.
+
+Every request needs a known key (:class:`ApiKeyMiddleware`), except the probes and metrics: a route added
+later is protected without anyone remembering to. Admin endpoints add :func:`require_admin_key`.
+"""
 
 import enum
 import hashlib
@@ -7,9 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import MiddlewareProtocol
+from litestar.types import ASGIApp, Receive, Scope, Send
 
-from tutorbook_common.errors import ForbiddenError, UnauthorizedError
+from tutorbook_common.errors import ForbiddenError, UnauthorizedError, send_service_error
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+AUTHORIZATION = b"authorization"
 
 
 class Role(enum.Enum):
@@ -31,6 +41,14 @@ class KeyRing:
         return Role.USER if is_user else None
 
 
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who is asking: the key's role, and its fingerprint (sessions, limits and logs name keys by it)."""
+
+    role: Role
+    fingerprint: str
+
+
 def key_fingerprint(api_key: str) -> str:
     """How a key is named in state, logs and settings: never the key itself."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
@@ -45,38 +63,49 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(authorization: str | None, keys: KeyRing) -> Role:
+def authenticate(authorization: str | None, keys: KeyRing) -> KeyHolder:
     token = bearer_token(authorization)
     if token is None:
         raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
     role = keys.role_of(token)
     if role is None:
         raise UnauthorizedError("invalid API key")
-    return role
+    return KeyHolder(role, key_fingerprint(token))
 
 
-def count_auth_failure(connection: ASGIConnection[Any, Any, Any, Any], reason: str) -> None:
-    connection.app.state.services.metrics.auth_failures.labels(reason=reason).inc()
+def authorization_header(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name.lower() == AUTHORIZATION:
+            return bytes(value).decode("latin-1")
+    return None
 
 
-async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Let any known key in, and note its fingerprint on the request (sessions and limits are per key).
-    Async on purpose: Litestar runs a sync guard in a worker thread, a thread hop on every request."""
-    authorization = connection.headers.get("authorization")
-    try:
-        authenticate(authorization, connection.app.state.services.keys)
-    except UnauthorizedError as exc:
-        count_auth_failure(connection, exc.code or "invalid")
-        raise
-    connection.state.key_fingerprint = key_fingerprint(bearer_token(authorization) or "")
+class ApiKeyMiddleware(MiddlewareProtocol):
+    """Refuse (401) a request without a known key; note the caller on the scope for the handlers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["path"] not in PUBLIC_PATHS:
+            services = scope["litestar_app"].state.services
+            try:
+                holder = authenticate(authorization_header(scope), services.keys)
+            except UnauthorizedError as exc:
+                services.metrics.auth_failures.labels(reason=exc.code or "invalid").inc()
+                await send_service_error(send, exc)
+                return
+            scope.setdefault("state", {})["key_holder"] = holder
+        await self.app(scope, receive, send)
+
+
+def key_holder_of(connection: ASGIConnection[Any, Any, Any, Any]) -> KeyHolder:
+    holder: KeyHolder = connection.scope["state"]["key_holder"]
+    return holder
 
 
 async def require_admin_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    try:
-        role = authenticate(connection.headers.get("authorization"), connection.app.state.services.keys)
-    except UnauthorizedError as exc:
-        count_auth_failure(connection, exc.code or "invalid")
-        raise
-    if role is not Role.ADMIN:
-        count_auth_failure(connection, "not_admin")
+    """Async on purpose: Litestar runs a sync guard in a worker thread, a thread hop on every request."""
+    if key_holder_of(connection).role is not Role.ADMIN:
+        connection.app.state.services.metrics.auth_failures.labels(reason="not_admin").inc()
         raise ForbiddenError("this endpoint needs an admin key")

@@ -118,7 +118,7 @@ def initialise_series(metrics: GatewayMetrics) -> None:
     for service in ("retriever", "generator"):
         for kind in ("upstream_error", "upstream_timeout"):
             metrics.upstream_errors.labels(service=service, kind=kind)
-    for component in ("cache", "sessions", "feedback", "rate_limits"):
+    for component in ("cache", "sessions", "rate_limits"):
         metrics.state_errors.labels(component=component)
     for limit in ("requests", "tokens"):
         metrics.rate_limited.labels(limit=limit)

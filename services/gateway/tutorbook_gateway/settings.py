@@ -1,5 +1,7 @@
 """Gateway settings: one class, read from the environment once, in create_app."""
 
+import hashlib
+import secrets
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,8 +42,15 @@ class GatewaySettings(BaseSettings):
     rate_limit_overrides: str = ""
     # When the state store is down: let requests through (true) or refuse them with 503 (false).
     rate_limit_fail_open: bool = True
+    # Each process takes about this many seconds' worth of a key's request rate from the shared bucket at a
+    # time and admits from it without a round trip; unused tokens go back within a second (0: ask Redis on
+    # every request).
+    rate_limit_lease_seconds: float = 1.0
     # How long answers can be rated, and feedback kept.
     feedback_ttl_seconds: float = 30 * 86400.0
+    # Signs response ids (they carry what feedback names: route, adapter, model, time). Every replica needs
+    # the same one; empty: derived from the admin keys (rotating them ends feedback on earlier answers).
+    response_id_secret: str = ""
     # Comma-separated bearer keys. Admin keys may also chat. No keys configured: every request is refused.
     api_keys: str = ""
     admin_keys: str = ""
@@ -102,6 +111,15 @@ class GatewaySettings(BaseSettings):
             off_topic_margin=self.off_topic_margin,
             max_adapter_errors=self.max_adapter_errors,
         )
+
+    def response_id_key(self) -> bytes:
+        """The key response ids are signed with: the secret, else one derived from the configured keys."""
+        if self.response_id_secret:
+            return self.response_id_secret.encode()
+        keys = sorted(self.admin_key_set()) or sorted(self.api_key_set())
+        if not keys:
+            return secrets.token_bytes(32)  # no key can call the gateway anyway
+        return hashlib.sha256(b"tutorbook response ids\0" + "\0".join(keys).encode()).digest()
 
     def resolved_adapter_dir(self) -> Path:
         return self.adapter_dir or self.data_dir / "adapters"

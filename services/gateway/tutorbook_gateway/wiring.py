@@ -15,6 +15,7 @@ from tutorbook_gateway.adapters.store import FileAdapterStore
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat.answer_cache import AnswerCache
+from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
@@ -72,7 +73,7 @@ async def open_services(
     stack.push_async_callback(background.drain)
     adapters = given.adapters or store
     chat = ChatContext(chat_config(settings), retriever, generator, adapters, AdapterHealth())
-    state = gateway_state(settings, backend)
+    state = gateway_state(settings, backend, metrics.state_errors.labels(component="rate_limits").inc)
     flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
     stack.callback(flushing.cancel)
     semantic = settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None
@@ -80,6 +81,7 @@ async def open_services(
         keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
         chat=chat,
         answers=AnswerCache(state.cache, semantic, chat.config, retriever, metrics, background),
+        response_ids=ResponseIds(settings.response_id_key()),
         metrics=metrics,
         state=state,
         background=background,

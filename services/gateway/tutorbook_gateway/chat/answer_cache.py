@@ -7,12 +7,10 @@ at the index version it was computed at.
 """
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from tutorbook_gateway.background import BackgroundTasks
-from tutorbook_gateway.chat.completions import new_response_id
 from tutorbook_gateway.chat.planning import AdapterSnapshot, ChatConfig, ChatPlan, sampling_parameters
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.conversation import message_text
@@ -31,7 +29,7 @@ class CacheLookup:
     """What the cache said about one request."""
 
     key: str | None  # None: the answer is not deterministic, so not cacheable
-    found: dict[str, Any] | None = None  # a fresh cached completion, under a new id
+    found: dict[str, Any] | None = None  # a fresh cached completion (served under a new id)
     source: str = "hit"  # how ``found`` was found: "hit" (exact) or "semantic-hit"
     asked_similar: bool = False  # planning searched for a similar answered question
     question: str | None = None  # the question to remember for the semantic cache
@@ -62,11 +60,6 @@ def cache_fields(
     hint = request.tutorbook.route if request.tutorbook else None
     messages = [(message.role, " ".join(message_text(message).split())) for message in request.messages]
     return {"messages": messages, "model": request.model, "route": hint, "adapters": served, **params}
-
-
-def served_again(completion: dict[str, Any]) -> dict[str, Any]:
-    """A cached completion as a new answer: its own id (feedback names it) and time."""
-    return {**completion, "id": new_response_id(), "created": int(time.time())}
 
 
 class AnswerCache:
@@ -114,7 +107,7 @@ class AnswerCache:
             self._metrics.cache_lookups.labels(result="stale").inc()
             return None
         self._metrics.cache_lookups.labels(result="hit").inc()
-        return served_again(answer.completion)
+        return answer.completion
 
     async def _current_index_version(self) -> int | None:
         try:
@@ -135,7 +128,7 @@ class AnswerCache:
         if answer is None or answer.index_version is None or answer.index_version != plan.index_version:
             return
         self._metrics.cache_lookups.labels(result="semantic_hit").inc()
-        lookup.found, lookup.source = served_again(answer.completion), "semantic-hit"
+        lookup.found, lookup.source = answer.completion, "semantic-hit"
 
     def store(self, lookup: CacheLookup, completion: dict[str, Any], index_version: int | None) -> None:
         """After a fresh answer, off the response's path: the entry, and the question for the semantic cache."""

@@ -20,11 +20,10 @@ from typing import Any
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.chat.admission import AdmissionCheck
 from tutorbook_gateway.chat.answer_cache import CacheLookup
-from tutorbook_gateway.chat.completions import new_response_id
 from tutorbook_gateway.chat.generation import Generation, generate, whole_answer
 from tutorbook_gateway.chat.measuring import observe_answer, observe_refusal
 from tutorbook_gateway.chat.planning import AdapterSnapshot, ChatPlan, plan_chat, plan_from_cache, wants_retrieval
-from tutorbook_gateway.chat.recording import Answered, record_answer, remember_response, response_record
+from tutorbook_gateway.chat.recording import Answered, record_answer, response_record
 from tutorbook_gateway.chat.sessions import Caller, load_history, with_history
 from tutorbook_gateway.chat.validation import chosen_session_id, validate_chat_request
 from tutorbook_gateway.schemas import ChatCompletionRequest
@@ -95,7 +94,8 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
         admission.cancel()
         raise
     model = plan.payload["model"] if plan.payload else str((lookup.found or {}).get("model") or request.model)
-    start = AnswerStart(new_response_id(), model, plan.tutorbook, lookup.status, caller.session_id)
+    response_id = services.response_ids.mint(response_record(plan.tutorbook, model))
+    start = AnswerStart(response_id, model, plan.tutorbook, lookup.status, caller.session_id)
     return OpenedAnswer(caller, plan, lookup, generation, start)
 
 
@@ -145,7 +145,6 @@ async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterato
         raise
     finally:
         await generation.aclose()
-        remember_response(start.response_id, response_record(start.tutorbook, start.model), services)
         if status == "200":
             answered = Answered(
                 start.response_id, start.model, "".join(pieces), generation.finish_reason, generation.usage,

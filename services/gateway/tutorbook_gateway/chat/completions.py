@@ -1,19 +1,71 @@
 """The OpenAI shapes the gateway answers in: the chat completion, its chunks, server-sent events, and the
-response id. Every answer (generated, streamed, cached, abstained) is built here and nowhere else."""
+response id. Every answer (generated, streamed, cached, abstained) is built here and nowhere else.
 
+A response id carries what feedback on the answer must name (route, adapter, model, time), signed with
+the gateway's key, so no state is kept per answer and a made-up or altered id is refused.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
 import time
-import uuid
 from typing import Any
 
 import msgspec
 
+from tutorbook_gateway.state.feedback import ResponseRecord
+
 RESPONSE_ID_PREFIX = "chatcmpl-"
 DONE_EVENT = b"data: [DONE]\n\n"
+SIGNATURE_BYTES = 12
+NONCE_BYTES = 6
 
 
-def new_response_id() -> str:
-    """The id of one answer: feedback names it, and a cached answer served again gets a new one."""
-    return f"{RESPONSE_ID_PREFIX}{uuid.uuid4().hex}"
+class SignedFields(msgspec.Struct, array_like=True, frozen=True):
+    created: int
+    nonce: str
+    route: str
+    model: str
+    adapter: str | None
+
+
+def encoded(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decoded(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ResponseIds:
+    """Mints response ids (one per answer: a cached answer served again gets a new one) and reads them back."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _signature(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+    def mint(self, record: ResponseRecord) -> str:
+        fields = SignedFields(
+            record.created, secrets.token_hex(NONCE_BYTES), record.route, record.model, record.adapter
+        )
+        payload = msgspec.json.encode(fields)
+        return f"{RESPONSE_ID_PREFIX}{encoded(payload)}.{encoded(self._signature(payload))}"
+
+    def read(self, response_id: str) -> ResponseRecord | None:
+        """What the answer was, or None when the id is not one this gateway (or its replicas) minted."""
+        body, _, signature = response_id.removeprefix(RESPONSE_ID_PREFIX).partition(".")
+        try:
+            payload, given = decoded(body), decoded(signature)
+            if not hmac.compare_digest(given, self._signature(payload)):
+                return None
+            fields = msgspec.json.decode(payload, type=SignedFields)
+        except (binascii.Error, ValueError, msgspec.DecodeError):
+            return None
+        return ResponseRecord(fields.route, fields.adapter, fields.model, fields.created)
 
 
 def no_usage() -> dict[str, int]:

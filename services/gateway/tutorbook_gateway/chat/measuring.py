@@ -1,13 +1,24 @@
 """What the chat path tells Prometheus (the metrics themselves are declared in :mod:`tutorbook_gateway.metrics`)
 and its log line per answer."""
 
+import functools
 import logging
+from typing import Any
+
+from prometheus_client.metrics import MetricWrapperBase
 
 from tutorbook_common.errors import RateLimitedError, ServiceError
 from tutorbook_gateway.chat.planning import ChatPlan
 from tutorbook_gateway.metrics import GatewayMetrics
 
 log = logging.getLogger("tutorbook.chat")
+
+
+@functools.lru_cache(maxsize=4096)
+def labelled(metric: MetricWrapperBase, *values: str) -> Any:
+    """A metric's series for these label values, in the order the metric declares its labels. Looked up
+    once: every label here comes from a small fixed set (routes, rules, phases, statuses, adapter names)."""
+    return metric.labels(*values)
 
 
 def model_label(plan: ChatPlan) -> str:
@@ -23,16 +34,16 @@ def observe_answer(
 ) -> None:
     """An answer that was decided: 200, or for a stream 502 (broken upstream) or 499 (client gone)."""
     route = plan.decision.route.value
-    metrics.requests.labels(route=route, model=model_label(plan), status=status).inc()
-    metrics.request_seconds.labels(route=route).observe(seconds)
+    labelled(metrics.requests, route, model_label(plan), status).inc()
+    labelled(metrics.request_seconds, route).observe(seconds)
     if plan.decision.rule != "cache":
-        metrics.router_decisions.labels(route=route, rule=plan.decision.rule or "unknown").inc()
+        labelled(metrics.router_decisions, route, plan.decision.rule or "unknown").inc()
     for phase, phase_seconds in plan.phase_seconds.items():
-        metrics.phase_seconds.labels(phase=phase).observe(phase_seconds)
+        labelled(metrics.phase_seconds, phase).observe(phase_seconds)
     if plan.top_score is not None:
         metrics.retrieval_top_score.observe(plan.top_score)
     if first_token_seconds is not None:
-        metrics.first_token_seconds.labels(route=route).observe(first_token_seconds)
+        labelled(metrics.first_token_seconds, route).observe(first_token_seconds)
     log.info("chat", extra={"route": route, "status": int(status), "duration_ms": round(seconds * 1000, 2)})
 
 

@@ -1,6 +1,6 @@
 """Step 7 of answering: what is kept of an answer. The session's turns (awaited: the next turn must see
-them), the cache entry and the feedback record (off the response's path), the tokens it used (charged to
-the key with its next admission)."""
+them), the cache entry (off the response's path), the tokens it used (charged to the key with its next
+admission). Nothing is kept for feedback: the answer's signed id carries what feedback names."""
 
 import time
 from dataclasses import dataclass
@@ -11,7 +11,6 @@ from tutorbook_gateway.chat.completions import completion
 from tutorbook_gateway.chat.sessions import Caller, new_turns, record_turns
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
-from tutorbook_gateway.state.degrading import degraded
 from tutorbook_gateway.state.feedback import ResponseRecord
 
 
@@ -36,14 +35,6 @@ def response_record(tutorbook: dict[str, Any], model: str) -> ResponseRecord:
         model=model,
         created=int(time.time()),
     )
-
-
-def remember_response(response_id: str, record: ResponseRecord, services: GatewayServices) -> None:
-    """What feedback on ``response_id`` will name: written off the response's path (feedback on this
-    replica that arrives first waits for the write; another replica sees it within a round trip)."""
-    feedback = services.state.feedback
-    write = degraded("feedback", feedback.remember_response(response_id, record), services.metrics)
-    feedback.remember_response_soon(response_id, write)
 
 
 async def record_answer(

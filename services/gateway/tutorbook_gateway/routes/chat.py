@@ -3,10 +3,9 @@
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.datastructures import State
 from litestar.response import Stream
 
-from tutorbook_gateway.auth import require_api_key
+from tutorbook_gateway.auth import key_holder_of
 from tutorbook_gateway.chat.answer_cache import CACHE_HEADER
 from tutorbook_gateway.chat.answering import AnswerStart, ChatCall, answer_chat
 from tutorbook_gateway.chat.delivery import as_completion, as_server_sent_events, first_event
@@ -16,10 +15,10 @@ from tutorbook_gateway.schemas import ChatCompletionRequest
 ROUTE_HEADER = "x-tutorbook-route"
 
 
-@post("/v1/chat/completions", guards=[require_api_key], status_code=200)
-async def chat_completions(data: ChatCompletionRequest, request: Request[Any, Any, Any], state: State) -> Response[Any]:
-    call = ChatCall(data, request.state.key_fingerprint, request.headers.get(SESSION_HEADER))
-    events = answer_chat(call, state.services)
+@post("/v1/chat/completions", status_code=200)
+async def chat_completions(data: ChatCompletionRequest, request: Request[Any, Any, Any]) -> Response[Any]:
+    call = ChatCall(data, key_holder_of(request).fingerprint, request.headers.get(SESSION_HEADER))
+    events = answer_chat(call, request.app.state.services)
     start = await first_event(events)
     if data.stream:
         include_usage = bool(data.stream_options and data.stream_options.include_usage)

@@ -1,15 +1,17 @@
+import time
 from typing import Any
 
 import msgspec
 from litestar import get, post
 from litestar.datastructures import State
 
-from tutorbook_common.errors import BadRequestError
-from tutorbook_gateway.auth import require_admin_key, require_api_key
+from tutorbook_common.errors import BadRequestError, NotFoundError
+from tutorbook_gateway.auth import require_admin_key
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, Rating
 
 MAX_LISTED = 1000
+MAX_RESPONSE_ID_CHARS = 1000
 
 
 class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -18,15 +20,18 @@ class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
     comment: str | None = None
 
 
-@post("/v1/feedback", guards=[require_api_key], status_code=201)
+@post("/v1/feedback", status_code=201)
 async def post_feedback(data: FeedbackRequest, state: State) -> dict[str, Any]:
     """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it."""
     services: GatewayServices = state.services
     if data.comment is not None and len(data.comment) > MAX_COMMENT_CHARS:
         raise BadRequestError(f"comment must be at most {MAX_COMMENT_CHARS} characters", param="comment")
-    if not data.response_id.strip() or len(data.response_id) > 200:
+    if not data.response_id.strip() or len(data.response_id) > MAX_RESPONSE_ID_CHARS:
         raise BadRequestError("response_id must be the id of an answer", param="response_id")
-    record = await services.state.feedback.record(data.response_id, data.rating, data.comment)
+    response = services.response_ids.read(data.response_id)
+    if response is None or response.created < time.time() - services.state.feedback_ttl_seconds:
+        raise NotFoundError(f"no answer with id {data.response_id!r} (or it is too old)", param="response_id")
+    record = await services.state.feedback.record(data.response_id, response, data.rating, data.comment)
     services.metrics.feedback.labels(route=record.route or "unknown", rating=record.rating).inc()
     return msgspec.to_builtins(record)  # type: ignore[no-any-return]
 

@@ -4,12 +4,11 @@ from litestar import get
 from litestar.datastructures import State
 
 from tutorbook_gateway.adapters.catalog import adapter_states
-from tutorbook_gateway.auth import require_api_key
 from tutorbook_gateway.model_list import model_listing
 from tutorbook_gateway.services import GatewayServices
 
 
-@get("/v1/models", guards=[require_api_key], sync_to_thread=False)
+@get("/v1/models", sync_to_thread=False)
 def list_models(state: State) -> dict[str, Any]:
     services: GatewayServices = state.services
     active = services.chat.adapters.active()

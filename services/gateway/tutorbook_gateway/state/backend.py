@@ -17,7 +17,9 @@ class StateUnavailableError(Exception):
 @dataclass(frozen=True)
 class BucketStep:
     """One token bucket in an all-or-nothing take: refill, subtract ``debit`` (tokens already spent: the
-    bucket may go into debt), then take ``cost`` if ``need`` is there."""
+    bucket may go into debt; a negative debit gives tokens back, up to the capacity), then take ``cost`` if
+    ``need`` is there. ``partial``: take as much of ``cost`` as the bucket holds (whole tokens, at least
+    ``need``) instead of all of it."""
 
     key: str
     capacity: float
@@ -25,6 +27,7 @@ class BucketStep:
     need: float  # 0: always take
     cost: float
     debit: float = 0.0
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class BucketResult:
     allowed: bool
     retry_after_seconds: float
     remaining: float
+    taken: float = 0.0
 
 
 class StateBackend(Protocol):

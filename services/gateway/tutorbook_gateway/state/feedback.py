@@ -1,13 +1,11 @@
 """Feedback on answers: which route and adapter produced a response, and what the user thought of it."""
 
-import asyncio
 import time
-from collections.abc import Awaitable
 from typing import Literal
 
 import msgspec
 
-from tutorbook_common.errors import ConflictError, NotFoundError
+from tutorbook_common.errors import ConflictError
 from tutorbook_gateway.state.backend import StateBackend
 
 Rating = Literal["up", "down"]
@@ -16,7 +14,8 @@ MAX_COMMENT_CHARS = 2000
 
 
 class ResponseRecord(msgspec.Struct, frozen=True):
-    """Remembered for each answer, so that feedback on it can name what produced it."""
+    """What produced an answer, so that feedback on it can name it: carried in the answer's signed id
+    (:class:`~tutorbook_gateway.chat.completions.ResponseIds`), never stored per answer."""
 
     route: str
     adapter: str | None  # "name@version"
@@ -38,25 +37,11 @@ class FeedbackStore:
     def __init__(self, backend: StateBackend, ttl_seconds: float) -> None:
         self._backend = backend
         self._ttl = ttl_seconds
-        self._writing: dict[str, asyncio.Task[None]] = {}  # response records on their way to the store
 
-    async def remember_response(self, response_id: str, record: ResponseRecord) -> None:
-        await self._backend.set(f"tb:response:{response_id}", msgspec.json.encode(record), self._ttl)
-
-    def remember_response_soon(self, response_id: str, write: Awaitable[None]) -> None:
-        """Write a response's record off the response's path; feedback arriving first waits for it."""
-        task = asyncio.ensure_future(write)
-        self._writing[response_id] = task
-        task.add_done_callback(lambda _: self._writing.pop(response_id, None))
-
-    async def record(self, response_id: str, rating: Rating, comment: str | None) -> FeedbackRecord:
-        writing = self._writing.get(response_id)
-        if writing is not None:
-            await writing
-        raw = await self._backend.get(f"tb:response:{response_id}")
-        if raw is None:
-            raise NotFoundError(f"no answer with id {response_id!r} (or it is too old)", param="response_id")
-        response = msgspec.json.decode(raw, type=ResponseRecord)
+    async def record(
+        self, response_id: str, response: ResponseRecord, rating: Rating, comment: str | None
+    ) -> FeedbackRecord:
+        """Once per answer: a second rating of the same answer is refused (409)."""
         feedback = FeedbackRecord(
             response_id, rating, comment, response.route, response.adapter, response.model, int(time.time())
         )

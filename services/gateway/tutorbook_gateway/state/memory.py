@@ -1,5 +1,6 @@
 """The in-memory state backend: one process, same behaviour as Redis (TTLs, lists, token buckets)."""
 
+import math
 import time
 from collections import deque
 
@@ -71,14 +72,16 @@ class MemoryBackend:
         levels = []
         for step in steps:
             tokens, last = self._buckets.get(step.key, (step.capacity, now))
-            levels.append(min(step.capacity, tokens + (now - last) * step.per_second) - step.debit)
+            levels.append(min(step.capacity, tokens + (now - last) * step.per_second - step.debit))
         enough = [step.need <= 0 or level >= step.need for step, level in zip(steps, levels, strict=True)]
         results = []
         for step, level, ok in zip(steps, levels, enough, strict=True):
-            after = level - step.cost if all(enough) else level
-            self._buckets[step.key] = (after, now)
+            taken = 0.0
+            if all(enough):
+                taken = min(step.cost, max(0.0, math.floor(level))) if step.partial else step.cost
+            self._buckets[step.key] = (level - taken, now)
             retry = 0.0 if ok else (step.need - level) / step.per_second
-            results.append(BucketResult(ok, retry, after))
+            results.append(BucketResult(ok, retry, level - taken, taken))
         return results
 
     async def ping(self) -> None:

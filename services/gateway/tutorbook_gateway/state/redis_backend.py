@@ -5,39 +5,47 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError
 
 from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnavailableError
 
 T = TypeVar("T")
 
-# Refill every bucket (KEYS[i]; ARGV holds capacity, per_second, need, cost, debit for each), subtract its
-# debit, then take from all of them only if each has what it needs. Redis's own clock, so that every
-# replica sees the same time.
+# Refill every bucket (KEYS[i]; ARGV holds capacity, per_second, need, cost, debit, partial for each),
+# subtract its debit (a negative one gives tokens back, up to the capacity), then take from all of them
+# only if each has what it needs; a partial step takes what it can of its cost, in whole tokens. Redis's
+# own clock, so that every replica sees the same time.
 TAKE_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local levels = {}
 local all_enough = true
 for i, key in ipairs(KEYS) do
-  local capacity = tonumber(ARGV[5 * i - 4])
-  local per_second = tonumber(ARGV[5 * i - 3])
-  local need = tonumber(ARGV[5 * i - 2])
-  local debit = tonumber(ARGV[5 * i])
+  local capacity = tonumber(ARGV[6 * i - 5])
+  local per_second = tonumber(ARGV[6 * i - 4])
+  local need = tonumber(ARGV[6 * i - 3])
+  local debit = tonumber(ARGV[6 * i - 1])
   local state = redis.call('HMGET', key, 'tokens', 'at')
   local tokens = tonumber(state[1]) or capacity
   local at = tonumber(state[2]) or now
-  levels[i] = math.min(capacity, tokens + math.max(0, now - at) * per_second) - debit
+  levels[i] = math.min(capacity, tokens + math.max(0, now - at) * per_second - debit)
   if need > 0 and levels[i] < need then all_enough = false end
 end
 local results = {}
 for i, key in ipairs(KEYS) do
-  local capacity = tonumber(ARGV[5 * i - 4])
-  local per_second = tonumber(ARGV[5 * i - 3])
-  local need = tonumber(ARGV[5 * i - 2])
-  local cost = tonumber(ARGV[5 * i - 1])
-  local level = levels[i]
-  if all_enough then level = level - cost end
+  local capacity = tonumber(ARGV[6 * i - 5])
+  local per_second = tonumber(ARGV[6 * i - 4])
+  local need = tonumber(ARGV[6 * i - 3])
+  local cost = tonumber(ARGV[6 * i - 2])
+  local partial = tonumber(ARGV[6 * i]) == 1
+  local taken = 0
+  if all_enough then
+    taken = cost
+    if partial then taken = math.min(cost, math.max(0, math.floor(levels[i]))) end
+  end
+  local level = levels[i] - taken
   redis.call('HSET', key, 'tokens', tostring(level), 'at', tostring(now))
   redis.call('EXPIRE', key, math.ceil(capacity / per_second) + 60)
   local enough = 1
@@ -46,7 +54,7 @@ for i, key in ipairs(KEYS) do
     enough = 0
     retry = (need - levels[i]) / per_second
   end
-  results[i] = {enough, tostring(retry), tostring(level)}
+  results[i] = {enough, tostring(retry), tostring(level), tostring(taken)}
 end
 return results
 """
@@ -60,8 +68,14 @@ class RedisBackend:
     name = "redis"
 
     def __init__(self, url: str, timeout_seconds: float = 0.5) -> None:
+        # A pooled connection that a Redis restart broke is replaced once, at once (not reported as an
+        # outage); a Redis that does not answer in time is not retried.
         self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds, health_check_interval=10
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            health_check_interval=10,
+            retry=Retry(NoBackoff(), retries=1, supported_errors=(ConnectionError,)),
         )
         self._take = self._client.register_script(TAKE_SCRIPT)
 
@@ -107,9 +121,15 @@ class RedisBackend:
 
     async def take(self, steps: list[BucketStep]) -> list[BucketResult]:
         keys = [step.key for step in steps]
-        args = [value for step in steps for value in (step.capacity, step.per_second, step.need, step.cost, step.debit)]
+        args = [
+            value
+            for step in steps
+            for value in (step.capacity, step.per_second, step.need, step.cost, step.debit, int(step.partial))
+        ]
         found = await self._call(lambda: self._take(keys=keys, args=args))
-        return [BucketResult(bool(int(ok)), float(retry), float(level)) for ok, retry, level in found]
+        return [
+            BucketResult(bool(int(ok)), float(retry), float(level), float(taken)) for ok, retry, level, taken in found
+        ]
 
     async def ping(self) -> None:
         await self._call(lambda: self._client.ping())

@@ -1,5 +1,6 @@
 """The gateway's state, opened once in the app's lifespan: Redis when a URL is set, memory otherwise."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tutorbook_gateway.settings import GatewaySettings
@@ -19,6 +20,7 @@ class GatewayState:
     cache: ResponseCache | None  # None: caching switched off
     limiter: RateLimiter
     feedback: FeedbackStore
+    feedback_ttl_seconds: float
     semantic_min_similarity: float | None = None  # None: the semantic cache is off
 
 
@@ -28,7 +30,9 @@ def open_backend(settings: GatewaySettings) -> StateBackend:
     return MemoryBackend()
 
 
-def gateway_state(settings: GatewaySettings, backend: StateBackend) -> GatewayState:
+def gateway_state(
+    settings: GatewaySettings, backend: StateBackend, on_rate_limit_store_error: Callable[[], None]
+) -> GatewayState:
     default = Limits(settings.rate_limit_requests_per_minute, settings.rate_limit_tokens_per_minute)
     return GatewayState(
         backend=backend,
@@ -37,8 +41,14 @@ def gateway_state(settings: GatewaySettings, backend: StateBackend) -> GatewaySt
         ),
         cache=ResponseCache(backend, settings.cache_ttl_seconds) if settings.cache_enabled else None,
         limiter=RateLimiter(
-            backend, default, parse_overrides(settings.rate_limit_overrides), settings.rate_limit_fail_open
+            backend,
+            default,
+            parse_overrides(settings.rate_limit_overrides),
+            settings.rate_limit_fail_open,
+            settings.rate_limit_lease_seconds,
+            on_rate_limit_store_error,
         ),
         feedback=FeedbackStore(backend, settings.feedback_ttl_seconds),
+        feedback_ttl_seconds=settings.feedback_ttl_seconds,
         semantic_min_similarity=settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None,
     )
