@@ -12,6 +12,7 @@
 pieces, an :class:`AnswerEnd`. Streaming differs only in how those leave (:mod:`.delivery`).
 """
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -154,4 +155,8 @@ async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterato
             await record_answer(answered, opened.caller, call.request, opened.lookup, services)  # 7
             opened.plan.phase_seconds["state_write"] = time.perf_counter() - writing
         seconds = time.perf_counter() - started
-        observe_answer(services.metrics, opened.plan, status, seconds, generation.first_piece_seconds)
+        # Metrics and the log line wait until the response has left: the handler does not yield to the
+        # event loop between here and writing it, so this runs right after.
+        asyncio.get_running_loop().call_soon(
+            observe_answer, services.metrics, opened.plan, status, seconds, generation.first_piece_seconds
+        )
