@@ -3,12 +3,14 @@ sessions degrade, logged and counted), rate limits fail open or closed as config
 back the gateway uses it again without a restart."""
 
 import pytest
+import redis
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import RedisServer, eventually
 from tests.integration.test_gateway_state import Gateway, ask, metric
 from tests.unit.fakes import USER
+from tutorbook_retriever.clients.version_publisher import RedisVersionPublisher
 
 
 def test_readiness_reports_redis(redis_server: RedisServer) -> None:
@@ -77,3 +79,26 @@ def test_a_lease_admits_without_redis_until_it_is_used_up(redis_server: RedisSer
         assert [ask(client, "warranty?").status_code for _ in range(9)] == [200] * 9
         assert ask(client, "warranty?").status_code == 503
         redis_server.start()
+
+
+def redis_calls(server: RedisServer, command: str) -> int:
+    stats = redis.Redis.from_url(server.url).info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+def test_a_repeated_answer_is_served_from_the_process_until_the_index_changes(redis_server: RedisServer) -> None:
+    """The retriever's publisher announces index versions in Redis; the gateway follows them, so a hit on an
+    entry it keeps costs no round trip, and a new version stops it at once."""
+    publisher = RedisVersionPublisher(redis_server.url)
+    gateway = Gateway(redis_server.url)
+    publisher.publish(gateway.retriever.version)
+    with gateway.client() as client:
+        eventually(lambda: cache_header(client, "warranty?") == "hit", what="a cache hit")
+        lookups = redis_calls(redis_server, "mget")
+        assert [cache_header(client, "warranty?") for _ in range(3)] == ["hit"] * 3
+        assert redis_calls(redis_server, "mget") == lookups  # answered with no round trip
+        gateway.retriever.version += 1  # the documents change ...
+        publisher.publish(gateway.retriever.version)  # ... and the retriever says so
+        eventually(lambda: cache_header(client, "warranty?") == "miss", what="a miss after the index changed")
+        assert len(gateway.generator.payloads) == 2
+    publisher.close()

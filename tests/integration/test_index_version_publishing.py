@@ -7,14 +7,14 @@ import redis
 from litestar.testing import TestClient
 
 from tests.conftest import RedisServer
+from tutorbook_common.index_version import INDEX_VERSION_KEY
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
-from tutorbook_retriever.clients.version_publisher import VERSION_KEY
 from tutorbook_retriever.settings import RetrieverSettings
 
 
 def published(server: RedisServer) -> int | None:
-    value = redis.Redis.from_url(server.url).get(VERSION_KEY)
+    value = redis.Redis.from_url(server.url).get(INDEX_VERSION_KEY)
     return None if value is None else int(value)
 
 

@@ -26,6 +26,9 @@ class GatewaySettings(BaseSettings):
     # Response cache (deterministic requests only: temperature 0 or a seed).
     cache_enabled: bool = True
     cache_ttl_seconds: float = 3600.0
+    # Entries each process keeps to answer a repeated request with no Redis round trip (0: none); they are
+    # checked against the index version the process follows through a Redis subscription.
+    cache_local_entries: int = 1000
     # Semantic cache: a single question similar enough to one answered at the current index version gets
     # that answer. Off by default: `make eval-semantic-cache` measures how often it would answer wrongly.
     semantic_cache_enabled: bool = False

@@ -14,7 +14,7 @@ from tutorbook_gateway.adapters.loading import AdapterLoader, VllmAdapterLoader
 from tutorbook_gateway.adapters.store import FileAdapterStore
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
-from tutorbook_gateway.chat.answer_cache import AnswerCache
+from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheOptions
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
@@ -23,6 +23,7 @@ from tutorbook_gateway.metrics import create_gateway_metrics
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examples
+from tutorbook_gateway.state.index_version import IndexVersionWatch
 from tutorbook_gateway.state.store import gateway_state, open_backend
 
 TOKEN_FLUSH_SECONDS = 1.0
@@ -77,10 +78,14 @@ async def open_services(
     flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
     stack.callback(flushing.cancel)
     semantic = settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None
+    cache_options = CacheOptions(semantic, settings.cache_ttl_seconds, settings.cache_local_entries)
+    index_version = IndexVersionWatch(backend)
+    following = asyncio.create_task(index_version.run())
+    stack.callback(following.cancel)
     return GatewayServices(
         keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
         chat=chat,
-        answers=AnswerCache(state.cache, semantic, chat.config, retriever, metrics, background),
+        answers=AnswerCache(state.cache, cache_options, index_version, chat.config, retriever, metrics, background),
         response_ids=ResponseIds(settings.response_id_key()),
         metrics=metrics,
         state=state,

@@ -4,9 +4,15 @@ generation (the exact key; after planning, a similar question's answer) and stor
 Only deterministic requests are cached (temperature 0, or a seed); the key covers what decides the answer
 (see :mod:`tutorbook_gateway.state.cache`). Never stale: an entry that depends on the index is served only
 at the index version it was computed at.
+
+Each process also keeps the entries it stored or read most recently (``local_entries`` of them): one of
+those is served with no round trip when its freshness can be checked locally, against the index version
+this process follows (:class:`~tutorbook_gateway.state.index_version.IndexVersionWatch`).
 """
 
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +25,7 @@ from tutorbook_gateway.routing import AUTO_MODEL, resolve_adapter
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key, is_fresh
 from tutorbook_gateway.state.degrading import degraded, quietly
+from tutorbook_gateway.state.index_version import IndexVersionWatch
 
 CACHE_HEADER = "x-tutorbook-cache"
 log = logging.getLogger("tutorbook.cache")
@@ -62,18 +69,56 @@ def cache_fields(
     return {"messages": messages, "model": request.model, "route": hint, "adapters": served, **params}
 
 
+@dataclass(frozen=True)
+class CacheOptions:
+    semantic_min_similarity: float | None  # None: the semantic cache is off
+    ttl_seconds: float  # how long an entry is served (the store's TTL)
+    local_entries: int  # entries this process keeps to answer without a round trip (0: none)
+
+
+class LocalEntries:
+    """The entries this process stored or read last, each until its TTL, evicting the least recently used."""
+
+    def __init__(self, max_entries: int, ttl_seconds: float) -> None:
+        self._entries: OrderedDict[str, tuple[CachedAnswer, float]] = OrderedDict()
+        self._max_entries = max_entries
+        self._ttl = ttl_seconds
+
+    def keep(self, key: str, answer: CachedAnswer) -> None:
+        if self._max_entries <= 0:
+            return
+        self._entries[key] = (answer, time.monotonic() + self._ttl)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def fresh(self, key: str, versioned: bool, index_version: int | None) -> CachedAnswer | None:
+        """The entry, when it is alive and (if it depends on the index) computed at ``index_version``."""
+        found = self._entries.get(key)
+        if found is None or found[1] <= time.monotonic():
+            return None
+        answer: CachedAnswer = found[0]
+        if versioned and (index_version is None or answer.index_version != index_version):
+            return None
+        self._entries.move_to_end(key)
+        return answer
+
+
 class AnswerCache:
     def __init__(
         self,
         cache: ResponseCache | None,  # None: caching is switched off
-        semantic_min_similarity: float | None,  # None: the semantic cache is off
+        options: CacheOptions,
+        index_version: IndexVersionWatch,
         config: ChatConfig,
         retriever: RetrieverClient,
         metrics: GatewayMetrics,
         background: BackgroundTasks,
     ) -> None:
         self._cache = cache
-        self._semantic_min_similarity = semantic_min_similarity
+        self._semantic_min_similarity = options.semantic_min_similarity
+        self._local = LocalEntries(options.local_entries, options.ttl_seconds)
+        self._index_version = index_version
         self._config = config
         self._retriever = retriever
         self._metrics = metrics
@@ -93,6 +138,10 @@ class AnswerCache:
 
     async def _fresh_entry(self, key: str, versioned: bool) -> dict[str, Any] | None:
         assert self._cache is not None
+        local = self._local.fresh(key, versioned, self._index_version.current)
+        if local is not None:
+            self._metrics.cache_lookups.labels(result="hit").inc()
+            return local.completion
         if versioned:  # the index version comes with the entry when the retriever publishes it to Redis
             found = await degraded("cache", self._cache.lookup_with_version(key), self._metrics)
         else:
@@ -107,6 +156,7 @@ class AnswerCache:
             self._metrics.cache_lookups.labels(result="stale").inc()
             return None
         self._metrics.cache_lookups.labels(result="hit").inc()
+        self._local.keep(key, answer)
         return answer.completion
 
     async def _current_index_version(self) -> int | None:
@@ -134,9 +184,9 @@ class AnswerCache:
         """After a fresh answer, off the response's path: the entry, and the question for the semantic cache."""
         if lookup.key is None or lookup.found is not None or self._cache is None:
             return
-        writes = [
-            degraded("cache", self._cache.store(lookup.key, CachedAnswer(completion, index_version)), self._metrics)
-        ]
+        entry = CachedAnswer(completion, index_version)
+        self._local.keep(lookup.key, entry)
+        writes = [degraded("cache", self._cache.store(lookup.key, entry), self._metrics)]
         if lookup.question and index_version is not None:
             remembered = self._retriever.remember_question(lookup.key, lookup.question, index_version)
             writes.append(quietly("semantic cache", remembered))

@@ -6,6 +6,7 @@ Every operation either succeeds or raises :class:`StateUnavailableError`; caller
 means for them (a cache miss, a conversation without history, a rate limit that fails open or closed).
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,6 +67,11 @@ class StateBackend(Protocol):
     async def take(self, steps: list[BucketStep]) -> list[BucketResult]:
         """Atomically refill every bucket, then take from all of them only if each has what it needs.
         The results say, per bucket, whether it had enough and how long until it would."""
+        ...
+
+    def subscribe(self, channel: str) -> AsyncIterator[bytes | None]:
+        """Messages published on ``channel``: first ``None`` once the subscription is in place (read the
+        current state then), then each message. Raises StateUnavailableError when the store goes away."""
         ...
 
     async def ping(self) -> None: ...

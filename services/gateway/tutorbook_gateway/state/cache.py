@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from tutorbook_common.index_version import INDEX_VERSION_KEY
 from tutorbook_gateway.state.backend import StateBackend
 
 
@@ -27,10 +28,6 @@ def cache_key(request: dict[str, Any]) -> str:
 
 def is_fresh(answer: CachedAnswer, current_index_version: int | None) -> bool:
     return answer.index_version is None or answer.index_version == current_index_version
-
-
-# Where the retriever publishes the current index version, when it shares the gateways' Redis.
-INDEX_VERSION_KEY = "tb:index_version"
 
 
 class ResponseCache:

@@ -1,8 +1,10 @@
 """The in-memory state backend: one process, same behaviour as Redis (TTLs, lists, token buckets)."""
 
+import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 
 from tutorbook_gateway.state.backend import BucketResult, BucketStep
 
@@ -83,6 +85,11 @@ class MemoryBackend:
             retry = 0.0 if ok else (step.need - level) / step.per_second
             results.append(BucketResult(ok, retry, level - taken, taken))
         return results
+
+    async def subscribe(self, channel: str) -> AsyncIterator[bytes | None]:
+        """Nothing is ever published into one process's memory: subscribed, then silence."""
+        yield None
+        await asyncio.Event().wait()
 
     async def ping(self) -> None:
         return None

@@ -1,7 +1,7 @@
 """The Redis state backend: shared by every gateway replica. Short timeouts, so a Redis outage costs a
 request milliseconds, not seconds; redis-py reconnects by itself once Redis is back."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
@@ -58,6 +58,9 @@ for i, key in ipairs(KEYS) do
 end
 return results
 """
+
+
+SUBSCRIPTION_POLL_SECONDS = 30.0  # a subscription waits this long for a message before asking again
 
 
 def as_bytes(value: bytes | str | None) -> bytes | None:
@@ -130,6 +133,18 @@ class RedisBackend:
         return [
             BucketResult(bool(int(ok)), float(retry), float(level), float(taken)) for ok, retry, level, taken in found
         ]
+
+    async def subscribe(self, channel: str) -> AsyncIterator[bytes | None]:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await self._call(lambda: pubsub.subscribe(channel))
+            yield None
+            while True:
+                message = await self._call(lambda: pubsub.get_message(timeout=SUBSCRIPTION_POLL_SECONDS))
+                if message is not None:
+                    yield as_bytes(message["data"])
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> None:
         await self._call(lambda: self._client.ping())

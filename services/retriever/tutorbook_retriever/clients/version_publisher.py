@@ -8,13 +8,18 @@ from typing import Protocol
 import redis
 from redis.exceptions import RedisError
 
-VERSION_KEY = "tb:index_version"
+from tutorbook_common.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
+
 log = logging.getLogger("tutorbook.index_version")
 
 # Versions only move forward (they are nanosecond clocks): an older value never overwrites a newer one.
+# A new version is also announced on the channel, so gateways that keep a copy learn of it at once.
 PUBLISH_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
-if not current or tonumber(ARGV[1]) > tonumber(current) then redis.call('SET', KEYS[1], ARGV[1]) end
+if not current or tonumber(ARGV[1]) > tonumber(current) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[1])
+end
 return redis.call('GET', KEYS[1])
 """
 
@@ -41,7 +46,7 @@ class RedisVersionPublisher:
     def publish(self, version: int) -> None:
         """Best effort: a failure is logged; the retriever publishes again every second."""
         try:
-            self._script(keys=[VERSION_KEY], args=[version])
+            self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL])
         except (RedisError, OSError) as exc:
             log.warning("index version %s not published: %s", version, exc)
 
