@@ -2,23 +2,30 @@
 
 The same chat request (the base model named, so no retrieval; one generated token, temperature 0) is sent
 to vLLM directly and through the gateway (response cache off; rate limiting on, as in production),
-interleaved so both see the same machine state. Prints p50, p95 and p99 of each, the added milliseconds
-and the ratio, and writes them as JSON (``data/bench/gateway.json``). Also times the router's decision
+interleaved so both see the same machine state; and, for comparison, through a bare Python proxy (what
+any extra HTTP hop costs on this machine). Prints p50, p95 and p99 of each, the added milliseconds and
+the ratio, and writes them as JSON (``data/bench/gateway.json``). Also times the router's decision
 function alone. Starts the stack itself (free ports, temporary data; Redis state as in production, or
 ``--memory-state``) unless --gateway-url and --generator-url are given.
 """
 
 import argparse
+import os
 import signal
+import sys
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path as FilePath
 from typing import Any
 
 import httpx
 
 from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_report import percentile, summary, write_results
+from tutorbook_devstack.processes import start_service, wait_ready
 from tutorbook_devstack.stack import StackConfig, running_stack
 from tutorbook_gateway.routing import (
     OFF_TOPIC,
@@ -33,6 +40,7 @@ from tutorbook_gateway.settings import GatewaySettings
 
 BENCH_KEY = "bench-key"
 BASE_MODEL = "smollm2-135m-instruct"
+BARE_PROXY_PORT = 18003
 WARM_UP = 30
 
 
@@ -62,23 +70,54 @@ def time_post(client: httpx.Client, url: str, body: dict[str, object], headers: 
     return elapsed * 1000
 
 
-def measure(gateway_url: str, generator_url: str, key: str, requests: int) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class Path:
+    name: str
+    url: str
+    headers: dict[str, str]
+
+
+def measure(paths: list[Path], requests: int) -> dict[str, list[float]]:
+    """Each round sends the same request down every path, in an order that rotates from round to round, so
+    that no path always follows another."""
     body = {
         "model": BASE_MODEL,
         "messages": [{"role": "user", "content": "Say OK."}],
         "max_tokens": 1,
         "temperature": 0,
     }
-    auth = {"Authorization": f"Bearer {key}"}
-    timings: dict[str, list[float]] = {"direct": [], "gateway": []}
+    timings: dict[str, list[float]] = {path.name: [] for path in paths}
     with httpx.Client(timeout=60) as client:
-        for _ in range(WARM_UP):  # warm up both paths and vLLM's prefix cache
-            time_post(client, f"{generator_url}/v1/chat/completions", body, {})
-            time_post(client, f"{gateway_url}/v1/chat/completions", body, auth)
-        for _ in range(requests):
-            timings["direct"].append(time_post(client, f"{generator_url}/v1/chat/completions", body, {}))
-            timings["gateway"].append(time_post(client, f"{gateway_url}/v1/chat/completions", body, auth))
+        for _ in range(WARM_UP):  # warm up every path and vLLM's prefix cache
+            for path in paths:
+                time_post(client, f"{path.url}/v1/chat/completions", body, path.headers)
+        for round_number in range(requests):
+            shift = round_number % len(paths)
+            for path in paths[shift:] + paths[:shift]:
+                timings[path.name].append(time_post(client, f"{path.url}/v1/chat/completions", body, path.headers))
     return timings
+
+
+@contextmanager
+def bare_proxy(generator_url: str, log_dir: FilePath) -> Iterator[str]:
+    """The bare hop (:mod:`tutorbook_devstack.bare_proxy`) in front of the generator, for comparison."""
+    command = [sys.executable, "-m", "tutorbook_devstack.bare_proxy", generator_url, str(BARE_PROXY_PORT)]
+    service = start_service("bare-proxy", command, dict(os.environ), log_dir)
+    try:
+        wait_ready(service, f"http://127.0.0.1:{BARE_PROXY_PORT}/health", 60)
+        yield f"http://127.0.0.1:{BARE_PROXY_PORT}"
+    finally:
+        service.stop()
+
+
+def measure_paths(gateway_url: str, generator_url: str, key: str, requests: int, log_dir: FilePath) -> dict[str, Any]:
+    with bare_proxy(generator_url, log_dir) as proxy_url:
+        paths = [
+            Path("direct", generator_url, {}),
+            Path("bare_proxy", proxy_url, {}),
+            Path("gateway", gateway_url, {"Authorization": f"Bearer {key}"}),
+        ]
+        return report(measure(paths, requests))
 
 
 def main() -> None:
@@ -89,13 +128,14 @@ def main() -> None:
     parser.add_argument("--key", default=BENCH_KEY, help="API key of the running gateway")
     parser.add_argument("--memory-state", action="store_true", help="no Redis: the gateway's in-memory store")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra gateway setting")
-    parser.add_argument("--json", type=Path, help="where to write the figures (default data/bench/gateway.json)")
+    parser.add_argument("--json", type=FilePath, help="where to write the figures (default data/bench/gateway.json)")
     args = parser.parse_args()
     p50, p95 = router_decision_ms(10_000)
     print(f"router decision (no embedding): p50 {p50 * 1000:.1f} us, p95 {p95 * 1000:.1f} us")
     router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}}
     if args.gateway_url and args.generator_url:
-        figures = report(measure(args.gateway_url, args.generator_url, args.key, args.requests))
+        with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as logs:
+            figures = measure_paths(args.gateway_url, args.generator_url, args.key, args.requests, FilePath(logs))
         print(f"figures: {write_results('gateway', {**router, **figures}, args.json)}")
         return
     extra = dict(item.split("=", 1) for item in args.env)
@@ -103,8 +143,8 @@ def main() -> None:
         extra["TUTORBOOK_REDIS_URL"] = ""
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         config = StackConfig(
-            data_dir=Path(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin",),
-            model_cache_dir=Path("data/models").resolve(), gateway_port=18000, retriever_port=18001,
+            data_dir=FilePath(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin",),
+            model_cache_dir=FilePath("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
             # Every request must reach vLLM: no response cache.
             extra_env={"TUTORBOOK_CACHE_ENABLED": "false", **extra},
@@ -113,20 +153,39 @@ def main() -> None:
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:
             generator_url = stack.config.url(config.generator_port)
-            figures = report(measure(config.gateway_url, generator_url, BENCH_KEY, args.requests))
+            log_dir = FilePath(tmp) / "logs"
+            figures = measure_paths(config.gateway_url, generator_url, BENCH_KEY, args.requests, log_dir)
     state = {"state": "memory" if args.memory_state else "redis"}
     print(f"figures: {write_results('gateway', {**state, **router, **figures}, args.json)}")
 
 
 def report(timings: dict[str, list[float]]) -> dict[str, Any]:
-    direct, gateway = summary(timings["direct"]), summary(timings["gateway"])
+    direct, bare, gateway = (summary(timings[name]) for name in ("direct", "bare_proxy", "gateway"))
+    hop = {name: bare[name] - direct[name] for name in ("p50", "p95", "p99")}
     added = {name: gateway[name] - direct[name] for name in ("p50", "p95", "p99")}
-    print(f"\n{int(direct['n'])} requests each, interleaved (ms)      p50      p95      p99")
-    for label, row in (("vLLM directly", direct), ("through the gateway", gateway), ("added by the gateway", added)):
+    own = {name: gateway[name] - bare[name] for name in ("p50", "p95", "p99")}
+    print(f"\n{int(direct['n'])} requests each way, interleaved (ms)   p50      p95      p99")
+    rows = (
+        ("vLLM directly", direct),
+        ("a bare Python proxy", bare),
+        ("through the gateway", gateway),
+        ("added by a bare hop", hop),
+        ("added by the gateway", added),
+        ("the gateway beyond a bare hop", own),
+    )
+    for label, row in rows:
         print(f"{label:<34}{row['p50']:>9.2f}{row['p95']:>9.2f}{row['p99']:>9.2f}")
     ratio = gateway["p50"] / direct["p50"]
     print(f"ratio gateway / direct at p50: {ratio:.3f}")
-    return {"direct_ms": direct, "gateway_ms": gateway, "added_ms": added, "ratio_p50": ratio}
+    return {
+        "direct_ms": direct,
+        "bare_proxy_ms": bare,
+        "gateway_ms": gateway,
+        "added_by_bare_hop_ms": hop,
+        "added_ms": added,
+        "gateway_beyond_bare_hop_ms": own,
+        "ratio_p50": ratio,
+    }
 
 
 if __name__ == "__main__":
