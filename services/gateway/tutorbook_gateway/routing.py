@@ -22,7 +22,7 @@ health. With ``"model": "auto"`` the rules are, in order:
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 AUTO_MODEL = "auto"
 # The router's own route-example sets (":" is not allowed in adapter names, so they cannot clash).
@@ -246,6 +246,21 @@ def best_adapter(signals: RouteSignals, policy: RoutePolicy) -> tuple[AdapterSta
     return None, 0.0, skipped
 
 
+def adapter_decision(
+    adapter: AdapterState, adapter_score: float, passage: float, note: str, policy: RoutePolicy
+) -> RouteDecision:
+    """Rule 1: the adapter's route examples match, ahead of the best passage (with it, if it wants context)."""
+    gap = min(adapter_score - policy.adapter_min_score, adapter_score - passage - policy.adapter_margin)
+    reason = (
+        f"the request matches adapter {adapter.name!r} at {adapter_score:.2f} (threshold "
+        f"{policy.adapter_min_score:.2f}), ahead of the best passage at {max(passage, 0):.2f}{note}"
+    )
+    if adapter.wants_context and passage >= policy.rag_min_score:
+        reason += "; it wants context"
+        return RouteDecision(Route.ADAPTER_RAG, confidence(gap), reason, adapter=adapter, rule="adapter_match")
+    return RouteDecision(Route.ADAPTER, confidence(gap), reason, adapter=adapter, rule="adapter_match")
+
+
 def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
     retrieval = signals.retrieval or RetrievalSignals(scores=())
     top = retrieval.top_score
@@ -256,15 +271,7 @@ def decide_auto(signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
     note = f" ({'; '.join(skipped)})" if skipped else ""
 
     if adapter is not None and adapter_score >= passage + policy.adapter_margin:
-        gap = min(adapter_score - policy.adapter_min_score, adapter_score - passage - policy.adapter_margin)
-        reason = (
-            f"the request matches adapter {adapter.name!r} at {adapter_score:.2f} (threshold "
-            f"{policy.adapter_min_score:.2f}), ahead of the best passage at {max(passage, 0):.2f}{note}"
-        )
-        if adapter.wants_context and passage >= policy.rag_min_score:
-            decision = RouteDecision(Route.ADAPTER_RAG, confidence(gap), reason + "; it wants context", adapter=adapter)
-            return replace(decision, rule="adapter_match")
-        return RouteDecision(Route.ADAPTER, confidence(gap), reason, adapter=adapter, rule="adapter_match")
+        return adapter_decision(adapter, adapter_score, passage, note, policy)
 
     relevant = passage >= policy.rag_min_score or (
         passage >= policy.rag_min_score - policy.rag_agreement_band and retrieval.agreement

@@ -116,6 +116,16 @@ def grow_index(store: Store, corpus: EvalCorpus, originals: list[ChunkPoint], si
         store.chunks.write(batch)
 
 
+def bench_query_embedding(backends: dict[str, Embedder], questions: list[str], queries: int) -> None:
+    print(f"\n== Single-query embedding latency ({queries} queries, batch of 1)")
+    medians = {}
+    for name, embedder in backends.items():
+        p50, p95 = percentiles_ms(time_each(lambda query, e=embedder: e.embed([query]), questions, queries))  # type: ignore[misc]
+        medians[name] = p50
+        print(f"{name:<6}p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
+    print(f"onnx is {medians['torch'] / medians['onnx']:.1f}x faster than torch at the median")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-bench-retrieval", description=__doc__)
     parser.add_argument("--dataset", choices=DATASETS, default="emanual-s10")
@@ -137,13 +147,7 @@ def main() -> None:
         for name, embedder in backends.items():
             print(f"{name:<6}{bench_ingestion(corpus, embedder, settings, Path(tmp) / f'ingest-{name}')}")
 
-        print(f"\n== Single-query embedding latency ({args.queries} queries, batch of 1)")
-        medians = {}
-        for name, embedder in backends.items():
-            p50, p95 = percentiles_ms(time_each(lambda query, e=embedder: e.embed([query]), questions, args.queries))  # type: ignore[misc]
-            medians[name] = p50
-            print(f"{name:<6}p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
-        print(f"onnx is {medians['torch'] / medians['onnx']:.1f}x faster than torch at the median")
+        bench_query_embedding(backends, questions, args.queries)
 
         print("\n== Search latency, query embedding excluded (p50 / p95 ms)")
         originals = corpus_points(corpus, backends["onnx"], settings)
