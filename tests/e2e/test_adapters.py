@@ -68,7 +68,8 @@ def test_an_upload_is_served_at_once_and_routed_to(
 
         time.sleep(1.1)  # the catalogue is re-read once a second on every replica
         routed = chat(gateway_url, "auto", TICKET).json()["tutorbook"]
-        assert routed["route"] == "adapter" and routed["adapter"] == {"name": "e2e-triage", "version": 1}
+        version = uploaded.json()["version"]
+        assert routed["route"] == "adapter" and routed["adapter"] == {"name": "e2e-triage", "version": version}
     finally:
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
 
@@ -88,7 +89,9 @@ def test_chat_never_fails_during_uploads_hot_loads_and_rollbacks(
             else:
                 served[kind] += 1
 
-    assert upload(gateway_url, trained_adapter).status_code == 201
+    first = upload(gateway_url, trained_adapter)
+    assert first.status_code == 201
+    version = first.json()["version"]
     threads = [
         threading.Thread(target=background_traffic, args=("smollm2-135m-instruct", "base")),
         threading.Thread(target=background_traffic, args=("e2e-triage", "adapter")),
@@ -97,14 +100,15 @@ def test_chat_never_fails_during_uploads_hot_loads_and_rollbacks(
         thread.start()
     try:
         again = upload(gateway_url, trained_adapter)
-        assert again.status_code == 201 and again.json()["version"] == 2
+        assert again.status_code == 201 and again.json()["version"] == version + 1
         time.sleep(1.5)
         back = httpx.post(
-            f"{gateway_url}/v1/adapters/e2e-triage/activate", json={"version": 1}, headers=ADMIN, timeout=120
+            f"{gateway_url}/v1/adapters/e2e-triage/activate", json={"version": version}, headers=ADMIN, timeout=120
         )
-        assert back.status_code == 200 and back.json()["active_version"] == 1
+        assert back.status_code == 200 and back.json()["active_version"] == version
         time.sleep(1.5)
-        assert chat(gateway_url, "e2e-triage", "I was charged twice.").json()["tutorbook"]["adapter"]["version"] == 1
+        answered = chat(gateway_url, "e2e-triage", "I was charged twice.").json()
+        assert answered["tutorbook"]["adapter"]["version"] == version
     finally:
         stop.set()
         for thread in threads:
@@ -112,3 +116,21 @@ def test_chat_never_fails_during_uploads_hot_loads_and_rollbacks(
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
     assert not failures, failures[:3]
     assert served["adapter"] > 0 and served["base"] > 0
+
+
+def test_a_deleted_names_next_upload_is_new_to_the_cache(gateway_url: str, trained_adapter: bytes) -> None:
+    """The same deterministic question to an adapter: answered, then from the cache; the adapter is deleted
+    and an adapter uploaded under the same name: its answer is its own, never the cached one."""
+    question = "I was charged twice for my order."
+    try:
+        first = upload(gateway_url, trained_adapter).json()["version"]
+        assert chat(gateway_url, "e2e-triage", question).headers["x-tutorbook-cache"] == "miss"
+        assert chat(gateway_url, "e2e-triage", question).headers["x-tutorbook-cache"] == "hit"
+        assert httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60).status_code == 200
+        second = upload(gateway_url, trained_adapter).json()["version"]
+        assert second > first  # numbers are never given twice
+        answer = chat(gateway_url, "e2e-triage", question)
+        assert answer.headers["x-tutorbook-cache"] == "miss"
+        assert answer.json()["tutorbook"]["adapter"] == {"name": "e2e-triage", "version": second}
+    finally:
+        httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)

@@ -171,6 +171,8 @@ def test_the_semantic_cache_answers_rephrased_questions_at_the_same_index_versio
         assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
         rephrased = ask(client, "how long is the WARRANTY")
         assert rephrased.headers["x-tutorbook-cache"] == "semantic-hit"
+        # Another key's similar question is not answered from this key's answer (the cache is per key).
+        assert ask(client, "HOW LONG IS THE WARRANTY?", OTHER_USER).headers["x-tutorbook-cache"] == "miss"
         assert ask(client, "How long is the return window?").headers["x-tutorbook-cache"] == "miss"
         multi_turn = {"model": "auto", "messages": [
             {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
@@ -216,3 +218,12 @@ def test_a_bad_request_is_refused_the_same_whether_or_not_its_answer_is_cached(
     assert refused_before.status_code == refused_after.status_code == 400
     assert refused_before.json()["error"]["param"] == refused_after.json()["error"]["param"] == param
     assert len(gateway.generator.payloads) == 1  # the refused requests reached nothing
+
+
+@pytest.mark.parametrize(("scope", "other_key_sees"), [("key", "miss"), ("shared", "hit")])
+def test_the_cache_is_per_key_unless_shared(redis_url: str, scope: str, other_key_sees: str) -> None:
+    """By default a cache hit never tells one key what another asked; "shared" trades that for more hits."""
+    with Gateway(redis_url, cache_scope=scope).client() as client:
+        assert ask(client, "Warranty?").headers["x-tutorbook-cache"] == "miss"
+        assert ask(client, "Warranty?").headers["x-tutorbook-cache"] == "hit"
+        assert ask(client, "Warranty?", OTHER_USER).headers["x-tutorbook-cache"] == other_key_sees

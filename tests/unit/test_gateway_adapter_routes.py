@@ -120,6 +120,27 @@ def test_generation_errors_make_auto_skip_the_adapter(client: TestClient[Litesta
     assert "failed 3 recent requests" in response.json()["tutorbook"]["reason"]
 
 
+def test_requests_the_generator_refuses_do_not_count_against_the_adapter(
+    client: TestClient[Litestar], generator
+) -> None:
+    """A prompt too long for the model is the client's fault (vLLM answers 400): however many one key sends,
+    the adapter stays in service for everyone."""
+
+    async def refused(payload: dict[str, object]) -> dict[str, object]:
+        from tutorbook_gateway.clients.upstream import raise_for_upstream_status
+
+        raise_for_upstream_status("generator", 400, b'{"error": {"message": "prompt too long"}}')
+        return {}
+
+    healthy = generator.chat_completion
+    generator.chat_completion = refused
+    for _ in range(5):
+        assert client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER).status_code == 400
+    generator.chat_completion = healthy
+    response = client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER)
+    assert response.headers["x-tutorbook-route"] == "adapter"
+
+
 def test_models_lists_active_adapters(client: TestClient[Litestar]) -> None:
     data = client.get("/v1/models", headers=USER).json()["data"]
     assert [model["id"] for model in data] == ["auto", "base", "style", "triage"]
@@ -133,3 +154,19 @@ def test_models_lists_active_adapters(client: TestClient[Litestar]) -> None:
         "wants_context": False,
         "loaded": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"tutorbook": {"session_id": "s1\n"}}, 400, "tutorbook.session_id"),  # a trailing newline is no id
+        ({"model": "triage@\uff13"}, 404, "model"),  # a full-width digit is not a version
+        ({"model": "triage@3\n"}, 404, "model"),
+    ],
+)
+def test_identifiers_must_match_whole(
+    client: TestClient[Litestar], generator, body: dict[str, object], status: int, param: str
+) -> None:
+    response = client.post("/v1/chat/completions", json={**chat("hello"), **body}, headers=USER)
+    assert response.status_code == status and response.json()["error"]["param"] == param
+    assert generator.payloads == []

@@ -105,3 +105,27 @@ def test_probes_and_metrics(client: TestClient[Litestar]) -> None:
     assert 'tutorbook_gateway_auth_failures_total{reason="missing_api_key"} 1.0' in metrics
     assert 'tutorbook_gateway_phase_duration_seconds_count{phase="retrieve"} 1.0' in metrics
     assert 'tutorbook_gateway_router_decisions_total{route="rag",rule="relevant_passage"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param", "says"),
+    [
+        ({"max_tokens": 5000}, 400, "max_tokens", "at most 1024"),
+        ({"messages": [{"role": "user", "content": "x" * 32_001}]}, 413, "messages[0].content", "at most 32000"),
+        (
+            {"messages": [{"role": "user", "content": "x" * 30_000}] * 3 + [{"role": "user", "content": "y" * 20_000}]},
+            413,
+            "messages",
+            "at most 100000",
+        ),
+    ],
+)
+def test_what_one_request_may_ask_is_bounded(
+    client: TestClient[Litestar], upstream, body: dict[str, object], status: int, param: str, says: str
+) -> None:
+    response = client.post(
+        "/v1/chat/completions", json={**chat("hi"), "tutorbook": {"session_id": "s1"}, **body}, headers=USER
+    )
+    assert response.status_code == status
+    assert response.json()["error"]["param"] == param and says in response.json()["error"]["message"]
+    assert upstream[1].payloads == [] and upstream[0].queries == []

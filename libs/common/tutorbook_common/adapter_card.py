@@ -11,7 +11,7 @@ from typing import Any, Literal
 import msgspec
 
 CARD_FILE = "tutorbook.json"
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_LABELS = 200
 MAX_LABEL_CHARS = 100
 MAX_ROUTE_EXAMPLES = 500
@@ -39,7 +39,7 @@ class CardError(ValueError):
 def card_problems(card: AdapterCard) -> list[str]:
     """Every rule the schema's types cannot express, as readable problems (empty: the card is fine)."""
     problems = []
-    if not NAME_PATTERN.match(card.name):
+    if not NAME_PATTERN.fullmatch(card.name):
         problems.append(
             "name must be 1-63 characters of lowercase letters, digits and '-', starting with a letter or digit"
         )

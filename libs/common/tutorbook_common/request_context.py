@@ -10,7 +10,7 @@ from litestar.middleware import MiddlewareProtocol
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
-VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 request_id_var: ContextVar[str | None] = ContextVar("tutorbook_request_id", default=None)
 
@@ -23,7 +23,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name.lower() == REQUEST_ID_HEADER.encode():
             candidate = value.decode("latin-1")
-            if VALID_ID.match(candidate):
+            if VALID_ID.fullmatch(candidate):
                 return candidate
     return uuid.uuid4().hex
 

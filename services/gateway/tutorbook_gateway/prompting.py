@@ -10,7 +10,8 @@ RAG_SYSTEM_PROMPT = (
     "contain the answer, say that you are not sure."
 )
 ABSTAIN_ANSWER = "Not sure about the answer: need more context."
-# A document must not open or close the sources block (any spelling of the tags is removed from it).
+# A document must not open or close the sources block: any spelling of the tags is removed from its text,
+# title and section, again and again until none is left (nested tags rebuild one when removed once).
 DELIMITER = re.compile(r"<\s*/?\s*sources\s*>", re.IGNORECASE)
 
 
@@ -23,15 +24,23 @@ class Source:
     score: float
 
 
+def without_delimiters(text: str) -> str:
+    while True:
+        cleaned = DELIMITER.sub("", text)
+        if cleaned == text:
+            return cleaned
+        text = cleaned
+
+
 def format_sources(sources: list[Source], max_chars: int) -> tuple[str, list[Source]]:
     """Numbered sources within a character budget; returns the block and the sources that fit."""
     blocks: list[str] = []
     used: list[Source] = []
     remaining = max_chars
     for source in sources:
-        heading = " > ".join(part for part in (source.title, source.section) if part and part != source.title)
-        heading = f"{source.title} > {heading}" if heading else source.title
-        text = DELIMITER.sub("", source.text).strip()
+        title, section = without_delimiters(source.title), without_delimiters(source.section)
+        heading = f"{title} > {section}" if section and section != title else title
+        text = without_delimiters(source.text).strip()
         block = f"[{len(used) + 1}] {heading}\n{text}"
         if len(block) > remaining:
             if used:

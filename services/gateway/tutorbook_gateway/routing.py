@@ -135,7 +135,7 @@ def resolve_adapter(model: str, adapters: Mapping[str, AdapterState]) -> Adapter
     adapter = adapters.get(name)
     if adapter is None or not version:
         return adapter
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):
         raise UnknownModelError(model)
     return AdapterState(adapter.name, int(version), adapter.task_type, adapter.wants_context)
 

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +30,10 @@ class GatewaySettings(BaseSettings):
     # Entries each process keeps to answer a repeated request with no Redis round trip (0: none); they are
     # checked against the index version the process follows through a Redis subscription.
     cache_local_entries: int = 1000
+    # "key": an answer is served from the cache only to the API key it was answered for, so a hit never
+    # tells one key what another asked (the default: keys may belong to different customers); "shared":
+    # every key shares answers (more hits, for deployments whose keys all belong to one product).
+    cache_scope: Literal["key", "shared"] = "key"
     # Semantic cache: a single question similar enough to one answered at the current index version gets
     # that answer. Off by default: `make eval-semantic-cache` measures how often it would answer wrongly.
     semantic_cache_enabled: bool = False
@@ -97,6 +102,11 @@ class GatewaySettings(BaseSettings):
     rag_context_max_chars: int = 3000
     default_temperature: float = 0.0
     default_max_tokens: int = 256
+    # What one chat request may ask for: tokens to generate (max_tokens above this: 400), characters in one
+    # message and in all messages (above: 413). Stored turns are bounded by these too.
+    max_tokens_limit: int = 1024
+    max_message_chars: int = 32_000
+    max_request_chars: int = 100_000
     max_request_bytes: int = 16_000_000
     upstream_timeout_seconds: float = 120.0
     retriever_timeout_seconds: float = 30.0

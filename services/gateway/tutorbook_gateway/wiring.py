@@ -17,6 +17,7 @@ from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheOptions
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
+from tutorbook_gateway.chat.validation import ChatLimits
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.metrics import create_gateway_metrics
@@ -55,6 +56,7 @@ async def open_upstreams(
 def chat_config(settings: GatewaySettings) -> ChatConfig:
     return ChatConfig(
         policy=settings.route_policy(),
+        limits=ChatLimits(settings.max_tokens_limit, settings.max_message_chars, settings.max_request_chars),
         rag_top_k=settings.rag_top_k,
         rag_context_max_chars=settings.rag_context_max_chars,
         default_temperature=settings.default_temperature,
@@ -78,7 +80,9 @@ async def open_services(
     flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
     stack.callback(flushing.cancel)
     semantic = settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None
-    cache_options = CacheOptions(semantic, settings.cache_ttl_seconds, settings.cache_local_entries)
+    cache_options = CacheOptions(
+        semantic, settings.cache_ttl_seconds, settings.cache_local_entries, settings.cache_scope == "key"
+    )
     index_version = IndexVersionWatch(backend)
     following = asyncio.create_task(index_version.run())
     stack.callback(following.cancel)

@@ -22,7 +22,7 @@ from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_retriever.store import Store
 
-DOC_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
+DOC_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}")
 POINT_NAMESPACE = uuid.UUID("5b0c3e4a-2f7d-4c55-9a57-8f3f0e1d2c11")
 SCALAR_TYPES = (str, int, float, bool)
 MAX_TITLE_CHARS = 500
@@ -56,7 +56,7 @@ class IngestResult:
 
 
 def validate_document(document: DocumentIn, where: str, limits: IngestLimits) -> None:
-    if not DOC_ID_PATTERN.match(document.id):
+    if not DOC_ID_PATTERN.fullmatch(document.id):
         raise BadRequestError(
             f"{where}.id must be 1-200 characters of letters, digits and ._:/@- starting with a letter or digit",
             param=f"{where}.id",
@@ -206,7 +206,7 @@ def delete_document(doc_id: str, store: Store) -> int:
 
 
 def replace_route_examples(adapter: str, examples: list[str], embedder: Embedder, store: Store) -> int:
-    if not DOC_ID_PATTERN.match(adapter):
+    if not DOC_ID_PATTERN.fullmatch(adapter):
         raise BadRequestError("adapter name must be 1-200 characters of letters, digits and ._:/@-", param="adapter")
     cleaned = list(dict.fromkeys(example.strip() for example in examples if example.strip()))
     if len(cleaned) > 1000:

@@ -6,7 +6,11 @@ Layout (the folder is shared with the generators, whose LoRA filesystem resolver
 
     <root>/<name>@<version>/   adapter_config.json, adapter_model.safetensors, tutorbook.json
     <root>/.active/<name>      the active version
+    <root>/.numbered/<name>    the highest version number ever given to the name
     <root>/.incoming/          uploads being written
+
+Version numbers are never given twice, even after the adapter is deleted: a name's next upload is new to
+everything keyed by name and version (the response cache, the LoRA adapters vLLM holds loaded).
 """
 
 import os
@@ -41,12 +45,31 @@ class FileAdapterStore:
     def _pointer(self, name: str) -> Path:
         return self.root / ".active" / name
 
+    def _numbered(self, name: str) -> Path:
+        return self.root / ".numbered" / name
+
+    def highest_number(self, name: str) -> int:
+        """The highest version number the name was ever given (deleted versions included)."""
+        try:
+            text = self._numbered(name).read_text().strip()
+        except FileNotFoundError:
+            text = ""
+        recorded = int(text) if text.isascii() and text.isdigit() else 0
+        return max([recorded, *self.versions(name)])
+
+    def _record_number(self, name: str, version: int) -> None:
+        record = self._numbered(name)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        temporary = record.with_name(f".{name}.{uuid.uuid4().hex}")
+        temporary.write_text(f"{max(version, self.highest_number(name))}\n")
+        temporary.replace(record)
+
     def versions(self, name: str) -> list[int]:
         found = []
         if self.root.is_dir():
             for entry in self.root.iterdir():
                 base, separator, version = entry.name.rpartition(VERSION_SEPARATOR)
-                if separator and base == name and version.isdigit() and entry.is_dir():
+                if separator and base == name and version.isascii() and version.isdigit() and entry.is_dir():
                     found.append(int(version))
         return sorted(found)
 
@@ -67,13 +90,14 @@ class FileAdapterStore:
                     handle.flush()
                     os.fsync(handle.fileno())
             while True:
-                version = max(self.versions(name), default=0) + 1
+                version = self.highest_number(name) + 1
                 try:
                     incoming.rename(self.folder(name, version))  # atomic; fails if another upload took it
                 except OSError:
                     if self.folder(name, version).exists():
                         continue
                     raise
+                self._record_number(name, version)
                 self._read_at = 0.0
                 return version
         finally:
@@ -93,7 +117,7 @@ class FileAdapterStore:
             text = self._pointer(name).read_text().strip()
         except FileNotFoundError:
             return None
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isascii() and text.isdigit() else None
 
     def activate(self, name: str, version: int) -> None:
         if version not in self.versions(name):

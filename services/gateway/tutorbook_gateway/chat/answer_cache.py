@@ -36,6 +36,7 @@ class CacheLookup:
     """What the cache said about one request."""
 
     key: str | None  # None: the answer is not deterministic, so not cacheable
+    owner: str | None = None  # the asking key's fingerprint when the cache is per key
     found: dict[str, Any] | None = None  # a fresh cached completion (served under a new id)
     source: str = "hit"  # how ``found`` was found: "hit" (exact) or "semantic-hit"
     asked_similar: bool = False  # planning searched for a similar answered question
@@ -74,6 +75,7 @@ class CacheOptions:
     semantic_min_similarity: float | None  # None: the semantic cache is off
     ttl_seconds: float  # how long an entry is served (the store's TTL)
     local_entries: int  # entries this process keeps to answer without a round trip (0: none)
+    per_key: bool = True  # an answer is served again only to the key it was answered for
 
 
 class LocalEntries:
@@ -117,6 +119,7 @@ class AnswerCache:
     ) -> None:
         self._cache = cache
         self._semantic_min_similarity = options.semantic_min_similarity
+        self._per_key = options.per_key
         self._local = LocalEntries(options.local_entries, options.ttl_seconds)
         self._index_version = index_version
         self._config = config
@@ -124,13 +127,17 @@ class AnswerCache:
         self._metrics = metrics
         self._background = background
 
-    async def lookup(self, request: ChatCompletionRequest, adapters: AdapterSnapshot, retrieves: bool) -> CacheLookup:
-        """The exact lookup. ``retrieves``: the answer may depend on the index, so its version must match."""
+    async def lookup(
+        self, request: ChatCompletionRequest, adapters: AdapterSnapshot, retrieves: bool, owner: str
+    ) -> CacheLookup:
+        """The exact lookup. ``retrieves``: the answer may depend on the index, so its version must match.
+        ``owner``: the asking key's fingerprint, part of the key when the cache is per key."""
         fields = cache_fields(request, self._config, adapters) if self._cache is not None else None
         if fields is None:
             self._metrics.cache_lookups.labels(result="bypass").inc()
             return CacheLookup(None)
-        lookup = CacheLookup(cache_key(fields))
+        scope = owner if self._per_key else None
+        lookup = CacheLookup(cache_key({**fields, "owner": scope}), scope)
         lookup.found = await self._fresh_entry(lookup.key or "", retrieves)
         single_question = len(request.messages) == 1 and request.messages[0].role == "user"
         lookup.asked_similar = lookup.found is None and single_question and self._semantic_min_similarity is not None
@@ -177,6 +184,8 @@ class AnswerCache:
         answer = await degraded("cache", self._cache.lookup(similar.key), self._metrics)
         if answer is None or answer.index_version is None or answer.index_version != plan.index_version:
             return
+        if answer.owner != lookup.owner:  # another key's question: never shown when the cache is per key
+            return
         self._metrics.cache_lookups.labels(result="semantic_hit").inc()
         lookup.found, lookup.source = answer.completion, "semantic-hit"
 
@@ -184,7 +193,7 @@ class AnswerCache:
         """After a fresh answer, off the response's path: the entry, and the question for the semantic cache."""
         if lookup.key is None or lookup.found is not None or self._cache is None:
             return
-        entry = CachedAnswer(completion, index_version)
+        entry = CachedAnswer(completion, index_version, lookup.owner)
         self._local.keep(lookup.key, entry)
         writes = [degraded("cache", self._cache.store(lookup.key, entry), self._metrics)]
         if lookup.question and index_version is not None:

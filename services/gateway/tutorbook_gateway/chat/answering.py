@@ -77,7 +77,7 @@ class OpenedAnswer:
 
 async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer:
     request = call.request
-    validate_chat_request(request)  # 1
+    validate_chat_request(request, services.chat.config.limits)  # 1
     caller = Caller(call.owner, chosen_session_id(call.session_header, request))
     adapters = services.chat.adapter_snapshot()
     retrieves = wants_retrieval(request, services.chat.config.policy, adapters.states)
@@ -86,7 +86,7 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
         reading = time.perf_counter()
         history = await load_history(caller, services.state.conversations, services.metrics)  # 3
         asked = with_history(request, history)
-        lookup = await services.answers.lookup(asked, adapters, retrieves)  # 4
+        lookup = await services.answers.lookup(asked, adapters, retrieves, caller.owner)  # 4
         state_read = time.perf_counter() - reading
         plan = await plan_unless_cached(asked, lookup, adapters, retrieves, services)  # 5
         plan.phase_seconds["state_read"] = state_read

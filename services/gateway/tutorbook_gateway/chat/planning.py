@@ -9,6 +9,7 @@ from typing import Any
 from tutorbook_common.adapter_card import classifier_messages
 from tutorbook_common.errors import BadRequestError, NotFoundError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
+from tutorbook_gateway.chat.validation import ChatLimits
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
 from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query
@@ -36,6 +37,7 @@ CLASSIFIER_MAX_TOKENS = 16
 @dataclass(frozen=True)
 class ChatConfig:
     policy: RoutePolicy
+    limits: ChatLimits
     rag_top_k: int
     rag_context_max_chars: int
     default_temperature: float

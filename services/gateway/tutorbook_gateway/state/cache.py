@@ -18,6 +18,7 @@ from tutorbook_gateway.state.backend import StateBackend
 class CachedAnswer(msgspec.Struct):
     completion: dict[str, Any]
     index_version: int | None  # None: no retrieval was involved (the base model or an adapter, named)
+    owner: str | None = None  # the key fingerprint it was answered for, when the cache is per key
 
 
 def cache_key(request: dict[str, Any]) -> str:

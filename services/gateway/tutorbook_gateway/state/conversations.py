@@ -7,7 +7,7 @@ import msgspec
 from tutorbook_common.errors import BadRequestError
 from tutorbook_gateway.state.backend import StateBackend
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 CHARS_PER_TOKEN = 4  # a rough, tokenizer-free estimate: budgets are approximate by design
 TURN_OVERHEAD_TOKENS = 4
 
@@ -18,7 +18,7 @@ class Turn(msgspec.Struct, frozen=True):
 
 
 def validate_session_id(session_id: str) -> str:
-    if not SESSION_ID.match(session_id):
+    if not SESSION_ID.fullmatch(session_id):
         raise BadRequestError(
             "session_id must be 1-128 characters of letters, digits and ._:-", param="tutorbook.session_id"
         )
