@@ -142,11 +142,15 @@ def classifier_completion(model: str) -> dict[str, Any]:
 
 
 class FakeAdapterCatalog:
-    def __init__(self, adapters: dict[str, ActiveAdapter]) -> None:
+    def __init__(self, adapters: dict[str, ActiveAdapter], stored_versions: int = 9) -> None:
         self.adapters = adapters
+        self.stored_versions = stored_versions  # every adapter has versions 1 to this one
 
     def active(self) -> dict[str, ActiveAdapter]:
         return self.adapters
+
+    def has_version(self, name: str, version: int) -> bool:
+        return name in self.adapters and 1 <= version <= self.stored_versions
 
 
 TRIAGE_CARD = AdapterCard(

@@ -162,6 +162,7 @@ def test_models_lists_active_adapters(client: TestClient[Litestar]) -> None:
         ({"tutorbook": {"session_id": "s1\n"}}, 400, "tutorbook.session_id"),  # a trailing newline is no id
         ({"model": "triage@\uff13"}, 404, "model"),  # a full-width digit is not a version
         ({"model": "triage@3\n"}, 404, "model"),
+        ({"model": "triage@42"}, 404, "model"),  # looks like a version, but none is stored
     ],
 )
 def test_identifiers_must_match_whole(

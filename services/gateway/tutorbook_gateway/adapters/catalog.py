@@ -23,6 +23,10 @@ class AdapterCatalog(Protocol):
         """Every adapter with an active version, by name (cheap: called on every routed request)."""
         ...
 
+    def has_version(self, name: str, version: int) -> bool:
+        """Whether that version is stored (a request may pin any stored version: ``name@version``)."""
+        ...
+
 
 class AdapterHealth:
     """Which adapter versions failed to load, and each adapter's generation errors in the last minute."""

@@ -73,6 +73,9 @@ class FileAdapterStore:
                     found.append(int(version))
         return sorted(found)
 
+    def has_version(self, name: str, version: int) -> bool:
+        return self.folder(name, version).is_dir()
+
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []

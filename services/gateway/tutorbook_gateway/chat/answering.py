@@ -80,7 +80,7 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
     validate_chat_request(request, services.chat.config.limits)  # 1
     caller = Caller(call.owner, chosen_session_id(call.session_header, request))
     adapters = services.chat.adapter_snapshot()
-    retrieves = wants_retrieval(request, services.chat.config.policy, adapters.states)
+    retrieves = wants_retrieval(request, services.chat, adapters)
     admission = AdmissionCheck(services.state.limiter, caller.owner)  # 2
     try:
         reading = time.perf_counter()

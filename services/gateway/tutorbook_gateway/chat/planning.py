@@ -15,6 +15,7 @@ from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, Search
 from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query
 from tutorbook_gateway.prompting import Source, build_rag_messages
 from tutorbook_gateway.routing import (
+    VERSION_SEPARATOR,
     AdapterState,
     RetrievalSignals,
     Route,
@@ -26,6 +27,7 @@ from tutorbook_gateway.routing import (
     UnknownModelError,
     decide,
     needs_retrieval,
+    resolve_adapter,
 )
 from tutorbook_gateway.schemas import ChatCompletionRequest
 
@@ -95,14 +97,24 @@ def route_request_of(request: ChatCompletionRequest) -> RouteRequest:
     return RouteRequest(model=request.model, route_hint=request.tutorbook.route if request.tutorbook else None)
 
 
-def wants_retrieval(request: ChatCompletionRequest, policy: RoutePolicy, states: Mapping[str, AdapterState]) -> bool:
-    """Whether the route may need passages; an unknown model is a 404, a bad route hint a 400."""
+def wants_retrieval(request: ChatCompletionRequest, context: ChatContext, adapters: "AdapterSnapshot") -> bool:
+    """Whether the route may need passages; an unknown model (or pinned version) is a 404, a bad route
+    hint a 400."""
     try:
-        return needs_retrieval(route_request_of(request), policy, states)
+        retrieves = needs_retrieval(route_request_of(request), context.config.policy, adapters.states)
     except UnknownModelError as exc:
-        raise NotFoundError(f"model {request.model!r} does not exist", param="model", code="model_not_found") from exc
+        raise unknown_model(request.model) from exc
     except RouteHintError as exc:
         raise BadRequestError(str(exc), param="tutorbook.route") from exc
+    if VERSION_SEPARATOR in request.model:  # a pinned version must be stored, not only look like one
+        pinned = resolve_adapter(request.model, adapters.states)
+        if pinned is not None and not context.adapters.has_version(pinned.name, pinned.version):
+            raise unknown_model(request.model)
+    return retrieves
+
+
+def unknown_model(model: str) -> NotFoundError:
+    return NotFoundError(f"model {model!r} does not exist", param="model", code="model_not_found")
 
 
 def citation(source: Source) -> dict[str, Any]:
