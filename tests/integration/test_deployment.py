@@ -5,6 +5,7 @@ Kubernetes and Compose schemas, Dockerfiles with hadolint, and every setting, po
 volume path is compared with the code that will read it.
 """
 
+import itertools
 import json
 import subprocess
 import sys
@@ -202,3 +203,38 @@ def test_volume_paths_agree_with_the_code(containers: list[Container]) -> None:
         if "adapters" in container.mounts:
             adapter_paths.add(container.mounts["adapters"])
     assert adapter_paths == {"/data/adapters"}, "gateway and generator must see the adapter store at one path"
+
+
+def memory_bytes(text: str) -> int:
+    units = {"mb": 10**6, "gb": 10**9, "mi": 2**20, "gi": 2**30, "g": 10**9, "m": 10**6}
+    for unit, size in units.items():
+        if text.lower().endswith(unit):
+            return int(float(text[: -len(unit)]) * size)
+    return int(text)
+
+
+def test_redis_is_bounded_below_its_memory_limit_and_evicts_only_expiring_keys(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Without maxmemory, Redis is killed at its container limit, reloads the same data, and is killed again."""
+    compose_redis = load_compose()["services"]["redis"]
+    [statefulset] = [d for d in rendered["cpu"] if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "redis"]
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    for args, limit in (
+        (compose_redis["command"], compose_redis["mem_limit"]),
+        (container["args"], container["resources"]["limits"]["memory"]),
+    ):
+        options = dict(itertools.pairwise(args))  # each flag with the value after it
+        assert options["--maxmemory-policy"] == "volatile-lru"  # the index version (no TTL) is never evicted
+        assert memory_bytes(options["--maxmemory"]) <= 0.75 * memory_bytes(limit)  # room for the AOF rewrite
+
+
+def test_the_retriever_may_reach_redis(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """It publishes the index version there; the network policy must let it."""
+    [policy] = [
+        d for d in rendered["cpu"] if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "redis-from-gateway"
+    ]
+    allowed = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in policy["spec"]["ingress"][0]["from"]
+    ]
+    assert sorted(allowed) == ["gateway", "retriever"]

@@ -129,3 +129,10 @@ def test_what_one_request_may_ask_is_bounded(
     assert response.status_code == status
     assert response.json()["error"]["param"] == param and says in response.json()["error"]["message"]
     assert upstream[1].payloads == [] and upstream[0].queries == []
+
+
+def test_a_chat_body_over_its_limit_is_refused_before_it_is_read_whole(client: TestClient[Litestar], upstream) -> None:
+    body = b'{"model": "auto", "messages": [{"role": "user", "content": "' + b"x" * 1_100_000 + b'"}]}'
+    response = client.post("/v1/chat/completions", content=body, headers={**USER, "content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["type"] == "invalid_request_error"
+    assert upstream[1].payloads == []

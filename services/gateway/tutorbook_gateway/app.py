@@ -15,7 +15,7 @@ from tutorbook_gateway.auth import ApiKeyMiddleware
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.routes.adapters import adapters_router
-from tutorbook_gateway.routes.chat import chat_completions
+from tutorbook_gateway.routes.chat import chat_route
 from tutorbook_gateway.routes.documents import documents_router
 from tutorbook_gateway.routes.feedback import list_feedback, post_feedback
 from tutorbook_gateway.routes.models import list_models
@@ -54,7 +54,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             adapters_router,
-            chat_completions,
+            chat_route(settings.chat_max_request_bytes),
             list_models,
             documents_router,
             post_feedback,

@@ -24,6 +24,9 @@ class GatewaySettings(BaseSettings):
     # Empty: no Redis; cache, sessions, rate limits and feedback live in this process's memory.
     redis_url: str = ""
     redis_timeout_seconds: float = 0.5
+    # Without Redis: how many entries of each kind (values, lists, rate-limit buckets) the in-memory store
+    # holds; beyond that the least recently written goes.
+    memory_store_max_keys: int = 100_000
     # Response cache (deterministic requests only: temperature 0 or a seed).
     cache_enabled: bool = True
     cache_ttl_seconds: float = 3600.0
@@ -107,7 +110,9 @@ class GatewaySettings(BaseSettings):
     max_tokens_limit: int = 1024
     max_message_chars: int = 32_000
     max_request_chars: int = 100_000
-    max_request_bytes: int = 16_000_000
+    max_request_bytes: int = 16_000_000  # any request body (document batches are large); uploads have their own
+    # A chat request's body (413 above it): room for max_request_chars even when every character is escaped.
+    chat_max_request_bytes: int = 1_000_000
     upstream_timeout_seconds: float = 120.0
     retriever_timeout_seconds: float = 30.0
 

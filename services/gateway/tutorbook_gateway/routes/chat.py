@@ -3,6 +3,7 @@
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.response import Stream
 
 from tutorbook_gateway.auth import key_holder_of
@@ -15,7 +16,6 @@ from tutorbook_gateway.schemas import ChatCompletionRequest
 ROUTE_HEADER = "x-tutorbook-route"
 
 
-@post("/v1/chat/completions", status_code=200)
 async def chat_completions(data: ChatCompletionRequest, request: Request[Any, Any, Any]) -> Response[Any]:
     call = ChatCall(data, key_holder_of(request).fingerprint, request.headers.get(SESSION_HEADER))
     events = answer_chat(call, request.app.state.services)
@@ -35,3 +35,8 @@ def answer_headers(start: AnswerStart) -> dict[str, str]:
     if start.session_id is not None:
         headers[SESSION_HEADER] = start.session_id
     return headers
+
+
+def chat_route(max_body_bytes: int) -> HTTPRouteHandler:
+    """The route, with its own body limit (far below the app's, which document batches need)."""
+    return post("/v1/chat/completions", status_code=200, request_max_body_size=max_body_bytes)(chat_completions)

@@ -1,12 +1,20 @@
-"""The in-memory state backend: one process, same behaviour as Redis (TTLs, lists, token buckets)."""
+"""The in-memory state backend: one process, same behaviour as Redis (TTLs, lists, token buckets).
+
+Bounded: each kind of entry (values, lists, buckets) holds at most ``max_keys``; a new key beyond that
+evicts the least recently written one, in constant time (like Redis's ``allkeys-lru`` at its
+``maxmemory``). Expired entries go when they are next read.
+"""
 
 import asyncio
 import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 from tutorbook_gateway.state.backend import BucketResult, BucketStep
+
+T = TypeVar("T")
 
 
 class MemoryBackend:
@@ -21,14 +29,12 @@ class MemoryBackend:
     def _alive(self, expires: float) -> bool:
         return expires > time.monotonic()
 
-    def _make_room(self) -> None:
-        if len(self._values) < self._max_keys:
-            return
-        now = time.monotonic()
-        for key in [key for key, (_, expires) in self._values.items() if expires <= now]:
-            del self._values[key]
-        while len(self._values) >= self._max_keys:  # still full: drop the oldest insertion
-            del self._values[next(iter(self._values))]
+    def _put(self, entries: dict[str, T], key: str, entry: T) -> None:
+        """Write ``key`` as the most recent entry, evicting the least recently written when full."""
+        entries.pop(key, None)
+        while len(entries) >= self._max_keys:
+            del entries[next(iter(entries))]
+        entries[key] = entry
 
     async def get(self, key: str) -> bytes | None:
         found = self._values.get(key)
@@ -41,8 +47,7 @@ class MemoryBackend:
         return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        self._make_room()
-        self._values[key] = (value, time.monotonic() + ttl_seconds)
+        self._put(self._values, key, (value, time.monotonic() + ttl_seconds))
 
     async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
         if await self.get(key) is not None:
@@ -60,7 +65,7 @@ class MemoryBackend:
         items.extend(values)
         while len(items) > keep_last:
             items.popleft()
-        self._lists[key] = (items, time.monotonic() + ttl_seconds)
+        self._put(self._lists, key, (items, time.monotonic() + ttl_seconds))
 
     async def items(self, key: str, last: int) -> list[bytes]:
         found = self._lists.get(key)
@@ -81,7 +86,7 @@ class MemoryBackend:
             taken = 0.0
             if all(enough):
                 taken = min(step.cost, max(0.0, math.floor(level))) if step.partial else step.cost
-            self._buckets[step.key] = (level - taken, now)
+            self._put(self._buckets, step.key, (level - taken, now))
             retry = 0.0 if ok else (step.need - level) / step.per_second
             results.append(BucketResult(ok, retry, level - taken, taken))
         return results

@@ -27,7 +27,7 @@ class GatewayState:
 def open_backend(settings: GatewaySettings) -> StateBackend:
     if settings.redis_url:
         return RedisBackend(settings.redis_url, settings.redis_timeout_seconds)
-    return MemoryBackend()
+    return MemoryBackend(settings.memory_store_max_keys)
 
 
 def gateway_state(
