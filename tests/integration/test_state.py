@@ -3,13 +3,16 @@
 import asyncio
 
 import pytest
+import redis
 
+from tests.conftest import RedisServer
 from tutorbook_common.errors import ConflictError, RateLimitedError
 from tutorbook_gateway.state.backend import BucketStep, StateBackend
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
 from tutorbook_gateway.state.conversations import Conversations, Turn
 from tutorbook_gateway.state.feedback import FeedbackStore, ResponseRecord
 from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
+from tutorbook_gateway.state.redis_backend import RedisBackend
 
 
 async def test_values_expire_and_add_sets_only_once(backend: StateBackend) -> None:
@@ -92,6 +95,29 @@ async def test_replicas_leasing_one_key_never_admit_more_than_its_limit(backend:
     assert level.remaining > 5990
 
 
+async def test_a_request_reserves_what_it_may_cost_and_gets_back_what_it_did_not_use(
+    backend: StateBackend,
+) -> None:
+    """1,000 tokens a minute: a request that may cost 600 reserves them, so a second one cannot start; the
+    first used 100, the other 500 come back, and the second one goes."""
+    limiter = RateLimiter(backend, Limits(tokens_per_minute=1000), {}, True, lease_seconds=0)
+    reserved = await limiter.admit("k", limiter.reservation("k", 600))
+    assert reserved == 600
+    with pytest.raises(RateLimitedError, match="tokens"):
+        await limiter.admit("k", limiter.reservation("k", 600))
+    limiter.settle("k", reserved, used=100)
+    assert await limiter.admit("k", limiter.reservation("k", 600)) == 600  # the refund rides on this admission
+    assert limiter.reservation("k", 50_000) == 1000  # never more than the bucket holds: it can still go
+
+
+async def test_a_bucket_in_debt_is_not_forgotten_before_it_would_have_refilled(redis_server: RedisServer) -> None:
+    """Key expiry is Redis's (the in-memory store keeps buckets until it evicts them)."""
+    backend = RedisBackend(redis_server.url)
+    await backend.take([BucketStep("debt-ttl", 60, 1, 0, 0, debit=600)])  # 600 tokens over a 60-token bucket
+    assert redis.Redis.from_url(redis_server.url).ttl("debt-ttl") >= 600  # a minute's TTL would forgive it
+    await backend.close()
+
+
 async def test_conversations_are_per_key_and_trimmed_to_the_budget(backend: StateBackend) -> None:
     conversations = Conversations(backend, ttl_seconds=60, max_turns=50, max_tokens=40)
     long_answer = "x" * 100  # about 29 tokens with its overhead
@@ -121,11 +147,11 @@ async def test_rate_limits_count_requests_and_tokens_per_key(backend: StateBacke
         await limiter.admit("vip")
     tokens = RateLimiter(backend, Limits(tokens_per_minute=60), {}, True)
     await tokens.admit("t")
-    tokens.charge_tokens("t", 200)  # a long answer: charged with the next admission, into debt
+    tokens.settle("t", reserved=0, used=200)  # a long answer: charged with the next admission, into debt
     with pytest.raises(RateLimitedError, match="tokens"):
         await tokens.admit("t")
     other = RateLimiter(backend, Limits(tokens_per_minute=60), {}, True)
-    other.charge_tokens("u", 200)
+    other.settle("u", reserved=0, used=200)
     await other.flush()  # what a replica sends every second: another replica now sees the debt
     with pytest.raises(RateLimitedError, match="tokens"):
         await RateLimiter(backend, Limits(tokens_per_minute=60), {}, True).admit("u")

@@ -120,7 +120,7 @@ def initialise_series(metrics: GatewayMetrics) -> None:
             metrics.upstream_errors.labels(service=service, kind=kind)
     for component in ("cache", "sessions", "rate_limits"):
         metrics.state_errors.labels(component=component)
-    for limit in ("requests", "tokens"):
+    for limit in ("requests", "tokens", "requests_in_flight"):
         metrics.rate_limited.labels(limit=limit)
     for result in ("hit", "miss", "stale", "bypass", "semantic_hit"):
         metrics.cache_lookups.labels(result=result)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
+from tutorbook_gateway.chat.admission import InFlight
 from tutorbook_gateway.chat.answer_cache import AnswerCache
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.planning import ChatContext
@@ -20,3 +21,4 @@ class GatewayServices:
     metrics: GatewayMetrics
     state: GatewayState
     background: BackgroundTasks
+    in_flight: InFlight

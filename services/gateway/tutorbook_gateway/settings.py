@@ -51,6 +51,8 @@ class GatewaySettings(BaseSettings):
     rate_limit_requests_per_minute: int = 600
     rate_limit_tokens_per_minute: int = 200_000
     rate_limit_overrides: str = ""
+    # Requests of one key this process answers at once (0: no limit); beyond it, 429 with Retry-After.
+    max_in_flight_per_key: int = 16
     # When the state store is down: let requests through (true) or refuse them with 503 (false).
     rate_limit_fail_open: bool = True
     # Each process takes about this many seconds' worth of a key's request rate from the shared bucket at a

@@ -14,6 +14,7 @@ from tutorbook_gateway.adapters.loading import AdapterLoader, VllmAdapterLoader
 from tutorbook_gateway.adapters.store import FileAdapterStore
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
+from tutorbook_gateway.chat.admission import InFlight
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheOptions
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
@@ -94,6 +95,7 @@ async def open_services(
         metrics=metrics,
         state=state,
         background=background,
+        in_flight=InFlight(settings.max_in_flight_per_key),
     )
 
 

@@ -1,26 +1,80 @@
-"""Step 2 of answering: the key's rate limits. Most requests are admitted from this process's lease on
-the key's bucket, with no I/O. Otherwise the check (a Redis round trip) starts as soon as the request is
-valid and runs beside the steps that do not depend on it: loading the conversation, the cache lookup,
-planning, and even generation, which a refusal cancels (closing the upstream request aborts it in vLLM).
-A refused request never gets an answer."""
+"""Step 2 of answering: may this key have this answer now? Three limits, all per API key:
+
+- requests in flight in this process (``max_in_flight_per_key``): checked at once, 429 when full;
+- requests per minute and tokens per minute (:class:`~tutorbook_gateway.state.rate_limits.RateLimiter`):
+  the request reserves what it may cost (its prompt, estimated, plus its ``max_tokens``), and settles when
+  it ends, however it ends (done, failed, abandoned).
+
+Most requests are admitted from this process's lease on the key's buckets, with no I/O. Otherwise the
+check (a Redis round trip) runs beside the steps that do not depend on it: loading the conversation,
+the cache lookup, planning, and even generation, which a refusal cancels (closing the upstream request
+aborts it in vLLM). A refused request never gets an answer.
+"""
 
 import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+from tutorbook_common.errors import RateLimitedError
 from tutorbook_gateway.chat.generation import Generation
+from tutorbook_gateway.conversation import message_text
+from tutorbook_gateway.schemas import ChatCompletionRequest
+from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN, TURN_OVERHEAD_TOKENS
 from tutorbook_gateway.state.rate_limits import RateLimiter
+
+IN_FLIGHT_RETRY_SECONDS = 1.0
+
+
+def estimated_prompt_tokens(request: ChatCompletionRequest) -> int:
+    """Tokenizer-free: about four characters a token, plus a few per message."""
+    chars = sum(len(message_text(message)) for message in request.messages)
+    return chars // CHARS_PER_TOKEN + TURN_OVERHEAD_TOKENS * len(request.messages)
+
+
+class InFlight:
+    """Requests of each key being answered by this process now."""
+
+    def __init__(self, max_per_key: int) -> None:
+        self._max_per_key = max_per_key
+        self._counts: dict[str, int] = {}
+
+    def enter(self, owner: str) -> None:
+        count = self._counts.get(owner, 0)
+        if self._max_per_key and count >= self._max_per_key:
+            raise RateLimitedError("requests in flight", self._max_per_key, IN_FLIGHT_RETRY_SECONDS, per="at once")
+        self._counts[owner] = count + 1
+
+    def leave(self, owner: str) -> None:
+        count = self._counts.pop(owner, 0) - 1
+        if count > 0:
+            self._counts[owner] = count
 
 
 class AdmissionCheck:
-    def __init__(self, limiter: RateLimiter, owner: str) -> None:
-        self._check: asyncio.Future[None] | None = None
-        if not limiter.admit_from_lease(owner):
-            self._check = asyncio.ensure_future(limiter.admit(owner))
+    def __init__(self, limiter: RateLimiter, in_flight: InFlight, owner: str, prompt_tokens: int, max_tokens: int):
+        in_flight.enter(owner)
+        self._limiter, self._in_flight, self._owner = limiter, in_flight, owner
+        self.prompt_tokens = prompt_tokens
+        reserve = limiter.reservation(owner, prompt_tokens + max_tokens)
+        self._reserved = reserve
+        self._check: asyncio.Future[int] | None = None
+        if not limiter.admit_from_lease(owner, reserve):
+            self._check = asyncio.ensure_future(limiter.admit(owner, reserve))
+        self._open = True
 
-    def cancel(self) -> None:
-        if self._check is not None:
+    def release(self, used_tokens: int) -> None:
+        """The request has ended: it leaves the in-flight count and settles its reservation."""
+        if not self._open:
+            return
+        self._open = False
+        self._in_flight.leave(self._owner)
+        if self._check is not None and not (self._check.done() and not self._check.cancelled()):
             self._check.cancel()
+            return  # never admitted: nothing was reserved
+        if self._check is not None and self._check.exception() is not None:
+            return
+        reserved = self._reserved if self._check is None else self._check.result()
+        self._limiter.settle(self._owner, reserved, used_tokens)
 
     async def gate(self, generating: Coroutine[Any, Any, Generation]) -> Generation:
         """Start ``generating`` now; hand it over only once the key is admitted (429, or 503 when the

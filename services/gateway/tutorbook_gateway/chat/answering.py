@@ -19,11 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from tutorbook_common.errors import ServiceError
-from tutorbook_gateway.chat.admission import AdmissionCheck
+from tutorbook_gateway.chat.admission import AdmissionCheck, estimated_prompt_tokens
 from tutorbook_gateway.chat.answer_cache import CacheLookup
 from tutorbook_gateway.chat.generation import Generation, generate, whole_answer
 from tutorbook_gateway.chat.measuring import observe_answer, observe_refusal
-from tutorbook_gateway.chat.planning import AdapterSnapshot, ChatPlan, plan_chat, plan_from_cache, wants_retrieval
+from tutorbook_gateway.chat.planning import (
+    AdapterSnapshot,
+    ChatPlan,
+    plan_chat,
+    plan_from_cache,
+    sampling_parameters,
+    wants_retrieval,
+)
 from tutorbook_gateway.chat.recording import Answered, record_answer, response_record
 from tutorbook_gateway.chat.sessions import Caller, load_history, with_history
 from tutorbook_gateway.chat.validation import chosen_session_id, validate_chat_request
@@ -73,6 +80,7 @@ class OpenedAnswer:
     lookup: CacheLookup
     generation: Generation
     start: AnswerStart
+    admission: AdmissionCheck
 
 
 async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer:
@@ -81,7 +89,10 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
     caller = Caller(call.owner, chosen_session_id(call.session_header, request))
     adapters = services.chat.adapter_snapshot()
     retrieves = wants_retrieval(request, services.chat, adapters)
-    admission = AdmissionCheck(services.state.limiter, caller.owner)  # 2
+    max_tokens = sampling_parameters(request, services.chat.config)["max_tokens"]
+    admission = AdmissionCheck(  # 2
+        services.state.limiter, services.in_flight, caller.owner, estimated_prompt_tokens(request), max_tokens
+    )
     try:
         reading = time.perf_counter()
         history = await load_history(caller, services.state.conversations, services.metrics)  # 3
@@ -92,12 +103,12 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
         plan.phase_seconds["state_read"] = state_read
         generation = await admission.gate(generate_unless_cached(plan, lookup, request.stream, services))  # 6
     except BaseException:
-        admission.cancel()
+        admission.release(used_tokens=0)
         raise
     model = plan.payload["model"] if plan.payload else str((lookup.found or {}).get("model") or request.model)
     response_id = services.response_ids.mint(response_record(plan.tutorbook, model))
     start = AnswerStart(response_id, model, plan.tutorbook, lookup.status, caller.session_id)
-    return OpenedAnswer(caller, plan, lookup, generation, start)
+    return OpenedAnswer(caller, plan, lookup, generation, start, admission)
 
 
 async def plan_unless_cached(
@@ -124,6 +135,15 @@ async def generate_unless_cached(
     return await generate(plan, services.chat, stream)
 
 
+def used_tokens(opened: OpenedAnswer, pieces: list[str]) -> int:
+    """What an answer cost: vLLM's count; for a stream that ended early, its prompt and the pieces sent
+    (about a token each); a cached answer, nothing."""
+    if opened.lookup.found is not None:
+        return 0
+    total = int(opened.generation.usage.get("total_tokens") or 0)
+    return total or (opened.admission.prompt_tokens + len(pieces) if pieces else 0)
+
+
 async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterator[ChatEvent]:
     """Steps 1 to 6, then the answer as it leaves, then step 7 (however the delivery ends)."""
     started = time.perf_counter()
@@ -146,6 +166,7 @@ async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterato
         raise
     finally:
         await generation.aclose()
+        opened.admission.release(used_tokens(opened, pieces))
         if status == "200":
             answered = Answered(
                 start.response_id, start.model, "".join(pieces), generation.finish_reason, generation.usage,

@@ -52,7 +52,7 @@ def observe_refusal(metrics: GatewayMetrics, error: ServiceError, seconds: float
     metrics.requests.labels(route="none", model="none", status=str(error.status_code)).inc()
     metrics.request_seconds.labels(route="none").observe(seconds)
     if isinstance(error, RateLimitedError):
-        metrics.rate_limited.labels(limit=error.limit).inc()
+        metrics.rate_limited.labels(limit=error.limit.replace(" ", "_")).inc()
     service = getattr(error, "service", None)
     if service is not None:
         metrics.upstream_errors.labels(service=service, kind=error.code or "error").inc()

@@ -1,6 +1,6 @@
 """Step 7 of answering: what is kept of an answer. The session's turns (awaited: the next turn must see
-them), the cache entry (off the response's path), the tokens it used (charged to the key with its next
-admission). Nothing is kept for feedback: the answer's signed id carries what feedback names."""
+them) and the cache entry (off the response's path). The tokens it used are settled by the admission
+(:mod:`.admission`); nothing is kept for feedback: the answer's signed id carries what feedback names."""
 
 import time
 from dataclasses import dataclass
@@ -55,5 +55,3 @@ async def record_answer(
         answered.tutorbook,
     )
     services.answers.store(lookup, whole, answered.index_version)
-    if lookup.found is None and answered.usage.get("total_tokens"):
-        state.limiter.charge_tokens(caller.owner, int(answered.usage["total_tokens"]))

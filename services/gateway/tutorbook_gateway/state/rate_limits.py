@@ -1,8 +1,9 @@
 """Rate limits per API key: requests and tokens per minute, as token buckets kept atomically in the store.
 
-A request takes one token from the key's request bucket; the key's token bucket must not be in debt. The
-tokens an answer used are charged afterwards, so a long answer can put the bucket in debt and the next
-request waits until it has refilled.
+A request takes one token from the key's request bucket, and reserves from the key's token bucket what it
+may cost (its prompt, estimated, plus its ``max_tokens``); when it ends, however it ends, the difference
+between the reservation and what it used is given back (or, rarely, charged). A bucket in debt expires
+only once it would have refilled, so waiting out a debt is the only way to clear it.
 
 Leases keep the store off most requests' path. A process that admits a key takes a lease: a block of
 request tokens (about ``lease_seconds`` worth of the key's rate) from the shared bucket in one atomic
@@ -49,8 +50,8 @@ class Lease:
     token_level: float
     expires: float  # monotonic time
 
-    def admits(self, unpaid_tokens: int, now: float) -> bool:
-        return self.requests >= 1 and now < self.expires and self.token_level - unpaid_tokens >= 1
+    def admits(self, unpaid_tokens: int, reserve: int, now: float) -> bool:
+        return self.requests >= 1 and now < self.expires and self.token_level - unpaid_tokens >= max(1, reserve)
 
 
 class RateLimiter:
@@ -75,29 +76,39 @@ class RateLimiter:
     def limits_for(self, owner: str) -> Limits:
         return self._overrides.get(owner, self._default)
 
-    def admit_from_lease(self, owner: str) -> bool:
-        """Admit without a round trip when the key is unlimited or this process holds a lease with room."""
+    def reservation(self, owner: str, tokens: int) -> int:
+        """What a request that may cost ``tokens`` reserves: none without a token limit; never more than
+        the bucket holds, so that a large request can still go once the bucket is full."""
+        per_minute = self.limits_for(owner).tokens_per_minute
+        return min(tokens, per_minute) if per_minute else 0
+
+    def admit_from_lease(self, owner: str, reserve: int = 0) -> bool:
+        """Admit without a round trip when the key is unlimited or this process holds a lease with room;
+        ``reserve`` (from :meth:`reservation`) is then charged to the key with the next settlement."""
         limits = self.limits_for(owner)
         if not limits.requests_per_minute and not limits.tokens_per_minute:
             return True
         lease = self._leases.get(owner)
-        if lease is None or not lease.admits(self._pending.get(owner, 0), time.monotonic()):
+        if lease is None or not lease.admits(self._pending.get(owner, 0), reserve, time.monotonic()):
             return False
         lease.requests -= 1
+        if reserve:
+            self._pending[owner] = self._pending.get(owner, 0) + reserve
         return True
 
-    async def admit(self, owner: str) -> None:
-        """Raise 429 (with how long to wait) when the key is over a limit; a lease when one can be had."""
-        if self.admit_from_lease(owner):
-            return
-        await self._take_lease(owner)
+    async def admit(self, owner: str, reserve: int = 0) -> int:
+        """Raise 429 (with how long to wait) when the key is over a limit; a lease when one can be had.
+        Returns the tokens reserved (0 when the store was down and limits fail open)."""
+        if self.admit_from_lease(owner, reserve):
+            return reserve
+        return await self._take_lease(owner, reserve)
 
-    async def _take_lease(self, owner: str) -> None:
+    async def _take_lease(self, owner: str, reserve: int) -> int:
         limits = self.limits_for(owner)
         unused = self._return_lease(owner)
         debit = self._pending.pop(owner, 0)
         requests = self._request_step(owner, limits, unused)
-        tokens = self._token_step(owner, limits, debit)
+        tokens = self._token_step(owner, limits, debit, reserve)
         steps = [step for step in (tokens, requests) if step is not None]
         try:
             results = await self._backend.take(steps)
@@ -106,7 +117,7 @@ class RateLimiter:
             self._on_store_error()
             if self.fail_open:
                 log.warning("state store unavailable, request admitted without a rate-limit check: %s", exc)
-                return
+                return 0
             raise ServiceUnavailableError("rate limiting is unavailable (state store down); try again") from exc
         for step, result in zip(steps, results, strict=True):
             if not result.allowed:
@@ -117,6 +128,7 @@ class RateLimiter:
         level = results[0].remaining if tokens is not None else math.inf
         lease = Lease(int(min(granted, 1e9)) - 1, level, time.monotonic() + self._lease_seconds)
         self._leases[owner] = lease
+        return reserve
 
     def _return_lease(self, owner: str) -> int:
         lease = self._leases.pop(owner, None)
@@ -130,19 +142,20 @@ class RateLimiter:
         key = f"tb:rl:req:{owner}"
         return BucketStep(key, limits.requests_per_minute, per_second, 1, block, -unused, partial=True)
 
-    def _token_step(self, owner: str, limits: Limits, debit: int) -> BucketStep | None:
+    def _token_step(self, owner: str, limits: Limits, debit: int, reserve: int = 0) -> BucketStep | None:
         if not limits.tokens_per_minute:
             return None
-        per_minute = limits.tokens_per_minute
-        return BucketStep(f"tb:rl:tok:{owner}", per_minute, per_minute / SECONDS_PER_MINUTE, 1, 0, debit)
+        per_minute, need = limits.tokens_per_minute, max(1, reserve)
+        return BucketStep(f"tb:rl:tok:{owner}", per_minute, per_minute / SECONDS_PER_MINUTE, need, reserve, debit)
 
-    def charge_tokens(self, owner: str, tokens: int) -> None:
-        """Note the tokens an answer used; they are charged with the key's next lease or flush."""
-        if self.limits_for(owner).tokens_per_minute and tokens > 0:
-            self._pending[owner] = self._pending.get(owner, 0) + tokens
+    def settle(self, owner: str, reserved: int, used: int) -> None:
+        """A request has ended: charge what it used beyond its reservation, or give back what it did not
+        use (with the key's next lease or flush: no round trip of its own)."""
+        if self.limits_for(owner).tokens_per_minute and used != reserved:
+            self._pending[owner] = self._pending.get(owner, 0) + used - reserved
 
     async def flush(self) -> None:
-        """Charge every key's noted tokens and give back what expired leases did not use (a background
+        """Settle every key's noted tokens and give back what expired leases did not use (a background
         task runs this every second)."""
         now = time.monotonic()
         expired = [owner for owner, lease in self._leases.items() if lease.expires <= now]

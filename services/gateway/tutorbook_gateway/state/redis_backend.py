@@ -16,7 +16,8 @@ T = TypeVar("T")
 # Refill every bucket (KEYS[i]; ARGV holds capacity, per_second, need, cost, debit, partial for each),
 # subtract its debit (a negative one gives tokens back, up to the capacity), then take from all of them
 # only if each has what it needs; a partial step takes what it can of its cost, in whole tokens. Redis's
-# own clock, so that every replica sees the same time.
+# own clock, so that every replica sees the same time. A bucket expires only once it would be full again, so
+# a debt is never forgiven by forgetting the bucket.
 TAKE_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -47,7 +48,7 @@ for i, key in ipairs(KEYS) do
   end
   local level = levels[i] - taken
   redis.call('HSET', key, 'tokens', tostring(level), 'at', tostring(now))
-  redis.call('EXPIRE', key, math.ceil(capacity / per_second) + 60)
+  redis.call('EXPIRE', key, math.ceil((capacity - math.min(level, capacity)) / per_second) + 60)
   local enough = 1
   local retry = 0
   if need > 0 and levels[i] < need then

@@ -1,0 +1,41 @@
+"""Step 2 of answering: requests in flight per key, and token reservations settled however a request ends."""
+
+import pytest
+
+from tutorbook_common.errors import RateLimitedError
+from tutorbook_gateway.chat.admission import AdmissionCheck, InFlight
+from tutorbook_gateway.chat.generation import WholeAnswer
+from tutorbook_gateway.state.memory import MemoryBackend
+from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
+
+
+def test_a_key_may_have_only_so_many_requests_in_flight() -> None:
+    in_flight = InFlight(max_per_key=2)
+    in_flight.enter("a")
+    in_flight.enter("a")
+    in_flight.enter("b")  # another key is not affected
+    with pytest.raises(RateLimitedError) as refused:
+        in_flight.enter("a")
+    assert refused.value.status_code == 429 and refused.value.headers["Retry-After"] == "1"
+    assert "2 requests in flight at once" in refused.value.message
+    in_flight.leave("a")
+    in_flight.enter("a")  # one left: room again
+
+
+async def test_an_abandoned_request_is_charged_what_it_used_and_leaves_the_count() -> None:
+    limiter = RateLimiter(MemoryBackend(), Limits(tokens_per_minute=1000), {}, True, lease_seconds=0)
+    in_flight = InFlight(max_per_key=1)
+    check = AdmissionCheck(limiter, in_flight, "k", prompt_tokens=100, max_tokens=500)
+    await check.gate(done())  # admitted: 600 reserved
+    check.release(used_tokens=150)  # the client went away after 50 tokens: 450 come back
+    check.release(used_tokens=150)  # settling twice changes nothing
+    second = AdmissionCheck(limiter, in_flight, "k", prompt_tokens=100, max_tokens=500)  # in flight again: room
+    await second.gate(done())  # 1000 - 150 = 850 left: 600 fit
+    second.release(used_tokens=0)  # failed before generating: all 600 come back
+    assert await limiter.admit("k", 800) == 800  # 850 left: the 150 used stay spent
+    with pytest.raises(RateLimitedError, match="tokens"):
+        await limiter.admit("k", 100)
+
+
+async def done() -> WholeAnswer:
+    return WholeAnswer("ok")
