@@ -8,8 +8,8 @@ import pytest
 from tests.conftest import REPO_ROOT, SAMPLES, free_port
 from tutorbook_devstack.stack import Stack, StackConfig, ingest_folder, running_stack
 
-API_KEY = "e2e-user-key"
-ADMIN_KEY = "e2e-admin-key"
+API_KEY = "e2e-user-key-for-tests-0001"
+ADMIN_KEY = "e2e-admin-key-for-tests-0001"
 
 
 @pytest.fixture(scope="session")

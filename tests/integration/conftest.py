@@ -11,7 +11,7 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.conftest import RedisServer, free_port
+from tests.conftest import INTERNAL_TOKEN, RedisServer, free_port, internal_client
 from tutorbook_gateway.state.backend import StateBackend
 from tutorbook_gateway.state.memory import MemoryBackend
 from tutorbook_gateway.state.redis_backend import RedisBackend
@@ -34,15 +34,20 @@ def retriever_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Retrie
         url = os.environ.get("TUTORBOOK_QDRANT_URL", "")
         if not url:
             pytest.skip("TUTORBOOK_QDRANT_URL is not set: no Qdrant server to test against")
-        return RetrieverSettings(data_dir=tmp_path, qdrant_url=url, collection_prefix=f"test_{uuid.uuid4().hex}")
-    return RetrieverSettings(data_dir=tmp_path, max_document_chars=20_000)
+        return RetrieverSettings(
+            data_dir=tmp_path,
+            qdrant_url=url,
+            collection_prefix=f"test_{uuid.uuid4().hex}",
+            internal_token=INTERNAL_TOKEN,
+        )
+    return RetrieverSettings(data_dir=tmp_path, max_document_chars=20_000, internal_token=INTERNAL_TOKEN)
 
 
 @pytest.fixture
 def retriever(
     retriever_settings: RetrieverSettings, embedder: SentenceTransformerEmbedder
 ) -> Iterator[TestClient[Litestar]]:
-    with TestClient(create_app(retriever_settings, embedder=embedder)) as client:
+    with internal_client(create_app(retriever_settings, embedder=embedder)) as client:
         yield client
 
 

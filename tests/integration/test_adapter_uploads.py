@@ -46,7 +46,8 @@ class Gateway:
         self.retriever = FakeRetriever([WARRANTY])
         self.loader = FakeLoader()
         settings = GatewaySettings(
-            api_keys="user-key", admin_keys="admin-key", data_dir=tmp_path, base_model_config=config,
+            api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", data_dir=tmp_path,
+            base_model_config=config,
             adapter_unload_grace_seconds=0, **overrides,
         )  # fmt: skip
         self.app = create_app(settings, retriever=self.retriever, generator=FakeGenerator(), loader=self.loader)

@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 from pydantic_settings import BaseSettings
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import INTERNAL_TOKEN, REPO_ROOT
 from tests.integration.deployment_files import (
     DOCKERFILES,
     OVERLAYS,
@@ -74,7 +74,9 @@ def settings_for(container: Container) -> Any:
 def probe_routes(service: str) -> set[str]:
     if service == "generator":
         return {HEALTHZ_PATH, READYZ_PATH}
-    app = create_gateway(GatewaySettings()) if service == "gateway" else create_retriever(RetrieverSettings())
+    if service == "gateway":
+        return {route.path for route in create_gateway(GatewaySettings(internal_token=INTERNAL_TOKEN)).routes}
+    app = create_retriever(RetrieverSettings(internal_token=INTERNAL_TOKEN))
     return {route.path for route in app.routes}
 
 
@@ -238,3 +240,14 @@ def test_the_retriever_may_reach_redis(rendered: dict[str, list[dict[str, Any]]]
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in policy["spec"]["ingress"][0]["from"]
     ]
     assert sorted(allowed) == ["gateway", "retriever"]
+
+
+def test_every_service_gets_the_internal_token_from_the_secret(containers: list[Container]) -> None:
+    """The gateway sends it; the retriever and vLLM answer nobody without it. Never a value in a file."""
+    for container in containers:
+        if container.service in ("gateway", "retriever", "generator"):
+            token = container.env.get("TUTORBOOK_INTERNAL_TOKEN", "")
+            if container.origin.startswith("docker-compose"):  # the gateway reads .env whole (env_file)
+                assert token.startswith("${TUTORBOOK_INTERNAL_TOKEN:?") or container.service == "gateway", container
+            elif container.origin.startswith("k8s"):
+                assert token == "<secret>", container

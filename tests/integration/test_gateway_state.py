@@ -25,7 +25,7 @@ from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
-OTHER_USER = {"Authorization": "Bearer other-key"}
+OTHER_USER = {"Authorization": "Bearer other-key-for-tests-0001"}
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -45,7 +45,8 @@ class Gateway:
         self.generator = FakeGenerator()
         self.catalog = FakeAdapterCatalog({"style": ActiveAdapter(STYLE_CARD, 1)})
         settings = GatewaySettings(
-            api_keys="user-key,other-key", admin_keys="admin-key", base_model_name="base", redis_url=redis_url,
+            api_keys="user-key-for-tests-0001,other-key-for-tests-0001", admin_keys="admin-key-for-tests-0001",
+            base_model_name="base", redis_url=redis_url,
             rag_min_score=0.5, data_dir=Path(tempfile.mkdtemp(prefix="tutorbook-test-")), **overrides,
         )  # fmt: skip
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, adapters=self.catalog)

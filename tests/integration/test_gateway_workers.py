@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.mmap_dict import MmapedDict
 
-from tests.conftest import free_port, wait_until_answering
+from tests.conftest import INTERNAL_TOKEN, free_port, wait_until_answering
 
 
 def auth_failures(path: Path) -> float:
@@ -23,7 +23,8 @@ def test_metrics_count_every_workers_requests(tmp_path: Path) -> None:
         **os.environ,
         "TUTORBOOK_GATEWAY_PORT": str(port),
         "TUTORBOOK_GATEWAY_WORKERS": "2",
-        "TUTORBOOK_API_KEYS": "right-key",
+        "TUTORBOOK_API_KEYS": "right-key-0123456789",
+        "TUTORBOOK_INTERNAL_TOKEN": INTERNAL_TOKEN,
         "TUTORBOOK_RETRIEVER_URL": "http://127.0.0.1:9",  # nothing there: this test needs no upstream
         "TUTORBOOK_GENERATOR_URL": "http://127.0.0.1:9",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),

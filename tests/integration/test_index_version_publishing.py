@@ -4,9 +4,8 @@ response cache reads it together with the cached entry."""
 import time
 
 import redis
-from litestar.testing import TestClient
 
-from tests.conftest import RedisServer
+from tests.conftest import INTERNAL_TOKEN, RedisServer, internal_client
 from tutorbook_common.index_version import INDEX_VERSION_KEY
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
@@ -21,8 +20,8 @@ def published(server: RedisServer) -> int | None:
 def test_every_index_version_is_published_and_republished(
     tmp_path, embedder: SentenceTransformerEmbedder, redis_server: RedisServer
 ) -> None:
-    settings = RetrieverSettings(data_dir=tmp_path, redis_url=redis_server.url)
-    with TestClient(create_app(settings, embedder=embedder)) as client:
+    settings = RetrieverSettings(data_dir=tmp_path, redis_url=redis_server.url, internal_token=INTERNAL_TOKEN)
+    with internal_client(create_app(settings, embedder=embedder)) as client:
         assert published(redis_server) == client.get("/v1/index-version").json()["index_version"]
         body = client.post("/v1/documents", json={"documents": [{"id": "a", "text": "Alpha text."}]}).json()
         assert published(redis_server) == body["index_version"] > 0

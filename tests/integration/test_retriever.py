@@ -4,10 +4,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.conftest import SAMPLES
+from tests.conftest import INTERNAL_TOKEN, SAMPLES, internal_client
+from tutorbook_common.key_strength import WeakKeyError
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.loaders import load_markdown_folder
@@ -90,9 +92,25 @@ def test_bad_searches_get_clear_errors(retriever: Client) -> None:
 
 
 def test_documents_survive_a_restart(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
-    settings = RetrieverSettings(data_dir=tmp_path)
-    with TestClient(create_app(settings, embedder=embedder)) as first:
+    settings = RetrieverSettings(data_dir=tmp_path, internal_token=INTERNAL_TOKEN)
+    with internal_client(create_app(settings, embedder=embedder)) as first:
         ingest(first, [{"id": "kettle", "text": "The kettle boils 1.7 litres."}])
-    with TestClient(create_app(settings, embedder=embedder)) as second:
+    with internal_client(create_app(settings, embedder=embedder)) as second:
         assert search(second, "kettle")[0]["doc_id"] == "kettle"
         assert second.get("/readyz").json() == {"status": "ready", "checks": {"qdrant": "ok"}}
+
+
+def test_only_the_gateway_with_the_internal_token_is_answered(retriever: Client) -> None:
+    """Anyone else who reaches the retriever's port gets a 401 for everything but the probes and metrics."""
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer not-the-internal-token-0000"}):
+        assert retriever.get("/v1/documents", headers=headers).status_code == 401
+        assert retriever.post("/v1/search", json={"query": "x"}, headers=headers).status_code == 401
+        assert retriever.delete("/v1/documents/kettle", headers=headers).status_code == 401
+        assert retriever.get("/metrics", headers=headers).status_code == 200
+    assert retriever.get("/v1/documents").status_code == 200  # the fixture's client holds the token
+
+
+@pytest.mark.parametrize("token", ["", "short-token", "replace-with-a-long-random-key"])
+def test_the_retriever_refuses_to_start_with_a_weak_internal_token(tmp_path: Path, token: str) -> None:
+    with pytest.raises(WeakKeyError, match="TUTORBOOK_INTERNAL_TOKEN"):
+        create_app(RetrieverSettings(data_dir=tmp_path, internal_token=token))

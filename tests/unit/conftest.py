@@ -20,7 +20,11 @@ def upstream() -> tuple[FakeRetriever, FakeGenerator]:
 @pytest.fixture
 def client(upstream: tuple[FakeRetriever, FakeGenerator], tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     settings = GatewaySettings(
-        api_keys="user-key", admin_keys="admin-key", base_model_name="base", rag_min_score=0.5, data_dir=tmp_path
+        api_keys="user-key-for-tests-0001",
+        admin_keys="admin-key-for-tests-0001",
+        base_model_name="base",
+        rag_min_score=0.5,
+        data_dir=tmp_path,
     )
     retriever, generator = upstream
     with TestClient(create_app(settings, retriever=retriever, generator=generator)) as test_client:

@@ -108,8 +108,8 @@ class FakeGenerator:
         return None
 
 
-USER = {"Authorization": "Bearer user-key"}
-ADMIN = {"Authorization": "Bearer admin-key"}
+USER = {"Authorization": "Bearer user-key-for-tests-0001"}
+ADMIN = {"Authorization": "Bearer admin-key-for-tests-0001"}
 WARRANTY = Passage("warranty", "warranty#0", "Warranty Policy", "Coverage", "2 years from delivery.", 0.9, 0.71)
 RETURNS = Passage("returns", "returns#0", "Returns", "", "30 days.", 0.5, 0.35)
 

@@ -35,7 +35,9 @@ def generator() -> FakeGenerator:
 
 @pytest.fixture
 def client(retriever: FakeRetriever, generator: FakeGenerator) -> Iterator[TestClient[Litestar]]:
-    settings = GatewaySettings(api_keys="user-key", admin_keys="admin-key", base_model_name="base")
+    settings = GatewaySettings(
+        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", base_model_name="base"
+    )
     catalog = FakeAdapterCatalog({"triage": ActiveAdapter(TRIAGE_CARD, 3), "style": ActiveAdapter(STYLE_CARD, 1)})
     app = create_app(settings, retriever=retriever, generator=generator, adapters=catalog)
     with TestClient(app) as test_client:

@@ -26,6 +26,14 @@ def test_env_turns_on_runtime_lora_and_the_filesystem_resolver(tmp_path: Path) -
     assert env["HF_HUB_OFFLINE"] == "1" and env["PATH"] == "/bin"
 
 
+def test_vllm_answers_only_the_internal_token_which_stays_off_the_command_line(tmp_path: Path) -> None:
+    token = "tests-internal-token-0123456789"
+    settings = GeneratorSettings(data_dir=tmp_path, internal_token=token)
+    env = build_vllm_env(settings, {"TUTORBOOK_INTERNAL_TOKEN": token})
+    assert env["VLLM_API_KEY"] == token and "TUTORBOOK_INTERNAL_TOKEN" not in env
+    assert token not in " ".join(build_vllm_command(settings, "/models/x"))
+
+
 def test_a_configured_model_is_used_as_is(tmp_path: Path) -> None:
     assert resolve_model(GeneratorSettings(data_dir=tmp_path, base_model="org/model")) == "org/model"
 

@@ -17,7 +17,7 @@ def test_an_injection_in_a_document_stays_inside_the_sources() -> None:
 
     poisoned = Passage("aeropure-300", "aeropure-300#0", "AeroPure 300", "Price", INJECTION, 0.9, 0.8, 5.0)
     generator = FakeGenerator()
-    settings = GatewaySettings(api_keys="user-key", base_model_name="base")
+    settings = GatewaySettings(api_keys="user-key-for-tests-0001", base_model_name="base")
     with TestClient(create_app(settings, retriever=FakeRetriever([poisoned]), generator=generator)) as client:
         response = client.post("/v1/chat/completions", json=chat("How much is the AeroPure 300?"), headers=USER)
     assert response.headers["x-tutorbook-route"] == "rag"

@@ -40,6 +40,7 @@ def create_app(
     ``loader`` (hot-loading on generator replicas) replace the real ones (tests)."""
     settings = settings or GatewaySettings()
     given = Replacements(retriever, generator, adapters, loader)
+    settings.check_keys(calls_upstreams=retriever is None or generator is None)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

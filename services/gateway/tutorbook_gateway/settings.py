@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_common.local_keys import split_keys
 from tutorbook_gateway.routing import RoutePolicy
 
@@ -65,8 +66,12 @@ class GatewaySettings(BaseSettings):
     # the same one; empty: derived from the admin keys (rotating them ends feedback on earlier answers).
     response_id_secret: str = ""
     # Comma-separated bearer keys. Admin keys may also chat. No keys configured: every request is refused.
+    # Each key: at least 16 characters and no placeholder, or the gateway refuses to start.
     api_keys: str = ""
     admin_keys: str = ""
+    # The secret shared with the retriever and vLLM (sent as Authorization: Bearer ...); required, and as
+    # strong as a key, whenever the gateway calls them.
+    internal_token: str = ""
     # The served name of the generator's base model.
     base_model_name: str = "smollm2-135m-instruct"
     # Adapters: the store (shared with the generators, whose filesystem resolver reads it) and the limits
@@ -151,6 +156,13 @@ class GatewaySettings(BaseSettings):
         """Explicit replicas; else none when DNS names them all; else the generator URL."""
         explicit = [url.strip() for url in self.generator_replicas.split(",") if url.strip()]
         return explicit or ([] if self.generator_dns else [self.generator_url])
+
+    def check_keys(self, calls_upstreams: bool) -> None:
+        """Refuse weak keys (raises :class:`~tutorbook_common.key_strength.WeakKeyError`)."""
+        require_strong_keys("TUTORBOOK_API_KEYS", sorted(self.api_key_set()))
+        require_strong_keys("TUTORBOOK_ADMIN_KEYS", sorted(self.admin_key_set()))
+        if calls_upstreams:
+            require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [self.internal_token])
 
     def api_key_set(self) -> frozenset[str]:
         return frozenset(split_keys(self.api_keys))

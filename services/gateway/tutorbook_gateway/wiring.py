@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from tutorbook_common.internal_auth import bearer_header
 from tutorbook_common.probes import Probes, ReadinessCheck, exposed_registry
 from tutorbook_gateway.adapters.archive import ArchiveLimits
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
@@ -45,11 +46,16 @@ class Replacements:
 async def open_upstreams(
     settings: GatewaySettings, given: Replacements, stack: AsyncExitStack
 ) -> tuple[RetrieverClient, GeneratorClient]:
+    token = settings.internal_token
     retriever = given.retriever or HttpRetrieverClient(
-        await stack.enter_async_context(retriever_session(settings.retriever_url, settings.retriever_timeout_seconds))
+        await stack.enter_async_context(
+            retriever_session(settings.retriever_url, settings.retriever_timeout_seconds, token)
+        )
     )
     generator = given.generator or HttpGeneratorClient(
-        await stack.enter_async_context(generator_session(settings.generator_url, settings.upstream_timeout_seconds))
+        await stack.enter_async_context(
+            generator_session(settings.generator_url, settings.upstream_timeout_seconds, token)
+        )
     )
     return retriever, generator
 
@@ -108,7 +114,10 @@ async def open_adapter_admin(
 ) -> AdapterAdmin:
     loader = given.loader or VllmAdapterLoader(
         await stack.enter_async_context(
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ADAPTER_LOAD_TIMEOUT_SECONDS))
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=ADAPTER_LOAD_TIMEOUT_SECONDS),
+                headers=bearer_header(settings.internal_token),
+            )
         ),
         settings.replica_urls(),
         settings.generator_dns,

@@ -6,6 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_generator.model_prep import prepare_default_model
 from tutorbook_generator.settings import GeneratorSettings
 
@@ -43,7 +44,9 @@ def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
 
 
 def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dict[str, str]:
-    """Environment for vLLM: runtime LoRA loading and the filesystem resolver on the adapter store."""
+    """Environment for vLLM: runtime LoRA loading, the filesystem resolver on the adapter store, and the
+    internal token every /v1 request must carry (in the environment, not on the command line, where any
+    process could read it)."""
     env = dict(base_env)
     env.update(
         {
@@ -53,8 +56,10 @@ def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dic
             "VLLM_LORA_RESOLVER_CACHE_DIR": str(settings.resolved_adapter_dir().resolve()),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
+            "VLLM_API_KEY": settings.internal_token,
         }
     )
+    env.pop("TUTORBOOK_INTERNAL_TOKEN", None)
     return env
 
 
@@ -84,6 +89,7 @@ def publish_base_model_config(model: str, adapter_dir: Path) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = GeneratorSettings()
+    require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [settings.internal_token])
     model = resolve_model(settings)
     Path(settings.resolved_adapter_dir()).mkdir(parents=True, exist_ok=True)
     publish_base_model_config(model, Path(settings.resolved_adapter_dir()))

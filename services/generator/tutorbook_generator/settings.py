@@ -14,6 +14,9 @@ class GeneratorSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     generator_port: int = 8002
+    # The secret the gateway sends: vLLM answers /v1/* (chat, LoRA loading) only with it (VLLM_API_KEY);
+    # /health and /metrics stay open. At least 16 characters, no placeholder, or the launcher refuses.
+    internal_token: str = ""
     data_dir: Path = Path("data")
     # Where the prepared default model lives; defaults to <data_dir>/models.
     model_cache_dir: Path | None = None

@@ -6,8 +6,11 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from litestar import Litestar
+from litestar.middleware import DefineMiddleware
 
 from tutorbook_common.errors import error_handlers
+from tutorbook_common.internal_auth import InternalTokenMiddleware
+from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_common.probes import PROBE_ROUTES, Probes
 from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_retriever.clients.embedder import Embedder
@@ -42,8 +45,10 @@ def create_app(
     embedder: Embedder | None = None,
     store: Store | None = None,
 ) -> Litestar:
-    """Build the retriever. ``embedder`` and ``store`` replace the real clients (tests)."""
+    """Build the retriever. ``embedder`` and ``store`` replace the real clients (tests). Refuses a weak
+    internal token: the retriever answers only the gateway (and operators) holding it."""
     settings = settings or RetrieverSettings()
+    require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [settings.internal_token])
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -74,7 +79,7 @@ def create_app(
         route_handlers=[*ROUTES, *PROBE_ROUTES],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
-        middleware=[RequestIdMiddleware],
+        middleware=[RequestIdMiddleware, DefineMiddleware(InternalTokenMiddleware, token=settings.internal_token)],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.max_document_chars * 4 + 1_000_000,
     )

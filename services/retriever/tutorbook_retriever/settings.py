@@ -11,6 +11,9 @@ class RetrieverSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     retriever_port: int = 8001
+    # The secret the gateway sends (Authorization: Bearer ...); every route but /healthz, /readyz and
+    # /metrics needs it. At least 16 characters, no placeholder: the retriever refuses to start otherwise.
+    internal_token: str = ""
     data_dir: Path = Path("data")
     # Empty: embedded Qdrant (local mode) on disk under <data_dir>/qdrant. Set: a Qdrant server.
     qdrant_url: str = ""

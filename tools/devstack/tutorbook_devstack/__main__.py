@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from tutorbook_devstack.keys import ensure_keys
+from tutorbook_devstack.keys import ensure_internal_token, ensure_keys
 from tutorbook_devstack.stack import StackConfig, ingest_folder, running_stack
 
 SAMPLE_QUESTION = "How long is the warranty on Brightleaf products?"
@@ -27,11 +27,14 @@ def stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def config_from_environment(environ: dict[str, str], api: list[str], admin: list[str]) -> StackConfig:
+def config_from_environment(
+    environ: dict[str, str], api: list[str], admin: list[str], internal_token: str
+) -> StackConfig:
     return StackConfig(
         data_dir=Path(environ.get("TUTORBOOK_DATA_DIR", "data")).resolve(),
         api_keys=tuple(api),
         admin_keys=tuple(admin),
+        internal_token=internal_token,
         host=environ.get("TUTORBOOK_HOST", "127.0.0.1"),
         gateway_port=int(environ.get("TUTORBOOK_GATEWAY_PORT", "8000")),
         retriever_port=int(environ.get("TUTORBOOK_RETRIEVER_PORT", "8001")),
@@ -47,7 +50,7 @@ def run(samples: Path | None) -> None:
         sys.exit("TUTORBOOK_API_KEYS is empty: set it, or unset both key variables to generate keys into .env")
     if not admin:
         sys.exit("TUTORBOOK_ADMIN_KEYS is empty: set it, or unset both key variables to generate keys into .env")
-    config = config_from_environment(environ, api, admin)
+    config = config_from_environment(environ, api, admin, ensure_internal_token(Path(".env"), environ))
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     # Ctrl-C must stop everything even when the shell started us with SIGINT ignored (a background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)

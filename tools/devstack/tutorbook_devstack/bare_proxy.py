@@ -29,6 +29,9 @@ class BareProxy:
                 break
         assert self._session is not None
         headers = {"content-type": "application/json"}
+        for name, value in scope["headers"]:
+            if name == b"authorization":  # vLLM wants the internal token: passed on as it came
+                headers["authorization"] = value.decode("latin-1")
         async with self._session.request(scope["method"], scope["path"], data=body, headers=headers) as response:
             answer = await response.read()
             status = response.status

@@ -23,8 +23,8 @@ from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_report import summary, write_results
 from tutorbook_devstack.stack import StackConfig, ingest_folder, running_stack
 
-KEY = "bench-key"
-ADMIN = "bench-admin"
+KEY = "bench-key-0123456789"
+ADMIN = "bench-admin-0123456789"
 WARM_UP_HITS = 30
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from tutorbook_common.internal_auth import bearer_header
 from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_report import percentile, summary, write_results
 from tutorbook_devstack.processes import start_service, wait_ready
@@ -38,7 +39,7 @@ from tutorbook_gateway.routing import (
 )
 from tutorbook_gateway.settings import GatewaySettings
 
-BENCH_KEY = "bench-key"
+BENCH_KEY = "bench-key-0123456789"
 BASE_MODEL = "smollm2-135m-instruct"
 BARE_PROXY_PORT = 18003
 WARM_UP = 30
@@ -110,12 +111,14 @@ def bare_proxy(generator_url: str, log_dir: FilePath) -> Iterator[str]:
         service.stop()
 
 
-def measure_paths(gateway_url: str, generator_url: str, key: str, requests: int, log_dir: FilePath) -> dict[str, Any]:
+def measure_paths(
+    gateway_url: str, generator_url: str, key: str, internal_token: str, requests: int, log_dir: FilePath
+) -> dict[str, Any]:
     with bare_proxy(generator_url, log_dir) as proxy_url:
         paths = [
-            Path("direct", generator_url, {}),
-            Path("bare_proxy", proxy_url, {}),
-            Path("gateway", gateway_url, {"Authorization": f"Bearer {key}"}),
+            Path("direct", generator_url, bearer_header(internal_token)),
+            Path("bare_proxy", proxy_url, bearer_header(internal_token)),
+            Path("gateway", gateway_url, bearer_header(key)),
         ]
         return report(measure(paths, requests))
 
@@ -126,6 +129,11 @@ def main() -> None:
     parser.add_argument("--gateway-url")
     parser.add_argument("--generator-url")
     parser.add_argument("--key", default=BENCH_KEY, help="API key of the running gateway")
+    parser.add_argument(
+        "--internal-token",
+        default=os.environ.get("TUTORBOOK_INTERNAL_TOKEN", ""),
+        help="the running stack's internal token, for calling vLLM directly (default $TUTORBOOK_INTERNAL_TOKEN)",
+    )
     parser.add_argument("--memory-state", action="store_true", help="no Redis: the gateway's in-memory store")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra gateway setting")
     parser.add_argument("--json", type=FilePath, help="where to write the figures (default data/bench/gateway.json)")
@@ -135,7 +143,9 @@ def main() -> None:
     router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}}
     if args.gateway_url and args.generator_url:
         with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as logs:
-            figures = measure_paths(args.gateway_url, args.generator_url, args.key, args.requests, FilePath(logs))
+            figures = measure_paths(
+                args.gateway_url, args.generator_url, args.key, args.internal_token, args.requests, FilePath(logs)
+            )
         print(f"figures: {write_results('gateway', {**router, **figures}, args.json)}")
         return
     extra = dict(item.split("=", 1) for item in args.env)
@@ -143,7 +153,7 @@ def main() -> None:
         extra["TUTORBOOK_REDIS_URL"] = ""
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         config = StackConfig(
-            data_dir=FilePath(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin",),
+            data_dir=FilePath(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin-0123456789",),
             model_cache_dir=FilePath("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
             # Every request must reach vLLM: no response cache.
@@ -154,7 +164,9 @@ def main() -> None:
         with running_stack(config) as stack:
             generator_url = stack.config.url(config.generator_port)
             log_dir = FilePath(tmp) / "logs"
-            figures = measure_paths(config.gateway_url, generator_url, BENCH_KEY, args.requests, log_dir)
+            figures = measure_paths(
+                config.gateway_url, generator_url, BENCH_KEY, config.internal_token, args.requests, log_dir
+            )
     state = {"state": "memory" if args.memory_state else "redis"}
     print(f"figures: {write_results('gateway', {**state, **router, **figures}, args.json)}")
 

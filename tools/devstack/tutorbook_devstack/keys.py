@@ -19,3 +19,15 @@ def ensure_keys(env_file: Path, environ: dict[str, str]) -> tuple[list[str], lis
         env_file.chmod(0o600)
         created = True
     return split_keys(api), split_keys(admin), created
+
+
+def ensure_internal_token(env_file: Path, environ: dict[str, str]) -> str:
+    """The secret the gateway shares with the retriever and vLLM: from the environment or ``env_file``,
+    else generated once and saved there."""
+    token = environ.get("TUTORBOOK_INTERNAL_TOKEN") or read_env_file(env_file).get("TUTORBOOK_INTERNAL_TOKEN", "")
+    if not token:
+        token = f"tb-internal-{secrets.token_urlsafe(24)}"
+        with env_file.open("a") as handle:
+            handle.write(f"TUTORBOOK_INTERNAL_TOKEN={token}\n")
+        env_file.chmod(0o600)
+    return token

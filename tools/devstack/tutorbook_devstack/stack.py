@@ -1,6 +1,7 @@
 """Start Redis, the generator, the retriever and the gateway as local processes, wired together."""
 
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -32,6 +33,8 @@ class StackConfig:
     redis_port: int = 6379
     redis_persistent: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Shared by the gateway, the retriever and vLLM; a fresh one per stack unless given.
+    internal_token: str = field(default_factory=lambda: f"tb-internal-{secrets.token_urlsafe(24)}")
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
@@ -64,6 +67,7 @@ def service_env(config: StackConfig) -> dict[str, str]:
             "TUTORBOOK_REDIS_URL": f"redis://{config.host}:{config.redis_port}/0",
             "TUTORBOOK_API_KEYS": ",".join(config.api_keys),
             "TUTORBOOK_ADMIN_KEYS": ",".join(config.admin_keys),
+            "TUTORBOOK_INTERNAL_TOKEN": config.internal_token,
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",

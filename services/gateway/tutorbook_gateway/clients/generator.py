@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from tutorbook_common.internal_auth import bearer_header
 from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
 from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, raise_for_upstream_status
 
@@ -116,7 +117,7 @@ def request_headers() -> dict[str, str]:
     return {**headers, REQUEST_ID_HEADER: request_id} if request_id else headers
 
 
-def generator_session(base_url: str, read_timeout_seconds: float) -> aiohttp.ClientSession:
+def generator_session(base_url: str, read_timeout_seconds: float, internal_token: str) -> aiohttp.ClientSession:
     """No total timeout (a stream may run for minutes); a read that stalls this long fails."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout_seconds)
-    return aiohttp.ClientSession(base_url=base_url, timeout=timeout)
+    return aiohttp.ClientSession(base_url=base_url, timeout=timeout, headers=bearer_header(internal_token))

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from tutorbook_common.internal_auth import bearer_header
 from tutorbook_gateway.clients.generator import request_headers
 from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, raise_for_upstream_status
 
@@ -146,5 +147,6 @@ class HttpRetrieverClient:
             raise UpstreamCallError(SERVICE, f"not ready: HTTP {response.status_code}")
 
 
-def retriever_session(base_url: str, timeout_seconds: float) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(base_url=base_url, timeout=aiohttp.ClientTimeout(total=timeout_seconds))
+def retriever_session(base_url: str, timeout_seconds: float, internal_token: str) -> aiohttp.ClientSession:
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+    return aiohttp.ClientSession(base_url=base_url, timeout=timeout, headers=bearer_header(internal_token))
