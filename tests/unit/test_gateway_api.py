@@ -107,6 +107,16 @@ def test_probes_and_metrics(client: TestClient[Litestar]) -> None:
     assert 'tutorbook_gateway_router_decisions_total{route="rag",rule="relevant_passage"} 1.0' in metrics
 
 
+@pytest.mark.parametrize("doc_id", ["a%2F..%2F..%2Froute-examples%2Ftutorbook:small-talk", "manuals%2F.%2Fx", "%2E%2E"])
+def test_a_document_id_cannot_walk_to_another_retriever_path(
+    client: TestClient[Litestar], upstream, doc_id: str
+) -> None:
+    for method in ("GET", "DELETE"):
+        response = client.request(method, f"/v1/documents/{doc_id}", headers=ADMIN)
+        assert response.status_code == 400 and response.json()["error"]["param"] == "id", (method, doc_id)
+    assert upstream[0].forwarded == []
+
+
 @pytest.mark.parametrize(
     ("body", "status", "param", "says"),
     [
@@ -136,3 +146,10 @@ def test_a_chat_body_over_its_limit_is_refused_before_it_is_read_whole(client: T
     response = client.post("/v1/chat/completions", content=body, headers={**USER, "content-type": "application/json"})
     assert response.status_code == 413 and response.json()["error"]["type"] == "invalid_request_error"
     assert upstream[1].payloads == []
+
+
+def test_what_anyone_may_see_without_a_key(client: TestClient[Litestar]) -> None:
+    """Probes and metrics are open (load balancers, Prometheus); the API's schema is for key holders."""
+    assert client.get("/schema/openapi.json").status_code == 401
+    assert client.get("/schema/openapi.json", headers=USER).status_code == 200
+    assert client.get("/healthz").status_code == 200 and client.get("/metrics").status_code == 200

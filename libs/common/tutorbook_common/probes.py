@@ -4,6 +4,7 @@ A service puts a :class:`Probes` on ``app.state.probes`` in its lifespan; the ha
 """
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 READINESS_TIMEOUT_SECONDS = 2.0
+log = logging.getLogger("tutorbook.probes")
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -35,17 +37,19 @@ class Probes:
 
 
 async def run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, str]:
-    """Run every readiness check concurrently; each answers "ok" or the reason it failed."""
+    """Run every readiness check concurrently; each answers "ok" or "failed: <kind of error>". The error's
+    text (addresses, hosts, paths) goes to the log, not to whoever asks: /readyz needs no key."""
 
-    async def one(check: ReadinessCheck) -> str:
+    async def one(name: str, check: ReadinessCheck) -> str:
         try:
             await asyncio.wait_for(check(), READINESS_TIMEOUT_SECONDS)
         except Exception as exc:  # noqa: BLE001 - a failed dependency is the answer, not an error
-            return f"failed: {type(exc).__name__}: {exc}"[:300]
+            log.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
+            return f"failed: {type(exc).__name__}"
         return "ok"
 
     names = list(checks)
-    results = await asyncio.gather(*(one(checks[name]) for name in names))
+    results = await asyncio.gather(*(one(name, checks[name]) for name in names))
     return dict(zip(names, results, strict=True))
 
 

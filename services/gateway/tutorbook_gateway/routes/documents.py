@@ -1,17 +1,32 @@
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, Router, delete, get, post
 from litestar.datastructures import State
 
+from tutorbook_common.errors import BadRequestError
 from tutorbook_gateway.auth import require_admin_key
 from tutorbook_gateway.services import GatewayServices
 
+DOCUMENTS_PATH = "/v1/documents"
 
-async def forward(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+
+def document_path(doc_id: str | None) -> str:
+    """The retriever's path for a document (or the collection): never anything else, whatever the id holds."""
+    if doc_id is None:
+        return DOCUMENTS_PATH
+    segments = doc_id.strip("/").split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise BadRequestError("a document id has no empty, '.' or '..' parts", param="id")
+    return f"{DOCUMENTS_PATH}/{quote(doc_id.strip('/'), safe='/')}"
+
+
+async def forward(request: Request[Any, Any, Any], state: State, doc_id: str | None = None) -> Response[bytes]:
     """Admins manage documents through the gateway; the retriever validates and answers."""
     services: GatewayServices = state.services
     body = await request.body() if request.method in {"POST", "PUT"} else b""
-    forwarded = await services.chat.retriever.forward(request.method, request.url.path, body, request.url.query or "")
+    path = document_path(doc_id)
+    forwarded = await services.chat.retriever.forward(request.method, path, body, request.url.query or "")
     return Response(forwarded.body, status_code=forwarded.status_code, media_type="application/json")
 
 
@@ -27,16 +42,16 @@ async def list_documents(request: Request[Any, Any, Any], state: State) -> Respo
 
 @get("/{doc_id:path}")
 async def get_document(request: Request[Any, Any, Any], state: State, doc_id: str) -> Response[bytes]:
-    return await forward(request, state)
+    return await forward(request, state, doc_id)
 
 
 @delete("/{doc_id:path}", status_code=200)
 async def delete_document(request: Request[Any, Any, Any], state: State, doc_id: str) -> Response[bytes]:
-    return await forward(request, state)
+    return await forward(request, state, doc_id)
 
 
 documents_router = Router(
-    path="/v1/documents",
+    path=DOCUMENTS_PATH,
     guards=[require_admin_key],
     route_handlers=[ingest_documents, list_documents, get_document, delete_document],
 )
