@@ -32,7 +32,7 @@ def render_overlay(overlay: str) -> list[dict[str, Any]]:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is not installed"
     output = subprocess.run(
-        [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(REPO_ROOT / "k8s/overlays" / overlay)],
+        [kubectl, "kustomize", str(REPO_ROOT / "k8s/overlays" / overlay)],  # kustomize's defaults, as users run it
         check=True,
         capture_output=True,
         text=True,

@@ -32,10 +32,14 @@ def test_promtool_accepts_the_rules_and_the_config() -> None:
 
 
 def test_committed_dashboards_are_what_the_code_renders() -> None:
+    """In deploy/ for docker-compose and in the Kubernetes base (kustomize reads only inside its tree)."""
     expected = rendered()
-    assert {path.name for path in DASHBOARD_DIR.glob("*.json")} == set(expected)
-    for name, text in expected.items():
-        assert (DASHBOARD_DIR / name).read_text() == text, f"{name} is stale: python -m tutorbook_devstack.dashboards"
+    for folder in (DASHBOARD_DIR, REPO_ROOT / "k8s" / "base" / "dashboards"):
+        assert {path.name for path in folder.glob("*.json")} == set(expected)
+        for name, text in expected.items():
+            assert (folder / name).read_text() == text, (
+                f"{folder / name} is stale: python -m tutorbook_devstack.dashboards"
+            )
 
 
 def test_every_panel_uses_the_data_source_variable_and_says_what_it_answers() -> None:

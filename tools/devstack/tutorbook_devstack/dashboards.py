@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 OUTPUT = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "dashboards"
+K8S_OUTPUT = OUTPUT.parents[2] / "k8s" / "base" / "dashboards"
+OUTPUTS = (OUTPUT, K8S_OUTPUT)
 RATE = "$__rate_interval"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
@@ -386,9 +388,13 @@ def rendered() -> dict[str, str]:
 
 
 def main() -> None:
-    for name, text in rendered().items():
-        (OUTPUT / name).write_text(text, encoding="utf-8")
-        print(f"wrote {OUTPUT / name}")
+    """Write the dashboards where docker-compose and the Kubernetes base read them (kustomize reads only
+    inside its own tree, so the base has its own copy; a test keeps both equal to the code)."""
+    for folder in OUTPUTS:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in rendered().items():
+            (folder / name).write_text(text, encoding="utf-8")
+            print(f"wrote {folder / name}")
 
 
 if __name__ == "__main__":
