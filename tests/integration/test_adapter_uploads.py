@@ -27,11 +27,15 @@ from tutorbook_gateway.settings import GatewaySettings
 class FakeLoader:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.failing_replica: str | None = None  # this replica refuses every load
 
     async def load(self, lora_name: str, lora_path: str) -> list[LoadResult]:
         self.calls.append(("load", lora_name))
         assert (Path(lora_path) / "adapter_model.safetensors").is_file()  # complete before it is loaded
-        return [LoadResult("http://replica-a", True), LoadResult("http://replica-b", True)]
+        return [
+            LoadResult(replica, replica != self.failing_replica, "" if replica != self.failing_replica else "HTTP 500")
+            for replica in ("http://replica-a", "http://replica-b")
+        ]
 
     async def unload(self, lora_name: str) -> list[LoadResult]:
         self.calls.append(("unload", lora_name))
@@ -113,6 +117,36 @@ def test_upload_versions_activation_rollback_and_deletion(client: TestClient[Lit
     again = upload(client, tar_gz(adapter_files(), folder="triage-adapter"))
     assert again.status_code == 201 and again.json()["version"] == 3
     assert ("load", "triage@3") in gateway.loader.calls
+
+
+def test_a_version_that_fails_to_load_is_never_activated(client: TestClient[Litestar], gateway: Gateway) -> None:
+    """A replica refuses the load: the upload is stored but not activated, an activation is a 502, and the
+    version that was active stays active (and loaded where it was)."""
+    assert upload(client, tar_gz(adapter_files(), folder="triage-adapter")).json()["active"] is True
+    gateway.loader.failing_replica = "http://replica-b"
+    refused = upload(client, tar_gz(adapter_files(), folder="triage-adapter"))
+    assert refused.status_code == 201
+    body = refused.json()
+    assert (body["version"], body["activated"], body["active"]) == (2, False, False)
+    assert "replica-b" in body["why"] and [load["ok"] for load in body["loads"]] == [True, False]
+    activation = client.post("/v1/adapters/triage/activate", json={"version": 2}, headers=ADMIN)
+    assert activation.status_code == 502 and activation.json()["error"]["code"] == "adapter_load_failed"
+    assert client.get("/v1/adapters/triage", headers=ADMIN).json()["active_version"] == 1
+    assert ("unload", "triage@1") not in gateway.loader.calls
+    gateway.loader.failing_replica = None
+    assert client.post("/v1/adapters/triage/activate", json={"version": 2}, headers=ADMIN).status_code == 200
+
+
+def test_a_stored_adapter_names_the_model_vllm_serves(
+    client: TestClient[Litestar], gateway: Gateway, tmp_path: Path
+) -> None:
+    """vLLM's filesystem resolver (a replica that starts later) loads an adapter only when its config names
+    the model as vLLM knows it: the gateway writes what the generator published, whatever was uploaded."""
+    (tmp_path / "name").write_text("/models/SmolLM2-135M-Instruct\n")  # beside the published config.json
+    assert upload(client, tar_gz(adapter_files(), folder="triage-adapter")).status_code == 201
+    stored = json.loads((gateway.adapter_dir / "triage@1" / "adapter_config.json").read_text())
+    assert stored["base_model_name_or_path"] == "/models/SmolLM2-135M-Instruct"
+    assert stored["r"] == json.loads(adapter_files()["adapter_config.json"])["r"]  # nothing else changed
 
 
 def test_uploads_need_an_admin_key(client: TestClient[Litestar], gateway: Gateway) -> None:

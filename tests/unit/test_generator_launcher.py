@@ -76,5 +76,7 @@ def test_the_served_models_config_is_published_for_the_gateway(tmp_path: Path) -
     (model / "config.json").write_text('{"hidden_size": 576}')
     publish_base_model_config(str(model), tmp_path / "adapters")
     assert (tmp_path / "adapters" / ".base_model" / "config.json").read_text() == '{"hidden_size": 576}'
-    publish_base_model_config("HuggingFaceTB/SmolLM2-135M-Instruct", tmp_path / "other")  # a hub id: nothing to copy
-    assert not (tmp_path / "other").exists()
+    assert (tmp_path / "adapters" / ".base_model" / "name").read_text() == str(model)  # what vLLM calls it
+    publish_base_model_config("HuggingFaceTB/SmolLM2-135M-Instruct", tmp_path / "other")  # a hub id: no config
+    assert not (tmp_path / "other" / ".base_model" / "config.json").exists()
+    assert (tmp_path / "other" / ".base_model" / "name").read_text() == "HuggingFaceTB/SmolLM2-135M-Instruct"

@@ -71,19 +71,26 @@ def resolve_model(settings: GeneratorSettings) -> str:
 
 
 BASE_MODEL_CONFIG = Path(".base_model") / "config.json"
+# What vLLM calls its base model (the --model value): the filesystem resolver loads an adapter only when
+# its adapter_config.json's base_model_name_or_path says exactly this, so the gateway writes it there.
+BASE_MODEL_NAME = Path(".base_model") / "name"
+
+
+def publish_atomically(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}")
+    temporary.write_bytes(content)
+    temporary.replace(target)
 
 
 def publish_base_model_config(model: str, adapter_dir: Path) -> None:
     """Copy the served model's config.json into the shared adapter folder (atomically): the gateway
-    checks uploaded adapters against its layer shapes without needing the model itself."""
+    checks uploaded adapters against its layer shapes without needing the model itself; and the name
+    vLLM knows the model by, which the gateway writes into every adapter it stores."""
+    publish_atomically(adapter_dir / BASE_MODEL_NAME, model.encode())
     source = Path(model) / "config.json"
-    if not source.is_file():  # a hub id: the gateway then needs TUTORBOOK_BASE_MODEL_CONFIG
-        return
-    target = adapter_dir / BASE_MODEL_CONFIG
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".config.{os.getpid()}.json")
-    temporary.write_bytes(source.read_bytes())
-    temporary.replace(target)
+    if source.is_file():  # a hub id: the gateway then needs TUTORBOOK_BASE_MODEL_CONFIG
+        publish_atomically(adapter_dir / BASE_MODEL_CONFIG, source.read_bytes())
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 router), activate a version (rollback), delete; and what they see (versions, cards, load state).
 
 Nothing is stored until the upload is fully validated. Activating loads the version on every replica
-first and switches the pointer after, so no request is routed to a version that is not loaded; the
-version it replaces is unloaded after a grace period, so in-flight requests finish on it.
+first and switches the pointer after, so no request is routed to a version that is not loaded: when a
+load fails on any replica, activation stops there (the version stays stored, inactive; the replicas that
+did load it unload it) and the active version is unchanged. The version it replaces is unloaded after a
+grace period, so in-flight requests finish on it.
 """
 
 import asyncio
@@ -16,17 +18,33 @@ from typing import Any
 
 import msgspec
 
-from tutorbook_common.errors import NotFoundError, ServiceUnavailableError
+from tutorbook_common.errors import NotFoundError, ServiceUnavailableError, UpstreamError
 from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
 from tutorbook_gateway.adapters.catalog import AdapterHealth
 from tutorbook_gateway.adapters.loading import AdapterLoader, LoadResult
 from tutorbook_gateway.adapters.store import FileAdapterStore, served_name
-from tutorbook_gateway.adapters.validation import AdapterRefusedError, BaseModelShape, validate_adapter
+from tutorbook_gateway.adapters.validation import (
+    CONFIG_FILE,
+    AdapterRefusedError,
+    BaseModelShape,
+    validate_adapter,
+)
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
 
 log = logging.getLogger("tutorbook.adapters")
+BASE_MODEL_NAME_FILE = "name"  # beside the base model's config.json: what vLLM calls the model
+
+
+class ActivationFailedError(UpstreamError):
+    """A generator replica did not load the version (502): nothing was switched."""
+
+    code = "adapter_load_failed"
+
+    def __init__(self, message: str, loads: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.loads = loads
 
 
 @dataclass(frozen=True)
@@ -63,12 +81,16 @@ class AdapterAdmin:
             self.metrics.adapter_refusals.labels(reason="archive").inc()
             raise
         name = adapter.card.name
+        files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME_FILE)
         version = await asyncio.to_thread(self.store.save, name, files)
         self.metrics.adapter_uploads.labels(result="stored").inc()
         gate = eval_gate(adapter.card.eval) if self.require_eval_win else None
         if gate is not None:
             return {**self.describe_version(name, version), "activated": False, "gate": gate}
-        loads = await self.activate(name, version)
+        try:
+            loads = await self.activate(name, version)
+        except ActivationFailedError as exc:
+            return {**self.describe_version(name, version), "activated": False, "loads": exc.loads, "why": exc.message}
         return {**self.describe_version(name, version), "activated": True, "loads": loads}
 
     async def activate(self, name: str, version: int) -> list[dict[str, Any]]:
@@ -76,6 +98,13 @@ class AdapterAdmin:
         card = self.store.card(name, version)
         previous = self.store.active_version(name)
         results = await self.load(name, version)
+        if not all(result.ok for result in results):
+            self.background.spawn(self.unload(name, version))
+            failed = ", ".join(f"{result.replica} ({result.detail})" for result in results if not result.ok)
+            raise ActivationFailedError(
+                f"{served_name(name, version)} could not be loaded on {failed}: the active version is unchanged",
+                [dataclasses.asdict(result) for result in results],
+            )
         await self.retriever.put_route_examples(name, card.route_examples)
         await asyncio.to_thread(self.store.activate, name, version)
         if previous is not None and previous != version:
@@ -138,6 +167,16 @@ class AdapterAdmin:
 
     def listing(self) -> list[dict[str, Any]]:
         return [self.describe(name) for name in self.store.names()]
+
+
+def with_base_model_name(files: dict[str, bytes], published: Path) -> dict[str, bytes]:
+    """The adapter's config names the model vLLM serves (what the generator published), so that vLLM's
+    filesystem resolver finds it on a replica that starts later; unchanged when nothing was published."""
+    if not published.is_file():
+        return files
+    config = json.loads(files[CONFIG_FILE])
+    config["base_model_name_or_path"] = published.read_text().strip()
+    return {**files, CONFIG_FILE: json.dumps(config, indent=2).encode()}
 
 
 def eval_gate(evaluation: dict[str, Any]) -> str | None:
