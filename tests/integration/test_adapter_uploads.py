@@ -2,6 +2,7 @@
 replica, the router learning route examples; and every refusal, each leaving the store unchanged."""
 
 import json
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,19 @@ def test_uploads_need_an_admin_key(client: TestClient[Litestar], gateway: Gatewa
     assert gateway.tree() == []
 
 
+def safetensors_with_header(case: str) -> bytes:
+    """A safetensors file whose JSON header has the wrong types (the kind of file a hand-edit produces)."""
+    name = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
+    entry = {"dtype": "F32", "shape": [4, 576], "data_offsets": [0, 0]}
+    header: Any = {
+        "header a list": [name],
+        "tensor entry a string": {name: "F32"},
+        "shape of strings": {name: {**entry, "shape": ["4", "576"]}},
+    }[case]
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw
+
+
 def spoiled(case: str) -> bytes:
     files = adapter_files()
     if case == "pickled weights":
@@ -196,6 +210,12 @@ def spoiled(case: str) -> bytes:
         return tar_gz({**{f"a/{k}": v for k, v in files.items()}, "b/README.md": b"x"})
     if case == "not an archive":
         return b"just some bytes, not an archive"
+    if case == "rank_pattern not a mapping":
+        return tar_gz(with_config(files, rank_pattern=["q_proj", 4]))
+    if case == "target_modules a number":
+        return tar_gz(with_config(files, target_modules=7))
+    if case in ("header a list", "tensor entry a string", "shape of strings"):
+        return tar_gz({**files, "adapter_model.safetensors": safetensors_with_header(case)})
     if case == "zip bomb":
         return zip_bytes({**files, "README.md": b"0" * 3_000_000})
     raise AssertionError(case)
@@ -221,6 +241,11 @@ REFUSALS = [
     ("two folders", "top level or in one folder"),
     ("not an archive", "must be a .tar.gz or a .zip"),
     ("zip bomb", "unpacks to more than"),
+    ("rank_pattern not a mapping", "rank_pattern must map module names to integers"),
+    ("target_modules a number", "target_modules must be a name or a list of names"),
+    ("header a list", "header is not an object"),
+    ("tensor entry a string", "has no valid data_offsets"),
+    ("shape of strings", "has no valid shape"),
 ]
 
 

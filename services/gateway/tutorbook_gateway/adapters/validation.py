@@ -74,17 +74,33 @@ def safetensors_header(data: bytes) -> dict[str, Any]:
     if length > len(data) - 8 or length > 100_000_000:
         raise AdapterRefusedError(f"{WEIGHTS_FILE} is not a safetensors file (bad header length)", "weights")
     try:
-        header: dict[str, Any] = json.loads(data[8 : 8 + length])
+        header = json.loads(data[8 : 8 + length])
     except ValueError as exc:
         raise AdapterRefusedError(f"{WEIGHTS_FILE} is not a safetensors file (header is not JSON)", "weights") from exc
+    if not isinstance(header, dict):
+        raise AdapterRefusedError(f"{WEIGHTS_FILE} is not a safetensors file (header is not an object)", "weights")
     body = len(data) - 8 - length
     for name, tensor in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = tensor.get("data_offsets", (0, -1))
-        if not 0 <= start <= end <= body:
-            raise AdapterRefusedError(f"{WEIGHTS_FILE}: tensor {name!r} points outside the file", "weights")
+        if name != "__metadata__":
+            check_tensor_entry(name, tensor, body)
     return header
+
+
+def is_int_list(value: Any, length: int | None = None) -> bool:
+    if not isinstance(value, list) or (length is not None and len(value) != length):
+        return False
+    return all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+
+
+def check_tensor_entry(name: str, tensor: Any, body: int) -> None:
+    """A header entry with the types safetensors gives it: offsets inside the file, a shape of integers."""
+    if not isinstance(tensor, dict) or not is_int_list(tensor.get("data_offsets"), 2):
+        raise AdapterRefusedError(f"{WEIGHTS_FILE}: tensor {name!r} has no valid data_offsets", "weights")
+    if not is_int_list(tensor.get("shape")):
+        raise AdapterRefusedError(f"{WEIGHTS_FILE}: tensor {name!r} has no valid shape", "weights")
+    start, end = tensor["data_offsets"]
+    if not 0 <= start <= end <= body:
+        raise AdapterRefusedError(f"{WEIGHTS_FILE}: tensor {name!r} points outside the file", "weights")
 
 
 def check_files(files: dict[str, bytes]) -> None:
@@ -117,10 +133,14 @@ def check_config(raw: bytes, shape: BaseModelShape, max_rank: int) -> tuple[int,
     if rank > max_rank:
         raise AdapterRefusedError(f"LoRA rank {rank} is above the generator's maximum {max_rank}", "rank")
     ranks = config.get("rank_pattern") or {}
-    if any(int(value) > max_rank for value in ranks.values()):
+    if not isinstance(ranks, dict) or not is_int_list(list(ranks.values())):
+        raise AdapterRefusedError(f"{CONFIG_FILE}: rank_pattern must map module names to integers", "config")
+    if any(value > max_rank for value in ranks.values()):
         raise AdapterRefusedError(f"a rank in rank_pattern is above the generator's maximum {max_rank}", "rank")
     targets = config.get("target_modules")
-    names = {targets} if isinstance(targets, str) else set(targets or [])
+    if not (isinstance(targets, str) or (isinstance(targets, list) and all(isinstance(t, str) for t in targets))):
+        raise AdapterRefusedError(f"{CONFIG_FILE}: target_modules must be a name or a list of names", "config")
+    names = {targets} if isinstance(targets, str) else set(targets)
     short = {name.rsplit(".", 1)[-1] for name in names}
     unknown = sorted(short - set(shape.modules))
     if not short or unknown:
