@@ -1,8 +1,10 @@
 """Adapter uploads through the HTTP API: versions, activation (rollback), deletion, hot-loading on every
 replica, the router learning route examples; and every refusal, each leaving the store unchanged."""
 
+import io
 import json
 import struct
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,6 +158,23 @@ def test_uploads_need_an_admin_key(client: TestClient[Litestar], gateway: Gatewa
     assert gateway.tree() == []
 
 
+def tar_with(files: dict[str, bytes], folders: list[str] | None = None, long_name: str = "") -> bytes:
+    """A .tar.gz of ``files`` plus empty folders, or plus a member whose name is ``long_name``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT) as archive:
+        for name in folders or []:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            archive.addfile(info)
+        if long_name:
+            archive.addfile(tarfile.TarInfo(long_name), io.BytesIO(b""))
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
 def safetensors_with_header(case: str) -> bytes:
     """A safetensors file whose JSON header has the wrong types (the kind of file a hand-edit produces)."""
     name = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
@@ -214,6 +233,12 @@ def spoiled(case: str) -> bytes:
         return tar_gz(with_config(files, rank_pattern=["q_proj", 4]))
     if case == "target_modules a number":
         return tar_gz(with_config(files, target_modules=7))
+    if case == "folders count as members":
+        return tar_with(files, folders=[f"empty-{index}" for index in range(70)])
+    if case == "a long name bigger than the limit":  # a GNU long-name header of 3 MB, a few KB compressed
+        return tar_with(files, long_name="a" * 3_000_000)
+    if case == "a zip of too many entries":
+        return zip_bytes({**files, **{f"note-{index}.txt": b"" for index in range(70)}})
     if case in ("header a list", "tensor entry a string", "shape of strings"):
         return tar_gz({**files, "adapter_model.safetensors": safetensors_with_header(case)})
     if case == "zip bomb":
@@ -246,6 +271,9 @@ REFUSALS = [
     ("header a list", "header is not an object"),
     ("tensor entry a string", "has no valid data_offsets"),
     ("shape of strings", "has no valid shape"),
+    ("folders count as members", "more than 64 members"),
+    ("a long name bigger than the limit", "unpacks to more than"),
+    ("a zip of too many entries", "more than 64 members"),
 ]
 
 

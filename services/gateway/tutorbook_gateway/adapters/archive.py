@@ -1,12 +1,18 @@
 """Reading an uploaded adapter archive (``.tar.gz`` or ``.zip``) safely, into memory, before anything is
-stored: no absolute paths, no ``..``, no links or devices, and limits on the archive, on each member and
-on the unpacked total (zip bombs). Files may sit at the top level or in one top folder."""
+stored: no absolute paths, no ``..``, no links or devices, and limits on the archive, on the number of
+members (folders included), on each member and on the unpacked total (zip bombs). Everything is bounded
+before it is read: a tar is decompressed through a counter (its long-name and PAX headers included), a
+zip's central directory is sized from its end record before it is parsed. Files may sit at the top level
+or in one top folder. Blocking work: call it in a worker thread."""
 
+import gzip
 import io
+import struct
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 from tutorbook_common.errors import BadRequestError, PayloadTooLargeError
 
@@ -50,12 +56,11 @@ class Budget:
         self.total = 0
         self.members = 0
 
-    def take(self, name: str, size: int) -> None:
-        """Count a member of the declared ``size``."""
+    def count(self) -> None:
+        """Count a member (a folder too)."""
         self.members += 1
         if self.members > self.limits.max_members:
             raise ArchiveError(f"the archive has more than {self.limits.max_members} members", param="file")
-        self.grow(name, size)
 
     def grow(self, name: str, size: int) -> None:
         """Count ``size`` more unpacked bytes of member ``name``."""
@@ -70,38 +75,73 @@ class Budget:
             )
 
 
+class BoundedReader(io.RawIOBase):
+    """A stream that refuses to give more than ``limit`` bytes: a tar's headers (long names, PAX records)
+    are read whole by tarfile, so the decompressed stream itself is what must be bounded."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream, self._left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(min(len(buffer), self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise PayloadTooLargeError("the archive unpacks to more than its limit allows", param="file")
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def read_tar(data: bytes, budget: Budget) -> dict[PurePosixPath, bytes]:
     files: dict[PurePosixPath, bytes] = {}
+    raw: Any = gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
+    headers_allowance = 1024 * 1024  # tar headers and padding beside the members' own bytes
+    stream = io.BufferedReader(BoundedReader(raw, budget.limits.max_total_bytes + headers_allowance))
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
+                budget.count()
                 path = member_path(member.name)
                 if member.isdir():
                     continue
                 if not member.isfile():
                     raise ArchiveError(f"archive member {member.name!r} is a link or a device", param="file")
-                budget.take(member.name, member.size)
+                budget.grow(member.name, member.size)
                 extracted = archive.extractfile(member)
                 content = extracted.read(budget.limits.max_member_bytes + 1) if extracted else b""
                 budget.grow(member.name, max(0, len(content) - member.size))  # a header that lied
                 files[path] = content
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveError(f"not a readable tar archive: {exc}", param="file") from exc
     return files
 
 
+def zip_entries(data: bytes) -> int:
+    """How many entries the zip's end-of-central-directory record declares (read before parsing it)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        raise ArchiveError("not a readable zip archive: no end of central directory", param="file")
+    (entries,) = struct.unpack("<H", data[end + 10 : end + 12])
+    return int(entries)
+
+
 def read_zip(data: bytes, budget: Budget) -> dict[PurePosixPath, bytes]:
     files: dict[PurePosixPath, bytes] = {}
+    if zip_entries(data) > budget.limits.max_members:  # 0xFFFF (ZIP64) included: an adapter never needs it
+        raise ArchiveError(f"the archive has more than {budget.limits.max_members} members", param="file")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist():
+                budget.count()
                 path = member_path(info.filename)
                 if info.is_dir():
                     continue
                 kind = (info.external_attr >> 16) & 0o170000
                 if kind and kind != 0o100000:  # symlinks and devices carry their type in the Unix mode
                     raise ArchiveError(f"archive member {info.filename!r} is a link or a device", param="file")
-                budget.take(info.filename, info.file_size)
+                budget.grow(info.filename, info.file_size)
                 with archive.open(info) as member:
                     content = member.read(budget.limits.max_member_bytes + 1)
                 budget.grow(info.filename, max(0, len(content) - info.file_size))

@@ -27,6 +27,7 @@ from tutorbook_gateway.adapters.validation import (
     CONFIG_FILE,
     AdapterRefusedError,
     BaseModelShape,
+    ValidatedAdapter,
     validate_adapter,
 )
 from tutorbook_gateway.background import BackgroundTasks
@@ -69,9 +70,8 @@ class AdapterAdmin:
                 f"the base model's config.json ({self.base_config}) is not available: cannot validate adapters"
             )
         shape = BaseModelShape.from_config(json.loads(self.base_config.read_text()))
-        try:
-            files = read_archive(archive, self.limits)
-            adapter = validate_adapter(files, shape, self.max_rank, self.base_model)
+        try:  # unpacking and hashing-like work: off the event loop, so chat does not stall meanwhile
+            files, adapter = await asyncio.to_thread(self.unpack_and_validate, archive, shape)
         except AdapterRefusedError as exc:
             self.metrics.adapter_uploads.labels(result="refused").inc()
             self.metrics.adapter_refusals.labels(reason=exc.reason).inc()
@@ -92,6 +92,10 @@ class AdapterAdmin:
         except ActivationFailedError as exc:
             return {**self.describe_version(name, version), "activated": False, "loads": exc.loads, "why": exc.message}
         return {**self.describe_version(name, version), "activated": True, "loads": loads}
+
+    def unpack_and_validate(self, archive: bytes, shape: BaseModelShape) -> tuple[dict[str, bytes], ValidatedAdapter]:
+        files = read_archive(archive, self.limits)
+        return files, validate_adapter(files, shape, self.max_rank, self.base_model)
 
     async def activate(self, name: str, version: int) -> list[dict[str, Any]]:
         """Load ``version`` everywhere, teach the router its examples, switch, then retire the old one."""
