@@ -7,6 +7,7 @@ import redis
 
 from tests.conftest import RedisServer
 from tutorbook_common.errors import ConflictError, RateLimitedError
+from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.state.backend import BucketStep, StateBackend
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
 from tutorbook_gateway.state.conversations import Conversations, Turn
@@ -116,6 +117,20 @@ async def test_a_bucket_in_debt_is_not_forgotten_before_it_would_have_refilled(r
     await backend.take([BucketStep("debt-ttl", 60, 1, 0, 0, debit=600)])  # 600 tokens over a 60-token bucket
     assert redis.Redis.from_url(redis_server.url).ttl("debt-ttl") >= 600  # a minute's TTL would forgive it
     await backend.close()
+
+
+async def test_one_change_at_a_time_per_adapter_name_across_replicas(backend: StateBackend) -> None:
+    """Two gateway replicas (two lock holders on one store): the second waits for the first, and gives up
+    with a 409 when the first holds on too long; another name is never held up."""
+    first, second = AdapterLocks(backend, wait_seconds=0.2), AdapterLocks(backend, wait_seconds=0.2)
+    async with first.hold("triage"):
+        with pytest.raises(ConflictError, match="in progress"):
+            async with second.hold("triage"):
+                pass
+        async with second.hold("style"):
+            pass
+    async with second.hold("triage"):  # released: the other replica goes on
+        pass
 
 
 async def test_conversations_are_per_key_and_trimmed_to_the_budget(backend: StateBackend) -> None:

@@ -12,6 +12,7 @@ from tutorbook_gateway.adapters.archive import ArchiveLimits
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
 from tutorbook_gateway.adapters.loading import AdapterLoader, VllmAdapterLoader
+from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.adapters.store import FileAdapterStore
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
@@ -142,6 +143,7 @@ async def open_adapter_admin(
         background=services.background,
         require_eval_win=settings.adapter_require_eval_win,
         unload_grace_seconds=settings.adapter_unload_grace_seconds,
+        locks=AdapterLocks(services.state.backend),
     )
 
 

@@ -22,6 +22,7 @@ from tutorbook_common.errors import NotFoundError, ServiceUnavailableError, Upst
 from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
 from tutorbook_gateway.adapters.catalog import AdapterHealth
 from tutorbook_gateway.adapters.loading import AdapterLoader, LoadResult
+from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.adapters.store import FileAdapterStore, served_name
 from tutorbook_gateway.adapters.validation import (
     CONFIG_FILE,
@@ -63,6 +64,7 @@ class AdapterAdmin:
     background: BackgroundTasks
     require_eval_win: bool
     unload_grace_seconds: float
+    locks: AdapterLocks
 
     async def upload(self, archive: bytes) -> dict[str, Any]:
         if not self.base_config.is_file():
@@ -82,13 +84,17 @@ class AdapterAdmin:
             raise
         name = adapter.card.name
         files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME_FILE)
+        async with self.locks.hold(name):
+            return await self.store_and_activate(name, files, adapter)
+
+    async def store_and_activate(self, name: str, files: dict[str, bytes], adapter: ValidatedAdapter) -> dict[str, Any]:
         version = await asyncio.to_thread(self.store.save, name, files)
         self.metrics.adapter_uploads.labels(result="stored").inc()
         gate = eval_gate(adapter.card.eval) if self.require_eval_win else None
         if gate is not None:
             return {**self.describe_version(name, version), "activated": False, "gate": gate}
         try:
-            loads = await self.activate(name, version)
+            loads = await self.load_and_switch(name, version)
         except ActivationFailedError as exc:
             return {**self.describe_version(name, version), "activated": False, "loads": exc.loads, "why": exc.message}
         return {**self.describe_version(name, version), "activated": True, "loads": loads}
@@ -98,6 +104,11 @@ class AdapterAdmin:
         return files, validate_adapter(files, shape, self.max_rank, self.base_model)
 
     async def activate(self, name: str, version: int) -> list[dict[str, Any]]:
+        """Make ``version`` the active one (a rollback is activating an earlier one); one change per name."""
+        async with self.locks.hold(name):
+            return await self.load_and_switch(name, version)
+
+    async def load_and_switch(self, name: str, version: int) -> list[dict[str, Any]]:
         """Load ``version`` everywhere, teach the router its examples, switch, then retire the old one."""
         card = self.store.card(name, version)
         previous = self.store.active_version(name)
@@ -137,8 +148,9 @@ class AdapterAdmin:
             self.metrics.adapter_loads.labels(replica=result.replica, action="unload", result=outcome).inc()
 
     async def delete(self, name: str, version: int | None) -> dict[str, Any]:
-        active = self.store.active_version(name)
-        deleted = await asyncio.to_thread(self.store.delete, name, version)
+        async with self.locks.hold(name):
+            active = self.store.active_version(name)
+            deleted = await asyncio.to_thread(self.store.delete, name, version)
         if version is None:
             await self.retriever.delete_route_examples(name)
         for number in deleted:

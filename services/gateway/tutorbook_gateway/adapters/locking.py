@@ -1,0 +1,38 @@
+"""One change at a time per adapter name, across every gateway replica: uploads, activations, rollbacks
+and deletions of a name take a lock in the shared state store (Redis), so the version left active is
+always one that was loaded. A lock outlives a crashed holder only until its TTL."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tutorbook_common.errors import ConflictError, ServiceUnavailableError
+from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError
+
+LOCK_TTL_SECONDS = 300.0  # longer than any load on every replica takes
+POLL_SECONDS = 0.05
+
+
+class AdapterLocks:
+    def __init__(self, backend: StateBackend, wait_seconds: float = 30.0) -> None:
+        self._backend = backend
+        self._wait_seconds = wait_seconds
+
+    @asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        key, token = f"tb:adapter-lock:{name}", uuid.uuid4().hex.encode()
+        deadline = time.monotonic() + self._wait_seconds
+        try:
+            while not await self._backend.add(key, token, LOCK_TTL_SECONDS):
+                if time.monotonic() > deadline:
+                    raise ConflictError(f"another change to adapter {name!r} is in progress; try again", param="name")
+                await asyncio.sleep(POLL_SECONDS)
+        except StateUnavailableError as exc:
+            raise ServiceUnavailableError("adapter changes need the state store, which is down") from exc
+        try:
+            yield
+        finally:
+            if await self._backend.get(key) == token:
+                await self._backend.delete(key)
