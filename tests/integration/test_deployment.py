@@ -251,3 +251,19 @@ def test_every_service_gets_the_internal_token_from_the_secret(containers: list[
                 assert token.startswith("${TUTORBOOK_INTERNAL_TOKEN:?") or container.service == "gateway", container
             elif container.origin.startswith("k8s"):
                 assert token == "<secret>", container
+
+
+def test_the_gateway_has_room_for_the_largest_upload_it_accepts(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Its root is read-only: an upload is spooled to a bounded /tmp, and held with its unpacked files in
+    memory; both limits must fit what the settings let through, with room for the process itself."""
+    settings, headroom = GatewaySettings(), 256 * 2**20
+    upload, unpacked = settings.adapter_max_upload_bytes, settings.adapter_max_unpacked_bytes
+    compose = load_compose()["services"]["gateway"]
+    tmpfs = memory_bytes(next(item for item in compose["tmpfs"] if item.startswith("/tmp:")).split("size=")[1])
+    assert tmpfs >= upload and memory_bytes(compose["mem_limit"]) >= tmpfs + upload + unpacked + headroom
+    [deployment] = [d for d in rendered["cpu"] if d["kind"] == "Deployment" and d["metadata"]["name"] == "gateway"]
+    pod = deployment["spec"]["template"]["spec"]
+    [tmp] = [volume for volume in pod["volumes"] if volume["name"] == "tmp"]
+    assert memory_bytes(tmp["emptyDir"]["sizeLimit"]) >= upload
+    assert {"name": "tmp", "mountPath": "/tmp"} in pod["containers"][0]["volumeMounts"]
+    assert memory_bytes(pod["containers"][0]["resources"]["limits"]["memory"]) >= upload + unpacked + headroom

@@ -54,7 +54,7 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            adapters_router,
+            adapters_router(settings.adapter_max_upload_bytes),
             chat_route(settings.chat_max_request_bytes),
             list_models,
             documents_router,

@@ -10,7 +10,7 @@ from litestar.params import Body
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
 from tutorbook_gateway.auth import require_admin_key
 
-UPLOAD_LIMIT_BYTES = 1_000_000_000  # the route's hard cap; the settings' archive limit is checked inside
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # the form's boundaries and headers around the archive
 
 
 @dataclass
@@ -27,7 +27,6 @@ def admin_of(state: State) -> AdapterAdmin:
     return admin
 
 
-@post("/", status_code=201, request_max_body_size=UPLOAD_LIMIT_BYTES)
 async def upload_adapter(
     data: Annotated[AdapterUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State
 ) -> dict[str, Any]:
@@ -59,8 +58,12 @@ async def delete_adapter(name: str, state: State, version: int | None = None) ->
     return await admin_of(state).delete(name, version)
 
 
-adapters_router = Router(
-    path="/v1/adapters",
-    guards=[require_admin_key],
-    route_handlers=[upload_adapter, list_adapters, show_adapter, activate_adapter, delete_adapter],
-)
+def adapters_router(max_archive_bytes: int) -> Router:
+    """The admin routes; an upload's body may be no larger than the archive limit (413 above it): it is
+    never read whole beyond that, and a larger multipart part is spooled to the container's /tmp."""
+    upload = post("/", status_code=201, request_max_body_size=max_archive_bytes + MULTIPART_OVERHEAD_BYTES)
+    return Router(
+        path="/v1/adapters",
+        guards=[require_admin_key],
+        route_handlers=[upload(upload_adapter), list_adapters, show_adapter, activate_adapter, delete_adapter],
+    )
