@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-OUTPUT = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "dashboards"
-K8S_OUTPUT = OUTPUT.parents[2] / "k8s" / "base" / "dashboards"
-OUTPUTS = (OUTPUT, K8S_OUTPUT)
+REPO = Path(__file__).resolve().parents[3]
+OUTPUTS = (REPO / "deploy" / "grafana" / "dashboards", REPO / "k8s" / "base" / "dashboards")
 RATE = "$__rate_interval"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
@@ -388,8 +387,7 @@ def rendered() -> dict[str, str]:
 
 
 def main() -> None:
-    """Write the dashboards where docker-compose and the Kubernetes base read them (kustomize reads only
-    inside its own tree, so the base has its own copy; a test keeps both equal to the code)."""
+    """Write the dashboards for docker-compose and for the Kubernetes base (kustomize reads only inside its tree)."""
     for folder in OUTPUTS:
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in rendered().items():
