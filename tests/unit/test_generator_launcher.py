@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,34 @@ def test_vllm_answers_only_the_internal_token_which_stays_off_the_command_line(t
     assert token not in " ".join(build_vllm_command(settings, "/models/x"))
 
 
-def test_a_configured_model_is_used_as_is(tmp_path: Path) -> None:
-    assert resolve_model(GeneratorSettings(data_dir=tmp_path, base_model="org/model")) == "org/model"
+def test_a_configured_model_folder_is_used_as_is(tmp_path: Path) -> None:
+    (tmp_path / "my-model").mkdir()
+    settings = GeneratorSettings(data_dir=tmp_path, base_model=str(tmp_path / "my-model"))
+    assert resolve_model(settings) == str(tmp_path / "my-model")
+
+
+def test_a_hub_model_is_fetched_once_into_the_model_cache_and_served_from_there(tmp_path: Path) -> None:
+    """The GPU default (a hub id): vLLM gets the local folder, so it runs offline and its config.json can
+    be published for the gateway's adapter checks."""
+    asked: list[dict[str, Any]] = []
+
+    def fake_download(**request: Any) -> str:
+        asked.append(request)
+        return str(tmp_path / "snapshot")
+
+    settings = GeneratorSettings(data_dir=tmp_path, base_model="Qwen/Qwen2.5-7B-Instruct", base_model_revision="v1")
+    assert resolve_model(settings, fake_download) == str(tmp_path / "snapshot")
+    assert asked[0]["repo_id"] == "Qwen/Qwen2.5-7B-Instruct" and asked[0]["revision"] == "v1"
+    assert asked[0]["cache_dir"] == str(tmp_path / "models" / "hub") and "*.safetensors" in asked[0]["allow_patterns"]
+
+
+def test_a_hub_model_that_cannot_be_fetched_says_what_to_do(tmp_path: Path) -> None:
+    def unreachable(**_request: Any) -> str:
+        raise OSError("network unreachable")
+
+    settings = GeneratorSettings(data_dir=tmp_path, base_model="Qwen/Qwen2.5-7B-Instruct")
+    with pytest.raises(model_prep.ModelPreparationError, match="local model folder"):
+        resolve_model(settings, unreachable)
 
 
 def test_preparation_converts_once_and_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +104,3 @@ def test_the_served_models_config_is_published_for_the_gateway(tmp_path: Path) -
     publish_base_model_config(str(model), tmp_path / "adapters")
     assert (tmp_path / "adapters" / ".base_model" / "config.json").read_text() == '{"hidden_size": 576}'
     assert (tmp_path / "adapters" / ".base_model" / "name").read_text() == str(model)  # what vLLM calls it
-    publish_base_model_config("HuggingFaceTB/SmolLM2-135M-Instruct", tmp_path / "other")  # a hub id: no config
-    assert not (tmp_path / "other" / ".base_model" / "config.json").exists()
-    assert (tmp_path / "other" / ".base_model" / "name").read_text() == "HuggingFaceTB/SmolLM2-135M-Instruct"

