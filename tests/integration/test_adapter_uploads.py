@@ -1,8 +1,10 @@
 """Adapter uploads through the HTTP API: versions, activation (rollback), deletion, hot-loading on every
 replica, the router learning route examples; and every refusal, each leaving the store unchanged."""
 
+import base64
 import io
 import json
+import random
 import struct
 import tarfile
 from collections.abc import Iterator
@@ -291,6 +293,17 @@ def test_every_refusal_says_why_and_stores_nothing(tmp_path: Path, case: str, me
         assert gateway.loader.calls == [("load", "kept@1")]
         metrics = client.get("/metrics").text
         assert 'tutorbook_gateway_adapter_uploads_total{result="refused"} 1.0' in metrics
+
+
+def test_an_upload_larger_than_the_in_memory_spool_is_streamed_to_disk_and_stored(tmp_path: Path) -> None:
+    """Above 1 MiB the form parser writes the archive to a temporary file, which is read from there."""
+    readme = base64.b64encode(random.Random(0).randbytes(2_400_000))  # hardly compresses
+    archive = tar_gz({**adapter_files(), "README.md": readme})
+    assert len(archive) > 1024 * 1024
+    gateway = Gateway(tmp_path)
+    with TestClient(gateway.app) as client:
+        assert upload(client, archive).status_code == 201
+        assert (gateway.adapter_dir / "triage@1" / "README.md").read_bytes() == readme
 
 
 def test_an_archive_above_the_upload_limit_is_refused(tmp_path: Path) -> None:

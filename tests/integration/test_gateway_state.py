@@ -166,6 +166,15 @@ def test_feedback_is_stored_with_the_route_and_counted(redis_url: str) -> None:
         assert metric(client, 'tutorbook_gateway_feedback_total{rating="up",route="rag"}') == 1
 
 
+def test_feedback_can_be_switched_off(redis_url: str) -> None:
+    gateway = Gateway(redis_url, feedback_enabled=False)
+    with gateway.client() as client:
+        answer = ask(client, "How long is the warranty?").json()
+        rated = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "up"}, headers=USER)
+        assert rated.status_code == 404 and "switched off" in rated.json()["error"]["message"]
+        assert client.get("/v1/feedback", headers=ADMIN).status_code == 404
+
+
 def test_the_semantic_cache_answers_rephrased_questions_at_the_same_index_version(redis_url: str) -> None:
     gateway = Gateway(redis_url, semantic_cache_enabled=True, semantic_cache_min_similarity=0.9)
     with gateway.client() as client:

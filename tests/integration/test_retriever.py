@@ -114,3 +114,25 @@ def test_only_the_gateway_with_the_internal_token_is_answered(retriever: Client)
 def test_the_retriever_refuses_to_start_with_a_weak_internal_token(tmp_path: Path, token: str) -> None:
     with pytest.raises(WeakKeyError, match="TUTORBOOK_INTERNAL_TOKEN"):
         create_app(RetrieverSettings(data_dir=tmp_path, internal_token=token))
+
+
+def test_answered_questions_are_bounded_and_earlier_versions_make_room(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The semantic cache's questions: at most max_answered_questions; those answered at an earlier index
+    version can never be served again, so they make room for the current version's."""
+    settings = RetrieverSettings(data_dir=tmp_path, internal_token=INTERNAL_TOKEN, max_answered_questions=2)
+
+    def remember(client: Client, key: str, question: str, version: int) -> bool:
+        body = {"key": key, "question": question, "index_version": version}
+        response = client.put("/v1/answered-questions", json=body)
+        assert response.status_code == 200, response.text
+        return bool(response.json()["kept"])
+
+    with internal_client(create_app(settings, embedder=embedder)) as client:
+        assert remember(client, "k1", "How long is the warranty?", 1)
+        assert remember(client, "k2", "Can I return a kettle?", 1)
+        assert not remember(client, "k3", "Does the kettle have a filter?", 1)  # full at this version
+        assert remember(client, "k4", "Does the kettle have a filter?", 2)  # version 1's questions made room
+        assert remember(client, "k5", "What colour is the kettle?", 2)
+        assert not remember(client, "k6", "Is the kettle cordless?", 2)

@@ -134,12 +134,24 @@ async def test_one_change_at_a_time_per_adapter_name_across_replicas(backend: St
 
 
 async def test_conversations_are_per_key_and_trimmed_to_the_budget(backend: StateBackend) -> None:
-    conversations = Conversations(backend, ttl_seconds=60, max_turns=50, max_tokens=40)
+    conversations = Conversations(backend, ttl_seconds=60, max_turns=50, max_tokens=40, max_turn_chars=1000)
     long_answer = "x" * 100  # about 29 tokens with its overhead
     await conversations.record("key-a", "s1", [Turn("user", "first question"), Turn("assistant", long_answer)])
     await conversations.record("key-a", "s1", [Turn("user", "second question"), Turn("assistant", "short")])
     assert await conversations.history("key-a", "s1") == [Turn("user", "second question"), Turn("assistant", "short")]
     assert await conversations.history("key-b", "s1") == []  # another key cannot read it
+
+
+async def test_a_session_stores_a_bounded_number_of_bounded_turns(backend: StateBackend) -> None:
+    """Bytes stored per session: at most max_turns turns of at most max_turn_chars characters each."""
+    conversations = Conversations(backend, ttl_seconds=60, max_turns=4, max_tokens=10_000, max_turn_chars=100)
+    for number in range(5):
+        await conversations.record("key-a", "s1", [Turn("user", f"{number} " + "x" * 5000), Turn("assistant", "ok")])
+    history = await conversations.history("key-a", "s1")
+    assert [turn.content[:1] for turn in history] == ["3", "o", "4", "o"]
+    assert len(history[0].content) == 100 and history[0].content.endswith(" [...]")
+    stored = await backend.items(Conversations.key("key-a", "s1"), 100)
+    assert len(stored) == 4 and sum(map(len, stored)) < 4 * 200
 
 
 async def test_cache_round_trip_and_stable_keys(backend: StateBackend) -> None:

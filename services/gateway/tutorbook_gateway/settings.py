@@ -42,10 +42,12 @@ class GatewaySettings(BaseSettings):
     # that answer. Off by default: `make eval-semantic-cache` measures how often it would answer wrongly.
     semantic_cache_enabled: bool = False
     semantic_cache_min_similarity: float = 0.95
-    # Conversations (session_id): kept this long after the last turn, at most this many turns, and
-    # trimmed to about this many tokens of history when sent to the model.
+    # Conversations (session_id): kept this long after the last turn, at most this many turns of at most
+    # this many characters each (a longer message or answer is stored cut, marked " [...]"), and trimmed
+    # to about this many tokens of history when sent to the model.
     session_ttl_seconds: float = 86400.0
     session_max_turns: int = 50
+    session_max_turn_chars: int = 4000
     session_max_tokens: int = 1200
     # Rate limits per API key (0: unlimited). Overrides: JSON {"<key fingerprint>": {"requests_per_minute":
     # 60, "tokens_per_minute": 20000}}; a key's fingerprint is the first 16 hex digits of its SHA-256.
@@ -60,7 +62,9 @@ class GatewaySettings(BaseSettings):
     # time and admits from it without a round trip; unused tokens go back within a second (0: ask Redis on
     # every request).
     rate_limit_lease_seconds: float = 1.0
-    # How long answers can be rated, and feedback kept.
+    # Feedback on answers: whether POST /v1/feedback records it at all (false: 404), and how long answers
+    # can be rated and ratings kept.
+    feedback_enabled: bool = True
     feedback_ttl_seconds: float = 30 * 86400.0
     # Signs response ids (they carry what feedback names: route, adapter, model, time). Every replica needs
     # the same one; empty: derived from the admin keys (rotating them ends feedback on earlier answers).

@@ -56,7 +56,7 @@ def create_app(
         qdrant = None
         if store is None:
             qdrant = open_qdrant(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
-        live_store = store or qdrant_store(qdrant, settings.collection_prefix)  # type: ignore[arg-type]
+        live_store = store or qdrant_store(qdrant, settings.collection_prefix, settings.max_answered_questions)  # type: ignore[arg-type]
         live_store.ensure(live_embedder.dimension)
         services = build_services(settings, live_embedder, live_store, open_publisher(settings))
         services.index_changed(live_store.registry.index_version())

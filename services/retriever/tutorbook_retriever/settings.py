@@ -43,6 +43,9 @@ class RetrieverSettings(BaseSettings):
     max_document_chars: int = 1_000_000
     max_documents_per_request: int = 256
     max_top_k: int = 50
+    # Answered questions kept for the gateway's semantic cache (when it is on); when full, those of earlier
+    # index versions go, and while still full no more are kept.
+    max_answered_questions: int = 100_000
 
     def onnx_cache_dir(self) -> Path:
         return self.data_dir / "models" / "onnx"

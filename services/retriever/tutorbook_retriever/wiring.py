@@ -28,12 +28,12 @@ def open_embedder(settings: RetrieverSettings) -> Embedder:
     return SentenceTransformerEmbedder(model, device=settings.embedding_device)
 
 
-def qdrant_store(qdrant: QdrantHandle, prefix: str) -> Store:
+def qdrant_store(qdrant: QdrantHandle, prefix: str, max_answered_questions: int) -> Store:
     return Store(
         chunks=QdrantChunkIndex(qdrant, f"{prefix}_chunks"),
         registry=QdrantDocumentRegistry(qdrant, f"{prefix}_documents"),
         routes=QdrantRouteIndex(qdrant, f"{prefix}_route_examples"),
-        questions=QdrantQuestionIndex(qdrant, f"{prefix}_answered_questions"),
+        questions=QdrantQuestionIndex(qdrant, f"{prefix}_answered_questions", max_answered_questions),
     )
 
 

@@ -67,7 +67,7 @@ def time_each(call: Callable[[str], object], queries: list[str], repeats: int, w
 
 
 def fresh_store(folder: Path, dimension: int) -> Store:
-    store = qdrant_store(open_qdrant("", "", folder), "bench")
+    store = qdrant_store(open_qdrant("", "", folder), "bench", RetrieverSettings().max_answered_questions)
     store.ensure(dimension)
     return store
 

@@ -76,7 +76,7 @@ def evaluate_corpus(
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
         qdrant = open_qdrant("", "", Path(tmp))
         try:
-            store = qdrant_store(qdrant, "eval")
+            store = qdrant_store(qdrant, "eval", settings.max_answered_questions)
             store.ensure(embedder.dimension)
             seconds = ingest_corpus(corpus, settings, store, embedder)
             chunks = store.chunks.count()

@@ -93,7 +93,7 @@ def evaluate_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder
     with tempfile.TemporaryDirectory(prefix="tutorbook-routing-") as tmp:
         qdrant = open_qdrant("", "", Path(tmp))
         try:
-            store = qdrant_store(qdrant, "routing")
+            store = qdrant_store(qdrant, "routing", retriever.max_answered_questions)
             store.ensure(embedder.dimension)
             prepare_store(store, embedder, samples, retriever, gateway.base_model_name)
             for case in tqdm(cases, desc="routing", unit="request", file=sys.stderr):

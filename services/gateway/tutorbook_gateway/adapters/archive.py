@@ -1,9 +1,10 @@
-"""Reading an uploaded adapter archive (``.tar.gz`` or ``.zip``) safely, into memory, before anything is
-stored: no absolute paths, no ``..``, no links or devices, and limits on the archive, on the number of
-members (folders included), on each member and on the unpacked total (zip bombs). Everything is bounded
-before it is read: a tar is decompressed through a counter (its long-name and PAX headers included), a
-zip's central directory is sized from its end record before it is parsed. Files may sit at the top level
-or in one top folder. Blocking work: call it in a worker thread."""
+"""Reading an uploaded adapter archive (``.tar.gz`` or ``.zip``, streamed to a temporary file) safely,
+its members into memory, before anything is stored: no absolute paths, no ``..``, no links or devices,
+and limits on the archive, on the number of members (folders included), on each member and on the
+unpacked total (zip bombs). Everything is bounded before it is read: a tar is decompressed through a
+counter (its long-name and PAX headers included), a zip's central directory is sized from its end
+record before it is parsed. Files may sit at the top level or in one top folder. Blocking work: call it
+in a worker thread."""
 
 import gzip
 import io
@@ -12,7 +13,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from tutorbook_common.errors import BadRequestError, PayloadTooLargeError
 
@@ -94,9 +95,9 @@ class BoundedReader(io.RawIOBase):
         return len(data)
 
 
-def read_tar(data: bytes, budget: Budget) -> dict[PurePosixPath, bytes]:
+def read_tar(upload: IO[bytes], compressed: bool, budget: Budget) -> dict[PurePosixPath, bytes]:
     files: dict[PurePosixPath, bytes] = {}
-    raw: Any = gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
+    raw: Any = gzip.GzipFile(fileobj=upload, mode="rb") if compressed else upload
     headers_allowance = 1024 * 1024  # tar headers and padding beside the members' own bytes
     stream = io.BufferedReader(BoundedReader(raw, budget.limits.max_total_bytes + headers_allowance))
     try:
@@ -118,21 +119,24 @@ def read_tar(data: bytes, budget: Budget) -> dict[PurePosixPath, bytes]:
     return files
 
 
-def zip_entries(data: bytes) -> int:
+def zip_entries(archive: IO[bytes], size: int) -> int:
     """How many entries the zip's end-of-central-directory record declares (read before parsing it)."""
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
-    if end < 0 or end + 22 > len(data):
+    archive.seek(max(0, size - 65_557))
+    tail = archive.read()
+    archive.seek(0)
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(tail):
         raise ArchiveError("not a readable zip archive: no end of central directory", param="file")
-    (entries,) = struct.unpack("<H", data[end + 10 : end + 12])
+    (entries,) = struct.unpack("<H", tail[end + 10 : end + 12])
     return int(entries)
 
 
-def read_zip(data: bytes, budget: Budget) -> dict[PurePosixPath, bytes]:
+def read_zip(upload: IO[bytes], size: int, budget: Budget) -> dict[PurePosixPath, bytes]:
     files: dict[PurePosixPath, bytes] = {}
-    if zip_entries(data) > budget.limits.max_members:  # 0xFFFF (ZIP64) included: an adapter never needs it
+    if zip_entries(upload, size) > budget.limits.max_members:  # 0xFFFF (ZIP64) too: no adapter needs it
         raise ArchiveError(f"the archive has more than {budget.limits.max_members} members", param="file")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(upload) as archive:
             for info in archive.infolist():
                 budget.count()
                 path = member_path(info.filename)
@@ -151,15 +155,20 @@ def read_zip(data: bytes, budget: Budget) -> dict[PurePosixPath, bytes]:
     return files
 
 
-def read_archive(data: bytes, limits: ArchiveLimits) -> dict[str, bytes]:
-    """The archive's files by name; raises a 4xx naming the problem."""
-    if len(data) > limits.max_archive_bytes:
+def read_archive(archive: IO[bytes], limits: ArchiveLimits) -> dict[str, bytes]:
+    """The files of the archive in ``archive`` (a seekable file: an upload is streamed to disk, never
+    held whole in memory) by name; raises a 4xx naming the problem."""
+    size = archive.seek(0, io.SEEK_END)
+    if size > limits.max_archive_bytes:
         raise PayloadTooLargeError(f"the archive is larger than {limits.max_archive_bytes} bytes", param="file")
+    archive.seek(0)
+    head = archive.read(262)
+    archive.seek(0)
     budget = Budget(limits)
-    if data[:2] == b"PK":
-        files = read_zip(data, budget)
-    elif data[:2] == b"\x1f\x8b" or data[257:262] == b"ustar":
-        files = read_tar(data, budget)
+    if head[:2] == b"PK":
+        files = read_zip(archive, size, budget)
+    elif head[:2] == b"\x1f\x8b" or head[257:262] == b"ustar":
+        files = read_tar(archive, head[:2] == b"\x1f\x8b", budget)
     else:
         raise ArchiveError("the upload must be a .tar.gz or a .zip of the adapter folder", param="file")
     if not files:

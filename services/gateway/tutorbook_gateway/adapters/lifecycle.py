@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
@@ -66,7 +66,9 @@ class AdapterAdmin:
     unload_grace_seconds: float
     locks: AdapterLocks
 
-    async def upload(self, archive: bytes) -> dict[str, Any]:
+    async def upload(self, archive: IO[bytes]) -> dict[str, Any]:
+        """Validate, store and (unless an evaluation gate holds it) activate the adapter in ``archive``,
+        a seekable file: the upload as the route streamed it to disk."""
         if not self.base_config.is_file():
             raise ServiceUnavailableError(
                 f"the base model's config.json ({self.base_config}) is not available: cannot validate adapters"
@@ -99,7 +101,9 @@ class AdapterAdmin:
             return {**self.describe_version(name, version), "activated": False, "loads": exc.loads, "why": exc.message}
         return {**self.describe_version(name, version), "activated": True, "loads": loads}
 
-    def unpack_and_validate(self, archive: bytes, shape: BaseModelShape) -> tuple[dict[str, bytes], ValidatedAdapter]:
+    def unpack_and_validate(
+        self, archive: IO[bytes], shape: BaseModelShape
+    ) -> tuple[dict[str, bytes], ValidatedAdapter]:
         files = read_archive(archive, self.limits)
         return files, validate_adapter(files, shape, self.max_rank, self.base_model)
 

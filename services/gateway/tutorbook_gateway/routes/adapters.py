@@ -30,8 +30,13 @@ def admin_of(state: State) -> AdapterAdmin:
 async def upload_adapter(
     data: Annotated[AdapterUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State
 ) -> dict[str, Any]:
-    """Multipart upload (field ``file``) of a .tar.gz or .zip of a PEFT adapter folder with its card."""
-    return await admin_of(state).upload(await data.file.read())
+    """Multipart upload (field ``file``) of a .tar.gz or .zip of a PEFT adapter folder with its card. The
+    archive is never held whole in memory: the form parser streams it to a temporary file (in memory up
+    to 1 MiB, then in /tmp), which is read from there and deleted after the request."""
+    try:
+        return await admin_of(state).upload(data.file.file)
+    finally:
+        await data.file.close()
 
 
 @get("/", sync_to_thread=False)
@@ -59,8 +64,8 @@ async def delete_adapter(name: str, state: State, version: int | None = None) ->
 
 
 def adapters_router(max_archive_bytes: int) -> Router:
-    """The admin routes; an upload's body may be no larger than the archive limit (413 above it): it is
-    never read whole beyond that, and a larger multipart part is spooled to the container's /tmp."""
+    """The admin routes; an upload's body may be no larger than the archive limit (413 above it, counted
+    as it streams in)."""
     upload = post("/", status_code=201, request_max_body_size=max_archive_bytes + MULTIPART_OVERHEAD_BYTES)
     return Router(
         path="/v1/adapters",

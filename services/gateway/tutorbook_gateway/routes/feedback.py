@@ -8,10 +8,16 @@ from litestar.datastructures import State
 from tutorbook_common.errors import BadRequestError, NotFoundError
 from tutorbook_gateway.auth import require_admin_key
 from tutorbook_gateway.services import GatewayServices
-from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, Rating
+from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, FeedbackStore, Rating
 
 MAX_LISTED = 1000
 MAX_RESPONSE_ID_CHARS = 1000
+
+
+def feedback_store(services: GatewayServices) -> FeedbackStore:
+    if services.state.feedback is None:
+        raise NotFoundError("feedback is switched off on this gateway (TUTORBOOK_FEEDBACK_ENABLED)")
+    return services.state.feedback
 
 
 class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -24,6 +30,7 @@ class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
 async def post_feedback(data: FeedbackRequest, state: State) -> dict[str, Any]:
     """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it."""
     services: GatewayServices = state.services
+    store = feedback_store(services)
     if data.comment is not None and len(data.comment) > MAX_COMMENT_CHARS:
         raise BadRequestError(f"comment must be at most {MAX_COMMENT_CHARS} characters", param="comment")
     if not data.response_id.strip() or len(data.response_id) > MAX_RESPONSE_ID_CHARS:
@@ -31,7 +38,7 @@ async def post_feedback(data: FeedbackRequest, state: State) -> dict[str, Any]:
     response = services.response_ids.read(data.response_id)
     if response is None or response.created < time.time() - services.state.feedback_ttl_seconds:
         raise NotFoundError(f"no answer with id {data.response_id!r} (or it is too old)", param="response_id")
-    record = await services.state.feedback.record(data.response_id, response, data.rating, data.comment)
+    record = await store.record(data.response_id, response, data.rating, data.comment)
     services.metrics.feedback.labels(route=record.route or "unknown", rating=record.rating).inc()
     return msgspec.to_builtins(record)  # type: ignore[no-any-return]
 
@@ -42,5 +49,5 @@ async def list_feedback(state: State, limit: int = 100) -> dict[str, Any]:
     services: GatewayServices = state.services
     if not 1 <= limit <= MAX_LISTED:
         raise BadRequestError(f"limit must be between 1 and {MAX_LISTED}", param="limit")
-    records = await services.state.feedback.recent(limit)
+    records = await feedback_store(services).recent(limit)
     return {"object": "list", "data": msgspec.to_builtins(records)}

@@ -44,12 +44,28 @@ def trim_to_budget(turns: list[Turn], max_tokens: int) -> list[Turn]:
     return kept
 
 
+TRUNCATED = " [...]"
+
+
+def bounded_turn(turn: Turn, max_chars: int) -> Turn:
+    """The turn as it is stored: its content cut to ``max_chars`` characters, marked where it was cut."""
+    if len(turn.content) <= max_chars:
+        return turn
+    return Turn(turn.role, turn.content[: max(0, max_chars - len(TRUNCATED))] + TRUNCATED)
+
+
 class Conversations:
-    def __init__(self, backend: StateBackend, ttl_seconds: float, max_turns: int, max_tokens: int) -> None:
+    """A session keeps at most ``max_turns`` turns of at most ``max_turn_chars`` characters each, for
+    ``ttl_seconds`` after its last turn; ``max_tokens`` of them are sent back to the model."""
+
+    def __init__(
+        self, backend: StateBackend, ttl_seconds: float, max_turns: int, max_tokens: int, max_turn_chars: int
+    ) -> None:
         self._backend = backend
         self._ttl = ttl_seconds
         self._max_turns = max_turns
         self._max_tokens = max_tokens
+        self._max_turn_chars = max_turn_chars
 
     @staticmethod
     def key(owner: str, session_id: str) -> str:
@@ -61,5 +77,5 @@ class Conversations:
         return trim_to_budget(turns, self._max_tokens)
 
     async def record(self, owner: str, session_id: str, turns: list[Turn]) -> None:
-        values = [msgspec.json.encode(turn) for turn in turns]
+        values = [msgspec.json.encode(bounded_turn(turn, self._max_turn_chars)) for turn in turns]
         await self._backend.push(self.key(owner, session_id), values, self._max_turns, self._ttl)

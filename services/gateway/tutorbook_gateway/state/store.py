@@ -19,7 +19,7 @@ class GatewayState:
     conversations: Conversations
     cache: ResponseCache | None  # None: caching switched off
     limiter: RateLimiter
-    feedback: FeedbackStore
+    feedback: FeedbackStore | None  # None: feedback is switched off
     feedback_ttl_seconds: float
     semantic_min_similarity: float | None = None  # None: the semantic cache is off
 
@@ -37,7 +37,11 @@ def gateway_state(
     return GatewayState(
         backend=backend,
         conversations=Conversations(
-            backend, settings.session_ttl_seconds, settings.session_max_turns, settings.session_max_tokens
+            backend,
+            settings.session_ttl_seconds,
+            settings.session_max_turns,
+            settings.session_max_tokens,
+            settings.session_max_turn_chars,
         ),
         cache=ResponseCache(backend, settings.cache_ttl_seconds) if settings.cache_enabled else None,
         limiter=RateLimiter(
@@ -48,7 +52,7 @@ def gateway_state(
             settings.rate_limit_lease_seconds,
             on_rate_limit_store_error,
         ),
-        feedback=FeedbackStore(backend, settings.feedback_ttl_seconds),
+        feedback=FeedbackStore(backend, settings.feedback_ttl_seconds) if settings.feedback_enabled else None,
         feedback_ttl_seconds=settings.feedback_ttl_seconds,
         semantic_min_similarity=settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None,
     )

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from qdrant_client import models
 
-from tutorbook_retriever.clients.qdrant import QdrantCollection
+from tutorbook_retriever.clients.qdrant import QdrantCollection, QdrantHandle
 
 NAMESPACE = uuid.UUID("8d0f6a57-3c1e-4f55-b1a8-1f5e7c2b9e44")
 
@@ -22,12 +22,25 @@ class SimilarQuestion:
 class QuestionIndex(Protocol):
     def ensure(self, dimension: int) -> None: ...
 
-    def put(self, key: str, question: str, index_version: int, vector: list[float]) -> None: ...
+    def put(self, key: str, question: str, index_version: int, vector: list[float]) -> bool: ...
 
     def nearest(self, vector: list[float], index_version: int) -> SimilarQuestion | None: ...
 
 
+def at_version(index_version: int) -> models.Filter:
+    return models.Filter(
+        must=[models.FieldCondition(key="index_version", match=models.MatchValue(value=index_version))]
+    )
+
+
 class QdrantQuestionIndex(QdrantCollection):
+    """At most ``max_questions`` questions: when full, those answered at earlier index versions (never
+    served again) are deleted, and while it is still full no question is added."""
+
+    def __init__(self, qdrant: QdrantHandle, collection: str, max_questions: int) -> None:
+        super().__init__(qdrant, collection)
+        self._max_questions = max_questions
+
     def ensure(self, dimension: int) -> None:
         with self._qdrant.guard():
             if not self._client.collection_exists(self._collection):
@@ -36,20 +49,24 @@ class QdrantQuestionIndex(QdrantCollection):
                     vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
                 )
 
-    def put(self, key: str, question: str, index_version: int, vector: list[float]) -> None:
+    def put(self, key: str, question: str, index_version: int, vector: list[float]) -> bool:
+        """Whether the question was kept (False: the index is full of questions at this version)."""
         payload = {"key": key, "question": question, "index_version": index_version}
         point = models.PointStruct(id=str(uuid.uuid5(NAMESPACE, key)), vector=vector, payload=payload)
         with self._qdrant.guard():
+            if self._client.count(self._collection, exact=True).count >= self._max_questions:
+                stale = models.Filter(must_not=at_version(index_version).must)
+                self._client.delete(self._collection, points_selector=models.FilterSelector(filter=stale), wait=True)
+                if self._client.count(self._collection, exact=True).count >= self._max_questions:
+                    return False
             self._client.upsert(self._collection, points=[point], wait=True)
+        return True
 
     def nearest(self, vector: list[float], index_version: int) -> SimilarQuestion | None:
         """The most similar question answered at this index version (older answers may be stale)."""
-        current = models.Filter(
-            must=[models.FieldCondition(key="index_version", match=models.MatchValue(value=index_version))]
-        )
         with self._qdrant.guard():
             found = self._client.query_points(
-                self._collection, query=vector, query_filter=current, limit=1, with_payload=True
+                self._collection, query=vector, query_filter=at_version(index_version), limit=1, with_payload=True
             ).points
         if not found:
             return None

@@ -42,11 +42,11 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
 
 
 @put("/v1/answered-questions", sync_to_thread=True)
-def put_answered_question(data: AnsweredQuestion, state: State) -> dict[str, str]:
+def put_answered_question(data: AnsweredQuestion, state: State) -> dict[str, str | bool]:
     """Remember that ``question`` was answered (cache ``key``) at ``index_version``: the gateway's semantic
-    cache finds it again when a similar question comes."""
+    cache finds it again when a similar question comes. ``kept`` is false when the index is full."""
     services: RetrieverServices = state.services
     validate_query(data.question, 1, 1)
     [vector] = services.embedder.embed([data.question])
-    services.store.questions.put(data.key, data.question, data.index_version, vector)
-    return {"key": data.key}
+    kept = services.store.questions.put(data.key, data.question, data.index_version, vector)
+    return {"key": data.key, "kept": kept}
