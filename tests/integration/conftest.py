@@ -19,7 +19,7 @@ from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.settings import RetrieverSettings
 
-QDRANT_BACKENDS = ["local", "server"]
+QDRANT_BACKENDS = ["edge", "server"]
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(params=QDRANT_BACKENDS)
 def retriever_settings(request: pytest.FixtureRequest, tmp_path: Path) -> RetrieverSettings:
-    """Qdrant local mode always; a Qdrant server too when TUTORBOOK_QDRANT_URL is set."""
+    """Qdrant Edge (the embedded default) always; a Qdrant server too when TUTORBOOK_QDRANT_URL is set."""
     if request.param == "server":
         url = os.environ.get("TUTORBOOK_QDRANT_URL", "")
         if not url:

@@ -1,4 +1,4 @@
-"""The retriever with the real embedder and real Qdrant (local mode; a server when configured)."""
+"""The retriever with the real embedder and real Qdrant (Qdrant Edge in-process; a server when configured)."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Document lifecycle and hybrid search on the real embedder and real Qdrant (local; a server when set)."""
+"""Document lifecycle and hybrid search on the real embedder and real Qdrant (Qdrant Edge; a server when set)."""
 
 import threading
 from typing import Any

@@ -14,14 +14,13 @@ from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_common.probes import PROBE_ROUTES, Probes
 from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_retriever.clients.embedder import Embedder
-from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.routes.documents import get_document, index_version, ingest, list_documents, remove_document
 from tutorbook_retriever.routes.route_examples import count_route_examples, delete_route_examples, put_route_examples
 from tutorbook_retriever.routes.search import put_answered_question, search
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
-from tutorbook_retriever.wiring import build_services, open_embedder, open_publisher, qdrant_store
+from tutorbook_retriever.wiring import build_services, open_embedder, open_publisher, open_store
 
 ROUTES = [
     ingest, list_documents, get_document, remove_document, index_version, search,
@@ -53,11 +52,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         live_embedder = embedder or open_embedder(settings)
-        qdrant = None
+        close_store = None
         if store is None:
-            qdrant = open_qdrant(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
-        live_store = store or qdrant_store(qdrant, settings.collection_prefix, settings.max_answered_questions)  # type: ignore[arg-type]
-        live_store.ensure(live_embedder.dimension)
+            live_store, close_store = await anyio.to_thread.run_sync(open_store, settings, live_embedder.dimension)
+        else:
+            live_store = store
+            live_store.ensure(live_embedder.dimension)
         services = build_services(settings, live_embedder, live_store, open_publisher(settings))
         services.index_changed(live_store.registry.index_version())
         republishing = asyncio.create_task(republish(services))
@@ -72,8 +72,8 @@ def create_app(
         finally:
             republishing.cancel()
             services.publisher.close()
-            if qdrant is not None:
-                qdrant.close()
+            if close_store is not None:
+                close_store()
 
     return Litestar(
         route_handlers=[*ROUTES, *PROBE_ROUTES],

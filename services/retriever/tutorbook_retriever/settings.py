@@ -15,10 +15,13 @@ class RetrieverSettings(BaseSettings):
     # /metrics needs it. At least 16 characters, no placeholder: the retriever refuses to start otherwise.
     internal_token: str = ""
     data_dir: Path = Path("data")
-    # Empty: embedded Qdrant (local mode) on disk under <data_dir>/qdrant. Set: a Qdrant server.
+    # Empty: Qdrant Edge (the Qdrant engine in this process) on disk under <data_dir>/qdrant-edge; a folder
+    # of the earlier embedded backend (qdrant-client's local mode, <data_dir>/qdrant) is migrated to it on
+    # the first start. Set: a Qdrant server or cluster, through qdrant-client.
     qdrant_url: str = ""
     qdrant_api_key: str = ""
-    qdrant_path: Path | None = None
+    edge_path: Path | None = None
+    qdrant_path: Path | None = None  # the earlier embedded backend's folder (read once, to migrate it)
     # Collections are named <prefix>_chunks, _documents, _route_examples and _answered_questions.
     collection_prefix: str = "tutorbook"
     # The gateways' Redis: when set, every index version is published there (key tb:index_version), so
@@ -49,6 +52,9 @@ class RetrieverSettings(BaseSettings):
 
     def onnx_cache_dir(self) -> Path:
         return self.data_dir / "models" / "onnx"
+
+    def resolved_edge_path(self) -> Path:
+        return self.edge_path or self.data_dir / "qdrant-edge"
 
     def resolved_qdrant_path(self) -> Path:
         return self.qdrant_path or self.data_dir / "qdrant"

@@ -5,11 +5,20 @@ defaults, the index-version publisher and the services the handlers work with.
 in-process, so they search exactly as the service does.
 """
 
+from collections.abc import Callable
+from pathlib import Path
+
 from tutorbook_retriever.clients.chunk_index import QdrantChunkIndex
 from tutorbook_retriever.clients.document_registry import QdrantDocumentRegistry
+from tutorbook_retriever.clients.edge.chunks import EdgeChunkIndex
+from tutorbook_retriever.clients.edge.migration import migrate_local_mode
+from tutorbook_retriever.clients.edge.questions import EdgeQuestionIndex
+from tutorbook_retriever.clients.edge.registry import EdgeDocumentRegistry
+from tutorbook_retriever.clients.edge.routes import EdgeRouteIndex
+from tutorbook_retriever.clients.edge.shards import EdgeShards
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
-from tutorbook_retriever.clients.qdrant import QdrantHandle
+from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
 from tutorbook_retriever.clients.question_index import QdrantQuestionIndex
 from tutorbook_retriever.clients.route_index import QdrantRouteIndex
 from tutorbook_retriever.clients.version_publisher import NoPublisher, RedisVersionPublisher, VersionPublisher
@@ -35,6 +44,35 @@ def qdrant_store(qdrant: QdrantHandle, prefix: str, max_answered_questions: int)
         routes=QdrantRouteIndex(qdrant, f"{prefix}_route_examples"),
         questions=QdrantQuestionIndex(qdrant, f"{prefix}_answered_questions", max_answered_questions),
     )
+
+
+def edge_store(shards: EdgeShards, prefix: str, max_answered_questions: int) -> Store:
+    return Store(
+        chunks=EdgeChunkIndex(shards, f"{prefix}_chunks"),
+        registry=EdgeDocumentRegistry(shards, f"{prefix}_documents"),
+        routes=EdgeRouteIndex(shards, f"{prefix}_route_examples"),
+        questions=EdgeQuestionIndex(shards, f"{prefix}_answered_questions", max_answered_questions),
+    )
+
+
+def open_store(settings: RetrieverSettings, dimension: int) -> tuple[Store, Callable[[], None]]:
+    """A Qdrant server when TUTORBOOK_QDRANT_URL is set; otherwise Qdrant Edge in this process (a data
+    folder of the earlier embedded backend is migrated to it first). Returns the store and its closer."""
+    if settings.qdrant_url:
+        qdrant = open_qdrant(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
+        store = qdrant_store(qdrant, settings.collection_prefix, settings.max_answered_questions)
+        store.ensure(dimension)
+        return store, qdrant.close
+
+    def open_edge(root: Path) -> tuple[Store, Callable[[], None]]:
+        shards = EdgeShards(root)
+        store = edge_store(shards, settings.collection_prefix, settings.max_answered_questions)
+        store.ensure(dimension)
+        return store, shards.close
+
+    root = settings.resolved_edge_path()
+    migrate_local_mode(settings.resolved_qdrant_path(), root, settings.collection_prefix, open_edge)
+    return open_edge(root)
 
 
 def search_defaults(settings: RetrieverSettings) -> SearchOptions:

@@ -13,13 +13,12 @@ from tutorbook_evals.retrieval_charts import plot_retrieval
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_evals.retrieval_scores import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
 from tutorbook_retriever.clients.embedder import Embedder
-from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.ingestion import IngestLimits, ingest_documents
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import Fusion, SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
-from tutorbook_retriever.wiring import open_embedder, qdrant_store, search_defaults
+from tutorbook_retriever.wiring import open_embedder, open_store, search_defaults
 
 # (label, mode, fusion): the two single signals, then hybrid with each fusion method.
 RUNS: tuple[tuple[str, SearchMode, Fusion], ...] = (
@@ -74,15 +73,14 @@ def evaluate_corpus(
     """Ingest ``corpus`` into a fresh embedded index and return the report (summary line and table);
     with ``plot``, also draw the scores as a bar chart there."""
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
-        qdrant = open_qdrant("", "", Path(tmp))
+        embedded = settings.model_copy(update={"data_dir": Path(tmp), "qdrant_url": ""})
+        store, close = open_store(embedded, embedder.dimension)  # what the service runs: Qdrant Edge
         try:
-            store = qdrant_store(qdrant, "eval", settings.max_answered_questions)
-            store.ensure(embedder.dimension)
             seconds = ingest_corpus(corpus, settings, store, embedder)
             chunks = store.chunks.count()
             results = evaluate_modes(corpus, store, embedder, search_defaults(settings))
         finally:
-            qdrant.close()
+            close()
     summary = f"ingested {len(corpus.documents)} documents ({chunks} chunks) in {seconds:.1f} s"
     if plot is not None:
         title = f"{corpus.name}: {len(corpus.questions)} questions, {len(corpus.documents)} documents"

@@ -27,14 +27,13 @@ from tutorbook_gateway.routing import RoutePolicy, RouteRequest, RouteSignals, d
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import builtin_route_examples
 from tutorbook_retriever.clients.embedder import Embedder
-from tutorbook_retriever.clients.qdrant import open_qdrant
 from tutorbook_retriever.ingestion import IngestLimits, ingest_documents, replace_route_examples
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn, RouteHit, SearchResponse
 from tutorbook_retriever.search import search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
-from tutorbook_retriever.wiring import open_embedder, qdrant_store, search_defaults
+from tutorbook_retriever.wiring import open_embedder, open_store, search_defaults
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -91,10 +90,9 @@ def evaluate_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder
     states = adapter_states({card.name: ActiveAdapter(card, 1)}, AdapterHealth())
     routed, timings = [], []
     with tempfile.TemporaryDirectory(prefix="tutorbook-routing-") as tmp:
-        qdrant = open_qdrant("", "", Path(tmp))
+        embedded = retriever.model_copy(update={"data_dir": Path(tmp), "qdrant_url": ""})
+        store, close = open_store(embedded, embedder.dimension)  # what the service runs: Qdrant Edge
         try:
-            store = qdrant_store(qdrant, "routing", retriever.max_answered_questions)
-            store.ensure(embedder.dimension)
             prepare_store(store, embedder, samples, retriever, gateway.base_model_name)
             for case in tqdm(cases, desc="routing", unit="request", file=sys.stderr):
                 found = signals_for(case.text, store, embedder, retriever, gateway.rag_top_k, policy)
@@ -104,7 +102,7 @@ def evaluate_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder
                 timings.append((time.perf_counter() - started) * 1e6)
                 routed.append(RoutedCase(case, decision.route.value.replace("adapter+rag", "adapter"), decision.reason))
         finally:
-            qdrant.close()
+            close()
     return RoutingReport(routed, timings)
 
 

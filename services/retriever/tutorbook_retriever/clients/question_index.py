@@ -27,6 +27,10 @@ class QuestionIndex(Protocol):
     def nearest(self, vector: list[float], index_version: int) -> SimilarQuestion | None: ...
 
 
+def question_id(key: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, key))
+
+
 def at_version(index_version: int) -> models.Filter:
     return models.Filter(
         must=[models.FieldCondition(key="index_version", match=models.MatchValue(value=index_version))]
@@ -52,7 +56,7 @@ class QdrantQuestionIndex(QdrantCollection):
     def put(self, key: str, question: str, index_version: int, vector: list[float]) -> bool:
         """Whether the question was kept (False: the index is full of questions at this version)."""
         payload = {"key": key, "question": question, "index_version": index_version}
-        point = models.PointStruct(id=str(uuid.uuid5(NAMESPACE, key)), vector=vector, payload=payload)
+        point = models.PointStruct(id=question_id(key), vector=vector, payload=payload)
         with self._qdrant.guard():
             if self._client.count(self._collection, exact=True).count >= self._max_questions:
                 stale = models.Filter(must_not=at_version(index_version).must)

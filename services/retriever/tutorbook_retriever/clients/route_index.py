@@ -31,6 +31,10 @@ class RouteIndex(Protocol):
     def counts(self) -> dict[str, int]: ...
 
 
+def example_id(adapter: str, example: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{adapter}\0{example}"))
+
+
 def adapter_filter(adapter: str) -> models.Filter:
     return models.Filter(must=[models.FieldCondition(key="adapter", match=models.MatchValue(value=adapter))])
 
@@ -47,7 +51,7 @@ class QdrantRouteIndex(QdrantCollection):
     def replace(self, adapter: str, examples: list[str], vectors: list[list[float]]) -> None:
         points = [
             models.PointStruct(
-                id=str(uuid.uuid5(NAMESPACE, f"{adapter}\0{example}")),
+                id=example_id(adapter, example),
                 vector=vector,
                 payload={"adapter": adapter, "example": example},
             )

@@ -1,0 +1,85 @@
+"""The chunk collection on Qdrant Edge: a dense vector and a BM25-style sparse vector (IDF) per chunk."""
+
+from typing import Any
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    Filter,
+    Modifier,
+    PayloadSchemaType,
+    Point,
+    Query,
+    QueryRequest,
+    SparseVector,
+    UpdateOperation,
+)
+
+from tutorbook_retriever.clients.chunk_index import DENSE, LEXICAL, ChunkHit, ChunkPoint
+from tutorbook_retriever.clients.edge.shards import EdgeShards, Filters, equals, metadata_filter
+from tutorbook_retriever.lexical import SparseVector as LexicalVector
+
+
+def chunks_config(dimension: int) -> EdgeConfig:
+    return EdgeConfig(
+        vectors={DENSE: EdgeVectorParams(size=dimension, distance=Distance.Cosine)},
+        sparse_vectors={LEXICAL: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+    )
+
+
+class EdgeChunkIndex:
+    def __init__(self, shards: EdgeShards, name: str) -> None:
+        self._shards, self._name = shards, name
+        self._shard: Any = None
+
+    def ensure(self, dimension: int) -> None:
+        created = not (self._shards.root / self._name).is_dir()
+        self._shard = self._shards.open(self._name, chunks_config(dimension))
+        if created:
+            for key in ("doc_id", "content_hash"):
+                self._shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+
+    def write(self, points: list[ChunkPoint]) -> None:
+        edge_points = [
+            Point(
+                point.point_id,
+                {DENSE: point.dense, LEXICAL: SparseVector(point.lexical.indices, point.lexical.values)},
+                point.payload,
+            )
+            for point in points
+        ]
+        self._shard.update(UpdateOperation.upsert_points(edge_points))
+
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None:
+        stale = Filter(must=[equals("doc_id", doc_id)], must_not=[equals("content_hash", keep_hash)])
+        self._shard.update(UpdateOperation.delete_points_by_filter(stale))
+
+    def delete_document(self, doc_id: str) -> None:
+        self._shard.update(UpdateOperation.delete_points_by_filter(Filter(must=[equals("doc_id", doc_id)])))
+
+    def dense_search(self, vector: list[float], limit: int, filters: Filters) -> list[ChunkHit]:
+        return self._query(Query.Nearest(vector, using=DENSE), limit, filters)
+
+    def lexical_search(self, vector: LexicalVector, limit: int, filters: Filters) -> list[ChunkHit]:
+        if not vector.indices:
+            return []
+        return self._query(Query.Nearest(SparseVector(vector.indices, vector.values), using=LEXICAL), limit, filters)
+
+    def _query(self, query: Query, limit: int, filters: Filters) -> list[ChunkHit]:
+        request = QueryRequest(limit=limit, query=query, filter=metadata_filter(filters), with_payload=True)
+        return [
+            ChunkHit(str(point.id), float(point.score), dict(point.payload or {}))
+            for point in self._shard.query(request)
+        ]
+
+    def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]:
+        if not point_ids:
+            return {}
+        records = self._shard.retrieve(list(point_ids), False, [DENSE])
+        return {str(record.id): list(record.vector[DENSE]) for record in records if isinstance(record.vector, dict)}
+
+    def count(self) -> int:
+        return int(self._shard.count(CountRequest(exact=True)))

@@ -1,0 +1,66 @@
+"""Opening Qdrant Edge shards, one folder per collection under one root, and the filters they share.
+
+Edge is the Qdrant engine itself in this process: HNSW for dense vectors, an inverted index with IDF for
+sparse ones, payload filters and a write-ahead log (an acknowledged update survives ``kill -9``). It runs
+no background optimizer: :meth:`EdgeShards.optimize` builds the indexes, off the request's path.
+"""
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from qdrant_edge import EdgeConfig, EdgeShard, FieldCondition, Filter, MatchAny, MatchValue
+
+log = logging.getLogger(__name__)
+Filters = dict[str, Any]  # metadata key -> value, or list of accepted values
+
+
+class EdgeShards:
+    """The shards of one retriever; closed together."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._shards: dict[str, EdgeShard] = {}
+        self._optimizing = threading.Lock()
+
+    def open(self, name: str, config: EdgeConfig) -> EdgeShard:
+        """The shard ``name``: loaded when its folder holds one, created otherwise."""
+        if name not in self._shards:
+            path = self.root / name
+            exists = path.is_dir() and any(path.iterdir())
+            path.mkdir(parents=True, exist_ok=True)
+            self._shards[name] = EdgeShard.load(str(path)) if exists else EdgeShard.create(str(path), config)
+        return self._shards[name]
+
+    def optimize(self) -> None:
+        """Build the shards' indexes where the optimizers plan it (blocking; one run at a time)."""
+        if not self._optimizing.acquire(blocking=False):
+            return
+        try:
+            for name, shard in list(self._shards.items()):
+                if shard.optimize():
+                    log.info("optimized %s", name)
+        finally:
+            self._optimizing.release()
+
+    def close(self) -> None:
+        for shard in self._shards.values():
+            shard.flush()
+            shard.close()
+        self._shards.clear()
+
+
+def equals(key: str, value: str | int | bool) -> FieldCondition:
+    return FieldCondition(key=key, match=MatchValue(value))
+
+
+def metadata_filter(filters: Filters) -> Filter | None:
+    """Every metadata key must hold its value (or one of its list of values)."""
+    conditions: list[Any] = [
+        FieldCondition(key=f"metadata.{key}", match=MatchAny(list(wanted)))
+        if isinstance(wanted, list)
+        else equals(f"metadata.{key}", wanted)
+        for key, wanted in filters.items()
+    ]
+    return Filter(must=conditions) if conditions else None
