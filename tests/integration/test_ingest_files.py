@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -58,14 +59,24 @@ def write_corpus(folder: Path) -> None:
     (folder / "empty-record.json").write_text(json.dumps([{"id": "e-1", "text": ""}]))
 
 
-def poster(client: TestClient[Litestar]) -> Any:
-    return lambda batch: client.post("/v1/documents", json={"documents": batch})
+class AnswerLost:
+    """A server that commits each batch but whose answer never arrives (a timeout on the way back)."""
+
+    def __init__(self, client: TestClient[Litestar]) -> None:
+        self.client = client
+
+    def post(self, url: str, *, json: Any) -> httpx.Response:
+        self.client.post(url, json=json)
+        raise httpx.ReadTimeout("timed out")
+
+    def get(self, url: str) -> httpx.Response:
+        return self.client.get(url)
 
 
 def test_a_mixed_folder_is_ingested_and_failures_are_explained(tmp_path: Path, retriever: TestClient[Litestar]) -> None:
     tmp_path = tmp_path / "corpus"  # the retriever keeps its own files in tmp_path
     write_corpus(tmp_path)
-    summary = ingest_paths(poster(retriever), [tmp_path], FieldMapping(), batch_size=4)
+    summary = ingest_paths(retriever, [tmp_path], FieldMapping(), batch_size=4)
     assert summary.files == 8
     assert summary.created == 6  # md, txt, html, pdf, 2 jsonl records; the csv lacks an "id"/"text" field
     failed = dict(summary.failed)
@@ -74,7 +85,7 @@ def test_a_mixed_folder_is_ingested_and_failures_are_explained(tmp_path: Path, r
     assert "has no 'text' field" in failed[str(tmp_path / "empty-record.json")]
     assert search(retriever, "how many litres does the blender jar hold", top_k=1)[0]["doc_id"] == "blender"
     assert search(retriever, "wall bracket mounting", top_k=1)[0]["section"] == "Fan F3 > Setup"
-    again = ingest_paths(poster(retriever), [tmp_path], FieldMapping(), batch_size=4)
+    again = ingest_paths(retriever, [tmp_path], FieldMapping(), batch_size=4)
     assert again.unchanged == 6 and again.created == 0 and again.chunks == 0
 
 
@@ -82,7 +93,7 @@ def test_record_fields_are_mapped(tmp_path: Path, retriever: TestClient[Litestar
     tmp_path = tmp_path / "corpus"
     write_corpus(tmp_path)
     mapping = FieldMapping(id="sku", title="name", text="body", metadata=("brand",))
-    summary = ingest_paths(poster(retriever), [tmp_path / "parts.csv"], mapping, batch_size=4)
+    summary = ingest_paths(retriever, [tmp_path / "parts.csv"], mapping, batch_size=4)
     assert summary.created == 1 and not summary.failed
     hit = search(retriever, "carbon filter", top_k=1)[0]
     assert (hit["doc_id"], hit["title"]) == ("P-1", "Filter")
@@ -94,7 +105,7 @@ def test_a_document_the_server_refuses_does_not_sink_its_batch(tmp_path: Path, r
     tmp_path.mkdir()
     (tmp_path / "good.md").write_text("# Good\n\nA good document.")
     (tmp_path / "huge.txt").write_text("x " * 15_000)  # over the retriever's size limit in these tests
-    summary = ingest_paths(poster(retriever), [tmp_path], FieldMapping(), batch_size=16)
+    summary = ingest_paths(retriever, [tmp_path], FieldMapping(), batch_size=16)
     assert summary.created == 1
     assert [where for where, _ in summary.failed] == ["huge"]
     assert "limit" in summary.failed[0][1]
@@ -106,3 +117,18 @@ def test_html_headings_become_markdown_sections(tmp_path: Path) -> None:
     assert document["title"] == "Fan F3"
     assert "## Setup\n\nMount the fan on the wall bracket." in document["text"]
     assert "var x" not in document["text"] and "- Speed 1" in document["text"]
+
+
+def test_a_batch_committed_without_an_answer_is_not_reported_as_failed(
+    tmp_path: Path, retriever: TestClient[Litestar]
+) -> None:
+    """The server committed, the answer was lost (a gateway timeout, a dropped connection): the tool asks
+    the server for each document, counts what it holds, and a re-run writes nothing again."""
+    corpus = tmp_path / "corpus"  # tmp_path is the retriever's data folder
+    corpus.mkdir()
+    (corpus / "kettle.md").write_text("# Kettle K1\n\nThe kettle boils 1.7 litres.")
+    (corpus / "toaster.md").write_text("# Toaster T2\n\nThe toaster has four slots.")
+    summary = ingest_paths(AnswerLost(retriever), [corpus], FieldMapping(), batch_size=16)
+    assert (summary.confirmed, summary.failed) == (2, [])
+    again = ingest_paths(retriever, [corpus], FieldMapping(), batch_size=16)
+    assert (again.unchanged, again.created, again.failed) == (2, 0, [])

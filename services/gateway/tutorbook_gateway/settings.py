@@ -126,6 +126,10 @@ class GatewaySettings(BaseSettings):
     chat_max_request_bytes: int = 1_000_000
     upstream_timeout_seconds: float = 120.0
     retriever_timeout_seconds: float = 30.0
+    # Document writes through the gateway: the retriever embeds and commits a whole batch before it answers.
+    # A body of MAX_REQUEST_BYTES (16 MB, about 18,000 chunks) takes about 2 minutes at the 150 chunks per
+    # second measured on 2 CPU cores: this leaves room for a slower machine.
+    retriever_write_timeout_seconds: float = 900.0
 
     def route_policy(self) -> RoutePolicy:
         """The router's thresholds, as the pure decision function takes them."""

@@ -51,7 +51,8 @@ async def open_upstreams(
     retriever = given.retriever or HttpRetrieverClient(
         await stack.enter_async_context(
             retriever_session(settings.retriever_url, settings.retriever_timeout_seconds, token)
-        )
+        ),
+        settings.retriever_write_timeout_seconds,
     )
     generator = given.generator or HttpGeneratorClient(
         await stack.enter_async_context(

@@ -2,24 +2,35 @@
 
 Markdown, text, HTML, PDF, JSON, JSONL and CSV. Shows a progress bar and ends with a summary: documents
 created, updated and unchanged (skipped), chunks written, and every failure with its reason. A batch the
-server refuses is retried one document at a time, so one bad document does not hide the good ones.
+server refuses is retried one document at a time, so one bad document does not hide the good ones. A
+batch that gets no answer (a timeout, a dropped connection, a 5xx) may have been committed anyway: each of
+its documents is checked on the server (its content hash), so the summary counts only real failures, and
+a re-run after any interruption writes only what is missing (unchanged documents are skipped).
 """
 
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+import msgspec
 from tqdm import tqdm
 
 from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_retriever.ingestion import content_hash
 from tutorbook_retriever.loaders import FieldMapping, LoadError, find_files, load_file
+from tutorbook_retriever.schemas import DocumentIn
 
-Post = Callable[[list[dict[str, Any]]], httpx.Response]
+
+class DocumentServer(Protocol):
+    """The gateway or a retriever (``httpx.Client`` with a base URL and the key's header)."""
+
+    def post(self, url: str, *, json: Any) -> httpx.Response: ...
+
+    def get(self, url: str) -> httpx.Response: ...
 
 
 @dataclass
@@ -29,6 +40,7 @@ class IngestSummary:
     updated: int = 0
     unchanged: int = 0
     chunks: int = 0
+    confirmed: int = 0  # written, though the server's answer was lost: confirmed by asking for it
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def count(self, body: dict[str, Any]) -> None:
@@ -43,6 +55,7 @@ class IngestSummary:
             ("documents updated", self.updated),
             ("unchanged (skipped)", self.unchanged),
             ("chunks written", self.chunks),
+            ("written, answer lost", self.confirmed),
             ("failed", len(self.failed)),
         ]
         lines = [f"{label:<22}{value:>8}" for label, value in rows]
@@ -68,25 +81,50 @@ def load_documents(paths: list[Path], mapping: FieldMapping, summary: IngestSumm
     return documents
 
 
-def send(post: Post, batch: list[dict[str, Any]], summary: IngestSummary) -> None:
-    response = post(batch)
+def is_stored(server: DocumentServer, document: dict[str, Any]) -> bool:
+    """Whether the server holds exactly this document (the same content hash)."""
+    response = server.get(f"/v1/documents/{document['id']}")
+    expected = content_hash(msgspec.convert(document, DocumentIn))
+    return response.status_code == 200 and response.json().get("content_hash") == expected
+
+
+def check_each(server: DocumentServer, batch: list[dict[str, Any]], reason: str, summary: IngestSummary) -> None:
+    """After no answer: count what the server committed anyway, and fail only the rest."""
+    for document in batch:
+        try:
+            stored = is_stored(server, document)
+        except httpx.TransportError:
+            stored = False
+        if stored:
+            summary.confirmed += 1
+        else:
+            summary.failed.append((str(document["id"]), reason))
+
+
+def send(server: DocumentServer, batch: list[dict[str, Any]], summary: IngestSummary) -> None:
+    try:
+        response = server.post("/v1/documents", json={"documents": batch})
+    except httpx.TransportError as exc:
+        check_each(server, batch, f"no answer ({type(exc).__name__}) and not stored", summary)
+        return
     if response.status_code == 200:
         summary.count(response.json())
     elif 400 <= response.status_code < 500 and len(batch) > 1:
         for document in batch:  # find which documents the server refuses
-            send(post, [document], summary)
+            send(server, [document], summary)
+    elif response.status_code >= 500:
+        check_each(server, batch, f"{error_message(response)} (and not stored)", summary)
     else:
-        where = batch[0]["id"] if len(batch) == 1 else f"{len(batch)} documents from {batch[0]['id']}"
-        summary.failed.append((str(where), error_message(response)))
+        summary.failed.append((str(batch[0]["id"]), error_message(response)))
 
 
-def ingest_paths(post: Post, paths: list[Path], mapping: FieldMapping, batch_size: int) -> IngestSummary:
+def ingest_paths(server: DocumentServer, paths: list[Path], mapping: FieldMapping, batch_size: int) -> IngestSummary:
     summary = IngestSummary()
     documents = load_documents(paths, mapping, summary)
     with tqdm(total=len(documents), unit="doc", desc="ingest") as progress:
         for start in range(0, len(documents), batch_size):
             batch = documents[start : start + batch_size]
-            send(post, batch, summary)
+            send(server, batch, summary)
             progress.update(len(batch))
     return summary
 
@@ -97,6 +135,7 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="gateway (or retriever) base URL")
     parser.add_argument("--key", help="admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_ADMIN_KEYS, .env)")
     parser.add_argument("--batch", type=int, default=16, help="documents per request")
+    parser.add_argument("--timeout", type=float, default=960, help="seconds to wait for one batch")
     parser.add_argument("--id-field", default="id", help="JSON/JSONL/CSV: the field holding the document id")
     parser.add_argument("--title-field", default="title")
     parser.add_argument("--text-field", default="text")
@@ -110,10 +149,8 @@ def main() -> None:
         args.id_field, args.title_field, args.text_field, tuple(f for f in args.metadata_fields.split(",") if f)
     )
     headers = {"authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=args.url, headers=headers, timeout=600) as client:
-        summary = ingest_paths(
-            lambda batch: client.post("/v1/documents", json={"documents": batch}), args.paths, mapping, args.batch
-        )
+    with httpx.Client(base_url=args.url, headers=headers, timeout=args.timeout) as client:
+        summary = ingest_paths(client, args.paths, mapping, args.batch)
     print(summary.table())
     sys.exit(1 if summary.failed else 0)
 

@@ -100,14 +100,28 @@ def search_result(body: dict[str, Any]) -> SearchResult:
     )
 
 
-class HttpRetrieverClient:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
+WRITES = frozenset({"POST", "PUT", "DELETE"})
 
-    async def _request(self, method: str, path: str, body: bytes | None = None) -> ForwardedResponse:
+
+class HttpRetrieverClient:
+    """Searches wait for the session's timeout; document writes (a batch is embedded and committed before
+    the retriever answers) wait ``write_timeout_seconds``, so a batch the retriever commits is never
+    reported as failed for being slow."""
+
+    def __init__(self, session: aiohttp.ClientSession, write_timeout_seconds: float) -> None:
+        self._session = session
+        self._write_timeout = aiohttp.ClientTimeout(total=write_timeout_seconds)
+
+    async def _request(
+        self, method: str, path: str, body: bytes | None = None, writing: bool = False
+    ) -> ForwardedResponse:
         headers = request_headers()
+        if writing:
+            request = self._session.request(method, path, data=body, headers=headers, timeout=self._write_timeout)
+        else:  # the session's timeout
+            request = self._session.request(method, path, data=body, headers=headers)
         try:
-            async with self._session.request(method, path, data=body, headers=headers) as response:
+            async with request as response:
                 return ForwardedResponse(response.status, await response.read())
         except TimeoutError as exc:
             raise UpstreamCallTimeoutError(SERVICE) from exc
@@ -139,7 +153,7 @@ class HttpRetrieverClient:
         await self._json("DELETE", f"/v1/route-examples/{name}")
 
     async def forward(self, method: str, path: str, body: bytes, query: str) -> ForwardedResponse:
-        return await self._request(method, f"{path}?{query}" if query else path, body or None)
+        return await self._request(method, f"{path}?{query}" if query else path, body or None, method in WRITES)
 
     async def ping(self) -> None:
         response = await self._request("GET", "/readyz")
