@@ -36,3 +36,16 @@ def test_the_export_is_cached(tmp_path: Path) -> None:
 def test_a_model_id_is_refused_with_a_reason(tmp_path: Path) -> None:
     with pytest.raises(OnnxEmbedderError, match="local model folder"):
         OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", tmp_path)
+
+
+def test_int8_vectors_stay_close_to_fp32_and_the_quantized_model_is_cached(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The default precision: matrix multiplications quantized per channel, vectors within 0.02 cosine."""
+    int8 = OnnxEmbedder(default_embedding_model_path(), tmp_path, precision="int8")
+    for ours, reference in zip(int8.embed(TEXTS), embedder.embed(TEXTS), strict=True):
+        assert sum(a * b for a, b in zip(ours, reference, strict=True)) > 0.98
+    files = sorted(path.name for path in tmp_path.iterdir())
+    assert len(files) == 2 and any(name.endswith(".int8.onnx") for name in files)
+    OnnxEmbedder(default_embedding_model_path(), tmp_path, precision="int8")
+    assert sorted(path.name for path in tmp_path.iterdir()) == files

@@ -3,6 +3,7 @@
 The figures that matter come from running them on the E-Manual data: see docs/retriever.md.
 """
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,14 +26,20 @@ def test_evaluation_reports_every_retrieval_side_by_side(tmp_path: Path, embedde
 
 
 def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
+    """Ingestion stages, query embedding, and search through real retriever processes, both backends."""
     command = [
         sys.executable, "-m", "tutorbook_evals.bench_retrieval", "--dataset", "samples", "--data", str(SAMPLES),
         "--sizes", "100,300", "--queries", "5", "--plot", str(tmp_path / "latency.png"),
+        "--json", str(tmp_path / "retrieval.json"),
     ]  # fmt: skip
     env = {"TUTORBOOK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout
-    assert "docs/s" in output and "onnx is" in output
-    assert [line.split()[0] for line in output.splitlines() if line.strip()[:3].isdigit()] == ["100", "300"]
+    assert "end to end, edge" in output and "end to end, local" in output and "onnx is" in output
+    searched = [line.split()[:2] for line in output.splitlines() if line.strip()[:3].isdigit()]
+    assert searched == [["100", "local"], ["100", "edge"], ["300", "local"], ["300", "edge"]]
     assert (tmp_path / "latency.png").read_bytes().startswith(b"\x89PNG")
+    figures = json.loads((tmp_path / "retrieval.json").read_text())["figures"]
+    assert [row["backend"] for row in figures["search"]] == ["local", "edge", "local", "edge"]
+    assert all(row["memory_mib"] > 0 and row["latency_ms"]["p50"] > 0 for row in figures["search"])

@@ -24,6 +24,8 @@ from tutorbook_retriever.ingestion import content_hash
 from tutorbook_retriever.loaders import FieldMapping, LoadError, find_files, load_file
 from tutorbook_retriever.schemas import DocumentIn
 
+BATCH_CHARS = 2_000_000  # characters of text per request, at most (a single larger document goes alone)
+
 
 class DocumentServer(Protocol):
     """The gateway or a retriever (``httpx.Client`` with a base URL and the key's header)."""
@@ -118,12 +120,26 @@ def send(server: DocumentServer, batch: list[dict[str, Any]], summary: IngestSum
         summary.failed.append((str(batch[0]["id"]), error_message(response)))
 
 
+def batches(documents: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
+    """Up to ``batch_size`` documents, and about BATCH_CHARS characters of text, per request: the retriever
+    embeds a large batch fastest, and a request stays well below the gateway's body limit."""
+    grouped: list[list[dict[str, Any]]] = [[]]
+    chars = 0
+    for document in documents:
+        size = len(str(document.get("text", "")))
+        if grouped[-1] and (len(grouped[-1]) >= batch_size or chars + size > BATCH_CHARS):
+            grouped.append([])
+            chars = 0
+        grouped[-1].append(document)
+        chars += size
+    return [batch for batch in grouped if batch]
+
+
 def ingest_paths(server: DocumentServer, paths: list[Path], mapping: FieldMapping, batch_size: int) -> IngestSummary:
     summary = IngestSummary()
     documents = load_documents(paths, mapping, summary)
     with tqdm(total=len(documents), unit="doc", desc="ingest") as progress:
-        for start in range(0, len(documents), batch_size):
-            batch = documents[start : start + batch_size]
+        for batch in batches(documents, batch_size):
             send(server, batch, summary)
             progress.update(len(batch))
     return summary
@@ -134,7 +150,7 @@ def main() -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="files or folders")
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="gateway (or retriever) base URL")
     parser.add_argument("--key", help="admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_ADMIN_KEYS, .env)")
-    parser.add_argument("--batch", type=int, default=16, help="documents per request")
+    parser.add_argument("--batch", type=int, default=256, help="at most this many documents per request")
     parser.add_argument("--timeout", type=float, default=960, help="seconds to wait for one batch")
     parser.add_argument("--id-field", default="id", help="JSON/JSONL/CSV: the field holding the document id")
     parser.add_argument("--title-field", default="title")

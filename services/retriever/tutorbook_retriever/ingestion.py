@@ -10,6 +10,7 @@ import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,18 +119,33 @@ def embedding_text(title: str, chunk: Chunk) -> str:
     return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
+def vectorize(texts: list[str], embedder: Embedder) -> tuple[list[list[float]], list[lexical.SparseVector]]:
+    """Dense and sparse vectors of ``texts``: the dense ones in a worker thread (ONNX Runtime and the
+    tokenizer release the GIL) while this thread computes the sparse ones."""
+    if not texts:
+        return [], []
+    with ThreadPoolExecutor(1, thread_name_prefix="embed") as pool:
+        dense = pool.submit(embedder.embed, texts)
+        sparse = [lexical.document_vector(text) for text in texts]
+        return dense.result(), sparse
+
+
 def build_points(
-    document: DocumentIn, digest: str, chunks: list[Chunk], vectors: list[list[float]]
+    document: DocumentIn,
+    digest: str,
+    chunks: list[Chunk],
+    vectors: list[list[float]],
+    sparse: list[lexical.SparseVector],
 ) -> list[ChunkPoint]:
     title = document.title or document.id
     points = []
-    for index, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
+    for index, (chunk, vector, lexical_vector) in enumerate(zip(chunks, vectors, sparse, strict=True)):
         chunk_id = f"{document.id}#{index}"
         points.append(
             ChunkPoint(
                 point_id=str(uuid.uuid5(POINT_NAMESPACE, f"{chunk_id}#{digest}")),
                 dense=vector,
-                lexical=lexical.document_vector(embedding_text(title, chunk)),
+                lexical=lexical_vector,
                 payload={
                     "doc_id": document.id,
                     "chunk_id": chunk_id,
@@ -162,14 +178,14 @@ def ingest_documents(
             for document in changed
         }
         texts = [embedding_text(d.title or d.id, chunk) for d in changed for chunk in chunked[d.id]]
-        vectors = iter(embedder.embed(texts)) if texts else iter([])
-        points = [
-            point
-            for document in changed
-            for point in build_points(
-                document, digests[document.id], chunked[document.id], [next(vectors) for _ in chunked[document.id]]
+        dense, sparse = vectorize(texts, embedder)
+        points, start = [], 0
+        for document in changed:
+            end = start + len(chunked[document.id])
+            points += build_points(
+                document, digests[document.id], chunked[document.id], dense[start:end], sparse[start:end]
             )
-        ]
+            start = end
         for start in range(0, len(points), WRITE_BATCH):
             store.chunks.write(points[start : start + WRITE_BATCH])
         now = time.time()

@@ -97,9 +97,14 @@ def english_stemmer() -> Any:
     return snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """A word's stem, remembered: a corpus repeats its words, and the stemmer is pure Python."""
+    return str(english_stemmer().stemWord(word))
+
+
 def tokenize(text: str) -> list[str]:
-    words = [word for word in WORD.findall(text.lower()) if word not in STOP_WORDS]
-    return list(english_stemmer().stemWords(words))
+    return [stem(word) for word in WORD.findall(text.lower()) if word not in STOP_WORDS]
 
 
 def token_id(token: str) -> int:

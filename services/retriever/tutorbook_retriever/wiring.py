@@ -33,7 +33,9 @@ from tutorbook_retriever.store import Store
 def open_embedder(settings: RetrieverSettings) -> Embedder:
     model = settings.embedding_model or default_embedding_model_path()
     if settings.embedding_backend == "onnx" and settings.embedding_device == "cpu":
-        return OnnxEmbedder(model, settings.onnx_cache_dir(), threads=settings.embedding_threads)
+        return OnnxEmbedder(
+            model, settings.onnx_cache_dir(), threads=settings.embedding_threads, precision=settings.embedding_precision
+        )
     return SentenceTransformerEmbedder(model, device=settings.embedding_device)
 
 
@@ -57,8 +59,9 @@ def edge_store(shards: EdgeShards, prefix: str, max_answered_questions: int) -> 
 
 def open_store(settings: RetrieverSettings, dimension: int) -> tuple[Store, Callable[[], None]]:
     """A Qdrant server when TUTORBOOK_QDRANT_URL is set; otherwise Qdrant Edge in this process (a data
-    folder of the earlier embedded backend is migrated to it first). Returns the store and its closer."""
-    if settings.qdrant_url:
+    folder of the earlier embedded backend is migrated to it first), or that earlier backend itself when
+    asked for (benchmarks). Returns the store and its closer."""
+    if settings.qdrant_url or settings.embedded_store == "local":
         qdrant = open_qdrant(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
         store = qdrant_store(qdrant, settings.collection_prefix, settings.max_answered_questions)
         store.ensure(dimension)

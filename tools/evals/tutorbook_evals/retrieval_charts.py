@@ -37,24 +37,24 @@ def plot_retrieval(title: str, results: dict[str, RetrievalScores], path: Path) 
 
 
 def plot_search_latency(rows: dict[int, dict[str, tuple[float, float]]], path: Path) -> Path:
-    """p50 and p95 search latency against index size, one line per search mode (log scales)."""
+    """p50 and p95 search latency against index size, one line per backend (log scales)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sizes = sorted(rows)
-    modes = list(rows[sizes[0]])
+    series = list(rows[sizes[0]])
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for mode in modes:
-        line = axes.plot(sizes, [rows[size][mode][0] for size in sizes], marker="o", label=f"{mode} p50")
-        axes.plot(sizes, [rows[size][mode][1] for size in sizes], linestyle="--", color=line[0].get_color(),
-                  label=f"{mode} p95")  # fmt: skip
+    for name in series:
+        line = axes.plot(sizes, [rows[size][name][0] for size in sizes], marker="o", label=f"{name} p50")
+        axes.plot(sizes, [rows[size][name][1] for size in sizes], linestyle="--", color=line[0].get_color(),
+                  label=f"{name} p95")  # fmt: skip
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("chunks in the index")
-    axes.set_ylabel("ms per search (embedding excluded)")
-    axes.set_title("Search latency, embedded Qdrant")
+    axes.set_ylabel("ms per search, HTTP and query embedding included")
+    axes.set_title("Hybrid search through the retriever: Qdrant Edge and local mode")
     axes.legend(fontsize=8)
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()

@@ -1,9 +1,11 @@
 """Sentence embeddings with ONNX Runtime: the same vectors as sentence-transformers, about 3x faster per query.
 
 The model folder's transformer is exported once with ``torch.onnx`` into a cache (written to a temporary
-file, then renamed); later starts load the cached file. Pooling (mean or CLS) and the maximum sequence
-length come from the sentence-transformers configuration next to the model, as sentence-transformers
-itself reads them.
+file, then renamed); later starts load the cached file. ``int8`` quantizes the weights of its matrix
+multiplications per channel (dynamic quantization, once, cached beside it): about twice the throughput
+on CPU, with vectors within 0.01 cosine of fp32 (``make bench-retrieval`` and ``make eval-retrieval``
+measure it). Pooling (mean or CLS) and the maximum sequence length come from the sentence-transformers
+configuration next to the model, as sentence-transformers itself reads them.
 """
 
 import hashlib
@@ -12,12 +14,13 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-BATCH = 32
+BATCH = 4  # texts sorted by length, so batches pad little; measured fastest on 2 CPU cores (4 to 64 tried)
+Precision = Literal["fp32", "int8"]
 
 
 class OnnxEmbedderError(RuntimeError):
@@ -86,17 +89,42 @@ def export_onnx(folder: Path, target: Path) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
+def quantize_int8(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(descriptor)
+    try:
+        quantize_dynamic(
+            str(source), temporary, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
+        Path(temporary).replace(target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def cached_model(folder: Path, cache_dir: Path, precision: Precision) -> Path:
+    """The exported (and, for int8, quantized) model in the cache, made on first use."""
+    exported = cache_dir / f"{folder.name}-{folder_digest(folder)}.onnx"
+    if not exported.is_file():
+        export_onnx(folder, exported)
+    if precision == "fp32":
+        return exported
+    quantized = exported.with_suffix(".int8.onnx")
+    if not quantized.is_file():
+        quantize_int8(exported, quantized)
+    return quantized
+
+
 class OnnxEmbedder:
-    def __init__(self, model_folder: str, cache_dir: Path, threads: int = 0) -> None:
+    def __init__(self, model_folder: str, cache_dir: Path, threads: int = 0, precision: Precision = "fp32") -> None:
         import onnxruntime
         from transformers import AutoTokenizer
 
         folder = Path(model_folder)
         if not (folder / "config.json").is_file():
             raise OnnxEmbedderError(f"{folder} is not a local model folder; the ONNX backend needs one")
-        onnx_path = cache_dir / f"{folder.name}-{folder_digest(folder)}.onnx"
-        if not onnx_path.is_file():
-            export_onnx(folder, onnx_path)
+        onnx_path = cached_model(folder, cache_dir, precision)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
