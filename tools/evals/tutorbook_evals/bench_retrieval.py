@@ -58,8 +58,8 @@ def fresh_store(settings: RetrieverSettings, folder: Path, backend: str, dimensi
 
 def corpus_points(
     corpus: EvalCorpus, embedder: Embedder, settings: RetrieverSettings
-) -> tuple[list[ChunkPoint], dict[str, float]]:
-    """The corpus's chunks as ingestion builds them, and the seconds each stage took."""
+) -> tuple[list[ChunkPoint], dict[str, Any]]:
+    """The corpus's chunks as ingestion builds them, the seconds each stage took, and the embedded texts."""
     budget = (settings.chunk_max_tokens, settings.chunk_overlap_tokens)
     chunked, chunking = timed(lambda: [(d, chunk_document(d.text, *budget)) for d in corpus.documents])
     texts = [embedding_text(document.title or document.id, chunk) for document, chunks in chunked for chunk in chunks]
@@ -70,7 +70,7 @@ def corpus_points(
         end = start + len(chunks)
         points += build_points(document, content_hash(document), chunks, vectors[start:end], sparse[start:end])
         start = end
-    return points, {"chunk": chunking, "embed": embedding, "sparse_vectors": sparse_seconds}
+    return points, {"chunk": chunking, "embed": embedding, "sparse_vectors": sparse_seconds, "texts": texts}
 
 
 def write_all(store: Store, points: list[ChunkPoint]) -> None:
@@ -83,8 +83,13 @@ def ingest_all(store: Store, documents: list[DocumentIn], embedder: Embedder, li
         ingest_documents(documents[start : start + INGEST_BATCH], embedder, store, limits)
 
 
-def bench_ingestion(corpus: EvalCorpus, embedder: Embedder, settings: RetrieverSettings, root: Path) -> dict[str, Any]:
+def bench_ingestion(
+    corpus: EvalCorpus, embedder: Embedder, fp32: Embedder, settings: RetrieverSettings, root: Path
+) -> dict[str, Any]:
+    """Stages and end to end with ``embedder`` (the configured precision); the embedding stage in fp32 too."""
     points, stages = corpus_points(corpus, embedder, settings)
+    _, stages["embed_fp32"] = timed(functools.partial(fp32.embed, stages.pop("texts")))
+    stages[f"embed_{settings.embedding_precision}"] = stages.pop("embed")
     chunks, documents = len(points), corpus.documents
     print(f"\n== Ingestion: {corpus.name}, {len(documents)} documents, {chunks} chunks (seconds, chunks/s)")
     limits = IngestLimits(10_000, settings.max_document_chars, settings.chunk_max_tokens, settings.chunk_overlap_tokens)
@@ -131,10 +136,11 @@ def main() -> None:
     settings = RetrieverSettings()
     corpus = load_corpus(args.dataset, args.data)
     model = settings.embedding_model or default_embedding_model_path()
-    onnx = OnnxEmbedder(model, settings.onnx_cache_dir())
+    fp32 = OnnxEmbedder(model, settings.onnx_cache_dir(), precision="fp32")
+    onnx = OnnxEmbedder(model, settings.onnx_cache_dir(), precision=settings.embedding_precision)
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
-        figures["ingestion"] = bench_ingestion(corpus, onnx, settings, Path(tmp))
+        figures["ingestion"] = bench_ingestion(corpus, onnx, fp32, settings, Path(tmp))
         embedders: dict[str, Embedder] = {"torch": SentenceTransformerEmbedder(model), "onnx": onnx}
         figures["query_embedding_ms"] = bench_query_embedding(
             embedders, [q.text for q in corpus.questions], args.queries
