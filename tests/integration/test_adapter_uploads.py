@@ -7,6 +7,8 @@ import json
 import random
 import struct
 import tarfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from tests.integration.adapter_archives import (
     zip_bytes,
 )
 from tests.unit.fakes import ADMIN, USER, WARRANTY, FakeGenerator, FakeRetriever
+from tutorbook_gateway.adapters import lifecycle
+from tutorbook_gateway.adapters.archive import read_archive
 from tutorbook_gateway.adapters.loading import LoadResult
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
@@ -304,6 +308,29 @@ def test_an_upload_larger_than_the_in_memory_spool_is_streamed_to_disk_and_store
     with TestClient(gateway.app) as client:
         assert upload(client, archive).status_code == 201
         assert (gateway.adapter_dir / "triage@1" / "README.md").read_bytes() == readme
+
+
+def test_unpacking_an_upload_does_not_stall_other_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unpacking and validating run in a worker thread: while a slow archive is read, the event loop still
+    answers (chat, probes)."""
+    unpacking = threading.Event()
+
+    def slow_read(archive: Any, limits: Any) -> dict[str, bytes]:
+        unpacking.set()
+        time.sleep(1.5)
+        return read_archive(archive, limits)
+
+    monkeypatch.setattr(lifecycle, "read_archive", slow_read)
+    gateway = Gateway(tmp_path)
+    with TestClient(gateway.app) as client:
+        uploading = threading.Thread(target=upload, args=(client, tar_gz(adapter_files())))
+        uploading.start()
+        assert unpacking.wait(10)
+        started = time.monotonic()
+        assert client.get("/healthz").status_code == 200
+        waited = time.monotonic() - started
+        uploading.join()
+    assert waited < 1.0, f"a probe waited {waited:.2f} s behind an upload"
 
 
 def test_an_archive_above_the_upload_limit_is_refused(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 with the in-memory store and with a real redis-server (the retriever and generator are fakes here)."""
 
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,22 @@ def test_feedback_is_stored_with_the_route_and_counted(redis_url: str) -> None:
         listed = client.get("/v1/feedback", headers=ADMIN).json()["data"]
         assert [(item["response_id"], item["rating"]) for item in listed] == [(answer["id"], "up")]
         assert metric(client, 'tutorbook_gateway_feedback_total{rating="up",route="rag"}') == 1
+
+
+def test_feedback_is_kept_only_for_its_lifetime(redis_url: str) -> None:
+    """An answer older than TUTORBOOK_FEEDBACK_TTL_SECONDS can no longer be rated, and ratings expire."""
+    gateway = Gateway(redis_url, feedback_ttl_seconds=1)
+    with gateway.client() as client:
+        rated = ask(client, "How long is the warranty?").json()
+        assert (
+            client.post("/v1/feedback", json={"response_id": rated["id"], "rating": "up"}, headers=USER).status_code
+            == 201
+        )
+        late = ask(client, "How long is the return window?").json()
+        time.sleep(2.1)
+        too_old = client.post("/v1/feedback", json={"response_id": late["id"], "rating": "up"}, headers=USER)
+        assert too_old.status_code == 404 and "too old" in too_old.json()["error"]["message"]
+        assert client.get("/v1/feedback", headers=ADMIN).json()["data"] == []  # the rating expired with it
 
 
 def test_feedback_can_be_switched_off(redis_url: str) -> None:

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,20 @@ def test_the_served_models_config_is_published_for_the_gateway(tmp_path: Path) -
     publish_base_model_config(str(model), tmp_path / "adapters")
     assert (tmp_path / "adapters" / ".base_model" / "config.json").read_text() == '{"hidden_size": 576}'
     assert (tmp_path / "adapters" / ".base_model" / "name").read_text() == str(model)  # what vLLM calls it
+
+
+@pytest.mark.parametrize("token", ["", "short-token", "replace-with-a-long-random-token"])
+def test_the_launcher_refuses_to_start_vllm_with_a_weak_internal_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """vLLM would answer anyone holding a guessable token: the launcher stops before starting it."""
+    from tutorbook_common.key_strength import WeakKeyError
+    from tutorbook_generator import launcher
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(os, "execve", lambda path, command, env: started.append(command))
+    monkeypatch.setenv("TUTORBOOK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TUTORBOOK_INTERNAL_TOKEN", token)
+    with pytest.raises(WeakKeyError, match="TUTORBOOK_INTERNAL_TOKEN") as refused:
+        launcher.main()
+    assert started == [] and (not token or token not in str(refused.value))
