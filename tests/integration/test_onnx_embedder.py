@@ -46,6 +46,6 @@ def test_int8_vectors_stay_close_to_fp32_and_the_quantized_model_is_cached(
     for ours, reference in zip(int8.embed(TEXTS), embedder.embed(TEXTS), strict=True):
         assert sum(a * b for a, b in zip(ours, reference, strict=True)) > 0.98
     files = sorted(path.name for path in tmp_path.iterdir())
-    assert len(files) == 2 and any(name.endswith(".int8.onnx") for name in files)
+    assert len(files) == 2 and any(name.endswith(".int8w.onnx") for name in files)
     OnnxEmbedder(default_embedding_model_path(), tmp_path, precision="int8")
     assert sorted(path.name for path in tmp_path.iterdir()) == files

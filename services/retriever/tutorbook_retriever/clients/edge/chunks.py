@@ -19,7 +19,7 @@ from qdrant_edge import (
 )
 
 from tutorbook_retriever.clients.chunk_index import DENSE, LEXICAL, ChunkHit, ChunkPoint
-from tutorbook_retriever.clients.edge.shards import EdgeShards, Filters, equals, metadata_filter
+from tutorbook_retriever.clients.edge.shards import SEARCH_THREADS, EdgeShards, Filters, equals, metadata_filter
 from tutorbook_retriever.lexical import SparseVector as LexicalVector
 
 
@@ -27,6 +27,7 @@ def chunks_config(dimension: int) -> EdgeConfig:
     return EdgeConfig(
         vectors={DENSE: EdgeVectorParams(size=dimension, distance=Distance.Cosine)},
         sparse_vectors={LEXICAL: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+        max_search_threads=SEARCH_THREADS,
     )
 
 

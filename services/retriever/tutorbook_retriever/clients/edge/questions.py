@@ -15,7 +15,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
-from tutorbook_retriever.clients.edge.shards import EdgeShards, equals
+from tutorbook_retriever.clients.edge.shards import SEARCH_THREADS, EdgeShards, equals
 from tutorbook_retriever.clients.question_index import SimilarQuestion, question_id
 
 
@@ -28,9 +28,10 @@ class EdgeQuestionIndex:
 
     def ensure(self, dimension: int) -> None:
         created = not (self._shards.root / self._name).is_dir()
-        self._shard = self._shards.open(
-            self._name, EdgeConfig(vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine))
+        config = EdgeConfig(
+            vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine), max_search_threads=SEARCH_THREADS
         )
+        self._shard = self._shards.open(self._name, config)
         if created:
             self._shard.update(UpdateOperation.create_field_index("index_version", PayloadSchemaType.Integer))
 

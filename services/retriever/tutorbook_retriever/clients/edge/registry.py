@@ -13,10 +13,10 @@ from tutorbook_retriever.clients.document_registry import (
     record_from_payload,
     record_id,
 )
-from tutorbook_retriever.clients.edge.shards import EdgeShards, equals
+from tutorbook_retriever.clients.edge.shards import SEARCH_THREADS, EdgeShards, equals
 
 # A shard needs a vector to be configured; registry points carry none.
-REGISTRY_CONFIG = EdgeConfig(sparse_vectors={"unused": EdgeSparseVectorParams()})
+REGISTRY_CONFIG = EdgeConfig(sparse_vectors={"unused": EdgeSparseVectorParams()}, max_search_threads=SEARCH_THREADS)
 
 
 class EdgeDocumentRegistry:

@@ -14,6 +14,10 @@ from qdrant_edge import EdgeConfig, EdgeShard, FieldCondition, Filter, MatchAny,
 
 log = logging.getLogger(__name__)
 Filters = dict[str, Any]  # metadata key -> value, or list of accepted values
+# Each query runs on the calling thread: handing a small search to a pool cost more than it saved (a
+# dense and a sparse top-50 on 10,000 chunks: 1.4 ms with the default pool, 0.9 ms with one thread;
+# the same 10.3 ms either way on 100,000, measured on 2 cores). Requests run in parallel anyway.
+SEARCH_THREADS = 1
 
 
 class EdgeShards:
@@ -25,12 +29,13 @@ class EdgeShards:
         self._optimizing = threading.Lock()
 
     def open(self, name: str, config: EdgeConfig) -> EdgeShard:
-        """The shard ``name``: loaded when its folder holds one, created otherwise."""
+        """The shard ``name``: loaded when its folder holds one (with ``config``, checked against what is
+        on disk), created otherwise."""
         if name not in self._shards:
             path = self.root / name
             exists = path.is_dir() and any(path.iterdir())
             path.mkdir(parents=True, exist_ok=True)
-            self._shards[name] = EdgeShard.load(str(path)) if exists else EdgeShard.create(str(path), config)
+            self._shards[name] = EdgeShard.load(str(path), config) if exists else EdgeShard.create(str(path), config)
         return self._shards[name]
 
     def optimize(self) -> None:
