@@ -10,6 +10,7 @@ from types import FrameType
 
 from tutorbook_devstack.keys import ensure_internal_token, ensure_keys
 from tutorbook_devstack.stack import StackConfig, ingest_folder, running_stack
+from tutorbook_devstack.supervision import ServiceKeepsFailingError, Supervisor
 
 SAMPLE_QUESTION = "How long is the warranty on Brightleaf products?"
 
@@ -67,11 +68,14 @@ def run(samples: Path | None) -> None:
             print(f"API key:   {api[0]}" + ("  (new, saved in .env)" if created else "  (from .env or environment)"))
             print(f"Admin key: {admin[0]}")
             print(f"\nTry it:\n{curl_example(config.gateway_url, api[0])}\n\nCtrl-C stops everything.", flush=True)
-            while all(service.process.poll() is None for service in stack.services.values()):
-                time.sleep(1)
-            dead = [name for name, service in stack.services.items() if service.process.poll() is not None]
-            print(f"Stopping: {', '.join(dead)} exited; see {config.data_dir / 'logs'}", file=sys.stderr)
-            sys.exit(1)
+            supervisor = Supervisor(stack.services, stack.restart, say=lambda line: print(line, file=sys.stderr))
+            try:
+                while True:
+                    supervisor.check()
+                    time.sleep(1)
+            except ServiceKeepsFailingError as exc:
+                print(f"Stopping: {exc}", file=sys.stderr)
+                sys.exit(1)
     except KeyboardInterrupt:
         print("\nStopped.")
 

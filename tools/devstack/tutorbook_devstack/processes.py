@@ -40,10 +40,14 @@ class ServiceProcess:
             self.process.wait(5)
 
 
-def start_service(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> ServiceProcess:
+def start_service(
+    name: str, command: list[str], env: dict[str, str], log_dir: Path, append: bool = False
+) -> ServiceProcess:
+    """Start ``command`` in its own process group, its output in ``<log_dir>/<name>.log`` (appended to on
+    a restart, so the log of the run that died stays)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab" if append else "wb") as log:
         process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )

@@ -47,10 +47,27 @@ class StackConfig:
 @dataclass
 class Stack:
     config: StackConfig
+    env: dict[str, str]
+    log_dir: Path
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
 
     def ready_seconds(self) -> dict[str, float | None]:
         return {name: service.ready_after for name, service in self.services.items()}
+
+    def launch(self, name: str, command: list[str]) -> ServiceProcess:
+        self.commands[name] = command
+        self.services[name] = start_service(name, command, self.env, self.log_dir)
+        return self.services[name]
+
+    def restart(self, name: str) -> ServiceProcess:
+        """The service started again with the same command and environment (its log appended to)."""
+        self.services[name] = start_service(name, self.commands[name], self.env, self.log_dir, append=True)
+        return self.services[name]
+
+    def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            service.stop()
 
 
 def service_env(config: StackConfig) -> dict[str, str]:
@@ -111,22 +128,14 @@ def wait_redis(service: ServiceProcess, config: StackConfig, timeout: float = 20
 def running_stack(config: StackConfig) -> Iterator[Stack]:
     """Start everything, wait until every service is ready, stop everything on exit."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = config.data_dir / "logs"
-    env = service_env(config)
     python = sys.executable
-    stack = Stack(config)
+    stack = Stack(config, service_env(config), config.data_dir / "logs")
     with ExitStack() as cleanup:
-
-        def launch(name: str, command: list[str]) -> ServiceProcess:
-            service = start_service(name, command, env, log_dir)
-            cleanup.callback(service.stop)
-            stack.services[name] = service
-            return service
-
-        redis = launch("redis", redis_command(config))
-        generator = launch("generator", [python, "-m", "tutorbook_generator.launcher"])
-        retriever = launch("retriever", [python, "-m", "tutorbook_retriever"])
-        gateway = launch("gateway", [python, "-m", "tutorbook_gateway"])
+        cleanup.callback(stack.stop)  # whichever processes are current, restarted ones included
+        redis = stack.launch("redis", redis_command(config))
+        generator = stack.launch("generator", [python, "-m", "tutorbook_generator.launcher"])
+        retriever = stack.launch("retriever", [python, "-m", "tutorbook_retriever"])
+        gateway = stack.launch("gateway", [python, "-m", "tutorbook_gateway"])
         wait_redis(redis, config)
         wait_ready(retriever, config.url(config.retriever_port) + "/readyz", SERVICE_READY_TIMEOUT)
         wait_ready(generator, config.url(config.generator_port) + "/readyz", GENERATOR_READY_TIMEOUT)
