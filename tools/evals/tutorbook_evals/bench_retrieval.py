@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-bench-retrieval", description=__doc__)
     parser.add_argument("--dataset", choices=DATASETS, default="emanual-s10")
     parser.add_argument("--data", type=Path, default=Path("../shared/eval-data/emanual-qa"))
-    parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes (chunks) for search latency")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes (chunks) for search; '' for none")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="embedded stores to search, side by side")
     parser.add_argument("--queries", type=int, default=100, help="timed queries per measurement")
     parser.add_argument("--plot", type=Path, help="also draw search latency against index size as a PNG here")
@@ -147,11 +147,11 @@ def main() -> None:
         )
         print("\n== Search through the retriever's HTTP API, query embedding included (hybrid, top 5)")
         originals, _ = corpus_points(corpus, onnx, settings)
-        sizes = [int(size) for size in args.sizes.split(",")]
+        sizes = [int(size) for size in args.sizes.split(",") if size]  # none: ingestion and embedding only
         served = bench_served_search(corpus, originals, sizes, args.backends.split(","), args.queries, Path(tmp))
     figures["search"] = [dataclasses.asdict(row) for row in served]
     print(f"figures: {write_results('retrieval', figures, args.json)}")
-    if args.plot is not None:
+    if args.plot is not None and sizes:
         rows = {
             size: {row.backend: (row.latency_ms["p50"], row.latency_ms["p95"]) for row in served if row.chunks == size}
             for size in sizes
