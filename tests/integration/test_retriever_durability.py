@@ -1,8 +1,12 @@
-"""A document the retriever acknowledged survives ``kill -9`` of the process and a restart."""
+"""A document the retriever acknowledged survives ``kill -9`` of the process and a restart, even in the
+middle of a large ingestion, and no document is ever left half-indexed."""
 
+import contextlib
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -47,3 +51,59 @@ def test_acknowledged_documents_survive_kill_9(tmp_path: Path) -> None:
         assert hits[0]["doc_id"] == "doc-17"
     finally:
         second.stop()
+
+
+def manual(number: int) -> dict[str, object]:
+    """A document of several chunks, each sentence naming the document (so every chunk can be found)."""
+    sections = "\n\n".join(
+        f"## Part {part}\n"
+        + " ".join(f"Manual {number} part {part} step {step} explains setting M{number}." for step in range(12))
+        for part in range(4)
+    )
+    return {"id": f"manual-{number}", "title": f"Manual {number}", "text": sections, "metadata": {"manual": number}}
+
+
+def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leaves_none_half_indexed(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    documents = [manual(number) for number in range(48)]
+    batches = [documents[start : start + 8] for start in range(0, len(documents), 8)]
+    acknowledged: list[str] = []
+    first = start_retriever(tmp_path, port)
+    with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
+        for batch in batches[:3]:
+            assert client.post("/v1/documents", json={"documents": batch}).status_code == 200
+            acknowledged += [str(document["id"]) for document in batch]
+        in_flight = threading.Thread(target=post_ignoring_errors, args=(client, documents[24:]))
+        in_flight.start()
+        time.sleep(0.3)  # the last 24 documents (about 100 chunks) are being embedded or written
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait(10)
+        in_flight.join()
+    second = start_retriever(tmp_path, port)
+    try:
+        with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
+            listed = client.get("/v1/documents", params={"limit": 1000}).json()["documents"]
+            assert set(acknowledged) <= {item["id"] for item in listed}
+            for item in listed:  # acknowledged or not, a listed document is whole
+                body = {"query": f"setting M{item['metadata']['manual']}", "top_k": 50, "mode": "lexical",
+                        "filters": {"manual": item["metadata"]["manual"]}}  # fmt: skip
+                hits = client.post("/v1/search", json=body).json()["hits"]
+                assert len(hits) == item["chunks"] > 1, item["id"]
+            statuses = [
+                result["status"]
+                for batch in batches
+                for result in client.post("/v1/documents", json={"documents": batch}).json()["results"]
+            ]
+        listed_ids = {item["id"] for item in listed}
+        assert statuses.count("unchanged") == len(listed_ids)  # a re-run does only the missing work
+        assert statuses.count("created") == len(documents) - len(listed_ids)
+    finally:
+        second.stop()
+
+
+def post_ignoring_errors(client: httpx.Client, batch: list[dict[str, object]]) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the process is killed under it
+        client.post("/v1/documents", json={"documents": batch})
