@@ -1,5 +1,6 @@
 """create_app: wire the gateway's routes, lifespan, clients and error handlers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -46,6 +47,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             store = FileAdapterStore(settings.resolved_adapter_dir())
+            await asyncio.to_thread(store.sweep_leftovers)  # of processes killed while writing
             app.state.services = services = await open_services(settings, given, store, stack)
             app.state.adapter_admin = await open_adapter_admin(settings, services, given, store, stack)
             seeder = start_route_example_seeding(services, stack)

@@ -8,6 +8,11 @@ Layout (the folder is shared with the generators, whose LoRA filesystem resolver
     <root>/.active/<name>      the active version
     <root>/.numbered/<name>    the highest version number ever given to the name
     <root>/.incoming/          uploads being written
+    <root>/.trash/             deleted versions being removed
+
+A process killed while writing (``kill -9``, a lost node) leaves its folder in ``.incoming`` or ``.trash``,
+never a half version under a real name: :meth:`FileAdapterStore.sweep_leftovers` removes such folders
+once they are older than any upload in progress could be (other replicas share the folder).
 
 Version numbers are never given twice, even after the adapter is deleted: a name's next upload is new to
 everything keyed by name and version (the response cache, the LoRA adapters vLLM holds loaded).
@@ -26,6 +31,7 @@ from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.routing import VERSION_SEPARATOR
 
 REFRESH_SECONDS = 1.0
+LEFTOVER_SECONDS = 3600.0  # far longer than any upload is written for
 
 
 def served_name(name: str, version: int) -> str:
@@ -38,6 +44,17 @@ class FileAdapterStore:
         self._cards: dict[tuple[str, int], AdapterCard] = {}
         self._active: dict[str, ActiveAdapter] = {}
         self._read_at = 0.0
+
+    def sweep_leftovers(self, older_than_seconds: float = LEFTOVER_SECONDS) -> list[str]:
+        """Remove what killed processes left in ``.incoming`` and ``.trash``; returns what was removed."""
+        removed = []
+        cutoff = time.time() - older_than_seconds
+        for scratch in (self.root / ".incoming", self.root / ".trash"):
+            for entry in scratch.iterdir() if scratch.is_dir() else []:
+                if entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(f"{scratch.name}/{entry.name}")
+        return removed
 
     def folder(self, name: str, version: int) -> Path:
         return self.root / served_name(name, version)

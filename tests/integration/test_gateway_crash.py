@@ -1,0 +1,103 @@
+"""A gateway process killed with SIGKILL in the middle of adapter uploads: the store holds each version
+whole or not at all, the active pointer names a version that is there, and what the killed process left
+in the store's scratch folders is swept once it is old enough."""
+
+import base64
+import contextlib
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import INTERNAL_TOKEN, free_port
+from tests.integration.adapter_archives import SMOLLM2_CONFIG, adapter_files, tar_gz
+from tests.unit.fakes import ADMIN
+from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
+
+README = base64.b64encode(random.Random(1).randbytes(20_000_000))  # a large archive: a long write
+FILES = {**adapter_files(), "README.md": README}
+
+
+@pytest.fixture
+def adapter_dir(tmp_path: Path) -> Path:
+    published = tmp_path / "adapters" / ".base_model"  # what a generator publishes for the gateway
+    published.mkdir(parents=True)
+    (published / "config.json").write_text(json.dumps(SMOLLM2_CONFIG))
+    (published / "name").write_text("/models/SmolLM2-135M-Instruct")
+    return tmp_path / "adapters"
+
+
+def start_gateway(data_dir: Path, port: int) -> ServiceProcess:
+    env = dict(
+        os.environ,
+        TUTORBOOK_DATA_DIR=str(data_dir),
+        TUTORBOOK_GATEWAY_PORT=str(port),
+        TUTORBOOK_API_KEYS="user-key-for-tests-0001",
+        TUTORBOOK_ADMIN_KEYS="admin-key-for-tests-0001",
+        TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
+        TUTORBOOK_REDIS_URL="",
+        TUTORBOOK_RETRIEVER_URL=f"http://127.0.0.1:{free_port()}",  # nothing there: not needed here
+        TUTORBOOK_GENERATOR_URL=f"http://127.0.0.1:{free_port()}",
+    )
+    service = start_service("gateway", [sys.executable, "-m", "tutorbook_gateway"], env, data_dir / "logs", append=True)
+    wait_ready(service, f"http://127.0.0.1:{port}/healthz", timeout=60)
+    return service
+
+
+def complete_versions(adapter_dir: Path) -> Iterator[Path]:
+    for folder in sorted(adapter_dir.glob("triage@*")):
+        assert {path.name: path.read_bytes() for path in folder.iterdir()}.keys() == FILES.keys(), folder
+        assert (folder / "README.md").read_bytes() == README, f"{folder} is not whole"
+        yield folder
+
+
+def test_uploads_killed_at_any_moment_leave_whole_versions_or_nothing(tmp_path: Path, adapter_dir: Path) -> None:
+    port, archive = free_port(), tar_gz(FILES)
+    url = f"http://127.0.0.1:{port}"
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0):  # reading, unpacking, writing, after
+        gateway = start_gateway(tmp_path, port)
+        sender = threading.Thread(target=upload_ignoring_errors, args=(url, archive))
+        sender.start()
+        time.sleep(delay)
+        os.kill(gateway.process.pid, signal.SIGKILL)
+        gateway.process.wait(10)
+        sender.join()
+        print(
+            f"killed after {delay} s:",
+            sorted(p.name for p in adapter_dir.glob("*")),
+            sorted(p.name for p in (adapter_dir / ".incoming").glob("*"))
+            if (adapter_dir / ".incoming").exists()
+            else [],
+        )
+        versions = list(complete_versions(adapter_dir))
+        pointer = adapter_dir / ".active" / "triage"
+        assert not pointer.exists() or (adapter_dir / f"triage@{pointer.read_text().strip()}") in versions
+    leftovers = [path for scratch in (".incoming", ".trash") for path in (adapter_dir / scratch).glob("*")]
+    for path in leftovers:  # as if written by a process killed over an hour ago
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    gateway = start_gateway(tmp_path, port)
+    try:
+        listed = (
+            httpx.get(f"{url}/v1/adapters/triage", headers=ADMIN).json()
+            if list(complete_versions(adapter_dir))
+            else None
+        )
+        assert listed is None or [v["version"] for v in listed["versions"]] == [
+            int(folder.name.split("@")[1]) for folder in complete_versions(adapter_dir)
+        ]
+        assert all(not path.exists() for path in leftovers)  # swept at start
+    finally:
+        gateway.stop()
+
+
+def upload_ignoring_errors(url: str, archive: bytes) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # killed under it
+        httpx.post(f"{url}/v1/adapters", files={"file": ("a.tar.gz", archive)}, headers=ADMIN, timeout=60)
