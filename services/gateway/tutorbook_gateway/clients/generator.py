@@ -53,6 +53,8 @@ class HttpChunkStream:
                     return
                 chunk: dict[str, Any] = msgspec.json.decode(data)
                 yield chunk
+            # The connection ended cleanly but before vLLM's [DONE]: the generator died or was cut off.
+            raise UpstreamCallError(SERVICE, "stream broken: it ended before it was complete")
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamCallError(SERVICE, f"stream broken: {type(exc).__name__}: {exc}") from exc
         finally:
