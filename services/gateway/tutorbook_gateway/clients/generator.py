@@ -12,7 +12,12 @@ import msgspec
 
 from tutorbook_common.internal_auth import bearer_header
 from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
-from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, raise_for_upstream_status
+from tutorbook_gateway.clients.upstream import (
+    UpstreamCallError,
+    UpstreamCallTimeoutError,
+    UpstreamUnreachableError,
+    raise_for_upstream_status,
+)
 
 SERVICE = "generator"
 CHAT_PATH = "/v1/chat/completions"
@@ -75,6 +80,8 @@ class HttpGeneratorClient:
             response = await self._session.post(CHAT_PATH, data=msgspec.json.encode(payload), headers=request_headers())
         except TimeoutError as exc:
             raise UpstreamCallTimeoutError(SERVICE) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamUnreachableError(SERVICE, "connection refused") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
         if response.status >= 400:

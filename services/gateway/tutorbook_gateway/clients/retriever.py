@@ -8,7 +8,12 @@ import msgspec
 
 from tutorbook_common.internal_auth import bearer_header
 from tutorbook_gateway.clients.generator import request_headers
-from tutorbook_gateway.clients.upstream import UpstreamCallError, UpstreamCallTimeoutError, raise_for_upstream_status
+from tutorbook_gateway.clients.upstream import (
+    UpstreamCallError,
+    UpstreamCallTimeoutError,
+    UpstreamUnreachableError,
+    raise_for_upstream_status,
+)
 
 SERVICE = "retriever"
 
@@ -125,6 +130,8 @@ class HttpRetrieverClient:
                 return ForwardedResponse(response.status, await response.read())
         except TimeoutError as exc:
             raise UpstreamCallTimeoutError(SERVICE) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamUnreachableError(SERVICE, "connection refused") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
 

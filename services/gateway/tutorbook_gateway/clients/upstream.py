@@ -2,13 +2,27 @@
 
 import msgspec
 
-from tutorbook_common.errors import BadRequestError, UpstreamError, UpstreamTimeoutError
+from tutorbook_common.errors import BadRequestError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+
+RETRY_UNREACHABLE_SECONDS = 5
 
 
 class UpstreamCallError(UpstreamError):
     def __init__(self, service: str, message: str) -> None:
         super().__init__(f"{service}: {message}")
         self.service = service
+
+
+class UpstreamUnreachableError(ServiceUnavailableError):
+    """503 with Retry-After: the service does not accept connections (down, restarting). Requests that do
+    not need it keep being answered; the gateway tries it again on the next request that does."""
+
+    code = "upstream_unavailable"
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(f"{service} is unavailable ({detail}); try again shortly")
+        self.service = service
+        self.headers = {"Retry-After": str(RETRY_UNREACHABLE_SECONDS)}
 
 
 class UpstreamCallTimeoutError(UpstreamTimeoutError):
