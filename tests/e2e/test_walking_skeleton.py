@@ -1,11 +1,16 @@
 """One product question answered end to end by real services, real vLLM included."""
 
+import functools
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from tests.conftest import eventually
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
 from tutorbook_devstack.stack import Stack
 
@@ -35,20 +40,26 @@ def test_product_question_is_answered_from_the_gold_document(gateway_url: str, s
     assert body["usage"]["completion_tokens"] > 0
 
 
+def any_line(lines: Callable[[], list[dict[str, Any]]]) -> bool:
+    return bool(lines())
+
+
 def test_one_request_id_runs_through_the_json_logs(stack: Stack, sample_knowledge_base: object) -> None:
     headers = {"Authorization": f"Bearer {API_KEY}", "x-request-id": "e2e-trace-42"}
     body = {"model": "auto", "messages": [{"role": "user", "content": "How do I descale the espresso machine?"}]}
     response = httpx.post(f"{stack.config.gateway_url}/v1/chat/completions", json=body, headers=headers, timeout=120)
     assert response.headers["x-request-id"] == "e2e-trace-42"
     for service, message in (("gateway", "chat"), ("retriever", "search")):
-        lines = [
-            json.loads(line)
-            for line in stack.services[service].log_path.read_text().splitlines()
-            if line.startswith("{")
-        ]
-        traced = [line for line in lines if line.get("request_id") == "e2e-trace-42"]
-        assert [line["message"] for line in traced] == [message], service
-        assert traced[0]["service"] == service
+        log = stack.services[service].log_path
+
+        def traced(log: Path = log) -> list[dict[str, Any]]:
+            lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+            return [line for line in lines if line.get("request_id") == "e2e-trace-42"]
+
+        # The gateway logs an answer after it has been sent: wait for the line, never a fixed sleep.
+        eventually(functools.partial(any_line, traced), what=f"{service}'s log line for the request")
+        assert [line["message"] for line in traced()] == [message], service
+        assert traced()[0]["service"] == service
 
 
 def test_question_outside_the_knowledge_base_abstains(gateway_url: str, sample_knowledge_base: object) -> None:

@@ -68,4 +68,6 @@ def test_a_stream_the_generator_abandons_ends_with_an_error_the_sdk_raises(gener
                 model="auto", messages=[{"role": "user", "content": "How long is the warranty?"}], stream=True
             ):
                 received += [choice.delta.content or "" for choice in chunk.choices]
-        assert "".join(received) == "Two years"  # what arrived before the generator died, then the error
+        # What arrived before the break was noticed (all of it, or less when the cut is seen first), then
+        # the error: never a stream that ends as if it were complete.
+        assert "Two years".startswith("".join(received))
