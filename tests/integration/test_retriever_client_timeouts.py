@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, retriever_session
 from tutorbook_gateway.clients.upstream import UpstreamCallTimeoutError
 
@@ -37,7 +38,7 @@ async def retriever_url() -> AsyncIterator[str]:
 @pytest.mark.asyncio(loop_scope="function")
 async def test_a_slow_batch_is_waited_for_and_a_slow_search_is_not(retriever_url: str) -> None:
     async with retriever_session(retriever_url, 0.2, "tests-internal-token-0123456789") as session:
-        client = HttpRetrieverClient(session, write_timeout_seconds=5.0)
+        client = HttpRetrieverClient(session, write_timeout_seconds=5.0, breaker=CircuitBreaker("retriever", 0, 1))
         written = await client.forward("POST", "/v1/documents", b'{"documents": []}', "")
         assert written.status_code == 200
         with pytest.raises(UpstreamCallTimeoutError):

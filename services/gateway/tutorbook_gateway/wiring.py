@@ -21,6 +21,7 @@ from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheOptions
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
 from tutorbook_gateway.chat.validation import ChatLimits
+from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.metrics import create_gateway_metrics
@@ -44,6 +45,10 @@ class Replacements:
     loader: AdapterLoader | None = None
 
 
+def breaker(settings: GatewaySettings, service: str) -> CircuitBreaker:
+    return CircuitBreaker(service, settings.circuit_breaker_failures, settings.circuit_breaker_open_seconds)
+
+
 async def open_upstreams(
     settings: GatewaySettings, given: Replacements, stack: AsyncExitStack
 ) -> tuple[RetrieverClient, GeneratorClient]:
@@ -53,11 +58,13 @@ async def open_upstreams(
             retriever_session(settings.retriever_url, settings.retriever_timeout_seconds, token)
         ),
         settings.retriever_write_timeout_seconds,
+        breaker(settings, "retriever"),
     )
     generator = given.generator or HttpGeneratorClient(
         await stack.enter_async_context(
             generator_session(settings.generator_url, settings.upstream_timeout_seconds, token)
-        )
+        ),
+        breaker(settings, "generator"),
     )
     return retriever, generator
 

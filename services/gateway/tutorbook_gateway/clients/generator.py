@@ -12,6 +12,7 @@ import msgspec
 
 from tutorbook_common.internal_auth import bearer_header
 from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
+from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
     UpstreamCallTimeoutError,
@@ -72,18 +73,23 @@ class HttpChunkStream:
 
 
 class HttpGeneratorClient:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, breaker: CircuitBreaker) -> None:
         self._session = session
+        self._breaker = breaker
 
     async def _post(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+        self._breaker.before_call()
         try:
             response = await self._session.post(CHAT_PATH, data=msgspec.json.encode(payload), headers=request_headers())
         except TimeoutError as exc:
+            self._breaker.failed()
             raise UpstreamCallTimeoutError(SERVICE) from exc
         except aiohttp.ClientConnectorError as exc:
+            self._breaker.failed()
             raise UpstreamUnreachableError(SERVICE, "connection refused") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+        self._breaker.succeeded()  # it answered (even an error is an answer)
         if response.status >= 400:
             content = await response.read()
             response.release()

@@ -7,6 +7,7 @@ import aiohttp
 import msgspec
 
 from tutorbook_common.internal_auth import bearer_header
+from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.generator import request_headers
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
@@ -113,13 +114,15 @@ class HttpRetrieverClient:
     the retriever answers) wait ``write_timeout_seconds``, so a batch the retriever commits is never
     reported as failed for being slow."""
 
-    def __init__(self, session: aiohttp.ClientSession, write_timeout_seconds: float) -> None:
+    def __init__(self, session: aiohttp.ClientSession, write_timeout_seconds: float, breaker: CircuitBreaker) -> None:
         self._session = session
         self._write_timeout = aiohttp.ClientTimeout(total=write_timeout_seconds)
+        self._breaker = breaker
 
     async def _request(
         self, method: str, path: str, body: bytes | None = None, writing: bool = False
     ) -> ForwardedResponse:
+        self._breaker.before_call()
         headers = request_headers()
         if writing:
             request = self._session.request(method, path, data=body, headers=headers, timeout=self._write_timeout)
@@ -127,13 +130,17 @@ class HttpRetrieverClient:
             request = self._session.request(method, path, data=body, headers=headers)
         try:
             async with request as response:
-                return ForwardedResponse(response.status, await response.read())
+                forwarded = ForwardedResponse(response.status, await response.read())
         except TimeoutError as exc:
+            self._breaker.failed()
             raise UpstreamCallTimeoutError(SERVICE) from exc
         except aiohttp.ClientConnectorError as exc:
+            self._breaker.failed()
             raise UpstreamUnreachableError(SERVICE, "connection refused") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+        self._breaker.succeeded()
+        return forwarded
 
     async def _json(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         body = None if payload is None else msgspec.json.encode(payload)

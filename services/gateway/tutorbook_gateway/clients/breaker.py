@@ -1,0 +1,51 @@
+"""A circuit breaker per upstream: after ``failures`` calls in a row that timed out or could not connect,
+calls fail at once (503 with Retry-After) for ``open_seconds``, so a dead or hung generator or retriever
+does not hold every request, connection and worker for a whole timeout. Then one call is let through:
+its success closes the circuit, its failure opens it again. Answers, even errors, are not failures:
+only an upstream that does not answer is."""
+
+import math
+import time
+from collections.abc import Callable
+
+from tutorbook_gateway.clients.upstream import UpstreamUnreachableError
+
+
+class CircuitBreaker:
+    def __init__(
+        self, service: str, failures: int, open_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.service = service
+        self._failures_to_open = failures
+        self._open_seconds = open_seconds
+        self._clock = clock
+        self._failures = 0
+        self._open_until: float | None = None  # None: closed
+        self._probing = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._open_until is not None
+
+    def before_call(self) -> None:
+        """Raises while the circuit is open; lets one probing call through once the wait is over."""
+        if self._open_until is None or self._failures_to_open <= 0:
+            return
+        wait = self._open_until - self._clock()
+        if wait <= 0 and not self._probing:
+            self._probing = True
+            return
+        error = UpstreamUnreachableError(
+            self.service, f"{self._failures} calls in a row failed; not called again for {max(wait, 0):.0f} s"
+        )
+        error.headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+        raise error
+
+    def succeeded(self) -> None:
+        self._failures, self._open_until, self._probing = 0, None, False
+
+    def failed(self) -> None:
+        self._failures += 1
+        if self._probing or self._failures >= self._failures_to_open > 0:
+            self._open_until = self._clock() + self._open_seconds
+            self._probing = False

@@ -1,0 +1,61 @@
+"""The circuit breaker's states with a fake clock (tests/integration/test_hung_generator.py: real HTTP)."""
+
+import pytest
+
+from tutorbook_gateway.clients.breaker import CircuitBreaker
+from tutorbook_gateway.clients.upstream import UpstreamUnreachableError
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_it_opens_after_failures_in_a_row_lets_one_probe_through_and_closes_on_success() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("generator", failures=3, open_seconds=10, clock=clock)
+    for _ in range(2):
+        breaker.before_call()
+        breaker.failed()
+    breaker.before_call()
+    breaker.succeeded()  # a success in between: the count starts again
+    for _ in range(3):
+        breaker.before_call()
+        breaker.failed()
+    with pytest.raises(UpstreamUnreachableError, match="3 calls in a row failed") as refused:
+        breaker.before_call()
+    assert refused.value.status_code == 503 and refused.value.headers["Retry-After"] == "10"
+    clock.now = 10.0
+    breaker.before_call()  # the probe
+    with pytest.raises(UpstreamUnreachableError):
+        breaker.before_call()  # only one probe at a time
+    breaker.succeeded()
+    breaker.before_call()
+    assert not breaker.is_open
+
+
+def test_a_failed_probe_opens_it_again() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("retriever", failures=1, open_seconds=5, clock=clock)
+    breaker.before_call()
+    breaker.failed()
+    clock.now = 5.0
+    breaker.before_call()
+    breaker.failed()
+    with pytest.raises(UpstreamUnreachableError):
+        breaker.before_call()
+    clock.now = 9.0
+    with pytest.raises(UpstreamUnreachableError):
+        breaker.before_call()
+    clock.now = 10.0
+    breaker.before_call()
+
+
+def test_zero_failures_switches_it_off() -> None:
+    breaker = CircuitBreaker("generator", failures=0, open_seconds=5)
+    for _ in range(10):
+        breaker.before_call()
+        breaker.failed()
+    breaker.before_call()
