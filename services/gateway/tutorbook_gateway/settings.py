@@ -125,9 +125,8 @@ class GatewaySettings(BaseSettings):
     # A chat request's body (413 above it): room for max_request_chars even when every character is escaped.
     chat_max_request_bytes: int = 1_000_000
     upstream_timeout_seconds: float = 120.0
-    # After this many calls in a row to the generator (or the retriever) that timed out or could not
-    # connect, calls to it fail at once with 503 for circuit_breaker_open_seconds, then one is tried
-    # (0: never open the circuit).
+    # After this many calls in a row to the generator (or the retriever) that timed out, calls to it fail
+    # at once with 503 for circuit_breaker_open_seconds, then one is tried (0: never open the circuit).
     circuit_breaker_failures: int = 5
     circuit_breaker_open_seconds: float = 10.0
     retriever_timeout_seconds: float = 30.0

@@ -1,8 +1,9 @@
-"""A circuit breaker per upstream: after ``failures`` calls in a row that timed out or could not connect,
-calls fail at once (503 with Retry-After) for ``open_seconds``, so a dead or hung generator or retriever
-does not hold every request, connection and worker for a whole timeout. Then one call is let through:
-its success closes the circuit, its failure opens it again. Answers, even errors, are not failures:
-only an upstream that does not answer is."""
+"""A circuit breaker per upstream: after ``failures`` calls in a row that timed out, calls fail at once
+(503 with Retry-After) for ``open_seconds``, so a hung generator or retriever does not hold every request,
+connection and worker for a whole timeout. Then one call is let through: its success closes the circuit,
+its failure opens it again. Answers, even errors, are not failures, and neither is a refused connection
+(it fails fast by itself, and a service still starting refuses connections): only an upstream that
+accepts a call and does not answer it is."""
 
 import math
 import time

@@ -134,8 +134,7 @@ class HttpRetrieverClient:
         except TimeoutError as exc:
             self._breaker.failed()
             raise UpstreamCallTimeoutError(SERVICE) from exc
-        except aiohttp.ClientConnectorError as exc:
-            self._breaker.failed()
+        except aiohttp.ClientConnectorError as exc:  # fails fast by itself: nothing to break
             raise UpstreamUnreachableError(SERVICE, "connection refused") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
