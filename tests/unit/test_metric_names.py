@@ -1,6 +1,6 @@
 """Prometheus naming conventions for every metric the gateway and the retriever register."""
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from tutorbook_gateway.metrics import create_gateway_metrics
 from tutorbook_retriever.metrics import create_retriever_metrics
@@ -18,6 +18,21 @@ def test_names_follow_prometheus_conventions() -> None:
         assert documentation, name
         if "duration" in name or "time_to" in name:
             assert kind == "histogram" and name.endswith("_seconds"), name
-        if kind == "counter":
-            # prometheus-client strips the _total suffix from a counter family's name and adds it to its samples.
-            assert not name.endswith("_total"), name
+    assert convention_breaks(create_gateway_metrics().registry) == []
+    assert convention_breaks(create_retriever_metrics().registry) == []
+
+
+def convention_breaks(registry: CollectorRegistry) -> list[str]:
+    """Counters are exposed as <name>_total, which is what dashboards and alerts query; nothing else may end
+    in _total, or a query written for a counter would silently read a gauge or a histogram."""
+    return [
+        f"{family.name}: a {family.type} named like a counter"
+        for family in registry.collect()
+        if family.type != "counter" and family.name.endswith("_total")
+    ]
+
+
+def test_the_convention_check_catches_a_gauge_named_like_a_counter() -> None:
+    registry = CollectorRegistry()
+    Gauge("tutorbook_gateway_things_total", "a gauge in a counter's clothes", registry=registry)
+    assert convention_breaks(registry) == ["tutorbook_gateway_things_total: a gauge named like a counter"]
