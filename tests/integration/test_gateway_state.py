@@ -1,6 +1,8 @@
 """The gateway's state through its HTTP API: sessions, the cache, rate limits and feedback, each test run
 with the in-memory store and with a real redis-server (the retriever and generator are fakes here)."""
 
+import hashlib
+import json
 import tempfile
 import time
 from collections.abc import Iterator
@@ -165,6 +167,27 @@ def test_feedback_is_stored_with_the_route_and_counted(redis_url: str) -> None:
         listed = client.get("/v1/feedback", headers=ADMIN).json()["data"]
         assert [(item["response_id"], item["rating"]) for item in listed] == [(answer["id"], "up")]
         assert metric(client, 'tutorbook_gateway_feedback_total{rating="up",route="rag"}') == 1
+
+
+def test_a_keys_own_limits_override_the_default(redis_url: str) -> None:
+    """TUTORBOOK_RATE_LIMIT_OVERRIDES names a key by its fingerprint (first 16 hex digits of its SHA-256)."""
+    other = hashlib.sha256(b"other-key-for-tests-0001").hexdigest()[:16]
+    overrides = json.dumps({other: {"requests_per_minute": 100}})
+    gateway = Gateway(redis_url, rate_limit_requests_per_minute=1, rate_limit_overrides=overrides)
+    with gateway.client() as client:
+        assert [ask(client, f"question {n}").status_code for n in range(2)] == [200, 429]
+        assert [ask(client, f"question {n}", OTHER_USER).status_code for n in range(5)] == [200] * 5
+
+
+def test_recent_feedback_is_listed_newest_first_up_to_the_limit(redis_url: str) -> None:
+    gateway = Gateway(redis_url)
+    with gateway.client() as client:
+        ids = [ask(client, question).json()["id"] for question in ("warranty?", "returns?")]
+        for response_id in ids:
+            client.post("/v1/feedback", json={"response_id": response_id, "rating": "up"}, headers=USER)
+        newest = client.get("/v1/feedback", params={"limit": 1}, headers=ADMIN).json()["data"]
+        assert [item["response_id"] for item in newest] == [ids[1]]
+        assert client.get("/v1/feedback", params={"limit": 0}, headers=ADMIN).status_code == 400
 
 
 def test_feedback_is_kept_only_for_its_lifetime(redis_url: str) -> None:
