@@ -158,6 +158,15 @@ def test_a_stored_adapter_names_the_model_vllm_serves(
     assert stored["r"] == json.loads(adapter_files()["adapter_config.json"])["r"]  # nothing else changed
 
 
+def test_an_admin_lists_every_adapter_with_its_versions(client: TestClient[Litestar]) -> None:
+    for name in ("triage", "style"):
+        assert upload(client, tar_gz(adapter_files(name=name))).status_code == 201
+    assert upload(client, tar_gz(adapter_files(name="triage"))).status_code == 201
+    listed = client.get("/v1/adapters", headers=ADMIN).json()["data"]
+    summary = [(item["name"], item["active_version"], [v["version"] for v in item["versions"]]) for item in listed]
+    assert summary == [("style", 1, [1]), ("triage", 2, [1, 2])]
+
+
 def test_uploads_need_an_admin_key(client: TestClient[Litestar], gateway: Gateway) -> None:
     assert upload(client, tar_gz(adapter_files()), headers=USER).status_code == 403
     assert client.get("/v1/adapters", headers=USER).status_code == 403
