@@ -37,11 +37,9 @@ class EdgeChunkIndex:
         self._shard: Any = None
 
     def ensure(self, dimension: int) -> None:
-        created = not (self._shards.root / self._name).is_dir()
-        self._shard = self._shards.open(self._name, chunks_config(dimension))
-        if created:
-            for key in ("doc_id", "content_hash"):
-                self._shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+        keyword = PayloadSchemaType.Keyword
+        indexes = {"doc_id": keyword, "content_hash": keyword}
+        self._shard = self._shards.open(self._name, chunks_config(dimension), indexes)
 
     def write(self, points: list[ChunkPoint]) -> None:
         edge_points = [

@@ -27,13 +27,10 @@ class EdgeQuestionIndex:
         self._shard: Any = None
 
     def ensure(self, dimension: int) -> None:
-        created = not (self._shards.root / self._name).is_dir()
         config = EdgeConfig(
             vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine), max_search_threads=SEARCH_THREADS
         )
-        self._shard = self._shards.open(self._name, config)
-        if created:
-            self._shard.update(UpdateOperation.create_field_index("index_version", PayloadSchemaType.Integer))
+        self._shard = self._shards.open(self._name, config, {"index_version": PayloadSchemaType.Integer})
 
     def put(self, key: str, question: str, index_version: int, vector: list[float]) -> bool:
         if self._shard.count(CountRequest(exact=True)) >= self._max_questions:

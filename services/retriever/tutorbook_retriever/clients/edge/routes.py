@@ -32,13 +32,10 @@ class EdgeRouteIndex:
         self._adapters: set[str] = set()  # this process is the shard's only writer
 
     def ensure(self, dimension: int) -> None:
-        created = not (self._shards.root / self._name).is_dir()
         config = EdgeConfig(
             vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine), max_search_threads=SEARCH_THREADS
         )
-        self._shard = self._shards.open(self._name, config)
-        if created:
-            self._shard.update(UpdateOperation.create_field_index("adapter", PayloadSchemaType.Keyword))
+        self._shard = self._shards.open(self._name, config, {"adapter": PayloadSchemaType.Keyword})
         self._adapters = set(self.counts())
 
     def replace(self, adapter: str, examples: list[str], vectors: list[list[float]]) -> None:

@@ -10,7 +10,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from qdrant_edge import EdgeConfig, EdgeShard, FieldCondition, Filter, MatchAny, MatchValue
+from qdrant_edge import (
+    EdgeConfig,
+    EdgeShard,
+    FieldCondition,
+    Filter,
+    MatchAny,
+    MatchValue,
+    PayloadSchemaType,
+    UpdateOperation,
+)
 
 log = logging.getLogger(__name__)
 Filters = dict[str, Any]  # metadata key -> value, or list of accepted values
@@ -28,14 +37,19 @@ class EdgeShards:
         self._shards: dict[str, EdgeShard] = {}
         self._optimizing = threading.Lock()
 
-    def open(self, name: str, config: EdgeConfig) -> EdgeShard:
+    def open(self, name: str, config: EdgeConfig, indexes: dict[str, PayloadSchemaType] | None = None) -> EdgeShard:
         """The shard ``name``: loaded when its folder holds one (with ``config``, checked against what is
-        on disk), created otherwise."""
+        on disk), otherwise created, with a payload index on each field of ``indexes``."""
         if name not in self._shards:
             path = self.root / name
             exists = path.is_dir() and any(path.iterdir())
             path.mkdir(parents=True, exist_ok=True)
-            self._shards[name] = EdgeShard.load(str(path), config) if exists else EdgeShard.create(str(path), config)
+            if exists:
+                self._shards[name] = EdgeShard.load(str(path), config)
+            else:
+                shard = self._shards[name] = EdgeShard.create(str(path), config)
+                for key, schema in (indexes or {}).items():
+                    shard.update(UpdateOperation.create_field_index(key, schema))
         return self._shards[name]
 
     def optimize(self) -> None:
