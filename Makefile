@@ -74,3 +74,20 @@ demo-adapter: install
 compare-banking77: install
 	$(PY) -m tutorbook_training.banking77
 
+
+# Load, soak and generated input against a stack each starts for itself (see docs/reliability.md).
+.PHONY: load soak fuzz
+# The request mix at 1, 8, 32 and 50 concurrent, 60 s each (ports 18500-18503).
+load: install
+	$(PY) -m tutorbook_devstack.load --levels 1,8,32,50 --seconds 60 --json data/bench/load.json \
+		--plot data/bench/load-memory.png
+
+# 10 minutes at 50 concurrent; memory of every process sampled each second, with its slope.
+soak: install
+	$(PY) -m tutorbook_devstack.load --levels '' --soak-minutes 10 --soak-concurrency 50 \
+		--json data/bench/soak.json --plot docs/images/soak-memory.png
+
+# schemathesis against every operation of the gateway's and the retriever's schemas: 500 cases that fit
+# the schema and 500 that do not, per operation (ports 18510-18513).
+fuzz: install
+	$(PY) -m tutorbook_devstack.fuzz --cases 500

@@ -6,10 +6,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, SAMPLES, free_port
+from tutorbook_devstack.load.adapter import train_tiny
 from tutorbook_devstack.stack import Stack, StackConfig, ingest_folder, running_stack
+from tutorbook_training.upload import pack
 
 API_KEY = "e2e-user-key-for-tests-0001"
 ADMIN_KEY = "e2e-admin-key-for-tests-0001"
+# The load test's virtual users (one key each, as separate product apps) and the generated-input test's key.
+LOAD_KEYS = tuple(f"e2e-load-key-{number:02d}-0001" for number in range(8))
+FUZZ_KEY = "e2e-fuzz-key-for-tests-0001"
+# Generated input writes odd documents and asks for odd adapters: it runs after every other e2e test.
+RUNS_LAST = "test_generated_input.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name == RUNS_LAST)
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +29,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         data_dir=tmp_path_factory.mktemp("stack"),
         # The converted base model is reused across runs (and shared with `make run`).
         model_cache_dir=REPO_ROOT / "data" / "models",
-        api_keys=(API_KEY,),
+        api_keys=(API_KEY, FUZZ_KEY, *LOAD_KEYS),
         admin_keys=(ADMIN_KEY,),
         gateway_port=free_port(),
         retriever_port=free_port(),
@@ -43,3 +54,12 @@ def sample_knowledge_base(gateway_url: str) -> tuple[int, int]:
 
 def knowledge_base_folder() -> Path:
     return SAMPLES / "knowledge_base"
+
+
+@pytest.fixture(scope="session")
+def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Support triage (served as ``e2e-triage``), trained for a few steps: enough to answer with a
+    department. Packed as an upload archive."""
+    folder = tmp_path_factory.mktemp("adapter")
+    train_tiny(SAMPLES, folder, "e2e-triage")
+    return pack(folder)

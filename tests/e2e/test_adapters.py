@@ -8,12 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import SAMPLES
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
-from tutorbook_training.data import load_dataset
-from tutorbook_training.model import default_base_model
-from tutorbook_training.train import TrainOptions, train, write_card
-from tutorbook_training.upload import pack
 
 pytestmark = pytest.mark.e2e
 USER = {"Authorization": f"Bearer {API_KEY}"}
@@ -24,18 +19,6 @@ TICKET = "Which department should handle this ticket? I was charged twice for my
 def chat(gateway_url: str, model: str, text: str) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 12}
     return httpx.post(f"{gateway_url}/v1/chat/completions", json=body, headers=USER, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """Support triage, trained for a few steps: enough to answer with a department."""
-    folder = tmp_path_factory.mktemp("adapter")
-    dataset = load_dataset(SAMPLES / "support_triage" / "train.jsonl")
-    options = TrainOptions(rank=8, epochs=0.5, batch_size=8, max_length=160, learning_rate=1e-3, seed=0)
-    model, figures = train(dataset, options, default_base_model())
-    model.save_pretrained(folder, safe_serialization=True)
-    write_card(dataset, "e2e-triage", "smollm2-135m-instruct", folder, figures)
-    return pack(folder)
 
 
 def upload(gateway_url: str, archive: bytes) -> httpx.Response:

@@ -153,3 +153,21 @@ def test_what_anyone_may_see_without_a_key(client: TestClient[Litestar]) -> None
     assert client.get("/schema/openapi.json").status_code == 401
     assert client.get("/schema/openapi.json", headers=USER).status_code == 200
     assert client.get("/healthz").status_code == 200 and client.get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"model": "auto", "messages": [{"role": "user", "content": "\xff\xfe"}]}', "the body is not valid UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"model": "auto", "messages": [{"role": "user", "content": ' + b"[" * 5000 + b"]" * 5000 + b"}]}", "deeply"),
+    ],
+)
+def test_a_body_that_cannot_be_json_gets_a_400_not_a_500(
+    client: TestClient[Litestar], upstream, body: bytes, message: str
+) -> None:
+    for path in ("/v1/chat/completions", "/v1/feedback"):
+        response = client.post(path, content=body, headers={**USER, "content-type": "application/json"})
+        assert response.status_code == 400, (path, response.text)
+        assert message in response.json()["error"]["message"]
+    assert upstream[1].payloads == []

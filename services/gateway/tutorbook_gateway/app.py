@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from litestar import Litestar
 
 from tutorbook_common.errors import error_handlers
+from tutorbook_common.json_bodies import JsonBodyRequest
 from tutorbook_common.probes import PROBE_ROUTES
 from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_gateway.adapters.catalog import AdapterCatalog
@@ -66,6 +67,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
+        request_class=JsonBodyRequest,
         middleware=[RequestIdMiddleware, ApiKeyMiddleware],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.max_request_bytes,

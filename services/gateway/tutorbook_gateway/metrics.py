@@ -116,8 +116,9 @@ def initialise_series(metrics: GatewayMetrics) -> None:
     """Create the label sets ops' queries divide by or alert on, at zero, so that "nothing happened"
     reads as 0 rather than as no data."""
     for service in ("retriever", "generator"):
-        for kind in ("upstream_error", "upstream_timeout"):
+        for kind in ("upstream_error", "upstream_timeout", "upstream_unavailable"):
             metrics.upstream_errors.labels(service=service, kind=kind)
+    metrics.upstream_errors.labels(service="generator", kind="generator_busy")
     for component in ("cache", "sessions", "rate_limits"):
         metrics.state_errors.labels(component=component)
     for limit in ("requests", "tokens", "requests_in_flight"):

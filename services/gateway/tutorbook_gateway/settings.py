@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_common.local_keys import split_keys
+from tutorbook_gateway.clients.capacity import Capacity
 from tutorbook_gateway.routing import RoutePolicy
 
 
@@ -129,6 +130,12 @@ class GatewaySettings(BaseSettings):
     # at once with 503 for circuit_breaker_open_seconds, then one is tried (0: never open the circuit).
     circuit_breaker_failures: int = 5
     circuit_breaker_open_seconds: float = 10.0
+    # Load shedding, per gateway process: at most this many generations sent to vLLM at once (0: no limit),
+    # this many more waiting for one, each at most generator_max_wait_seconds; beyond that, 503 with
+    # Retry-After at once. Raise generator_max_in_flight on a GPU (vLLM batches hundreds there).
+    generator_max_in_flight: int = 16
+    generator_max_waiting: int = 32
+    generator_max_wait_seconds: float = 15.0
     retriever_timeout_seconds: float = 30.0
     # Document writes through the gateway: the retriever embeds and commits a whole batch before it answers.
     # A body of MAX_REQUEST_BYTES (16 MB, about 18,000 chunks) takes about 2 minutes at the 150 chunks per
@@ -163,6 +170,9 @@ class GatewaySettings(BaseSettings):
 
     def resolved_base_model_config(self) -> Path:
         return self.base_model_config or self.resolved_adapter_dir() / ".base_model" / "config.json"
+
+    def generator_capacity(self) -> Capacity:
+        return Capacity(self.generator_max_in_flight, self.generator_max_waiting, self.generator_max_wait_seconds)
 
     def replica_urls(self) -> list[str]:
         """Explicit replicas; else none when DNS names them all; else the generator URL."""

@@ -22,6 +22,7 @@ from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
 from tutorbook_gateway.chat.validation import ChatLimits
 from tutorbook_gateway.clients.breaker import CircuitBreaker
+from tutorbook_gateway.clients.capacity import GenerationSlots, SlotBoundGenerator
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.metrics import create_gateway_metrics
@@ -66,7 +67,7 @@ async def open_upstreams(
         ),
         breaker(settings, "generator"),
     )
-    return retriever, generator
+    return retriever, SlotBoundGenerator(generator, GenerationSlots(settings.generator_capacity()))
 
 
 def chat_config(settings: GatewaySettings) -> ChatConfig:

@@ -10,6 +10,7 @@ from litestar.middleware import DefineMiddleware
 
 from tutorbook_common.errors import error_handlers
 from tutorbook_common.internal_auth import InternalTokenMiddleware
+from tutorbook_common.json_bodies import JsonBodyRequest
 from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_common.probes import PROBE_ROUTES, Probes
 from tutorbook_common.request_context import RequestIdMiddleware
@@ -79,6 +80,7 @@ def create_app(
         route_handlers=[*ROUTES, *PROBE_ROUTES],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
+        request_class=JsonBodyRequest,
         middleware=[RequestIdMiddleware, DefineMiddleware(InternalTokenMiddleware, token=settings.internal_token)],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.max_document_chars * 4 + 1_000_000,

@@ -1,0 +1,101 @@
+"""Load shedding in front of the generator: past its slots and its waiting room, a request gets a 503
+with Retry-After at once (never a pile-up that ends in timeouts); a slot is held for a whole stream and
+given back however the stream ends; requests that need no generation never wait."""
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.conftest import INTERNAL_TOKEN, eventually
+from tests.unit.fakes import USER, WARRANTY, FakeGenerator, FakeRetriever, chat
+from tutorbook_gateway.app import create_app
+from tutorbook_gateway.clients.capacity import Capacity, GenerationSlots, GeneratorBusyError, SlotBoundGenerator
+from tutorbook_gateway.settings import GatewaySettings
+
+
+class GatedGenerator(FakeGenerator):
+    """Answers only once ``gate`` is set (from any thread); counts the generations running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.running = 0
+
+    async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.running += 1
+        try:
+            while not self.gate.is_set():
+                await asyncio.sleep(0.01)
+            return await super().chat_completion(payload)
+        finally:
+            self.running -= 1
+
+
+def test_past_its_slots_and_waiting_room_a_request_is_refused_at_once_with_retry_after() -> None:
+    generator = GatedGenerator()
+    settings = GatewaySettings(
+        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
+        base_model_name="base", cache_enabled=False,
+        generator_max_in_flight=1, generator_max_waiting=1, generator_max_wait_seconds=30,
+    )  # fmt: skip
+    app = create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator)
+    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+        ask = partial(client.post, "/v1/chat/completions", headers=USER)
+        first = pool.submit(ask, json=chat("one", "base"))
+        eventually(lambda: generator.running == 1, what="the first generation")
+        second = pool.submit(ask, json=chat("two", "base"))
+        time.sleep(0.2)  # the second is waiting for the slot
+        refused = ask(json=chat("three", "base"))
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "30"
+        error = refused.json()["error"]
+        assert error["code"] == "generator_busy" and "1 generating and 1 waiting" in error["message"]
+        assert generator.running == 1  # vLLM was never sent more than one
+        generator.gate.set()
+        assert [first.result().status_code, second.result().status_code] == [200, 200]
+        metrics = client.get("/metrics").text
+        assert 'tutorbook_gateway_upstream_errors_total{kind="generator_busy",service="generator"} 1.0' in metrics
+
+
+async def test_a_request_that_waits_too_long_for_a_slot_is_refused() -> None:
+    generator = GatedGenerator()
+    slots = GenerationSlots(Capacity(in_flight=1, waiting=5, wait_seconds=0.1))
+    bound = SlotBoundGenerator(generator, slots)
+    holder = asyncio.create_task(bound.chat_completion({"model": "base"}))
+    while generator.running < 1:
+        await asyncio.sleep(0.01)
+    with pytest.raises(GeneratorBusyError, match="no generation slot within 0.1 s"):
+        await bound.chat_completion({"model": "base"})
+    generator.gate.set()
+    await holder
+    assert slots.waiting == 0
+
+
+async def test_a_stream_holds_its_slot_until_it_ends_or_is_closed() -> None:
+    slots = GenerationSlots(Capacity(in_flight=1, waiting=0, wait_seconds=1))
+    bound = SlotBoundGenerator(FakeGenerator(), slots)
+    stream = await bound.open_chat_stream({"model": "base"})
+    with pytest.raises(GeneratorBusyError):
+        await bound.chat_completion({"model": "base"})
+    assert len([chunk async for chunk in stream.chunks()]) == 6
+    await bound.chat_completion({"model": "base"})  # the finished stream gave its slot back
+    abandoned = await bound.open_chat_stream({"model": "base"})
+    await abandoned.aclose()
+    await abandoned.aclose()  # given back once, however often it is closed
+    await bound.chat_completion({"model": "base"})
+    assert not slots._free.locked()
+
+
+async def test_no_limit_when_in_flight_is_zero() -> None:
+    generator = GatedGenerator()
+    bound = SlotBoundGenerator(generator, GenerationSlots(Capacity(in_flight=0, waiting=0, wait_seconds=0)))
+    tasks = [asyncio.create_task(bound.chat_completion({"model": "base"})) for _ in range(20)]
+    while generator.running < 20:
+        await asyncio.sleep(0.01)
+    generator.gate.set()
+    await asyncio.gather(*tasks)

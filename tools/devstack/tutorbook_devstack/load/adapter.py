@@ -1,0 +1,47 @@
+"""The classifier adapter the mix asks: the demo adapter when it has been built (``make demo-adapter``),
+else a tiny one trained here in a few steps (about a minute on CPU, kept for the next run)."""
+
+from pathlib import Path
+
+import httpx
+
+DEMO_ADAPTER = Path("data/adapters-built/support-triage")
+TINY_ADAPTER = Path("data/load/tiny-triage")
+TINY_NAME = "load-triage"
+
+
+def adapter_folder(samples: Path) -> Path:
+    if (DEMO_ADAPTER / "adapter_config.json").exists():
+        return DEMO_ADAPTER
+    if not (TINY_ADAPTER / "adapter_config.json").exists():
+        train_tiny(samples, TINY_ADAPTER, TINY_NAME)
+    return TINY_ADAPTER
+
+
+def train_tiny(samples: Path, folder: Path, name: str) -> None:
+    """Support triage, trained for a few steps (about 20 s): enough to answer with a department."""
+    from tutorbook_training.data import load_dataset
+    from tutorbook_training.model import default_base_model
+    from tutorbook_training.train import TrainOptions, train, write_card
+
+    dataset = load_dataset(samples / "support_triage" / "train.jsonl")
+    options = TrainOptions(rank=8, epochs=0.5, batch_size=8, max_length=160, learning_rate=1e-3, seed=0)
+    model, figures = train(dataset, options, default_base_model())
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    write_card(dataset, name, "smollm2-135m-instruct", folder, figures)
+
+
+def upload_adapter(gateway_url: str, admin_key: str, folder: Path) -> str:
+    """Upload and hot-load it; returns the name it is served under."""
+    from tutorbook_training.upload import pack
+
+    response = httpx.post(
+        f"{gateway_url}/v1/adapters",
+        files={"file": ("adapter.tar.gz", pack(folder))},
+        headers={"authorization": f"Bearer {admin_key}"},
+        timeout=300,
+    )
+    response.raise_for_status()
+    name: str = response.json()["name"]
+    return name

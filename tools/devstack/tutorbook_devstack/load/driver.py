@@ -1,0 +1,101 @@
+"""Send the mix at a fixed concurrency for a bounded time and count, one key per virtual user (each a
+product app), and record what every request got."""
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from tutorbook_devstack.load.mix import MixSources, PlannedRequest, plan_request
+
+# Longer than the gateway's own upstream timeout: a request still unanswered by then is a hang.
+CLIENT_TIMEOUT_SECONDS = 150.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    status: int  # 0: no HTTP answer (connection dropped, or no answer within the client's timeout)
+    started: float  # seconds since the level began
+    milliseconds: float
+    first_byte_milliseconds: float
+    retry_after: float | None  # seconds, when the answer said when to retry
+    complete: bool  # a 200 whose body (or stream, up to [DONE]) arrived whole
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Level:
+    concurrency: int
+    seconds: float
+    max_requests: int
+
+
+async def send(client: httpx.AsyncClient, key: str, planned: PlannedRequest, level_start: float) -> Outcome:
+    started = time.perf_counter()
+    headers = {"authorization": f"Bearer {key}"}
+    first_byte = 0.0
+    try:
+        async with client.stream("POST", "/v1/chat/completions", json=planned.body, headers=headers) as response:
+            chunks: list[bytes] = []
+            async for chunk in response.aiter_bytes():
+                first_byte = first_byte or time.perf_counter()
+                chunks.append(chunk)
+            body = b"".join(chunks)
+    except httpx.HTTPError as error:
+        elapsed = (time.perf_counter() - started) * 1000
+        return Outcome(planned.kind, 0, started - level_start, elapsed, elapsed, None, False, repr(error))
+    finished = time.perf_counter()
+    return Outcome(
+        kind=planned.kind,
+        status=response.status_code,
+        started=started - level_start,
+        milliseconds=(finished - started) * 1000,
+        first_byte_milliseconds=((first_byte or finished) - started) * 1000,
+        retry_after=retry_after_seconds(response.headers.get("retry-after")),
+        complete=response.status_code == 200 and answered_whole(body, planned.stream),
+        detail="" if response.status_code == 200 else body[:300].decode(errors="replace"),
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    try:
+        return None if value is None else max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def answered_whole(body: bytes, stream: bool) -> bool:
+    if not stream:
+        return body.startswith(b"{") and b'"choices"' in body
+    events = [line for line in body.splitlines() if line.startswith(b"data: ")]
+    return bool(events) and events[-1] == b"data: [DONE]" and not any(b'"error"' in e for e in events)
+
+
+async def run_level(
+    gateway_url: str, keys: list[str], sources: MixSources, level: Level, seed: int = 0
+) -> list[Outcome]:
+    """``level.concurrency`` virtual users, each sending one request after another until the time or the
+    count is used up (after a refusal, waiting as long as its ``Retry-After`` says); every request started
+    is waited for."""
+    outcomes: list[Outcome] = []
+    budget = iter(range(level.max_requests))
+    level_start = time.perf_counter()
+    deadline = level_start + level.seconds
+    limits = httpx.Limits(max_connections=level.concurrency, max_keepalive_connections=level.concurrency)
+
+    async def user(number: int, client: httpx.AsyncClient) -> None:
+        rng = random.Random(seed * 1000 + number)
+        key = keys[number % len(keys)]
+        while time.perf_counter() < deadline and (serial := next(budget, None)) is not None:
+            planned = plan_request(sources, rng, seed * 1_000_000 + serial)
+            outcome = await send(client, key, planned, level_start)
+            outcomes.append(outcome)
+            if outcome.retry_after is not None:  # as the OpenAI SDKs do
+                await asyncio.sleep(min(outcome.retry_after, max(0.0, deadline - time.perf_counter())))
+
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=CLIENT_TIMEOUT_SECONDS, limits=limits) as client:
+        await asyncio.gather(*(user(number, client) for number in range(level.concurrency)))
+    return outcomes

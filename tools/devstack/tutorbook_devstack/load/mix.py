@@ -1,0 +1,67 @@
+"""The request mix a product app sends: RAG questions, repeated questions (cache hits), small talk, a
+classifier adapter, and streamed answers. Plain data; the driver sends it."""
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Share of each kind in the mix (they sum to 1).
+MIX = {"rag": 0.35, "cache_hit": 0.2, "small_talk": 0.15, "adapter": 0.15, "stream": 0.15}
+REPEATED_QUESTIONS = ("How long is the warranty on Brightleaf products?", "How much does the AeroPure 300 cost?")
+SMALL_TALK = ("hi", "hello there", "thanks, that helps!", "good morning", "thank you so much")
+MAX_TOKENS = {"rag": 48, "cache_hit": 48, "small_talk": 24, "adapter": 8, "stream": 48}
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    kind: str
+    body: dict[str, Any]
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+
+@dataclass(frozen=True)
+class MixSources:
+    questions: tuple[str, ...]
+    tickets: tuple[str, ...]
+    adapter: str | None  # the classifier adapter's name; None: its share goes to RAG
+
+    @classmethod
+    def from_samples(cls, samples: Path, adapter: str | None) -> "MixSources":
+        return cls(
+            questions=tuple(_field(samples / "questions.jsonl", "question")),
+            tickets=tuple(_field(samples / "support_triage" / "test.jsonl", "text")),
+            adapter=adapter,
+        )
+
+
+def _field(path: Path, name: str) -> list[str]:
+    return [json.loads(line)[name] for line in path.read_text().splitlines() if line.strip()]
+
+
+def plan_request(sources: MixSources, rng: random.Random, serial: int) -> PlannedRequest:
+    """One request of the mix; ``serial`` makes new questions new (a cache miss), as real traffic is."""
+    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+    if kind == "adapter" and sources.adapter is None:
+        kind = "rag"
+    model = "auto"
+    if kind == "cache_hit":
+        text = rng.choice(REPEATED_QUESTIONS)
+    elif kind == "small_talk":
+        text = rng.choice(SMALL_TALK)
+    elif kind == "adapter":
+        text, model = f"{rng.choice(sources.tickets)} (ticket {serial})", str(sources.adapter)
+    else:
+        text = f"{rng.choice(sources.questions)} (asked {serial})"
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": MAX_TOKENS[kind],
+    }
+    if kind == "stream":
+        body["stream"] = True
+    return PlannedRequest(kind, body)
