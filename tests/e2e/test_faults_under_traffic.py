@@ -70,7 +70,7 @@ class Traffic:
     def run(self, model: str) -> None:
         while not self.stopping.is_set():
             self.answers.append(ask(self.gateway_url, model))
-            time.sleep(0.05)
+            time.sleep(0.25)  # refusals come back in milliseconds: stay under the key's rate limit
 
     def since(self, mark: int, model: str) -> list[Answer]:
         return [answer for answer in self.answers[mark:] if answer.model == model]
@@ -128,7 +128,8 @@ def test_with_the_retriever_killed_retrieval_gets_503_the_base_model_answers_and
     auto = [answer for answer in during if answer.model == "auto" and answer.status != 200]
     assert auto and refused_clearly(auto, limit_seconds=5), auto
     assert {answer.code for answer in auto} == {"upstream_unavailable"}
-    assert all(answer.status in (200, 503) for answer in running.answers), "never a 500, never no answer"
+    unclear = [a for a in running.answers if a.status != 200 and not (a.status in (429, 503) and a.retry_after)]
+    assert unclear == [], "never a 500, never no answer"
     assert upstream_errors(gateway_url, "retriever", "upstream_unavailable") >= before + len(auto)
 
 

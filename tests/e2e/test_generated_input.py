@@ -22,14 +22,13 @@ def test_the_gateway_answers_every_generated_request_below_500(stack: Stack, sam
         CASES_PER_MODE,
     )
     print_reports("gateway", reports)
-    assert len(reports) >= 13  # every operation of the schema was tried
+    assert len(reports) >= 13 and all(report.cases for report in reports.values())  # every operation tried
     assert {name: report.failures for name, report in reports.items() if report.failures} == {}
-    chat = reports["POST /v1/chat/completions"].statuses
-    assert chat[200] > 0 and sum(chat.values()) - chat[200] > 0  # some were answered, some refused
 
 
 def test_the_retriever_answers_every_generated_request_below_500(stack: Stack) -> None:
     url = stack.config.url(stack.config.retriever_port)
     reports = fuzz_service(url, f"{url}/schema/openapi.json", lambda *_: bearer(stack.config.internal_token), 100)
     print_reports("retriever", reports)
-    assert reports and {name: report.failures for name, report in reports.items() if report.failures} == {}
+    assert reports and all(report.cases for report in reports.values())
+    assert {name: report.failures for name, report in reports.items() if report.failures} == {}

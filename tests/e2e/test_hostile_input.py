@@ -58,7 +58,7 @@ def error_message(content: bytes) -> str:
         (chat_body(b', "seed": 1' + b"0" * 400), ""),
         (chat_body(b', "top_p": NaN'), "malformed"),
         (chat_body(b', "n": -99999999999999999999999'), ""),
-        (b'{"model": "auto", "messages": [{"role": "user", "content": "hi"}', "malformed"),
+        (b'{"model": "auto", "messages": [{"role": "user", "content": "hi"}', "truncated"),
         (b"model=auto&messages=hi", "malformed"),
         (b"", ""),
     ],

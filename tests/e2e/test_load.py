@@ -1,7 +1,7 @@
 """The short version of ``make load``: the request mix (RAG questions, cache hits, small talk, a classifier
-adapter, streams) from 8 virtual users at once for a bounded time, against the real stack; every request
-gets a whole answer (or, past capacity, a 429 / 503 with Retry-After), and every process's memory is
-sampled through it. Throughput and latency are printed, not asserted (``make load`` measures them)."""
+adapter, streams; each user starts with a different kind) from 8 virtual users at once for 30 s, against
+the real stack; every request gets a whole answer (or, past capacity, a 429 / 503 with Retry-After), and
+every process's memory is sampled through it. Throughput and latency are printed, not asserted (``make load`` measures them)."""
 
 import asyncio
 
@@ -29,7 +29,7 @@ def test_the_mix_from_8_users_at_once_is_answered_whole(
     sources = MixSources.from_samples(SAMPLES, adapter=uploaded.json()["name"])
     sampler = MemorySampler({name: s.process.pid for name, s in stack.services.items()}, interval=0.5).start()
     try:
-        level = Level(8, seconds=25, max_requests=200)
+        level = Level(8, seconds=30, max_requests=64)
         outcomes = asyncio.run(run_level(gateway_url, list(LOAD_KEYS), sources, level))
     finally:
         sampler.stop()

@@ -1,6 +1,7 @@
-"""A gateway process killed with SIGKILL in the middle of adapter uploads: the store holds each version
-whole or not at all, the active pointer names a version that is there, and what the killed process left
-in the store's scratch folders is swept once it is old enough."""
+"""A gateway process killed with SIGKILL in the middle of adapter uploads and of activations: the store
+holds each version whole or not at all, the active pointer names a version that is there, and what the
+killed process left in the store's scratch folders is swept once it is old enough. For activations, a
+stand-in answers as vLLM (loads) and the retriever (route examples) do, each after a short wait."""
 
 import base64
 import contextlib
@@ -12,7 +13,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,7 +38,7 @@ def adapter_dir(tmp_path: Path) -> Path:
     return tmp_path / "adapters"
 
 
-def start_gateway(data_dir: Path, port: int) -> ServiceProcess:
+def start_gateway(data_dir: Path, port: int, upstream: str = "") -> ServiceProcess:
     env = dict(
         os.environ,
         TUTORBOOK_DATA_DIR=str(data_dir),
@@ -44,8 +47,9 @@ def start_gateway(data_dir: Path, port: int) -> ServiceProcess:
         TUTORBOOK_ADMIN_KEYS="admin-key-for-tests-0001",
         TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
         TUTORBOOK_REDIS_URL="",
-        TUTORBOOK_RETRIEVER_URL=f"http://127.0.0.1:{free_port()}",  # nothing there: not needed here
-        TUTORBOOK_GENERATOR_URL=f"http://127.0.0.1:{free_port()}",
+        # Nothing there unless a stand-in is given: uploads are stored, then fail to load.
+        TUTORBOOK_RETRIEVER_URL=upstream or f"http://127.0.0.1:{free_port()}",
+        TUTORBOOK_GENERATOR_URL=upstream or f"http://127.0.0.1:{free_port()}",
     )
     service = start_service("gateway", [sys.executable, "-m", "tutorbook_gateway"], env, data_dir / "logs", append=True)
     wait_ready(service, f"http://127.0.0.1:{port}/healthz", timeout=60)
@@ -101,3 +105,82 @@ def test_uploads_killed_at_any_moment_leave_whole_versions_or_nothing(tmp_path: 
 def upload_ignoring_errors(url: str, archive: bytes) -> None:
     with contextlib.suppress(httpx.HTTPError):  # killed under it
         httpx.post(f"{url}/v1/adapters", files={"file": ("a.tar.gz", archive)}, headers=ADMIN, timeout=60)
+
+
+class SlowUpstream(BaseHTTPRequestHandler):
+    """vLLM's adapter loads and the retriever's route examples, each answered OK after a short wait."""
+
+    def answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        time.sleep(0.15)
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.answer()
+
+    def do_PUT(self) -> None:
+        self.answer()
+
+    def do_GET(self) -> None:
+        self.answer()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_upstream() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowUpstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield "http://127.0.0.1:{}".format(*server.server_address)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def active_pointer(adapter_dir: Path) -> int:
+    return int((adapter_dir / ".active" / "triage").read_text())
+
+
+def test_activations_killed_at_any_moment_leave_the_pointer_on_a_stored_version(
+    tmp_path: Path, adapter_dir: Path, slow_upstream: str
+) -> None:
+    port, archive = free_port(), tar_gz(FILES)
+    url = f"http://127.0.0.1:{port}"
+    gateway = start_gateway(tmp_path, port, slow_upstream)
+    for _ in range(2):
+        stored = httpx.post(f"{url}/v1/adapters", files={"file": ("a.tar.gz", archive)}, headers=ADMIN, timeout=60)
+        assert stored.status_code == 201, stored.text
+    gateway.stop()
+    assert active_pointer(adapter_dir) == 2
+    for round_number, delay in enumerate((0.02, 0.08, 0.14, 0.2, 0.3, 0.45)):  # loading, examples, switch, after
+        gateway = start_gateway(tmp_path, port, slow_upstream)
+        target = 1 + round_number % 2
+        sender = threading.Thread(target=activate_ignoring_errors, args=(url, target))
+        sender.start()
+        time.sleep(delay)
+        os.kill(gateway.process.pid, signal.SIGKILL)
+        gateway.process.wait(10)
+        sender.join()
+        print(f"killed after {delay} s activating {target}: active {active_pointer(adapter_dir)}")
+        assert active_pointer(adapter_dir) in (1, 2)
+        assert len(list(complete_versions(adapter_dir))) == 2
+    gateway = start_gateway(tmp_path, port, slow_upstream)
+    try:
+        described = httpx.get(f"{url}/v1/adapters/triage", headers=ADMIN, timeout=10).json()
+        assert described["active_version"] == active_pointer(adapter_dir)
+        switched = httpx.post(f"{url}/v1/adapters/triage/activate", json={"version": 1}, headers=ADMIN, timeout=60)
+        assert switched.status_code == 200 and active_pointer(adapter_dir) == 1
+    finally:
+        gateway.stop()
+
+
+def activate_ignoring_errors(url: str, version: int) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # killed under it
+        httpx.post(f"{url}/v1/adapters/triage/activate", json={"version": version}, headers=ADMIN, timeout=60)

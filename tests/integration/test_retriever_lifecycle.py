@@ -102,3 +102,22 @@ def test_route_examples_are_matched_in_the_same_search(retriever: Client) -> Non
     assert routes[0]["adapter"] == "ticket-router" and routes[0]["score"] > routes[1]["score"]
     assert retriever.delete("/v1/route-examples/ticket-router").status_code == 200
     assert retriever.get("/v1/route-examples").json()["adapters"] == {"tone-rewriter": 1}
+
+
+def test_filters_qdrant_cannot_match_get_a_400_that_says_why(retriever: Client) -> None:
+    """Found by generated input: these were 500s (Qdrant refuses the JSON path, or the value's type)."""
+    ingest(retriever, [{"id": "kettle", "text": "The kettle boils water.", "metadata": {"product": "kettle"}}])
+    refused = {
+        "+\u0016\u00fd>": "a key that is no JSON path",
+        "a.b": "a key with a dot",
+        "": "an empty key",
+    }
+    for key in refused:
+        response = retriever.post("/v1/search", json={"query": "kettle", "filters": {key: "x"}})
+        assert response.status_code == 400 and "must be 1-64 letters" in response.json()["error"]["message"]
+    for wanted in (1.5, [True, False], ["a", 1], [2.5]):
+        response = retriever.post("/v1/search", json={"query": "kettle", "filters": {"product": wanted}})
+        assert response.status_code == 400 and "filters.product must" in response.json()["error"]["message"]
+    for accepted in ("kettle", 3, True, ["kettle", "s3"], [1, 2], []):
+        response = retriever.post("/v1/search", json={"query": "kettle", "filters": {"product": accepted}})
+        assert response.status_code == 200, (accepted, response.text)

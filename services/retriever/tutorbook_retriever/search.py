@@ -1,5 +1,6 @@
 """Search: embed the query once; dense, lexical or hybrid (fused) chunk search; route-example matches."""
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,6 +50,30 @@ def validate_query(query: str, top_k: int, max_top_k: int) -> None:
         raise BadRequestError(f"query has {len(query)} characters; the limit is {MAX_QUERY_CHARS}", param="query")
     if not 1 <= top_k <= max_top_k:
         raise BadRequestError(f"top_k must be between 1 and {max_top_k}", param="top_k")
+
+
+FILTER_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def validate_filters(filters: dict[str, Any]) -> None:
+    """What Qdrant can match exactly: a metadata key of letters, digits, ``_`` and ``-``; a string, integer
+    or boolean; or a list of strings, or of integers."""
+    for key, wanted in filters.items():
+        if not FILTER_KEY.fullmatch(key):
+            raise BadRequestError(
+                f"filters key {key[:80]!r} must be 1-64 letters, digits, _ or -", param=f"filters.{key[:80]}"
+            )
+        if isinstance(wanted, list):
+            if not (all(is_integer(v) for v in wanted) or all(isinstance(v, str) for v in wanted)):
+                raise BadRequestError(f"filters.{key} must list only strings or only integers", param=f"filters.{key}")
+        elif not (isinstance(wanted, str | bool) or is_integer(wanted)):
+            raise BadRequestError(
+                f"filters.{key} must be a string, an integer, a boolean or a list", param=f"filters.{key}"
+            )
+
+
+def is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def live_hits(hits: list[ChunkHit], live_hashes: dict[str, str]) -> list[ChunkHit]:

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 
@@ -28,6 +29,7 @@ class OperationReport:
     cases: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)  # 5xx answers and dropped connections
+    modes_without_cases: list[str] = field(default_factory=list)  # e.g. no way to break a schema without inputs
 
 
 def few_tokens(body: Any) -> Any:
@@ -60,17 +62,24 @@ def fuzz_service(
             headers = headers_for(operation.method.upper(), operation.path)
             check = partial(send, base_url=base_url, session=session, headers=headers, report=report)
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                run_cases(operation, mode, cases_per_mode, check)
+                if not run_cases(operation, mode, cases_per_mode, check):
+                    report.modes_without_cases.append(str(mode))
     return reports
 
 
-def run_cases(operation: Any, mode: GenerationMode, count: int, check: Callable[[Any], None]) -> None:
+def run_cases(operation: Any, mode: GenerationMode, count: int, check: Callable[[Any], None]) -> bool:
+    """Up to ``count`` cases; False when the schema allows no case of this mode at all."""
+
     @settings(max_examples=count, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
     def each(case: Any) -> None:
         check(case)
 
-    each()
+    try:
+        each()
+    except Unsatisfiable:
+        return False
+    return True
 
 
 def send(case: Any, base_url: str, session: requests.Session, headers: dict[str, str], report: OperationReport) -> None:
@@ -90,7 +99,8 @@ def print_reports(service: str, reports: dict[str, OperationReport]) -> None:
     print(f"\n{service}: operation, cases, statuses, failures")
     for name, report in reports.items():
         statuses = " ".join(f"{status}:{count}" for status, count in sorted(report.statuses.items()))
-        print(f"  {name:<40}{report.cases:>6}  {statuses}  failures: {len(report.failures)}")
+        without = f"  (no {', '.join(report.modes_without_cases)} cases)" if report.modes_without_cases else ""
+        print(f"  {name:<40}{report.cases:>6}  {statuses}  failures: {len(report.failures)}{without}")
         for failure in report.failures[:3]:
             print(f"      {failure}")
 

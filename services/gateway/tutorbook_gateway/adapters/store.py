@@ -46,13 +46,19 @@ class FileAdapterStore:
         self._read_at = 0.0
 
     def sweep_leftovers(self, older_than_seconds: float = LEFTOVER_SECONDS) -> list[str]:
-        """Remove what killed processes left in ``.incoming`` and ``.trash``; returns what was removed."""
+        """Remove what killed processes left in ``.incoming`` and ``.trash``, and pointers written but never
+        switched to (``.active/.<name>.<random>``); returns what was removed."""
         removed = []
         cutoff = time.time() - older_than_seconds
-        for scratch in (self.root / ".incoming", self.root / ".trash"):
+        for scratch in (self.root / ".incoming", self.root / ".trash", self.root / ".active"):
             for entry in scratch.iterdir() if scratch.is_dir() else []:
+                if scratch.name == ".active" and not entry.name.startswith("."):
+                    continue  # a live pointer
                 if entry.stat().st_mtime < cutoff:
-                    shutil.rmtree(entry, ignore_errors=True)
+                    if entry.is_dir():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink(missing_ok=True)
                     removed.append(f"{scratch.name}/{entry.name}")
         return removed
 

@@ -16,7 +16,7 @@ from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
     UpstreamCallTimeoutError,
-    UpstreamUnreachableError,
+    connection_failure,
     raise_for_upstream_status,
 )
 
@@ -84,10 +84,8 @@ class HttpGeneratorClient:
         except TimeoutError as exc:
             self._breaker.failed()
             raise UpstreamCallTimeoutError(SERVICE) from exc
-        except aiohttp.ClientConnectorError as exc:  # fails fast by itself: nothing to break
-            raise UpstreamUnreachableError(SERVICE, "connection refused") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+        except aiohttp.ClientError as exc:  # refused or lost fails fast by itself: nothing to break
+            raise connection_failure(SERVICE, exc) from exc
         self._breaker.succeeded()  # it answered (even an error is an answer)
         if response.status >= 400:
             content = await response.read()
@@ -102,7 +100,7 @@ class HttpGeneratorClient:
         except TimeoutError as exc:
             raise UpstreamCallTimeoutError(SERVICE) from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+            raise connection_failure(SERVICE, exc) from exc
         finally:
             response.release()
         result: dict[str, Any] = msgspec.json.decode(content)

@@ -12,7 +12,7 @@ from tutorbook_gateway.clients.generator import request_headers
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
     UpstreamCallTimeoutError,
-    UpstreamUnreachableError,
+    connection_failure,
     raise_for_upstream_status,
 )
 
@@ -134,10 +134,8 @@ class HttpRetrieverClient:
         except TimeoutError as exc:
             self._breaker.failed()
             raise UpstreamCallTimeoutError(SERVICE) from exc
-        except aiohttp.ClientConnectorError as exc:  # fails fast by itself: nothing to break
-            raise UpstreamUnreachableError(SERVICE, "connection refused") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamCallError(SERVICE, f"{type(exc).__name__}: {exc}") from exc
+        except aiohttp.ClientError as exc:  # refused or lost fails fast by itself: nothing to break
+            raise connection_failure(SERVICE, exc) from exc
         self._breaker.succeeded()
         return forwarded
 

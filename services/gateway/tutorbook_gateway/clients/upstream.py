@@ -1,5 +1,6 @@
 """Failures of upstream calls, turned into gateway errors."""
 
+import aiohttp
 import msgspec
 
 from tutorbook_common.errors import BadRequestError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
@@ -23,6 +24,16 @@ class UpstreamUnreachableError(ServiceUnavailableError):
         super().__init__(f"{service} is unavailable ({detail}); try again shortly")
         self.service = service
         self.headers = {"Retry-After": str(RETRY_UNREACHABLE_SECONDS)}
+
+
+def connection_failure(service: str, exc: aiohttp.ClientError) -> UpstreamError | ServiceUnavailableError:
+    """A refused, reset or dropped connection means the service is down or restarting: 503, retry soon.
+    Anything else that went wrong in the call is a 502."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnreachableError(service, "connection refused")
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return UpstreamUnreachableError(service, f"connection lost: {type(exc).__name__}")
+    return UpstreamCallError(service, f"{type(exc).__name__}: {exc}")
 
 
 class UpstreamCallTimeoutError(UpstreamTimeoutError):

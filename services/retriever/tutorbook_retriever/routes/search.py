@@ -6,7 +6,7 @@ from litestar import post, put
 from litestar.datastructures import State
 
 from tutorbook_retriever.schemas import AnsweredQuestion, RouteHit, SearchRequest, SearchResponse, SimilarQuestionHit
-from tutorbook_retriever.search import search_chunks, validate_query
+from tutorbook_retriever.search import search_chunks, validate_filters, validate_query
 from tutorbook_retriever.services import RetrieverServices
 
 log = logging.getLogger("tutorbook.search")
@@ -16,6 +16,7 @@ log = logging.getLogger("tutorbook.search")
 def search(data: SearchRequest, state: State) -> SearchResponse:
     services: RetrieverServices = state.services
     validate_query(data.query, data.top_k, services.max_top_k)
+    validate_filters(data.filters)
     options = dataclasses.replace(
         services.search_defaults,
         top_k=data.top_k,

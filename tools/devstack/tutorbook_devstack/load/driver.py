@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tutorbook_devstack.load.mix import MixSources, PlannedRequest, plan_request
+from tutorbook_devstack.load.mix import MIX, MixSources, PlannedRequest, plan_request
 
 # Longer than the gateway's own upstream timeout: a request still unanswered by then is a hang.
 CLIENT_TIMEOUT_SECONDS = 150.0
@@ -24,6 +24,14 @@ class Outcome:
     retry_after: float | None  # seconds, when the answer said when to retry
     complete: bool  # a 200 whose body (or stream, up to [DONE]) arrived whole
     detail: str = ""
+    cache: str = ""  # x-tutorbook-cache: hit, miss, ...
+
+    @property
+    def label(self) -> str:
+        """The kind, except that a repeated question the cache did not answer yet is told apart."""
+        if self.kind == "cache_hit" and self.cache != "hit":
+            return "repeat_miss"
+        return self.kind
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ async def send(client: httpx.AsyncClient, key: str, planned: PlannedRequest, lev
         retry_after=retry_after_seconds(response.headers.get("retry-after")),
         complete=response.status_code == 200 and answered_whole(body, planned.stream),
         detail="" if response.status_code == 200 else body[:300].decode(errors="replace"),
+        cache=response.headers.get("x-tutorbook-cache", ""),
     )
 
 
@@ -89,8 +98,10 @@ async def run_level(
     async def user(number: int, client: httpx.AsyncClient) -> None:
         rng = random.Random(seed * 1000 + number)
         key = keys[number % len(keys)]
+        first_kind: str | None = list(MIX)[number % len(MIX)]  # every kind from the start
         while time.perf_counter() < deadline and (serial := next(budget, None)) is not None:
-            planned = plan_request(sources, rng, seed * 1_000_000 + serial)
+            planned = plan_request(sources, rng, seed * 1_000_000 + serial, first_kind)
+            first_kind = None
             outcome = await send(client, key, planned, level_start)
             outcomes.append(outcome)
             if outcome.retry_after is not None:  # as the OpenAI SDKs do

@@ -43,9 +43,10 @@ def _field(path: Path, name: str) -> list[str]:
     return [json.loads(line)[name] for line in path.read_text().splitlines() if line.strip()]
 
 
-def plan_request(sources: MixSources, rng: random.Random, serial: int) -> PlannedRequest:
-    """One request of the mix; ``serial`` makes new questions new (a cache miss), as real traffic is."""
-    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+def plan_request(sources: MixSources, rng: random.Random, serial: int, kind: str | None = None) -> PlannedRequest:
+    """One request of the mix (of ``kind`` when given); ``serial`` makes new questions new (a cache miss),
+    as real traffic is."""
+    kind = kind or rng.choices(list(MIX), weights=list(MIX.values()))[0]
     if kind == "adapter" and sources.adapter is None:
         kind = "rag"
     model = "auto"

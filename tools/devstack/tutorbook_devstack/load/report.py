@@ -38,8 +38,8 @@ def level_figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "latency_ms": summary([o.milliseconds for o in answered]) if answered else {},
         "by_kind_p50_ms": {},
     }
-    for kind in sorted({o.kind for o in answered}):
-        figures["by_kind_p50_ms"][kind] = summary([o.milliseconds for o in answered if o.kind == kind])["p50"]
+    for label in sorted({o.label for o in answered}):
+        figures["by_kind_p50_ms"][label] = summary([o.milliseconds for o in answered if o.label == label])["p50"]
     streams = [o.first_byte_milliseconds for o in answered if o.kind == "stream"]
     if streams:
         figures["stream_first_byte_ms"] = summary(streams)
