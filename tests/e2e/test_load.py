@@ -1,7 +1,8 @@
 """The short version of ``make load``: the request mix (RAG questions, cache hits, small talk, a classifier
 adapter, streams; each user starts with a different kind) from 8 virtual users at once for 30 s, against
 the real stack; every request gets a whole answer (or, past capacity, a 429 / 503 with Retry-After), and
-every process's memory is sampled through it. Throughput and latency are printed, not asserted (``make load`` measures them)."""
+every process's memory is sampled through it. Throughput and latency are printed, not asserted
+(``make load`` measures them)."""
 
 import asyncio
 

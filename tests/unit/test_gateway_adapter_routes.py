@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -19,6 +20,7 @@ from tests.unit.fakes import (
 )
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
+from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.routing import SMALL_TALK
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -141,6 +143,33 @@ def test_requests_the_generator_refuses_do_not_count_against_the_adapter(
     generator.chat_completion = healthy
     response = client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER)
     assert response.headers["x-tutorbook-route"] == "adapter"
+
+
+def test_an_adapter_the_generator_does_not_serve_is_routed_around_and_named_requests_get_a_503(
+    client: TestClient[Litestar], generator: FakeGenerator
+) -> None:
+    """A replica that failed to load (or cannot find) the adapter answers 404 for its served name: the
+    router's choice is undone and the question answered without it, the reason saying so; a request that
+    named the adapter gets a 503 to retry (another replica may serve it); both are counted."""
+    served = generator.chat_completion
+
+    async def not_on_this_replica(payload: dict[str, Any]) -> dict[str, Any]:
+        if payload["model"] == "triage@3":
+            raise ModelNotServedError("triage@3", "The model `triage@3` does not exist.")
+        return await served(payload)
+
+    generator.chat_completion = not_on_this_replica  # type: ignore[method-assign]
+    routed = client.post("/v1/chat/completions", json=chat("I was charged twice"), headers=USER)
+    assert routed.status_code == 200 and routed.headers["x-tutorbook-route"] == "rag"
+    tutorbook = routed.json()["tutorbook"]
+    assert tutorbook["reason"].startswith("adapter triage@3 is not served by the generator; ")
+    assert tutorbook["fallback"] == {"from_adapter": "triage", "because": "model_not_served"}
+    named = client.post("/v1/chat/completions", json=chat("I was charged twice", "triage"), headers=USER)
+    assert named.status_code == 503 and named.headers["retry-after"] == "5"
+    assert named.json()["error"]["code"] == "model_not_served"
+    metrics = client.get("/metrics").text
+    assert 'tutorbook_gateway_adapter_fallbacks_total{adapter="triage"} 1.0' in metrics
+    assert 'tutorbook_gateway_upstream_errors_total{kind="model_not_served",service="generator"} 1.0' in metrics
 
 
 def test_models_lists_active_adapters(client: TestClient[Litestar]) -> None:

@@ -26,15 +26,21 @@ class GatedGenerator(FakeGenerator):
         super().__init__()
         self.gate = threading.Event()
         self.running = 0
+        self.changed = asyncio.Condition()
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
-        self.running += 1
+        async with self.changed:
+            self.running += 1
+            self.changed.notify_all()
         try:
-            while not self.gate.is_set():
-                await asyncio.sleep(0.01)
+            await asyncio.to_thread(self.gate.wait, 30)
             return await super().chat_completion(payload)
         finally:
             self.running -= 1
+
+    async def until_running(self, count: int) -> None:
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: self.running >= count), 10)
 
 
 def test_past_its_slots_and_waiting_room_a_request_is_refused_at_once_with_retry_after() -> None:
@@ -67,9 +73,8 @@ async def test_a_request_that_waits_too_long_for_a_slot_is_refused() -> None:
     slots = GenerationSlots(Capacity(in_flight=1, waiting=5, wait_seconds=0.1))
     bound = SlotBoundGenerator(generator, slots)
     holder = asyncio.create_task(bound.chat_completion({"model": "base"}))
-    while generator.running < 1:
-        await asyncio.sleep(0.01)
-    with pytest.raises(GeneratorBusyError, match="no generation slot within 0.1 s"):
+    await generator.until_running(1)
+    with pytest.raises(GeneratorBusyError, match=r"no generation slot within 0\.1 s"):
         await bound.chat_completion({"model": "base"})
     generator.gate.set()
     await holder
@@ -95,7 +100,6 @@ async def test_no_limit_when_in_flight_is_zero() -> None:
     generator = GatedGenerator()
     bound = SlotBoundGenerator(generator, GenerationSlots(Capacity(in_flight=0, waiting=0, wait_seconds=0)))
     tasks = [asyncio.create_task(bound.chat_completion({"model": "base"})) for _ in range(20)]
-    while generator.running < 20:
-        await asyncio.sleep(0.01)
+    await generator.until_running(20)
     generator.gate.set()
     await asyncio.gather(*tasks)

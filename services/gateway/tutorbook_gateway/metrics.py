@@ -32,6 +32,7 @@ class GatewayMetrics:
     adapter_uploads: Counter
     adapter_refusals: Counter
     adapter_loads: Counter
+    adapter_fallbacks: Counter
 
 
 def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
@@ -101,6 +102,11 @@ def service_metrics(registry: CollectorRegistry) -> dict[str, Counter]:
             "adapter_loads",
             "Adapter loads and unloads on generator replicas, by replica and result",
             ["replica", "action", "result"],
+        ),
+        "adapter_fallbacks": counter(
+            "adapter_fallbacks",
+            "Requests the router sent to an adapter the generator did not serve, answered without it",
+            ["adapter"],
         ),
     }
 

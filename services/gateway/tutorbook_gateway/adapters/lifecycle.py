@@ -182,6 +182,9 @@ class AdapterAdmin:
         return {
             "name": name,
             "active_version": self.store.active_version(name),
+            # Generations that failed in this gateway process (5xx, timeouts, not served by the replica that
+            # took them): the router stops choosing an adapter with too many.
+            "generation_errors_last_minute": self.health.recent_errors(name),
             "versions": [self.describe_version(name, version) for version in versions],
         }
 

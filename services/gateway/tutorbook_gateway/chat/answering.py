@@ -34,6 +34,8 @@ from tutorbook_gateway.chat.planning import (
 from tutorbook_gateway.chat.recording import Answered, record_answer, response_record
 from tutorbook_gateway.chat.sessions import Caller, load_history, with_history
 from tutorbook_gateway.chat.validation import chosen_session_id, validate_chat_request
+from tutorbook_gateway.clients.upstream import ModelNotServedError
+from tutorbook_gateway.routing import AUTO_MODEL
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
 
@@ -101,7 +103,13 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
         state_read = time.perf_counter() - reading
         plan = await plan_unless_cached(asked, lookup, adapters, retrieves, services)  # 5
         plan.phase_seconds["state_read"] = state_read
-        generation = await admission.gate(generate_unless_cached(plan, lookup, request.stream, services))  # 6
+        try:
+            generation = await admission.gate(generate_unless_cached(plan, lookup, request.stream, services))  # 6
+        except ModelNotServedError as exc:
+            if not may_fall_back(asked, plan):
+                raise
+            plan = await plan_without_adapter(asked, plan, adapters, services, exc)  # 5 again, without it
+            generation = await admission.gate(generate(plan, services.chat, request.stream))
     except BaseException:
         admission.release(used_tokens=0)
         raise
@@ -125,6 +133,31 @@ async def plan_unless_cached(
     plan = await plan_chat(asked, services.chat, adapters, retrieves, lookup.asked_similar)
     await services.answers.lookup_similar(lookup, plan)
     return plan_from_cache(lookup.found.get("tutorbook") or {}) if lookup.found is not None else plan
+
+
+def may_fall_back(asked: ChatCompletionRequest, plan: ChatPlan) -> bool:
+    """Only the router's own choice of an adapter is undone; a request that named it gets the 503."""
+    return plan.decision.adapter is not None and asked.model == AUTO_MODEL
+
+
+async def plan_without_adapter(
+    asked: ChatCompletionRequest,
+    failed: ChatPlan,
+    adapters: AdapterSnapshot,
+    services: GatewayServices,
+    exc: ModelNotServedError,
+) -> ChatPlan:
+    """The route the router takes without the adapter the generator could not serve, its reason saying so."""
+    assert failed.decision.adapter is not None
+    name = failed.decision.adapter.name
+    services.metrics.adapter_fallbacks.labels(adapter=name).inc()
+    remaining = AdapterSnapshot(
+        {n: a for n, a in adapters.active.items() if n != name}, {n: s for n, s in adapters.states.items() if n != name}
+    )
+    plan = await plan_chat(asked, services.chat, remaining, wants_retrieval(asked, services.chat, remaining))
+    plan.tutorbook["reason"] = f"adapter {exc.model} is not served by the generator; {plan.tutorbook['reason']}"
+    plan.tutorbook["fallback"] = {"from_adapter": name, "because": exc.code}
+    return plan
 
 
 async def generate_unless_cached(

@@ -17,6 +17,7 @@ from tutorbook_gateway.chat.completions import completion_text, no_usage
 from tutorbook_gateway.chat.planning import ChatContext, ChatPlan
 from tutorbook_gateway.classification import classify
 from tutorbook_gateway.clients.generator import ChunkStream
+from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.prompting import abstain_answer
 
 
@@ -82,8 +83,9 @@ def whole_answer(completion: dict[str, Any]) -> WholeAnswer:
 
 async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Generation:
     """Abstain locally, or ask vLLM: whole, or as a stream. An adapter whose generation fails is noted
-    (the router skips one that keeps failing): only the generator's own failures (5xx, timeouts) count,
-    never a request vLLM refused as the client's fault, which one key could send on purpose."""
+    (the router skips one that keeps failing): only the generator's own failures (5xx, timeouts, an adapter
+    the replica does not serve) count, never a request vLLM refused as the client's fault, which one key
+    could send on purpose."""
     if plan.payload is None:
         return WholeAnswer(abstain_answer(plan.decision.suggestions))
     started = time.perf_counter()
@@ -92,7 +94,7 @@ async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Genera
         if stream and plan.labels is None:
             return RelayedStream(await context.generator.open_chat_stream(plan.payload), started)
         completion = await context.generator.chat_completion(plan.payload)
-    except (UpstreamError, UpstreamTimeoutError):
+    except (UpstreamError, UpstreamTimeoutError, ModelNotServedError):
         if adapter is not None:
             context.health.record_error(adapter.name)
         raise

@@ -14,9 +14,11 @@ from tutorbook_common.internal_auth import bearer_header
 from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
 from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.upstream import (
+    ModelNotServedError,
     UpstreamCallError,
     UpstreamCallTimeoutError,
     connection_failure,
+    message_from_body,
     raise_for_upstream_status,
 )
 
@@ -90,6 +92,8 @@ class HttpGeneratorClient:
         if response.status >= 400:
             content = await response.read()
             response.release()
+            if response.status == 404:  # vLLM: "The model `x` does not exist."
+                raise ModelNotServedError(str(payload.get("model")), message_from_body(content))
             raise_for_upstream_status(SERVICE, response.status, content)
         return response
 

@@ -36,6 +36,20 @@ def connection_failure(service: str, exc: aiohttp.ClientError) -> UpstreamError 
     return UpstreamCallError(service, f"{type(exc).__name__}: {exc}")
 
 
+class ModelNotServedError(ServiceUnavailableError):
+    """503 with Retry-After: the generator replica that took the request does not serve that model (an
+    adapter it failed to load, or could not find). Not the caller's fault; another try may reach a replica
+    that does, and a request the router sent there is answered without the adapter instead."""
+
+    code = "model_not_served"
+
+    def __init__(self, model: str, detail: str) -> None:
+        super().__init__(f"the generator does not serve {model} right now ({detail[:200]}); try again shortly")
+        self.service = "generator"
+        self.model = model
+        self.headers = {"Retry-After": str(RETRY_UNREACHABLE_SECONDS)}
+
+
 class UpstreamCallTimeoutError(UpstreamTimeoutError):
     def __init__(self, service: str) -> None:
         super().__init__(f"{service} did not answer in time")
