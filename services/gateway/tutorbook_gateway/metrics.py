@@ -33,6 +33,7 @@ class GatewayMetrics:
     adapter_refusals: Counter
     adapter_loads: Counter
     adapter_fallbacks: Counter
+    generator_replica_skips: Counter
 
 
 def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
@@ -102,6 +103,11 @@ def service_metrics(registry: CollectorRegistry) -> dict[str, Counter]:
             "adapter_loads",
             "Adapter loads and unloads on generator replicas, by replica and result",
             ["replica", "action", "result"],
+        ),
+        "generator_replica_skips": counter(
+            "generator_replica_skips",
+            "Generations sent to the next generator replica instead, by replica and why",
+            ["replica", "reason"],
         ),
         "adapter_fallbacks": counter(
             "adapter_fallbacks",

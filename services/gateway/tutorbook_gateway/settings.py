@@ -91,7 +91,10 @@ class GatewaySettings(BaseSettings):
     adapter_max_unpacked_bytes: int = 400_000_000
     # Generator replicas to hot-load adapters on: comma-separated URLs (empty: the generator URL), plus
     # every address of a DNS name (a Kubernetes headless service) when set.
+    # Two or more explicit replicas also carry chat: balanced by the gateway, a dead replica set aside for
+    # generator_replica_down_seconds while the others answer.
     generator_replicas: str = ""
+    generator_replica_down_seconds: float = 10.0
     generator_dns: str = ""
     generator_dns_port: int = 8002
     # Store but do not activate an adapter whose card shows it no better than few-shot prompting.
@@ -173,6 +176,11 @@ class GatewaySettings(BaseSettings):
 
     def generator_capacity(self) -> Capacity:
         return Capacity(self.generator_max_in_flight, self.generator_max_waiting, self.generator_max_wait_seconds)
+
+    def chat_replica_urls(self) -> list[str]:
+        """Where chat goes: the explicit replicas when there are two or more, else the generator URL."""
+        explicit = [url.strip() for url in self.generator_replicas.split(",") if url.strip()]
+        return explicit if len(explicit) > 1 else [self.generator_url]
 
     def replica_urls(self) -> list[str]:
         """Explicit replicas; else none when DNS names them all; else the generator URL."""

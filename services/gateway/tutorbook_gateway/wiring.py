@@ -24,8 +24,9 @@ from tutorbook_gateway.chat.validation import ChatLimits
 from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.capacity import GenerationSlots, SlotBoundGenerator
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
+from tutorbook_gateway.clients.replicas import BalancedGenerator, Replica
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
-from tutorbook_gateway.metrics import create_gateway_metrics
+from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examples
@@ -51,7 +52,7 @@ def breaker(settings: GatewaySettings, service: str) -> CircuitBreaker:
 
 
 async def open_upstreams(
-    settings: GatewaySettings, given: Replacements, stack: AsyncExitStack
+    settings: GatewaySettings, given: Replacements, stack: AsyncExitStack, metrics: GatewayMetrics
 ) -> tuple[RetrieverClient, GeneratorClient]:
     token = settings.internal_token
     retriever = given.retriever or HttpRetrieverClient(
@@ -61,13 +62,28 @@ async def open_upstreams(
         settings.retriever_write_timeout_seconds,
         breaker(settings, "retriever"),
     )
-    generator = given.generator or HttpGeneratorClient(
-        await stack.enter_async_context(
-            generator_session(settings.generator_url, settings.upstream_timeout_seconds, token)
-        ),
-        breaker(settings, "generator"),
-    )
+    generator = given.generator or await generator_client(settings, stack, metrics)
     return retriever, SlotBoundGenerator(generator, GenerationSlots(settings.generator_capacity()))
+
+
+async def generator_client(
+    settings: GatewaySettings, stack: AsyncExitStack, metrics: GatewayMetrics
+) -> GeneratorClient:
+    """One generator, or several replicas balanced here when more than one URL is configured."""
+
+    async def one(url: str) -> HttpGeneratorClient:
+        session = generator_session(url, settings.upstream_timeout_seconds, settings.internal_token)
+        return HttpGeneratorClient(await stack.enter_async_context(session), breaker(settings, "generator"))
+
+    urls = settings.chat_replica_urls()
+    if len(urls) == 1:
+        return await one(urls[0])
+    replicas = [Replica(url, await one(url)) for url in urls]
+
+    def skipped(url: str, reason: str) -> None:
+        metrics.generator_replica_skips.labels(replica=url, reason=reason).inc()
+
+    return BalancedGenerator(replicas, settings.generator_replica_down_seconds, skipped)
 
 
 def chat_config(settings: GatewaySettings) -> ChatConfig:
@@ -85,8 +101,8 @@ async def open_services(
     settings: GatewaySettings, given: Replacements, store: FileAdapterStore, stack: AsyncExitStack
 ) -> GatewayServices:
     """Clients, state and the chat path's parts; everything opened is closed by ``stack``."""
-    retriever, generator = await open_upstreams(settings, given, stack)
     metrics = create_gateway_metrics()
+    retriever, generator = await open_upstreams(settings, given, stack, metrics)
     backend = open_backend(settings)
     stack.push_async_callback(backend.close)
     background = BackgroundTasks()
