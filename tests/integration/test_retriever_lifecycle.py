@@ -115,7 +115,7 @@ def test_filters_qdrant_cannot_match_get_a_400_that_says_why(retriever: Client) 
     for key in refused:
         response = retriever.post("/v1/search", json={"query": "kettle", "filters": {key: "x"}})
         assert response.status_code == 400 and "must be 1-64 letters" in response.json()["error"]["message"]
-    for wanted in (1.5, [True, False], ["a", 1], [2.5]):
+    for wanted in (1.5, [True, False], ["a", 1], [2.5], 2**63, [2**64]):
         response = retriever.post("/v1/search", json={"query": "kettle", "filters": {"product": wanted}})
         assert response.status_code == 400 and "filters.product must" in response.json()["error"]["message"]
     for accepted in ("kettle", 3, True, ["kettle", "s3"], [1, 2], []):

@@ -53,6 +53,26 @@ def test_a_failed_probe_opens_it_again() -> None:
     breaker.before_call()
 
 
+def test_a_probe_that_gets_no_answer_keeps_it_open_and_does_not_wedge_it() -> None:
+    """A probe refused, dropped or cancelled neither closes the circuit nor leaves it waiting for a probe
+    that will never report: the circuit opens for another wait, then probes again."""
+    clock = Clock()
+    breaker = CircuitBreaker("generator", failures=1, open_seconds=5, clock=clock)
+    breaker.before_call()
+    breaker.failed()
+    clock.now = 5.0
+    breaker.before_call()  # the probe
+    breaker.not_answered()
+    with pytest.raises(UpstreamUnreachableError):
+        breaker.before_call()
+    clock.now = 10.0
+    breaker.before_call()  # probing again
+    breaker.succeeded()
+    breaker.before_call()
+    breaker.not_answered()  # a closed circuit does not count it
+    breaker.before_call()
+
+
 def test_zero_failures_switches_it_off() -> None:
     breaker = CircuitBreaker("generator", failures=0, open_seconds=5)
     for _ in range(10):

@@ -164,12 +164,16 @@ def test_an_adapter_the_generator_does_not_serve_is_routed_around_and_named_requ
     tutorbook = routed.json()["tutorbook"]
     assert tutorbook["reason"].startswith("adapter triage@3 is not served by the generator; ")
     assert tutorbook["fallback"] == {"from_adapter": "triage", "because": "model_not_served"}
+    assert "x-tutorbook-cache" not in routed.headers  # an answer without the adapter is not cached
     named = client.post("/v1/chat/completions", json=chat("I was charged twice", "triage"), headers=USER)
     assert named.status_code == 503 and named.headers["retry-after"] == "5"
     assert named.json()["error"]["code"] == "model_not_served"
     metrics = client.get("/metrics").text
     assert 'tutorbook_gateway_adapter_fallbacks_total{adapter="triage"} 1.0' in metrics
     assert 'tutorbook_gateway_upstream_errors_total{kind="model_not_served",service="generator"} 1.0' in metrics
+    generator.chat_completion = served  # type: ignore[method-assign]
+    again = client.post("/v1/chat/completions", json=chat("I was charged twice"), headers=USER)
+    assert again.headers["x-tutorbook-route"] == "adapter" and again.headers["x-tutorbook-cache"] == "miss"
 
 
 def test_models_lists_active_adapters(client: TestClient[Litestar]) -> None:

@@ -4,7 +4,6 @@ given back however the stream ends; requests that need no generation never wait.
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -56,7 +55,8 @@ def test_past_its_slots_and_waiting_room_a_request_is_refused_at_once_with_retry
         first = pool.submit(ask, json=chat("one", "base"))
         eventually(lambda: generator.running == 1, what="the first generation")
         second = pool.submit(ask, json=chat("two", "base"))
-        time.sleep(0.2)  # the second is waiting for the slot
+        slots = app.state.services.chat.generator.slots
+        eventually(lambda: slots.waiting == 1, what="the second request waiting for the slot")
         refused = ask(json=chat("three", "base"))
         assert refused.status_code == 503 and refused.headers["retry-after"] == "30"
         error = refused.json()["error"]
@@ -103,3 +103,23 @@ async def test_no_limit_when_in_flight_is_zero() -> None:
     await generator.until_running(20)
     generator.gate.set()
     await asyncio.gather(*tasks)
+
+
+async def test_a_request_cancelled_while_waiting_leaves_no_slot_behind() -> None:
+    """A client that goes away while its request waits (or just as it is granted the slot)."""
+    generator = GatedGenerator()
+    slots = GenerationSlots(Capacity(in_flight=1, waiting=5, wait_seconds=5))
+    bound = SlotBoundGenerator(generator, slots)
+    holder = asyncio.create_task(bound.chat_completion({"model": "base"}))
+    await generator.until_running(1)
+    waiters = [asyncio.create_task(bound.chat_completion({"model": "base"})) for _ in range(3)]
+    await asyncio.sleep(0)
+    waiters[0].cancel()
+    generator.gate.set()
+    await holder
+    waiters[1].cancel()  # most likely just as it is granted the slot
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError) and slots.waiting == 0
+    for _ in range(3):  # the one slot is free again each time
+        await asyncio.wait_for(bound.chat_completion({"model": "base"}), 5)
+    assert not slots._free.locked()

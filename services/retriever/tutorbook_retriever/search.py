@@ -73,7 +73,8 @@ def validate_filters(filters: dict[str, Any]) -> None:
 
 
 def is_integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer Qdrant stores (64-bit signed)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def live_hits(hits: list[ChunkHit], live_hashes: dict[str, str]) -> list[ChunkHit]:

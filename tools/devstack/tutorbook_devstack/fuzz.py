@@ -33,11 +33,17 @@ class OperationReport:
 
 
 def few_tokens(body: Any) -> Any:
-    if isinstance(body, dict) and "messages" in body:
-        wanted = body.get("max_tokens")
-        if wanted is None or (isinstance(wanted, int) and not isinstance(wanted, bool) and wanted > FUZZ_MAX_TOKENS):
-            return {**body, "max_tokens": FUZZ_MAX_TOKENS}
-    return body
+    """A chat body asks for at most a few tokens (``max_tokens`` and ``max_completion_tokens``)."""
+    if not (isinstance(body, dict) and "messages" in body):
+        return body
+    bounded = dict(body)
+    for field_name in ("max_tokens", "max_completion_tokens"):
+        wanted = body.get(field_name)
+        if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted > FUZZ_MAX_TOKENS:
+            bounded[field_name] = FUZZ_MAX_TOKENS
+    if bounded.get("max_tokens") is None and bounded.get("max_completion_tokens") is None:
+        bounded["max_tokens"] = FUZZ_MAX_TOKENS
+    return bounded
 
 
 def fuzz_service(

@@ -86,7 +86,13 @@ class AdmissionCheck:
             await self._check
         except BaseException:
             task.cancel()
-            if task.done() and not task.cancelled() and task.exception() is None:
-                await task.result().aclose()
+            task.add_done_callback(close_unwanted)  # a generation that still arrives is closed, not leaked
             raise
         return await task
+
+
+def close_unwanted(task: "asyncio.Future[Generation]") -> None:
+    """Close a generation nobody will read (its slot and its vLLM request are given back)."""
+    if not task.cancelled() and task.exception() is None:
+        closing = asyncio.ensure_future(task.result().aclose())
+        closing.add_done_callback(lambda done: done.cancelled() or done.exception())

@@ -109,6 +109,7 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
             if not may_fall_back(asked, plan):
                 raise
             plan = await plan_without_adapter(asked, plan, adapters, services, exc)  # 5 again, without it
+            lookup.key = None  # an answer without the adapter is not what this request's key stands for
             generation = await admission.gate(generate(plan, services.chat, request.stream))
     except BaseException:
         admission.release(used_tokens=0)

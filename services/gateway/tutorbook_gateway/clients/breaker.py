@@ -42,6 +42,12 @@ class CircuitBreaker:
         error.headers = {"Retry-After": str(max(1, math.ceil(wait)))}
         raise error
 
+    def not_answered(self) -> None:
+        """The call ended without an answer and without timing out (refused, dropped, cancelled): that does
+        not count against a closed circuit, but a probe that ends so leaves it open for another wait."""
+        if self._probing:
+            self.failed()
+
     def succeeded(self) -> None:
         self._failures, self._open_until, self._probing = 0, None, False
 

@@ -47,7 +47,10 @@ class GenerationSlots:
             )
         self.waiting += 1
         try:
-            await asyncio.wait_for(self._free.acquire(), self.capacity.wait_seconds)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives as
+            # the slot is granted, and the slot would never come back.
+            async with asyncio.timeout(self.capacity.wait_seconds):
+                await self._free.acquire()
         except TimeoutError:
             detail = f"no generation slot within {self.capacity.wait_seconds:g} s"
             raise GeneratorBusyError(detail, self.capacity.wait_seconds) from None
@@ -90,23 +93,23 @@ class SlotBoundGenerator:
 
     def __init__(self, inner: GeneratorClient, slots: GenerationSlots) -> None:
         self._inner = inner
-        self._slots = slots
+        self.slots = slots
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
-        await self._slots.acquire()
+        await self.slots.acquire()
         try:
             return await self._inner.chat_completion(payload)
         finally:
-            self._slots.release()
+            self.slots.release()
 
     async def open_chat_stream(self, payload: dict[str, Any]) -> ChunkStream:
-        await self._slots.acquire()
+        await self.slots.acquire()
         try:
             stream = await self._inner.open_chat_stream(payload)
         except BaseException:
-            self._slots.release()
+            self.slots.release()
             raise
-        return SlotStream(stream, self._slots)
+        return SlotStream(stream, self.slots)
 
     async def list_models(self) -> list[dict[str, Any]]:
         return await self._inner.list_models()

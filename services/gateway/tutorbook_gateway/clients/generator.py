@@ -4,6 +4,7 @@ aiohttp rather than httpx on this hot path: measured here, an httpx request to v
 more at the median than the same request with aiohttp, and every chat request makes one.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from tutorbook_gateway.clients.upstream import (
     connection_failure,
     message_from_body,
     raise_for_upstream_status,
+    upstream_connector,
 )
 
 SERVICE = "generator"
@@ -87,13 +89,18 @@ class HttpGeneratorClient:
             self._breaker.failed()
             raise UpstreamCallTimeoutError(SERVICE) from exc
         except aiohttp.ClientError as exc:  # refused or lost fails fast by itself: nothing to break
+            self._breaker.not_answered()
             raise connection_failure(SERVICE, exc) from exc
+        except asyncio.CancelledError:
+            self._breaker.not_answered()
+            raise
         self._breaker.succeeded()  # it answered (even an error is an answer)
         if response.status >= 400:
             content = await response.read()
             response.release()
-            if response.status == 404:  # vLLM: "The model `x` does not exist."
-                raise ModelNotServedError(str(payload.get("model")), message_from_body(content))
+            message = message_from_body(content)
+            if response.status == 404 and "does not exist" in message:  # vLLM: "The model `x` does not exist."
+                raise ModelNotServedError(str(payload.get("model")), message)
             raise_for_upstream_status(SERVICE, response.status, content)
         return response
 
@@ -136,4 +143,6 @@ def request_headers() -> dict[str, str]:
 def generator_session(base_url: str, read_timeout_seconds: float, internal_token: str) -> aiohttp.ClientSession:
     """No total timeout (a stream may run for minutes); a read that stalls this long fails."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout_seconds)
-    return aiohttp.ClientSession(base_url=base_url, timeout=timeout, headers=bearer_header(internal_token))
+    return aiohttp.ClientSession(
+        base_url=base_url, timeout=timeout, headers=bearer_header(internal_token), connector=upstream_connector()
+    )

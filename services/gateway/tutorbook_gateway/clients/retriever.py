@@ -1,5 +1,6 @@
 """The retriever, seen from the gateway (aiohttp, like the generator client: it is on the hot path)."""
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from tutorbook_gateway.clients.upstream import (
     UpstreamCallTimeoutError,
     connection_failure,
     raise_for_upstream_status,
+    upstream_connector,
 )
 
 SERVICE = "retriever"
@@ -135,7 +137,11 @@ class HttpRetrieverClient:
             self._breaker.failed()
             raise UpstreamCallTimeoutError(SERVICE) from exc
         except aiohttp.ClientError as exc:  # refused or lost fails fast by itself: nothing to break
+            self._breaker.not_answered()
             raise connection_failure(SERVICE, exc) from exc
+        except asyncio.CancelledError:
+            self._breaker.not_answered()
+            raise
         self._breaker.succeeded()
         return forwarded
 
@@ -174,4 +180,6 @@ class HttpRetrieverClient:
 
 def retriever_session(base_url: str, timeout_seconds: float, internal_token: str) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-    return aiohttp.ClientSession(base_url=base_url, timeout=timeout, headers=bearer_header(internal_token))
+    return aiohttp.ClientSession(
+        base_url=base_url, timeout=timeout, headers=bearer_header(internal_token), connector=upstream_connector()
+    )

@@ -6,6 +6,13 @@ import msgspec
 from tutorbook_common.errors import BadRequestError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 
 RETRY_UNREACHABLE_SECONDS = 5
+# Idle pooled connections are dropped before uvicorn's 5 s keep-alive closes them on the other side, so a
+# request never goes out on a connection the server is closing (that would read as "connection lost").
+KEEPALIVE_SECONDS = 4.0
+
+
+def upstream_connector() -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS)
 
 
 class UpstreamCallError(UpstreamError):

@@ -3,6 +3,7 @@ product app), and record what every request got."""
 
 import asyncio
 import random
+import re
 import time
 from dataclasses import dataclass
 
@@ -10,7 +11,8 @@ import httpx
 
 from tutorbook_devstack.load.mix import MIX, MixSources, PlannedRequest, plan_request
 
-# Longer than the gateway's own upstream timeout: a request still unanswered by then is a hang.
+FIRST_TEXT = re.compile(rb'"content":\s*"[^"]')
+# Longer than the gateway's own upstream timeout: a request that waits this long between two reads hangs.
 CLIENT_TIMEOUT_SECONDS = 150.0
 
 
@@ -20,7 +22,7 @@ class Outcome:
     status: int  # 0: no HTTP answer (connection dropped, or no answer within the client's timeout)
     started: float  # seconds since the level began
     milliseconds: float
-    first_byte_milliseconds: float
+    first_token_milliseconds: float  # a stream's first piece of text (its first event is the route decision)
     retry_after: float | None  # seconds, when the answer said when to retry
     complete: bool  # a 200 whose body (or stream, up to [DONE]) arrived whole
     detail: str = ""
@@ -44,12 +46,13 @@ class Level:
 async def send(client: httpx.AsyncClient, key: str, planned: PlannedRequest, level_start: float) -> Outcome:
     started = time.perf_counter()
     headers = {"authorization": f"Bearer {key}"}
-    first_byte = 0.0
+    first_token = 0.0
     try:
         async with client.stream("POST", "/v1/chat/completions", json=planned.body, headers=headers) as response:
             chunks: list[bytes] = []
             async for chunk in response.aiter_bytes():
-                first_byte = first_byte or time.perf_counter()
+                if not first_token and (not planned.stream or FIRST_TEXT.search(chunk)):
+                    first_token = time.perf_counter()
                 chunks.append(chunk)
             body = b"".join(chunks)
     except httpx.HTTPError as error:
@@ -61,7 +64,7 @@ async def send(client: httpx.AsyncClient, key: str, planned: PlannedRequest, lev
         status=response.status_code,
         started=started - level_start,
         milliseconds=(finished - started) * 1000,
-        first_byte_milliseconds=((first_byte or finished) - started) * 1000,
+        first_token_milliseconds=((first_token or finished) - started) * 1000,
         retry_after=retry_after_seconds(response.headers.get("retry-after")),
         complete=response.status_code == 200 and answered_whole(body, planned.stream),
         detail="" if response.status_code == 200 else body[:300].decode(errors="replace"),

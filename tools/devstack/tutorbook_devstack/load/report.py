@@ -40,9 +40,9 @@ def level_figures(outcomes: list[Outcome]) -> dict[str, Any]:
     }
     for label in sorted({o.label for o in answered}):
         figures["by_kind_p50_ms"][label] = summary([o.milliseconds for o in answered if o.label == label])["p50"]
-    streams = [o.first_byte_milliseconds for o in answered if o.kind == "stream"]
+    streams = [o.first_token_milliseconds for o in answered if o.kind == "stream"]
     if streams:
-        figures["stream_first_byte_ms"] = summary(streams)
+        figures["stream_first_token_ms"] = summary(streams)
     return figures
 
 
