@@ -135,8 +135,9 @@ class GatewaySettings(BaseSettings):
     circuit_breaker_open_seconds: float = 10.0
     # Load shedding, per gateway process: at most this many generations sent to vLLM at once (0: no limit),
     # this many more waiting for one, each at most generator_max_wait_seconds; beyond that, 503 with
-    # Retry-After at once. Raise generator_max_in_flight on a GPU (vLLM batches hundreds there).
-    generator_max_in_flight: int = 16
+    # Retry-After at once. 8 suits vLLM on a few CPU cores (at 16, RAG answers there took over the 120 s
+    # upstream timeout in a soak); the GPU deployments set 128: vLLM batches hundreds there.
+    generator_max_in_flight: int = 8
     generator_max_waiting: int = 32
     generator_max_wait_seconds: float = 15.0
     retriever_timeout_seconds: float = 30.0

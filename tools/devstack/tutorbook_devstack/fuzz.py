@@ -76,7 +76,9 @@ def fuzz_service(
 def run_cases(operation: Any, mode: GenerationMode, count: int, check: Callable[[Any], None]) -> bool:
     """Up to ``count`` cases; False when the schema allows no case of this mode at all."""
 
-    @settings(max_examples=count, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def each(case: Any) -> None:
         check(case)
