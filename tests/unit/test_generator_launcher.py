@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from tutorbook_generator import model_prep
-from tutorbook_generator.launcher import build_vllm_command, build_vllm_env, resolve_model
+from tutorbook_generator.launcher import allocator_library, build_vllm_command, build_vllm_env, resolve_model
 from tutorbook_generator.settings import GeneratorSettings
 
 
@@ -26,6 +26,18 @@ def test_env_turns_on_runtime_lora_and_the_filesystem_resolver(tmp_path: Path) -
     assert env["VLLM_PLUGINS"] == "lora_filesystem_resolver"
     assert env["VLLM_LORA_RESOLVER_CACHE_DIR"] == str((tmp_path / "adapters").resolve())
     assert env["HF_HUB_OFFLINE"] == "1" and env["PATH"] == "/bin"
+
+
+def test_a_better_allocator_is_preloaded_into_vllm_when_one_is_installed(tmp_path: Path) -> None:
+    (tmp_path / "x86_64-linux-gnu").mkdir()
+    jemalloc = tmp_path / "x86_64-linux-gnu" / "libjemalloc.so.2"
+    assert allocator_library("auto", tmp_path) is None  # nothing installed: glibc malloc
+    jemalloc.touch()
+    assert allocator_library("auto", tmp_path) == str(jemalloc)
+    assert allocator_library("", tmp_path) is None and allocator_library("/opt/tc.so", tmp_path) == "/opt/tc.so"
+    settings = GeneratorSettings(data_dir=tmp_path, malloc_library="/opt/tc.so")
+    assert build_vllm_env(settings, {"LD_PRELOAD": "/x/libgomp.so"})["LD_PRELOAD"] == "/opt/tc.so:/x/libgomp.so"
+    assert "LD_PRELOAD" not in build_vllm_env(GeneratorSettings(data_dir=tmp_path, malloc_library=""), {})
 
 
 def test_vllm_answers_only_the_internal_token_which_stays_off_the_command_line(tmp_path: Path) -> None:

@@ -61,7 +61,27 @@ def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dic
         }
     )
     env.pop("TUTORBOOK_INTERNAL_TOKEN", None)
+    allocator = allocator_library(settings.malloc_library)
+    if allocator is not None:
+        env["LD_PRELOAD"] = ":".join(filter(None, [allocator, env.get("LD_PRELOAD", "")]))
     return env
+
+
+# Where Debian and Ubuntu install them (redis-server already depends on libjemalloc2).
+LIBRARY_DIR = Path("/usr/lib")
+ALLOCATOR_PATTERNS = ("*/libjemalloc.so.2", "*/libtcmalloc_minimal.so.4")
+
+
+def allocator_library(setting: str, library_dir: Path = LIBRARY_DIR) -> str | None:
+    """The allocator to preload: the configured path, the first installed of ``ALLOCATOR_PATTERNS`` for
+    "auto", or none."""
+    if setting != "auto":
+        return setting or None
+    for pattern in ALLOCATOR_PATTERNS:
+        found = sorted(library_dir.glob(pattern))
+        if found:
+            return str(found[0])
+    return None
 
 
 def resolve_model(settings: GeneratorSettings, download: Download | None = None) -> str:
