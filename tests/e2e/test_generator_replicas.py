@@ -1,7 +1,8 @@
 """Two real vLLM replicas behind one gateway (``TUTORBOOK_GENERATOR_REPLICAS``): both answer while both
-live; when one is killed with SIGKILL under traffic, its requests move to the other and not one request
-fails; the skips are counted. The second replica and the second gateway share the stack's Redis,
-retriever, model cache and adapter folder."""
+live; an adapter one replica does not serve is answered by the other; when one is killed with SIGKILL
+under traffic, its requests move to the other and not one request fails; the skips are counted. The
+second replica and the second gateway share the stack's Redis, retriever and model cache; the second
+replica's resolver looks in an empty folder (as if its volume lacked the adapters)."""
 
 import os
 import re
@@ -14,18 +15,20 @@ import httpx
 import pytest
 
 from tests.conftest import eventually, free_port
-from tests.e2e.conftest import LOAD_KEYS
+from tests.e2e.conftest import ADMIN_KEY, LOAD_KEYS
 from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
 from tutorbook_devstack.stack import GENERATOR_READY_TIMEOUT, SERVICE_READY_TIMEOUT, Stack
 
 pytestmark = pytest.mark.e2e
 USER = {"Authorization": f"Bearer {LOAD_KEYS[-1]}"}  # a key of its own: its rate limit is this test's
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @pytest.fixture(scope="module")
-def second_replica(stack: Stack) -> Iterator[tuple[str, ServiceProcess]]:
+def second_replica(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ServiceProcess]]:
     port = free_port()
-    env = {**stack.env, "TUTORBOOK_GENERATOR_PORT": str(port)}
+    own_folder = str(tmp_path_factory.mktemp("replica-b-adapters"))
+    env = {**stack.env, "TUTORBOOK_GENERATOR_PORT": str(port), "TUTORBOOK_ADAPTER_DIR": own_folder}
     launcher = [sys.executable, "-m", "tutorbook_generator.launcher"]
     replica = start_service("generator-b", launcher, env, stack.log_dir)
     try:
@@ -76,6 +79,40 @@ def ask(gateway_url: str, number: int) -> int:
         return 0
 
 
+def skips(gateway_url: str, replica: str, reason: str) -> float:
+    series = f'tutorbook_gateway_generator_replica_skips_total{{reason="{reason}",replica="{replica}"}}'
+    metrics = httpx.get(f"{gateway_url}/metrics", timeout=10).text
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(series + " "))
+
+
+def test_an_adapter_one_replica_does_not_serve_is_answered_by_the_other(
+    stack: Stack, second_replica: tuple[str, ServiceProcess], balancing_gateway: str, trained_adapter: bytes
+) -> None:
+    second = second_replica[0]
+    files = {"file": ("a.tar.gz", trained_adapter)}
+    uploaded = httpx.post(f"{balancing_gateway}/v1/adapters", files=files, headers=ADMIN, timeout=120)
+    assert uploaded.status_code == 201 and len(uploaded.json()["loads"]) == 2, uploaded.text
+    served = uploaded.json()["served_name"]
+    try:
+        token = {"Authorization": f"Bearer {stack.config.internal_token}"}
+        dropped = httpx.post(f"{second}/v1/unload_lora_adapter", json={"lora_name": served}, headers=token, timeout=60)
+        assert dropped.status_code == 200, dropped.text  # the second replica no longer serves it
+        body = {
+            "model": "e2e-triage",
+            "messages": [{"role": "user", "content": "I was charged twice."}],
+            "max_tokens": 4,
+        }
+        answers = [
+            httpx.post(f"{balancing_gateway}/v1/chat/completions", json=body, headers=USER, timeout=150)
+            for _ in range(4)
+        ]
+        assert [answer.status_code for answer in answers] == [200] * 4, [answer.text for answer in answers]
+        assert all(answer.json()["tutorbook"]["route"] == "adapter" for answer in answers)
+        assert skips(balancing_gateway, second, "model_not_served") >= 1
+    finally:
+        httpx.delete(f"{balancing_gateway}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
+
+
 def test_traffic_moves_to_the_live_replica_when_one_is_killed(
     stack: Stack, second_replica: tuple[str, ServiceProcess], balancing_gateway: str
 ) -> None:
@@ -106,7 +143,4 @@ def test_traffic_moves_to_the_live_replica_when_one_is_killed(
         stopping.set()
         sender.join()
     assert statuses == [200] * len(statuses), statuses
-    metrics = httpx.get(f"{balancing_gateway}/metrics", timeout=10).text
-    series = f'tutorbook_gateway_generator_replica_skips_total{{reason="upstream_unavailable",replica="{second}"}}'
-    skipped = [line for line in metrics.splitlines() if line.startswith(series + " ")]
-    assert skipped and float(skipped[0].split()[-1]) >= 1
+    assert skips(balancing_gateway, second, "upstream_unavailable") >= 1
