@@ -138,7 +138,7 @@ def slow_upstream() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), SlowUpstream)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield "http://127.0.0.1:{}".format(*server.server_address)
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -23,6 +23,8 @@ from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_retriever.store import Store
 
+IngestStatus = Literal["created", "updated", "unchanged"]
+
 DOC_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}")
 POINT_NAMESPACE = uuid.UUID("5b0c3e4a-2f7d-4c55-9a57-8f3f0e1d2c11")
 SCALAR_TYPES = (str, int, float, bool)
@@ -42,7 +44,7 @@ class IngestLimits:
 @dataclass(frozen=True)
 class DocumentOutcome:
     doc_id: str
-    status: Literal["created", "updated", "unchanged"]
+    status: IngestStatus
     chunks: int
 
 
@@ -204,7 +206,7 @@ def ingest_documents(
     for document in documents:
         record = registered[document.id]
         if document.id in changed_ids:
-            status: Literal["created", "updated", "unchanged"] = "created" if record is None else "updated"
+            status: IngestStatus = "created" if record is None else "updated"
             outcomes.append(DocumentOutcome(document.id, status, len(chunked[document.id])))
         else:
             outcomes.append(DocumentOutcome(document.id, "unchanged", record.chunks if record else 0))

@@ -1,8 +1,11 @@
 """The retriever's Prometheus metrics, registered on a registry owned by the app (no global registry)."""
 
 from dataclasses import dataclass
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from tutorbook_retriever.ingestion import IngestStatus
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -23,7 +26,7 @@ class RetrieverMetrics:
 
 def create_retriever_metrics() -> RetrieverMetrics:
     registry = CollectorRegistry()
-    return RetrieverMetrics(
+    metrics = RetrieverMetrics(
         registry=registry,
         documents_ingested=Counter(
             "tutorbook_retriever_documents_ingested",
@@ -60,3 +63,7 @@ def create_retriever_metrics() -> RetrieverMetrics:
             "tutorbook_retriever_index_version", "Index version (changes on every change)", registry=registry
         ),
     )
+    # At zero from the start (a restarted retriever too), so that "nothing ingested" reads as 0, not as no data.
+    for status in get_args(IngestStatus):
+        metrics.documents_ingested.labels(status=status)
+    return metrics
