@@ -40,9 +40,10 @@ class BalancedGenerator:
         self._turn = itertools.count()
         self._down_until: dict[str, float] = {}
 
-    def order(self) -> list[Replica]:
-        """The replicas to try, starting at the next in turn: those up first, those set aside last."""
-        start = next(self._turn) % len(self._replicas)
+    def order(self, take_turn: bool = True) -> list[Replica]:
+        """The replicas to try, starting at the next in turn (probes and listings do not take a turn, so
+        generations alternate): those up first, those set aside last."""
+        start = (next(self._turn) if take_turn else self._next_turn()) % len(self._replicas)
         rotated = self._replicas[start:] + self._replicas[:start]
         now = self._clock()
         return sorted(rotated, key=lambda replica: self._down_until.get(replica.url, 0.0) > now)
@@ -79,9 +80,14 @@ class BalancedGenerator:
         """Ready when any replica is."""
         await self._any(lambda client: client.ping())
 
+    def _next_turn(self) -> int:
+        upcoming = next(self._turn)
+        self._turn = itertools.count(upcoming)  # put it back
+        return upcoming
+
     async def _any(self, call: Callable[[GeneratorClient], Awaitable[T]]) -> T:
         failure: Exception | None = None
-        for replica in self.order():
+        for replica in self.order(take_turn=False):
             try:
                 return await call(replica.client)
             except Exception as exc:  # noqa: BLE001 - a probe: the next replica may answer
