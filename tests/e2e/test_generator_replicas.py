@@ -85,6 +85,11 @@ def skips(gateway_url: str, replica: str, reason: str) -> float:
     return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(series + " "))
 
 
+def ticket(number: int) -> dict[str, object]:
+    text = f"I was charged twice for order {number}."
+    return {"model": "e2e-triage", "messages": [{"role": "user", "content": text}], "max_tokens": 4}
+
+
 def test_an_adapter_one_replica_does_not_serve_is_answered_by_the_other(
     stack: Stack, second_replica: tuple[str, ServiceProcess], balancing_gateway: str, trained_adapter: bytes
 ) -> None:
@@ -97,14 +102,9 @@ def test_an_adapter_one_replica_does_not_serve_is_answered_by_the_other(
         token = {"Authorization": f"Bearer {stack.config.internal_token}"}
         dropped = httpx.post(f"{second}/v1/unload_lora_adapter", json={"lora_name": served}, headers=token, timeout=60)
         assert dropped.status_code == 200, dropped.text  # the second replica no longer serves it
-        body = {
-            "model": "e2e-triage",
-            "messages": [{"role": "user", "content": "I was charged twice."}],
-            "max_tokens": 4,
-        }
-        answers = [
-            httpx.post(f"{balancing_gateway}/v1/chat/completions", json=body, headers=USER, timeout=150)
-            for _ in range(4)
+        answers = [  # each new (a cache hit would not reach a replica), so turns alternate between the two
+            httpx.post(f"{balancing_gateway}/v1/chat/completions", json=ticket(number), headers=USER, timeout=150)
+            for number in range(4)
         ]
         assert [answer.status_code for answer in answers] == [200] * 4, [answer.text for answer in answers]
         assert all(answer.json()["tutorbook"]["route"] == "adapter" for answer in answers)
