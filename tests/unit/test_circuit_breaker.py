@@ -79,3 +79,26 @@ def test_zero_failures_switches_it_off() -> None:
         breaker.before_call()
         breaker.failed()
     breaker.before_call()
+
+
+async def test_a_guarded_call_maps_its_outcome_and_probes_once() -> None:
+    """What a call through ``guard`` becomes: a timeout is a 504 that counts, a lost connection a 503 that
+    does not; once the wait is over, exactly one guarded call probes, and its answer closes the circuit."""
+    import aiohttp
+
+    from tutorbook_gateway.clients.upstream import UpstreamCallTimeoutError
+
+    clock = Clock()
+    breaker = CircuitBreaker("retriever", failures=1, open_seconds=5, clock=clock)
+    with pytest.raises(UpstreamUnreachableError, match="connection lost"), breaker.guard():
+        raise aiohttp.ServerDisconnectedError()
+    breaker.before_call()  # still closed: a lost connection does not count
+    with pytest.raises(UpstreamCallTimeoutError), breaker.guard():
+        raise TimeoutError
+    with pytest.raises(UpstreamUnreachableError):
+        breaker.before_call()  # open
+    clock.now = 5.0
+    with breaker.guard():
+        pass  # the probe answered
+    breaker.before_call()
+    breaker.before_call()  # closed again

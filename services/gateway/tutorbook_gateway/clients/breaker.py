@@ -5,11 +5,15 @@ its failure opens it again. Answers, even errors, are not failures, and neither 
 (it fails fast by itself, and a service still starting refuses connections): only an upstream that
 accepts a call and does not answer it is."""
 
+import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from tutorbook_gateway.clients.upstream import UpstreamUnreachableError
+import aiohttp
+
+from tutorbook_gateway.clients.upstream import UpstreamCallTimeoutError, UpstreamUnreachableError, connection_failure
 
 
 class CircuitBreaker:
@@ -41,6 +45,24 @@ class CircuitBreaker:
         )
         error.headers = {"Retry-After": str(max(1, math.ceil(wait)))}
         raise error
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """One call to the service: refused while open; an answer (even an error) closes the circuit, a
+        timeout counts against it (504), a refused or lost connection is a 503 to retry."""
+        self.before_call()
+        try:
+            yield
+        except TimeoutError as exc:
+            self.failed()
+            raise UpstreamCallTimeoutError(self.service) from exc
+        except aiohttp.ClientError as exc:  # fails fast by itself: nothing to break
+            self.not_answered()
+            raise connection_failure(self.service, exc) from exc
+        except asyncio.CancelledError:
+            self.not_answered()
+            raise
+        self.succeeded()
 
     def not_answered(self) -> None:
         """The call ended without an answer and without timing out (refused, dropped, cancelled): that does

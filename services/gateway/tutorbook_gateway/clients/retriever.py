@@ -1,6 +1,5 @@
 """The retriever, seen from the gateway (aiohttp, like the generator client: it is on the hot path)."""
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,8 +11,6 @@ from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.generator import request_headers
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
-    UpstreamCallTimeoutError,
-    connection_failure,
     raise_for_upstream_status,
     upstream_connector,
 )
@@ -124,26 +121,14 @@ class HttpRetrieverClient:
     async def _request(
         self, method: str, path: str, body: bytes | None = None, writing: bool = False
     ) -> ForwardedResponse:
-        self._breaker.before_call()
         headers = request_headers()
         if writing:
             request = self._session.request(method, path, data=body, headers=headers, timeout=self._write_timeout)
         else:  # the session's timeout
             request = self._session.request(method, path, data=body, headers=headers)
-        try:
+        with self._breaker.guard():
             async with request as response:
-                forwarded = ForwardedResponse(response.status, await response.read())
-        except TimeoutError as exc:
-            self._breaker.failed()
-            raise UpstreamCallTimeoutError(SERVICE) from exc
-        except aiohttp.ClientError as exc:  # refused or lost fails fast by itself: nothing to break
-            self._breaker.not_answered()
-            raise connection_failure(SERVICE, exc) from exc
-        except asyncio.CancelledError:
-            self._breaker.not_answered()
-            raise
-        self._breaker.succeeded()
-        return forwarded
+                return ForwardedResponse(response.status, await response.read())
 
     async def _json(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         body = None if payload is None else msgspec.json.encode(payload)
