@@ -1,7 +1,8 @@
 """Faults injected into the real stack while traffic runs: the retriever, Redis and vLLM are each killed
-with SIGKILL and started again. Requests that do not need the dead part keep being answered; requests
-that do get a clear 503 in the OpenAI shape with Retry-After at once (never a 500, never a hang); the
-gateway recovers by itself, with no restart, when the part returns; the failures are counted."""
+with SIGKILL and started again. Requests that do not need the dead part keep being answered (small talk
+the router knows included); requests that do get a clear 503 in the OpenAI shape with Retry-After at
+once (never a 500, never a hang); the gateway recovers by itself, with no restart, when the part
+returns; the failures are counted."""
 
 import os
 import re
@@ -115,16 +116,26 @@ def refused_clearly(answers: list[Answer], limit_seconds: float) -> bool:
     return all(a.status == 503 and a.code and a.retry_after and a.seconds < limit_seconds for a in answers)
 
 
+def decided(gateway_url: str, question: str) -> tuple[int, dict[str, object]]:
+    """The status and the ``tutorbook`` block of an ``auto`` answer."""
+    body = {"model": "auto", "messages": [{"role": "user", "content": question}], "max_tokens": 4}
+    response = httpx.post(f"{gateway_url}/v1/chat/completions", json=body, headers=USER, timeout=150)
+    return response.status_code, response.json().get("tutorbook") or {}
+
+
 def test_with_the_retriever_killed_retrieval_gets_503_the_base_model_answers_and_it_recovers(
     stack: Stack, gateway_url: str, sample_knowledge_base: object
 ) -> None:
     before = upstream_errors(gateway_url, "retriever", "upstream_unavailable")
+    status, chatty = decided(gateway_url, "Hey, how is your evening going so far?")
+    assert status == 200 and chatty["route"] == "prompt", chatty  # recognised as small talk, and remembered
     with traffic(gateway_url, "auto", BASE) as running:
         wait_for_answers(running, 0, "auto")
         kill(stack, "retriever")
         mark = len(running.answers)
         wait_for_answers(running, mark, "auto")
         wait_for_answers(running, mark, BASE)
+        small_talk = [decided(gateway_url, "hey how is your evening going so far"), decided(gateway_url, "Hello there")]
         during = running.answers[mark:]
         stack.restart("retriever")
         wait_ready(stack.services["retriever"], stack.config.url(stack.config.retriever_port) + "/readyz", 180)
@@ -134,6 +145,8 @@ def test_with_the_retriever_killed_retrieval_gets_503_the_base_model_answers_and
     auto = [answer for answer in during if answer.model == "auto" and answer.status != 200]
     assert auto and refused_clearly(auto, limit_seconds=5), auto
     assert {answer.code for answer in auto} == {"upstream_unavailable"}
+    assert [status for status, _ in small_talk] == [200, 200], small_talk  # asked before; an example
+    assert all(str(block["reason"]).startswith("the retriever is unavailable") for _, block in small_talk)
     unclear = [a for a in running.answers if a.status != 200 and not (a.status in (429, 503) and a.retry_after)]
     assert unclear == [], "never a 500, never no answer"
     assert upstream_errors(gateway_url, "retriever", "upstream_unavailable") >= before + len(auto)
@@ -194,5 +207,46 @@ def test_with_vllm_killed_generation_gets_503_at_once_and_adapters_return_with_i
         eventually(lambda: ask(gateway_url, BASE).status == 200, 60, "the base model again")
         again = ask(gateway_url, "e2e-triage")
         assert again.status == 200 and again.route == "adapter", "the restarted vLLM finds the adapter again"
+    finally:
+        httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
+
+
+def ticket(gateway_url: str, model: str) -> httpx.Response:
+    text = f"Which department should handle this ticket? I was charged twice for order {next(SERIAL)}."
+    body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 4}
+    return httpx.post(f"{gateway_url}/v1/chat/completions", json=body, headers=USER, timeout=150)
+
+
+def test_an_adapter_that_fails_to_load_is_routed_around_and_shows_in_its_status(
+    stack: Stack, gateway_url: str, sample_knowledge_base: object, trained_adapter: bytes
+) -> None:
+    """The adapter's weights on the generator's volume are damaged and vLLM must load them again (as after
+    a restart): its resolver finds the adapter but cannot load it. The router's choice falls back, the
+    reason saying so; a request naming it gets a 503 to retry; its status and metrics show the failures."""
+    files = {"file": ("a.tar.gz", trained_adapter)}
+    uploaded = httpx.post(f"{gateway_url}/v1/adapters", files=files, headers=ADMIN, timeout=120)
+    assert uploaded.status_code == 201, uploaded.text
+    served = uploaded.json()["served_name"]
+    try:
+        time.sleep(1.1)  # the catalogue is re-read once a second
+        assert ticket(gateway_url, "auto").json()["tutorbook"]["route"] == "adapter"
+        (stack.config.data_dir / "adapters" / served / "adapter_model.safetensors").write_bytes(b"\0" * 64)
+        token = {"Authorization": f"Bearer {stack.config.internal_token}"}
+        generator = stack.config.url(stack.config.generator_port)
+        dropped = httpx.post(f"{generator}/v1/unload_lora_adapter", json={"lora_name": served}, headers=token)
+        assert dropped.status_code == 200, dropped.text
+        routed = ticket(gateway_url, "auto")
+        assert routed.status_code == 200, routed.text
+        tutorbook = routed.json()["tutorbook"]
+        assert tutorbook["reason"].startswith(f"adapter {served} is not served by the generator")
+        assert tutorbook["fallback"] == {"from_adapter": "e2e-triage", "because": "model_not_served"}
+        named = ticket(gateway_url, "e2e-triage")
+        assert named.status_code == 503 and named.headers["retry-after"], named.text
+        assert named.json()["error"]["code"] == "model_not_served"
+        status = httpx.get(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=10).json()
+        assert status["generation_errors_last_minute"] >= 2, status
+        metrics = httpx.get(f"{gateway_url}/metrics", timeout=10).text
+        assert re.search(r'^tutorbook_gateway_adapter_fallbacks_total\{adapter="e2e-triage"\} [1-9]', metrics, re.M)
+        assert ask(gateway_url, BASE).status == 200, "vLLM itself is unharmed"
     finally:
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)

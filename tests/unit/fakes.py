@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage, SearchResult, SimilarQuestion
 
@@ -17,9 +18,12 @@ class FakeRetriever:
         self.route_examples: dict[str, list[str]] = {}
         self.version = 1
         self.answered: dict[str, tuple[str, int]] = {}
+        self.failure: ServiceError | None = None  # set: every search fails with it (the retriever is down)
 
     async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
         self.queries.append(query)
+        if self.failure is not None:
+            raise self.failure
         similar = self.most_similar(query) if similar_questions else None
         return SearchResult(self.passages[:top_k], dict(self.route_matches), self.version, similar)
 

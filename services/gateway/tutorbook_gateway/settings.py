@@ -39,6 +39,10 @@ class GatewaySettings(BaseSettings):
     # tells one key what another asked (the default: keys may belong to different customers); "shared":
     # every key shares answers (more hits, for deployments whose keys all belong to one product).
     cache_scope: Literal["key", "shared"] = "key"
+    # Questions the router decided were small talk, remembered per process (least recently used out) so
+    # that while the retriever is down an `auto` request asking one again, or one of the router's own
+    # conversation examples, is still answered by plain prompting (0: only the examples).
+    small_talk_memory_entries: int = 2000
     # Semantic cache: a single question similar enough to one answered at the current index version gets
     # that answer. Off by default: `make eval-semantic-cache` measures how often it would answer wrongly.
     semantic_cache_enabled: bool = False

@@ -27,9 +27,10 @@ from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorCl
 from tutorbook_gateway.clients.replicas import BalancedGenerator, Replica
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
+from tutorbook_gateway.routing import SMALL_TALK
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import GatewaySettings
-from tutorbook_gateway.small_talk import RouteExampleSeeder, builtin_route_examples
+from tutorbook_gateway.small_talk import RouteExampleSeeder, SmallTalkMemory, builtin_route_examples
 from tutorbook_gateway.state.index_version import IndexVersionWatch
 from tutorbook_gateway.state.store import gateway_state, open_backend
 
@@ -108,7 +109,8 @@ async def open_services(
     background = BackgroundTasks()
     stack.push_async_callback(background.drain)
     adapters = given.adapters or store
-    chat = ChatContext(chat_config(settings), retriever, generator, adapters, AdapterHealth())
+    small_talk = SmallTalkMemory(settings.small_talk_memory_entries, builtin_route_examples()[SMALL_TALK])
+    chat = ChatContext(chat_config(settings), retriever, generator, adapters, AdapterHealth(), small_talk)
     state = gateway_state(settings, backend, metrics.state_errors.labels(component="rate_limits").inc)
     flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
     stack.callback(flushing.cancel)

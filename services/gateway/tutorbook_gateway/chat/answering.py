@@ -32,6 +32,7 @@ from tutorbook_gateway.chat.planning import (
     wants_retrieval,
 )
 from tutorbook_gateway.chat.recording import Answered, record_answer, response_record
+from tutorbook_gateway.chat.retriever_down import plan_without_retriever
 from tutorbook_gateway.chat.sessions import Caller, load_history, with_history
 from tutorbook_gateway.chat.validation import chosen_session_id, validate_chat_request
 from tutorbook_gateway.clients.upstream import ModelNotServedError
@@ -103,6 +104,8 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
         state_read = time.perf_counter() - reading
         plan = await plan_unless_cached(asked, lookup, adapters, retrieves, services)  # 5
         plan.phase_seconds["state_read"] = state_read
+        if "fallback" in plan.tutorbook:
+            lookup.key = None  # an answer the router gave without a part is not cached as the usual one
         try:
             generation = await admission.gate(generate_unless_cached(plan, lookup, request.stream, services))  # 6
         except ModelNotServedError as exc:
@@ -131,7 +134,14 @@ async def plan_unless_cached(
     stand in (the semantic cache needs the plan's retrieval)."""
     if lookup.found is not None:
         return plan_from_cache(lookup.found.get("tutorbook") or {})
-    plan = await plan_chat(asked, services.chat, adapters, retrieves, lookup.asked_similar)
+    try:
+        plan = await plan_chat(asked, services.chat, adapters, retrieves, lookup.asked_similar)
+    except ServiceError as exc:
+        if getattr(exc, "service", None) != "retriever" or exc.status_code < 500:
+            raise
+        plan = plan_without_retriever(asked, services.chat, adapters, exc)  # small talk it knows, or exc
+        services.metrics.upstream_errors.labels(service="retriever", kind=exc.code or "error").inc()
+        return plan
     await services.answers.lookup_similar(lookup, plan)
     return plan_from_cache(lookup.found.get("tutorbook") or {}) if lookup.found is not None else plan
 

@@ -15,6 +15,7 @@ from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, Search
 from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query
 from tutorbook_gateway.prompting import Source, build_rag_messages
 from tutorbook_gateway.routing import (
+    SMALL_TALK,
     VERSION_SEPARATOR,
     AdapterState,
     RetrievalSignals,
@@ -30,6 +31,7 @@ from tutorbook_gateway.routing import (
     resolve_adapter,
 )
 from tutorbook_gateway.schemas import ChatCompletionRequest
+from tutorbook_gateway.small_talk import SmallTalkMemory
 
 SNIPPET_CHARS = 240
 CLASSIFIER_TOP_LOGPROBS = 10
@@ -55,6 +57,7 @@ class ChatContext:
     generator: GeneratorClient
     adapters: AdapterCatalog
     health: AdapterHealth
+    small_talk: SmallTalkMemory  # what the router recognised as small talk (for when the retriever is down)
 
     def adapter_snapshot(self) -> "AdapterSnapshot":
         """The active adapters, read once per request: their cards, and their state as the router sees it."""
@@ -211,6 +214,8 @@ async def plan_chat(
     except RouteHintError as exc:
         raise BadRequestError(str(exc), param="tutorbook.route") from exc
     phases["route"] = time.perf_counter() - started
+    if decision.rule == "small_talk":
+        context.small_talk.remember(latest_question(request), signals.route_matches[SMALL_TALK])
     top_score = signals.retrieval.top_score if signals.retrieval else None
     index_version = search.index_version if search else None
     similar = search.similar if search else None

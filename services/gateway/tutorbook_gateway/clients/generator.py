@@ -19,6 +19,7 @@ from tutorbook_gateway.clients.upstream import (
     UpstreamCallTimeoutError,
     connection_failure,
     message_from_body,
+    not_served,
     raise_for_upstream_status,
     upstream_connector,
 )
@@ -87,7 +88,7 @@ class HttpGeneratorClient:
             content = await response.read()
             response.release()
             message = message_from_body(content)
-            if response.status == 404 and "does not exist" in message:  # vLLM: "The model `x` does not exist."
+            if not_served(response.status, message):
                 raise ModelNotServedError(str(payload.get("model")), message)
             raise_for_upstream_status(SERVICE, response.status, content)
         return response

@@ -57,6 +57,13 @@ class ModelNotServedError(ServiceUnavailableError):
         self.headers = {"Retry-After": str(RETRY_UNREACHABLE_SECONDS)}
 
 
+def not_served(status: int, message: str) -> bool:
+    """Whether vLLM refused a request because it does not serve its model: 404 "The model `x` does not
+    exist" (not loaded, and no resolver found it) or 400 "LoRA adapter 'x' was found but could not be
+    loaded" (its files are corrupt or do not fit the base model on this replica)."""
+    return (status == 404 and "does not exist" in message) or (status == 400 and "could not be loaded" in message)
+
+
 class UpstreamCallTimeoutError(UpstreamTimeoutError):
     def __init__(self, service: str) -> None:
         super().__init__(f"{service} did not answer in time")

@@ -72,19 +72,21 @@ def slope_mib_per_minute(seconds: list[float], mib: list[float]) -> float:
 
 
 def memory_summary(sampler: MemorySampler) -> dict[str, dict[str, float]]:
-    """Per service: first, peak and last MiB, and the slope over the whole run and over its second half
-    (after warm-up: a level that is still climbing there is a leak)."""
+    """Per service: first, peak and last MiB, and the slope over the whole run, over its second half
+    (after warm-up: a level that is still climbing there is a leak) and over its last third (on a long
+    soak, whether growth that slows has stopped)."""
     summary: dict[str, dict[str, float]] = {}
     for service in sampler.pids:
         seconds, mib = sampler.series(service)
         if not mib:
             continue
-        half = len(seconds) // 2
+        half, third = len(seconds) // 2, len(seconds) * 2 // 3
         summary[service] = {
             "first_mib": mib[0],
             "peak_mib": max(mib),
             "last_mib": mib[-1],
             "slope_mib_per_min": slope_mib_per_minute(seconds, mib),
             "second_half_slope_mib_per_min": slope_mib_per_minute(seconds[half:], mib[half:]),
+            "last_third_slope_mib_per_min": slope_mib_per_minute(seconds[third:], mib[third:]),
         }
     return summary

@@ -63,11 +63,13 @@ def print_levels(levels: dict[int, dict[str, Any]]) -> None:
 
 
 def print_memory(memory: dict[str, dict[str, float]]) -> None:
-    print(f"\n{'memory (MiB)':<12}{'first':>8}{'peak':>8}{'last':>8}{'slope/min':>11}{'2nd half/min':>14}")
+    header = f"{'memory (MiB)':<12}{'first':>8}{'peak':>8}{'last':>8}{'slope/min':>11}{'2nd half/min':>14}"
+    print(f"\n{header}{'last third/min':>16}")
     for service, row in memory.items():
         print(
             f"{service:<12}{row['first_mib']:>8.0f}{row['peak_mib']:>8.0f}{row['last_mib']:>8.0f}"
             f"{row['slope_mib_per_min']:>11.2f}{row['second_half_slope_mib_per_min']:>14.2f}"
+            f"{row['last_third_slope_mib_per_min']:>16.2f}"
         )
 
 
