@@ -82,10 +82,12 @@ load: install
 	$(PY) -m tutorbook_devstack.load --levels 1,8,32,50 --seconds 60 --json data/bench/load.json \
 		--plot data/bench/load-memory.png
 
-# 10 minutes at 50 concurrent; memory of every process sampled each second, with its slope.
+# 10 minutes at 50 concurrent (SOAK_MINUTES=30 for longer); memory of every process sampled each
+# second, with its slope.
+SOAK_MINUTES ?= 10
 soak: install
-	$(PY) -m tutorbook_devstack.load --levels '' --soak-minutes 10 --soak-concurrency 50 \
-		--json data/bench/soak.json --plot docs/images/soak-memory.png
+	$(PY) -m tutorbook_devstack.load --levels '' --soak-minutes $(SOAK_MINUTES) --soak-concurrency 50 \
+		--json data/bench/soak-$(SOAK_MINUTES)min.json --plot docs/images/soak-memory-$(SOAK_MINUTES)min.png
 
 # schemathesis against every operation of the gateway's and the retriever's schemas: 500 cases that fit
 # the schema and 500 that do not, per operation (ports 18510-18513).

@@ -2,13 +2,17 @@
 real vLLM without a restart, served by name and chosen by the router, while chat traffic continues
 without a failure; then a new version and a rollback."""
 
+import itertools
+import re
 import threading
 import time
 
 import httpx
 import pytest
 
+from tests.conftest import eventually
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
+from tutorbook_devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 USER = {"Authorization": f"Bearer {API_KEY}"}
@@ -49,28 +53,48 @@ def test_an_upload_is_served_at_once_and_routed_to(
         base = chat(gateway_url, "smollm2-135m-instruct", "I was charged twice for my order.").json()
         assert answer["choices"][0]["message"]["content"] != base["choices"][0]["message"]["content"]
 
-        time.sleep(1.1)  # the catalogue is re-read once a second on every replica
-        routed = chat(gateway_url, "auto", TICKET).json()["tutorbook"]
         version = uploaded.json()["version"]
-        assert routed["route"] == "adapter" and routed["adapter"] == {"name": "e2e-triage", "version": version}
+        expected = {"route": "adapter", "adapter": {"name": "e2e-triage", "version": version}}
+
+        tries = itertools.count()
+
+        def routed_to_it() -> bool:  # once the catalogue is re-read (once a second on every replica)
+            routed = chat(gateway_url, "auto", f"{TICKET} (ticket {next(tries)})").json()["tutorbook"]
+            return {key: routed[key] for key in expected} == expected
+
+        eventually(routed_to_it, 30, "auto routing to the new adapter")
     finally:
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
 
 
+def vllm_answered(stack: Stack) -> float:
+    """Requests vLLM finished (its own counter)."""
+    metrics = httpx.get(f"{stack.config.url(stack.config.generator_port)}/metrics", timeout=10).text
+    pattern = r"^vllm:request_success_total\{[^}]*\} (\S+)$"
+    return sum(float(value) for value in re.findall(pattern, metrics, re.M))
+
+
 def test_chat_never_fails_during_uploads_hot_loads_and_rollbacks(
-    gateway_url: str, sample_knowledge_base: object, trained_adapter: bytes
+    stack: Stack, gateway_url: str, sample_knowledge_base: object, trained_adapter: bytes
 ) -> None:
+    """Traffic to the base model and to the adapter, every request new (so each reaches vLLM, never the
+    cache), while a new version is uploaded and hot-loaded and then rolled back: not one failure, and
+    answers from both versions in turn."""
     failures: list[str] = []
-    served = {"adapter": 0, "base": 0}
+    versions: list[int] = []  # the adapter version of each adapter answer, in order
+    misses = {"adapter": 0, "base": 0}
     stop = threading.Event()
+    serial = itertools.count()
 
     def background_traffic(model: str, kind: str) -> None:
         while not stop.is_set():
-            response = chat(gateway_url, model, "I was charged twice.")
+            response = chat(gateway_url, model, f"I was charged twice for order {next(serial)}.")
             if response.status_code != 200:
                 failures.append(f"{model}: {response.text}")
-            else:
-                served[kind] += 1
+                continue
+            misses[kind] += response.headers.get("x-tutorbook-cache") == "miss"
+            if kind == "adapter":
+                versions.append(response.json()["tutorbook"]["adapter"]["version"])
 
     first = upload(gateway_url, trained_adapter)
     assert first.status_code == 201
@@ -79,26 +103,28 @@ def test_chat_never_fails_during_uploads_hot_loads_and_rollbacks(
         threading.Thread(target=background_traffic, args=("smollm2-135m-instruct", "base")),
         threading.Thread(target=background_traffic, args=("e2e-triage", "adapter")),
     ]
+    vllm_before = vllm_answered(stack)
     for thread in threads:
         thread.start()
     try:
         again = upload(gateway_url, trained_adapter)
         assert again.status_code == 201 and again.json()["version"] == version + 1
-        time.sleep(1.5)
+        eventually(lambda: version + 1 in versions[-1:], 120, "answers from the new version")
         back = httpx.post(
             f"{gateway_url}/v1/adapters/e2e-triage/activate", json={"version": version}, headers=ADMIN, timeout=120
         )
         assert back.status_code == 200 and back.json()["active_version"] == version
-        time.sleep(1.5)
-        answered = chat(gateway_url, "e2e-triage", "I was charged twice.").json()
-        assert answered["tutorbook"]["adapter"]["version"] == version
+        eventually(lambda: version in versions[-1:], 120, "answers from the version rolled back to")
     finally:
         stop.set()
         for thread in threads:
             thread.join(120)
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
     assert not failures, failures[:3]
-    assert served["adapter"] > 0 and served["base"] > 0
+    assert misses["adapter"] == len(versions) and misses["base"] > 0  # every answer was generated now
+    assert vllm_answered(stack) - vllm_before >= misses["adapter"] + misses["base"]
+    swaps = [pair for pair in itertools.pairwise(versions) if pair[0] != pair[1]]
+    assert (version + 1, version) in swaps, versions
 
 
 def test_a_deleted_names_next_upload_is_new_to_the_cache(gateway_url: str, trained_adapter: bytes) -> None:

@@ -2,8 +2,9 @@
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
-from tests.e2e.conftest import API_KEY
+from tests.e2e.conftest import API_KEY, FUZZ_KEY
 
 pytestmark = pytest.mark.e2e
 BASE = "smollm2-135m-instruct"
@@ -42,18 +43,39 @@ def test_multi_turn_with_every_sampling_parameter(client: openai.OpenAI, sample_
     assert completion.choices[0].finish_reason in ("stop", "length")
 
 
-def test_a_seed_makes_sampling_repeatable(client: openai.OpenAI) -> None:
-    def sample() -> str | None:
-        completion = client.chat.completions.create(
+def test_a_seed_makes_sampling_repeatable_in_vllm(client: openai.OpenAI, gateway_url: str) -> None:
+    """The same seed twice, each reaching vLLM (the second under another key, whose cache is its own): the
+    same text; other seeds: other text."""
+    other_key = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=FUZZ_KEY, max_retries=0)
+
+    def sample(caller: openai.OpenAI, seed: int) -> str | None:
+        raw = caller.chat.completions.with_raw_response.create(
             model=BASE,
-            messages=[{"role": "user", "content": "Name a colour."}],
+            messages=[{"role": "user", "content": "Name a colour and an animal."}],
             temperature=1.0,
-            seed=1234,
+            seed=seed,
             max_tokens=12,
         )
-        return completion.choices[0].message.content
+        assert raw.headers["x-tutorbook-cache"] == "miss"
+        return raw.parse().choices[0].message.content
 
-    assert sample() == sample()
+    first = sample(client, 1234)
+    assert sample(other_key, 1234) == first
+    assert any(sample(other_key, seed) != first for seed in (1, 2, 3))
+
+
+def test_a_stop_sequence_ends_the_answer_in_vllm(client: openai.OpenAI) -> None:
+    question: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Count from one to twenty in words, separated by commas."}
+    ]
+    whole = client.chat.completions.create(model=BASE, messages=question, temperature=0, max_tokens=24)
+    text = whole.choices[0].message.content or ""
+    words = text.split()
+    assert len(words) >= 4, text
+    stop = words[3]  # vLLM ends at its first occurrence, and leaves it out
+    cut = client.chat.completions.create(model=BASE, messages=question, temperature=0, max_tokens=24, stop=[stop])
+    assert cut.choices[0].finish_reason == "stop"
+    assert cut.choices[0].message.content == text[: text.index(stop)]
 
 
 def test_max_tokens_bounds_the_answer(client: openai.OpenAI) -> None:

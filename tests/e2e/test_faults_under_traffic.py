@@ -228,8 +228,11 @@ def test_an_adapter_that_fails_to_load_is_routed_around_and_shows_in_its_status(
     assert uploaded.status_code == 201, uploaded.text
     served = uploaded.json()["served_name"]
     try:
-        time.sleep(1.1)  # the catalogue is re-read once a second
-        assert ticket(gateway_url, "auto").json()["tutorbook"]["route"] == "adapter"
+
+        def chosen() -> bool:  # once the catalogue is re-read (each second)
+            return bool(ticket(gateway_url, "auto").json()["tutorbook"]["route"] == "adapter")
+
+        eventually(chosen, 30, "auto routing to the adapter")
         (stack.config.data_dir / "adapters" / served / "adapter_model.safetensors").write_bytes(b"\0" * 64)
         token = {"Authorization": f"Bearer {stack.config.internal_token}"}
         generator = stack.config.url(stack.config.generator_port)

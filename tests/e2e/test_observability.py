@@ -1,6 +1,7 @@
 """The test that proves the dashboards: a real Prometheus (Debian's package) scrapes the real stack while
 traffic goes through every route; then every panel query of every dashboard, and every alert rule, is
-evaluated through Prometheus's HTTP API. A panel whose query returns nothing fails."""
+evaluated through Prometheus's HTTP API. The gateway's counters must match the traffic sent, and a panel
+whose query returns nothing fails."""
 
 import json
 import shutil
@@ -11,8 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import REPO_ROOT, free_port, wait_until_answering
+from tests.conftest import REPO_ROOT, eventually, free_port, wait_until_answering
 from tests.e2e.conftest import API_KEY
 from tutorbook_devstack.stack import Stack
 
@@ -76,6 +78,30 @@ def drive_traffic(gateway_url: str) -> None:
     assert httpx.post(f"{gateway_url}/v1/feedback", json=rating, headers=USER).status_code == 201
 
 
+def gateway_counts(gateway_url: str) -> dict[str, float]:
+    """The gateway's own counters, read from its /metrics: answers with 200, router decisions, cache hits,
+    refused keys, ratings."""
+    families = {family.name: family for family in text_string_to_metric_families(
+        httpx.get(f"{gateway_url}/metrics", timeout=10).text)}  # fmt: skip
+
+    def total(name: str, **labels: str) -> float:
+        family = families.get(name)
+        samples = family.samples if family else []
+        return sum(
+            sample.value
+            for sample in samples
+            if sample.name.endswith("_total") and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
+    return {
+        "answered": total("tutorbook_gateway_chat_requests", status="200"),
+        "decided": total("tutorbook_gateway_router_decisions"),
+        "cache_hits": total("tutorbook_gateway_cache_lookups", result="hit"),
+        "bad_keys": total("tutorbook_gateway_auth_failures", reason="invalid_api_key"),
+        "ratings": total("tutorbook_gateway_feedback"),
+    }
+
+
 def query(prometheus: str, expr: str) -> list[object]:
     response = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=30)
     body = response.json()
@@ -99,8 +125,20 @@ def panel_queries() -> list[tuple[str, str, str]]:
 def test_every_panel_and_alert_evaluates_on_live_data(
     prometheus: str, gateway_url: str, sample_knowledge_base: object
 ) -> None:
+    before = gateway_counts(gateway_url)
     drive_traffic(gateway_url)
-    time.sleep(6)  # a few scrapes after the traffic
+    after = gateway_counts(gateway_url)
+    counted = {name: after[name] - before[name] for name in after}
+    # What drive_traffic sent: 5 answers, each decided by the router or read from the cache (one at least
+    # is a hit: an earlier test may have asked another of them already), a refused key, a rating.
+    assert counted["answered"] == 5 and counted["decided"] + counted["cache_hits"] == 5, counted
+    assert counted["cache_hits"] >= 1 and counted["bad_keys"] == 1 and counted["ratings"] == 1, counted
+
+    def scraped_since() -> bool:  # Prometheus has scraped the traffic's end (a fixed wait would guess)
+        found = query(prometheus, 'sum(tutorbook_gateway_chat_requests_total{status="200"})')
+        return bool(found) and float(found[0]["value"][1]) == after["answered"]  # type: ignore[index]
+
+    eventually(scraped_since, 30, "Prometheus scraping the traffic")
     queries = panel_queries()
     assert len(queries) >= 30
     empty = [f"{dashboard} / {panel}: {expr}" for dashboard, panel, expr in queries if not query(prometheus, expr)]

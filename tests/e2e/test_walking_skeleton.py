@@ -92,10 +92,15 @@ def test_the_openai_sdk_works_unchanged(gateway_url: str, sample_knowledge_base:
 
 def test_a_bad_document_is_refused_and_the_index_is_intact(gateway_url: str, sample_knowledge_base: object) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    stored = httpx.get(f"{gateway_url}/v1/documents/warranty", headers=admin)  # through the gateway
+    assert stored.status_code == 200 and stored.json()["id"] == "warranty", stored.text
     bad = {"documents": [{"id": "warranty", "text": "Warranty is 1 day."}, {"id": "", "text": "x"}]}
     response = httpx.post(f"{gateway_url}/v1/documents", json=bad, headers=admin)
     assert response.status_code == 400 and response.json()["error"]["param"] == "documents[1].id"
-    cited = ask(gateway_url, "How long is the warranty on Brightleaf products?").json()["tutorbook"]["citations"]
+    assert httpx.get(f"{gateway_url}/v1/documents/warranty", headers=admin).json() == stored.json()
+    answer = ask(gateway_url, "For how long are Brightleaf products under warranty?")  # asked only here
+    assert answer.headers["x-tutorbook-cache"] == "miss"  # searched now, not read from the cache
+    cited = answer.json()["tutorbook"]["citations"]
     assert "1 day" not in cited[0]["snippet"] and cited[0]["doc_id"] == "warranty"
 
 

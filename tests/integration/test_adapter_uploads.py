@@ -258,7 +258,46 @@ def spoiled(case: str) -> bytes:
         return tar_gz({**files, "adapter_model.safetensors": safetensors_with_header(case)})
     if case == "zip bomb":
         return zip_bytes({**files, "README.md": b"0" * 3_000_000})
+    if case.startswith("pickled weights as "):
+        return tar_gz({**files, f"adapter_model{case.rsplit(' ', 1)[1]}": b"\x80\x04pickle"})
+    if case == "an image beside the adapter":
+        return tar_gz({**files, "loss.png": b"\x89PNG\r\n\x1a\n"})
+    if case == "rank_pattern above the maximum":
+        return tar_gz(with_config(files, rank_pattern={"q_proj": 64}))
+    if case == "a device":
+        return tar_with_device(files)
+    if case == "a zip whose headers lie about sizes":
+        return zip_lying_about_size({**files, "README.md": b"0" * 3_000_000}, "README.md", 10)
     raise AssertionError(case)
+
+
+def tar_with_device(files: dict[str, bytes]) -> bytes:
+    """The adapter's files plus a character device (as /dev/zero would be archived)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+        device = tarfile.TarInfo("zero")
+        device.type, device.devmajor, device.devminor = tarfile.CHRTYPE, 1, 5
+        archive.addfile(device)
+    return buffer.getvalue()
+
+
+def zip_lying_about_size(files: dict[str, bytes], liar: str, claimed: int) -> bytes:
+    """A zip whose local and central headers say ``liar`` unpacks to ``claimed`` bytes (it unpacks to far
+    more): a reader that trusts headers would let a bomb through."""
+    data = bytearray(zip_bytes(files))
+    # Local and central headers: their signature, where the name's length is, the name, the unpacked size.
+    for signature, length_at, name_at, size_at in ((b"PK\x03\x04", 26, 30, 22), (b"PK\x01\x02", 28, 46, 24)):
+        header = data.find(signature)
+        while header >= 0:
+            (length,) = struct.unpack_from("<H", data, header + length_at)
+            if data[header + name_at : header + name_at + length] == liar.encode():
+                struct.pack_into("<I", data, header + size_at, claimed)
+            header = data.find(signature, header + 4)
+    return bytes(data)
 
 
 REFUSALS = [
@@ -289,6 +328,11 @@ REFUSALS = [
     ("folders count as members", "more than 64 members"),
     ("a long name bigger than the limit", "unpacks to more than"),
     ("a zip of too many entries", "more than 64 members"),
+    *[(f"pickled weights as {suffix}", "pickled weights are refused") for suffix in (".pt", ".pth", ".pkl", ".ckpt")],
+    ("an image beside the adapter", "unexpected files in the archive: loss.png"),
+    ("rank_pattern above the maximum", "a rank in rank_pattern is above the generator's maximum 16"),
+    ("a device", "link or a device"),
+    ("a zip whose headers lie about sizes", "not a readable zip archive"),
 ]
 
 

@@ -50,6 +50,9 @@ def test_retrieval_routes_get_a_503_while_others_answer_and_it_recovers_by_itsel
         error = refused.json()["error"]
         assert error["code"] == "upstream_unavailable" and error["message"].startswith("retriever is unavailable")
         assert ask(client, "base").status_code == 200  # plain prompting needs no retrieval
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["retriever"].startswith("failed")
+        assert ready.json()["checks"]["generator"] == "ok"  # says which part is down
         server = ThreadingHTTPServer(("127.0.0.1", port), StandInRetriever)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:

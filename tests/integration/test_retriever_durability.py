@@ -76,12 +76,14 @@ def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leav
         for batch in batches[:3]:
             assert client.post("/v1/documents", json={"documents": batch}).status_code == 200
             acknowledged += [str(document["id"]) for document in batch]
-        in_flight = threading.Thread(target=post_ignoring_errors, args=(client, documents[24:]))
+        answers: list[int] = []
+        in_flight = threading.Thread(target=post_ignoring_errors, args=(client, documents[24:], answers))
         in_flight.start()
         time.sleep(0.3)  # the last 24 documents (about 100 chunks) are being embedded or written
         os.kill(first.process.pid, signal.SIGKILL)
         first.process.wait(10)
         in_flight.join()
+        assert answers == [], "the kill landed after the batch was answered: it tested nothing"
     second = start_retriever(tmp_path, port)
     try:
         with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
@@ -104,6 +106,6 @@ def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leav
         second.stop()
 
 
-def post_ignoring_errors(client: httpx.Client, batch: list[dict[str, object]]) -> None:
+def post_ignoring_errors(client: httpx.Client, batch: list[dict[str, object]], answers: list[int]) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the process is killed under it
-        client.post("/v1/documents", json={"documents": batch})
+        answers.append(client.post("/v1/documents", json={"documents": batch}).status_code)

@@ -1,5 +1,7 @@
 """Step 2 of answering: requests in flight per key, and token reservations settled however a request ends."""
 
+import asyncio
+
 import pytest
 
 from tutorbook_common.errors import RateLimitedError
@@ -39,3 +41,66 @@ async def test_an_abandoned_request_is_charged_what_it_used_and_leaves_the_count
 
 async def done() -> WholeAnswer:
     return WholeAnswer("ok")
+
+
+class RefusingLimiter:
+    """The key's budget is spent: nothing is admitted from the lease, and the store's check refuses after
+    ``seconds`` (a Redis round trip)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def reservation(self, owner: str, tokens: int) -> int:
+        return tokens
+
+    def admit_from_lease(self, owner: str, reserve: int = 0) -> bool:
+        return False
+
+    async def admit(self, owner: str, reserve: int = 0) -> int:
+        await asyncio.sleep(self.seconds)
+        raise RateLimitedError("tokens", 100, 30)
+
+    def settle(self, owner: str, reserved: int, used: int) -> None:
+        raise AssertionError("a refused request reserved nothing")
+
+
+class RecordedAnswer(WholeAnswer):
+    closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_429_cancels_a_generation_still_running() -> None:
+    """The check runs beside generation; its refusal cancels the generation (closing the upstream request
+    is what aborts it in vLLM), and the caller gets the 429."""
+    cancelled = asyncio.Event()
+
+    async def slow_generation() -> WholeAnswer:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return WholeAnswer("never")
+
+    check = AdmissionCheck(RefusingLimiter(0.01), InFlight(4), "k", 10, 10)  # type: ignore[arg-type]
+    with pytest.raises(RateLimitedError):
+        await check.gate(slow_generation())
+    await asyncio.wait_for(cancelled.wait(), 1)
+    check.release(used_tokens=0)
+
+
+async def test_a_429_closes_a_generation_that_finished_first() -> None:
+    answer = RecordedAnswer("generated before the refusal")
+
+    async def quick_generation() -> WholeAnswer:
+        return answer
+
+    check = AdmissionCheck(RefusingLimiter(0.05), InFlight(4), "k", 10, 10)  # type: ignore[arg-type]
+    with pytest.raises(RateLimitedError):
+        await check.gate(quick_generation())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert answer.closed  # its slot and its vLLM request are given back, never read
+    check.release(used_tokens=0)

@@ -34,12 +34,12 @@ def test_irrelevant_question_abstains_without_generating(client: TestClient[Lite
 
 
 def test_naming_the_base_model_prompts_without_retrieval(client: TestClient[Litestar], upstream) -> None:
-    body = {**chat("Hi!", model="base"), "max_tokens": 12, "seed": 3, "stop": ["\n"]}
-    response = client.post("/v1/chat/completions", json=body, headers=USER)
+    sampling = {"max_tokens": 12, "temperature": 0.7, "top_p": 0.9, "seed": 3, "stop": ["\n"], "user": "u-42"}
+    response = client.post("/v1/chat/completions", json={**chat("Hi!", model="base"), **sampling}, headers=USER)
     assert response.headers["x-tutorbook-route"] == "prompt"
     assert upstream[0].queries == []
     sent = upstream[1].payloads[0]
-    assert sent["max_tokens"] == 12 and sent["seed"] == 3 and sent["stop"] == ["\n"]
+    assert {name: sent.get(name) for name in sampling} == sampling  # every sampling parameter reaches vLLM
 
 
 @pytest.mark.parametrize(

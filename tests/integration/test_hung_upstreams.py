@@ -1,7 +1,8 @@
 """A generator that accepts connections and never answers: the first requests wait for the timeout and
 get a 504 that says what timed out; then the circuit opens and requests get a 503 at once instead of
 holding a connection and a worker for a whole timeout each; requests that need no generator (an
-abstention) keep being answered. Real HTTP: a server that reads the request and says nothing."""
+abstention) keep being answered. A hung retriever likewise gets a 504 naming it, while small talk the
+router knows is still answered. Real HTTP: a server that reads the request and says nothing."""
 
 import time
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN
-from tests.unit.fakes import RETURNS, USER, WARRANTY, FakeRetriever
+from tests.unit.fakes import RETURNS, USER, WARRANTY, FakeGenerator, FakeRetriever
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -40,3 +41,25 @@ def test_a_hung_generator_opens_the_circuit(silent_address: tuple[str, int]) -> 
         abstained = client.post("/v1/chat/completions", json=body, headers=USER)
         assert abstained.status_code == 200, abstained.text
         assert abstained.json()["tutorbook"]["route"] == "abstain"
+        ready = client.get("/readyz")  # its probe times out too, and says which part failed
+        assert ready.status_code == 503 and ready.json()["checks"]["generator"].startswith("failed: ")
+        assert ready.json()["checks"]["retriever"] == "ok"
+
+
+def test_a_hung_retriever_gets_a_504_that_names_it_and_small_talk_it_knows_still_answers(
+    silent_address: tuple[str, int],
+) -> None:
+    settings = GatewaySettings(
+        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
+        base_model_name="base", retriever_url="http://{}:{}".format(*silent_address), retriever_timeout_seconds=0.5,
+        cache_enabled=False,
+    )  # fmt: skip
+    with TestClient(create_app(settings, generator=FakeGenerator())) as client:
+        body = {"model": "auto", "messages": [{"role": "user", "content": "How long is the warranty?"}]}
+        started = time.monotonic()
+        timed_out = client.post("/v1/chat/completions", json=body, headers=USER)
+        assert timed_out.status_code == 504 and 0.5 <= time.monotonic() - started < 5
+        assert timed_out.json()["error"]["message"] == "retriever did not answer in time"
+        hello = {"model": "auto", "messages": [{"role": "user", "content": "Hello there!"}]}
+        answered = client.post("/v1/chat/completions", json=hello, headers=USER)
+        assert answered.status_code == 200 and answered.json()["tutorbook"]["fallback"]["because"] == "upstream_timeout"
