@@ -36,6 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         generator_port=free_port(),
         redis_port=free_port(),
         redis_persistent=False,
+        extra_env={"TUTORBOOK_VLLM_EXTRA_ARGS": "--enable-log-requests"},  # vLLM logs each request's id
     )
     with running_stack(config) as running:
         print("ready after (s):", running.ready_seconds())

@@ -29,8 +29,28 @@ def upload(gateway_url: str, archive: bytes) -> httpx.Response:
     return httpx.post(f"{gateway_url}/v1/adapters", files={"file": ("a.tar.gz", archive)}, headers=ADMIN, timeout=120)
 
 
+def served_as(uploaded: httpx.Response) -> str:
+    return str(uploaded.json()["served_name"])
+
+
+def first_token_logprobs(stack: Stack, model: str) -> dict[str, float]:
+    """vLLM's log-probabilities of the first token it would answer a ticket with, asked directly."""
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "I was charged twice for my order."}],
+        "max_tokens": 1,
+        "temperature": 0,
+        "logprobs": True,
+        "top_logprobs": 5,
+    }
+    token = {"Authorization": f"Bearer {stack.config.internal_token}"}
+    url = f"{stack.config.url(stack.config.generator_port)}/v1/chat/completions"
+    choice = httpx.post(url, json=body, headers=token, timeout=120).json()["choices"][0]
+    return {entry["token"]: entry["logprob"] for entry in choice["logprobs"]["content"][0]["top_logprobs"]}
+
+
 def test_an_upload_is_served_at_once_and_routed_to(
-    gateway_url: str, sample_knowledge_base: object, trained_adapter: bytes
+    stack: Stack, gateway_url: str, sample_knowledge_base: object, trained_adapter: bytes
 ) -> None:
     try:
         started = time.perf_counter()
@@ -50,8 +70,9 @@ def test_an_upload_is_served_at_once_and_routed_to(
             "shipping",
             "technical",
         }
-        base = chat(gateway_url, "smollm2-135m-instruct", "I was charged twice for my order.").json()
-        assert answer["choices"][0]["message"]["content"] != base["choices"][0]["message"]["content"]
+        base, tuned = (first_token_logprobs(stack, model) for model in ("smollm2-135m-instruct", served_as(uploaded)))
+        top = max(base, key=base.__getitem__)  # the base model's likeliest first token
+        assert abs(base[top] - tuned.get(top, -100.0)) > 0.05, (base, tuned)  # the LoRA weights are applied
 
         version = uploaded.json()["version"]
         expected = {"route": "adapter", "adapter": {"name": "e2e-triage", "version": version}}

@@ -60,6 +60,9 @@ def test_one_request_id_runs_through_the_json_logs(stack: Stack, sample_knowledg
         eventually(functools.partial(any_line, traced), what=f"{service}'s log line for the request")
         assert [line["message"] for line in traced()] == [message], service
         assert traced()[0]["service"] == service
+    # vLLM takes the id as its own (it logs each request it adds, in this stack: --enable-log-requests).
+    generator_log = stack.services["generator"].log_path
+    eventually(lambda: "chatcmpl-e2e-trace-42" in generator_log.read_text(errors="replace"), 30, "vLLM's line")
 
 
 def test_question_outside_the_knowledge_base_abstains(gateway_url: str, sample_knowledge_base: object) -> None:

@@ -1,6 +1,11 @@
-"""Ingesting a folder of mixed formats through the CLI's code path into the real retriever."""
+"""Ingesting a folder of mixed formats through the CLI's code path into the real retriever, and the command
+itself against a retriever process."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +13,8 @@ import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from tests.conftest import INTERNAL_TOKEN, free_port
+from tests.integration.retriever_process import start_retriever
 from tests.integration.test_retriever import search
 from tutorbook_retriever.ingest_cli import ingest_paths
 from tutorbook_retriever.loaders import FieldMapping, load_file
@@ -132,3 +139,35 @@ def test_a_batch_committed_without_an_answer_is_not_reported_as_failed(
     assert (summary.confirmed, summary.failed) == (2, [])
     again = ingest_paths(retriever, [corpus], FieldMapping(), batch_size=16)
     assert (again.unchanged, again.created, again.failed) == (2, 0, [])
+
+
+def test_the_command_prints_its_summary_and_exits_1_when_anything_failed(tmp_path: Path) -> None:
+    """``tutorbook-ingest`` itself, against a real retriever process: the summary on stdout, exit code 1
+    when a file failed and 0 when everything went in, and a plain message when there is no key."""
+    port = free_port()
+    retriever = start_retriever(tmp_path / "retriever", port)
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "kettle.md").write_text("# Kettle\n\nThe kettle boils a litre of water in two minutes.\n")
+    write_corpus(tmp_path / "mixed")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TUTORBOOK_ADMIN")}
+
+    def ingest_command(folder: Path, *key: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "tutorbook_retriever.ingest_cli", str(folder), "--batch", "4"]
+        command += ["--url", f"http://127.0.0.1:{port}", *key]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+
+    try:
+        mixed = ingest_command(tmp_path / "mixed", "--key", INTERNAL_TOKEN)
+        assert mixed.returncode == 1, mixed.stderr
+        assert re.search(r"^documents created +6$", mixed.stdout, re.M), mixed.stdout
+        assert "failed: " in mixed.stdout and "broken.json: cannot parse JSON" in mixed.stdout
+        clean = ingest_command(good, "--key", INTERNAL_TOKEN)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert re.search(r"^documents created +1$", clean.stdout, re.M) and re.search(
+            r"^failed +0$", clean.stdout, re.M
+        )
+        keyless = ingest_command(good)
+        assert keyless.returncode == 1 and keyless.stderr.startswith("no admin key: pass --key")
+    finally:
+        retriever.stop()

@@ -43,3 +43,27 @@ def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
     figures = json.loads((tmp_path / "retrieval.json").read_text())["figures"]
     assert [row["backend"] for row in figures["search"]] == ["local", "edge", "local", "edge"]
     assert all(row["memory_mib"] > 0 and row["latency_ms"]["p50"] > 0 for row in figures["search"])
+
+
+def run_command(module: str, *arguments: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {"TUTORBOOK_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", module, *arguments]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
+
+
+def test_the_retrieval_evaluation_command_prints_its_table_and_draws_its_chart(tmp_path: Path) -> None:
+    chart = tmp_path / "chart.png"
+    result = run_command(
+        "tutorbook_evals.retrieval", "samples", "--data", str(SAMPLES), "--plot", str(chart), data_dir=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert all(row in result.stdout for row in ("dense only", "BM25 only", "hybrid (score)", "hybrid (RRF)"))
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_semantic_cache_evaluation_command_prints_a_row_per_threshold(tmp_path: Path) -> None:
+    result = run_command("tutorbook_evals.semantic_cache", "--samples", str(SAMPLES), data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.strip()[:4].replace(".", "").isdigit()]
+    assert len(rows) >= 3 and "threshold" in result.stdout
+    assert "lowest wrong-free threshold" in result.stdout or "no threshold is free" in result.stdout

@@ -4,29 +4,14 @@ middle of a large ingestion, and no document is ever left half-indexed."""
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import INTERNAL, INTERNAL_TOKEN, free_port
-from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
-
-
-def start_retriever(data_dir: Path, port: int) -> ServiceProcess:
-    env = dict(
-        os.environ,
-        TUTORBOOK_DATA_DIR=str(data_dir),
-        TUTORBOOK_RETRIEVER_PORT=str(port),
-        TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
-        HF_HUB_OFFLINE="1",
-    )
-    env.pop("TUTORBOOK_QDRANT_URL", None)  # this test is about the embedded store on disk
-    service = start_service("retriever", [sys.executable, "-m", "tutorbook_retriever"], env, data_dir / "logs")
-    wait_ready(service, f"http://127.0.0.1:{port}/readyz", timeout=120)
-    return service
+from tests.conftest import INTERNAL, free_port
+from tests.integration.retriever_process import start_retriever
 
 
 def test_acknowledged_documents_survive_kill_9(tmp_path: Path) -> None:

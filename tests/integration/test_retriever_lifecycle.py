@@ -1,6 +1,7 @@
 """Document lifecycle and hybrid search on the real embedder and real Qdrant (Qdrant Edge; a server when set)."""
 
 import threading
+import time
 from typing import Any
 
 from litestar import Litestar
@@ -46,11 +47,15 @@ def test_list_get_and_delete_documents(retriever: Client) -> None:
 def test_a_search_never_sees_half_old_half_new_chunks(retriever: Client) -> None:
     assert ingest(retriever, [versioned_manual("A")])["chunks"] >= 3
     mixed: list[set[str]] = []
+    searches: list[tuple[float, float]] = []  # when each search started and ended
+    ingests: list[tuple[float, float]] = []
     stop = threading.Event()
 
     def keep_searching() -> None:
         while not stop.is_set():
+            started = time.monotonic()
             hits = search(retriever, "kettle manual version filler sentence", top_k=10)
+            searches.append((started, time.monotonic()))
             versions = {word for hit in hits for word in ("A", "B") if f"manual version {word}." in hit["text"]}
             if len(versions) > 1:
                 mixed.append(versions)
@@ -59,11 +64,15 @@ def test_a_search_never_sees_half_old_half_new_chunks(retriever: Client) -> None
     searcher.start()
     try:
         for version in "BABAB":
+            started = time.monotonic()
             ingest(retriever, [versioned_manual(version)])
+            ingests.append((started, time.monotonic()))
     finally:
         stop.set()
         searcher.join()
     assert mixed == []
+    during = [s for s in searches if any(s[0] < end and start < s[1] for start, end in ingests)]
+    assert len(during) >= 5, f"only {len(during)} searches overlapped an ingest: the test proved nothing"
     texts = [hit["text"] for hit in search(retriever, "kettle manual version", top_k=10)]
     assert texts and all("manual version B." in text and "version A" not in text for text in texts)
 

@@ -1,0 +1,23 @@
+"""The retriever as a real process (``python -m tutorbook_retriever``) on its embedded store, for the
+integration tests that need it over real HTTP or need to kill it."""
+
+import os
+import sys
+from pathlib import Path
+
+from tests.conftest import INTERNAL_TOKEN
+from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
+
+
+def start_retriever(data_dir: Path, port: int) -> ServiceProcess:
+    env = dict(
+        os.environ,
+        TUTORBOOK_DATA_DIR=str(data_dir),
+        TUTORBOOK_RETRIEVER_PORT=str(port),
+        TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
+        HF_HUB_OFFLINE="1",
+    )
+    env.pop("TUTORBOOK_QDRANT_URL", None)  # the embedded store, on disk in data_dir
+    service = start_service("retriever", [sys.executable, "-m", "tutorbook_retriever"], env, data_dir / "logs")
+    wait_ready(service, f"http://127.0.0.1:{port}/readyz", timeout=120)
+    return service
