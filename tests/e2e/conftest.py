@@ -58,9 +58,15 @@ def knowledge_base_folder() -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def trained_adapter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Support triage (served as ``e2e-triage``), trained for a few steps: enough to answer with a
-    department. Packed as an upload archive."""
+    department. The folder ``tutorbook-train-adapter`` writes (copy it before changing it)."""
     folder = tmp_path_factory.mktemp("adapter")
     train_tiny(SAMPLES, folder, "e2e-triage")
-    return pack(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_adapter(trained_adapter_folder: Path) -> bytes:
+    """The trained adapter, packed as an upload archive."""
+    return pack(trained_adapter_folder)

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,14 +39,25 @@ def test_acknowledged_documents_survive_kill_9(tmp_path: Path) -> None:
         second.stop()
 
 
-def manual(number: int) -> dict[str, object]:
-    """A document of several chunks, each sentence naming the document (so every chunk can be found)."""
+def manual(number: int, edition: int = 1) -> dict[str, object]:
+    """A document of several chunks, each sentence naming the document and its edition (so every chunk can
+    be found, and told apart from another edition's); a later edition has one part more."""
+
+    def sentence(part: int, step: int) -> str:
+        return f"Manual {number} edition E{edition} part {part} step {step} explains setting M{number}."
+
     sections = "\n\n".join(
-        f"## Part {part}\n"
-        + " ".join(f"Manual {number} part {part} step {step} explains setting M{number}." for step in range(12))
-        for part in range(4)
+        f"## Part {part}\n" + " ".join(sentence(part, step) for step in range(12)) for part in range(3 + edition)
     )
     return {"id": f"manual-{number}", "title": f"Manual {number}", "text": sections, "metadata": {"manual": number}}
+
+
+def editions_found(client: httpx.Client, item: dict[str, Any]) -> list[str]:
+    """The edition each of a listed document's chunks comes from."""
+    body = {"query": f"setting M{item['metadata']['manual']}", "top_k": 50, "mode": "lexical",
+            "filters": {"manual": item["metadata"]["manual"]}}  # fmt: skip
+    hits = client.post("/v1/search", json=body).json()["hits"]
+    return [edition for hit in hits for edition in ("E1", "E2") if f"edition {edition} " in hit["text"]]
 
 
 def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leaves_none_half_indexed(
@@ -75,10 +87,7 @@ def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leav
             listed = client.get("/v1/documents", params={"limit": 1000}).json()["documents"]
             assert set(acknowledged) <= {item["id"] for item in listed}
             for item in listed:  # acknowledged or not, a listed document is whole
-                body = {"query": f"setting M{item['metadata']['manual']}", "top_k": 50, "mode": "lexical",
-                        "filters": {"manual": item["metadata"]["manual"]}}  # fmt: skip
-                hits = client.post("/v1/search", json=body).json()["hits"]
-                assert len(hits) == item["chunks"] > 1, item["id"]
+                assert len(editions_found(client, item)) == item["chunks"] > 1, item["id"]
             statuses = [
                 result["status"]
                 for batch in batches
@@ -87,6 +96,41 @@ def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leav
         listed_ids = {item["id"] for item in listed}
         assert statuses.count("unchanged") == len(listed_ids)  # a re-run does only the missing work
         assert statuses.count("created") == len(documents) - len(listed_ids)
+    finally:
+        second.stop()
+
+
+def test_kill_9_while_documents_are_replaced_leaves_each_whole_in_one_edition(tmp_path: Path) -> None:
+    """Every document stored, then all of them replaced by a new edition in one batch, and the retriever
+    killed while it writes: after a restart each document is entirely the old edition or entirely the
+    new, never a mix or a gap; sending the new edition again finishes the job."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first_editions = [manual(number) for number in range(24)]
+    first = start_retriever(tmp_path, port)
+    with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
+        assert client.post("/v1/documents", json={"documents": first_editions}).status_code == 200
+        answers: list[int] = []
+        second_editions = [manual(number, edition=2) for number in range(24)]
+        in_flight = threading.Thread(target=post_ignoring_errors, args=(client, second_editions, answers))
+        in_flight.start()
+        time.sleep(0.3)  # the new editions (about 120 chunks) are being embedded or written
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait(10)
+        in_flight.join()
+        assert answers == [], "the kill landed after the batch was answered: it tested nothing"
+    second = start_retriever(tmp_path, port)
+    try:
+        with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
+            listed = client.get("/v1/documents", params={"limit": 1000}).json()["documents"]
+            assert len(listed) == 24  # a replacement never loses the document it replaces
+            for item in listed:
+                editions = editions_found(client, item)
+                assert len(editions) == item["chunks"] and len(set(editions)) == 1, (item["id"], editions)
+            again = client.post("/v1/documents", json={"documents": second_editions}).json()["results"]
+            assert {result["status"] for result in again} <= {"updated", "unchanged"}
+            relisted = client.get("/v1/documents", params={"limit": 1000}).json()["documents"]
+            assert all(set(editions_found(client, item)) == {"E2"} for item in relisted)
     finally:
         second.stop()
 

@@ -78,7 +78,7 @@ class Path:
     headers: dict[str, str]
 
 
-def measure(paths: list[Path], requests: int) -> dict[str, list[float]]:
+def measure(paths: list[Path], requests: int, warm_up: int = WARM_UP) -> dict[str, list[float]]:
     """Each round sends the same request down every path, in an order that rotates from round to round, so
     that no path always follows another."""
     body = {
@@ -89,7 +89,7 @@ def measure(paths: list[Path], requests: int) -> dict[str, list[float]]:
     }
     timings: dict[str, list[float]] = {path.name: [] for path in paths}
     with httpx.Client(timeout=60) as client:
-        for _ in range(WARM_UP):  # warm up every path and vLLM's prefix cache
+        for _ in range(warm_up):  # warm up every path and vLLM's prefix cache
             for path in paths:
                 time_post(client, f"{path.url}/v1/chat/completions", body, path.headers)
         for round_number in range(requests):
@@ -112,7 +112,13 @@ def bare_proxy(generator_url: str, log_dir: FilePath) -> Iterator[str]:
 
 
 def measure_paths(
-    gateway_url: str, generator_url: str, key: str, internal_token: str, requests: int, log_dir: FilePath
+    gateway_url: str,
+    generator_url: str,
+    key: str,
+    internal_token: str,
+    requests: int,
+    log_dir: FilePath,
+    warm_up: int = WARM_UP,
 ) -> dict[str, Any]:
     with bare_proxy(generator_url, log_dir) as proxy_url:
         paths = [
@@ -120,12 +126,13 @@ def measure_paths(
             Path("bare_proxy", proxy_url, bearer_header(internal_token)),
             Path("gateway", gateway_url, bearer_header(key)),
         ]
-        return report(measure(paths, requests))
+        return report(measure(paths, requests, warm_up))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-bench-gateway", description=__doc__)
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--warm-up", type=int, default=WARM_UP, help="untimed rounds first")
     parser.add_argument("--gateway-url")
     parser.add_argument("--generator-url")
     parser.add_argument("--key", default=BENCH_KEY, help="API key of the running gateway")
@@ -144,7 +151,13 @@ def main() -> None:
     if args.gateway_url and args.generator_url:
         with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as logs:
             figures = measure_paths(
-                args.gateway_url, args.generator_url, args.key, args.internal_token, args.requests, FilePath(logs)
+                args.gateway_url,
+                args.generator_url,
+                args.key,
+                args.internal_token,
+                args.requests,
+                FilePath(logs),
+                args.warm_up,
             )
         print(f"figures: {write_results('gateway', {**router, **figures}, args.json)}")
         return
@@ -165,7 +178,13 @@ def main() -> None:
             generator_url = stack.config.url(config.generator_port)
             log_dir = FilePath(tmp) / "logs"
             figures = measure_paths(
-                config.gateway_url, generator_url, BENCH_KEY, config.internal_token, args.requests, log_dir
+                config.gateway_url,
+                generator_url,
+                BENCH_KEY,
+                config.internal_token,
+                args.requests,
+                log_dir,
+                args.warm_up,
             )
     state = {"state": "memory" if args.memory_state else "redis"}
     print(f"figures: {write_results('gateway', {**state, **router, **figures}, args.json)}")

@@ -1,0 +1,63 @@
+"""The ML team's commands, run as commands: ``tutorbook-upload-adapter`` against the real stack (stored,
+hot-loaded, answering; a broken folder refused in plain words) and ``tutorbook-eval-adapter`` on a few
+held-out examples (its scores printed and written into the adapter's card)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SAMPLES
+from tests.e2e.conftest import ADMIN_KEY, API_KEY
+
+pytestmark = pytest.mark.e2e
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def run(module: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", module, *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def test_the_upload_command_stores_and_loads_an_adapter_and_explains_a_refusal(
+    gateway_url: str, trained_adapter_folder: Path, tmp_path: Path
+) -> None:
+    try:
+        uploaded = run("tutorbook_training.upload", str(trained_adapter_folder), "--url", gateway_url,
+                       "--key", ADMIN_KEY, cwd=tmp_path)  # fmt: skip
+        assert uploaded.returncode == 0, uploaded.stderr
+        printed = json.loads(uploaded.stdout)
+        assert printed["name"] == "e2e-triage" and all(load["ok"] for load in printed["loads"])
+        body = {"model": "e2e-triage", "messages": [{"role": "user", "content": "My parcel never came."}]}
+        answer = httpx.post(f"{gateway_url}/v1/chat/completions", json=body, timeout=120,
+                            headers={"Authorization": f"Bearer {API_KEY}"})  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["tutorbook"]["adapter"]["version"] == printed["version"]
+        broken = tmp_path / "broken"
+        shutil.copytree(trained_adapter_folder, broken)
+        (broken / "adapter_model.safetensors").unlink()
+        refused = run("tutorbook_training.upload", str(broken), "--url", gateway_url, "--key", ADMIN_KEY, cwd=tmp_path)
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == "refused (400): the archive has no adapter_model.safetensors"
+    finally:
+        httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
+
+
+def test_the_evaluation_command_scores_the_adapter_against_few_shot_prompting(
+    trained_adapter_folder: Path, tmp_path: Path
+) -> None:
+    adapter = tmp_path / "adapter"
+    shutil.copytree(trained_adapter_folder, adapter)
+    triage = SAMPLES / "support_triage"
+    result = run("tutorbook_training.evaluate", str(adapter), str(triage / "test.jsonl"),
+                 "--shots-from", str(triage / "train.jsonl"), "--limit", "6", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("6 held-out examples, accuracy:"), result.stdout
+    scores = [float(line.split()[-1]) for line in result.stdout.splitlines()[1:3]]
+    assert all(0.0 <= score <= 1.0 for score in scores)
+    recorded = json.loads((adapter / "tutorbook.json").read_text())["eval"]
+    assert recorded["examples"] == 6 and recorded["metric"] == "accuracy"
+    assert [recorded["adapter_accuracy"], recorded["few_shot_accuracy"]] == pytest.approx(scores, abs=0.001)
