@@ -7,6 +7,7 @@ the value is merely ignored, an answer), never a 5xx and never a dropped connect
 import json
 import re
 import socket
+import time
 
 import pytest
 
@@ -128,3 +129,15 @@ def test_a_body_shorter_than_its_content_length_is_not_answered_as_complete(stac
         connection.shutdown(socket.SHUT_WR)
         answer = connection.recv(65536)
     assert not answer.startswith(b"HTTP/1.1 2") and not answer.startswith(b"HTTP/1.1 5")
+
+
+def test_a_connection_idle_longer_than_retry_after_is_still_open(stack: Stack) -> None:
+    """A client told to retry after 5 s, waiting that long and reusing its pooled connection, must not find
+    it closed under its request (the server's keep-alive outlasts Retry-After and the clients' pools)."""
+    with socket.create_connection((stack.config.host, stack.config.gateway_port), timeout=10) as connection:
+        request = f"GET /healthz HTTP/1.1\r\nHost: {stack.config.host}\r\n\r\n".encode()
+        connection.sendall(request)
+        assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(6)  # idle past uvicorn's 5 s default on purpose: the time is what is tested
+        connection.sendall(request)
+        assert connection.recv(4096).startswith(b"HTTP/1.1 200"), "the gateway closed an idle connection"

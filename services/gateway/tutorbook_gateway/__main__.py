@@ -31,7 +31,13 @@ def main() -> None:
     configure_json_logging("gateway")
     settings = GatewaySettings()
     # No per-request access log: it costs time on the hot path; requests are counted in /metrics.
-    options = {"host": settings.host, "port": settings.gateway_port, "log_config": None, "access_log": False}
+    options = {
+        "host": settings.host,
+        "port": settings.gateway_port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_keep_alive": settings.keepalive_seconds,
+    }
     if settings.gateway_workers > 1:
         prepare_multiprocess_metrics()
         target = "tutorbook_gateway.__main__:app_from_environment"

@@ -21,6 +21,10 @@ class GatewaySettings(BaseSettings):
     # Worker processes (uvicorn). Above 1, metrics are shared through files (prometheus-client's
     # multiprocess mode, in PROMETHEUS_MULTIPROC_DIR or a fresh temporary folder) and /metrics adds them up.
     gateway_workers: int = 1
+    # How long an idle client connection is kept open. Longer than the clients' own pools keep one (httpx:
+    # 5 s) and than Retry-After (5 s): a client that waits as told and reuses its connection must not
+    # find it closed under its request (uvicorn's 5 s default raced them). 75 s, as nginx.
+    keepalive_seconds: int = 75
     retriever_url: str = "http://127.0.0.1:8001"
     generator_url: str = "http://127.0.0.1:8002"
     # Empty: no Redis; cache, sessions, rate limits and feedback live in this process's memory.
