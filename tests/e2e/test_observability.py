@@ -14,7 +14,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import REPO_ROOT, eventually, free_port, wait_until_answering
+from tests.conftest import REPO_ROOT, free_port, wait_until_answering
 from tests.e2e.conftest import API_KEY
 from tutorbook_devstack.stack import Stack
 
@@ -134,15 +134,26 @@ def test_every_panel_and_alert_evaluates_on_live_data(
     assert counted["answered"] == 5 and counted["decided"] + counted["cache_hits"] == 5, counted
     assert counted["cache_hits"] >= 1 and counted["bad_keys"] == 1 and counted["ratings"] == 1, counted
 
-    def scraped_since() -> bool:  # Prometheus has scraped the traffic's end (a fixed wait would guess)
-        found = query(prometheus, 'sum(tutorbook_gateway_chat_requests_total{status="200"})')
-        return bool(found) and float(found[0]["value"][1]) == after["answered"]  # type: ignore[index]
-
-    eventually(scraped_since, 30, "Prometheus scraping the traffic")
     queries = panel_queries()
     assert len(queries) >= 30
-    empty = [f"{dashboard} / {panel}: {expr}" for dashboard, panel, expr in queries if not query(prometheus, expr)]
-    assert not empty, "panels without data:\n" + "\n".join(empty)
+
+    def missing() -> list[str]:
+        """Panels without data, and the gateway's count if Prometheus has not scraped all of it yet."""
+        empty = [f"{dashboard} / {panel}: {expr}" for dashboard, panel, expr in queries if not query(prometheus, expr)]
+        found = query(prometheus, 'sum(tutorbook_gateway_chat_requests_total{status="200"})')
+        scraped = float(found[0]["value"][1]) if found else 0.0  # type: ignore[index]
+        return empty + (
+            [f"answers counted: {scraped}, not {after['answered']}"] if scraped != after["answered"] else []
+        )
+
+    # Wait until Prometheus has scraped every service since the traffic (never a fixed wait); what is still
+    # missing at the deadline is a panel without data.
+    deadline = time.monotonic() + 30
+    still = missing()
+    while still and time.monotonic() < deadline:
+        time.sleep(1)
+        still = missing()
+    assert not still, "panels without data:\n" + "\n".join(still)
 
     rules = yaml.safe_load(ALERTS.read_text())["groups"][0]["rules"]
     for rule in rules:
