@@ -1,7 +1,8 @@
-"""``tutorbook-bench-gateway`` as a command, pointed at the running e2e stack with a few requests: it
-measures vLLM directly, a bare proxy and the gateway side by side, prints the table and the ratio, and
-writes its JSON with the machine and the command. (The full run, ``make bench-gateway``, starts a stack of
-its own with the cache off; its figures are in the README.)"""
+"""The benchmarks as commands, pointed at the running e2e stack with a few requests (the full runs,
+``make bench-gateway`` and ``make bench-cache``, start stacks of their own; their figures are in the
+README). ``tutorbook-bench-gateway`` measures vLLM directly, a bare proxy and the gateway side by side;
+``tutorbook-bench-cache`` a cache hit against a miss. Each prints its table and ratio and writes its JSON
+with the machine and the command."""
 
 import json
 import subprocess
@@ -34,3 +35,20 @@ def test_the_gateway_benchmark_measures_three_paths_side_by_side(stack: Stack, t
     for path in ("direct_ms", "bare_proxy_ms", "gateway_ms"):
         assert figures[path]["n"] == 10 and 0 < figures[path]["p50"] <= figures[path]["p99"], (path, figures[path])
     assert figures["ratio_p50"] > 0
+
+
+def test_the_cache_benchmark_measures_hits_against_misses(
+    stack: Stack, sample_knowledge_base: object, tmp_path: Path
+) -> None:
+    figures_path = tmp_path / "cache.json"
+    command = [
+        sys.executable, "-m", "tutorbook_devstack.bench_cache", "--misses", "3", "--hits-per-miss", "3",
+        "--warm-up", "2", "--max-tokens", "4", "--gateway-url", stack.config.gateway_url, "--key", API_KEY,
+        "--json", str(figures_path),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "faster than a miss at p50" in result.stdout and "state_read" in result.stdout
+    figures = json.loads(figures_path.read_text())["figures"]
+    assert figures["hit_ms"]["n"] == 9 and figures["miss_ms"]["n"] == 3
+    assert figures["miss_over_hit_p50"] > 1  # a miss retrieves and generates; a hit does neither

@@ -47,10 +47,11 @@ class Gateway:
         self.retriever = FakeRetriever([WARRANTY, RETURNS])
         self.generator = FakeGenerator()
         self.catalog = FakeAdapterCatalog({"style": ActiveAdapter(STYLE_CARD, 1)})
+        self.scratch = tempfile.TemporaryDirectory(prefix="tutorbook-test-")  # removed with this object
         settings = GatewaySettings(
             api_keys="user-key-for-tests-0001,other-key-for-tests-0001", admin_keys="admin-key-for-tests-0001",
             base_model_name="base", redis_url=redis_url,
-            rag_min_score=0.5, data_dir=Path(tempfile.mkdtemp(prefix="tutorbook-test-")), **overrides,
+            rag_min_score=0.5, data_dir=Path(self.scratch.name), **overrides,
         )  # fmt: skip
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, adapters=self.catalog)
 

@@ -1,6 +1,7 @@
 """``tutorbook-bench-cache``: a response-cache hit against a miss, end to end through the gateway.
 
-Starts the stack (Redis included, free ports, temporary data), loads the sample knowledge base, then sends
+Starts the stack (Redis included, free ports, temporary data), loads the sample knowledge base (or, with
+``--gateway-url``, uses a running stack that has it), then sends
 interleaved: the same deterministic RAG question again and again (hits, after the first) and a different
 sample question each time (misses: retrieval, routing and generation). Prints p50, p95 and p99 of each
 and the ratio, and what the state store adds to a miss (the gateway's own ``state_read``/``state_write``
@@ -14,6 +15,7 @@ import re
 import signal
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 def timed(client: httpx.Client, url: str, question: str, max_tokens: int) -> tuple[float, str]:
     body = {"model": "auto", "messages": [{"role": "user", "content": question}], "max_tokens": max_tokens}
     started = time.perf_counter()
-    response = client.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"})
+    response = client.post(url, json=body)
     elapsed = (time.perf_counter() - started) * 1000
     response.raise_for_status()
     return elapsed, response.headers.get("x-tutorbook-cache", "")
@@ -48,18 +50,29 @@ def phase_means_ms(metrics_text: str) -> dict[str, float]:
     return {phase: float(sums[phase]) / float(counts[phase]) * 1000 for phase in sums if float(counts[phase])}
 
 
-def measure(gateway_url: str, misses: int, hits_per_miss: int, max_tokens: int) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class Run:
+    misses: int
+    hits_per_miss: int
+    max_tokens: int
+    warm_up: int = WARM_UP_HITS
+
+
+def measure(gateway_url: str, key: str, run: Run) -> dict[str, list[float]]:
     """Interleaved: a new question (a miss), then the repeated one (hits)."""
     questions = [json.loads(line)["question"] for line in (SAMPLES / "questions.jsonl").read_text().splitlines()]
     url = f"{gateway_url}/v1/chat/completions"
     timings: dict[str, list[float]] = {"hit": [], "miss": []}
-    with httpx.Client(timeout=120) as client:
+    misses, hits_per_miss, max_tokens = run.misses, run.hits_per_miss, run.max_tokens
+    tag = time.strftime("%H%M%S")  # new to a running stack's cache, run after run
+    with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
         repeated = "How long is the warranty on Brightleaf products?"
         timed(client, url, repeated, max_tokens)  # the miss that fills the cache
-        for _ in range(WARM_UP_HITS):
+        for _ in range(run.warm_up):
             timed(client, url, repeated, max_tokens)
         for round_number in range(misses):
-            question = questions[round_number % len(questions)] + f" (variant {round_number // len(questions)})"
+            variant = f"{tag} {round_number // len(questions)}"
+            question = questions[round_number % len(questions)] + f" (variant {variant})"
             elapsed, state = timed(client, url, question, max_tokens)
             assert state == "miss", state
             timings["miss"].append(elapsed)
@@ -89,8 +102,24 @@ def main() -> None:
     parser.add_argument("--misses", type=int, default=40)
     parser.add_argument("--hits-per-miss", type=int, default=10)
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--warm-up", type=int, default=WARM_UP_HITS, help="untimed hits first")
+    parser.add_argument("--gateway-url", help="a running stack with the sample knowledge base (default: start one)")
+    parser.add_argument("--key", default=KEY, help="API key of the running gateway")
     parser.add_argument("--json", type=Path, help="where to write the figures (default data/bench/cache.json)")
     args = parser.parse_args()
+    run = Run(args.misses, args.hits_per_miss, args.max_tokens, args.warm_up)
+    figures = measure_stack(args.gateway_url, args.key, run) if args.gateway_url else measure_own_stack(run)
+    print(f"figures: {write_results('cache', figures, args.json)}")
+
+
+def measure_stack(gateway_url: str, key: str, run: Run) -> dict[str, Any]:
+    timings = measure(gateway_url, key, run)
+    with httpx.Client() as client:
+        phases = phase_means_ms(client.get(f"{gateway_url}/metrics").text)
+    return report(timings, phases)
+
+
+def measure_own_stack(run: Run) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         config = StackConfig(
             data_dir=Path(tmp), api_keys=(KEY,), admin_keys=(ADMIN,),
@@ -103,11 +132,7 @@ def main() -> None:
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:
             ingest_folder(stack.config.gateway_url, ADMIN, SAMPLES / "knowledge_base")
-            timings = measure(stack.config.gateway_url, args.misses, args.hits_per_miss, args.max_tokens)
-            with httpx.Client() as client:
-                phases = phase_means_ms(client.get(f"{stack.config.gateway_url}/metrics").text)
-    figures = report(timings, phases)
-    print(f"figures: {write_results('cache', figures, args.json)}")
+            return measure_stack(stack.config.gateway_url, KEY, run)
 
 
 if __name__ == "__main__":
