@@ -3,6 +3,8 @@ and, for answers that depend on the index, only at the version they were compute
 
 import time
 
+import pytest
+
 from tutorbook_gateway.chat.answer_cache import LocalEntries
 from tutorbook_gateway.state.cache import CachedAnswer
 
@@ -21,15 +23,18 @@ def test_entries_are_served_only_at_their_index_version() -> None:
     assert entries.fresh("named", versioned=False, index_version=None) == answer(None)
 
 
-def test_the_least_recently_used_entry_goes_first_and_none_outlive_the_ttl() -> None:
+def test_the_least_recently_used_entry_goes_first_and_none_outlive_the_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
     entries = LocalEntries(max_entries=2, ttl_seconds=60)
     entries.keep("a", answer(None))
     entries.keep("b", answer(None))
     entries.fresh("a", versioned=False, index_version=None)  # a is used: b is now the oldest
     entries.keep("c", answer(None))
     assert [entries.fresh(key, False, None) is not None for key in "abc"] == [True, False, True]
-    short = LocalEntries(max_entries=2, ttl_seconds=0.01)
+    short = LocalEntries(max_entries=2, ttl_seconds=10)
     short.keep("a", answer(None))
-    time.sleep(0.02)
+    kept_at = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: kept_at + 9)
+    assert short.fresh("a", versioned=False, index_version=None) is not None
+    monkeypatch.setattr(time, "monotonic", lambda: kept_at + 11)  # the clock moves; no test sleeps
     assert short.fresh("a", versioned=False, index_version=None) is None
     assert LocalEntries(max_entries=0, ttl_seconds=60).fresh("a", False, None) is None
