@@ -1,6 +1,8 @@
 """create_app: wire the retriever's routes, lifespan, dependencies and error handlers."""
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,7 +30,7 @@ ROUTES = [
     put_route_examples, delete_route_examples, count_route_examples, put_answered_question,
 ]  # fmt: skip
 
-
+log = logging.getLogger("tutorbook.retriever")
 REPUBLISH_SECONDS = 1.0
 
 
@@ -52,14 +54,25 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        started = time.perf_counter()
         live_embedder = embedder or open_embedder(settings)
+        embedder_ready = time.perf_counter()
         close_store = None
         if store is None:
             live_store, close_store = await anyio.to_thread.run_sync(open_store, settings, live_embedder.dimension)
         else:
             live_store = store
             live_store.ensure(live_embedder.dimension)
+        store_ready = time.perf_counter()
         services = build_services(settings, live_embedder, live_store, open_publisher(settings))
+        log.info(  # a slow start says which part was slow
+            "started",
+            extra={
+                "embedder_seconds": round(embedder_ready - started, 2),
+                "store_seconds": round(store_ready - embedder_ready, 2),
+                "publisher_seconds": round(time.perf_counter() - store_ready, 2),
+            },
+        )
         services.index_changed(live_store.registry.index_version())
         republishing = asyncio.create_task(republish(services))
 
