@@ -13,6 +13,7 @@ import httpx
 
 from tests.conftest import INTERNAL, free_port
 from tests.integration.retriever_process import start_retriever
+from tutorbook_devstack.processes import ServiceProcess
 
 
 def test_acknowledged_documents_survive_kill_9(tmp_path: Path) -> None:
@@ -73,14 +74,7 @@ def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leav
         for batch in batches[:3]:
             assert client.post("/v1/documents", json={"documents": batch}).status_code == 200
             acknowledged += [str(document["id"]) for document in batch]
-        answers: list[int] = []
-        in_flight = threading.Thread(target=post_ignoring_errors, args=(client, documents[24:], answers))
-        in_flight.start()
-        time.sleep(0.3)  # the last 24 documents (about 100 chunks) are being embedded or written
-        os.kill(first.process.pid, signal.SIGKILL)
-        first.process.wait(10)
-        in_flight.join()
-        assert answers == [], "the kill landed after the batch was answered: it tested nothing"
+        kill_while_posting(first, client, documents[24:])  # about 100 chunks
     second = start_retriever(tmp_path, port)
     try:
         with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
@@ -110,15 +104,8 @@ def test_kill_9_while_documents_are_replaced_leaves_each_whole_in_one_edition(tm
     first = start_retriever(tmp_path, port)
     with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
         assert client.post("/v1/documents", json={"documents": first_editions}).status_code == 200
-        answers: list[int] = []
         second_editions = [manual(number, edition=2) for number in range(24)]
-        in_flight = threading.Thread(target=post_ignoring_errors, args=(client, second_editions, answers))
-        in_flight.start()
-        time.sleep(0.3)  # the new editions (about 120 chunks) are being embedded or written
-        os.kill(first.process.pid, signal.SIGKILL)
-        first.process.wait(10)
-        in_flight.join()
-        assert answers == [], "the kill landed after the batch was answered: it tested nothing"
+        kill_while_posting(first, client, second_editions)  # about 120 chunks
     second = start_retriever(tmp_path, port)
     try:
         with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
@@ -135,6 +122,18 @@ def test_kill_9_while_documents_are_replaced_leaves_each_whole_in_one_edition(tm
         second.stop()
 
 
-def post_ignoring_errors(client: httpx.Client, batch: list[dict[str, object]], answers: list[int]) -> None:
-    with contextlib.suppress(httpx.HTTPError):  # the process is killed under it
-        answers.append(client.post("/v1/documents", json={"documents": batch}).status_code)
+def kill_while_posting(retriever: ServiceProcess, client: httpx.Client, batch: list[dict[str, object]]) -> None:
+    """Send ``batch`` and ``kill -9`` the retriever while it embeds or writes it (before it answers)."""
+    answers: list[int] = []
+
+    def post() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the process is killed under it
+            answers.append(client.post("/v1/documents", json={"documents": batch}).status_code)
+
+    in_flight = threading.Thread(target=post)
+    in_flight.start()
+    time.sleep(0.3)  # the batch is being embedded or written by now
+    os.kill(retriever.process.pid, signal.SIGKILL)
+    retriever.process.wait(10)
+    in_flight.join()
+    assert answers == [], "the kill landed after the batch was answered: it tested nothing"

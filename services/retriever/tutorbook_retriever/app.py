@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -42,6 +42,31 @@ async def republish(services: RetrieverServices) -> None:
         await anyio.to_thread.run_sync(services.publisher.publish, version)
 
 
+async def open_services(
+    settings: RetrieverSettings, embedder: Embedder | None, store: Store | None
+) -> tuple[RetrieverServices, Callable[[], None] | None]:
+    """The embedder, the store and the version publisher (the given ones, or opened), and how to close the
+    store; how long each took is logged, so a slow start says which part was slow."""
+    started = time.perf_counter()
+    live_embedder = embedder or open_embedder(settings)
+    embedder_ready = time.perf_counter()
+    close_store = None
+    if store is None:
+        live_store, close_store = await anyio.to_thread.run_sync(open_store, settings, live_embedder.dimension)
+    else:
+        live_store = store
+        live_store.ensure(live_embedder.dimension)
+    store_ready = time.perf_counter()
+    services = build_services(settings, live_embedder, live_store, open_publisher(settings))
+    seconds = {
+        "embedder_seconds": round(embedder_ready - started, 2),
+        "store_seconds": round(store_ready - embedder_ready, 2),
+        "publisher_seconds": round(time.perf_counter() - store_ready, 2),
+    }
+    log.info("started", extra=seconds)
+    return services, close_store
+
+
 def create_app(
     settings: RetrieverSettings | None = None,
     embedder: Embedder | None = None,
@@ -54,25 +79,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        live_embedder = embedder or open_embedder(settings)
-        embedder_ready = time.perf_counter()
-        close_store = None
-        if store is None:
-            live_store, close_store = await anyio.to_thread.run_sync(open_store, settings, live_embedder.dimension)
-        else:
-            live_store = store
-            live_store.ensure(live_embedder.dimension)
-        store_ready = time.perf_counter()
-        services = build_services(settings, live_embedder, live_store, open_publisher(settings))
-        log.info(  # a slow start says which part was slow
-            "started",
-            extra={
-                "embedder_seconds": round(embedder_ready - started, 2),
-                "store_seconds": round(store_ready - embedder_ready, 2),
-                "publisher_seconds": round(time.perf_counter() - store_ready, 2),
-            },
-        )
+        services, close_store = await open_services(settings, embedder, store)
+        live_store = services.store
         services.index_changed(live_store.registry.index_version())
         republishing = asyncio.create_task(republish(services))
 

@@ -111,20 +111,22 @@ def bare_proxy(generator_url: str, log_dir: FilePath) -> Iterator[str]:
         service.stop()
 
 
-def measure_paths(
-    gateway_url: str,
-    generator_url: str,
-    key: str,
-    internal_token: str,
-    requests: int,
-    log_dir: FilePath,
-    warm_up: int = WARM_UP,
-) -> dict[str, Any]:
-    with bare_proxy(generator_url, log_dir) as proxy_url:
+@dataclass(frozen=True)
+class Target:
+    """A running stack to measure: its gateway and generator, and the credentials for each."""
+
+    gateway_url: str
+    generator_url: str
+    key: str
+    internal_token: str
+
+
+def measure_paths(target: Target, requests: int, warm_up: int, log_dir: FilePath) -> dict[str, Any]:
+    with bare_proxy(target.generator_url, log_dir) as proxy_url:
         paths = [
-            Path("direct", generator_url, bearer_header(internal_token)),
-            Path("bare_proxy", proxy_url, bearer_header(internal_token)),
-            Path("gateway", gateway_url, bearer_header(key)),
+            Path("direct", target.generator_url, bearer_header(target.internal_token)),
+            Path("bare_proxy", proxy_url, bearer_header(target.internal_token)),
+            Path("gateway", target.gateway_url, bearer_header(target.key)),
         ]
         return report(measure(paths, requests, warm_up))
 
@@ -149,18 +151,16 @@ def main() -> None:
     print(f"router decision (no embedding): p50 {p50 * 1000:.1f} us, p95 {p95 * 1000:.1f} us")
     router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}}
     if args.gateway_url and args.generator_url:
+        target = Target(args.gateway_url, args.generator_url, args.key, args.internal_token)
         with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as logs:
-            figures = measure_paths(
-                args.gateway_url,
-                args.generator_url,
-                args.key,
-                args.internal_token,
-                args.requests,
-                FilePath(logs),
-                args.warm_up,
-            )
-        print(f"figures: {write_results('gateway', {**router, **figures}, args.json)}")
-        return
+            figures = measure_paths(target, args.requests, args.warm_up, FilePath(logs))
+    else:
+        figures = measure_own_stack(args)
+    print(f"figures: {write_results('gateway', {**router, **figures}, args.json)}")
+
+
+def measure_own_stack(args: argparse.Namespace) -> dict[str, Any]:
+    """Start a stack of our own (response cache off: every request must reach vLLM) and measure it."""
     extra = dict(item.split("=", 1) for item in args.env)
     if args.memory_state:
         extra["TUTORBOOK_REDIS_URL"] = ""
@@ -169,25 +169,15 @@ def main() -> None:
             data_dir=FilePath(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin-0123456789",),
             model_cache_dir=FilePath("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
-            # Every request must reach vLLM: no response cache.
             extra_env={"TUTORBOOK_CACHE_ENABLED": "false", **extra},
         )  # fmt: skip
         signal.signal(signal.SIGTERM, stop_on_sigterm)  # a killed benchmark still stops its stack
         print("starting the stack ...", flush=True)
         with running_stack(config) as stack:
-            generator_url = stack.config.url(config.generator_port)
-            log_dir = FilePath(tmp) / "logs"
-            figures = measure_paths(
-                config.gateway_url,
-                generator_url,
-                BENCH_KEY,
-                config.internal_token,
-                args.requests,
-                log_dir,
-                args.warm_up,
-            )
-    state = {"state": "memory" if args.memory_state else "redis"}
-    print(f"figures: {write_results('gateway', {**state, **router, **figures}, args.json)}")
+            target = Target(config.gateway_url, stack.config.url(config.generator_port), BENCH_KEY,
+                            config.internal_token)  # fmt: skip
+            figures = measure_paths(target, args.requests, args.warm_up, FilePath(tmp) / "logs")
+    return {"state": "memory" if args.memory_state else "redis", **figures}
 
 
 def report(timings: dict[str, list[float]]) -> dict[str, Any]:
