@@ -17,6 +17,7 @@ from tutorbook_gateway.auth import ApiKeyMiddleware
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.routes.adapters import adapters_router
+from tutorbook_gateway.routes.advisor import advisor_router
 from tutorbook_gateway.routes.chat import chat_route
 from tutorbook_gateway.routes.documents import documents_router
 from tutorbook_gateway.routes.feedback import list_feedback, post_feedback
@@ -59,6 +60,7 @@ def create_app(
         route_handlers=[
             adapters_router(settings.adapter_max_upload_bytes),
             chat_route(settings.chat_max_request_bytes),
+            advisor_router(settings.resolved_comparisons_dir()),
             list_models,
             documents_router,
             post_feedback,

@@ -91,6 +91,8 @@ class GatewaySettings(BaseSettings):
     # uploads are validated against. The base model's config.json gives the layer shapes adapters must fit.
     data_dir: Path = Path("data")
     adapter_dir: Path | None = None  # default <data_dir>/adapters
+    # tutorbook-compare results the advisor reads: <comparisons_dir>/<dataset>/comparison.json.
+    comparisons_dir: Path | None = None  # default <data_dir>/comparisons
     generator_adapter_dir: Path | None = None  # the same folder as the generators see it (default: adapter_dir)
     # The served base model's config.json; default: the copy the generator publishes in the adapter folder.
     base_model_config: Path | None = None
@@ -179,6 +181,9 @@ class GatewaySettings(BaseSettings):
 
     def resolved_adapter_dir(self) -> Path:
         return self.adapter_dir or self.data_dir / "adapters"
+
+    def resolved_comparisons_dir(self) -> Path:
+        return self.comparisons_dir or self.data_dir / "comparisons"
 
     def resolved_base_model_config(self) -> Path:
         return self.base_model_config or self.resolved_adapter_dir() / ".base_model" / "config.json"

@@ -1,0 +1,62 @@
+"""The approach advisor: its questionnaire, and a recommendation from the answers (any key may ask)."""
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Router, get, post
+
+from tutorbook_common.adapter_card import NAME_PATTERN
+from tutorbook_common.advisor import recommend
+from tutorbook_common.advisor.decision import TITLES
+from tutorbook_common.advisor.measured import COMPARISON_FILE, Measured, best_measured, read_comparison
+from tutorbook_common.advisor.questionnaire import QUESTIONS, AnswerError, parse_answers
+from tutorbook_common.errors import BadRequestError
+
+log = logging.getLogger(__name__)
+
+
+class AdvisorRequest(msgspec.Struct, forbid_unknown_fields=True):
+    answers: dict[str, Any]
+    dataset: str | None = None  # a tutorbook-compare result's dataset name
+
+
+def measured_for(comparisons_dir: Path, dataset: str) -> Measured | None:
+    path = comparisons_dir / dataset / COMPARISON_FILE
+    if not path.is_file():
+        return None
+    try:
+        return best_measured(read_comparison(path))
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.warning("comparison unreadable", extra={"path": str(path), "error": str(exc)})
+        return None
+
+
+def advisor_router(comparisons_dir: Path) -> Router:
+    @get("/v1/advisor")
+    async def questionnaire() -> dict[str, Any]:
+        """The questions, the answers each allows and why each matters."""
+        return {"object": "advisor.questionnaire", "questions": [q.as_dict() for q in QUESTIONS], "approaches": TITLES}
+
+    @post("/v1/advisor", status_code=200)
+    async def advice(data: AdvisorRequest) -> dict[str, Any]:
+        """The approach the answers point to, with its reasons; a comparison of ``dataset`` confirms or overrules it."""
+        try:
+            answers = parse_answers(data.answers)
+        except AnswerError as exc:
+            raise BadRequestError(str(exc), param=f"answers.{exc.question}") from exc
+        measured = None
+        if data.dataset is not None:
+            if not NAME_PATTERN.fullmatch(data.dataset):
+                raise BadRequestError(
+                    "dataset must be a comparison's name (lowercase letters, digits, '-')", param="dataset"
+                )
+            measured = await asyncio.to_thread(measured_for, comparisons_dir, data.dataset)
+        body = {"object": "advisor.recommendation", **recommend(answers, measured)}
+        if data.dataset is not None and measured is None:
+            body["measured_note"] = f"no tutorbook-compare result for {data.dataset!r} on this gateway"
+        return body
+
+    return Router(path="/", route_handlers=[questionnaire, advice])
