@@ -6,9 +6,12 @@ import itertools
 import re
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from peft import PeftModel
 
 from tests.conftest import eventually
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
@@ -49,8 +52,34 @@ def first_token_logprobs(stack: Stack, model: str) -> dict[str, float]:
     return {entry["token"]: entry["logprob"] for entry in choice["logprobs"]["content"][0]["top_logprobs"]}
 
 
+def assert_scored_as_by_the_training_tools(served: dict[str, Any], adapter_folder: Path) -> None:
+    """vLLM's whole-label scores, through the gateway, match the training tools' own (PEFT, float32) on the
+    same question: the answer is the most probable label, and the probabilities are the same ones."""
+    from transformers import AutoTokenizer
+
+    from tutorbook_common.adapter_card import classifier_messages
+    from tutorbook_training.label_scoring import score_labels
+    from tutorbook_training.model import default_base_model, load_base_model
+
+    labels = ["account", "billing", "returns", "shipping", "technical"]
+    model, _ = load_base_model(default_base_model())
+    tuned = PeftModel.from_pretrained(model, adapter_folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(default_base_model())
+    expected = score_labels(tuned, tokenizer, classifier_messages(labels, "I was charged twice for my order."), labels)
+    probabilities = dict(zip(expected.labels, expected.probabilities, strict=True))
+    assert served["label"] == expected.best[0], (served, probabilities)
+    assert served["confidence"] == pytest.approx(expected.best[1], abs=0.05)
+    for runner_up in served["runners_up"]:
+        assert runner_up["probability"] <= served["confidence"]
+        assert runner_up["probability"] == pytest.approx(probabilities[runner_up["label"]], abs=0.05)
+
+
 def test_an_upload_is_served_at_once_and_routed_to(
-    stack: Stack, gateway_url: str, sample_knowledge_base: object, trained_adapter: bytes
+    stack: Stack,
+    gateway_url: str,
+    sample_knowledge_base: object,
+    trained_adapter: bytes,
+    trained_adapter_folder: Path,
 ) -> None:
     try:
         started = time.perf_counter()
@@ -63,13 +92,7 @@ def test_an_upload_is_served_at_once_and_routed_to(
         print(f"upload to first answer through the new adapter: {seconds:.2f} s")
         answer = first.json()
         assert answer["tutorbook"]["route"] == "adapter" and answer["tutorbook"]["adapter"]["name"] == "e2e-triage"
-        assert answer["tutorbook"]["classification"]["label"] in {
-            "account",
-            "billing",
-            "returns",
-            "shipping",
-            "technical",
-        }
+        assert_scored_as_by_the_training_tools(answer["tutorbook"]["classification"], trained_adapter_folder)
         base, tuned = (first_token_logprobs(stack, model) for model in ("smollm2-135m-instruct", served_as(uploaded)))
         top = max(base, key=base.__getitem__)  # the base model's likeliest first token
         assert abs(base[top] - tuned.get(top, -100.0)) > 0.05, (base, tuned)  # the LoRA weights are applied

@@ -3,6 +3,7 @@ hot-loaded, answering; a broken folder refused in plain words) and ``tutorbook-e
 held-out examples (its scores printed and written into the adapter's card)."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -56,8 +57,15 @@ def test_the_evaluation_command_scores_the_adapter_against_few_shot_prompting(
                  "--shots-from", str(triage / "train.jsonl"), "--limit", "6", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("6 held-out examples, accuracy:"), result.stdout
-    scores = [float(line.split()[-1]) for line in result.stdout.splitlines()[1:3]]
-    assert all(0.0 <= score <= 1.0 for score in scores)
+    printed = [
+        re.search(r"(\d\.\d{3}) \(calibration error (\d\.\d{3})\)$", line) for line in result.stdout.splitlines()[1:3]
+    ]
+    assert all(printed), result.stdout
+    scores = [float(match.group(1)) for match in printed if match]
+    errors = [float(match.group(2)) for match in printed if match]
+    assert all(0.0 <= value <= 1.0 for value in scores + errors)
     recorded = json.loads((adapter / "tutorbook.json").read_text())["eval"]
     assert recorded["examples"] == 6 and recorded["metric"] == "accuracy"
     assert [recorded["adapter_accuracy"], recorded["few_shot_accuracy"]] == pytest.approx(scores, abs=0.001)
+    calibration = [recorded["adapter_calibration_error"], recorded["few_shot_calibration_error"]]
+    assert calibration == pytest.approx(errors, abs=0.001)

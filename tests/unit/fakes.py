@@ -1,5 +1,6 @@
 """In-process fakes of the gateway's upstream clients, for unit tests only."""
 
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -86,11 +87,31 @@ class FakeGenerator:
     def __init__(self) -> None:
         self.payloads: list[dict[str, Any]] = []
         self.streams: list[FakeChunkStream] = []
+        self.tokenized: list[dict[str, Any]] = []
+        # a classifier's labels as vLLM would score them: "billing" (0.9), runner-up "returns"
+        self.label_probabilities = {"billing": 0.9, "returns": 0.08, "shipping": 0.02}
+
+    async def tokenize(self, payload: dict[str, Any]) -> list[int]:
+        self.tokenized.append(payload)
+        return fake_chat_tokens(payload)
+
+    async def completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.payloads.append(payload)
+        choices = [
+            {"index": index, **scored_prompt(prompt, self.label_probabilities)}
+            for index, prompt in enumerate(payload["prompt"])
+        ]
+        usage = {"prompt_tokens": sum(map(len, payload["prompt"])), "completion_tokens": len(choices)}
+        return {
+            "id": "cmpl-fake",
+            "object": "text_completion",
+            "model": payload["model"],
+            "choices": choices,
+            "usage": usage,
+        }
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.payloads.append(payload)
-        if payload.get("logprobs"):
-            return classifier_completion(payload["model"])
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -122,27 +143,39 @@ def chat(question: str, model: str = "auto", **extra: object) -> dict[str, objec
     return {"model": model, "messages": [{"role": "user", "content": question}], **extra}
 
 
-def classifier_completion(model: str) -> dict[str, Any]:
-    """What vLLM answers a classifier adapter asked for log-probabilities: " billing" (0.9), runner-up " returns"."""
-    tokens = [
-        {
-            "token": " bill",
-            "logprob": -0.10536,
-            "top_logprobs": [{"token": " bill", "logprob": -0.10536}, {"token": " returns", "logprob": -2.30259}],
-        },
-        {"token": "ing", "logprob": 0.0, "top_logprobs": [{"token": "ing", "logprob": 0.0}]},
-    ]
-    message = {"role": "assistant", "content": " billing"}
-    choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": {"content": tokens}}
-    usage = {"prompt_tokens": 30, "completion_tokens": 2, "total_tokens": 32}
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": 0,
-        "model": model,
-        "choices": [choice],
-        "usage": usage,
-    }
+END_OF_TURN, START_OF_TURN, NEWLINE = 2, 1, 10
+
+
+def fake_token_ids(text: str) -> list[int]:
+    return [ord(char) + 100 for char in text]
+
+
+def fake_chat_tokens(payload: dict[str, Any]) -> list[int]:
+    """A stand-in chat template: ``<start>role\ncontent<end>`` per message, then ``<start>assistant\n``."""
+    ids = []
+    for message in payload["messages"]:
+        ids += [
+            START_OF_TURN,
+            *fake_token_ids(message["role"]),
+            NEWLINE,
+            *fake_token_ids(message["content"]),
+            END_OF_TURN,
+        ]
+    if payload.get("add_generation_prompt"):
+        ids += [START_OF_TURN, *fake_token_ids("assistant"), NEWLINE]
+    return ids
+
+
+def scored_prompt(prompt: list[int], probabilities: dict[str, float]) -> dict[str, Any]:
+    """vLLM's choice for a prompt scored with ``prompt_logprobs=0``: the answer's end token carries the
+    probability of its label."""
+    answer_start = len(prompt) - 1 - prompt[::-1].index(NEWLINE)
+    label = "".join(chr(token - 100) for token in prompt[answer_start + 1 : -1])
+    logprobs: list[dict[str, Any] | None] = [None]
+    for position, token in enumerate(prompt[1:], start=1):
+        value = math.log(probabilities.get(label, 1e-6)) if position == len(prompt) - 1 else 0.0
+        logprobs.append({str(token): {"logprob": value, "rank": 1, "decoded_token": "?"}})
+    return {"text": "", "finish_reason": "length", "prompt_logprobs": logprobs}
 
 
 class FakeAdapterCatalog:

@@ -1,57 +1,50 @@
-"""A classifier adapter's label, confidence and runners-up, from token log-probabilities."""
+"""A classifier adapter's label, confidence and runners-up, from each label's whole-answer log-probability."""
 
 import math
 
 import pytest
 
 from tutorbook_common.adapter_card import closest_label
-from tutorbook_gateway.classification import Classification, classify
-
-LABELS = ["Ophthalmologist", "Allergist", "Orthopedist", "Dermatologist"]
-
-
-def token(text: str, probability: float, alternatives: dict[str, float] | None = None) -> dict[str, object]:
-    top = {text: probability, **(alternatives or {})}
-    return {
-        "token": text,
-        "logprob": math.log(probability),
-        "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in top.items()],
-    }
+from tutorbook_gateway.chat.label_scoring import continuation
+from tutorbook_gateway.classification import classification_from_logprobs, continuation_logprob
 
 
-def test_label_confidence_and_runners_up() -> None:
-    tokens = [
-        token(" Oph", 0.96, {" All": 0.02, " Ort": 0.015}),
-        token("thalm", 1.0),
-        token("ologist", 1.0),
-    ]
-    result = classify(tokens, LABELS)
+def test_confidence_is_normalised_over_the_labels() -> None:
+    result = classification_from_logprobs(
+        {"Ophthalmologist": math.log(0.6), "Allergist": math.log(0.02), "Orthopedist": math.log(0.005)}
+    )
     assert result.label == "Ophthalmologist"
-    assert result.confidence == pytest.approx(0.96)
-    assert [score.label for score in result.runners_up] == ["Allergist", "Orthopedist"]
-    assert result.text() == "Ophthalmologist (0.96); related: Allergist (0.02), Orthopedist (0.01)"
+    assert result.confidence == pytest.approx(0.6 / 0.625)
+    assert [score.label for score in result.runners_up] == ["Allergist"]  # Orthopedist: under 0.01
+    assert result.text() == "Ophthalmologist (0.96); related: Allergist (0.03)"
 
 
-def test_runner_up_sharing_a_first_token_is_found_later() -> None:
-    # "Or" starts two labels: the split comes at the second token.
-    labels = ["Orthopedist", "Orthodontist"]
-    tokens = [token(" Ortho", 0.9), token("ped", 0.7, {"dont": 0.25}), token("ist", 1.0)]
-    result = classify(tokens, labels)
-    assert result.label == "Orthopedist"
-    assert result.confidence == pytest.approx(0.63)
-    [runner_up] = result.runners_up
-    assert runner_up.label == "Orthodontist" and runner_up.probability == pytest.approx(0.225)
+def test_at_most_three_runners_up_most_probable_first() -> None:
+    result = classification_from_logprobs({f"label-{i}": -float(i) for i in range(6)})
+    assert result.label == "label-0"
+    assert [score.label for score in result.runners_up] == ["label-1", "label-2", "label-3"]
+
+
+def test_a_common_offset_does_not_change_the_answer() -> None:
+    near = classification_from_logprobs({"a": -1.0, "b": -2.0})
+    far = classification_from_logprobs({"a": -1001.0, "b": -1002.0})
+    assert near == far and near.confidence == pytest.approx(1 / (1 + math.exp(-1)))
+
+
+def test_the_continuation_is_scored_from_prompt_logprobs() -> None:
+    prompt_logprobs = [None, {"5": {"logprob": -3.0}}, {"7": {"logprob": -0.5}}, {"2": {"logprob": -0.25}}]
+    assert continuation_logprob(prompt_logprobs, [7, 2]) == pytest.approx(-0.75)
+    with pytest.raises(ValueError, match="token 8"):
+        continuation_logprob(prompt_logprobs, [8, 2])
+
+
+def test_a_label_continues_the_generation_prompt() -> None:
+    assert continuation([1, 2, 3], [1, 2, 3, 9, 4]) == [9, 4]
+    with pytest.raises(ValueError):
+        continuation([1, 2, 3], [1, 5, 3, 9])
 
 
 def test_generated_text_that_is_no_label_maps_to_the_closest() -> None:
     assert closest_label(" billing.", ["billing", "returns"]) == "billing"
     assert closest_label("Shipping", ["billing", "shipping"]) == "shipping"
     assert closest_label("retur", ["billing", "returns"]) == "returns"
-
-
-def test_no_logprobs_means_no_confidence() -> None:
-    assert classify([], ["a", "b"]).confidence == 0.0
-
-
-def test_text_without_runners_up() -> None:
-    assert Classification("billing", 0.5, ()).text() == "billing (0.50)"

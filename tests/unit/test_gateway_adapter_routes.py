@@ -51,13 +51,33 @@ def test_auto_sends_a_matching_request_to_the_classifier(client: TestClient[Lite
     assert response.status_code == 200 and response.headers["x-tutorbook-route"] == "adapter"
     body = response.json()
     assert body["tutorbook"]["adapter"] == {"name": "triage", "version": 3}
-    assert body["choices"][0]["message"]["content"] == "billing (0.90); related: returns (0.10)"
+    assert body["choices"][0]["message"]["content"] == "billing (0.90); related: returns (0.08), shipping (0.02)"
     assert body["tutorbook"]["classification"]["label"] == "billing"
     assert body["choices"][0]["logprobs"] is None
-    sent = generator.payloads[0]
-    assert sent["model"] == "triage@3" and sent["logprobs"] is True and sent["top_logprobs"] > 1
-    assert "billing, returns, shipping" in sent["messages"][0]["content"]
-    assert sent["messages"][-1] == {"role": "user", "content": "I was charged twice"}
+    [sent] = generator.payloads  # one request scores every label
+    assert sent["model"] == "triage@3" and sent["prompt_logprobs"] == 0 and len(sent["prompt"]) == 3
+    [prompt] = [p for p in generator.tokenized if p["messages"][-1]["role"] == "user" and len(p["messages"]) == 2]
+    assert "billing, returns, shipping" in prompt["messages"][0]["content"]
+    assert prompt["messages"][-1] == {"role": "user", "content": "I was charged twice"}
+
+
+def test_the_answer_is_the_most_probable_label_and_no_runner_up_outranks_it(
+    client: TestClient[Litestar], generator
+) -> None:
+    generator.label_probabilities = {"billing": 0.04, "returns": 0.07, "shipping": 0.01}
+    body = client.post("/v1/chat/completions", json=chat("I was charged twice"), headers=USER).json()
+    result = body["tutorbook"]["classification"]
+    assert result["label"] == "returns" and result["confidence"] == pytest.approx(0.07 / 0.12, abs=1e-4)
+    assert [r["label"] for r in result["runners_up"]] == ["billing", "shipping"]
+    assert all(r["probability"] <= result["confidence"] for r in result["runners_up"])
+    assert result["confidence"] + sum(r["probability"] for r in result["runners_up"]) == pytest.approx(1, abs=1e-3)
+
+
+def test_label_tokens_are_rendered_once_per_label_set(client: TestClient[Litestar], generator) -> None:
+    client.post("/v1/chat/completions", json=chat("I was charged twice"), headers=USER)
+    first = len(generator.tokenized)
+    client.post("/v1/chat/completions", json=chat("Where is my parcel?", model="triage"), headers=USER)
+    assert first == 1 + 1 + 3 and len(generator.tokenized) == first + 1  # later: the prompt only
 
 
 def test_a_classifier_answer_streams_as_chunks(client: TestClient[Litestar]) -> None:
@@ -68,7 +88,7 @@ def test_a_classifier_answer_streams_as_chunks(client: TestClient[Litestar]) -> 
     chunks = [json.loads(event) for event in events[:-1]]
     assert chunks[0]["tutorbook"]["route"] == "adapter"
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]).startswith("billing")
-    assert chunks[-1]["usage"]["completion_tokens"] == 2
+    assert chunks[-1]["usage"]["completion_tokens"] == 3  # one scored position per label
 
 
 def test_naming_an_adapter_that_wants_context_gets_passages(client: TestClient[Litestar], generator) -> None:
@@ -114,11 +134,11 @@ def test_generation_errors_make_auto_skip_the_adapter(client: TestClient[Litesta
 
         raise UpstreamCallError("generator", "HTTP 500: LoRA failed")
 
-    healthy = generator.chat_completion
-    generator.chat_completion = broken
+    healthy = generator.completion
+    generator.completion = broken
     for _ in range(3):
         assert client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER).status_code == 502
-    generator.chat_completion = healthy
+    generator.completion = healthy
     response = client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER)
     assert response.headers["x-tutorbook-route"] == "rag"
     assert "failed 3 recent requests" in response.json()["tutorbook"]["reason"]
@@ -136,11 +156,11 @@ def test_requests_the_generator_refuses_do_not_count_against_the_adapter(
         raise_for_upstream_status("generator", 400, b'{"error": {"message": "prompt too long"}}')
         return {}
 
-    healthy = generator.chat_completion
-    generator.chat_completion = refused
+    healthy = generator.completion
+    generator.completion = refused
     for _ in range(5):
         assert client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER).status_code == 400
-    generator.chat_completion = healthy
+    generator.completion = healthy
     response = client.post("/v1/chat/completions", json=chat("charged twice"), headers=USER)
     assert response.headers["x-tutorbook-route"] == "adapter"
 
@@ -151,14 +171,14 @@ def test_an_adapter_the_generator_does_not_serve_is_routed_around_and_named_requ
     """A replica that failed to load (or cannot find) the adapter answers 404 for its served name: the
     router's choice is undone and the question answered without it, the reason saying so; a request that
     named the adapter gets a 503 to retry (another replica may serve it); both are counted."""
-    served = generator.chat_completion
+    served = generator.completion
 
     async def not_on_this_replica(payload: dict[str, Any]) -> dict[str, Any]:
         if payload["model"] == "triage@3":
             raise ModelNotServedError("triage@3", "The model `triage@3` does not exist.")
         return await served(payload)
 
-    generator.chat_completion = not_on_this_replica  # type: ignore[method-assign]
+    generator.completion = not_on_this_replica  # type: ignore[method-assign]
     routed = client.post("/v1/chat/completions", json=chat("I was charged twice"), headers=USER)
     assert routed.status_code == 200 and routed.headers["x-tutorbook-route"] == "rag"
     tutorbook = routed.json()["tutorbook"]
@@ -171,7 +191,7 @@ def test_an_adapter_the_generator_does_not_serve_is_routed_around_and_named_requ
     metrics = client.get("/metrics").text
     assert 'tutorbook_gateway_adapter_fallbacks_total{adapter="triage"} 1.0' in metrics
     assert 'tutorbook_gateway_upstream_errors_total{kind="model_not_served",service="generator"} 1.0' in metrics
-    generator.chat_completion = served  # type: ignore[method-assign]
+    generator.completion = served  # type: ignore[method-assign]
     again = client.post("/v1/chat/completions", json=chat("I was charged twice"), headers=USER)
     assert again.headers["x-tutorbook-route"] == "adapter" and again.headers["x-tutorbook-cache"] == "miss"
 

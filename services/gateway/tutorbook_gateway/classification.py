@@ -1,16 +1,13 @@
-"""A classifier adapter's answer, read from vLLM's token log-probabilities.
+"""A classifier adapter's answer: every label scored as the whole answer, normalised over the label set.
 
-The adapter was trained to answer with one of its labels. The generated tokens name the top label; its
-confidence is the probability of those tokens. At every position where another label could still have
-begun, the top alternatives vLLM reports give that label's probability (the probability of its path up
-to where it leaves the answer; an upper bound, as the rest of its tokens are not scored).
+vLLM scores each label's full token sequence (the label and the end of the assistant's turn) after the
+prompt the adapter was trained with, as prompt log-probabilities. Normalised over the labels, those are
+the probabilities people see: the answer is the most probable label, and no runner-up can outrank it.
 """
 
 import math
 from dataclasses import dataclass
 from typing import Any
-
-from tutorbook_common.adapter_card import closest_label
 
 RUNNERS_UP = 3
 MIN_RUNNER_UP = 0.01
@@ -29,7 +26,7 @@ class Classification:
     runners_up: tuple[LabelScore, ...]
 
     def text(self) -> str:
-        """``Ophthalmologist (0.96); related: Allergist (0.23)``"""
+        """``Ophthalmologist (0.96); related: Allergist (0.03)``"""
         head = f"{self.label} ({self.confidence:.2f})"
         if not self.runners_up:
             return head
@@ -43,42 +40,28 @@ class Classification:
         }
 
 
-def normalise(text: str) -> str:
-    return text.strip().lower()
+def classification_from_logprobs(logprobs: dict[str, float]) -> Classification:
+    """``logprobs``: each label's log-probability as the whole answer (any common offset cancels)."""
+    top = max(logprobs.values())
+    weights = {label: math.exp(value - top) for label, value in logprobs.items()}
+    total = sum(weights.values())
+    ranked = sorted((LabelScore(label, weight / total) for label, weight in weights.items()), key=probability)
+    best, *rest = ranked
+    runners_up = tuple(score for score in rest[:RUNNERS_UP] if score.probability >= MIN_RUNNER_UP)
+    return Classification(best.label, best.probability, runners_up)
 
 
-def classify(token_logprobs: list[dict[str, Any]], labels: list[str]) -> Classification:
-    """``token_logprobs`` is ``choices[0].logprobs.content`` of a chat completion with ``top_logprobs``."""
-    answer = "".join(str(item.get("token", "")) for item in token_logprobs)
-    label = closest_label(answer, labels)
-    target = normalise(label)
-    best: dict[str, float] = {}
-    prefix = ""
-    path_logprob = 0.0
-    confidence_logprob = 0.0
-    for item in token_logprobs:
-        if len(normalise(prefix)) >= len(target):
-            break
-        token = str(item.get("token", ""))
-        for alternative in item.get("top_logprobs") or []:
-            text = normalise(prefix + str(alternative.get("token", "")))
-            if not text or alternative.get("token") == token:
-                continue  # the chosen token: labels sharing it are scored where they part
-            probability = math.exp(path_logprob + float(alternative.get("logprob", -math.inf)))
-            for other in labels:
-                candidate = normalise(other)
-                if other != label and (candidate.startswith(text) or text.startswith(candidate)):
-                    best[other] = max(best.get(other, 0.0), probability)
-        path_logprob += float(item.get("logprob", -math.inf))
-        prefix += token
-        confidence_logprob = path_logprob
-        if not target.startswith(normalise(prefix)):
-            break
-    runners_up = sorted(
-        (LabelScore(name, p) for name, p in best.items() if p >= MIN_RUNNER_UP),
-        key=lambda score: score.probability,
-        reverse=True,
-    )
-    return Classification(
-        label, math.exp(confidence_logprob) if token_logprobs else 0.0, tuple(runners_up[:RUNNERS_UP])
-    )
+def probability(score: LabelScore) -> float:
+    return -score.probability  # most probable first
+
+
+def continuation_logprob(prompt_logprobs: list[dict[str, Any] | None], continuation: list[int]) -> float:
+    """The summed log-probability of the prompt's last tokens, ``continuation``, from vLLM's
+    ``prompt_logprobs`` (one entry per prompt token, keyed by token id; the first is ``None``)."""
+    scored = prompt_logprobs[len(prompt_logprobs) - len(continuation) :]
+    total = 0.0
+    for entry, token_id in zip(scored, continuation, strict=True):
+        if entry is None or str(token_id) not in entry:
+            raise ValueError(f"vLLM returned no log-probability for prompt token {token_id}")
+        total += float(entry[str(token_id)]["logprob"])
+    return total

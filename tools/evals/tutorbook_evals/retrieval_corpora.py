@@ -21,6 +21,7 @@ DATASETS = ("samples", "emanual-s10", "emanual-tv")
 class EvalQuestion:
     text: str
     gold: frozenset[str]
+    answer: str = ""  # the reference answer, where the data set has one
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class EvalCorpus:
 def load_samples(folder: Path) -> EvalCorpus:
     documents = [DocumentIn(**document) for document in load_markdown_folder(folder / "knowledge_base")]
     questions = [
-        EvalQuestion(record["question"], frozenset([record["doc_id"]]))
+        EvalQuestion(record["question"], frozenset([record["doc_id"]]), record.get("answer", ""))
         for record in map(json.loads, (folder / "questions.jsonl").read_text().splitlines())
     ]
     return EvalCorpus("samples", documents, questions, 0)
@@ -78,7 +79,7 @@ def questions_by_key(csv_path: Path, gold_by_key: dict[str, set[str]], full: boo
         for row in csv.DictReader(handle):
             key = row["section_path"] if full else row["section_path"].split(">")[-1]
             if key in gold_by_key:
-                questions.append(EvalQuestion(row["question"], frozenset(gold_by_key[key])))
+                questions.append(EvalQuestion(row["question"], frozenset(gold_by_key[key]), row.get("answer", "")))
             else:
                 unmapped += 1
     return questions, unmapped

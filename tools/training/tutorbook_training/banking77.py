@@ -65,8 +65,8 @@ def main() -> None:
         scores = evaluate(Path(folder), heldout, shots, base)
     print(f"trained in {trained:.0f} s ({figures['steps']:.0f} steps, final loss {figures['train_loss']:.3f})")
     print(f"accuracy on {scores.examples} held-out questions:")
-    print(f"  LoRA adapter (rank {options.rank})           {scores.adapter:.3f}")
-    print(f"  few-shot prompting ({scores.shots} shots, 1 per intent) {scores.few_shot:.3f}")
+    print(f"  LoRA adapter (rank {options.rank})           {scores.adapter.quality:.3f}")
+    print(f"  few-shot prompting ({scores.shots} shots, 1 per intent) {scores.few_shot.quality:.3f}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 held-out file against few-shot prompting of its base model on the same examples, and write both scores
 into the adapter's card (the question Tutorbook exists to answer: when does fine-tuning beat prompting?).
 
-Classifiers are scored by accuracy (the generated answer mapped to the closest label); generative
-adapters by the mean token F1 of the answer against the reference.
+Classifiers are scored as the gateway serves them: every label's full token sequence scored as the
+answer, normalised over the label set (:mod:`tutorbook_training.label_scoring`); accuracy, and the
+expected calibration error of the confidence. Generative adapters: the mean token F1 of the answer
+against the reference.
 """
 
 import argparse
@@ -18,15 +20,22 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from tutorbook_common.adapter_card import CARD_FILE, closest_label, encode_card, parse_card
+from tutorbook_common.adapter_card import CARD_FILE, encode_card, parse_card
 from tutorbook_training.data import Dataset, Example, load_dataset
+from tutorbook_training.label_scoring import expected_calibration_error, score_labels
 from tutorbook_training.model import default_base_model, load_base_model
 
 
 @dataclass(frozen=True)
+class PathScore:
+    quality: float
+    calibration_error: float | None = None  # classifiers: expected calibration error of the confidence
+
+
+@dataclass(frozen=True)
 class Scores:
-    adapter: float
-    few_shot: float
+    adapter: PathScore
+    few_shot: PathScore
     examples: int
     shots: int
     metric: str
@@ -68,6 +77,9 @@ def token_f1(answer: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+GENERATIVE_MAX_TOKENS = 128
+
+
 def generate(model: Any, tokenizer: Any, messages: list[dict[str, str]], max_new_tokens: int) -> str:
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
@@ -77,15 +89,22 @@ def generate(model: Any, tokenizer: Any, messages: list[dict[str, str]], max_new
     return text
 
 
-def score(examples: list[Example], answer: Callable[[Example], str], dataset: Dataset, description: str) -> float:
-    total = 0.0
+def score(
+    examples: list[Example], messages: Callable[[Example], list[dict[str, str]]], model: Any, tokenizer: Any,
+    dataset: Dataset, description: str,
+) -> PathScore:  # fmt: skip
+    """Classifiers: accuracy and calibration of the whole-label scores; otherwise the mean token F1."""
+    confidences, correct, total = [], [], 0.0
     for example in tqdm(examples, desc=description, unit="example", file=sys.stderr):
-        got = answer(example)
         if dataset.task_type == "classifier":
-            total += closest_label(got, dataset.labels) == example.label
+            label, confidence = score_labels(model, tokenizer, messages(example), dataset.labels).best
+            confidences.append(confidence)
+            correct.append(label == example.label)
         else:
-            total += token_f1(got, example.answer)
-    return total / len(examples)
+            total += token_f1(generate(model, tokenizer, messages(example), GENERATIVE_MAX_TOKENS), example.answer)
+    if dataset.task_type == "classifier":
+        return PathScore(sum(correct) / len(correct), expected_calibration_error(confidences, correct))
+    return PathScore(total / len(examples))
 
 
 def evaluate(adapter_dir: Path, heldout: Dataset, shots: list[Example], base_model: Path) -> Scores:
@@ -93,18 +112,13 @@ def evaluate(adapter_dir: Path, heldout: Dataset, shots: list[Example], base_mod
 
     model, tokenizer = load_base_model(base_model)
     model.eval()
-    max_tokens = 12 if heldout.task_type == "classifier" else 128
     few_shot = score(
-        heldout.examples,
-        lambda example: generate(model, tokenizer, few_shot_messages(example, shots), max_tokens),
-        heldout,
+        heldout.examples, lambda example: few_shot_messages(example, shots), model, tokenizer, heldout,
         "few-shot prompting",
-    )
+    )  # fmt: skip
     tuned = PeftModel.from_pretrained(model, adapter_dir)
     tuned.eval()
-    adapter = score(
-        heldout.examples, lambda example: generate(tuned, tokenizer, example.messages, max_tokens), heldout, "adapter"
-    )
+    adapter = score(heldout.examples, lambda example: example.messages, tuned, tokenizer, heldout, "adapter")
     metric = "accuracy" if heldout.task_type == "classifier" else "token_f1"
     return Scores(adapter, few_shot, len(heldout.examples), len(shots), metric)
 
@@ -114,12 +128,17 @@ def record(adapter_dir: Path, scores: Scores, heldout_path: Path) -> None:
     card = parse_card(card_path.read_bytes())
     card.eval.update(
         metric=scores.metric,
-        adapter_accuracy=round(scores.adapter, 4),
-        few_shot_accuracy=round(scores.few_shot, 4),
+        adapter_accuracy=round(scores.adapter.quality, 4),
+        few_shot_accuracy=round(scores.few_shot.quality, 4),
         examples=scores.examples,
         shots=scores.shots,
         heldout_sha256=hashlib.sha256(heldout_path.read_bytes()).hexdigest(),
     )
+    if scores.adapter.calibration_error is not None and scores.few_shot.calibration_error is not None:
+        card.eval.update(
+            adapter_calibration_error=round(scores.adapter.calibration_error, 4),
+            few_shot_calibration_error=round(scores.few_shot.calibration_error, 4),
+        )
     card_path.write_bytes(encode_card(card))
 
 
@@ -143,8 +162,9 @@ def main() -> None:
     scores = evaluate(args.adapter, heldout, shots, args.base_model or default_base_model())
     record(args.adapter, scores, args.heldout)
     print(f"{scores.examples} held-out examples, {scores.metric}:")
-    print(f"  adapter                     {scores.adapter:.3f}")
-    print(f"  few-shot prompting ({scores.shots} shots) {scores.few_shot:.3f}")
+    for name, path in (("adapter", scores.adapter), (f"few-shot prompting ({scores.shots} shots)", scores.few_shot)):
+        calibration = "" if path.calibration_error is None else f" (calibration error {path.calibration_error:.3f})"
+        print(f"  {name:<28} {path.quality:.3f}{calibration}")
     print(f"scores written to {args.adapter / CARD_FILE}")
 
 

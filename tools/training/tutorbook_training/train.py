@@ -30,6 +30,7 @@ class TrainOptions:
     max_length: int = 256
     batch_size: int = 8
     validation_split: float = 0.1
+    patience: int = 2  # epochs without a lower validation loss before training stops
     seed: int = 0
     qlora: bool = False
 
@@ -70,6 +71,45 @@ def mean_loss(model: Any, data: list[dict[str, torch.Tensor]]) -> float:
     return sum(losses) / len(losses)
 
 
+def lora_state(model: Any) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items() if "lora_" in name}
+
+
+@dataclass
+class EarlyStopping:
+    """Keep the weights of the epoch with the lowest validation loss; stop after ``patience`` epochs
+    without a new lowest."""
+
+    patience: int
+    best_loss: float = math.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    stale: int = 0
+
+    def should_stop(self, model: Any, validation_loss: float) -> bool:
+        if math.isnan(validation_loss):
+            return False  # no validation split: train for every epoch
+        if validation_loss < self.best_loss:
+            self.best_loss, self.best_state, self.stale = validation_loss, lora_state(model), 0
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+
+def run_epoch(model: Any, optimizer: Any, data: list[dict[str, torch.Tensor]], steps_left: int, progress: Any) -> int:
+    """Train on ``data`` (at most ``steps_left`` batches); returns the steps taken."""
+    model.train()
+    taken = 0
+    for batch in data[:steps_left]:
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        taken += 1
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss.item():.4f}")
+    return taken
+
+
 def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[Any, dict[str, float]]:
     from peft import LoraConfig, get_peft_model
 
@@ -77,11 +117,7 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
     torch.manual_seed(options.seed)
     model, tokenizer = load_base_model(base_model, options.qlora)
     config = LoraConfig(
-        r=options.rank,
-        lora_alpha=options.alpha,
-        target_modules=list(options.target_modules),
-        lora_dropout=0.0,
-        task_type="CAUSAL_LM",
+        r=options.rank, lora_alpha=options.alpha, target_modules=list(options.target_modules), task_type="CAUSAL_LM"
     )
     model = get_peft_model(model, config)
     training, validation = split(dataset.examples, options.validation_split, options.seed)
@@ -90,25 +126,20 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=options.learning_rate)
     steps = max(1, math.ceil(len(training) / options.batch_size * options.epochs))
     progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
-    step = 0
-    order = random.Random(options.seed)
-    model.train()
+    order, stopping, step, epochs = random.Random(options.seed), EarlyStopping(options.patience), 0, 0
     while step < steps:
         shuffled = list(training)
         order.shuffle(shuffled)
         encoded = [encode(tokenizer, example, options.max_length) for example in shuffled]
-        for batch in batches(encoded, options.batch_size, pad):
-            loss = model(**batch).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            step += 1
-            progress.update(1)
-            progress.set_postfix(loss=f"{loss.item():.4f}")
-            if step >= steps:
-                break
+        step += run_epoch(model, optimizer, batches(encoded, options.batch_size, pad), steps - step, progress)
+        epochs += 1
+        if stopping.should_stop(model, mean_loss(model, valid_batches)):
+            break
     progress.close()
-    figures = {"train_loss": loss.item(), "validation_loss": mean_loss(model, valid_batches), "steps": float(steps)}
+    if stopping.best_state is not None:
+        model.load_state_dict(stopping.best_state, strict=False)
+    figures = {"train_loss": mean_loss(model, batches(encoded, options.batch_size, pad)), "steps": float(step)}
+    figures.update(validation_loss=mean_loss(model, valid_batches), epochs=float(epochs))
     return model, figures
 
 

@@ -39,6 +39,7 @@ class Comparison(msgspec.Struct, kw_only=True):
     paths: list[PathResult]
     created: str = ""
     command: str = ""
+    recommendation: dict[str, str] = msgspec.field(default_factory=dict)  # as tutorbook-compare wrote it
 
 
 @dataclass(frozen=True)

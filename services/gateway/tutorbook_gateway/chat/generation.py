@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from tutorbook_common.errors import UpstreamError, UpstreamTimeoutError
 from tutorbook_gateway.chat.completions import completion_text, no_usage
+from tutorbook_gateway.chat.label_scoring import score_labels
 from tutorbook_gateway.chat.planning import ChatContext, ChatPlan
-from tutorbook_gateway.classification import classify
 from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.prompting import abstain_answer
@@ -91,22 +91,23 @@ async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Genera
     started = time.perf_counter()
     adapter = plan.decision.adapter
     try:
-        if stream and plan.labels is None:
+        if plan.labels is not None:
+            answer = await classified(plan, context)
+        elif stream:
             return RelayedStream(await context.generator.open_chat_stream(plan.payload), started)
-        completion = await context.generator.chat_completion(plan.payload)
+        else:
+            answer = whole_answer(await context.generator.chat_completion(plan.payload))
     except (UpstreamError, UpstreamTimeoutError, ModelNotServedError):
         if adapter is not None:
             context.health.record_error(adapter.name)
         raise
     plan.phase_seconds["generate"] = time.perf_counter() - started
-    return classified(completion, plan) if plan.labels is not None else whole_answer(completion)
+    return answer
 
 
-def classified(completion: dict[str, Any], plan: ChatPlan) -> WholeAnswer:
-    """A classifier adapter's answer: its top label, confidence and runners-up, from token log-probabilities."""
-    assert plan.labels is not None
-    choice = completion["choices"][0]
-    tokens = (choice.get("logprobs") or {}).get("content") or []
-    result = classify(tokens, plan.labels)
+async def classified(plan: ChatPlan, context: ChatContext) -> WholeAnswer:
+    """A classifier adapter's answer: the most probable of its labels, with its confidence and runners-up."""
+    assert plan.labels is not None and plan.payload is not None
+    result, usage = await score_labels(context.generator, plan.payload, plan.labels, context.label_tokens)
     plan.tutorbook["classification"] = result.as_dict()
-    return WholeAnswer(result.text(), choice.get("finish_reason") or "stop", completion.get("usage") or no_usage())
+    return WholeAnswer(result.text(), "stop", {**no_usage(), **usage})

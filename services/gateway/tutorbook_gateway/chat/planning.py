@@ -9,6 +9,7 @@ from typing import Any
 from tutorbook_common.adapter_card import classifier_messages
 from tutorbook_common.errors import BadRequestError, NotFoundError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
+from tutorbook_gateway.chat.label_scoring import LabelTokens
 from tutorbook_gateway.chat.validation import ChatLimits
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
@@ -34,8 +35,6 @@ from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.small_talk import SmallTalkMemory
 
 SNIPPET_CHARS = 240
-CLASSIFIER_TOP_LOGPROBS = 10
-CLASSIFIER_MAX_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,7 @@ class ChatContext:
     adapters: AdapterCatalog
     health: AdapterHealth
     small_talk: SmallTalkMemory  # what the router recognised as small talk (for when the retriever is down)
+    label_tokens: LabelTokens = field(default_factory=LabelTokens)  # classifier labels as answers, in tokens
 
     def adapter_snapshot(self) -> "AdapterSnapshot":
         """The active adapters, read once per request: their cards, and their state as the router sees it."""
@@ -166,11 +166,8 @@ def generator_payload(
     params = sampling_parameters(request, config)
     card = active[decision.adapter.name].card if decision.adapter is not None else None
     if card is not None and card.task_type == "classifier":
-        messages = classifier_messages(card.labels, latest_question(request))
-        params.update(
-            temperature=0.0, max_tokens=CLASSIFIER_MAX_TOKENS, logprobs=True, top_logprobs=CLASSIFIER_TOP_LOGPROBS
-        )
-        return {"model": model, "messages": messages, **params}, [], card.labels
+        # scored label by label (chat/label_scoring.py): sampling parameters do not apply
+        return {"model": model, "messages": classifier_messages(card.labels, latest_question(request))}, [], card.labels
     messages = as_openai_messages(request.messages)
     used: list[Source] = []
     if decision.route in (Route.RAG, Route.ADAPTER_RAG) and passages:

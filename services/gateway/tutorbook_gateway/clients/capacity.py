@@ -6,7 +6,7 @@ need no generation (cache hits, abstentions) never wait here."""
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,11 +96,20 @@ class SlotBoundGenerator:
         self.slots = slots
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._in_a_slot(lambda: self._inner.chat_completion(payload))
+
+    async def completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._in_a_slot(lambda: self._inner.completion(payload))
+
+    async def _in_a_slot(self, call: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         await self.slots.acquire()
         try:
-            return await self._inner.chat_completion(payload)
+            return await call()
         finally:
             self.slots.release()
+
+    async def tokenize(self, payload: dict[str, Any]) -> list[int]:
+        return await self._inner.tokenize(payload)
 
     async def open_chat_stream(self, payload: dict[str, Any]) -> ChunkStream:
         await self.slots.acquire()

@@ -26,6 +26,8 @@ from tutorbook_gateway.clients.upstream import (
 
 SERVICE = "generator"
 CHAT_PATH = "/v1/chat/completions"
+COMPLETION_PATH = "/v1/completions"
+TOKENIZE_PATH = "/tokenize"
 
 
 class ChunkStream(Protocol):
@@ -41,6 +43,14 @@ class GeneratorClient(Protocol):
 
     async def open_chat_stream(self, payload: dict[str, Any]) -> ChunkStream:
         """Start a streamed completion; errors before the first byte raise, as for ``chat_completion``."""
+        ...
+
+    async def completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A text completion (``/v1/completions``): prompts as token ids, scored by ``prompt_logprobs``."""
+        ...
+
+    async def tokenize(self, payload: dict[str, Any]) -> list[int]:
+        """The token ids of ``messages`` rendered by the model's chat template (vLLM's ``/tokenize``)."""
         ...
 
     async def list_models(self) -> list[dict[str, Any]]: ...
@@ -81,9 +91,9 @@ class HttpGeneratorClient:
         self._session = session
         self._breaker = breaker
 
-    async def _post(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def _post(self, payload: dict[str, Any], path: str = CHAT_PATH) -> aiohttp.ClientResponse:
         with self._breaker.guard():
-            response = await self._session.post(CHAT_PATH, data=msgspec.json.encode(payload), headers=request_headers())
+            response = await self._session.post(path, data=msgspec.json.encode(payload), headers=request_headers())
         if response.status >= 400:
             content = await response.read()
             response.release()
@@ -94,7 +104,17 @@ class HttpGeneratorClient:
         return response
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
-        response = await self._post(payload)
+        return await self._post_for_json(payload, CHAT_PATH)
+
+    async def completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._post_for_json(payload, COMPLETION_PATH)
+
+    async def tokenize(self, payload: dict[str, Any]) -> list[int]:
+        tokens: list[int] = (await self._post_for_json(payload, TOKENIZE_PATH))["tokens"]
+        return tokens
+
+    async def _post_for_json(self, payload: dict[str, Any], path: str) -> dict[str, Any]:
+        response = await self._post(payload, path)
         try:
             content = await response.read()
         except TimeoutError as exc:

@@ -73,6 +73,12 @@ class BalancedGenerator:
     async def open_chat_stream(self, payload: dict[str, Any]) -> ChunkStream:
         return await self._first_that_answers(lambda client: client.open_chat_stream(payload))
 
+    async def completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._first_that_answers(lambda client: client.completion(payload))
+
+    async def tokenize(self, payload: dict[str, Any]) -> list[int]:
+        return await self._first_that_answers(lambda client: client.tokenize(payload))
+
     async def list_models(self) -> list[dict[str, Any]]:
         return await self._any(lambda client: client.list_models())
 

@@ -1,0 +1,70 @@
+"""A classifier adapter's answer from vLLM: every label scored as the assistant's whole answer.
+
+One ``/v1/completions`` request carries one prompt per label (the classifier prompt rendered by the chat
+template, then that label's tokens and the end of the turn) with ``prompt_logprobs``; vLLM batches them.
+Each label's tokens come from the chat template once per served model and label set, then from memory.
+"""
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+from tutorbook_gateway.classification import Classification, classification_from_logprobs, continuation_logprob
+from tutorbook_gateway.clients.generator import GeneratorClient
+
+PROBE = [{"role": "user", "content": "?"}]
+MAX_CACHED_LABEL_SETS = 64
+
+
+def continuation(prompt: list[int], whole: list[int]) -> list[int]:
+    """The tokens ``whole`` adds after ``prompt`` (the chat template renders the answer after its prompt)."""
+    if whole[: len(prompt)] != prompt or len(whole) == len(prompt):
+        raise ValueError("the chat template does not render an answer after the generation prompt")
+    return whole[len(prompt) :]
+
+
+class LabelTokens:
+    """Each label's tokens as the whole answer, for the most recent ``limit`` label sets."""
+
+    def __init__(self, limit: int = MAX_CACHED_LABEL_SETS) -> None:
+        self._limit = limit
+        self._cached: OrderedDict[tuple[str, ...], list[list[int]]] = OrderedDict()
+
+    async def of(self, generator: GeneratorClient, labels: list[str]) -> list[list[int]]:
+        key = tuple(labels)
+        if key in self._cached:
+            self._cached.move_to_end(key)
+            return self._cached[key]
+        prompt = generator.tokenize({"messages": PROBE, "add_generation_prompt": True})
+        answers = [
+            generator.tokenize({"messages": [*PROBE, {"role": "assistant", "content": label}]}) for label in labels
+        ]
+        prompt_ids, *answer_ids = await asyncio.gather(prompt, *answers)
+        tokens = [continuation(prompt_ids, ids) for ids in answer_ids]
+        self._cached[key] = tokens
+        while len(self._cached) > self._limit:
+            self._cached.popitem(last=False)
+        return tokens
+
+
+async def score_labels(
+    generator: GeneratorClient, payload: dict[str, Any], labels: list[str], label_tokens: LabelTokens
+) -> tuple[Classification, dict[str, Any]]:
+    """The classification of ``payload`` (the classifier's chat request), and what scoring it cost."""
+    prompt = generator.tokenize({"messages": payload["messages"], "add_generation_prompt": True})
+    prompt_ids, answers = await asyncio.gather(prompt, label_tokens.of(generator, labels))
+    completion = await generator.completion(
+        {
+            "model": payload["model"],
+            "prompt": [prompt_ids + answer for answer in answers],
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "prompt_logprobs": 0,
+        }
+    )
+    choices = sorted(completion["choices"], key=lambda choice: int(choice["index"]))
+    logprobs = {
+        label: continuation_logprob(choice["prompt_logprobs"], answer)
+        for label, choice, answer in zip(labels, choices, answers, strict=True)
+    }
+    return classification_from_logprobs(logprobs), completion.get("usage") or {}

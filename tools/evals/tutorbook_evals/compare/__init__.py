@@ -1,0 +1,1 @@
+"""``tutorbook-compare``: prompting, RAG, adapter and router side by side on a dataset (see ``cli``)."""

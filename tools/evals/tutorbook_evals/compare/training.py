@@ -1,0 +1,39 @@
+"""``tutorbook-compare --train``: train an adapter on the training split with the training CLI's defaults,
+upload it to the running gateway and return the name it is served under."""
+
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import httpx
+
+from tutorbook_common.adapter_card import classifier_messages
+from tutorbook_evals.compare.datasets import ClassificationSet
+
+
+def train_and_upload(
+    dataset: ClassificationSet, name: str, base_model: str, gateway_url: str, key: str
+) -> tuple[str, float]:
+    """The adapter's name and the training time in seconds."""
+    from tutorbook_training.data import Dataset, Example
+    from tutorbook_training.model import default_base_model
+    from tutorbook_training.train import TrainOptions, train, write_card
+    from tutorbook_training.upload import pack
+
+    examples = [Example(classifier_messages(dataset.labels, e.text), e.label, e.label, e.text) for e in dataset.train]
+    training = Dataset("classifier", examples, dataset.labels, "")
+    started = time.perf_counter()
+    model, figures = train(training, TrainOptions(), default_base_model())
+    seconds = time.perf_counter() - started
+    with TemporaryDirectory(prefix="tutorbook-compare-") as folder:
+        model.save_pretrained(folder, safe_serialization=True)
+        write_card(training, name, base_model, Path(folder), figures)
+        response = httpx.post(
+            f"{gateway_url}/v1/adapters",
+            files={"file": (f"{name}.tar.gz", pack(Path(folder)))},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=300,
+        )
+    if response.status_code != 201:
+        raise RuntimeError(f"the gateway refused the adapter ({response.status_code}): {response.text[:300]}")
+    return name, seconds
