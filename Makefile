@@ -35,7 +35,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval eval-routing eval-semantic-cache bench-retrieval bench-gateway bench-cache demo-adapter compare-banking77
+.PHONY: eval-retrieval eval-routing eval-semantic-cache bench bench-retrieval bench-gateway bench-cache demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_evals.retrieval emanual-tv --data $(EVAL_DATA)
@@ -60,6 +60,11 @@ bench-gateway: install
 bench-cache: install
 	$(PY) -m tutorbook_devstack.bench_cache
 
+# Every benchmark on the real stack, one after the other (each starting its own stack, ports 18000-18503), then
+# docs/benchmarks.md from their figures: JSON in data/bench/, plots in docs/images/ (--quick, --only: see --help).
+bench: install
+	$(PY) -m tutorbook_devstack.bench_all
+
 # The demo adapter (Brightleaf support triage, samples/support_triage): train with PEFT, score it against
 # few-shot prompting on the held-out requests (both scores go into its card), upload it to the stack that
 # `make run` serves (start that first, in another terminal).
@@ -70,9 +75,18 @@ demo-adapter: install
 		--shots-from samples/support_triage/train.jsonl
 	$(PY) -m tutorbook_training.upload $(ADAPTER_OUT)
 
-# Adapter against few-shot prompting on a real intent task (banking77, a 20-intent subset; ~20 min on CPU).
-compare-banking77: install
-	$(PY) -m tutorbook_training.banking77
+# Every path side by side on a dataset, through the stack `make run` serves (start it first, in another
+# terminal): `make compare COMPARE_DATASET=support-triage COMPARE_ARGS=--train` (docs/compare.md).
+COMPARE_DATASET ?= support-triage
+COMPARE_ARGS ?= --train
+compare: install
+	$(PY) -m tutorbook_evals.compare.cli $(COMPARE_DATASET) $(COMPARE_ARGS)
+
+# The three comparisons docs/compare.md quotes (about an hour on 2 CPU cores).
+compare-all: install
+	$(PY) -m tutorbook_evals.compare.cli support-triage --train
+	$(PY) -m tutorbook_evals.compare.cli banking77 --labels 20 --train-per-label 15 --test-per-label 5 --train
+	$(PY) -m tutorbook_evals.compare.cli emanual-s10 --ingest
 
 
 # Load, soak and generated input against a stack each starts for itself (see docs/reliability.md).

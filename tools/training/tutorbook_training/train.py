@@ -159,28 +159,37 @@ def write_card(
     return card
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tutorbook-train-adapter", description=__doc__)
     parser.add_argument("data", type=Path, help="JSONL: {'messages': [...]} or {'text': ..., 'label': ...} per line")
     parser.add_argument("--name", required=True, help="the adapter's name (lowercase letters, digits, '-')")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--base-model", type=Path, help="HF folder of the base model (default: SmolLM2 from its wheel)")
     parser.add_argument("--base-model-name", default="smollm2-135m-instruct", help="the base model's served name")
-    parser.add_argument("--rank", type=int, default=8)
-    parser.add_argument("--alpha", type=int, default=16)
-    parser.add_argument("--target-modules", default="q_proj,k_proj,v_proj,o_proj")
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--learning-rate", type=float, default=2e-4)
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--validation-split", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
+    defaults = TrainOptions()
+    parser.add_argument("--rank", type=int, default=defaults.rank)
+    parser.add_argument("--alpha", type=int, default=defaults.alpha)
+    parser.add_argument("--target-modules", default=",".join(defaults.target_modules))
+    parser.add_argument("--epochs", type=float, default=defaults.epochs, help="at most (early stopping may end sooner)")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--max-length", type=int, default=defaults.max_length)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--validation-split", type=float, default=defaults.validation_split,
+                        help="held out of the training data for early stopping (0: train every epoch)")  # fmt: skip
+    parser.add_argument(
+        "--patience", type=int, default=defaults.patience, help="epochs without a better validation loss"
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--qlora", action="store_true", help="train in 4 bits with bitsandbytes (needs CUDA)")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = parser().parse_args()
     options = TrainOptions(
         rank=args.rank, alpha=args.alpha, target_modules=tuple(args.target_modules.split(",")), epochs=args.epochs,
         learning_rate=args.learning_rate, max_length=args.max_length, batch_size=args.batch_size,
-        validation_split=args.validation_split, seed=args.seed, qlora=args.qlora,
+        validation_split=args.validation_split, patience=args.patience, seed=args.seed, qlora=args.qlora,
     )  # fmt: skip
     if options.qlora and not torch.cuda.is_available():
         sys.exit("--qlora trains in 4 bits with bitsandbytes, which needs a CUDA GPU; none is present here")

@@ -5,6 +5,7 @@ import asyncio
 import random
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -87,11 +88,11 @@ def answered_whole(body: bytes, stream: bool) -> bool:
 
 
 async def run_level(
-    gateway_url: str, keys: list[str], sources: MixSources, level: Level, seed: int = 0
+    gateway_url: str, keys: list[str], sources: MixSources, level: Level, seed: int = 0, mix: Mapping[str, float] = MIX
 ) -> list[Outcome]:
-    """``level.concurrency`` virtual users, each sending one request after another until the time or the
-    count is used up (after a refusal, waiting as long as its ``Retry-After`` says); every request started
-    is waited for."""
+    """``level.concurrency`` virtual users, each sending requests of ``mix`` one after another until the
+    time or the count is used up (after a refusal, waiting as long as its ``Retry-After`` says); every
+    request started is waited for."""
     outcomes: list[Outcome] = []
     budget = iter(range(level.max_requests))
     level_start = time.perf_counter()
@@ -101,9 +102,9 @@ async def run_level(
     async def user(number: int, client: httpx.AsyncClient) -> None:
         rng = random.Random(seed * 1000 + number)
         key = keys[number % len(keys)]
-        first_kind: str | None = list(MIX)[number % len(MIX)]  # every kind from the start
+        first_kind: str | None = list(mix)[number % len(mix)]  # every kind from the start
         while time.perf_counter() < deadline and (serial := next(budget, None)) is not None:
-            planned = plan_request(sources, rng, seed * 1_000_000 + serial, first_kind)
+            planned = plan_request(sources, rng, seed * 1_000_000 + serial, first_kind, mix)
             first_kind = None
             outcome = await send(client, key, planned, level_start)
             outcomes.append(outcome)

@@ -3,12 +3,15 @@ classifier adapter, and streamed answers. Plain data; the driver sends it."""
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 # Share of each kind in the mix (they sum to 1).
 MIX = {"rag": 0.35, "cache_hit": 0.2, "small_talk": 0.15, "adapter": 0.15, "stream": 0.15}
+# The mixes the load tool can send (--mix): the product app's above, or every request a new RAG question.
+MIXES: dict[str, dict[str, float]] = {"default": MIX, "rag": {"rag": 1.0}}
 REPEATED_QUESTIONS = ("How long is the warranty on Brightleaf products?", "How much does the AeroPure 300 cost?")
 SMALL_TALK = ("hi", "hello there", "thanks, that helps!", "good morning", "thank you so much")
 MAX_TOKENS = {"rag": 48, "cache_hit": 48, "small_talk": 24, "adapter": 8, "stream": 48}
@@ -43,10 +46,12 @@ def _field(path: Path, name: str) -> list[str]:
     return [json.loads(line)[name] for line in path.read_text().splitlines() if line.strip()]
 
 
-def plan_request(sources: MixSources, rng: random.Random, serial: int, kind: str | None = None) -> PlannedRequest:
-    """One request of the mix (of ``kind`` when given); ``serial`` makes new questions new (a cache miss),
+def plan_request(
+    sources: MixSources, rng: random.Random, serial: int, kind: str | None = None, mix: Mapping[str, float] = MIX
+) -> PlannedRequest:
+    """One request of ``mix`` (of ``kind`` when given); ``serial`` makes new questions new (a cache miss),
     as real traffic is."""
-    kind = kind or rng.choices(list(MIX), weights=list(MIX.values()))[0]
+    kind = kind or rng.choices(list(mix), weights=list(mix.values()))[0]
     if kind == "adapter" and sources.adapter is None:
         kind = "rag"
     model = "auto"

