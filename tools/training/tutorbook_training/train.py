@@ -19,20 +19,35 @@ from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, encode_card
 from tutorbook_training.data import DataError, Dataset, Example, load_dataset, route_examples, split
 from tutorbook_training.model import load_base_model
 
+ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
 
 @dataclass(frozen=True)
 class TrainOptions:
-    rank: int = 8
-    alpha: int = 16
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    epochs: float = 3.0
-    learning_rate: float = 2e-4
+    """The defaults were measured (docs/adapters.md, "What we tried"): rank 16 on every projection at a
+    learning rate of 1e-3 for up to 5 epochs, stopping early on the validation loss."""
+
+    rank: int = 16
+    alpha: int = 32
+    target_modules: tuple[str, ...] = ALL_PROJECTIONS
+    epochs: float = 5.0
+    learning_rate: float = 1e-3
     max_length: int = 256
     batch_size: int = 8
     validation_split: float = 0.1
     patience: int = 2  # epochs without a lower validation loss before training stops
     seed: int = 0
     qlora: bool = False
+    bf16: bool | None = None  # compute in bfloat16 (master weights stay float32); None: where the CPU supports it
+
+
+def bf16_supported() -> bool:
+    """bfloat16 matrix multiplication in hardware (AVX512-BF16 or AMX on x86): about 1.5x faster training here."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def autocast(enabled: bool) -> Any:
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
 
 
 def encode(tokenizer: Any, example: Example, max_length: int) -> tuple[list[int], list[int]]:
@@ -61,11 +76,11 @@ def batches(encoded: list[tuple[list[int], list[int]]], size: int, pad: int) -> 
     return out
 
 
-def mean_loss(model: Any, data: list[dict[str, torch.Tensor]]) -> float:
+def mean_loss(model: Any, data: list[dict[str, torch.Tensor]], bf16: bool = False) -> float:
     if not data:
         return math.nan
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast(bf16):
         losses = [float(model(**batch).loss) for batch in data]
     model.train()
     return sum(losses) / len(losses)
@@ -95,12 +110,15 @@ class EarlyStopping:
         return self.stale >= self.patience
 
 
-def run_epoch(model: Any, optimizer: Any, data: list[dict[str, torch.Tensor]], steps_left: int, progress: Any) -> int:
+def run_epoch(
+    model: Any, optimizer: Any, data: list[dict[str, torch.Tensor]], steps_left: int, progress: Any, bf16: bool
+) -> int:
     """Train on ``data`` (at most ``steps_left`` batches); returns the steps taken."""
     model.train()
     taken = 0
     for batch in data[:steps_left]:
-        loss = model(**batch).loss
+        with autocast(bf16):
+            loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -127,19 +145,20 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
     steps = max(1, math.ceil(len(training) / options.batch_size * options.epochs))
     progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
     order, stopping, step, epochs = random.Random(options.seed), EarlyStopping(options.patience), 0, 0
+    bf16 = bf16_supported() if options.bf16 is None else options.bf16
     while step < steps:
         shuffled = list(training)
         order.shuffle(shuffled)
         encoded = [encode(tokenizer, example, options.max_length) for example in shuffled]
-        step += run_epoch(model, optimizer, batches(encoded, options.batch_size, pad), steps - step, progress)
+        step += run_epoch(model, optimizer, batches(encoded, options.batch_size, pad), steps - step, progress, bf16)
         epochs += 1
-        if stopping.should_stop(model, mean_loss(model, valid_batches)):
+        if stopping.should_stop(model, mean_loss(model, valid_batches, bf16)):
             break
     progress.close()
     if stopping.best_state is not None:
         model.load_state_dict(stopping.best_state, strict=False)
-    figures = {"train_loss": mean_loss(model, batches(encoded, options.batch_size, pad)), "steps": float(step)}
-    figures.update(validation_loss=mean_loss(model, valid_batches), epochs=float(epochs))
+    figures = {"train_loss": mean_loss(model, batches(encoded, options.batch_size, pad), bf16), "steps": float(step)}
+    figures.update(validation_loss=mean_loss(model, valid_batches, bf16), epochs=float(epochs), bf16=float(bf16))
     return model, figures
 
 
@@ -181,6 +200,8 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--qlora", action="store_true", help="train in 4 bits with bitsandbytes (needs CUDA)")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="auto: bfloat16 compute where the CPU has it in hardware")  # fmt: skip
     return parser
 
 
@@ -190,6 +211,7 @@ def main() -> None:
         rank=args.rank, alpha=args.alpha, target_modules=tuple(args.target_modules.split(",")), epochs=args.epochs,
         learning_rate=args.learning_rate, max_length=args.max_length, batch_size=args.batch_size,
         validation_split=args.validation_split, patience=args.patience, seed=args.seed, qlora=args.qlora,
+        bf16={"auto": None, "bf16": True, "fp32": False}[args.precision],
     )  # fmt: skip
     if options.qlora and not torch.cuda.is_available():
         sys.exit("--qlora trains in 4 bits with bitsandbytes, which needs a CUDA GPU; none is present here")
