@@ -151,7 +151,8 @@ def fake_token_ids(text: str) -> list[int]:
 
 
 def fake_chat_tokens(payload: dict[str, Any]) -> list[int]:
-    """A stand-in chat template: ``<start>role\ncontent<end>`` per message, then ``<start>assistant\n``."""
+    """A stand-in chat template: ``<start>role\ncontent<end>`` per message, then ``<start>assistant\n``
+    unless ``add_generation_prompt`` is false (as vLLM's ``/tokenize``)."""
     ids = []
     for message in payload["messages"]:
         ids += [
@@ -161,7 +162,7 @@ def fake_chat_tokens(payload: dict[str, Any]) -> list[int]:
             *fake_token_ids(message["content"]),
             END_OF_TURN,
         ]
-    if payload.get("add_generation_prompt"):
+    if payload.get("add_generation_prompt", True):  # vLLM's /tokenize default
         ids += [START_OF_TURN, *fake_token_ids("assistant"), NEWLINE]
     return ids
 

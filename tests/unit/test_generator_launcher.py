@@ -23,7 +23,7 @@ def test_command_enables_lora_and_probes(tmp_path: Path) -> None:
 def test_env_turns_on_runtime_lora_and_the_filesystem_resolver(tmp_path: Path) -> None:
     env = build_vllm_env(GeneratorSettings(data_dir=tmp_path), {"PATH": "/bin"})
     assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
-    assert env["VLLM_PLUGINS"] == "lora_filesystem_resolver"
+    assert env["VLLM_PLUGINS"] == "lora_filesystem_resolver,tutorbook_lora_prompt_logprobs"
     assert env["VLLM_LORA_RESOLVER_CACHE_DIR"] == str((tmp_path / "adapters").resolve())
     assert env["HF_HUB_OFFLINE"] == "1" and env["PATH"] == "/bin"
 

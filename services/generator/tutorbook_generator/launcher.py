@@ -10,6 +10,7 @@ from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_generator.hub_model import Download, fetch_hub_model, is_hub_id
 from tutorbook_generator.model_prep import prepare_default_model
 from tutorbook_generator.settings import GeneratorSettings
+from tutorbook_generator.vllm_fixes import PLUGIN_NAME as LORA_PROMPT_LOGPROBS_PLUGIN
 
 PROBE_MIDDLEWARE = "tutorbook_generator.probes.ProbeMiddleware"
 
@@ -53,7 +54,7 @@ def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dic
         {
             "VLLM_CPU_KVCACHE_SPACE": str(settings.kv_cache_gib),
             "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
-            "VLLM_PLUGINS": "lora_filesystem_resolver",
+            "VLLM_PLUGINS": f"lora_filesystem_resolver,{LORA_PROMPT_LOGPROBS_PLUGIN}",
             "VLLM_LORA_RESOLVER_CACHE_DIR": str(settings.resolved_adapter_dir().resolve()),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",

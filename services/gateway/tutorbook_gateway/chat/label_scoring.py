@@ -36,8 +36,11 @@ class LabelTokens:
             self._cached.move_to_end(key)
             return self._cached[key]
         prompt = generator.tokenize({"messages": PROBE, "add_generation_prompt": True})
-        answers = [
-            generator.tokenize({"messages": [*PROBE, {"role": "assistant", "content": label}]}) for label in labels
+        answers = [  # vLLM's /tokenize adds a generation prompt unless told not to
+            generator.tokenize(
+                {"messages": [*PROBE, {"role": "assistant", "content": label}], "add_generation_prompt": False}
+            )
+            for label in labels
         ]
         prompt_ids, *answer_ids = await asyncio.gather(prompt, *answers)
         tokens = [continuation(prompt_ids, ids) for ids in answer_ids]
