@@ -34,4 +34,6 @@ def register() -> None:
     from vllm.lora.punica_wrapper.punica_cpu import PunicaWrapperCPU
 
     if not getattr(PunicaWrapperCPU.add_lora_logits, "tutorbook_patched", False):
-        PunicaWrapperCPU.add_lora_logits = add_lora_logits_for_prompt_rows(PunicaWrapperCPU.add_lora_logits)
+        PunicaWrapperCPU.add_lora_logits = add_lora_logits_for_prompt_rows(  # type: ignore[method-assign]
+            PunicaWrapperCPU.add_lora_logits
+        )
