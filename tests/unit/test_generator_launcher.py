@@ -134,3 +134,24 @@ def test_the_launcher_refuses_to_start_vllm_with_a_weak_internal_token(
     with pytest.raises(WeakKeyError, match="TUTORBOOK_INTERNAL_TOKEN") as refused:
         launcher.main()
     assert started == [] and (not token or token not in str(refused.value))
+
+
+def test_the_vllm_plugin_skips_the_lm_head_delta_for_prompt_token_rows() -> None:
+    """vLLM's CPU LoRA wrapper gets one row per prompt token where it expects one per request
+    (vllm#29955): those rows are left as they are, the per-request rows go to vLLM's own code."""
+    import torch
+
+    from tutorbook_generator.vllm_fixes import add_lora_logits_for_prompt_rows
+
+    calls: list[int] = []
+
+    def original(self: object, y: torch.Tensor, x: torch.Tensor, *args: object) -> None:
+        calls.append(x.shape[0])
+
+    class Wrapper:
+        sampler_indices = torch.zeros(4, dtype=torch.long)
+
+    patched = add_lora_logits_for_prompt_rows(original)
+    patched(Wrapper(), torch.zeros(69, 10), torch.zeros(69, 8), None, None, 1.0)  # a request's prompt tokens
+    patched(Wrapper(), torch.zeros(4, 10), torch.zeros(4, 8), None, None, 1.0)  # one row per request
+    assert calls == [4] and patched.tutorbook_patched
