@@ -124,7 +124,7 @@ def finish(
     notes = [*notes, f"the whole comparison took {time.perf_counter() - started:.0f} s"]
     write_outputs(output, comparison, advice, notes, confidences)
     print("\n".join(table(comparison)))
-    print(f"\nrecommendation: {advice['approach']}: {advice['reason']}")
+    print(f"\nrecommendation ({advice['approach']}): {advice['reason']}")
     print(f"report, figures and plots: {output}")
 
 
