@@ -46,10 +46,10 @@ def test_a_classification_comparison_through_every_path_feeds_the_advisor(
                               headers=ADMIN, timeout=120)  # fmt: skip
         assert uploaded.status_code == 201, uploaded.text
         result = compare(
-            gateway_url, "support-triage", "--adapter", "e2e-triage", "--limit", "5", "--output", str(output)
+            gateway_url, "support-triage", "--adapter", "e2e-triage", "--limit", "3", "--output", str(output)
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        assert "recommendation:" in result.stdout
+        assert "recommendation (" in result.stdout
     finally:
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
     paths = paths_of(output)
