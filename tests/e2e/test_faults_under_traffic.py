@@ -138,7 +138,7 @@ def test_with_the_retriever_killed_retrieval_gets_503_the_base_model_answers_and
         small_talk = [decided(gateway_url, "hey how is your evening going so far"), decided(gateway_url, "Hello there")]
         during = running.answers[mark:]
         stack.restart("retriever")
-        wait_ready(stack.services["retriever"], stack.config.url(stack.config.retriever_port) + "/readyz", 300)
+        wait_ready(stack.services["retriever"], stack.config.url(stack.config.retriever_port) + "/readyz", 600)
         back = len(running.answers)
         eventually(lambda: any(a.route == "rag" for a in running.since(back, "auto")), 60, "a RAG answer again")
     assert all(answer.status == 200 for answer in during if answer.model == BASE), during

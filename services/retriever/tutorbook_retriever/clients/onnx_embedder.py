@@ -10,13 +10,17 @@ configuration next to the model, as sentence-transformers itself reads them.
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 BATCH = 4  # texts sorted by length, so batches pad little; measured fastest on 2 CPU cores (4 to 64 tried)
@@ -134,18 +138,27 @@ def cached_model(folder: Path, cache_dir: Path, precision: Precision) -> Path:
 
 class OnnxEmbedder:
     def __init__(self, model_folder: str, cache_dir: Path, threads: int = 0, precision: Precision = "fp32") -> None:
+        started = time.perf_counter()
         import onnxruntime
         from transformers import AutoTokenizer
 
+        imported = time.perf_counter()
         folder = Path(model_folder)
         if not (folder / "config.json").is_file():
             raise OnnxEmbedderError(f"{folder} is not a local model folder; the ONNX backend needs one")
         onnx_path = cached_model(folder, cache_dir, precision)
+        cached = time.perf_counter()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._inputs = {item.name for item in self._session.get_inputs()}
+        session = time.perf_counter()
         self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        # a restart once took 300 s in this constructor (CI, under load): say where, next time
+        log.info("onnx embedder opened", extra={
+            "import_seconds": round(imported - started, 2), "model_file_seconds": round(cached - imported, 2),
+            "session_seconds": round(session - cached, 2), "tokenizer_seconds": round(time.perf_counter() - session, 2),
+        })  # fmt: skip
         self._max_length = max_sequence_length(folder)
         self._pooling = pooling_mode(folder)
         self._dimension = int(json.loads((folder / "config.json").read_text())["hidden_size"])
