@@ -1,8 +1,10 @@
 """The ML team's commands, run as commands: ``tutorbook-upload-adapter`` against the real stack (stored,
-hot-loaded, answering; a broken folder refused in plain words) and ``tutorbook-eval-adapter`` on a few
-held-out examples (its scores printed and written into the adapter's card)."""
+hot-loaded, answering; a broken folder refused in plain words), ``tutorbook-eval-adapter`` on a few
+held-out examples (its scores printed and written into the adapter's card), and an embedding classifier
+trained, uploaded and answering."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ import pytest
 
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
+from tutorbook_devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -69,3 +72,41 @@ def test_the_evaluation_command_scores_the_adapter_against_few_shot_prompting(
     assert [recorded["adapter_accuracy"], recorded["few_shot_accuracy"]] == pytest.approx(scores, abs=0.001)
     calibration = [recorded["adapter_calibration_error"], recorded["few_shot_calibration_error"]]
     assert calibration == pytest.approx(errors, abs=0.001)
+
+
+def test_an_embedding_classifier_is_trained_uploaded_and_answers_without_generating(
+    stack: Stack, gateway_url: str, tmp_path: Path
+) -> None:
+    """Trained by the same CLI on the retriever's embedder (the stack's settings), uploaded by the same
+    command, answered by the gateway from the retriever's embedding: no tokens generated."""
+    folder = tmp_path / "triage-emb"
+    triage = SAMPLES / "support_triage"
+    env = {**os.environ, "TUTORBOOK_DATA_DIR": str(stack.config.data_dir)}  # the retriever's ONNX export
+    trained = subprocess.run(
+        [sys.executable, "-m", "tutorbook_training.train", str(triage / "train.jsonl"), "--name", "e2e-emb",
+         "--kind", "embedding-classifier", "--output", str(folder)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert re.search(r"validation accuracy \d\.\d{3}", trained.stdout), trained.stdout
+    try:
+        uploaded = run("tutorbook_training.upload", str(folder), "--url", gateway_url, "--key", ADMIN_KEY, cwd=tmp_path)
+        assert uploaded.returncode == 0, uploaded.stderr
+        assert json.loads(uploaded.stdout)["loads"] == []  # nothing for vLLM
+        question, label = first_example(triage / "test.jsonl")
+        body = {"model": "e2e-emb", "messages": [{"role": "user", "content": question}]}
+        answer = httpx.post(f"{gateway_url}/v1/chat/completions", json=body, timeout=60,
+                            headers={"Authorization": f"Bearer {API_KEY}"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        labels = json.loads((folder / "tutorbook.json").read_text())["labels"]
+        assert result["tutorbook"]["classification"]["label"] in labels and label in labels
+        assert 0 < result["tutorbook"]["classification"]["confidence"] <= 1
+        assert result["usage"]["total_tokens"] == 0
+    finally:
+        httpx.delete(f"{gateway_url}/v1/adapters/e2e-emb", headers=ADMIN, timeout=60)
+
+
+def first_example(path: Path) -> tuple[str, str]:
+    row = json.loads(path.read_text().splitlines()[0])
+    return str(row["text"]), str(row["label"])

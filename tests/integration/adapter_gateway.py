@@ -40,12 +40,13 @@ class Gateway:
         self.adapter_dir = tmp_path / "adapters"
         self.retriever = FakeRetriever([WARRANTY])
         self.loader = FakeLoader()
+        self.generator = FakeGenerator()
         settings = GatewaySettings(
             api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", data_dir=tmp_path,
             base_model_config=config,
             adapter_unload_grace_seconds=0, **overrides,
         )  # fmt: skip
-        self.app = create_app(settings, retriever=self.retriever, generator=FakeGenerator(), loader=self.loader)
+        self.app = create_app(settings, retriever=self.retriever, generator=self.generator, loader=self.loader)
 
     def tree(self) -> list[str]:
         """Everything stored (the pointer files' contents included)."""

@@ -9,9 +9,9 @@ import pytest
 from tests.conftest import SAMPLES
 from tutorbook_common.adapter_card import parse_card
 from tutorbook_gateway.adapters.validation import BaseModelShape, validate_adapter
-from tutorbook_training.data import DataError, load_dataset, route_examples, split
+from tutorbook_training.data import DataError, load_dataset, route_examples, split, write_card
 from tutorbook_training.model import default_base_model
-from tutorbook_training.train import TrainOptions, encode, train, write_card
+from tutorbook_training.train import TrainOptions, encode, train
 
 TRIAGE = SAMPLES / "support_triage" / "train.jsonl"
 

@@ -5,9 +5,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_common.embedding_classifier import LinearClassifier
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
-from tutorbook_gateway.clients.retriever import ForwardedResponse, Passage, SearchResult, SimilarQuestion
+from tutorbook_gateway.clients.retriever import Embedding, ForwardedResponse, Passage, SearchResult, SimilarQuestion
+
+DEFAULT_VECTOR = [0.0, 0.0, 1.0]
 
 
 class FakeRetriever:
@@ -20,6 +23,8 @@ class FakeRetriever:
         self.version = 1
         self.answered: dict[str, tuple[str, int]] = {}
         self.failure: ServiceError | None = None  # set: every search fails with it (the retriever is down)
+        self.embedder = "fake-embedder"
+        self.vectors: dict[str, list[float]] = {}  # text -> its embedding; others: DEFAULT_VECTOR
 
     async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
         self.queries.append(query)
@@ -46,6 +51,11 @@ class FakeRetriever:
 
     async def index_version(self) -> int:
         return self.version
+
+    async def embed(self, text: str) -> Embedding:
+        if self.failure is not None:
+            raise self.failure
+        return Embedding(self.embedder, self.vectors.get(text, DEFAULT_VECTOR))
 
     async def put_route_examples(self, name: str, examples: list[str]) -> None:
         self.route_examples[name] = examples
@@ -183,12 +193,16 @@ class FakeAdapterCatalog:
     def __init__(self, adapters: dict[str, ActiveAdapter], stored_versions: int = 9) -> None:
         self.adapters = adapters
         self.stored_versions = stored_versions  # every adapter has versions 1 to this one
+        self.classifiers: dict[str, LinearClassifier] = {}  # the adapters that are embedding classifiers
 
     def active(self) -> dict[str, ActiveAdapter]:
         return self.adapters
 
     def has_version(self, name: str, version: int) -> bool:
         return name in self.adapters and 1 <= version <= self.stored_versions
+
+    def embedding_classifier(self, name: str, version: int) -> LinearClassifier | None:
+        return self.classifiers.get(name)
 
 
 TRIAGE_CARD = AdapterCard(

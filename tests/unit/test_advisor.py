@@ -101,6 +101,15 @@ def test_measured_figures_confirm_or_overrule_the_questions() -> None:
     assert overruled["measured"]["verdict"] == "overruled" and overruled["measured"]["best_path"] == "few_shot"
 
 
+def test_an_embedding_classifier_that_beats_the_adapter_is_the_tutor_recommended() -> None:
+    comparison = triage_comparison(adapter=0.825, few_shot=0.425)
+    comparison.paths.append(PathResult(path="embedding_classifier", quality=0.85, prompt_tokens=0))
+    advice = recommend(parse_answers(TRIAGE), best_measured(comparison))
+    assert advice["approach"] == "embedding_classifier" and advice["measured"]["verdict"] == "overruled"
+    assert "--kind embedding-classifier" in advice["next_step"]
+    assert "embedding-classifier: 0.85 accuracy, +3 points over adapter on 40" in advice["measured"]["reason"]
+
+
 def test_within_two_points_the_shorter_prompt_wins() -> None:
     measured = best_measured(triage_comparison(adapter=0.59, few_shot=0.6))
     assert measured is not None and measured.path == "adapter"

@@ -98,10 +98,13 @@ def test_the_report_recommends_from_the_figures_and_the_advisor_reads_it(tmp_pat
     assert json.loads((tmp_path / "comparison.json").read_text())["paths"][1]["figures"]["calibration_error"] == 0.1
 
 
-def test_a_baseline_that_beats_the_best_path_is_said_plainly() -> None:
+def test_an_embedding_classifier_that_beats_the_adapter_is_recommended_as_the_tutor() -> None:
     adapter = classification_result("adapter", [said("", "billing", 0.9)] * 3, TRIAGE)
     baseline = classification_result("embedding_classifier", [said("", t.label, 0.9) for t in TEST], TRIAGE)
     comparison = Comparison(
         dataset="t", task="classification", metric="accuracy", examples=3, paths=[adapter, baseline]
     )
-    assert "embedding classifier baseline scored 67 points higher" in recommendation(comparison)["reason"]
+    advice = recommendation(comparison)
+    assert advice["approach"] == "embedding_classifier"
+    assert advice["reason"].startswith("embedding-classifier: 1.00 accuracy, +67 points over adapter")
+    assert "--kind embedding-classifier" in advice["reason"]

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from tutorbook_common.checked_json import decode_checked
+
 CARD_FILE = "tutorbook.json"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_LABELS = 200
@@ -18,12 +20,17 @@ MAX_ROUTE_EXAMPLES = 500
 MAX_ROUTE_EXAMPLE_CHARS = 2000
 
 TaskType = Literal["generative", "classifier"]
+# "lora": a LoRA adapter vLLM serves; "embedding_classifier": a linear classifier on the retriever's
+# embeddings that the gateway serves itself (tutorbook_common.embedding_classifier). For the latter,
+# base_model names the embedder.
+TutorKind = Literal["lora", "embedding_classifier"]
 
 
 class AdapterCard(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str
     base_model: str
     task_type: TaskType
+    kind: TutorKind = "lora"
     version: int | None = None  # assigned by the store on upload; a card's own value is informative
     labels: list[str] = msgspec.field(default_factory=list)
     route_examples: list[str] = msgspec.field(default_factory=list)
@@ -50,6 +57,8 @@ def card_problems(card: AdapterCard) -> list[str]:
             problems.append("labels must be distinct")
     elif card.labels:
         problems.append("labels are only for task_type 'classifier'")
+    if card.kind == "embedding_classifier" and card.task_type != "classifier":
+        problems.append("an embedding_classifier's task_type is 'classifier'")
     if len(card.labels) > MAX_LABELS or any(not label.strip() or len(label) > MAX_LABEL_CHARS for label in card.labels):
         problems.append(f"at most {MAX_LABELS} labels of 1-{MAX_LABEL_CHARS} characters")
     if len(card.route_examples) > MAX_ROUTE_EXAMPLES or any(
@@ -60,16 +69,7 @@ def card_problems(card: AdapterCard) -> list[str]:
 
 
 def parse_card(raw: bytes) -> AdapterCard:
-    try:
-        card = msgspec.json.decode(raw, type=AdapterCard)
-    except msgspec.ValidationError as exc:
-        raise CardError(f"{CARD_FILE}: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise CardError(f"{CARD_FILE} is not valid JSON: {exc}") from exc
-    problems = card_problems(card)
-    if problems:
-        raise CardError(f"{CARD_FILE}: " + "; ".join(problems))
-    return card
+    return decode_checked(raw, AdapterCard, CARD_FILE, card_problems, CardError)
 
 
 def encode_card(card: AdapterCard) -> bytes:

@@ -53,6 +53,16 @@ class DeleteResponse(msgspec.Struct):
     index_version: int
 
 
+class EmbedRequest(msgspec.Struct):
+    texts: list[str]
+
+
+class EmbedResponse(msgspec.Struct):
+    embedder: str
+    dimension: int
+    vectors: list[list[float]]
+
+
 class SearchRequest(msgspec.Struct):
     query: str
     top_k: int = 5

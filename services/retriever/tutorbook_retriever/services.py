@@ -13,6 +13,7 @@ from tutorbook_retriever.store import Store
 @dataclass(frozen=True)
 class RetrieverServices:
     embedder: Embedder
+    embedder_name: str  # what an embedding classifier's file must name
     store: Store
     metrics: RetrieverMetrics
     ingest_limits: IngestLimits

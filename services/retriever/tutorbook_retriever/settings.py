@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tutorbook_common.embedding_classifier import DEFAULT_EMBEDDER
+
 
 class RetrieverSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TUTORBOOK_", extra="ignore")
@@ -55,6 +57,10 @@ class RetrieverSettings(BaseSettings):
     # Answered questions kept for the gateway's semantic cache (when it is on); when full, those of earlier
     # index versions go, and while still full no more are kept.
     max_answered_questions: int = 100_000
+
+    def embedder_name(self) -> str:
+        """What the embedder is called where a trained thing must match it (an embedding classifier)."""
+        return self.embedding_model or DEFAULT_EMBEDDER
 
     def onnx_cache_dir(self) -> Path:
         return self.data_dir / "models" / "onnx"

@@ -96,6 +96,7 @@ def build_services(
 ) -> RetrieverServices:
     return RetrieverServices(
         embedder=embedder,
+        embedder_name=settings.embedder_name(),
         store=store,
         metrics=create_retriever_metrics(),
         ingest_limits=IngestLimits(

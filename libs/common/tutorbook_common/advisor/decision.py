@@ -16,12 +16,15 @@ TITLES: dict[str, str] = {
     "rag": "Retrieval-augmented generation (RAG)",
     "adapter": "Fine-tuned LoRA adapter",
     "adapter_rag": "Fine-tuned adapter plus RAG",
+    "embedding_classifier": "Embedding classifier (a tutor without the generator)",  # only from measurements
 }
 NEXT_STEPS: dict[str, str] = {
     "prompting": "Ask with model 'base' (or 'auto'); add a few solved examples to the prompt if answers drift.",
     "rag": "Ingest your documents (POST /v1/documents) and ask with model 'auto': answers cite their passages.",
     "adapter": "Train with tutorbook-train-adapter, measure with tutorbook-compare, upload (POST /v1/adapters).",
     "adapter_rag": "Ingest your documents, train and upload an adapter; 'auto' routes to both when both fit.",
+    "embedding_classifier": "Train with tutorbook-train-adapter --kind embedding-classifier (seconds) and upload it "
+    "(POST /v1/adapters): the gateway answers with its label, no generation.",
 }
 ENOUGH_EXAMPLES = ("100_to_1000", "over_1000")
 

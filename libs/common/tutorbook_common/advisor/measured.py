@@ -18,6 +18,7 @@ APPROACH_OF_PATH = {
     "rag": "rag",
     "adapter": "adapter",
     "adapter_rag": "adapter_rag",
+    "embedding_classifier": "embedding_classifier",  # a tutor too: no prompt at all, served without the generator
 }
 
 
@@ -81,7 +82,7 @@ def describe_margin(best: PathResult, other: PathResult) -> str:
 
 
 def best_measured(comparison: Comparison) -> Measured | None:
-    """The best path the advisor can recommend (the router and baselines are not approaches)."""
+    """The best path the advisor can recommend (the router is not an approach)."""
     candidates = [result for result in comparison.paths if result.path in APPROACH_OF_PATH]
     if not candidates:
         return None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_common.embedding_classifier import LinearClassifier
 from tutorbook_gateway.routing import AdapterState
 
 ERROR_WINDOW_SECONDS = 60.0
@@ -25,6 +26,10 @@ class AdapterCatalog(Protocol):
 
     def has_version(self, name: str, version: int) -> bool:
         """Whether that version is stored (a request may pin any stored version: ``name@version``)."""
+        ...
+
+    def embedding_classifier(self, name: str, version: int) -> LinearClassifier | None:
+        """The version's weights when it is an embedding classifier (the gateway serves it), else None."""
         ...
 
 

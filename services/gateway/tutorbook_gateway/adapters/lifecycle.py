@@ -18,9 +18,14 @@ from typing import IO, Any
 
 import msgspec
 
-from tutorbook_common.errors import NotFoundError, ServiceUnavailableError, UpstreamError
+from tutorbook_common.errors import NotFoundError, ServiceError, ServiceUnavailableError, UpstreamError
 from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
 from tutorbook_gateway.adapters.catalog import AdapterHealth
+from tutorbook_gateway.adapters.embedding_tutor import (
+    PROBE_TEXT,
+    is_embedding_classifier,
+    validate_embedding_classifier,
+)
 from tutorbook_gateway.adapters.loading import AdapterLoader, LoadResult
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.adapters.store import FileAdapterStore, served_name
@@ -67,25 +72,22 @@ class AdapterAdmin:
     locks: AdapterLocks
 
     async def upload(self, archive: IO[bytes]) -> dict[str, Any]:
-        """Validate, store and (unless an evaluation gate holds it) activate the adapter in ``archive``,
-        a seekable file: the upload as the route streamed it to disk."""
-        if not self.base_config.is_file():
-            raise ServiceUnavailableError(
-                f"the base model's config.json ({self.base_config}) is not available: cannot validate adapters"
-            )
-        shape = BaseModelShape.from_config(json.loads(self.base_config.read_text()))
-        try:  # unpacking and hashing-like work: off the event loop, so chat does not stall meanwhile
-            files, adapter = await asyncio.to_thread(self.unpack_and_validate, archive, shape)
+        """Validate, store and (unless an evaluation gate holds it) activate the tutor in ``archive`` (a LoRA
+        adapter, or an embedding classifier), a seekable file: the upload as the route streamed it to disk."""
+        try:
+            files, adapter = await self.unpack_and_validate(archive)
         except AdapterRefusedError as exc:
             self.metrics.adapter_uploads.labels(result="refused").inc()
             self.metrics.adapter_refusals.labels(reason=exc.reason).inc()
             raise
-        except Exception:
-            self.metrics.adapter_uploads.labels(result="refused").inc()
-            self.metrics.adapter_refusals.labels(reason="archive").inc()
+        except ServiceError as exc:
+            if exc.status_code < 500:  # the archive itself: unreadable, too large
+                self.metrics.adapter_uploads.labels(result="refused").inc()
+                self.metrics.adapter_refusals.labels(reason="archive").inc()
             raise
         name = adapter.card.name
-        files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME_FILE)
+        if adapter.card.kind == "lora":
+            files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME_FILE)
         async with self.locks.hold(name):
             return await self.store_and_activate(name, files, adapter)
 
@@ -101,11 +103,21 @@ class AdapterAdmin:
             return {**self.describe_version(name, version), "activated": False, "loads": exc.loads, "why": exc.message}
         return {**self.describe_version(name, version), "activated": True, "loads": loads}
 
-    def unpack_and_validate(
-        self, archive: IO[bytes], shape: BaseModelShape
-    ) -> tuple[dict[str, bytes], ValidatedAdapter]:
-        files = read_archive(archive, self.limits)
-        return files, validate_adapter(files, shape, self.max_rank, self.base_model)
+    async def unpack_and_validate(self, archive: IO[bytes]) -> tuple[dict[str, bytes], ValidatedAdapter]:
+        """Unpacking and checking tensors is blocking work: off the event loop, so chat does not stall."""
+        files = await asyncio.to_thread(read_archive, archive, self.limits)
+        if is_embedding_classifier(files):
+            served = await self.retriever.embed(PROBE_TEXT)  # the embedder it must have been trained on
+            return files, await asyncio.to_thread(validate_embedding_classifier, files, served)
+        shape = self.base_model_shape()
+        return files, await asyncio.to_thread(validate_adapter, files, shape, self.max_rank, self.base_model)
+
+    def base_model_shape(self) -> BaseModelShape:
+        if not self.base_config.is_file():
+            raise ServiceUnavailableError(
+                f"the base model's config.json ({self.base_config}) is not available: cannot validate adapters"
+            )
+        return BaseModelShape.from_config(json.loads(self.base_config.read_text()))
 
     async def activate(self, name: str, version: int) -> list[dict[str, Any]]:
         """Make ``version`` the active one (a rollback is activating an earlier one); one change per name."""
@@ -113,9 +125,19 @@ class AdapterAdmin:
             return await self.load_and_switch(name, version)
 
     async def load_and_switch(self, name: str, version: int) -> list[dict[str, Any]]:
-        """Load ``version`` everywhere, teach the router its examples, switch, then retire the old one."""
+        """Load ``version`` everywhere (an embedding classifier needs no generator), teach the router its
+        examples, switch, then retire the old one."""
         card = self.store.card(name, version)
         previous = self.store.active_version(name)
+        results = await self.load_everywhere(name, version) if card.kind == "lora" else []
+        await self.retriever.put_route_examples(name, card.route_examples)
+        await asyncio.to_thread(self.store.activate, name, version)
+        if previous is not None and previous != version and self.store.card(name, previous).kind == "lora":
+            self.background.spawn(self.unload_later(name, previous))
+        return [dataclasses.asdict(result) for result in results]
+
+    async def load_everywhere(self, name: str, version: int) -> list[LoadResult]:
+        """Every replica's load, or :class:`ActivationFailedError` (those that did load it unload it)."""
         results = await self.load(name, version)
         if not all(result.ok for result in results):
             self.background.spawn(self.unload(name, version))
@@ -124,11 +146,7 @@ class AdapterAdmin:
                 f"{served_name(name, version)} could not be loaded on {failed}: the active version is unchanged",
                 [dataclasses.asdict(result) for result in results],
             )
-        await self.retriever.put_route_examples(name, card.route_examples)
-        await asyncio.to_thread(self.store.activate, name, version)
-        if previous is not None and previous != version:
-            self.background.spawn(self.unload_later(name, previous))
-        return [dataclasses.asdict(result) for result in results]
+        return results
 
     async def load(self, name: str, version: int) -> list[LoadResult]:
         lora = served_name(name, version)
@@ -154,10 +172,11 @@ class AdapterAdmin:
     async def delete(self, name: str, version: int | None) -> dict[str, Any]:
         async with self.locks.hold(name):
             active = self.store.active_version(name)
+            loras = {number for number in self.store.versions(name) if self.store.card(name, number).kind == "lora"}
             deleted = await asyncio.to_thread(self.store.delete, name, version)
         if version is None:
             await self.retriever.delete_route_examples(name)
-        for number in deleted:
+        for number in set(deleted) & loras:
             if number == active:
                 self.background.spawn(self.unload_later(name, number))
             else:

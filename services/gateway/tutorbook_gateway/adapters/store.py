@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, parse_card
+from tutorbook_common.embedding_classifier import CLASSIFIER_FILE, LinearClassifier, parse_classifier
 from tutorbook_common.errors import ConflictError, NotFoundError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.routing import VERSION_SEPARATOR
@@ -42,6 +43,7 @@ class FileAdapterStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cards: dict[tuple[str, int], AdapterCard] = {}
+        self._classifiers: dict[tuple[str, int], LinearClassifier] = {}
         self._active: dict[str, ActiveAdapter] = {}
         self._read_at = 0.0
 
@@ -138,6 +140,17 @@ class FileAdapterStore:
             self._cards[key] = parse_card(path.read_bytes())
         return self._cards[key]
 
+    def embedding_classifier(self, name: str, version: int) -> LinearClassifier | None:
+        """The version's weights when it is an embedding classifier (read once: versions never change)."""
+        key = (name, version)
+        if key not in self._classifiers:
+            card = self.card(name, version)
+            if card.kind != "embedding_classifier":
+                return None
+            raw = (self.folder(name, version) / CLASSIFIER_FILE).read_bytes()
+            self._classifiers[key] = parse_classifier(raw, card.labels)
+        return self._classifiers[key]
+
     def active_version(self, name: str) -> int | None:
         try:
             text = self._pointer(name).read_text().strip()
@@ -182,6 +195,7 @@ class FileAdapterStore:
             self.folder(name, number).rename(moved)  # gone at once for readers; then removed
             shutil.rmtree(moved, ignore_errors=True)
             self._cards.pop((name, number), None)
+            self._classifiers.pop((name, number), None)
         self._read_at = 0.0
         return doomed
 

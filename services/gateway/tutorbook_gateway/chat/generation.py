@@ -2,8 +2,8 @@
 text in pieces and then knows how it finished and what it cost; whether those pieces leave as one
 completion or as a stream is the caller's business, so every kind of answer reads the same:
 
-- :class:`WholeAnswer`: complete before it leaves (vLLM's non-streamed completion, a classifier's label,
-  an abstention, a cached answer): one piece;
+- :class:`WholeAnswer`: complete before it leaves (vLLM's non-streamed completion, a classifier's label
+  (scored by vLLM, or by an embedding classifier here), an abstention, a cached answer): one piece;
 - :class:`RelayedStream`: vLLM's stream, piece by piece as the tokens arrive.
 """
 
@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tutorbook_common.errors import UpstreamError, UpstreamTimeoutError
+from tutorbook_common.embedding_classifier import LinearClassifier, logits
+from tutorbook_common.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from tutorbook_gateway.chat.completions import completion_text, no_usage
 from tutorbook_gateway.chat.label_scoring import score_labels
 from tutorbook_gateway.chat.planning import ChatContext, ChatPlan
+from tutorbook_gateway.classification import Classification, classification_from_logprobs
 from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.prompting import abstain_answer
@@ -106,8 +108,27 @@ async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Genera
 
 
 async def classified(plan: ChatPlan, context: ChatContext) -> WholeAnswer:
-    """A classifier adapter's answer: the most probable of its labels, with its confidence and runners-up."""
-    assert plan.labels is not None and plan.payload is not None
-    result, usage = await score_labels(context.generator, plan.payload, plan.labels, context.label_tokens)
+    """A classifier's answer: the most probable of its labels, with its confidence and runners-up. An
+    embedding classifier answers here, from the retriever's embedding; a LoRA one is scored by vLLM."""
+    assert plan.labels is not None and plan.payload is not None and plan.decision.adapter is not None
+    adapter = plan.decision.adapter
+    classifier = context.adapters.embedding_classifier(adapter.name, adapter.version)
+    if classifier is not None:
+        result, usage = await embedded_classification(context, classifier, plan.payload), no_usage()
+    else:
+        result, usage = await score_labels(context.generator, plan.payload, plan.labels, context.label_tokens)
     plan.tutorbook["classification"] = result.as_dict()
     return WholeAnswer(result.text(), "stop", {**no_usage(), **usage})
+
+
+async def embedded_classification(
+    context: ChatContext, classifier: LinearClassifier, payload: dict[str, Any]
+) -> Classification:
+    """The message embedded by the retriever, the classifier's weights applied here: no generator."""
+    embedding = await context.retriever.embed(payload["messages"][-1]["content"])
+    if embedding.embedder != classifier.embedder:
+        raise ServiceUnavailableError(
+            f"the retriever now embeds with {embedding.embedder!r}, but {payload['model']} was trained on "
+            f"{classifier.embedder!r}: retrain it on the retriever's embedder"
+        )
+    return classification_from_logprobs(logits(classifier, embedding.vector))

@@ -52,6 +52,12 @@ class ForwardedResponse:
     body: bytes
 
 
+@dataclass(frozen=True)
+class Embedding:
+    embedder: str  # the retriever's embedder, as it names itself
+    vector: list[float]
+
+
 class RetrieverClient(Protocol):
     async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
         """Passages for ``query`` and its route-example matches (and, when asked, the most similar
@@ -64,6 +70,10 @@ class RetrieverClient(Protocol):
 
     async def index_version(self) -> int:
         """The current index version (cheap: the response cache checks it on every hit)."""
+        ...
+
+    async def embed(self, text: str) -> Embedding:
+        """The text's vector, named by the embedder that made it (for embedding classifiers)."""
         ...
 
     async def put_route_examples(self, name: str, examples: list[str]) -> None: ...
@@ -147,6 +157,10 @@ class HttpRetrieverClient:
 
     async def index_version(self) -> int:
         return int((await self._json("GET", "/v1/index-version"))["index_version"])
+
+    async def embed(self, text: str) -> Embedding:
+        body = await self._json("POST", "/v1/embed", {"texts": [text]})
+        return Embedding(str(body["embedder"]), [float(value) for value in body["vectors"][0]])
 
     async def put_route_examples(self, name: str, examples: list[str]) -> None:
         await self._json("PUT", f"/v1/route-examples/{name}", {"examples": examples})

@@ -5,11 +5,21 @@ import time
 from litestar import post, put
 from litestar.datastructures import State
 
-from tutorbook_retriever.schemas import AnsweredQuestion, RouteHit, SearchRequest, SearchResponse, SimilarQuestionHit
-from tutorbook_retriever.search import search_chunks, validate_filters, validate_query
+from tutorbook_common.errors import BadRequestError
+from tutorbook_retriever.schemas import (
+    AnsweredQuestion,
+    EmbedRequest,
+    EmbedResponse,
+    RouteHit,
+    SearchRequest,
+    SearchResponse,
+    SimilarQuestionHit,
+)
+from tutorbook_retriever.search import MAX_QUERY_CHARS, search_chunks, validate_filters, validate_query
 from tutorbook_retriever.services import RetrieverServices
 
 log = logging.getLogger("tutorbook.search")
+MAX_EMBED_TEXTS = 32
 
 
 @post("/v1/search", status_code=200, sync_to_thread=True)
@@ -51,3 +61,16 @@ def put_answered_question(data: AnsweredQuestion, state: State) -> dict[str, str
     [vector] = services.embedder.embed([data.question])
     kept = services.store.questions.put(data.key, data.question, data.index_version, vector)
     return {"key": data.key, "kept": kept}
+
+
+@post("/v1/embed", status_code=200, sync_to_thread=True)
+def embed(data: EmbedRequest, state: State) -> EmbedResponse:
+    """The texts' vectors, named by the embedder that made them: the gateway serves embedding classifiers
+    with these, and refuses one trained on another embedder."""
+    services: RetrieverServices = state.services
+    if not 1 <= len(data.texts) <= MAX_EMBED_TEXTS:
+        raise BadRequestError(f"texts must hold 1 to {MAX_EMBED_TEXTS} texts", param="texts")
+    if any(not text.strip() or len(text) > MAX_QUERY_CHARS for text in data.texts):
+        raise BadRequestError(f"every text needs 1 to {MAX_QUERY_CHARS} characters", param="texts")
+    vectors = services.embedder.embed(data.texts)
+    return EmbedResponse(services.embedder_name, services.embedder.dimension, vectors)

@@ -20,9 +20,9 @@ def adapter_folder(samples: Path) -> Path:
 
 def train_tiny(samples: Path, folder: Path, name: str) -> None:
     """Support triage, trained for a few steps (about 20 s): enough to answer with a department."""
-    from tutorbook_training.data import load_dataset
+    from tutorbook_training.data import load_dataset, write_card
     from tutorbook_training.model import default_base_model
-    from tutorbook_training.train import TrainOptions, train, write_card
+    from tutorbook_training.train import TrainOptions, train
 
     dataset = load_dataset(samples / "support_triage" / "train.jsonl")
     options = TrainOptions(rank=8, epochs=0.5, batch_size=8, max_length=160, learning_rate=1e-3, seed=0)

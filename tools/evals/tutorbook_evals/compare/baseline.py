@@ -1,30 +1,32 @@
 """The cheap baseline in every classification comparison: a logistic regression on the retriever's own
 sentence embeddings (the same model, the same ONNX runtime), trained on the training split in seconds.
-A tutor that loses to it is not a tutor."""
+A tutor that loses to it is not a tutor: it is what ``tutorbook-train-adapter --kind embedding-classifier``
+trains and the gateway serves, computed here in-process with the same code."""
 
 import time
 
+from tutorbook_common.embedding_classifier import logits
 from tutorbook_evals.compare.datasets import ClassificationSet
 from tutorbook_evals.compare.runner import Observation
+from tutorbook_gateway.classification import classification_from_logprobs
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_training.embedding_classifier import fit_classifier
 
 
 def embedding_classifier(dataset: ClassificationSet, embedder: Embedder) -> tuple[list[Observation], float]:
     """One observation per held-out text (embedded and classified one at a time, as it would be served),
     and the training time in seconds (embedding the training texts included)."""
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-
     started = time.perf_counter()
-    features = embedder.embed([example.text for example in dataset.train])
-    model = LogisticRegression(max_iter=2000, C=10.0)
-    model.fit(features, [example.label for example in dataset.train])
+    texts = [example.text for example in dataset.train]
+    labels = [example.label for example in dataset.train]
+    seen = [label for label in dataset.labels if label in labels]
+    classifier = fit_classifier(embedder.embed(texts), labels, "in-process", seen)
     training_seconds = time.perf_counter() - started
     observations = []
     for example in dataset.test:
         started = time.perf_counter()
-        probabilities = model.predict_proba(embedder.embed([example.text]))[0]
-        best = int(probabilities.argmax())
+        [vector] = embedder.embed([example.text])
+        result = classification_from_logprobs(logits(classifier, vector))
         latency_ms = (time.perf_counter() - started) * 1000
-        label = str(model.classes_[best])
-        observations.append(Observation(label, None, latency_ms, 0, 0, label, float(probabilities[best])))
+        observations.append(Observation(result.label, None, latency_ms, 0, 0, result.label, result.confidence))
     return observations, training_seconds

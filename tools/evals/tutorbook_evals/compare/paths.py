@@ -23,7 +23,7 @@ PATH_TITLES = {
     "rag": "RAG",
     "adapter": "adapter",
     "router": "router (auto)",
-    "embedding_classifier": "embedding classifier (baseline)",
+    "embedding_classifier": "embedding classifier",
 }
 
 Messages = list[dict[str, str]]

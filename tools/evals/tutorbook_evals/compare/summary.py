@@ -22,6 +22,8 @@ RETRAIN_NOTE = {
     "adapter_rag": "retrain when the task changes; re-ingest when the documents do",
     "rag": "re-ingest when the documents change; no training to maintain",
     "prompting": "no training and no index to maintain; revisit when you have hundreds of examples",
+    "embedding_classifier": "train it with tutorbook-train-adapter --kind embedding-classifier (seconds) and "
+    "upload it: the gateway serves it without the generator; retrain when the labels change",
 }
 
 
@@ -77,12 +79,4 @@ def recommendation(comparison: Comparison) -> dict[str, str]:
     if measured is None:
         return {"approach": "none", "reason": "no path the advisor recommends was measured"}
     reason = f"{measured.reason}; {RETRAIN_NOTE[measured.approach]}"
-    baseline = next((r for r in comparison.paths if r.path == "embedding_classifier"), None)
-    best = next(r for r in comparison.paths if r.path == measured.path)
-    if baseline is not None and baseline.quality > best.quality:
-        gap = (baseline.quality - best.quality) * 100
-        reason += (
-            f". The embedding classifier baseline scored {gap:.0f} points higher ({baseline.quality:.2f}) with no"
-            " generation at all: train the adapter longer, or serve that classifier"
-        )
     return {"approach": measured.approach, "path": measured.path, "reason": reason}

@@ -15,9 +15,9 @@ def train_and_upload(
     dataset: ClassificationSet, name: str, base_model: str, gateway_url: str, key: str
 ) -> tuple[str, float]:
     """The adapter's name and the training time in seconds."""
-    from tutorbook_training.data import Dataset, Example
+    from tutorbook_training.data import Dataset, Example, write_card
     from tutorbook_training.model import default_base_model
-    from tutorbook_training.train import TrainOptions, train, write_card
+    from tutorbook_training.train import TrainOptions, train
     from tutorbook_training.upload import pack
 
     examples = [Example(classifier_messages(dataset.labels, e.text), e.label, e.label, e.text) for e in dataset.train]

@@ -1,0 +1,61 @@
+"""The embedding classifier's file (shared by training and serving) and the confidence it gives."""
+
+import json
+import math
+
+import pytest
+
+from tutorbook_common.adapter_card import CardError, parse_card
+from tutorbook_common.embedding_classifier import ClassifierError, LinearClassifier, logits, parse_classifier
+from tutorbook_gateway.classification import classification_from_logprobs
+
+LABELS = ["billing", "returns"]
+
+
+def classifier_bytes(**changes: object) -> bytes:
+    body = {"embedder": "e", "dimension": 2, "labels": LABELS, "weights": [[1.0, 0.0], [0.0, 1.0]], "bias": [0.5, 0.0]}
+    return json.dumps({**body, **changes}).encode()
+
+
+def test_the_confidence_is_the_softmax_of_the_logits_over_the_labels() -> None:
+    classifier = parse_classifier(classifier_bytes(), LABELS)
+    scores = logits(classifier, [0.2, 0.9])
+    assert scores == pytest.approx({"billing": 0.7, "returns": 0.9})
+    result = classification_from_logprobs(scores)
+    assert result.label == "returns"
+    assert result.confidence == pytest.approx(math.exp(0.9) / (math.exp(0.7) + math.exp(0.9)))
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"weights": [[1.0, 0.0]]}, "one entry per label"),
+        ({"weights": [[1.0], [0.0]]}, "needs 2 numbers"),
+        ({"labels": ["returns", "billing"]}, "the card's labels, in the card's order"),
+        ({"dimension": 0}, "dimension must be"),
+        ({"bias": [1e7, 0.0]}, "finite numbers within"),
+        ({"bias": [float("inf"), 0.0]}, "out of range"),
+        ({"weights": "no"}, "Expected `array`"),
+        ({"extra": 1}, "unknown field"),
+    ],
+)
+def test_a_broken_file_says_what_is_wrong(changes: dict[str, object], words: str) -> None:
+    with pytest.raises(ClassifierError, match=r"classifier\.json") as caught:
+        parse_classifier(classifier_bytes(**changes).replace(b"Infinity", b"1e999"), LABELS)
+    assert words in str(caught.value)
+
+
+def test_a_vector_of_another_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="3 numbers"):
+        logits(
+            LinearClassifier(embedder="e", dimension=2, labels=LABELS, weights=[[1, 0], [0, 1]], bias=[0, 0]), [1, 2, 3]
+        )
+
+
+def test_the_card_of_an_embedding_classifier_is_a_classifier() -> None:
+    card = {"name": "t", "base_model": "e", "task_type": "generative", "kind": "embedding_classifier"}
+    with pytest.raises(CardError, match="task_type is 'classifier'"):
+        parse_card(json.dumps(card).encode())
+    assert parse_card(json.dumps({**card, "task_type": "classifier", "labels": LABELS}).encode()).kind == (
+        "embedding_classifier"
+    )
