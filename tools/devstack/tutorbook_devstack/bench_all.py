@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_charts import plot_levels
-from tutorbook_devstack.bench_machine import describe_machine
+from tutorbook_devstack.bench_machine import describe_code, describe_machine
 from tutorbook_devstack.bench_page import render_page
 
 BENCHMARKS = ("gateway", "cache", "router", "retrieval", "adapter", "load")  # in the order they run
@@ -207,6 +207,7 @@ def run_all(benchmarks: list[Benchmark], outputs: Outputs, quick: bool, time_lim
         "command": shown([sys.executable, "-m", "tutorbook_devstack.bench_all", *sys.argv[1:]]),
         "quick": quick,
         "machine": describe_machine(),
+        "code": describe_code(__file__),
         "benchmarks": [run_benchmark(benchmark, outputs, time_limit) for benchmark in benchmarks],
     }
     run["seconds"] = time.time() - started

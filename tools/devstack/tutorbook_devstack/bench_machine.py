@@ -4,6 +4,7 @@ torch and vLLM, for the header of ``docs/benchmarks.md``. Read when asked, never
 import importlib.metadata
 import os
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,21 @@ def describe_machine() -> dict[str, Any]:
         "torch": installed_version("torch"),
         "vllm": installed_version(*VLLM_DISTRIBUTIONS),
     }
+
+
+def describe_code(package_file: str) -> str | None:
+    """The commit of the code a run imports (the git checkout holding ``package_file``), and whether that
+    checkout had uncommitted changes when the run started; None outside a git checkout."""
+
+    def git(*arguments: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *arguments], cwd=Path(package_file).parent, capture_output=True, text=True)
+        except OSError:
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit is None:
+        return None
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit} (with uncommitted changes)" if changed else commit

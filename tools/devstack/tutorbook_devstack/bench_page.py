@@ -69,6 +69,7 @@ def header_lines(run: Record) -> list[str]:
         f"- **Command**: `{run['command']}`",
         f"- **Machine**: {machine_line(machine)}",
         f"- **Versions**: {versions_line(machine)}",
+        *([f"- **Code**: commit {run['code']}"] if run.get("code") else []),
         "",
     ]
     if run.get("quick"):
