@@ -28,7 +28,7 @@ from tutorbook_evals.compare.datasets import (
     classification_files,
     qa_files,
 )
-from tutorbook_evals.compare.runs import run_classification, run_qa
+from tutorbook_evals.compare.runs import qa_split, run_classification, run_qa
 from tutorbook_evals.routing_set import default_eval_data
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         task, metric, examples = "classification", "accuracy", len(dataset.test)
     else:
         results, notes, confidences = run_qa(dataset, args, key)
-        task, metric, examples = "qa", "token_f1", len(dataset.questions)
+        task, metric, examples = "qa", "token_f1", len(qa_split(dataset, args.seed)[1])
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     comparison = Comparison(
         dataset=args.dataset, task=task, metric=metric, examples=examples, paths=results, created=created,

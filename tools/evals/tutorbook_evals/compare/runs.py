@@ -12,6 +12,7 @@ from tutorbook_evals.compare.datasets import ClassificationSet, QASet
 from tutorbook_evals.compare.paths import PATH_TITLES, classification_paths, pick_shots, qa_paths
 from tutorbook_evals.compare.runner import gateway_client, run_path
 from tutorbook_evals.compare.summary import classification_result, qa_result
+from tutorbook_evals.retrieval_corpora import EvalQuestion
 
 Confidences = dict[str, list[tuple[float, bool]]]
 QA_SHOTS = 3
@@ -75,13 +76,17 @@ def ingest(dataset: QASet, gateway_url: str, key: str) -> None:
             response.raise_for_status()
 
 
+def qa_split(dataset: QASet, seed: int) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
+    """The few-shot examples (questions with their answers, left out of the evaluation) and the rest."""
+    questions = list(dataset.questions)
+    random.Random(seed).shuffle(questions)
+    return questions[:QA_SHOTS], questions[QA_SHOTS:]
+
+
 def run_qa(dataset: QASet, args: argparse.Namespace, key: str) -> tuple[list[PathResult], list[str], Confidences]:
     if args.ingest:
         ingest(dataset, args.gateway_url, key)
-    rng = random.Random(args.seed)
-    questions = list(dataset.questions)
-    rng.shuffle(questions)
-    shots, asked = questions[:QA_SHOTS], questions[QA_SHOTS:]
+    shots, asked = qa_split(dataset, args.seed)
     notes = [f"{len(dataset.documents)} documents, {len(asked)} questions with reference answers"]
     notes.append(f"few-shot prompting: {len(shots)} of the questions, with their answers, left out of the evaluation")
     results = []
