@@ -89,6 +89,14 @@ def test_an_embedding_classifier_is_trained_uploaded_and_answers_without_generat
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert re.search(r"validation accuracy \d\.\d{3}", trained.stdout), trained.stdout
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "tutorbook_training.evaluate", str(folder), str(triage / "test.jsonl"),
+         "--shots-from", str(triage / "train.jsonl"), "--limit", "4"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    recorded = json.loads((folder / "tutorbook.json").read_text())["eval"]
+    assert recorded["examples"] == 4 and 0 <= recorded["adapter_accuracy"] <= 1  # what the upload gate reads
     try:
         uploaded = run("tutorbook_training.upload", str(folder), "--url", gateway_url, "--key", ADMIN_KEY, cwd=tmp_path)
         assert uploaded.returncode == 0, uploaded.stderr

@@ -75,3 +75,12 @@ def logits(classifier: LinearClassifier, vector: list[float]) -> dict[str, float
         label: bias + math.fsum(weight * value for weight, value in zip(row, vector, strict=True))
         for label, row, bias in zip(classifier.labels, classifier.weights, classifier.bias, strict=True)
     }
+
+
+def probabilities(classifier: LinearClassifier, vector: list[float]) -> dict[str, float]:
+    """Each label's probability for an embedded message: the softmax of the logits over the labels."""
+    scores = logits(classifier, vector)
+    top = max(scores.values())
+    weights = {label: math.exp(score - top) for label, score in scores.items()}
+    total = sum(weights.values())
+    return {label: weight / total for label, weight in weights.items()}

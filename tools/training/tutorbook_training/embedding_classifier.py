@@ -10,9 +10,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tutorbook_common.adapter_card import AdapterCard
-from tutorbook_common.embedding_classifier import CLASSIFIER_FILE, LinearClassifier, encode_classifier, logits
+from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, parse_card
+from tutorbook_common.embedding_classifier import (
+    CLASSIFIER_FILE,
+    LinearClassifier,
+    encode_classifier,
+    parse_classifier,
+    probabilities,
+)
 from tutorbook_training.data import Dataset, split, write_card
+from tutorbook_training.label_scoring import expected_calibration_error
 
 REGULARISATION = 10.0  # scikit-learn's C: the inverse of the L2 penalty (measured in docs/adapters.md)
 
@@ -38,9 +45,25 @@ def fit_classifier(
     )
 
 
-def predict(classifier: LinearClassifier, vector: list[float]) -> str:
-    scores = logits(classifier, vector)
-    return max(scores, key=lambda label: scores[label])
+def predict(classifier: LinearClassifier, vector: list[float]) -> tuple[str, float]:
+    """The most probable label and its probability."""
+    chances = probabilities(classifier, vector)
+    best = max(chances, key=lambda label: chances[label])
+    return best, chances[best]
+
+
+def score_on(folder: Path, heldout: Dataset) -> tuple[float, float]:
+    """Accuracy and expected calibration error of the embedding classifier in ``folder`` on ``heldout``,
+    embedded as the retriever embeds (what ``tutorbook-eval-adapter`` records for this kind)."""
+    from tutorbook_retriever.settings import RetrieverSettings
+    from tutorbook_retriever.wiring import open_embedder
+
+    card = parse_card((folder / CARD_FILE).read_bytes())
+    classifier = parse_classifier((folder / CLASSIFIER_FILE).read_bytes(), card.labels)
+    vectors = open_embedder(RetrieverSettings()).embed([example.text or "" for example in heldout.examples])
+    said = [predict(classifier, vector) for vector in vectors]
+    correct = [label == example.label for (label, _), example in zip(said, heldout.examples, strict=True)]
+    return sum(correct) / len(correct), expected_calibration_error([chance for _, chance in said], correct)
 
 
 def train_embedding_classifier(
@@ -62,7 +85,7 @@ def train_embedding_classifier(
     figures = {"seconds": time.perf_counter() - started, "train_examples": float(len(train))}
     if validation:
         vectors = embedder.embed([example.text or "" for example in validation])
-        said = [predict(classifier, vector) for vector in vectors]
+        said = [predict(classifier, vector)[0] for vector in vectors]
         right = sum(label == example.label for label, example in zip(said, validation, strict=True))
         figures["validation_accuracy"] = right / len(validation)
     return classifier, figures

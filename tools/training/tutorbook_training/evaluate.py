@@ -5,7 +5,8 @@ into the adapter's card (the question Tutorbook exists to answer: when does fine
 Classifiers are scored as the gateway serves them: every label's full token sequence scored as the
 answer, normalised over the label set (:mod:`tutorbook_training.label_scoring`); accuracy, and the
 expected calibration error of the confidence. Generative adapters: the mean token F1 of the answer
-against the reference.
+against the reference. An embedding classifier (``--kind embedding-classifier``) is scored on the
+retriever's embeddings, beside the same few-shot prompting.
 """
 
 import argparse
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from tutorbook_common.adapter_card import CARD_FILE, encode_card, parse_card
 from tutorbook_training.data import Dataset, Example, load_dataset
+from tutorbook_training.embedding_classifier import score_on
 from tutorbook_training.label_scoring import expected_calibration_error, score_labels
 from tutorbook_training.model import default_base_model, load_base_model
 
@@ -116,9 +118,12 @@ def evaluate(adapter_dir: Path, heldout: Dataset, shots: list[Example], base_mod
         heldout.examples, lambda example: few_shot_messages(example, shots), model, tokenizer, heldout,
         "few-shot prompting",
     )  # fmt: skip
-    tuned = PeftModel.from_pretrained(model, adapter_dir)
-    tuned.eval()
-    adapter = score(heldout.examples, lambda example: example.messages, tuned, tokenizer, heldout, "adapter")
+    if parse_card((adapter_dir / CARD_FILE).read_bytes()).kind == "embedding_classifier":
+        adapter = PathScore(*score_on(adapter_dir, heldout))  # no language model: the retriever's embeddings
+    else:
+        tuned = PeftModel.from_pretrained(model, adapter_dir)
+        tuned.eval()
+        adapter = score(heldout.examples, lambda example: example.messages, tuned, tokenizer, heldout, "adapter")
     metric = "accuracy" if heldout.task_type == "classifier" else "token_f1"
     return Scores(adapter, few_shot, len(heldout.examples), len(shots), metric)
 
