@@ -88,7 +88,7 @@ def test_an_embedding_classifier_is_trained_uploaded_and_answers_without_generat
         capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr[-2000:]
-    assert re.search(r"validation accuracy \d\.\d{3}", trained.stdout), trained.stdout
+    assert re.search(r"cross-validated accuracy \d\.\d{3}", trained.stdout), trained.stdout
     evaluated = subprocess.run(
         [sys.executable, "-m", "tutorbook_training.evaluate", str(folder), str(triage / "test.jsonl"),
          "--shots-from", str(triage / "train.jsonl"), "--limit", "4"],

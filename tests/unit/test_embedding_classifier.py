@@ -6,8 +6,9 @@ import math
 import pytest
 
 from tutorbook_common.adapter_card import CardError, parse_card
-from tutorbook_common.embedding_classifier import ClassifierError, LinearClassifier, logits, parse_classifier
+from tutorbook_common.embedding_classifier import ClassifierError, LinearClassifier, logits, parse_classifier, softmax
 from tutorbook_gateway.classification import classification_from_logprobs
+from tutorbook_training.embedding_classifier import fit_temperature, stratified_folds
 
 LABELS = ["billing", "returns"]
 
@@ -59,3 +60,21 @@ def test_the_card_of_an_embedding_classifier_is_a_classifier() -> None:
     assert parse_card(json.dumps({**card, "task_type": "classifier", "labels": LABELS}).encode()).kind == (
         "embedding_classifier"
     )
+
+
+def test_every_fold_leaves_every_label_to_fit_on() -> None:
+    labels = ["a"] * 10 + ["b"] * 7 + ["c"]
+    folds = stratified_folds(labels, 5, seed=0)
+    assert len(folds) == 5 and sorted(i for fold in folds for i in fold) == list(range(17))  # "c" in none
+    for fold in folds:
+        assert {labels[i] for i in range(18) if i not in fold} == {"a", "b", "c"}
+        assert 3 <= len(fold) <= 4
+
+
+def test_the_temperature_sharpens_a_too_flat_softmax_and_keeps_the_ranking() -> None:
+    flat = [{"a": 1.0, "b": 0.0}] * 9 + [{"a": 0.0, "b": 1.0}] * 9  # always right, but only 73% sure
+    temperature = fit_temperature(flat, ["a"] * 9 + ["b"] * 9)
+    assert temperature < 0.1
+    assert softmax(flat[0], temperature)["a"] > 0.99
+    mixed = [{"a": 1.0, "b": 0.0}] * 6 + [{"a": 1.0, "b": 0.0}] * 3  # right two times in three
+    assert softmax(mixed[0], fit_temperature(mixed, ["a"] * 6 + ["b"] * 3))["a"] == pytest.approx(2 / 3, abs=0.03)

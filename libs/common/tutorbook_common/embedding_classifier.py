@@ -79,8 +79,11 @@ def logits(classifier: LinearClassifier, vector: list[float]) -> dict[str, float
 
 def probabilities(classifier: LinearClassifier, vector: list[float]) -> dict[str, float]:
     """Each label's probability for an embedded message: the softmax of the logits over the labels."""
-    scores = logits(classifier, vector)
+    return softmax(logits(classifier, vector))
+
+
+def softmax(scores: dict[str, float], temperature: float = 1.0) -> dict[str, float]:
     top = max(scores.values())
-    weights = {label: math.exp(score - top) for label, score in scores.items()}
+    weights = {label: math.exp((score - top) / temperature) for label, score in scores.items()}
     total = sum(weights.values())
     return {label: weight / total for label, weight in weights.items()}

@@ -227,12 +227,12 @@ def train_and_write_embedding_classifier(dataset: Dataset, args: argparse.Namesp
 
     print(f"embedding classifier {args.name!r}: {len(dataset.examples)} examples, the retriever's embedder")
     try:
-        classifier, figures = train_embedding_classifier(dataset, args.validation_split, args.seed)
+        classifier, figures = train_embedding_classifier(dataset, args.seed)
     except ValueError as exc:
         sys.exit(str(exc))
     write_embedding_classifier(dataset, args.name, classifier, args.output, figures)
-    accuracy = figures.get("validation_accuracy")
-    scored = "" if accuracy is None else f", validation accuracy {accuracy:.3f}"
+    accuracy = figures.get("cross_validated_accuracy")
+    scored = "" if accuracy is None else f", cross-validated accuracy {accuracy:.3f}"
     print(f"trained in {figures['seconds']:.1f} s{scored}; written to {args.output}")
 
 

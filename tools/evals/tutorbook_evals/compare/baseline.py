@@ -1,7 +1,8 @@
 """The cheap baseline in every classification comparison: a logistic regression on the retriever's own
 sentence embeddings (the same model, the same ONNX runtime), trained on the training split in seconds.
 A tutor that loses to it is not a tutor: it is what ``tutorbook-train-adapter --kind embedding-classifier``
-trains and the gateway serves, computed here in-process with the same code."""
+trains (temperature-scaled by cross-validation) and the gateway serves, computed here in-process with
+the same code."""
 
 import time
 
@@ -10,7 +11,8 @@ from tutorbook_evals.compare.datasets import ClassificationSet
 from tutorbook_evals.compare.runner import Observation
 from tutorbook_gateway.classification import classification_from_logprobs
 from tutorbook_retriever.clients.embedder import Embedder
-from tutorbook_training.embedding_classifier import fit_classifier
+from tutorbook_training.embedding_classifier import fit_calibrated
+from tutorbook_training.train import TrainOptions
 
 
 def embedding_classifier(dataset: ClassificationSet, embedder: Embedder) -> tuple[list[Observation], float]:
@@ -20,7 +22,7 @@ def embedding_classifier(dataset: ClassificationSet, embedder: Embedder) -> tupl
     texts = [example.text for example in dataset.train]
     labels = [example.label for example in dataset.train]
     seen = [label for label in dataset.labels if label in labels]
-    classifier = fit_classifier(embedder.embed(texts), labels, "in-process", seen)
+    classifier, _ = fit_calibrated(embedder.embed(texts), labels, "in-process", seen, TrainOptions().seed)
     training_seconds = time.perf_counter() - started
     observations = []
     for example in dataset.test:
