@@ -118,3 +118,13 @@ def test_a_classifier_of_another_dimension_is_refused(client: TestClient[Litesta
     assert response.status_code == 400
     assert "(4 dimensions), but the retriever embeds with 'fake-embedder' (3 dimensions)" in response.text
     assert gateway.tree() == []
+
+
+def test_a_classifier_whose_embedder_the_retriever_no_longer_serves_says_to_retrain(
+    client: TestClient[Litestar], gateway: Gateway
+) -> None:
+    assert upload(client, tar_gz(classifier_files())).status_code == 201
+    gateway.retriever.embedder = "all-mpnet-base-v2"  # the retriever was reconfigured after the upload
+    answer = client.post("/v1/chat/completions", json=chat("I was charged twice", model="triage"), headers=USER)
+    assert answer.status_code == 503
+    assert "was trained on 'fake-embedder': retrain it" in answer.json()["error"]["message"]
