@@ -5,9 +5,10 @@ prompt the adapter was trained with, as prompt log-probabilities. Normalised ove
 the probabilities people see: the answer is the most probable label, and no runner-up can outrank it.
 """
 
-import math
 from dataclasses import dataclass
 from typing import Any
+
+from tutorbook_common.embedding_classifier import softmax
 
 RUNNERS_UP = 3
 MIN_RUNNER_UP = 0.01
@@ -42,10 +43,7 @@ class Classification:
 
 def classification_from_logprobs(logprobs: dict[str, float]) -> Classification:
     """``logprobs``: each label's log-probability as the whole answer (any common offset cancels)."""
-    top = max(logprobs.values())
-    weights = {label: math.exp(value - top) for label, value in logprobs.items()}
-    total = sum(weights.values())
-    ranked = sorted((LabelScore(label, weight / total) for label, weight in weights.items()), key=probability)
+    ranked = sorted((LabelScore(label, chance) for label, chance in softmax(logprobs).items()), key=probability)
     best, *rest = ranked
     runners_up = tuple(score for score in rest[:RUNNERS_UP] if score.probability >= MIN_RUNNER_UP)
     return Classification(best.label, best.probability, runners_up)
