@@ -25,6 +25,7 @@ class FakeRetriever:
         self.failure: ServiceError | None = None  # set: every search fails with it (the retriever is down)
         self.embedder = "fake-embedder"
         self.vectors: dict[str, list[float]] = {}  # text -> its embedding; others: DEFAULT_VECTOR
+        self.similarity_calls = 0
 
     async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
         self.queries.append(query)
@@ -57,6 +58,20 @@ class FakeRetriever:
             raise self.failure
         return Embedding(self.embedder, self.vectors.get(text, DEFAULT_VECTOR))
 
+    async def similarities(self, texts: list[str], candidates: list[str]) -> list[list[float]]:
+        """Word-set cosine stands in for the embedder's."""
+        if self.failure is not None:
+            raise self.failure
+        self.similarity_calls += 1
+
+        def words(text: str) -> set[str]:
+            return {word.strip("?!.,[]()").lower() for word in text.split()} - {""}
+
+        def cosine(a: set[str], b: set[str]) -> float:
+            return len(a & b) / math.sqrt(len(a) * len(b)) if a and b else 0.0
+
+        return [[cosine(words(text), words(candidate)) for candidate in candidates] for text in texts]
+
     async def put_route_examples(self, name: str, examples: list[str]) -> None:
         self.route_examples[name] = examples
 
@@ -72,15 +87,23 @@ class FakeRetriever:
 
 
 class FakeChunkStream:
-    """vLLM's chunk sequence for the answer "Two years [1].", with usage last."""
+    """vLLM's chunk sequence for an answer ("Two years [1]."), a word at a time, with usage last."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, answer: str = "Two years [1].") -> None:
         self.model = model
+        self.answer = answer
         self.closed = False
+        self.sent = 0  # content chunks sent before the stream was closed
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
-        deltas = [{"role": "assistant", "content": ""}, {"content": "Two"}, {"content": " years"}, {"content": " [1]."}]
+        words = self.answer.split(" ")
+        deltas = [{"role": "assistant", "content": ""}] + [
+            {"content": (" " if i else "") + w} for i, w in enumerate(words)
+        ]
         for delta in deltas:
+            if self.closed:
+                return
+            self.sent += 1
             yield self.chunk([{"index": 0, "delta": delta, "finish_reason": None}])
         yield self.chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
         yield {**self.chunk([]), "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}}
@@ -100,6 +123,7 @@ class FakeGenerator:
         self.tokenized: list[dict[str, Any]] = []
         # a classifier's labels as vLLM would score them: "billing" (0.9), runner-up "returns"
         self.label_probabilities = {"billing": 0.9, "returns": 0.08, "shipping": 0.02}
+        self.answer = "Two years [1]."  # what every chat completion says
 
     async def tokenize(self, payload: dict[str, Any]) -> list[int]:
         self.tokenized.append(payload)
@@ -127,13 +151,13 @@ class FakeGenerator:
             "object": "chat.completion",
             "created": 0,
             "model": payload["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Two years [1]."}}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": self.answer}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
         }
 
     async def open_chat_stream(self, payload: dict[str, Any]) -> FakeChunkStream:
         self.payloads.append(payload)
-        self.streams.append(FakeChunkStream(payload["model"]))
+        self.streams.append(FakeChunkStream(payload["model"], self.answer))
         return self.streams[-1]
 
     async def list_models(self) -> list[dict[str, Any]]:
@@ -145,7 +169,7 @@ class FakeGenerator:
 
 USER = {"Authorization": "Bearer user-key-for-tests-0001"}
 ADMIN = {"Authorization": "Bearer admin-key-for-tests-0001"}
-WARRANTY = Passage("warranty", "warranty#0", "Warranty Policy", "Coverage", "2 years from delivery.", 0.9, 0.71)
+WARRANTY = Passage("warranty", "warranty#0", "Warranty Policy", "Coverage", "Two years from delivery.", 0.9, 0.71)
 RETURNS = Passage("returns", "returns#0", "Returns", "", "30 days.", 0.5, 0.35)
 
 

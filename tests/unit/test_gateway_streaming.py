@@ -24,7 +24,11 @@ def test_a_rag_answer_streams_with_the_decision_first(client: TestClient[Litesta
     assert items[-1] == "[DONE]"
     chunks = items[:-1]
     assert chunks[0]["tutorbook"]["route"] == "rag" and chunks[0]["tutorbook"]["citations"][0]["doc_id"] == "warranty"
-    assert all("tutorbook" not in item for item in chunks[1:])
+    assert all("tutorbook" not in item for item in chunks[1:-1])
+    last = chunks[-1]  # the checked claims come with the finish reason
+    assert last["choices"][0]["finish_reason"] == "stop"
+    assert last["tutorbook"]["claims"][0]["supported"] is True and last["tutorbook"]["claims"][0]["citation"] == 0
+    assert last["tutorbook"]["citations"][0]["quotes"] == ["Two years from delivery."]
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == "Two years [1]."
     assert all(item["choices"] and "usage" not in item for item in chunks)  # usage only when asked for
     generator: FakeGenerator = upstream[1]

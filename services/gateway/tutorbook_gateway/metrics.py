@@ -34,6 +34,10 @@ class GatewayMetrics:
     adapter_loads: Counter
     adapter_fallbacks: Counter
     generator_replica_skips: Counter
+    claims: Counter
+    answers_withheld: Counter
+    runaway_answers: Counter
+    feedback_by_claims: Counter
 
 
 def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
@@ -69,6 +73,19 @@ def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
         "retrieval_top_score": histogram(
             "retrieval_top_score", "Best retrieval score per routed request", [], SCORE_BUCKETS
         ),
+        "claims": counter(
+            "answer_claims",
+            "Checked sentences of answers written from passages, by route, answering model and verdict",
+            ["route", "model", "verdict"],
+        ),
+        "answers_withheld": counter(
+            "answers_withheld",
+            "Answers whose unsupported sentences were dropped (withheld) or left nothing to say (not_sure)",
+            ["route", "model", "outcome"],
+        ),
+        "runaway_answers": counter(
+            "runaway_answers", "Answers ended at a repeated sentence or the sentence budget, by route", ["route"]
+        ),
         "cache_lookups": counter(
             "cache_lookups",
             "Response cache lookups: hit, miss, stale (the index changed) or bypass (not deterministic)",
@@ -94,6 +111,11 @@ def service_metrics(registry: CollectorRegistry) -> dict[str, Counter]:
         ),
         "feedback": counter(
             "feedback", "Feedback on answers by the route that produced them and the rating", ["route", "rating"]
+        ),
+        "feedback_by_claims": counter(
+            "feedback_by_claims",
+            "Feedback on checked answers by how the claim check found them and the rating",
+            ["claims", "rating"],
         ),
         "adapter_uploads": counter("adapter_uploads", "Adapter uploads by result (stored, refused)", ["result"]),
         "adapter_refusals": counter(
@@ -131,7 +153,7 @@ def initialise_series(metrics: GatewayMetrics) -> None:
         for kind in ("upstream_error", "upstream_timeout", "upstream_unavailable"):
             metrics.upstream_errors.labels(service=service, kind=kind)
     metrics.upstream_errors.labels(service="generator", kind="generator_busy")
-    for component in ("cache", "sessions", "rate_limits"):
+    for component in ("cache", "sessions", "rate_limits", "feedback"):
         metrics.state_errors.labels(component=component)
     for limit in ("requests", "tokens", "requests_in_flight"):
         metrics.rate_limited.labels(limit=limit)
@@ -140,5 +162,14 @@ def initialise_series(metrics: GatewayMetrics) -> None:
     for route in ROUTES:
         for rating in ("up", "down"):
             metrics.feedback.labels(route=route, rating=rating)
+    for route in ("rag", "adapter+rag"):
+        for verdict in ("supported", "unsupported", "hedge"):
+            metrics.claims.labels(route=route, model="base", verdict=verdict)
+        for outcome in ("withheld", "not_sure"):
+            metrics.answers_withheld.labels(route=route, model="base", outcome=outcome)
+        metrics.runaway_answers.labels(route=route)
+    for claims in ("supported", "unsupported", "withheld"):
+        for rating in ("up", "down"):
+            metrics.feedback_by_claims.labels(claims=claims, rating=rating)
     for result in ("stored", "refused"):
         metrics.adapter_uploads.labels(result=result)

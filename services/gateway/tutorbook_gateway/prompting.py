@@ -32,16 +32,20 @@ def without_delimiters(text: str) -> str:
         text = cleaned
 
 
+def heading_of(source: Source) -> str:
+    """What a source is called in the prompt: its title, then its section when that says more."""
+    title, section = without_delimiters(source.title), without_delimiters(source.section)
+    return f"{title} > {section}" if section and section != title else title
+
+
 def format_sources(sources: list[Source], max_chars: int) -> tuple[str, list[Source]]:
     """Numbered sources within a character budget; returns the block and the sources that fit."""
     blocks: list[str] = []
     used: list[Source] = []
     remaining = max_chars
     for source in sources:
-        title, section = without_delimiters(source.title), without_delimiters(source.section)
-        heading = f"{title} > {section}" if section and section != title else title
         text = without_delimiters(source.text).strip()
-        block = f"[{len(used) + 1}] {heading}\n{text}"
+        block = f"[{len(used) + 1}] {heading_of(source)}\n{text}"
         if len(block) > remaining:
             if used:
                 break

@@ -4,6 +4,8 @@ from typing import Any
 
 import msgspec
 
+from tutorbook_common.grounding.policy import ClaimsPolicy
+
 
 class ChatMessage(msgspec.Struct):
     role: str
@@ -21,6 +23,7 @@ class TutorbookOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
     route: str | None = None  # force a route: rag, adapter, adapter+rag, prompt or abstain
     session_id: str | None = None  # continue this conversation (or the x-tutorbook-session header)
+    claims_policy: ClaimsPolicy | None = None  # flag, withhold or quote unsupported sentences (default: the setting)
 
 
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):

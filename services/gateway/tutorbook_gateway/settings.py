@@ -3,14 +3,22 @@
 import hashlib
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_common.grounding.support import SupportThresholds
 from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_common.local_keys import split_keys
+from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig
 from tutorbook_gateway.clients.capacity import Capacity
 from tutorbook_gateway.routing import RoutePolicy
+
+# The retriever scores at most 160 texts per call (its MAX_SIMILARITY_TEXTS): sentences and candidates.
+MAX_ANSWER_SENTENCES = 32
+MAX_CLAIM_CANDIDATES = 128
 
 
 class GatewaySettings(BaseSettings):
@@ -128,6 +136,17 @@ class GatewaySettings(BaseSettings):
     max_adapter_errors: int = 3
     rag_top_k: int = 4
     rag_context_max_chars: int = 3000
+    # The claim check on answers written from passages (docs/answers.md): what happens to a sentence the
+    # passages do not support (flag: kept and marked; withhold: dropped, "not sure" when nothing is left;
+    # quote: the answer is the supporting passage sentences), and when a passage sentence supports one
+    # (its cosine with the sentence, or the share of the sentence's content words it holds; then its facts
+    # and polarity must agree).
+    claims_policy: ClaimsPolicy = ClaimsPolicy.FLAG
+    claims_min_similarity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    claims_min_overlap: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    claims_max_candidates: Annotated[int, Field(ge=1, le=MAX_CLAIM_CANDIDATES)] = 120
+    # An answer written from passages ends at its first repeated sentence or after this many sentences.
+    answer_max_sentences: Annotated[int, Field(ge=1, le=MAX_ANSWER_SENTENCES)] = 8
     default_temperature: float = 0.0
     default_max_tokens: int = 256
     # What one chat request may ask for: tokens to generate (max_tokens above this: 400), characters in one
@@ -155,6 +174,14 @@ class GatewaySettings(BaseSettings):
     # A body of MAX_REQUEST_BYTES (16 MB, about 18,000 chunks) takes about 2 minutes at the 150 chunks per
     # second measured on 2 CPU cores: this leaves room for a slower machine.
     retriever_write_timeout_seconds: float = 900.0
+
+    def claim_check(self) -> ClaimCheckConfig:
+        return ClaimCheckConfig(
+            policy=self.claims_policy,
+            thresholds=SupportThresholds(self.claims_min_similarity, self.claims_min_overlap),
+            max_answer_sentences=self.answer_max_sentences,
+            max_candidates=self.claims_max_candidates,
+        )
 
     def route_policy(self) -> RoutePolicy:
         """The router's thresholds, as the pure decision function takes them."""

@@ -95,6 +95,7 @@ def chat_config(settings: GatewaySettings) -> ChatConfig:
         rag_context_max_chars=settings.rag_context_max_chars,
         default_temperature=settings.default_temperature,
         default_max_tokens=settings.default_max_tokens,
+        claim_check=settings.claim_check(),
     )
 
 

@@ -19,7 +19,7 @@ from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.routes.documents import get_document, index_version, ingest, list_documents, remove_document
 from tutorbook_retriever.routes.route_examples import count_route_examples, delete_route_examples, put_route_examples
-from tutorbook_retriever.routes.search import embed, put_answered_question, search
+from tutorbook_retriever.routes.search import embed, put_answered_question, search, similarities
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
@@ -27,7 +27,7 @@ from tutorbook_retriever.wiring import build_services, open_embedder, open_publi
 
 ROUTES = [
     ingest, list_documents, get_document, remove_document, index_version, search,
-    put_route_examples, delete_route_examples, count_route_examples, put_answered_question, embed,
+    put_route_examples, delete_route_examples, count_route_examples, put_answered_question, embed, similarities,
 ]  # fmt: skip
 
 log = logging.getLogger("tutorbook.retriever")

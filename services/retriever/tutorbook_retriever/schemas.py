@@ -63,6 +63,16 @@ class EmbedResponse(msgspec.Struct):
     vectors: list[list[float]]
 
 
+class SimilaritiesRequest(msgspec.Struct):
+    texts: list[str]
+    candidates: list[str]
+
+
+class SimilaritiesResponse(msgspec.Struct):
+    embedder: str
+    scores: list[list[float]]  # scores[i][j]: the cosine of texts[i] and candidates[j]
+
+
 class SearchRequest(msgspec.Struct):
     query: str
     top_k: int = 5

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tutorbook_gateway.background import BackgroundTasks
-from tutorbook_gateway.chat.planning import AdapterSnapshot, ChatConfig, ChatPlan, sampling_parameters
+from tutorbook_gateway.chat.planning import AdapterSnapshot, ChatConfig, ChatPlan, claims_policy_of, sampling_parameters
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.conversation import message_text
 from tutorbook_gateway.metrics import GatewayMetrics
@@ -66,8 +66,10 @@ def cache_fields(
         adapter = resolve_adapter(request.model, adapters.states)
         served = [] if adapter is None else [adapter.served_name]
     hint = request.tutorbook.route if request.tutorbook else None
+    claims_policy = claims_policy_of(request, config)
     messages = [(message.role, " ".join(message_text(message).split())) for message in request.messages]
-    return {"messages": messages, "model": request.model, "route": hint, "adapters": served, **params}
+    return {"messages": messages, "model": request.model, "route": hint, "adapters": served,
+            "claims_policy": claims_policy.value, **params}  # fmt: skip
 
 
 @dataclass(frozen=True)

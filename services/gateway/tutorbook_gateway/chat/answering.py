@@ -15,7 +15,7 @@ pieces, an :class:`AnswerEnd`. Streaming differs only in how those leave (:mod:`
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tutorbook_common.errors import ServiceError
@@ -69,6 +69,7 @@ class AnswerStart:
 class AnswerEnd:
     finish_reason: str | None
     usage: dict[str, Any]
+    tutorbook: dict[str, Any] = field(default_factory=dict)  # what the answer added once it ended (claims)
 
 
 ChatEvent = AnswerStart | str | AnswerEnd
@@ -203,7 +204,8 @@ async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterato
         async for piece in generation.pieces():
             pieces.append(piece)
             yield piece
-        yield AnswerEnd(generation.finish_reason, generation.usage)
+        start.tutorbook.update(generation.tutorbook)  # recorded and cached with the answer
+        yield AnswerEnd(generation.finish_reason, generation.usage, generation.tutorbook)
         status = "200"
     except ServiceError:
         status = "502"

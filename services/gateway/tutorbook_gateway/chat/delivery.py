@@ -1,9 +1,10 @@
 """How an answer leaves: one ``chat.completion``, or server-sent ``chat.completion.chunk`` events. Both
 read the same events from :func:`~tutorbook_gateway.chat.answering.answer_chat`.
 
-A stream's first chunk carries the ``tutorbook`` decision; usage comes in a last chunk with no choices
-when the client asked for ``stream_options.include_usage``; a failure after the first byte is an error
-event (the OpenAI SDKs raise it), then ``[DONE]``.
+A stream's first chunk carries the ``tutorbook`` decision; the chunk with the finish reason carries what
+the answer added to it once it ended (the claim check: ``claims``, the citations with their quotes);
+usage comes in a last chunk with no choices when the client asked for ``stream_options.include_usage``;
+a failure after the first byte is an error event (the OpenAI SDKs raise it), then ``[DONE]``.
 """
 
 from collections.abc import AsyncIterator
@@ -29,7 +30,8 @@ async def as_completion(start: AnswerStart, events: AsyncIterator[ChatEvent]) ->
             pieces.append(event)
         elif isinstance(event, AnswerEnd):
             end = event
-    return completion(start.response_id, start.model, "".join(pieces), end.finish_reason, end.usage, start.tutorbook)
+    tutorbook = {**start.tutorbook, **end.tutorbook}
+    return completion(start.response_id, start.model, "".join(pieces), end.finish_reason, end.usage, tutorbook)
 
 
 async def as_server_sent_events(
@@ -44,7 +46,8 @@ async def as_server_sent_events(
             if isinstance(event, str):
                 yield server_sent_event({**chunk(response_id, model, {"content": event}), **usage_field})
             elif isinstance(event, AnswerEnd):
-                yield server_sent_event({**chunk(response_id, model, {}, event.finish_reason), **usage_field})
+                last = {**chunk(response_id, model, {}, event.finish_reason), **usage_field}
+                yield server_sent_event({**last, "tutorbook": event.tutorbook} if event.tutorbook else last)
                 if include_usage:
                     yield server_sent_event(usage_chunk(response_id, model, event.usage))
     except ServiceError as exc:

@@ -4,9 +4,12 @@ completion or as a stream is the caller's business, so every kind of answer read
 
 - :class:`WholeAnswer`: complete before it leaves (vLLM's non-streamed completion, a classifier's label
   (scored by vLLM, or by an embedding classifier here), an abstention, a cached answer): one piece;
-- :class:`RelayedStream`: vLLM's stream, piece by piece as the tokens arrive.
+- :class:`RelayedStream`: vLLM's stream, piece by piece as the tokens arrive;
+- :class:`CheckedGeneration`: either of those, written from passages, a sentence at a time through the
+  runaway guard and then checked claim by claim (:mod:`.claim_checking`).
 """
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,19 +17,37 @@ from typing import Any, Protocol
 
 from tutorbook_common.embedding_classifier import LinearClassifier, logits
 from tutorbook_common.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_common.grounding.sentences import RunawayGuard
+from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig, check_answer, claims_block
 from tutorbook_gateway.chat.completions import completion_text, no_usage
 from tutorbook_gateway.chat.label_scoring import score_labels
 from tutorbook_gateway.chat.planning import ChatContext, ChatPlan
 from tutorbook_gateway.classification import Classification, classification_from_logprobs
 from tutorbook_gateway.clients.generator import ChunkStream
+from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.clients.upstream import ModelNotServedError
-from tutorbook_gateway.prompting import abstain_answer
+from tutorbook_gateway.prompting import Source, abstain_answer
 
 
 class Generation(Protocol):
-    finish_reason: str | None
-    usage: dict[str, Any]  # known once every piece has been read
-    first_piece_seconds: float | None  # after the request started generating; None: nothing came
+    @property
+    def finish_reason(self) -> str | None: ...
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        """Known once every piece has been read."""
+        ...
+
+    @property
+    def first_piece_seconds(self) -> float | None:
+        """After the request started generating; None: nothing came."""
+        ...
+
+    @property
+    def tutorbook(self) -> dict[str, Any]:
+        """What the answer adds to its ``tutorbook`` block once every piece has been read (the claims)."""
+        ...
 
     def pieces(self) -> AsyncIterator[str]: ...
 
@@ -41,6 +62,7 @@ class WholeAnswer:
     finish_reason: str | None = "stop"
     usage: dict[str, Any] = field(default_factory=no_usage)
     first_piece_seconds: float | None = None
+    tutorbook: dict[str, Any] = field(default_factory=dict)
 
     async def pieces(self) -> AsyncIterator[str]:
         if self.text:
@@ -57,6 +79,7 @@ class RelayedStream:
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] = no_usage()
         self.first_piece_seconds: float | None = None
+        self.tutorbook: dict[str, Any] = {}
 
     async def pieces(self) -> AsyncIterator[str]:
         try:
@@ -76,6 +99,69 @@ class RelayedStream:
         await self._upstream.aclose()
 
 
+class CheckedGeneration:
+    """A generation written from passages, let through the runaway guard and checked once it has ended.
+    ``tutorbook`` holds what the check adds to the answer's ``tutorbook`` block, once the pieces are read."""
+
+    def __init__(
+        self,
+        inner: Generation,
+        sources: list[Source],
+        citations: list[dict[str, Any]],
+        retriever: RetrieverClient,
+        config: ClaimCheckConfig,
+        stream: bool,
+    ) -> None:
+        self._inner = inner
+        self._sources = sources
+        self._citations = citations
+        self._retriever = retriever
+        self._config = config
+        self._live = stream and config.policy is ClaimsPolicy.FLAG  # else the text waits for the check
+        self._guard = RunawayGuard(config.max_answer_sentences)
+        self.tutorbook: dict[str, Any] = {}
+
+    @property
+    def finish_reason(self) -> str | None:
+        return "stop" if self._guard.stopped else self._inner.finish_reason
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        return self._inner.usage
+
+    @property
+    def first_piece_seconds(self) -> float | None:
+        return self._inner.first_piece_seconds
+
+    async def pieces(self) -> AsyncIterator[str]:
+        live = self._live
+        released: list[str] = []
+        async for piece in self._inner.pieces():
+            text = self._guard.feed(piece)
+            if text:
+                released.append(text)
+                if live:
+                    yield text
+            if self._guard.stopped:
+                await self._inner.aclose()  # vLLM stops generating the runaway answer
+                break
+        rest = self._guard.finish()
+        if rest:
+            released.append(rest)
+            if live:
+                yield rest
+        answer = "".join(released)
+        outcome = await check_answer(answer, self._sources, self._retriever, self._config)
+        self.tutorbook = claims_block(outcome, self._config, self._citations, self._guard.stopped)
+        if live and outcome.text != answer:
+            return  # the words have left: the claims in the last chunk mark them
+        if not live and outcome.text:
+            yield outcome.text
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def whole_answer(completion: dict[str, Any]) -> WholeAnswer:
     """A complete ``chat.completion`` (vLLM's, or a cached one) as a generation."""
     choice = completion["choices"][0]
@@ -84,26 +170,31 @@ def whole_answer(completion: dict[str, Any]) -> WholeAnswer:
 
 
 async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Generation:
-    """Abstain locally, or ask vLLM: whole, or as a stream. An adapter whose generation fails is noted
-    (the router skips one that keeps failing): only the generator's own failures (5xx, timeouts, an adapter
-    the replica does not serve) count, never a request vLLM refused as the client's fault, which one key
-    could send on purpose."""
+    """Abstain locally, or ask vLLM: whole, or as a stream; an answer written from passages is then
+    checked claim by claim. An adapter whose generation fails is noted (the router skips one that keeps
+    failing): only the generator's own failures (5xx, timeouts, an adapter the replica does not serve)
+    count, never a request vLLM refused as the client's fault, which one key could send on purpose."""
     if plan.payload is None:
         return WholeAnswer(abstain_answer(plan.decision.suggestions))
     started = time.perf_counter()
     adapter = plan.decision.adapter
     try:
         if plan.labels is not None:
-            answer = await classified(plan, context)
+            answer: Generation = await classified(plan, context)
         elif stream:
-            return RelayedStream(await context.generator.open_chat_stream(plan.payload), started)
+            answer = RelayedStream(await context.generator.open_chat_stream(plan.payload), started)
         else:
             answer = whole_answer(await context.generator.chat_completion(plan.payload))
     except (UpstreamError, UpstreamTimeoutError, ModelNotServedError):
         if adapter is not None:
             context.health.record_error(adapter.name)
         raise
-    plan.phase_seconds["generate"] = time.perf_counter() - started
+    if not stream or plan.labels is not None:
+        plan.phase_seconds["generate"] = time.perf_counter() - started
+    if plan.sources and plan.labels is None:
+        config = dataclasses.replace(context.config.claim_check, policy=plan.claims_policy)
+        citations = plan.tutorbook["citations"]
+        return CheckedGeneration(answer, plan.sources, citations, context.retriever, config, stream)
     return answer
 
 

@@ -44,7 +44,27 @@ def observe_answer(
         metrics.retrieval_top_score.observe(plan.top_score)
     if first_token_seconds is not None:
         labelled(metrics.first_token_seconds, route).observe(first_token_seconds)
+    if plan.decision.rule != "cache":
+        observe_claims(metrics, plan)
     log.info("chat", extra={"route": route, "status": int(status), "duration_ms": round(seconds * 1000, 2)})
+
+
+def observe_claims(metrics: GatewayMetrics, plan: ChatPlan) -> None:
+    """The claim check's verdicts, what it withheld, and its time (a phase of its own)."""
+    check = plan.tutorbook.get("answer_check")
+    if not check:
+        return
+    route, model = plan.decision.route.value, model_label(plan)
+    labelled(metrics.phase_seconds, "claim_check").observe(check["seconds"])
+    for claim in plan.tutorbook.get("claims") or []:
+        verdict = "hedge" if claim["hedge"] else "supported" if claim["supported"] else "unsupported"
+        labelled(metrics.claims, route, model, verdict).inc()
+    if check["not_sure"]:
+        labelled(metrics.answers_withheld, route, model, "not_sure").inc()
+    elif check["withheld"]:
+        labelled(metrics.answers_withheld, route, model, "withheld").inc()
+    if check["stopped_runaway"]:
+        labelled(metrics.runaway_answers, route).inc()
 
 
 def observe_refusal(metrics: GatewayMetrics, error: ServiceError, seconds: float) -> None:

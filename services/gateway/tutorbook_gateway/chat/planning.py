@@ -8,7 +8,9 @@ from typing import Any
 
 from tutorbook_common.adapter_card import classifier_messages
 from tutorbook_common.errors import BadRequestError, NotFoundError
+from tutorbook_common.grounding.policy import ClaimsPolicy
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
+from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig
 from tutorbook_gateway.chat.label_scoring import LabelTokens
 from tutorbook_gateway.chat.validation import ChatLimits
 from tutorbook_gateway.clients.generator import GeneratorClient
@@ -45,6 +47,7 @@ class ChatConfig:
     rag_context_max_chars: int
     default_temperature: float
     default_max_tokens: int
+    claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class ChatPlan:
     index_version: int | None = None
     query: str | None = None  # what was searched for
     similar: SimilarQuestion | None = None  # the most similar question answered before (when asked)
+    sources: list[Source] = field(default_factory=list)  # the passages in the prompt, as numbered there
+    claims_policy: ClaimsPolicy = ClaimsPolicy.FLAG  # for an answer written from the sources
 
 
 def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> dict[str, Any]:
@@ -94,6 +99,12 @@ def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> d
     optional = {"top_p": request.top_p, "stop": request.stop, "seed": request.seed, "user": request.user}
     params.update({name: value for name, value in optional.items() if value is not None})
     return params
+
+
+def claims_policy_of(request: ChatCompletionRequest, config: ChatConfig) -> ClaimsPolicy:
+    """What happens to unsupported sentences: the request's choice, else the gateway's setting."""
+    chosen = request.tutorbook.claims_policy if request.tutorbook else None
+    return chosen or config.claim_check.policy
 
 
 def route_request_of(request: ChatCompletionRequest) -> RouteRequest:
@@ -222,7 +233,10 @@ async def plan_chat(
     passages = search.passages if search else []
     payload, used, labels = generator_payload(request, decision, passages, adapters.active, config)
     block = tutorbook_block(decision, used)
-    return ChatPlan(decision, block, payload, top_score, phases, labels, index_version, query, similar)
+    claims_policy = claims_policy_of(request, config)
+    return ChatPlan(
+        decision, block, payload, top_score, phases, labels, index_version, query, similar, used, claims_policy
+    )
 
 
 def plan_from_cache(tutorbook: dict[str, Any]) -> ChatPlan:

@@ -1,6 +1,7 @@
 """Step 7 of answering: what is kept of an answer. The session's turns (awaited: the next turn must see
 them) and the cache entry (off the response's path). The tokens it used are settled by the admission
-(:mod:`.admission`); nothing is kept for feedback: the answer's signed id carries what feedback names."""
+(:mod:`.admission`). The answer's signed id carries what feedback names, except how the claim check found
+it (known only at the end): that is kept beside the id for as long as feedback may come."""
 
 import time
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from tutorbook_gateway.chat.completions import completion
 from tutorbook_gateway.chat.sessions import Caller, new_turns, record_turns
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
-from tutorbook_gateway.state.feedback import ResponseRecord
+from tutorbook_gateway.state.degrading import degraded
+from tutorbook_gateway.state.feedback import ClaimsOutcome, ResponseRecord
 
 
 @dataclass(frozen=True)
@@ -55,3 +57,16 @@ async def record_answer(
         answered.tutorbook,
     )
     services.answers.store(lookup, whole, answered.index_version)
+    outcome = claims_outcome(answered.tutorbook)
+    if outcome is not None and state.feedback is not None:
+        await degraded("feedback", state.feedback.remember_claims(answered.response_id, outcome), services.metrics)
+
+
+def claims_outcome(tutorbook: dict[str, Any]) -> ClaimsOutcome | None:
+    """supported, unsupported (flagged) or withheld; None for an answer the claim check did not see."""
+    check = tutorbook.get("answer_check")
+    if not check or not check.get("checked"):
+        return None
+    if check.get("withheld") or check.get("not_sure"):
+        return "withheld"
+    return "unsupported" if check.get("unsupported") else "supported"

@@ -76,6 +76,10 @@ class RetrieverClient(Protocol):
         """The text's vector, named by the embedder that made it (for embedding classifiers)."""
         ...
 
+    async def similarities(self, texts: list[str], candidates: list[str]) -> list[list[float]]:
+        """The cosine of every text with every candidate, embedded in one batch (for the claim check)."""
+        ...
+
     async def put_route_examples(self, name: str, examples: list[str]) -> None: ...
 
     async def delete_route_examples(self, name: str) -> None: ...
@@ -161,6 +165,10 @@ class HttpRetrieverClient:
     async def embed(self, text: str) -> Embedding:
         body = await self._json("POST", "/v1/embed", {"texts": [text]})
         return Embedding(str(body["embedder"]), [float(value) for value in body["vectors"][0]])
+
+    async def similarities(self, texts: list[str], candidates: list[str]) -> list[list[float]]:
+        body = await self._json("POST", "/v1/similarities", {"texts": texts, "candidates": candidates})
+        return [[float(score) for score in row] for row in body["scores"]]
 
     async def put_route_examples(self, name: str, examples: list[str]) -> None:
         await self._json("PUT", f"/v1/route-examples/{name}", {"examples": examples})

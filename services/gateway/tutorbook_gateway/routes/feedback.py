@@ -40,6 +40,8 @@ async def post_feedback(data: FeedbackRequest, state: State) -> dict[str, Any]:
         raise NotFoundError(f"no answer with id {data.response_id!r} (or it is too old)", param="response_id")
     record = await store.record(data.response_id, response, data.rating, data.comment)
     services.metrics.feedback.labels(route=record.route or "unknown", rating=record.rating).inc()
+    if record.claims is not None:
+        services.metrics.feedback_by_claims.labels(claims=record.claims, rating=record.rating).inc()
     return msgspec.to_builtins(record)  # type: ignore[no-any-return]
 
 

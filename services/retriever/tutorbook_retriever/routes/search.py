@@ -2,6 +2,7 @@ import dataclasses
 import logging
 import time
 
+import numpy as np
 from litestar import post, put
 from litestar.datastructures import State
 
@@ -13,6 +14,8 @@ from tutorbook_retriever.schemas import (
     RouteHit,
     SearchRequest,
     SearchResponse,
+    SimilaritiesRequest,
+    SimilaritiesResponse,
     SimilarQuestionHit,
 )
 from tutorbook_retriever.search import MAX_QUERY_CHARS, search_chunks, validate_filters, validate_query
@@ -20,6 +23,7 @@ from tutorbook_retriever.services import RetrieverServices
 
 log = logging.getLogger("tutorbook.search")
 MAX_EMBED_TEXTS = 32
+MAX_SIMILARITY_TEXTS = 160  # texts and candidates together: an answer's sentences and its passages'
 
 
 @post("/v1/search", status_code=200, sync_to_thread=True)
@@ -70,7 +74,29 @@ def embed(data: EmbedRequest, state: State) -> EmbedResponse:
     services: RetrieverServices = state.services
     if not 1 <= len(data.texts) <= MAX_EMBED_TEXTS:
         raise BadRequestError(f"texts must hold 1 to {MAX_EMBED_TEXTS} texts", param="texts")
-    if any(not text.strip() or len(text) > MAX_QUERY_CHARS for text in data.texts):
-        raise BadRequestError(f"every text needs 1 to {MAX_QUERY_CHARS} characters", param="texts")
+    refuse_bad_texts(data.texts, "texts")
     vectors = services.embedder.embed(data.texts)
     return EmbedResponse(services.embedder_name, services.embedder.dimension, vectors)
+
+
+@post("/v1/similarities", status_code=200, sync_to_thread=True)
+def similarities(data: SimilaritiesRequest, state: State) -> SimilaritiesResponse:
+    """The cosine of every text with every candidate, from one batch through the embedder: the gateway
+    checks an answer's sentences against its passages' sentences with these."""
+    services: RetrieverServices = state.services
+    if not data.texts or not data.candidates or len(data.texts) + len(data.candidates) > MAX_SIMILARITY_TEXTS:
+        raise BadRequestError(
+            f"texts and candidates must each hold at least 1 text, and {MAX_SIMILARITY_TEXTS} together at most",
+            param="texts",
+        )
+    refuse_bad_texts(data.texts, "texts")
+    refuse_bad_texts(data.candidates, "candidates")
+    vectors = np.asarray(services.embedder.embed([*data.texts, *data.candidates]), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    scores = vectors[: len(data.texts)] @ vectors[len(data.texts) :].T
+    return SimilaritiesResponse(services.embedder_name, np.round(scores, 4).tolist())
+
+
+def refuse_bad_texts(texts: list[str], field: str) -> None:
+    if any(not text.strip() or len(text) > MAX_QUERY_CHARS for text in texts):
+        raise BadRequestError(f"every text needs 1 to {MAX_QUERY_CHARS} characters", param=field)

@@ -1,0 +1,76 @@
+"""What an answer says once its claims are checked: the three policies for unsupported sentences.
+
+- ``flag``: every sentence stays; an unsupported one loses its citation marks (it must not look sourced)
+  and is marked as not found in the sources.
+- ``withhold``: unsupported sentences are dropped; when nothing supported is left, the answer says it is
+  not sure and quotes the closest passages.
+- ``quote``: the answer is the supporting passage sentences themselves, each cited.
+"""
+
+import enum
+from collections.abc import Sequence
+
+from tutorbook_common.grounding.sentences import without_citations
+from tutorbook_common.grounding.support import Claim, Passage
+
+UNSUPPORTED_MARK = "(not found in the sources)"
+NOT_SURE = "Not sure: the sources do not say this directly."
+CLOSEST_QUOTES = 2
+
+
+class ClaimsPolicy(enum.StrEnum):
+    FLAG = "flag"
+    WITHHOLD = "withhold"
+    QUOTE = "quote"
+
+
+def apply_policy(answer: str, claims: Sequence[Claim], passages: Sequence[Passage], policy: ClaimsPolicy) -> str:
+    """The answer's text under the policy (the original text when every claim is supported and cited
+    as written, so its formatting stays)."""
+    if policy is ClaimsPolicy.QUOTE:
+        return quoted_answer(claims, passages)
+    if all(claim.supported for claim in claims):
+        return answer
+    if policy is ClaimsPolicy.FLAG:
+        return " ".join(claim.text if claim.supported else flagged(claim.text) for claim in claims)
+    kept = [claim for claim in claims if claim.supported]
+    if not any(not claim.hedge for claim in kept):
+        return not_sure_answer(claims, passages)
+    return " ".join(claim.text for claim in kept)
+
+
+def flagged(sentence: str) -> str:
+    text = without_citations(sentence)
+    end = text[-1] if text and text[-1] in ".!?" else ""
+    return f"{text.removesuffix(end)} {UNSUPPORTED_MARK}{end or '.'}"
+
+
+def citation_mark(passage: int) -> str:
+    return f"[{passage + 1}]"
+
+
+def quoted_answer(claims: Sequence[Claim], passages: Sequence[Passage]) -> str:
+    quotes: list[str] = []
+    for claim in claims:
+        if claim.supported and claim.quote is not None and claim.citation is not None:
+            quote = f'"{claim.quote}" {citation_mark(claim.citation)}'
+            if quote not in quotes:
+                quotes.append(quote)
+    return " ".join(quotes) if quotes else not_sure_answer(claims, passages)
+
+
+def not_sure_answer(claims: Sequence[Claim], passages: Sequence[Passage]) -> str:
+    """ "Not sure", with the passage sentences that came closest to the answer (else the first passage's
+    opening sentence), so the reader can judge."""
+    closest: list[str] = []
+    for claim in claims:
+        if claim.closest is not None:
+            quote = f'"{claim.closest.text}" {citation_mark(claim.closest.passage)}'
+            if quote not in closest:
+                closest.append(quote)
+    if not closest and passages:
+        first = passages[0].text.strip().split("\n")[0]
+        closest.append(f'"{first}" {citation_mark(0)}')
+    if not closest:
+        return NOT_SURE
+    return f"{NOT_SURE} The closest passages: {' '.join(closest[:CLOSEST_QUOTES])}"

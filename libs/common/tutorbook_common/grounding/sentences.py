@@ -1,0 +1,85 @@
+"""Sentences of an answer or a passage, and the ``[n]`` citation marks inside them."""
+
+import re
+
+CITATION_MARK = re.compile(r"\s*\[(\d{1,2})\]")
+# A sentence ends at . ! ? (then a space or the end) or at a line break; a decimal point ("2.5") does not.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
+LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
+LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s*$")  # "2." on its own, split off the item it numbers
+WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+
+
+def split_sentences(text: str) -> list[str]:
+    """The text's sentences, list markers removed; fragments without a letter or digit are dropped."""
+    sentences = []
+    for piece in SENTENCE_END.split(text):
+        sentence = LIST_MARKER.sub("", piece).strip()
+        if not LIST_NUMBER.match(sentence) and any(character.isalnum() for character in sentence):
+            sentences.append(sentence)
+    return sentences
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    """The source numbers a sentence cites, as written ([1] is the first source)."""
+    return [int(number) for number in CITATION_MARK.findall(sentence)]
+
+
+def without_citations(sentence: str) -> str:
+    return CITATION_MARK.sub("", sentence).strip()
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words and numbers ("2.5" and "1,200" stay whole)."""
+    return WORD.findall(text.lower())
+
+
+def normalised(sentence: str) -> str:
+    """What makes two sentences the same sentence: their words, without citation marks."""
+    return " ".join(words(without_citations(sentence)))
+
+
+class RunawayGuard:
+    """Lets an answer through a sentence at a time and stops it at the first repeated sentence or past the
+    sentence budget: a small model otherwise repeats one sentence until the token limit.
+
+    ``feed`` takes the text as it arrives and returns what may leave now (whole sentences only);
+    ``finish`` returns the rest once the text has ended. ``stopped`` says the answer ran away."""
+
+    def __init__(self, max_sentences: int) -> None:
+        self._max_sentences = max_sentences
+        self._pending = ""
+        self._seen: set[str] = set()
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        if self.stopped:
+            return ""
+        self._pending += piece
+        released: list[str] = []
+        position = 0
+        for end in SENTENCE_END.finditer(self._pending):
+            sentence = self._pending[position : end.start()]
+            if LIST_NUMBER.match(sentence):
+                continue  # "3." leaves with the item it numbers
+            if not self._admit(sentence):
+                self._pending = ""
+                return "".join(released).rstrip()
+            released.append(self._pending[position : end.end()])
+            position = end.end()
+        self._pending = self._pending[position:]
+        return "".join(released)
+
+    def finish(self) -> str:
+        rest, self._pending = self._pending, ""
+        return rest if not self.stopped and self._admit(rest) else ""
+
+    def _admit(self, sentence: str) -> bool:
+        key = normalised(LIST_MARKER.sub("", sentence))
+        if not key or LIST_NUMBER.match(sentence):
+            return True
+        if key in self._seen or len(self._seen) >= self._max_sentences:
+            self.stopped = True
+            return False
+        self._seen.add(key)
+        return True

@@ -1,0 +1,157 @@
+"""Whether each sentence of an answer is supported by a sentence of its passages.
+
+A sentence is supported by a passage sentence when the two mean the same thing (the embedder's cosine)
+or share most of the sentence's content words, **and** every number, unit and code in the sentence is
+stated by that passage, **and** the two agree on negation. Sentences that only say the answer is not
+known ("not sure", "the sources do not say") are hedges, not claims.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tutorbook_common.grounding.facts import missing_facts, negated
+from tutorbook_common.grounding.sentences import split_sentences, without_citations, words
+
+STOPWORDS_TEXT = """a an the and or but if then of to in on at by for with from as is are was were be been being
+it its this that these those you your yours we our i me my he she they them their there here do does did can could
+will would should may might must has have had not no yes so than too very just also about into over under up down
+out more most some any all each other such only own same what which who whom how when where why please"""
+STOPWORDS = frozenset(STOPWORDS_TEXT.split())
+HEDGE = re.compile(
+    r"\b(not sure|don't know|do not know|no information|cannot find|can't find|need more context|"
+    r"(do|does) not (say|mention|contain|include|provide|specify|cover)|not (mentioned|specified|stated|covered))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SupportThresholds:
+    min_similarity: float = 0.6  # cosine of the sentence and the passage sentence
+    min_overlap: float = 0.6  # share of the sentence's content words in the passage sentence (or its heading)
+
+
+@dataclass(frozen=True)
+class Passage:
+    heading: str  # title > section: a product's name is often only there
+    text: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of one passage: what an answer sentence may be supported by."""
+
+    passage: int  # index into the passages (0: the first, cited as [1])
+    text: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    supported: bool
+    citation: int | None  # the passage that supports it (0-based); None when unsupported or a hedge
+    quote: str | None  # the supporting passage sentence
+    reason: str
+    hedge: bool = False
+    closest: Candidate | None = None  # for an unsupported claim: what came nearest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "supported": self.supported, "citation": self.citation, "quote": self.quote,
+                "reason": self.reason, "hedge": self.hedge}  # fmt: skip
+
+
+def claim_sentences(answer: str) -> list[str]:
+    """The answer's sentences to check; one without content words ("No.", "Yes, it does.") is read with
+    the sentence after it."""
+    merged: list[str] = []
+    carry = ""
+    for sentence in split_sentences(answer):
+        joined = f"{carry} {sentence}".strip()
+        if not content_words(joined):
+            carry = joined
+            continue
+        merged.append(joined)
+        carry = ""
+    if carry:
+        merged.append(carry)
+    return merged
+
+
+def candidates_of(passages: Sequence[Passage], limit: int) -> list[Candidate]:
+    """The passages' sentences, the first passages first, at most ``limit`` in all."""
+    found = [
+        Candidate(index, sentence)
+        for index, passage in enumerate(passages)
+        for sentence in split_sentences(passage.text)
+    ]
+    return found[:limit]
+
+
+def content_words(text: str) -> set[str]:
+    return {word for word in words(without_citations(text)) if word not in STOPWORDS}
+
+
+def overlap(sentence: str, candidate: Candidate, passages: Sequence[Passage]) -> float:
+    wanted = content_words(sentence)
+    if not wanted:
+        return 0.0
+    found = content_words(candidate.text) | content_words(passages[candidate.passage].heading)
+    return len(wanted & found) / len(wanted)
+
+
+def judge(
+    sentences: Sequence[str],
+    candidates: Sequence[Candidate],
+    similarities: Sequence[Sequence[float]],
+    passages: Sequence[Passage],
+    thresholds: SupportThresholds,
+) -> list[Claim]:
+    """A claim for each sentence; ``similarities[i][j]`` is sentence i's cosine with candidate j."""
+    return [
+        judge_one(sentence, candidates, scores, passages, thresholds)
+        for sentence, scores in zip(sentences, similarities, strict=True)
+    ]
+
+
+def judge_one(
+    sentence: str,
+    candidates: Sequence[Candidate],
+    similarities: Sequence[float],
+    passages: Sequence[Passage],
+    thresholds: SupportThresholds,
+) -> Claim:
+    """The best candidate that is close enough and states the sentence's facts with the same polarity."""
+    if HEDGE.search(sentence):
+        return Claim(sentence, True, None, None, "says the answer is not known", hedge=True)
+    scored = sorted(
+        ((similarity, overlap(sentence, candidate, passages), candidate)
+         for similarity, candidate in zip(similarities, candidates, strict=True)),
+        key=lambda item: -(item[0] + item[1]),
+    )  # fmt: skip
+    failures: list[str] = []  # why each close candidate did not support it, the closest first
+    for similarity, shared, candidate in scored:
+        if similarity < thresholds.min_similarity and shared < thresholds.min_overlap:
+            continue
+        failure = disagreement(sentence, candidate, passages[candidate.passage])
+        if failure:
+            failures.append(failure)
+            continue
+        how = f"cosine {similarity:.2f}, {shared:.0%} of its words"
+        return Claim(
+            sentence, True, candidate.passage, candidate.text, f"supported by [{candidate.passage + 1}] ({how})"
+        )
+    reason = failures[0] if failures else "no passage sentence is close to it"
+    closest = scored[0][2] if scored else None
+    return Claim(sentence, False, None, None, reason, closest=closest)
+
+
+def disagreement(sentence: str, candidate: Candidate, passage: Passage) -> str | None:
+    """Why a close passage sentence still does not support the sentence: a fact it does not state, or the
+    opposite polarity; None when it supports it."""
+    missing = missing_facts(sentence, f"{passage.heading}\n{passage.text}")
+    if missing:
+        return f"passage [{candidate.passage + 1}] does not state {', '.join(missing)}"
+    if negated(without_citations(sentence)) != negated(candidate.text):
+        return f"passage [{candidate.passage + 1}] says the opposite"
+    return None
