@@ -18,8 +18,9 @@ def events(body: str) -> list[Any]:
 
 
 def ask(client: TestClient[Litestar], policy: str | None = None, **extra: object) -> Any:
-    options = {"tutorbook": {"claims_policy": policy}} if policy else {}
-    return client.post("/v1/chat/completions", json=chat("warranty?", **options, **extra), headers=USER)
+    options: dict[str, object] = {"tutorbook": {"claims_policy": policy}} if policy else {}
+    body = {**chat("warranty?"), **options, **extra}
+    return client.post("/v1/chat/completions", json=body, headers=USER)
 
 
 def test_every_rag_answer_carries_its_claims_and_each_citation_its_quote(client, upstream) -> None:

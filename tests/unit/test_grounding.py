@@ -4,6 +4,7 @@ from tutorbook_common.grounding.facts import missing_facts, negated
 from tutorbook_common.grounding.policy import NOT_SURE, UNSUPPORTED_MARK, ClaimsPolicy, apply_policy
 from tutorbook_common.grounding.sentences import RunawayGuard, split_sentences
 from tutorbook_common.grounding.support import (
+    Claim,
     Passage,
     SupportThresholds,
     candidates_of,
@@ -71,7 +72,7 @@ def similarity_by_words(sentences: list[str], candidates: list[str]) -> list[lis
     return [[len(words(s) & words(c)) / max(len(words(s)), 1) for c in candidates] for s in sentences]
 
 
-def check(answer: str, passages: list[Passage]) -> list:
+def check(answer: str, passages: list[Passage]) -> list[Claim]:
     sentences = claim_sentences(answer)
     candidates = candidates_of(passages, 100)
     scores = similarity_by_words(sentences, [c.text for c in candidates])
