@@ -1,4 +1,5 @@
-from tutorbook_gateway.prompting import ABSTAIN_ANSWER, Source, abstain_answer, build_rag_messages, format_sources
+from tutorbook_common.rag_prompt import Source, build_rag_messages, format_sources
+from tutorbook_gateway.prompting import ABSTAIN_ANSWER, abstain_answer
 
 
 def source(doc_id: str, text: str, section: str = "") -> Source:

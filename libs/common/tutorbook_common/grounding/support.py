@@ -57,8 +57,18 @@ class Claim:
     closest: Candidate | None = None  # for an unsupported claim: what came nearest
 
     def as_dict(self) -> dict[str, Any]:
+        closest = None if self.closest is None else {"citation": self.closest.passage, "quote": self.closest.text}
         return {"text": self.text, "supported": self.supported, "citation": self.citation, "quote": self.quote,
-                "reason": self.reason, "hedge": self.hedge}  # fmt: skip
+                "reason": self.reason, "hedge": self.hedge, "closest": closest}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Claim":
+        """A claim as an answer's ``tutorbook.claims`` carried it (the evaluation re-applies policies to it)."""
+        closest = data.get("closest")
+        return cls(
+            data["text"], bool(data["supported"]), data.get("citation"), data.get("quote"), data.get("reason", ""),
+            bool(data.get("hedge")), None if not closest else Candidate(int(closest["citation"]), closest["quote"]),
+        )  # fmt: skip
 
 
 def claim_sentences(answer: str) -> list[str]:

@@ -24,8 +24,8 @@ from tutorbook_common.grounding.support import (
     claim_sentences,
     judge,
 )
+from tutorbook_common.rag_prompt import Source, heading_of
 from tutorbook_gateway.clients.retriever import RetrieverClient
-from tutorbook_gateway.prompting import Source, heading_of
 
 log = logging.getLogger("tutorbook.claims")
 

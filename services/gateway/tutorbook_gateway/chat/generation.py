@@ -19,6 +19,7 @@ from tutorbook_common.embedding_classifier import LinearClassifier, logits
 from tutorbook_common.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from tutorbook_common.grounding.policy import ClaimsPolicy
 from tutorbook_common.grounding.sentences import RunawayGuard
+from tutorbook_common.rag_prompt import Source
 from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig, check_answer, claims_block
 from tutorbook_gateway.chat.completions import completion_text, no_usage
 from tutorbook_gateway.chat.label_scoring import score_labels
@@ -27,7 +28,7 @@ from tutorbook_gateway.classification import Classification, classification_from
 from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.clients.upstream import ModelNotServedError
-from tutorbook_gateway.prompting import Source, abstain_answer
+from tutorbook_gateway.prompting import abstain_answer
 
 
 class Generation(Protocol):

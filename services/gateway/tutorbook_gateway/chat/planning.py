@@ -9,6 +9,7 @@ from typing import Any
 from tutorbook_common.adapter_card import classifier_messages
 from tutorbook_common.errors import BadRequestError, NotFoundError
 from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_common.rag_prompt import Source, build_rag_messages
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig
 from tutorbook_gateway.chat.label_scoring import LabelTokens
@@ -16,7 +17,6 @@ from tutorbook_gateway.chat.validation import ChatLimits
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
 from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query
-from tutorbook_gateway.prompting import Source, build_rag_messages
 from tutorbook_gateway.routing import (
     SMALL_TALK,
     VERSION_SEPARATOR,

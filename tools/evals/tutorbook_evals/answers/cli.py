@@ -1,0 +1,134 @@
+"""``tutorbook-eval-answers``: ask the running stack questions through ``auto`` and score its answers.
+
+    tutorbook-eval-answers run --sets samples,contrast,emanual-s10 --ingest --output data/answers/after.json
+    tutorbook-eval-answers score data/answers/after.json --labels docs/answers/labels.jsonl
+
+``run`` records every answer (its text, route, citations, claims, latency); ``score`` reports correctness
+against the references, runaway answers, the claim check's time and, with hand labels, how many wrong
+answers each claims policy catches and how many right ones it wrongly changes.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_evals.answers.questions import ANSWER_SETS, Question, questions_of
+from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, key_of, policy_text
+from tutorbook_evals.compare.datasets import builtin_qa
+from tutorbook_evals.compare.runner import gateway_client
+from tutorbook_evals.compare.runs import ingest
+from tutorbook_evals.routing_set import default_eval_data
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tutorbook-eval-answers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="ask the stack and record its answers")
+    run.add_argument("--sets", default=",".join(ANSWER_SETS), help=f"comma-separated: {', '.join(ANSWER_SETS)}")
+    run.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
+    run.add_argument("--eval-data", type=Path, help="where emanual-qa lies (default: ../shared/eval-data)")
+    run.add_argument("--emanual-limit", type=int, default=20, help="E-Manual questions asked (a seeded sample)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--ingest", action="store_true", help="ingest the E-Manual S10 manual into the stack first")
+    run.add_argument("--gateway-url", default="http://127.0.0.1:8000")
+    run.add_argument("--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_ADMIN_KEYS, .env)")
+    run.add_argument("--policy", choices=[p.value for p in ClaimsPolicy], help="ask for this claims policy")
+    run.add_argument("--output", type=Path, required=True)
+    score = commands.add_parser("score", help="report on recorded answers")
+    score.add_argument("runs", type=Path, nargs="+", help="answers recorded by run (a report per file)")
+    score.add_argument("--labels", type=Path, action="append", default=[], help="JSONL {set, id, correct, reason}")
+    score.add_argument("--output", type=Path, help="write the report as JSON here")
+    return parser
+
+
+def ask(client: Any, question: Question, policy: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "auto", "messages": [{"role": "user", "content": question.text}]}
+    if policy:
+        body["tutorbook"] = {"claims_policy": policy}
+    response = client.post("/v1/chat/completions", json=body)
+    latency_ms = response.elapsed.total_seconds() * 1000
+    record = {"set": question.set, "id": question.id, "question": question.text, "reference": question.reference}
+    record["latency_ms"] = latency_ms
+    if response.status_code != 200:
+        return {**record, "answer": "", "error": f"HTTP {response.status_code}: {response.text[:200]}"}
+    body = response.json()
+    block, choice = body.get("tutorbook") or {}, body["choices"][0]
+    return {
+        **record,
+        "answer": choice["message"]["content"] or "",
+        "finish_reason": choice.get("finish_reason"),
+        "completion_tokens": (body.get("usage") or {}).get("completion_tokens"),
+        "route": block.get("route"),
+        "reason": block.get("reason"),
+        "citations": block.get("citations") or [],
+        "claims": block.get("claims"),
+        "answer_check": block.get("answer_check"),
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    key = admin_key(args.key, os.environ)
+    eval_data: Path = args.eval_data or default_eval_data(REPO_ROOT) or REPO_ROOT.parent / "shared" / "eval-data"
+    sets = [name.strip() for name in args.sets.split(",") if name.strip()]
+    questions = questions_of(sets, args.samples, eval_data, args.emanual_limit, args.seed)
+    if args.ingest:
+        ingest(builtin_qa("emanual-s10", args.samples, eval_data), args.gateway_url, key)
+    with gateway_client(args.gateway_url, key) as client:
+        records = [
+            ask(client, q, args.policy) for q in tqdm(questions, desc="answers", unit="question", file=sys.stderr)
+        ]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({"answers": records}, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(records)} answers written to {args.output}", file=sys.stderr)
+
+
+def read_labels(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    labels: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                labels[f"{row['set']}/{row['id']}"] = row
+    return labels
+
+
+def report_of(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    by_set: dict[str, Any] = {}
+    for name in sorted({r["set"] for r in records}):
+        chosen = [r for r in records if r["set"] == name]
+        by_set[name] = {
+            "behaviour": behaviour(chosen),
+            "as_generated": correctness(chosen),
+            **{policy.value: correctness(chosen, lambda r, p=policy: policy_text(r, p)) for policy in ClaimsPolicy},
+        }
+    labelled = [r for r in records if key_of(r) in labels]
+    return {"sets": by_set, "claims_policies": catch_rates(labelled, labels) if labelled else None}
+
+
+def score(args: argparse.Namespace) -> None:
+    labels = read_labels(args.labels)
+    reports = {}
+    for path in args.runs:
+        records = json.loads(path.read_text(encoding="utf-8"))["answers"]
+        reports[str(path)] = report_of(records, labels)
+    text = json.dumps(reports, indent=1)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        run(args) if args.command == "run" else score(args)
+    except (MissingKeyError, ValueError, OSError) as exc:
+        sys.exit(str(exc))

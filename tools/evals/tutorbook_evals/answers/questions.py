@@ -1,0 +1,56 @@
+"""The questions the answer evaluation asks: the sample questions (with reference answers), the contrast
+questions (the same questions about a neighbouring product; judged by the labels) and E-Manual questions
+(read from ../shared/eval-data, never copied into the project)."""
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from tutorbook_evals.compare.datasets import builtin_qa
+
+ANSWER_SETS = ("samples", "contrast", "emanual-s10")
+
+
+@dataclass(frozen=True)
+class Question:
+    set: str
+    id: str
+    text: str
+    reference: str | None  # None: no reference answer (the labels judge it)
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def sample_questions(samples: Path) -> list[Question]:
+    return [Question("samples", row["id"], row["question"], row["answer"]) for row in rows(samples / "questions.jsonl")]
+
+
+def contrast_questions(samples: Path) -> list[Question]:
+    found = rows(samples / "contrast_questions.jsonl")
+    return [
+        Question("contrast", f"c{number:02d}-{row['near']}", row["question"], None)
+        for number, row in enumerate(found, 1)
+    ]
+
+
+def emanual_questions(eval_data: Path, limit: int, seed: int) -> list[Question]:
+    dataset = builtin_qa("emanual-s10", Path("samples"), eval_data)
+    numbered = [Question("emanual-s10", f"s10-{n:02d}", q.text, q.answer) for n, q in enumerate(dataset.questions, 1)]
+    return sorted(random.Random(seed).sample(numbered, min(limit, len(numbered))), key=lambda q: q.id)
+
+
+def questions_of(sets: list[str], samples: Path, eval_data: Path, emanual_limit: int, seed: int) -> list[Question]:
+    chosen: list[Question] = []
+    for name in sets:
+        if name == "samples":
+            chosen += sample_questions(samples)
+        elif name == "contrast":
+            chosen += contrast_questions(samples)
+        elif name == "emanual-s10":
+            chosen += emanual_questions(eval_data, emanual_limit, seed)
+        else:
+            raise ValueError(f"unknown set {name!r}; choose from {', '.join(ANSWER_SETS)}")
+    return chosen

@@ -1,0 +1,93 @@
+"""What the answer evaluation reports: correctness against the references (token F1, containment, yes/no),
+runaway answers, and, against hand labels, how many wrong answers each claims policy catches and how many
+right ones it wrongly changes."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from tutorbook_common.grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy
+from tutorbook_common.grounding.sentences import normalised, split_sentences
+from tutorbook_common.grounding.support import Claim, Passage
+from tutorbook_evals.compare.metrics import contains_reference, mean, percentile, token_f1, yes_no_correct
+
+
+def repeats_a_sentence(answer: str) -> bool:
+    sentences = [normalised(sentence) for sentence in split_sentences(answer)]
+    return len(sentences) != len(set(sentences))
+
+
+def policy_text(record: dict[str, Any], policy: ClaimsPolicy) -> str:
+    """What the answer would have said under the policy, from the claims the gateway returned (answers
+    were asked for under ``flag``; the gateway applies the same function)."""
+    claims = record.get("claims")
+    if not claims:
+        return str(record["answer"])
+    parsed = [Claim.from_dict(claim) for claim in claims]
+    passages = [
+        Passage(f"{c.get('title', '')} > {c.get('section', '')}", c.get("snippet", "")) for c in record["citations"]
+    ]
+    raw = record["answer"] if all(claim.supported for claim in parsed) else " ".join(claim.text for claim in parsed)
+    return apply_policy(raw, parsed, passages, policy)
+
+
+def correctness(records: Sequence[dict[str, Any]], text_of: Any = lambda r: r["answer"]) -> dict[str, Any]:
+    """Token F1, containment and yes/no correctness over the answers that have a reference."""
+    referenced = [r for r in records if r.get("reference")]
+    yes_no = [ok for r in referenced if (ok := yes_no_correct(text_of(r), r["reference"])) is not None]
+    return {
+        "answers": len(referenced),
+        "token_f1": round(mean([token_f1(text_of(r), r["reference"]) for r in referenced]), 3),
+        "containment": round(mean([float(contains_reference(text_of(r), r["reference"])) for r in referenced]), 3),
+        "yes_no_questions": len(yes_no),
+        "yes_no_correct": round(mean([float(ok) for ok in yes_no]), 3) if yes_no else None,
+    }
+
+
+def behaviour(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Routes, runaway answers and latency, for every answer asked."""
+    routes: dict[str, int] = {}
+    for record in records:
+        routes[str(record.get("route"))] = routes.get(str(record.get("route")), 0) + 1
+    latency = [float(r["latency_ms"]) for r in records if not r.get("error")]
+    checks = [r["answer_check"] for r in records if r.get("answer_check")]
+    return {
+        "asked": len(records),
+        "errors": sum(bool(r.get("error")) for r in records),
+        "routes": routes,
+        "hit_token_limit": sum(r.get("finish_reason") == "length" for r in records),
+        "repeat_a_sentence": sum(repeats_a_sentence(str(r["answer"])) for r in records),
+        "stopped_runaway": sum(bool(c.get("stopped_runaway")) for c in checks),
+        "latency_ms_p50": round(percentile(latency, 0.5), 1),
+        "check_ms_p50": round(percentile([1000 * c["seconds"] for c in checks], 0.5), 2) if checks else None,
+        "check_ms_p95": round(percentile([1000 * c["seconds"] for c in checks], 0.95), 2) if checks else None,
+    }
+
+
+def changed_by(record: dict[str, Any], policy: ClaimsPolicy) -> bool:
+    """Whether the policy changed what the reader sees: marked, trimmed, or replaced by "not sure"."""
+    text = policy_text(record, policy)
+    if policy is ClaimsPolicy.QUOTE:
+        return text.startswith(NOT_SURE)  # quoting always rewrites; only "not sure" withholds the answer
+    return text != record["answer"] or text.startswith(NOT_SURE)
+
+
+def catch_rates(records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per policy: the share of wrong answers it caught and of right answers it changed."""
+    judged = [r for r in records if key_of(r) in labels and r.get("claims") is not None]
+    wrong = [r for r in judged if not labels[key_of(r)]["correct"]]
+    right = [r for r in judged if labels[key_of(r)]["correct"]]
+    report: dict[str, Any] = {"labelled": len(judged), "wrong": len(wrong), "right": len(right)}
+    for policy in ClaimsPolicy:
+        caught = sum(changed_by(r, policy) for r in wrong)
+        flagged = sum(changed_by(r, policy) for r in right)
+        report[policy.value] = {
+            "caught": caught,
+            "catch_rate": round(caught / len(wrong), 3) if wrong else None,
+            "false_flags": flagged,
+            "false_flag_rate": round(flagged / len(right), 3) if right else None,
+        }
+    return report
+
+
+def key_of(record: dict[str, Any]) -> str:
+    return f"{record['set']}/{record['id']}"
