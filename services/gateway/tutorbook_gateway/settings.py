@@ -145,6 +145,9 @@ class GatewaySettings(BaseSettings):
     claims_min_similarity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     claims_min_overlap: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     claims_max_candidates: Annotated[int, Field(ge=1, le=MAX_CLAIM_CANDIDATES)] = 120
+    # The grounded reader (docs/answers.md): an adapter that writes the RAG route's answers in the base
+    # model's place while it is active and healthy (empty: the base model writes them).
+    rag_reader_adapter: str = ""
     # An answer written from passages ends at its first repeated sentence or after this many sentences.
     answer_max_sentences: Annotated[int, Field(ge=1, le=MAX_ANSWER_SENTENCES)] = 8
     default_temperature: float = 0.0

@@ -105,16 +105,19 @@ def write_card(
     output: Path,
     figures: dict[str, float],
     kind: TutorKind = "lora",
+    routed: bool = True,
 ) -> AdapterCard:
     """The card beside what was trained: its labels, route examples, the data's hash and the training's
-    figures. ``base_model``: the served base model (an embedding classifier: the embedder)."""
+    figures. ``base_model``: the served base model (an embedding classifier: the embedder). An adapter
+    that is not ``routed`` has no route examples: "auto" never picks it by the question (the grounded
+    reader is used for the RAG route's answers instead, or when a request names it)."""
     card = AdapterCard(
         name=name,
         base_model=base_model,
         task_type=dataset.task_type,
         kind=kind,
         labels=dataset.labels,
-        route_examples=route_examples(dataset),
+        route_examples=route_examples(dataset) if routed else [],
         training_data_sha256=dataset.sha256,
         eval={"training": {key: round(value, 4) for key, value in figures.items() if not math.isnan(value)}},
     )

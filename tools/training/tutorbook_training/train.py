@@ -187,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
         "--patience", type=int, default=defaults.patience, help="epochs without a better validation loss"
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    unrouted = "'auto' never routes to it by the question (the grounded reader: docs/answers.md)"
+    parser.add_argument("--no-route-examples", action="store_true", help=unrouted)
     parser.add_argument("--qlora", action="store_true", help="train in 4 bits with bitsandbytes (needs CUDA)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                         help="auto: bfloat16 compute where the CPU has it in hardware")  # fmt: skip
@@ -217,7 +219,7 @@ def main() -> None:
     model, figures = train(dataset, options, base)
     args.output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output, safe_serialization=True)
-    write_card(dataset, args.name, args.base_model_name, args.output, figures)
+    write_card(dataset, args.name, args.base_model_name, args.output, figures, routed=not args.no_route_examples)
     print(f"train loss {figures['train_loss']:.4f}, validation loss {figures['validation_loss']:.4f}")
     print(f"adapter written to {args.output}")
 

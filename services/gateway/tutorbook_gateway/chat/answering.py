@@ -112,9 +112,12 @@ async def open_answer(call: ChatCall, services: GatewayServices) -> OpenedAnswer
         except ModelNotServedError as exc:
             if not may_fall_back(asked, plan):
                 raise
-            plan = await plan_without_adapter(asked, plan, adapters, services, exc)  # 5 again, without it
+            if plan.reader is not None:
+                plan = without_reader(plan, services.chat.config.policy.base_model, exc)  # the base model reads
+            else:
+                plan = await plan_without_adapter(asked, plan, adapters, services, exc)  # 5 again, without it
             lookup.key = None  # an answer without the adapter is not what this request's key stands for
-            generation = await admission.gate(generate(plan, services.chat, request.stream))
+            generation = await admission.gate(generate(plan, services.chat, request.stream))  # 6 again
     except BaseException:
         admission.release(used_tokens=0)
         raise
@@ -148,8 +151,19 @@ async def plan_unless_cached(
 
 
 def may_fall_back(asked: ChatCompletionRequest, plan: ChatPlan) -> bool:
-    """Only the router's own choice of an adapter is undone; a request that named it gets the 503."""
-    return plan.decision.adapter is not None and asked.model == AUTO_MODEL
+    """Only the router's own choice of an adapter (or of the grounded reader) is undone; a request that
+    named the adapter gets the 503."""
+    return plan.reader is not None or (plan.decision.adapter is not None and asked.model == AUTO_MODEL)
+
+
+def without_reader(plan: ChatPlan, base_model: str, exc: ModelNotServedError) -> ChatPlan:
+    """The same RAG answer, written by the base model: the grounded reader is not served."""
+    assert plan.reader is not None and plan.payload is not None
+    plan.tutorbook["fallback"] = {"from_reader": plan.reader.name, "because": exc.code}
+    plan.tutorbook.pop("reader", None)
+    plan.payload = {**plan.payload, "model": base_model}
+    plan.reader = None
+    return plan
 
 
 async def plan_without_adapter(

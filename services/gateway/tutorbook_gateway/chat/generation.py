@@ -178,7 +178,7 @@ async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Genera
     if plan.payload is None:
         return WholeAnswer(abstain_answer(plan.decision.suggestions))
     started = time.perf_counter()
-    adapter = plan.decision.adapter
+    adapter = plan.decision.adapter or plan.reader
     try:
         if plan.labels is not None:
             answer: Generation = await classified(plan, context)

@@ -22,10 +22,12 @@ def labelled(metric: MetricWrapperBase, *values: str) -> Any:
 
 
 def model_label(plan: ChatPlan) -> str:
-    """Bounded: "base", an adapter's name (admins create those), or "none" (abstain)."""
+    """Bounded: "base", an adapter's name (admins create those; the grounded reader too), or "none" (abstain)."""
     decision = plan.decision
     if decision.adapter is not None:
         return decision.adapter.name
+    if plan.reader is not None:
+        return plan.reader.name
     return "none" if decision.route.value == "abstain" else "base"
 
 

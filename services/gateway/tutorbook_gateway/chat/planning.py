@@ -30,6 +30,7 @@ from tutorbook_gateway.routing import (
     RouteSignals,
     UnknownModelError,
     decide,
+    healthy,
     needs_retrieval,
     resolve_adapter,
 )
@@ -48,6 +49,7 @@ class ChatConfig:
     default_temperature: float
     default_max_tokens: int
     claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
+    rag_reader: str | None = None  # an adapter that writes the RAG route's answers (the grounded reader)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class ChatPlan:
     similar: SimilarQuestion | None = None  # the most similar question answered before (when asked)
     sources: list[Source] = field(default_factory=list)  # the passages in the prompt, as numbered there
     claims_policy: ClaimsPolicy = ClaimsPolicy.FLAG  # for an answer written from the sources
+    reader: AdapterState | None = None  # the adapter writing a RAG answer in the base model's place
 
 
 def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> dict[str, Any]:
@@ -165,15 +168,28 @@ def route_signals(search: SearchResult | None, adapters: Mapping[str, Any]) -> R
     return RouteSignals(retrieval=retrieval, route_matches=search.route_matches, adapters=adapters)
 
 
+def rag_reader(
+    decision: RouteDecision, adapters: Mapping[str, AdapterState], config: ChatConfig
+) -> AdapterState | None:
+    """The grounded reader that writes this RAG answer, when one is set, active and healthy; else None
+    (the base model writes it)."""
+    reader = adapters.get(config.rag_reader) if config.rag_reader else None
+    if decision.route is not Route.RAG or reader is None or reader.task_type != "generative":
+        return None
+    return reader if healthy(reader, config.policy) is None else None
+
+
 def generator_payload(
     request: ChatCompletionRequest,
     decision: RouteDecision,
     passages: list[Passage],
     active: Mapping[str, ActiveAdapter],
     config: ChatConfig,
+    reader: AdapterState | None = None,
 ) -> tuple[dict[str, Any], list[Source], list[str] | None]:
     """The request for vLLM, the sources put in its prompt, and the labels when a classifier answers."""
-    model = config.policy.base_model if decision.adapter is None else decision.adapter.served_name
+    writer = decision.adapter or reader
+    model = config.policy.base_model if writer is None else writer.served_name
     params = sampling_parameters(request, config)
     card = active[decision.adapter.name].card if decision.adapter is not None else None
     if card is not None and card.task_type == "classifier":
@@ -231,12 +247,15 @@ async def plan_chat(
         block = tutorbook_block(decision, [])
         return ChatPlan(decision, block, None, top_score, phases, None, index_version, query, similar)
     passages = search.passages if search else []
-    payload, used, labels = generator_payload(request, decision, passages, adapters.active, config)
+    reader = rag_reader(decision, adapters.states, config)
+    payload, used, labels = generator_payload(request, decision, passages, adapters.active, config, reader)
     block = tutorbook_block(decision, used)
-    claims_policy = claims_policy_of(request, config)
-    return ChatPlan(
-        decision, block, payload, top_score, phases, labels, index_version, query, similar, used, claims_policy
-    )
+    if reader is not None:
+        block["reader"] = {"name": reader.name, "version": reader.version}
+    policy = claims_policy_of(request, config)
+    plan = ChatPlan(decision, block, payload, top_score, phases, labels, index_version, query, similar, used, policy)
+    plan.reader = reader
+    return plan
 
 
 def plan_from_cache(tutorbook: dict[str, Any]) -> ChatPlan:

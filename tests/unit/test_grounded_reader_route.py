@@ -1,0 +1,67 @@
+"""The grounded reader: an adapter set as TUTORBOOK_RAG_READER_ADAPTER writes the RAG route's answers, and
+the base model does whenever the reader is not served."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.unit.fakes import USER, WARRANTY, FakeAdapterCatalog, FakeGenerator, FakeRetriever, chat
+from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_gateway.adapters.catalog import ActiveAdapter
+from tutorbook_gateway.app import create_app
+from tutorbook_gateway.clients.upstream import ModelNotServedError
+from tutorbook_gateway.settings import GatewaySettings
+
+READER = AdapterCard(name="grounded-reader", base_model="base", task_type="generative")
+
+
+@pytest.fixture
+def generator() -> FakeGenerator:
+    return FakeGenerator()
+
+
+@pytest.fixture
+def client(generator: FakeGenerator) -> Iterator[TestClient[Litestar]]:
+    settings = GatewaySettings(
+        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", base_model_name="base",
+        rag_reader_adapter="grounded-reader",
+    )  # fmt: skip
+    catalog = FakeAdapterCatalog({"grounded-reader": ActiveAdapter(READER, 2)})
+    app = create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator, adapters=catalog)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_the_reader_writes_rag_answers_and_says_so(client: TestClient[Litestar], generator: FakeGenerator) -> None:
+    body = client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER).json()
+    assert body["tutorbook"]["route"] == "rag" and body["tutorbook"]["reader"] == {
+        "name": "grounded-reader",
+        "version": 2,
+    }
+    assert generator.payloads[-1]["model"] == "grounded-reader@2"
+    assert body["tutorbook"]["claims"][0]["supported"]
+
+
+def test_the_base_model_writes_when_the_reader_is_not_served(
+    client: TestClient[Litestar], generator: FakeGenerator
+) -> None:
+    answer = generator.chat_completion
+
+    async def reader_missing(payload: dict[str, Any]) -> dict[str, Any]:
+        if payload["model"] == "grounded-reader@2":
+            raise ModelNotServedError("grounded-reader@2", "The model `grounded-reader@2` does not exist.")
+        return await answer(payload)
+
+    generator.chat_completion = reader_missing  # type: ignore[method-assign]
+    body = client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER).json()
+    assert body["choices"][0]["message"]["content"] == "Two years [1]."
+    assert "reader" not in body["tutorbook"] and body["tutorbook"]["fallback"]["from_reader"] == "grounded-reader"
+    assert generator.payloads[-1]["model"] == "base"
+
+
+def test_the_reader_does_not_write_answers_without_passages(client: TestClient[Litestar], generator) -> None:
+    client.post("/v1/chat/completions", json=chat("hi", tutorbook={"route": "prompt"}), headers=USER)
+    assert generator.payloads[-1]["model"] == "base"

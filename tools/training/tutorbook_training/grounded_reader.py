@@ -1,0 +1,124 @@
+"""Training data for the grounded reader: a LoRA adapter that reads the numbered passages of the RAG prompt
+and answers from them, in the spirit of retrieval-augmented fine-tuning (RAFT, Zhang et al. 2024).
+
+Each example is the gateway's own RAG prompt (:mod:`tutorbook_common.rag_prompt`) around a question: the
+passage that answers it, placed at random among distractor passages, and the answer that quotes the
+passage's opening sentences and cites it; in a share of the examples no passage answers, and the answer
+says so plainly. The questions come from the Smart TV E-Manual: its 50 annotated questions, and a question
+generated from each section's title. The evaluation asks about the S10 manual and the sample products, so
+the reader is scored on questions, passages and products it never saw.
+
+    tutorbook-build-reader-data ../shared/eval-data/emanual-qa --output data/reader/train.jsonl
+    tutorbook-train-adapter data/reader/train.jsonl --name grounded-reader --max-length 512 --output DIR
+"""
+
+import argparse
+import csv
+import json
+import random
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tutorbook_common.rag_prompt import Source, build_rag_messages
+
+NOT_ANSWERED = "I am not sure: the sources do not say."
+PASSAGE_CHARS = 360  # each passage in a training prompt (the prompt stays within 512 tokens)
+ANSWER_CHARS = 240
+CONTEXT_CHARS = 1600
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Asked:
+    question: str
+    answer: str  # the answer's words, before the citation is added
+    section: Section
+
+
+def read_sections(folder: Path) -> list[Section]:
+    raw = json.loads((folder / "smart_tv_remote_manual_corpus.json").read_text(encoding="utf-8"))
+    sections = [Section(s["id"], s["title"].strip(), " ".join(s["text"]).strip()) for s in raw.values()]
+    return [section for section in sections if len(section.text) >= 80]
+
+
+def opening(text: str, limit: int = ANSWER_CHARS) -> str:
+    """The text's first sentences, up to ``limit`` characters (at least one whole sentence)."""
+    kept = ""
+    for sentence in SENTENCE.split(text.strip()):
+        if kept and len(kept) + len(sentence) + 1 > limit:
+            break
+        kept = f"{kept} {sentence}".strip()
+    return kept
+
+
+def annotated(folder: Path, by_title: dict[str, Section]) -> list[Asked]:
+    """The manual's annotated questions whose section is in the corpus, with their reference answers."""
+    found = []
+    with (folder / "smart_tv_remote_50_questions.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            section = by_title.get(row["section_path"].split(">")[-1].strip())
+            if section is not None and row["answer"].strip():
+                found.append(Asked(row["question"].strip(), opening(row["answer"]), section))
+    return found
+
+
+def generated(sections: list[Section]) -> list[Asked]:
+    """A question from each section's title, answered by the section's opening sentences."""
+    return [Asked(f"What does the manual say about {s.title.lower()}?", opening(s.text), s) for s in sections]
+
+
+def example(asked: Asked | None, question: str, distractors: list[Section], rng: random.Random) -> dict[str, object]:
+    """One chat example: the gateway's RAG prompt, then the reader's answer."""
+    passages = list(distractors)
+    answer = NOT_ANSWERED
+    if asked is not None:
+        position = rng.randrange(len(passages) + 1)
+        passages.insert(position, asked.section)
+        answer = f"{asked.answer} [{position + 1}]"
+    sources = [Source(s.id, "Smart TV manual", s.title, s.text[:PASSAGE_CHARS], 1.0) for s in passages]
+    messages, _ = build_rag_messages([{"role": "user", "content": question}], sources, CONTEXT_CHARS)
+    return {"messages": [*messages, {"role": "assistant", "content": answer}]}
+
+
+def build(folder: Path, limit: int, unanswerable: float, distractors: int, seed: int) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    sections = read_sections(folder)
+    by_title = {section.title: section for section in sections}
+    questions = annotated(folder, by_title) + rng.sample(generated(sections), len(sections))
+    examples = []
+    for asked in questions[:limit]:
+        others = rng.sample([s for s in sections if s.id != asked.section.id], distractors + 1)
+        if rng.random() < unanswerable:  # RAFT: no passage answers; the reader must say so
+            examples.append(example(None, asked.question, others, rng))
+        else:
+            examples.append(example(asked, asked.question, others[:distractors], rng))
+    rng.shuffle(examples)
+    return examples
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tutorbook-build-reader-data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("emanual", type=Path, help="the emanual-qa folder (../shared/eval-data/emanual-qa)")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=240, help="examples at most")
+    parser.add_argument("--unanswerable", type=float, default=0.25, help="share of examples no passage answers")
+    parser.add_argument("--distractors", type=int, default=2, help="distractor passages beside the answering one")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        examples = build(args.emanual, args.limit, args.unanswerable, args.distractors, args.seed)
+    except (OSError, KeyError, ValueError) as exc:
+        sys.exit(f"cannot read the E-Manual data in {args.emanual}: {exc}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text("".join(json.dumps(e) + "\n" for e in examples), encoding="utf-8")
+    print(f"{len(examples)} examples written to {args.output}", file=sys.stderr)
