@@ -60,6 +60,7 @@ def ratio(numerator: str, denominator: str) -> str:
 
 
 CHAT = "tutorbook_gateway_chat_requests_total"
+CLAIMS = "tutorbook_gateway_answer_claims_total"
 
 OVERVIEW = Dashboard(
     uid="tutorbook-overview",
@@ -121,6 +122,39 @@ OVERVIEW = Dashboard(
             "Feedback by route",
             "Which path do users rate up or down (last hour)?",
             (Query("sum by (route, rating) (increase(tutorbook_gateway_feedback_total[1h]))", "{{route}} {{rating}}"),),
+            "short",
+            "barchart",
+        ),
+        Panel(
+            "Unsupported claims by route and model",
+            "Which share of checked sentences do the passages not support, per route and answering model?",
+            (
+                Query(
+                    f'sum by (route, model) (rate({CLAIMS}{{verdict="unsupported"}}[{RATE}])) / '
+                    f'sum by (route, model) (rate({CLAIMS}{{verdict!="hedge"}}[{RATE}]))',
+                    "{{route}} {{model}}",
+                ),
+            ),
+            "percentunit",
+        ),
+        Panel(
+            "Answers withheld and runaway answers",
+            "How many answers lost sentences to the claim check, said not sure, or were cut at a repeat?",
+            (
+                Query(f"sum by (outcome) (rate(tutorbook_gateway_answers_withheld_total[{RATE}]))", "{{outcome}}"),
+                Query(f"sum(rate(tutorbook_gateway_runaway_answers_total[{RATE}]))", "cut at a repeat or budget"),
+            ),
+            "reqps",
+        ),
+        Panel(
+            "Feedback by claim check",
+            "Do users rate answers with unsupported sentences down more often (last hour)?",
+            (
+                Query(
+                    "sum by (claims, rating) (increase(tutorbook_gateway_feedback_by_claims_total[1h]))",
+                    "{{claims}} {{rating}}",
+                ),
+            ),
             "short",
             "barchart",
         ),

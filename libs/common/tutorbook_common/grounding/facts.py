@@ -24,7 +24,8 @@ UNIT_NAMES = {
     "w": "watt", "watt": "watt", "watts": "watt", "kg": "kg", "g": "g", "lb": "lb", "lbs": "lb",
     "l": "litre", "liter": "litre", "liters": "litre", "litre": "litre", "litres": "litre", "ml": "ml",
     "m": "m", "cm": "cm", "mm": "mm", "ft": "ft", "in": "inch", "inch": "inch", "inches": "inch",
-    "m\u00b2": "m2", "m2": "m2", "sq": "sq", "db": "db", "%": "percent", "percent": "percent",
+    "m\u00b2": "m2", "m2": "m2", "sq": "sq", "db": "db", "%": "percent", "percent": "percent", "bar": "bar",
+    "mah": "mah", "v": "volt", "volt": "volt", "volts": "volt", "hz": "hz", "ghz": "ghz", "gb": "gb", "tb": "tb",
     "$": "usd", "usd": "usd", "\u20ac": "eur", "eur": "eur", "\u00a3": "gbp", "gbp": "gbp",
 }  # fmt: skip
 NEGATIONS = frozenset({"not", "no", "never", "cannot", "can't", "cant", "don't", "doesn't", "isn't",
@@ -53,15 +54,14 @@ def negated(text: str) -> bool:
 
 
 def missing_facts(sentence: str, passage: str) -> list[str]:
-    """The sentence's numbers (with units) and codes that the passage does not state."""
+    """The sentence's numbers and codes that the passage does not state; a number the sentence gives a
+    unit must have that unit in the passage too ("300 m\u00b2" is not stated by "AeroPure 300")."""
     sentence = without_citations(sentence)
     stated = quantities(passage)
     stated_numbers = {number for number, _ in stated}
     missing = []
     for number, unit in sorted(quantities(sentence), key=str):
-        if number not in stated_numbers or (
-            unit is not None and (number, unit) not in stated and any(u is not None for n, u in stated if n == number)
-        ):
+        if number not in stated_numbers or (unit is not None and (number, unit) not in stated):
             missing.append(number if unit is None else f"{number} {unit}")
     passage_words = set(words(passage)) | codes(passage)
     missing.extend(

@@ -1,0 +1,73 @@
+"""The claim check on the real stack: real vLLM answers, the real retriever's embedder scores them, and
+each policy shapes what leaves, whole and streamed through the OpenAI SDK."""
+
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.conftest import API_KEY
+from tutorbook_common.grounding.policy import NOT_SURE
+
+pytestmark = pytest.mark.e2e
+QUESTION = "How long is the warranty on Brightleaf products?"
+
+
+@pytest.fixture(scope="module")
+def client(gateway_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=API_KEY, max_retries=0)
+
+
+def ask(client: openai.OpenAI, policy: str, question: str = QUESTION) -> tuple[str, dict[str, Any]]:
+    answer = client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": question}], max_tokens=64,
+        extra_body={"tutorbook": {"claims_policy": policy}},
+    )  # fmt: skip
+    return answer.choices[0].message.content or "", (answer.model_extra or {})["tutorbook"]
+
+
+def test_a_rag_answer_carries_checked_claims_quoting_its_passages(
+    client: openai.OpenAI, sample_knowledge_base: object
+) -> None:
+    _, tutorbook = ask(client, "flag")
+    claims = tutorbook["claims"]
+    assert tutorbook["route"] == "rag" and isinstance(claims, list) and claims
+    for claim in claims:
+        assert claim["text"] and claim["reason"]
+        if claim["supported"] and not claim["hedge"]:
+            cited = tutorbook["citations"][claim["citation"]]
+            assert claim["quote"] in cited["quotes"]
+    assert tutorbook["answer_check"]["checked"] is True and tutorbook["answer_check"]["seconds"] < 5
+
+
+def test_quote_answers_only_with_passage_sentences(client: openai.OpenAI, sample_knowledge_base: object) -> None:
+    text, tutorbook = ask(client, "quote")
+    quotes = [claim["quote"] for claim in tutorbook["claims"] if claim["supported"] and claim["quote"]]
+    if quotes:
+        assert all(f'"{quote}"' in text for quote in quotes)
+    else:
+        assert text.startswith(NOT_SURE)
+
+
+def test_withhold_keeps_only_supported_sentences(client: openai.OpenAI, sample_knowledge_base: object) -> None:
+    text, tutorbook = ask(client, "withhold", "My thermostat shows error E4, what do I do?")
+    if tutorbook["route"] in ("rag", "adapter+rag"):
+        unsupported = [claim["text"] for claim in tutorbook["claims"] if not claim["supported"]]
+        assert all(sentence not in text for sentence in unsupported)
+        supported = [claim for claim in tutorbook["claims"] if claim["supported"] and not claim["hedge"]]
+        assert supported or text.startswith(NOT_SURE)
+
+
+def test_a_streamed_answer_brings_its_claims_in_the_last_chunk(
+    client: openai.OpenAI, sample_knowledge_base: object
+) -> None:
+    stream = client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": QUESTION}], max_tokens=64, stream=True,
+        extra_body={"tutorbook": {"claims_policy": "flag"}},
+    )  # fmt: skip
+    chunks = list(stream)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    last = chunks[-1]
+    assert last.choices[0].finish_reason in ("stop", "length")
+    claims = (last.model_extra or {})["tutorbook"]["claims"]
+    assert claims and all(claim["text"].split(" [")[0][:20] in text for claim in claims)
