@@ -8,7 +8,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.unit.fakes import USER, WARRANTY, FakeAdapterCatalog, FakeGenerator, FakeRetriever, chat
+from tests.unit.fakes import USER, WARRANTY, FakeAdapterCatalog, FakeChunkStream, FakeGenerator, FakeRetriever, chat
 from tutorbook_common.adapter_card import AdapterCard
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
@@ -48,14 +48,14 @@ def test_the_reader_writes_rag_answers_and_says_so(client: TestClient[Litestar],
 def test_the_base_model_writes_when_the_reader_is_not_served(
     client: TestClient[Litestar], generator: FakeGenerator
 ) -> None:
-    answer = generator.chat_completion
+    answer = generator.open_chat_stream
 
-    async def reader_missing(payload: dict[str, Any]) -> dict[str, Any]:
+    async def reader_missing(payload: dict[str, Any]) -> FakeChunkStream:
         if payload["model"] == "grounded-reader@2":
             raise ModelNotServedError("grounded-reader@2", "The model `grounded-reader@2` does not exist.")
         return await answer(payload)
 
-    generator.chat_completion = reader_missing  # type: ignore[method-assign]
+    generator.open_chat_stream = reader_missing  # type: ignore[method-assign]
     body = client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER).json()
     assert body["choices"][0]["message"]["content"] == "Two years [1]."
     assert "reader" not in body["tutorbook"] and body["tutorbook"]["fallback"]["from_reader"] == "grounded-reader"
@@ -65,3 +65,16 @@ def test_the_base_model_writes_when_the_reader_is_not_served(
 def test_the_reader_does_not_write_answers_without_passages(client: TestClient[Litestar], generator) -> None:
     client.post("/v1/chat/completions", json=chat("hi", tutorbook={"route": "prompt"}), headers=USER)
     assert generator.payloads[-1]["model"] == "base"
+
+
+def test_a_repetition_penalty_applies_to_answers_written_from_passages_only(tmp_path) -> None:
+    settings = GatewaySettings(
+        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", base_model_name="base",
+        rag_repetition_penalty=1.15, data_dir=tmp_path,
+    )  # fmt: skip
+    generator = FakeGenerator()
+    with TestClient(create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator)) as client:
+        client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER)
+        client.post("/v1/chat/completions", json=chat("hi", tutorbook={"route": "prompt"}), headers=USER)
+    rag, prompt = generator.payloads
+    assert rag["repetition_penalty"] == 1.15 and "repetition_penalty" not in prompt

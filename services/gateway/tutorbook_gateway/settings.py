@@ -148,6 +148,8 @@ class GatewaySettings(BaseSettings):
     # The grounded reader (docs/answers.md): an adapter that writes the RAG route's answers in the base
     # model's place while it is active and healthy (empty: the base model writes them).
     rag_reader_adapter: str = ""
+    # vLLM's repetition penalty on answers written from passages (1.0: none; docs/answers.md measured it).
+    rag_repetition_penalty: Annotated[float, Field(ge=1.0, le=2.0)] = 1.0
     # An answer written from passages ends at its first repeated sentence or after this many sentences.
     answer_max_sentences: Annotated[int, Field(ge=1, le=MAX_ANSWER_SENTENCES)] = 8
     default_temperature: float = 0.0

@@ -97,6 +97,7 @@ def chat_config(settings: GatewaySettings) -> ChatConfig:
         default_max_tokens=settings.default_max_tokens,
         claim_check=settings.claim_check(),
         rag_reader=settings.rag_reader_adapter or None,
+        rag_repetition_penalty=settings.rag_repetition_penalty,
     )
 
 

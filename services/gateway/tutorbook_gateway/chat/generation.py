@@ -182,7 +182,8 @@ async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Genera
     try:
         if plan.labels is not None:
             answer: Generation = await classified(plan, context)
-        elif stream:
+        elif stream or plan.sources:  # an answer from passages is streamed from vLLM even when whole here:
+            # the runaway guard can then stop vLLM at the first repeated sentence instead of the token limit
             answer = RelayedStream(await context.generator.open_chat_stream(plan.payload), started)
         else:
             answer = whole_answer(await context.generator.chat_completion(plan.payload))
@@ -190,7 +191,7 @@ async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Genera
         if adapter is not None:
             context.health.record_error(adapter.name)
         raise
-    if not stream or plan.labels is not None:
+    if not isinstance(answer, RelayedStream):
         plan.phase_seconds["generate"] = time.perf_counter() - started
     if plan.sources and plan.labels is None:
         config = dataclasses.replace(context.config.claim_check, policy=plan.claims_policy)

@@ -50,6 +50,7 @@ class ChatConfig:
     default_max_tokens: int
     claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
     rag_reader: str | None = None  # an adapter that writes the RAG route's answers (the grounded reader)
+    rag_repetition_penalty: float = 1.0  # for answers written from passages (1.0: none)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ def generator_payload(
     if decision.route in (Route.RAG, Route.ADAPTER_RAG) and passages:
         sources = [Source(p.doc_id, p.title, p.section, p.text, p.dense_score) for p in passages]
         messages, used = build_rag_messages(messages, sources, config.rag_context_max_chars)
+        if config.rag_repetition_penalty != 1.0:  # vLLM's sampling extension; 1.0 is vLLM's default
+            params["repetition_penalty"] = config.rag_repetition_penalty
     return {"model": model, "messages": messages, **params}, used, None
 
 

@@ -21,6 +21,7 @@ from tutorbook_common.grounding.policy import ClaimsPolicy
 from tutorbook_common.local_keys import MissingKeyError, admin_key
 from tutorbook_evals.answers.questions import ANSWER_SETS, Question, questions_of
 from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, key_of, policy_text
+from tutorbook_evals.answers.tables import markdown
 from tutorbook_evals.compare.datasets import builtin_qa
 from tutorbook_evals.compare.runner import gateway_client
 from tutorbook_evals.compare.runs import ingest
@@ -120,10 +121,9 @@ def score(args: argparse.Namespace) -> None:
     for path in args.runs:
         records = json.loads(path.read_text(encoding="utf-8"))["answers"]
         reports[str(path)] = report_of(records, labels)
-    text = json.dumps(reports, indent=1)
-    print(text)
+    print(markdown(reports))
     if args.output:
-        args.output.write_text(text + "\n", encoding="utf-8")
+        args.output.write_text(json.dumps(reports, indent=1) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,11 +64,11 @@ def behaviour(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def changed_by(record: dict[str, Any], policy: ClaimsPolicy) -> bool:
-    """Whether the policy changed what the reader sees: marked, trimmed, or replaced by "not sure"."""
-    text = policy_text(record, policy)
+    """Whether the policy changed what the reader sees: ``flag`` marks, ``withhold`` drops (or says not
+    sure) whenever a sentence is unsupported; ``quote`` always rewrites, so only its "not sure" counts."""
     if policy is ClaimsPolicy.QUOTE:
-        return text.startswith(NOT_SURE)  # quoting always rewrites; only "not sure" withholds the answer
-    return text != record["answer"] or text.startswith(NOT_SURE)
+        return policy_text(record, policy).startswith(NOT_SURE)
+    return any(not claim["supported"] for claim in record.get("claims") or [])
 
 
 def catch_rates(records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:

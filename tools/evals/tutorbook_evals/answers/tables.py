@@ -1,0 +1,61 @@
+"""The answer evaluation's report as Markdown tables (docs/answers.md quotes them)."""
+
+from typing import Any
+
+from tutorbook_common.grounding.policy import ClaimsPolicy
+
+
+def figure(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def correctness_table(reports: dict[str, Any]) -> str:
+    columns = ["run", "set", "answers", "routes", "token F1", "containment", "yes/no right", "hit the token limit",
+               "repeat a sentence", "cut by the guard", "p50 latency (ms)"]  # fmt: skip
+    rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for run, report in reports.items():
+        for name, figures in report["sets"].items():
+            seen, right = figures["behaviour"], figures["as_generated"]
+            routes = ", ".join(f"{route} {count}" for route, count in sorted(seen["routes"].items()))
+            yes_no = (
+                f"{figure(right['yes_no_correct'])} of {right['yes_no_questions']}" if right["yes_no_questions"] else ""
+            )
+            scored = [figure(right["token_f1"]), figure(right["containment"])] if right["answers"] else ["", ""]
+            cells = [run, name, seen["asked"], routes, *scored, yes_no, seen["hit_token_limit"],
+                     seen["repeat_a_sentence"], seen["stopped_runaway"], round(seen["latency_ms_p50"])]  # fmt: skip
+            rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def policy_table(reports: dict[str, Any]) -> str:
+    rows = ["| run | set | policy | token F1 | containment | yes/no right |", "|---|---|---|---|---|---|"]
+    for run, report in reports.items():
+        for name, figures in report["sets"].items():
+            for policy in ClaimsPolicy:
+                got = figures[policy.value]
+                if got["answers"]:
+                    rows.append(f"| {run} | {name} | {policy.value} | {figure(got['token_f1'])} | "
+                                f"{figure(got['containment'])} | {figure(got['yes_no_correct'])} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def catch_table(reports: dict[str, Any]) -> str:
+    rows = ["| run | labelled | wrong | right | policy | wrong answers caught | right answers changed |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for run, report in reports.items():
+        caught = report.get("claims_policies")
+        if not caught:
+            continue
+        for policy in ClaimsPolicy:
+            got = caught[policy.value]
+            caught_cell = f"{got['caught']} ({figure(got['catch_rate'])})"
+            changed_cell = f"{got['false_flags']} ({figure(got['false_flag_rate'])})"
+            cells = [run, caught["labelled"], caught["wrong"], caught["right"], policy.value, caught_cell, changed_cell]
+            rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def markdown(reports: dict[str, Any]) -> str:
+    return "\n\n".join([correctness_table(reports), policy_table(reports), catch_table(reports)])
