@@ -4,6 +4,7 @@ from tutorbook_common.grounding.facts import missing_facts, negated
 from tutorbook_common.grounding.policy import NOT_SURE, UNSUPPORTED_MARK, ClaimsPolicy, apply_policy
 from tutorbook_common.grounding.sentences import RunawayGuard, split_sentences
 from tutorbook_common.grounding.support import (
+    HEDGE,
     Claim,
     Passage,
     SupportThresholds,
@@ -130,3 +131,17 @@ def test_a_fully_supported_answer_keeps_its_formatting() -> None:
     claims = check(answer, [PRICE])
     assert all(claim.supported for claim in claims)
     assert apply_policy(answer, claims, [PRICE], ClaimsPolicy.FLAG) == answer
+
+
+def test_a_negated_claim_cannot_lean_on_another_negative_sentence_past_the_one_that_answers() -> None:
+    careplus = Passage(
+        "CarePlus > Coverage",
+        "CarePlus covers accidental damage such as drops and spills. CarePlus does not cover loss or theft.",
+    )
+    [claim] = check("No, CarePlus does not cover accidental damage like drops.", [careplus])
+    assert not claim.supported and "opposite" in claim.reason
+
+
+def test_a_negative_claim_about_the_product_is_no_hedge_but_one_about_the_sources_is() -> None:
+    assert HEDGE.search("The sources do not mention an E4 error.")
+    assert not HEDGE.search("CarePlus does not cover accidental damage.")

@@ -19,9 +19,13 @@ it its this that these those you your yours we our i me my he she they them thei
 will would should may might must has have had not no yes so than too very just also about into over under up down
 out more most some any all each other such only own same what which who whom how when where why please"""
 STOPWORDS = frozenset(STOPWORDS_TEXT.split())
+# A sentence about the sources or the answer's own certainty, not about the product. ("It does not cover
+# drops" is a claim about the product: only the sources, passages or manual "not mentioning" is a hedge.)
 HEDGE = re.compile(
     r"\b(not sure|don't know|do not know|no information|cannot find|can't find|need more context|"
-    r"(do|does) not (say|mention|contain|include|provide|specify|cover)|not (mentioned|specified|stated|covered))\b",
+    r"(sources?|passages?|manual|documentation|context) (do|does) not "
+    r"(say|mention|contain|include|provide|specify|cover)|"
+    r"not (mentioned|specified|stated|covered) in the (sources?|passages?|manual|documentation|context))\b",
     re.IGNORECASE,
 )
 
@@ -30,6 +34,9 @@ HEDGE = re.compile(
 class SupportThresholds:
     min_similarity: float = 0.6  # cosine of the sentence and the passage sentence
     min_overlap: float = 0.6  # share of the sentence's content words in the passage sentence (or its heading)
+    # Only passage sentences this close to the closest one (cosine plus overlap) may support it: otherwise
+    # "X does not cover drops" finds some other negative sentence to agree with, past the one that says it does.
+    runner_up_margin: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,10 @@ def judge_one(
         key=lambda item: -(item[0] + item[1]),
     )  # fmt: skip
     failures: list[str] = []  # why each close candidate did not support it, the closest first
+    best = scored[0][0] + scored[0][1] if scored else 0.0
     for similarity, shared, candidate in scored:
+        if similarity + shared < best - thresholds.runner_up_margin:
+            break  # a sentence far behind the closest one does not get to support it
         if similarity < thresholds.min_similarity and shared < thresholds.min_overlap:
             continue
         failure = disagreement(sentence, candidate, passages[candidate.passage])
