@@ -136,3 +136,18 @@ def test_answered_questions_are_bounded_and_earlier_versions_make_room(
         assert remember(client, "k4", "Does the kettle have a filter?", 2)  # version 1's questions made room
         assert remember(client, "k5", "What colour is the kettle?", 2)
         assert not remember(client, "k6", "Is the kettle cordless?", 2)
+
+
+def test_similarities_score_every_sentence_against_every_candidate_with_the_real_embedder(retriever: Client) -> None:
+    body = {
+        "texts": ["The warranty lasts two years.", "The fan has no heater."],
+        "candidates": ["Every product carries a 2-year warranty from delivery.", "Shipping takes three days."],
+    }
+    response = retriever.post("/v1/similarities", json=body)
+    assert response.status_code == 200
+    scores = response.json()["scores"]
+    assert len(scores) == 2 and all(len(row) == 2 for row in scores)
+    assert scores[0][0] > 0.5 > scores[0][1]  # the warranty sentence is closest to the warranty candidate
+    too_many = {"texts": ["a"] * 100, "candidates": ["b"] * 61}
+    assert retriever.post("/v1/similarities", json=too_many).status_code == 400
+    assert retriever.post("/v1/similarities", json={"texts": ["a"], "candidates": []}).status_code == 400
