@@ -7,6 +7,7 @@ from tutorbook_retriever.clients.version_publisher import VersionPublisher
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import RetrieverMetrics
 from tutorbook_retriever.search import SearchOptions
+from tutorbook_retriever.sentence_vectors import SentenceVectors
 from tutorbook_retriever.store import Store
 
 
@@ -20,6 +21,7 @@ class RetrieverServices:
     search_defaults: SearchOptions
     max_top_k: int
     publisher: VersionPublisher
+    sentence_vectors: SentenceVectors  # the claim check's passage sentences, kept between requests
 
     def index_changed(self, index_version: int) -> None:
         """After every change (and at start): publish the version for the gateways, refresh the gauges."""

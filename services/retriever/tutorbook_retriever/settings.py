@@ -54,6 +54,9 @@ class RetrieverSettings(BaseSettings):
     max_document_chars: int = 1_000_000
     max_documents_per_request: int = 256
     max_top_k: int = 50
+    # Passage sentences whose vectors the claim check's /v1/similarities keeps (least recently used go
+    # first): about 1.6 KB each with the default embedder, so 20,000 is about 32 MB. 0: keep none.
+    similarity_cache_sentences: int = 20_000
     # Answered questions kept for the gateway's semantic cache (when it is on); when full, those of earlier
     # index versions go, and while still full no more are kept.
     max_answered_questions: int = 100_000

@@ -25,6 +25,7 @@ from tutorbook_retriever.clients.version_publisher import NoPublisher, RedisVers
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import create_retriever_metrics
 from tutorbook_retriever.search import SearchOptions
+from tutorbook_retriever.sentence_vectors import SentenceVectors
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.store import Store
@@ -108,4 +109,5 @@ def build_services(
         search_defaults=search_defaults(settings),
         max_top_k=settings.max_top_k,
         publisher=publisher or NoPublisher(),
+        sentence_vectors=SentenceVectors(settings.similarity_cache_sentences),
     )

@@ -91,9 +91,7 @@ def similarities(data: SimilaritiesRequest, state: State) -> SimilaritiesRespons
         )
     refuse_bad_texts(data.texts, "texts")
     refuse_bad_texts(data.candidates, "candidates")
-    vectors = np.asarray(services.embedder.embed([*data.texts, *data.candidates]), dtype=np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    scores = vectors[: len(data.texts)] @ vectors[len(data.texts) :].T
+    scores = services.sentence_vectors.similarities(services.embedder, data.texts, data.candidates)
     return SimilaritiesResponse(services.embedder_name, np.round(scores, 4).tolist())
 
 
