@@ -74,13 +74,13 @@ def test_a_streamed_withheld_answer_sends_only_what_the_check_kept(client, upstr
 
 def test_a_repeating_answer_is_cut_at_the_repeat_and_vllm_is_told_to_stop(client, upstream) -> None:
     generator: FakeGenerator = upstream[1]
-    generator.answer = "Two years [1]. " + "Replace the battery. " * 20
+    generator.answer = "Two years [1]. " + "You may need to replace the battery. " * 20
     chunks = events(ask(client, stream=True).text)
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks).strip() == (
-        "Two years [1]. Replace the battery."
+        "Two years [1]. You may need to replace the battery."
     )
     stream = generator.streams[0]
-    assert stream.closed and stream.sent < 15  # of 62 chunks
+    assert stream.closed and stream.sent < 25  # of 142 chunks
     assert chunks[-1]["tutorbook"]["answer_check"]["stopped_runaway"] is True
 
 

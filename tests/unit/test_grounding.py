@@ -10,6 +10,7 @@ from tutorbook_common.grounding.support import (
     SupportThresholds,
     candidates_of,
     claim_sentences,
+    is_hedge,
     judge,
 )
 
@@ -96,7 +97,7 @@ def test_a_wrong_number_is_not_supported_and_the_reason_names_it() -> None:
 
 
 def test_an_unrelated_sentence_is_not_supported_and_a_hedge_is_no_claim() -> None:
-    unrelated, hedge = check("Replace the thermostat battery every month. I am not sure about E4.", [HUB, PRICE])
+    unrelated, hedge = check("Replace the thermostat battery every month. I am not sure about that.", [HUB, PRICE])
     assert not unrelated.supported and unrelated.reason == "no passage sentence is close to it"
     assert hedge.supported and hedge.hedge
 
@@ -145,3 +146,31 @@ def test_a_negated_claim_cannot_lean_on_another_negative_sentence_past_the_one_t
 def test_a_negative_claim_about_the_product_is_no_hedge_but_one_about_the_sources_is() -> None:
     assert HEDGE.search("The sources do not mention an E4 error.")
     assert not HEDGE.search("CarePlus does not cover accidental damage.")
+
+
+def test_a_supported_sentence_cites_the_passage_that_supports_it() -> None:
+    answer = "The AeroPure 300 costs $249 [2]."
+    claims = check(answer, [PRICE, HUB])
+    assert apply_policy(answer, claims, [PRICE, HUB], ClaimsPolicy.FLAG) == "The AeroPure 300 costs $249 [1]."
+
+
+def test_an_empty_answer_is_not_sure_unless_flagged() -> None:
+    assert apply_policy("", [], [PRICE], ClaimsPolicy.FLAG) == ""
+    assert apply_policy("", [], [PRICE], ClaimsPolicy.WITHHOLD).startswith(NOT_SURE)
+
+
+def test_strict_facts_do_not_misfire_on_units_written_together_or_codes_inside_codes() -> None:
+    assert missing_facts("It uses 5GHz Wi-Fi and has a 2-year warranty [1, 2].", "5 GHz Wi-Fi; 2 year warranty.") == []
+    assert missing_facts("Error E4 appears.", "Error E45 appears after 4 days.") == ["e4"]
+    assert missing_facts("Pair up to 4 in the app.", "Pair up to 4 bulbs.") == []
+
+
+def test_a_fact_in_a_hedge_is_still_checked() -> None:
+    assert not is_hedge("If you can't find the button, hold power for 10 seconds.")
+    assert is_hedge("I am not sure: the sources do not say.")
+
+
+def test_short_steps_may_repeat_but_the_budget_counts_them() -> None:
+    guard = RunawayGuard(max_sentences=8)
+    steps = "1. Press Home. 2. Press OK. 3. Select Reset. 4. Press OK. 5. Done."
+    assert streamed(steps, guard) == steps and not guard.stopped

@@ -73,6 +73,21 @@ def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
         "retrieval_top_score": histogram(
             "retrieval_top_score", "Best retrieval score per routed request", [], SCORE_BUCKETS
         ),
+        "cache_lookups": counter(
+            "cache_lookups",
+            "Response cache lookups: hit, miss, stale (the index changed) or bypass (not deterministic)",
+            ["result"],
+        ),
+    }
+
+
+def claim_metrics(registry: CollectorRegistry) -> dict[str, Counter]:
+    """The claim check's verdicts and what it withheld (docs/answers.md)."""
+
+    def counter(name: str, documentation: str, labels: list[str]) -> Counter:
+        return Counter(f"tutorbook_gateway_{name}", documentation, labels, registry=registry)
+
+    return {
         "claims": counter(
             "answer_claims",
             "Checked sentences of answers written from passages, by route, answering model and verdict",
@@ -85,11 +100,6 @@ def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
         ),
         "runaway_answers": counter(
             "runaway_answers", "Answers ended at a repeated sentence or the sentence budget, by route", ["route"]
-        ),
-        "cache_lookups": counter(
-            "cache_lookups",
-            "Response cache lookups: hit, miss, stale (the index changed) or bypass (not deterministic)",
-            ["result"],
         ),
     }
 
@@ -141,7 +151,8 @@ def service_metrics(registry: CollectorRegistry) -> dict[str, Counter]:
 
 def create_gateway_metrics() -> GatewayMetrics:
     registry = CollectorRegistry()
-    metrics = GatewayMetrics(registry=registry, **chat_metrics(registry), **service_metrics(registry))  # type: ignore[arg-type]
+    families = {**chat_metrics(registry), **claim_metrics(registry), **service_metrics(registry)}
+    metrics = GatewayMetrics(registry=registry, **families)  # type: ignore[arg-type]
     initialise_series(metrics)
     return metrics
 

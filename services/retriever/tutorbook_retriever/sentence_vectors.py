@@ -42,7 +42,7 @@ class SentenceVectors:
                 self._kept.move_to_end(text)
         unknown = [text for text in dict.fromkeys(candidates) if text not in known]
         vectors = unit_rows(embedder.embed([*texts, *unknown]))
-        fresh = dict(zip(unknown, vectors[len(texts) :], strict=True))
+        fresh = {text: row.copy() for text, row in zip(unknown, vectors[len(texts) :], strict=True)}  # not views
         self._keep(fresh)
         columns = np.stack([known[text] if text in known else fresh[text] for text in candidates])
         return vectors[: len(texts)] @ columns.T  # type: ignore[no-any-return]

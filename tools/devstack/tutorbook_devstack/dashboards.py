@@ -7,56 +7,14 @@ Every panel's queries are evaluated against a live Prometheus scraping the real 
 """
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tutorbook_devstack.dashboard_parts import RATE, Dashboard, Panel, Query, quantile, quantiles, ratio
+
 REPO = Path(__file__).resolve().parents[3]
 OUTPUTS = (REPO / "deploy" / "grafana" / "dashboards", REPO / "k8s" / "base" / "dashboards")
-RATE = "$__rate_interval"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-
-
-@dataclass(frozen=True)
-class Query:
-    expr: str
-    legend: str = ""
-
-
-@dataclass(frozen=True)
-class Panel:
-    title: str
-    description: str  # the question the panel answers
-    queries: tuple[Query, ...]
-    unit: str = "short"
-    kind: str = "timeseries"
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    uid: str
-    title: str
-    file_name: str
-    panels: tuple[Panel, ...] = field(default_factory=tuple)
-
-
-def quantiles(metric: str, by: str) -> tuple[Query, ...]:
-    return tuple(
-        Query(
-            f"histogram_quantile({q}, sum by (le, {by}) (rate({metric}_bucket[{RATE}])))",
-            f"p{int(q * 100)} {{{{{by}}}}}",
-        )
-        for q in (0.5, 0.95, 0.99)
-    )
-
-
-def quantile(q: float, metric: str, legend: str) -> Query:
-    """A quantile of a histogram over every series (no grouping)."""
-    return Query(f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket[{RATE}])))", legend)
-
-
-def ratio(numerator: str, denominator: str) -> str:
-    return f"(sum(rate({numerator}[{RATE}])) or vector(0)) / sum(rate({denominator}[{RATE}]))"
 
 
 CHAT = "tutorbook_gateway_chat_requests_total"

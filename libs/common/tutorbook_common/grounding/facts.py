@@ -7,11 +7,11 @@ cannot" is not "you can"."""
 
 import re
 
-from tutorbook_common.grounding.sentences import without_citations, words
+from tutorbook_common.grounding.sentences import without_citations
 
-# A number (1,200 / 2.5 / 40) with an optional currency before and unit after.
+# A number (1,200 / 2.5 / 40) with an optional currency before and unit after; not one inside a code (AP3-F).
 QUANTITY = re.compile(
-    r"(?P<currency>[$\u20ac\u00a3])?\s?(?P<number>\d+(?:[.,]\d+)*)\s?(?P<unit>%|[a-zA-Z\u00b2\u00b3]+)?"
+    r"(?<![A-Za-z0-9.-])(?P<currency>[$\u20ac\u00a3])?\s?(?P<number>\d+(?:[.,]\d+)*)[\s-]?(?P<unit>%|[a-zA-Z\u00b2\u00b3]+)?"
 )
 # A code or model name: letters and digits together (E4, AP3-F, PM2.5, S7, X100), or two or more capitals.
 CODE = re.compile(r"\b(?=[A-Za-z0-9-]*[0-9])(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*\b|\b[A-Z]{2,}\b")
@@ -23,7 +23,7 @@ UNIT_NAMES = {
     "year": "year", "years": "year", "yr": "year", "yrs": "year",
     "w": "watt", "watt": "watt", "watts": "watt", "kg": "kg", "g": "g", "lb": "lb", "lbs": "lb",
     "l": "litre", "liter": "litre", "liters": "litre", "litre": "litre", "litres": "litre", "ml": "ml",
-    "m": "m", "cm": "cm", "mm": "mm", "ft": "ft", "in": "inch", "inch": "inch", "inches": "inch",
+    "m": "m", "cm": "cm", "mm": "mm", "ft": "ft", "inch": "inch", "inches": "inch",
     "m\u00b2": "m2", "m2": "m2", "sq": "sq", "db": "db", "%": "percent", "percent": "percent", "bar": "bar",
     "mah": "mah", "v": "volt", "volt": "volt", "volts": "volt", "hz": "hz", "ghz": "ghz", "gb": "gb", "tb": "tb",
     "$": "usd", "usd": "usd", "\u20ac": "eur", "eur": "eur", "\u00a3": "gbp", "gbp": "gbp",
@@ -44,8 +44,21 @@ def quantities(text: str) -> set[tuple[str, str | None]]:
 
 
 def codes(text: str) -> set[str]:
-    """Codes and model names in a text, lower-cased (numbers alone are quantities, not codes)."""
-    return {code.lower() for code in CODE.findall(text) if not code.replace(".", "").isdigit()}
+    """Codes and model names in a text, lower-cased; a number alone or with its unit ("5GHz", "2-year")
+    is a quantity, not a code."""
+    return {
+        code.lower() for code in CODE.findall(text) if not code.replace(".", "").isdigit() and not is_quantity(code)
+    }
+
+
+def is_quantity(token: str) -> bool:
+    match = QUANTITY.fullmatch(token)
+    return match is not None and (match["unit"] or "").lower() in UNIT_NAMES
+
+
+def states(passage: str, code: str) -> bool:
+    """Whether the passage names the code as a whole word ("S1" is not stated by "S10")."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(code)}(?![a-z0-9])", passage.lower()) is not None
 
 
 def negated(text: str) -> bool:
@@ -63,8 +76,5 @@ def missing_facts(sentence: str, passage: str) -> list[str]:
     for number, unit in sorted(quantities(sentence), key=str):
         if number not in stated_numbers or (unit is not None and (number, unit) not in stated):
             missing.append(number if unit is None else f"{number} {unit}")
-    passage_words = set(words(passage)) | codes(passage)
-    missing.extend(
-        code for code in sorted(codes(sentence)) if code not in passage_words and code not in passage.lower()
-    )
+    missing.extend(code for code in sorted(codes(sentence)) if not states(passage, code))
     return missing

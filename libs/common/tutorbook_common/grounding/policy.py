@@ -10,7 +10,7 @@
 import enum
 from collections.abc import Sequence
 
-from tutorbook_common.grounding.sentences import without_citations
+from tutorbook_common.grounding.sentences import cited_numbers, without_citations
 from tutorbook_common.grounding.support import Claim, Passage
 
 UNSUPPORTED_MARK = "(not found in the sources)"
@@ -25,18 +25,34 @@ class ClaimsPolicy(enum.StrEnum):
 
 
 def apply_policy(answer: str, claims: Sequence[Claim], passages: Sequence[Passage], policy: ClaimsPolicy) -> str:
-    """The answer's text under the policy (the original text when every claim is supported and cited
-    as written, so its formatting stays)."""
+    """The answer's text under the policy. A supported sentence cites the passage that supports it (a
+    wrong or missing mark is corrected); the original text, formatting and all, stays when every claim is
+    supported and cited as written."""
     if policy is ClaimsPolicy.QUOTE:
         return quoted_answer(claims, passages)
-    if all(claim.supported for claim in claims):
+    if not claims:
+        return answer if policy is ClaimsPolicy.FLAG else not_sure_answer(claims, passages)
+    if all(claim.supported and cites_as_written(claim) for claim in claims):
         return answer
     if policy is ClaimsPolicy.FLAG:
-        return " ".join(claim.text if claim.supported else flagged(claim.text) for claim in claims)
+        return " ".join(as_cited(claim) if claim.supported else flagged(claim.text) for claim in claims)
     kept = [claim for claim in claims if claim.supported]
     if not any(not claim.hedge for claim in kept):
         return not_sure_answer(claims, passages)
-    return " ".join(claim.text for claim in kept)
+    return " ".join(as_cited(claim) for claim in kept)
+
+
+def cites_as_written(claim: Claim) -> bool:
+    return claim.citation is None or claim.citation + 1 in cited_numbers(claim.text)
+
+
+def as_cited(claim: Claim) -> str:
+    """The supported sentence citing the passage that supports it (its other marks removed)."""
+    if claim.citation is None or cites_as_written(claim):
+        return claim.text
+    text = without_citations(claim.text)
+    end = text[-1] if text and text[-1] in ".!?" else ""
+    return f"{text.removesuffix(end)} {citation_mark(claim.citation)}{end}"
 
 
 def flagged(sentence: str) -> str:

@@ -2,12 +2,14 @@
 
 import re
 
-CITATION_MARK = re.compile(r"\s*\[(\d{1,2})\]")
+# [1], and the lists and ranges models also write: [1, 2], [1-3], [2][3].
+CITATION_MARK = re.compile(r"\s*\[\s*(\d{1,2}(?:\s*[,\u2013-]\s*\d{1,2})*)\s*\]")
 # A sentence ends at . ! ? (then a space or the end) or at a line break; a decimal point ("2.5") does not.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
+MIN_REPEATED_WORDS = 4  # a repeat of a shorter sentence is allowed
 LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s*$")  # "2." on its own, split off the item it numbers
-WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+WORD = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")  # any script's letters and digits ("2.5", "1,200" stay whole)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -21,8 +23,13 @@ def split_sentences(text: str) -> list[str]:
 
 
 def cited_numbers(sentence: str) -> list[int]:
-    """The source numbers a sentence cites, as written ([1] is the first source)."""
-    return [int(number) for number in CITATION_MARK.findall(sentence)]
+    """The source numbers a sentence cites, as written ([1] is the first source; [1-3] is 1, 2 and 3)."""
+    numbers: list[int] = []
+    for mark in CITATION_MARK.findall(sentence):
+        for part in re.split(r"\s*,\s*", mark):
+            ends = [int(end) for end in re.split(r"\s*[\u2013-]\s*", part)]
+            numbers.extend(range(ends[0], ends[-1] + 1))
+    return numbers
 
 
 def without_citations(sentence: str) -> str:
@@ -50,6 +57,7 @@ class RunawayGuard:
         self._max_sentences = max_sentences
         self._pending = ""
         self._seen: set[str] = set()
+        self._admitted = 0
         self.stopped = False
 
     def feed(self, piece: str) -> str:
@@ -78,8 +86,10 @@ class RunawayGuard:
         key = normalised(LIST_MARKER.sub("", sentence))
         if not key or LIST_NUMBER.match(sentence):
             return True
-        if key in self._seen or len(self._seen) >= self._max_sentences:
+        repeated = key in self._seen and len(key.split()) >= MIN_REPEATED_WORDS  # "Press OK." may come twice
+        if repeated or self._admitted >= self._max_sentences:
             self.stopped = True
             return False
         self._seen.add(key)
+        self._admitted += 1
         return True

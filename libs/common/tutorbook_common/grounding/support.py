@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tutorbook_common.grounding.facts import missing_facts, negated
+from tutorbook_common.grounding.facts import codes, missing_facts, negated, quantities
 from tutorbook_common.grounding.sentences import split_sentences, without_citations, words
 
 STOPWORDS_TEXT = """a an the and or but if then of to in on at by for with from as is are was were be been being
@@ -19,13 +19,15 @@ it its this that these those you your yours we our i me my he she they them thei
 will would should may might must has have had not no yes so than too very just also about into over under up down
 out more most some any all each other such only own same what which who whom how when where why please"""
 STOPWORDS = frozenset(STOPWORDS_TEXT.split())
-# A sentence about the sources or the answer's own certainty, not about the product. ("It does not cover
-# drops" is a claim about the product: only the sources, passages or manual "not mentioning" is a hedge.)
+# A sentence about the sources or the answer's own certainty, not about the product: it opens by saying
+# so ("I'm not sure", "Sorry, I cannot find ...") or says the sources are silent. ("It does not cover drops"
+# is a claim about the product, and so is "If you can't find the button, hold it for 10 s".)
 HEDGE = re.compile(
-    r"\b(not sure|don't know|do not know|no information|cannot find|can't find|need more context|"
+    r"^\W*(?:sorry\W+)?(?:(?:i am|i'm|i)\s+(?:not sure|don't know|do not know|cannot find|can't find)|not sure|"
+    r"no information)|need more context|"
     r"(sources?|passages?|manual|documentation|context) (do|does) not "
     r"(say|mention|contain|include|provide|specify|cover)|"
-    r"not (mentioned|specified|stated|covered) in the (sources?|passages?|manual|documentation|context))\b",
+    r"not (mentioned|specified|stated|covered) in the (sources?|passages?|manual|documentation|context)",
     re.IGNORECASE,
 )
 
@@ -139,7 +141,7 @@ def judge_one(
     thresholds: SupportThresholds,
 ) -> Claim:
     """The best candidate that is close enough and states the sentence's facts with the same polarity."""
-    if HEDGE.search(sentence):
+    if is_hedge(sentence):
         return Claim(sentence, True, None, None, "says the answer is not known", hedge=True)
     scored = sorted(
         ((similarity, overlap(sentence, candidate, passages), candidate)
@@ -175,3 +177,9 @@ def disagreement(sentence: str, candidate: Candidate, passage: Passage) -> str |
     if negated(without_citations(sentence)) != negated(candidate.text):
         return f"passage [{candidate.passage + 1}] says the opposite"
     return None
+
+
+def is_hedge(sentence: str) -> bool:
+    """A hedge states no fact: a sentence with a number or a code in it is checked whatever it opens with."""
+    text = without_citations(sentence)
+    return HEDGE.search(text) is not None and not quantities(text) and not codes(text)

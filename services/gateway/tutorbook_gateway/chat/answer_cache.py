@@ -188,6 +188,9 @@ class AnswerCache:
             return
         if answer.owner != lookup.owner:  # another key's question: never shown when the cache is per key
             return
+        checked = (answer.completion.get("tutorbook") or {}).get("answer_check")
+        if checked and checked.get("policy") != plan.claims_policy.value:
+            return  # checked under another policy: its text is not what this request asked for
         self._metrics.cache_lookups.labels(result="semantic_hit").inc()
         lookup.found, lookup.source = answer.completion, "semantic-hit"
 

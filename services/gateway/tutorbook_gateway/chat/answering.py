@@ -21,6 +21,7 @@ from typing import Any
 from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.chat.admission import AdmissionCheck, estimated_prompt_tokens
 from tutorbook_gateway.chat.answer_cache import CacheLookup
+from tutorbook_gateway.chat.claim_checking import CHECK_FIELDS
 from tutorbook_gateway.chat.generation import Generation, generate, whole_answer
 from tutorbook_gateway.chat.measuring import observe_answer, observe_refusal
 from tutorbook_gateway.chat.planning import (
@@ -39,6 +40,8 @@ from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.routing import AUTO_MODEL
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
+
+CHARACTERS_PER_TOKEN = 4  # English text, for an answer whose usage vLLM never reported
 
 
 @dataclass(frozen=True)
@@ -190,17 +193,23 @@ async def generate_unless_cached(
     plan: ChatPlan, lookup: CacheLookup, stream: bool, services: GatewayServices
 ) -> Generation:
     if lookup.found is not None:
-        return whole_answer(lookup.found)
+        cached = whole_answer(lookup.found)
+        checked = lookup.found.get("tutorbook") or {}
+        cached.tutorbook = {field: checked[field] for field in CHECK_FIELDS if field in checked}  # as when fresh
+        return cached
     return await generate(plan, services.chat, stream)
 
 
 def used_tokens(opened: OpenedAnswer, pieces: list[str]) -> int:
-    """What an answer cost: vLLM's count; for a stream that ended early, its prompt and the pieces sent
-    (about a token each); a cached answer, nothing."""
+    """What an answer cost: vLLM's count; for a stream that ended early (no usage came), its prompt and
+    what was sent (a piece is a token or, through the runaway guard, a sentence); a cached answer, nothing."""
     if opened.lookup.found is not None:
         return 0
     total = int(opened.generation.usage.get("total_tokens") or 0)
-    return total or (opened.admission.prompt_tokens + len(pieces) if pieces else 0)
+    if total or not pieces:
+        return total
+    sent = max(len(pieces), sum(len(piece) for piece in pieces) // CHARACTERS_PER_TOKEN)
+    return opened.admission.prompt_tokens + sent
 
 
 async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterator[ChatEvent]:
@@ -228,8 +237,9 @@ async def answer_chat(call: ChatCall, services: GatewayServices) -> AsyncIterato
         await generation.aclose()
         opened.admission.release(used_tokens(opened, pieces))
         if status == "200":
+            text = generation.checked_text or "".join(pieces)  # a live flagged stream: as marked, not as sent
             answered = Answered(
-                start.response_id, start.model, "".join(pieces), generation.finish_reason, generation.usage,
+                start.response_id, start.model, text, generation.finish_reason, generation.usage,
                 start.tutorbook, opened.plan.index_version,
             )  # fmt: skip
             writing = time.perf_counter()

@@ -28,6 +28,7 @@ from tutorbook_common.rag_prompt import Source, heading_of
 from tutorbook_gateway.clients.retriever import RetrieverClient
 
 log = logging.getLogger("tutorbook.claims")
+CHECK_FIELDS = ("claims", "citations", "answer_check")  # what the check adds to an answer's tutorbook
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,11 @@ def claims_block(
         "seconds": round(outcome.seconds, 4),
         **({"error": outcome.error} if outcome.error else {}),
     }
+    shown = [claim.as_dict() for claim in claims or []]
+    if config.policy is not ClaimsPolicy.FLAG:  # what was withheld is not sent beside the answer either
+        shown = [claim if claim["supported"] else {**claim, "text": None} for claim in shown]
     return {
-        "claims": None if claims is None else [claim.as_dict() for claim in claims],
+        "claims": None if claims is None else shown,
         "citations": quoted,
         "answer_check": summary,
     }

@@ -50,6 +50,12 @@ class Generation(Protocol):
         """What the answer adds to its ``tutorbook`` block once every piece has been read (the claims)."""
         ...
 
+    @property
+    def checked_text(self) -> str | None:
+        """The answer as the claim check left it, when that differs from the pieces sent (a flagged
+        stream's sentences left before they were marked); None: the pieces are the answer."""
+        ...
+
     def pieces(self) -> AsyncIterator[str]: ...
 
     async def aclose(self) -> None:
@@ -64,6 +70,7 @@ class WholeAnswer:
     usage: dict[str, Any] = field(default_factory=no_usage)
     first_piece_seconds: float | None = None
     tutorbook: dict[str, Any] = field(default_factory=dict)
+    checked_text: str | None = None
 
     async def pieces(self) -> AsyncIterator[str]:
         if self.text:
@@ -81,6 +88,7 @@ class RelayedStream:
         self.usage: dict[str, Any] = no_usage()
         self.first_piece_seconds: float | None = None
         self.tutorbook: dict[str, Any] = {}
+        self.checked_text: str | None = None
 
     async def pieces(self) -> AsyncIterator[str]:
         try:
@@ -121,6 +129,7 @@ class CheckedGeneration:
         self._live = stream and config.policy is ClaimsPolicy.FLAG  # else the text waits for the check
         self._guard = RunawayGuard(config.max_answer_sentences)
         self.tutorbook: dict[str, Any] = {}
+        self.checked_text: str | None = None
 
     @property
     def finish_reason(self) -> str | None:
@@ -155,6 +164,7 @@ class CheckedGeneration:
         outcome = await check_answer(answer, self._sources, self._retriever, self._config)
         self.tutorbook = claims_block(outcome, self._config, self._citations, self._guard.stopped)
         if live and outcome.text != answer:
+            self.checked_text = outcome.text  # recorded and cached as marked
             return  # the words have left: the claims in the last chunk mark them
         if not live and outcome.text:
             yield outcome.text

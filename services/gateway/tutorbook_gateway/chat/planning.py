@@ -18,6 +18,7 @@ from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
 from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query
 from tutorbook_gateway.routing import (
+    AUTO_MODEL,
     SMALL_TALK,
     VERSION_SEPARATOR,
     AdapterState,
@@ -173,7 +174,7 @@ def rag_reader(
     decision: RouteDecision, adapters: Mapping[str, AdapterState], config: ChatConfig
 ) -> AdapterState | None:
     """The grounded reader that writes this RAG answer, when one is set, active and healthy; else None
-    (the base model writes it)."""
+    (the base model writes it). Only for "auto": a request that names the base model gets the base model."""
     reader = adapters.get(config.rag_reader) if config.rag_reader else None
     if decision.route is not Route.RAG or reader is None or reader.task_type != "generative":
         return None
@@ -250,7 +251,7 @@ async def plan_chat(
         block = tutorbook_block(decision, [])
         return ChatPlan(decision, block, None, top_score, phases, None, index_version, query, similar)
     passages = search.passages if search else []
-    reader = rag_reader(decision, adapters.states, config)
+    reader = rag_reader(decision, adapters.states, config) if request.model == AUTO_MODEL else None
     payload, used, labels = generator_payload(request, decision, passages, adapters.active, config, reader)
     block = tutorbook_block(decision, used)
     if reader is not None:
