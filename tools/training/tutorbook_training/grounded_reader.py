@@ -24,9 +24,16 @@ from pathlib import Path
 from tutorbook_common.rag_prompt import Source, build_rag_messages
 
 NOT_ANSWERED = "I am not sure: the sources do not say."
-PASSAGE_CHARS = 360  # each passage in a training prompt (the prompt stays within 512 tokens)
+PASSAGE_CHARS = 480  # each passage in a training prompt (three stay within 512 tokens with the question)
 ANSWER_CHARS = 240
-CONTEXT_CHARS = 1600
+CONTEXT_CHARS = 1800
+# "Using Smart Hub" asks "How do I use Smart Hub?": the manual's titles are mostly gerunds.
+VERBS = {"using": "use", "connecting": "connect", "changing": "change", "setting": "set", "updating": "update",
+         "turning": "turn", "running": "run", "adding": "add", "removing": "remove", "watching": "watch",
+         "playing": "play", "selecting": "select", "managing": "manage", "resetting": "reset", "recording": "record",
+         "viewing": "view", "creating": "create", "enabling": "enable", "adjusting": "adjust", "checking": "check",
+         "finding": "find", "getting": "get", "requesting": "request", "launching": "launch", "editing": "edit",
+         "configuring": "configure", "scheduling": "schedule", "locking": "lock", "listening": "listen"}  # fmt: skip
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -41,7 +48,7 @@ class Section:
 class Asked:
     question: str
     answer: str  # the answer's words, before the citation is added
-    section: Section
+    section: Section  # its text is what the prompt shows: it holds the answer
 
 
 def read_sections(folder: Path) -> list[Section]:
@@ -61,19 +68,38 @@ def opening(text: str, limit: int = ANSWER_CHARS) -> str:
 
 
 def annotated(folder: Path, by_title: dict[str, Section]) -> list[Asked]:
-    """The manual's annotated questions whose section is in the corpus, with their reference answers."""
+    """The manual's annotated questions whose section is in the corpus and shows their answer's opening
+    sentence in the part of it a prompt holds (the reader must never learn to answer from elsewhere)."""
     found = []
     with (folder / "smart_tv_remote_50_questions.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             section = by_title.get(row["section_path"].split(">")[-1].strip())
-            if section is not None and row["answer"].strip():
-                found.append(Asked(row["question"].strip(), opening(row["answer"]), section))
+            answer = opening(row["answer"])
+            shown = None if section is None or not answer else window(section, answer)
+            if shown is not None:
+                found.append(Asked(row["question"].strip(), answer, shown))
     return found
+
+
+def window(section: Section, answer: str) -> Section | None:
+    """The section cut to PASSAGE_CHARS around the answer's first sentence; None when it is not in it."""
+    first = SENTENCE.split(answer)[0].strip()
+    start = section.text.find(first[:60])
+    if start < 0 or len(first) > PASSAGE_CHARS:
+        return None
+    start = max(0, min(start, len(section.text) - PASSAGE_CHARS))
+    return Section(section.id, section.title, section.text[start : start + PASSAGE_CHARS])
+
+
+def question_about(title: str) -> str:
+    first, _, rest = title.partition(" ")
+    verb = VERBS.get(first.lower())
+    return f"How do I {verb} {rest}?" if verb and rest else f"What does the manual say about {title.lower()}?"
 
 
 def generated(sections: list[Section]) -> list[Asked]:
     """A question from each section's title, answered by the section's opening sentences."""
-    return [Asked(f"What does the manual say about {s.title.lower()}?", opening(s.text), s) for s in sections]
+    return [Asked(question_about(s.title), opening(s.text), s) for s in sections]
 
 
 def example(asked: Asked | None, question: str, distractors: list[Section], rng: random.Random) -> dict[str, object]:
@@ -111,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("emanual", type=Path, help="the emanual-qa folder (../shared/eval-data/emanual-qa)")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=240, help="examples at most")
-    parser.add_argument("--unanswerable", type=float, default=0.25, help="share of examples no passage answers")
+    parser.add_argument("--unanswerable", type=float, default=0.15, help="share of examples no passage answers")
     parser.add_argument("--distractors", type=int, default=2, help="distractor passages beside the answering one")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
