@@ -31,7 +31,8 @@ def test_examples_use_the_served_prompt_and_cite_the_answering_passage(tmp_path:
         len(examples) == 5
     )  # 4 sections' generated questions and 1 annotated question (the other's answer is not shown)
     for example in examples:
-        system, user, answer = example["messages"]  # type: ignore[misc]
+        messages: list[dict[str, str]] = example["messages"]  # type: ignore[assignment]
+        system, user, answer = messages
         assert system["content"] == RAG_SYSTEM_PROMPT and "<sources>" in user["content"]
         cited = int(answer["content"].rsplit("[", 1)[1].rstrip("]"))
         passage = user["content"].split(f"[{cited}] ", 1)[1].split("\n\n[", 1)[0]
