@@ -17,7 +17,7 @@ def events(body: str) -> list[Any]:
     return [json.loads(line[6:]) for line in body.split("\n\n") if line.startswith("data: {")]
 
 
-def ask(client: TestClient[Litestar], policy: str | None = None, **extra: object) -> Any:
+def ask(client: TestClient[Litestar], policy: str | None = "flag", **extra: object) -> Any:
     options: dict[str, object] = {"tutorbook": {"claims_policy": policy}} if policy else {}
     body = {**chat("warranty?"), **options, **extra}
     return client.post("/v1/chat/completions", json=body, headers=USER)
@@ -52,6 +52,14 @@ def test_withhold_with_nothing_supported_says_not_sure_and_quotes_the_closest_pa
     upstream[1].answer = "It covers water damage [1]."
     text = ask(client, "withhold").json()["choices"][0]["message"]["content"]
     assert text.startswith(NOT_SURE) and "Two years from delivery." in text
+
+
+def test_the_default_policy_withholds_unsupported_sentences(client, upstream) -> None:
+    upstream[1].answer = MIXED
+    body = ask(client, policy=None).json()
+    assert body["choices"][0]["message"]["content"] == "Two years [1]."
+    assert body["tutorbook"]["answer_check"]["policy"] == "withhold"
+    assert [claim["text"] for claim in body["tutorbook"]["claims"]] == ["Two years [1].", None]  # not sent beside
 
 
 def test_a_bad_policy_is_a_400(client) -> None:

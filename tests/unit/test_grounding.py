@@ -174,3 +174,9 @@ def test_short_steps_may_repeat_but_the_budget_counts_them() -> None:
     guard = RunawayGuard(max_sentences=8)
     steps = "1. Press Home. 2. Press OK. 3. Select Reset. 4. Press OK. 5. Done."
     assert streamed(steps, guard) == steps and not guard.stopped
+
+
+def test_a_short_sentence_repeated_a_third_time_ends_the_answer() -> None:
+    guard = RunawayGuard(max_sentences=8)
+    text = "Tap the Home screen. Tap the Screen. Tap the Screen. Tap the Screen. Tap the Screen."
+    assert streamed(text, guard).strip() == "Tap the Home screen. Tap the Screen. Tap the Screen." and guard.stopped

@@ -141,7 +141,7 @@ class GatewaySettings(BaseSettings):
     # quote: the answer is the supporting passage sentences), and when a passage sentence supports one
     # (its cosine with the sentence, or the share of the sentence's content words it holds; then its facts
     # and polarity must agree).
-    claims_policy: ClaimsPolicy = ClaimsPolicy.FLAG
+    claims_policy: ClaimsPolicy = ClaimsPolicy.WITHHOLD
     claims_min_similarity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     claims_min_overlap: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     claims_max_candidates: Annotated[int, Field(ge=1, le=MAX_CLAIM_CANDIDATES)] = 120

@@ -7,7 +7,7 @@ CITATION_MARK = re.compile(r"\s*\[\s*(\d{1,2}(?:\s*[,\u2013-]\s*\d{1,2})*)\s*\]"
 # A sentence ends at . ! ? (then a space or the end) or at a line break; a decimal point ("2.5") does not.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
-MIN_REPEATED_WORDS = 4  # a repeat of a shorter sentence is allowed
+MIN_REPEATED_WORDS = 4  # a shorter sentence may come twice
 LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s*$")  # "2." on its own, split off the item it numbers
 WORD = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")  # any script's letters and digits ("2.5", "1,200" stay whole)
 
@@ -56,7 +56,7 @@ class RunawayGuard:
     def __init__(self, max_sentences: int) -> None:
         self._max_sentences = max_sentences
         self._pending = ""
-        self._seen: set[str] = set()
+        self._seen: dict[str, int] = {}  # sentence -> times let through
         self._admitted = 0
         self.stopped = False
 
@@ -86,10 +86,11 @@ class RunawayGuard:
         key = normalised(LIST_MARKER.sub("", sentence))
         if not key or LIST_NUMBER.match(sentence):
             return True
-        repeated = key in self._seen and len(key.split()) >= MIN_REPEATED_WORDS  # "Press OK." may come twice
-        if repeated or self._admitted >= self._max_sentences:
+        # A sentence may not come again; a short one ("Press OK.") may come twice in a list of steps.
+        allowed = 1 if len(key.split()) >= MIN_REPEATED_WORDS else 2
+        if self._seen.get(key, 0) >= allowed or self._admitted >= self._max_sentences:
             self.stopped = True
             return False
-        self._seen.add(key)
+        self._seen[key] = self._seen.get(key, 0) + 1
         self._admitted += 1
         return True

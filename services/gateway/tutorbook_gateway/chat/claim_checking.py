@@ -33,7 +33,7 @@ CHECK_FIELDS = ("claims", "citations", "answer_check")  # what the check adds to
 
 @dataclass(frozen=True)
 class ClaimCheckConfig:
-    policy: ClaimsPolicy = ClaimsPolicy.FLAG
+    policy: ClaimsPolicy = ClaimsPolicy.WITHHOLD
     thresholds: SupportThresholds = field(default_factory=SupportThresholds)
     max_answer_sentences: int = 8  # the sentence budget: the runaway guard ends an answer past it
     max_candidates: int = 120  # passage sentences compared (the first passages first)

@@ -92,7 +92,7 @@ class ChatPlan:
     query: str | None = None  # what was searched for
     similar: SimilarQuestion | None = None  # the most similar question answered before (when asked)
     sources: list[Source] = field(default_factory=list)  # the passages in the prompt, as numbered there
-    claims_policy: ClaimsPolicy = ClaimsPolicy.FLAG  # for an answer written from the sources
+    claims_policy: ClaimsPolicy = ClaimsPolicy.WITHHOLD  # for an answer written from the sources
     reader: AdapterState | None = None  # the adapter writing a RAG answer in the base model's place
 
 
