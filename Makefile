@@ -35,7 +35,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval eval-routing eval-semantic-cache bench bench-retrieval bench-gateway bench-cache demo-adapter compare compare-all
+.PHONY: eval-retrieval eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_evals.retrieval emanual-tv --data $(EVAL_DATA)
@@ -48,6 +48,19 @@ eval-routing: install
 # How often the (optional) semantic cache would answer with another question's answer, per threshold.
 eval-semantic-cache: install
 	$(PY) -m tutorbook_evals.semantic_cache
+
+# Answer correctness and the claim check against the stack `make run` started (about 5 minutes here):
+# 91 questions through "auto", scored against the hand labels (docs/answers.md).
+eval-answers: install
+	$(PY) -m tutorbook_evals.answers run --ingest --policy flag --output data/answers/latest.json
+	$(PY) -m tutorbook_evals.answers score data/answers/latest.json --labels docs/answers/labelled-answers.jsonl
+
+# The grounded reader: RAFT-style examples from the Smart TV manual, then a LoRA adapter (about 13 minutes
+# on 2 CPU cores); upload it and set TUTORBOOK_RAG_READER_ADAPTER=grounded-reader (docs/answers.md).
+grounded-reader: install
+	$(VENV)/bin/tutorbook-build-reader-data $(EVAL_DATA) --output data/reader/train.jsonl
+	$(VENV)/bin/tutorbook-train-adapter data/reader/train.jsonl --name grounded-reader --max-length 512 --epochs 2 \
+		--no-route-examples --output data/reader/adapter
 
 bench-retrieval: install
 	$(PY) -m tutorbook_evals.bench_retrieval --data $(EVAL_DATA) --plot docs/images/search-latency.png

@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--eval-data", type=Path, help="where emanual-qa lies (default: ../shared/eval-data)")
     run.add_argument("--emanual-limit", type=int, default=20, help="E-Manual questions asked (a seeded sample)")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--limit", type=int, help="ask at most this many questions of each set")
     run.add_argument("--ingest", action="store_true", help="ingest the E-Manual S10 manual into the stack first")
     run.add_argument("--gateway-url", default="http://127.0.0.1:8000")
     run.add_argument("--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_ADMIN_KEYS, .env)")
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> None:
     eval_data: Path = args.eval_data or default_eval_data(REPO_ROOT) or REPO_ROOT.parent / "shared" / "eval-data"
     sets = [name.strip() for name in args.sets.split(",") if name.strip()]
     questions = questions_of(sets, args.samples, eval_data, args.emanual_limit, args.seed)
+    if args.limit is not None:
+        questions = [q for name in sets for q in [q for q in questions if q.set == name][: args.limit]]
     if args.ingest:
         ingest(builtin_qa("emanual-s10", args.samples, eval_data), args.gateway_url, key)
     with gateway_client(args.gateway_url, key) as client:

@@ -1,0 +1,3 @@
+from tutorbook_evals.answers.cli import main
+
+main()
