@@ -180,3 +180,8 @@ def test_a_short_sentence_repeated_a_third_time_ends_the_answer() -> None:
     guard = RunawayGuard(max_sentences=8)
     text = "Tap the Home screen. Tap the Screen. Tap the Screen. Tap the Screen. Tap the Screen."
     assert streamed(text, guard).strip() == "Tap the Home screen. Tap the Screen. Tap the Screen." and guard.stopped
+
+
+def test_a_lone_citation_mark_is_no_sentence() -> None:
+    assert split_sentences("Two years from delivery [1]. [1]") == ["Two years from delivery [1]."]
+    assert claim_sentences("The AeroPure 300 costs $249 [1]. Yes.") == ["The AeroPure 300 costs $249 [1]. Yes."]

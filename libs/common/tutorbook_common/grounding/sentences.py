@@ -13,11 +13,12 @@ WORD = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")  # any script's letters and digits 
 
 
 def split_sentences(text: str) -> list[str]:
-    """The text's sentences, list markers removed; fragments without a letter or digit are dropped."""
+    """The text's sentences, list markers removed; fragments without a letter or digit (a lone "[1]") are
+    dropped."""
     sentences = []
     for piece in SENTENCE_END.split(text):
         sentence = LIST_MARKER.sub("", piece).strip()
-        if not LIST_NUMBER.match(sentence) and any(character.isalnum() for character in sentence):
+        if not LIST_NUMBER.match(sentence) and any(character.isalnum() for character in without_citations(sentence)):
             sentences.append(sentence)
     return sentences
 

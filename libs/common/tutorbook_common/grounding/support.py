@@ -92,7 +92,9 @@ def claim_sentences(answer: str) -> list[str]:
             continue
         merged.append(joined)
         carry = ""
-    if carry:
+    if carry and merged and not content_words(carry):
+        merged[-1] = f"{merged[-1]} {carry}"  # a closing "Yes." or "That's it." belongs to the answer's end
+    elif carry:
         merged.append(carry)
     return merged
 
