@@ -168,7 +168,14 @@ class HttpRetrieverClient:
 
     async def similarities(self, texts: list[str], candidates: list[str]) -> list[list[float]]:
         body = await self._json("POST", "/v1/similarities", {"texts": texts, "candidates": candidates})
-        return [[float(score) for score in row] for row in body["scores"]]
+        scores = body.get("scores") if isinstance(body, dict) else None
+        if (
+            not isinstance(scores, list)
+            or len(scores) != len(texts)
+            or any(not isinstance(row, list) or len(row) != len(candidates) for row in scores)
+        ):
+            raise UpstreamCallError(SERVICE, "/v1/similarities answered without a score for every pair")
+        return [[float(score) for score in row] for row in scores]
 
     async def put_route_examples(self, name: str, examples: list[str]) -> None:
         await self._json("PUT", f"/v1/route-examples/{name}", {"examples": examples})
