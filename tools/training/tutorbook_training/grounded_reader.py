@@ -16,11 +16,11 @@ import argparse
 import csv
 import json
 import random
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tutorbook_common.grounding.sentences import split_sentences
 from tutorbook_common.rag_prompt import Source, build_rag_messages
 
 NOT_ANSWERED = "I am not sure: the sources do not say."
@@ -34,7 +34,6 @@ VERBS = {"using": "use", "connecting": "connect", "changing": "change", "setting
          "viewing": "view", "creating": "create", "enabling": "enable", "adjusting": "adjust", "checking": "check",
          "finding": "find", "getting": "get", "requesting": "request", "launching": "launch", "editing": "edit",
          "configuring": "configure", "scheduling": "schedule", "locking": "lock", "listening": "listen"}  # fmt: skip
-SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def read_sections(folder: Path) -> list[Section]:
 def opening(text: str, limit: int = ANSWER_CHARS) -> str:
     """The text's first sentences, up to ``limit`` characters (at least one whole sentence)."""
     kept = ""
-    for sentence in SENTENCE.split(text.strip()):
+    for sentence in split_sentences(text):
         if kept and len(kept) + len(sentence) + 1 > limit:
             break
         kept = f"{kept} {sentence}".strip()
@@ -83,7 +82,7 @@ def annotated(folder: Path, by_title: dict[str, Section]) -> list[Asked]:
 
 def window(section: Section, answer: str) -> Section | None:
     """The section cut to PASSAGE_CHARS around the answer's first sentence; None when it is not in it."""
-    first = SENTENCE.split(answer)[0].strip()
+    first = split_sentences(answer)[0]
     start = section.text.find(first[:60])
     if start < 0 or len(first) > PASSAGE_CHARS:
         return None

@@ -113,12 +113,14 @@ def content_words(text: str) -> set[str]:
     return {word for word in words(without_citations(text)) if word not in STOPWORDS}
 
 
-def overlap(sentence: str, candidate: Candidate, passages: Sequence[Passage]) -> float:
-    wanted = content_words(sentence)
-    if not wanted:
-        return 0.0
-    found = content_words(candidate.text) | content_words(passages[candidate.passage].heading)
-    return len(wanted & found) / len(wanted)
+def candidate_words(candidate: Candidate, passages: Sequence[Passage]) -> set[str]:
+    """What a candidate states, for the overlap: its content words and its passage heading's."""
+    return content_words(candidate.text) | content_words(passages[candidate.passage].heading)
+
+
+def overlap(wanted: set[str], found: set[str]) -> float:
+    """The share of a sentence's content words (``wanted``) that a candidate states."""
+    return len(wanted & found) / len(wanted) if wanted else 0.0
 
 
 def judge(
@@ -129,8 +131,9 @@ def judge(
     thresholds: SupportThresholds,
 ) -> list[Claim]:
     """A claim for each sentence; ``similarities[i][j]`` is sentence i's cosine with candidate j."""
+    stated = [candidate_words(candidate, passages) for candidate in candidates]  # once, not once per sentence
     return [
-        judge_one(sentence, candidates, scores, passages, thresholds)
+        judge_one(sentence, candidates, scores, stated, passages, thresholds)
         for sentence, scores in zip(sentences, similarities, strict=True)
     ]
 
@@ -139,15 +142,17 @@ def judge_one(
     sentence: str,
     candidates: Sequence[Candidate],
     similarities: Sequence[float],
+    stated: Sequence[set[str]],
     passages: Sequence[Passage],
     thresholds: SupportThresholds,
 ) -> Claim:
     """The best candidate that is close enough and states the sentence's facts with the same polarity."""
     if is_hedge(sentence):
         return Claim(sentence, True, None, None, "says the answer is not known", hedge=True)
+    wanted = content_words(sentence)
     scored = sorted(
-        ((similarity, overlap(sentence, candidate, passages), candidate)
-         for similarity, candidate in zip(similarities, candidates, strict=True)),
+        ((similarity, overlap(wanted, words), candidate)
+         for similarity, words, candidate in zip(similarities, stated, candidates, strict=True)),
         key=lambda item: -(item[0] + item[1]),
     )  # fmt: skip
     failures: list[str] = []  # why each close candidate did not support it, the closest first
