@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what Tutorbook needs into ./.venv (and redis-server, prometheus through apt), skipping what is there.
+# Install what Tutorbook needs into ./.venv (and redis-server, prometheus, chromium through apt), skipping what is there.
 # Idempotent: a stamp records what was installed; a second run with the same inputs does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,9 @@ inputs_digest() {
 ensure_apt_tool redis-server redis-server
 # Prometheus and promtool: the dashboard and alert tests evaluate every query against a live Prometheus.
 ensure_apt_tool prometheus prometheus
+# Headless Chromium and its driver: the page's tests run in a real browser (tests/e2e/test_page.py).
+ensure_apt_tool chromium chromium
+ensure_apt_tool chromedriver chromium-driver
 want=$(inputs_digest)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from tests.integration.adapter_archives import SMOLLM2_CONFIG
 from tests.unit.fakes import ADMIN, WARRANTY, FakeGenerator, FakeRetriever
-from tutorbook_gateway.adapters.loading import LoadResult
+from tutorbook_gateway.adapters.loading import LoadResult, ReplicaModels
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -31,6 +31,13 @@ class FakeLoader:
     async def unload(self, lora_name: str) -> list[LoadResult]:
         self.calls.append(("unload", lora_name))
         return [LoadResult("http://replica-a", True), LoadResult("http://replica-b", True)]
+
+    async def served(self) -> list[ReplicaModels]:
+        loaded = tuple(name for action, name in self.calls if action == "load")
+        return [
+            ReplicaModels("http://replica-a", True, loaded),
+            ReplicaModels("http://replica-b", False, detail="down"),
+        ]
 
 
 class Gateway:

@@ -21,7 +21,9 @@ from tutorbook_gateway.routes.advisor import advisor_router
 from tutorbook_gateway.routes.chat import chat_route
 from tutorbook_gateway.routes.documents import documents_router
 from tutorbook_gateway.routes.feedback import list_feedback, post_feedback
+from tutorbook_gateway.routes.keys import who_am_i
 from tutorbook_gateway.routes.models import list_models
+from tutorbook_gateway.routes.page import page_router
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.wiring import (
     Replacements,
@@ -62,10 +64,12 @@ def create_app(
             chat_route(settings.chat_max_request_bytes),
             advisor_router(settings.resolved_comparisons_dir()),
             list_models,
+            who_am_i,
             documents_router,
             post_feedback,
             list_feedback,
             *PROBE_ROUTES,
+            page_router(),
         ],
         lifespan=[lifespan],
         exception_handlers=error_handlers(),

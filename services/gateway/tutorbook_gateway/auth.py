@@ -1,6 +1,7 @@
 """API keys: bearer keys for chat, admin keys for admin endpoints. Constant-time comparison.
 
-Every request needs a known key (:class:`ApiKeyMiddleware`), except the probes and metrics: a route added
+Every request needs a known key (:class:`ApiKeyMiddleware`), except the probes, metrics and the page's own
+files (``/`` and ``/ui/``; the page asks for a key and sends it with every API call): a route added
 later is protected without anyone remembering to. Admin endpoints add :func:`require_admin_key`.
 """
 
@@ -18,7 +19,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from tutorbook_common.errors import ForbiddenError, UnauthorizedError, send_service_error
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
+PUBLIC_PREFIX = "/ui/"  # the page's scripts and styles: the page asks for a key, then sends it to the API
 AUTHORIZATION = b"authorization"
 
 
@@ -87,7 +89,7 @@ class ApiKeyMiddleware(MiddlewareProtocol):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["path"] not in PUBLIC_PATHS:
+        if scope["type"] == ScopeType.HTTP and not is_public(scope["path"]):
             services = scope["litestar_app"].state.services
             try:
                 holder = authenticate(authorization_header(scope), services.keys)
@@ -97,6 +99,10 @@ class ApiKeyMiddleware(MiddlewareProtocol):
                 return
             scope.setdefault("state", {})["key_holder"] = holder
         await self.app(scope, receive, send)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
 
 
 def key_holder_of(connection: ASGIConnection[Any, Any, Any, Any]) -> KeyHolder:

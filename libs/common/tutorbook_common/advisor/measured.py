@@ -11,6 +11,12 @@ from typing import Any
 import msgspec
 
 COMPARISON_FILE = "comparison.json"
+# The plots tutorbook-compare draws beside it, and what each shows (the page shows them with the advice).
+PLOTS = {
+    "quality-tokens.png": "quality against prompt tokens",
+    "quality-latency.png": "quality against latency",
+    "reliability.png": "reliability of the reported confidence",
+}
 TIE_POINTS = 0.02  # within two points of the best, the path with the shorter prompt wins
 APPROACH_OF_PATH = {
     "zero_shot": "prompting",

@@ -9,10 +9,9 @@ grace period, so in-flight requests finish on it.
 """
 
 import asyncio
-import dataclasses
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,7 +133,7 @@ class AdapterAdmin:
         await asyncio.to_thread(self.store.activate, name, version)
         if previous is not None and previous != version and self.store.card(name, previous).kind == "lora":
             self.background.spawn(self.unload_later(name, previous))
-        return [dataclasses.asdict(result) for result in results]
+        return [asdict(result) for result in results]
 
     async def load_everywhere(self, name: str, version: int) -> list[LoadResult]:
         """Every replica's load, or :class:`ActivationFailedError` (those that did load it unload it)."""
@@ -144,7 +143,7 @@ class AdapterAdmin:
             failed = ", ".join(f"{result.replica} ({result.detail})" for result in results if not result.ok)
             raise ActivationFailedError(
                 f"{served_name(name, version)} could not be loaded on {failed}: the active version is unchanged",
-                [dataclasses.asdict(result) for result in results],
+                [asdict(result) for result in results],
             )
         return results
 
@@ -209,6 +208,10 @@ class AdapterAdmin:
 
     def listing(self) -> list[dict[str, Any]]:
         return [self.describe(name) for name in self.store.names()]
+
+    async def replicas(self) -> list[dict[str, Any]]:
+        """What each generator replica serves now (a version's ``served_name`` among ``models`` is loaded there)."""
+        return [asdict(replica) for replica in await self.loader.served()]
 
 
 def with_base_model_name(files: dict[str, bytes], published: Path) -> dict[str, bytes]:

@@ -19,10 +19,22 @@ class LoadResult:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ReplicaModels:
+    """What one generator replica serves now (``models`` is empty when it did not answer)."""
+
+    replica: str
+    reachable: bool
+    models: tuple[str, ...] = ()
+    detail: str = ""
+
+
 class AdapterLoader(Protocol):
     async def load(self, lora_name: str, lora_path: str) -> list[LoadResult]: ...
 
     async def unload(self, lora_name: str) -> list[LoadResult]: ...
+
+    async def served(self) -> list[ReplicaModels]: ...
 
 
 async def replica_urls(urls: list[str], dns_name: str, port: int) -> list[str]:
@@ -61,3 +73,19 @@ class VllmAdapterLoader:
 
     async def unload(self, lora_name: str) -> list[LoadResult]:
         return await self._each("/v1/unload_lora_adapter", {"lora_name": lora_name}, "cannot be found")
+
+    async def served(self) -> list[ReplicaModels]:
+        """Each replica's ``/v1/models``: the adapter console shows every version's status replica by replica."""
+        replicas = await replica_urls(self._urls, self._dns_name, self._dns_port)
+
+        async def ask(replica: str) -> ReplicaModels:
+            try:
+                async with self._session.get(f"{replica}/v1/models") as response:
+                    if response.status != 200:
+                        return ReplicaModels(replica, False, detail=f"HTTP {response.status}")
+                    listed = await response.json()
+                    return ReplicaModels(replica, True, tuple(str(model["id"]) for model in listed.get("data", [])))
+            except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError) as exc:
+                return ReplicaModels(replica, False, detail=f"{type(exc).__name__}: {exc}")
+
+        return list(await asyncio.gather(*(ask(replica) for replica in replicas)))

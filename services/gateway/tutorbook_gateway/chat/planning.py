@@ -143,6 +143,7 @@ def citation(source: Source) -> dict[str, Any]:
         "section": source.section,
         "score": source.score,
         "snippet": source.text[:SNIPPET_CHARS],
+        "text": source.text,  # the whole passage: a reader opens it and sees the quoted spans in place
     }
 
 

@@ -39,9 +39,11 @@ async def upload_adapter(
         await data.file.close()
 
 
-@get("/", sync_to_thread=False)
-def list_adapters(state: State) -> dict[str, Any]:
-    return {"object": "list", "data": admin_of(state).listing()}
+@get("/")
+async def list_adapters(state: State) -> dict[str, Any]:
+    """Every adapter with its versions, and what each generator replica serves now."""
+    admin = admin_of(state)
+    return {"object": "list", "data": admin.listing(), "replicas": await admin.replicas()}
 
 
 @get("/{name:str}", sync_to_thread=False)

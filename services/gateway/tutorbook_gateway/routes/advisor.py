@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from litestar import Router, get, post
+from litestar import Response, Router, get, post
 
 from tutorbook_common.adapter_card import NAME_PATTERN
 from tutorbook_common.advisor import recommend
 from tutorbook_common.advisor.decision import TITLES
-from tutorbook_common.advisor.measured import COMPARISON_FILE, Measured, best_measured, read_comparison
+from tutorbook_common.advisor.measured import COMPARISON_FILE, PLOTS, Measured, best_measured, read_comparison
 from tutorbook_common.advisor.questionnaire import QUESTIONS, AnswerError, parse_answers
-from tutorbook_common.errors import BadRequestError
+from tutorbook_common.errors import BadRequestError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,22 @@ def measured_for(comparisons_dir: Path, dataset: str) -> Measured | None:
         return None
 
 
+def dataset_name(dataset: str) -> str:
+    if not NAME_PATTERN.fullmatch(dataset):
+        raise BadRequestError("dataset must be a comparison's name (lowercase letters, digits, '-')", param="dataset")
+    return dataset
+
+
+def listed_comparisons(comparisons_dir: Path) -> list[dict[str, Any]]:
+    """The datasets a comparison was run for on this gateway, with the plots it drew."""
+    found = []
+    for folder in sorted(comparisons_dir.glob("*")) if comparisons_dir.is_dir() else []:
+        if NAME_PATTERN.fullmatch(folder.name) and (folder / COMPARISON_FILE).is_file():
+            plots = [{"file": name, "title": title} for name, title in PLOTS.items() if (folder / name).is_file()]
+            found.append({"dataset": folder.name, "plots": plots})
+    return found
+
+
 def advisor_router(comparisons_dir: Path) -> Router:
     @get("/v1/advisor")
     async def questionnaire() -> dict[str, Any]:
@@ -49,14 +65,22 @@ def advisor_router(comparisons_dir: Path) -> Router:
             raise BadRequestError(str(exc), param=f"answers.{exc.question}") from exc
         measured = None
         if data.dataset is not None:
-            if not NAME_PATTERN.fullmatch(data.dataset):
-                raise BadRequestError(
-                    "dataset must be a comparison's name (lowercase letters, digits, '-')", param="dataset"
-                )
-            measured = await asyncio.to_thread(measured_for, comparisons_dir, data.dataset)
+            measured = await asyncio.to_thread(measured_for, comparisons_dir, dataset_name(data.dataset))
         body = {"object": "advisor.recommendation", **recommend(answers, measured)}
         if data.dataset is not None and measured is None:
             body["measured_note"] = f"no tutorbook-compare result for {data.dataset!r} on this gateway"
         return body
 
-    return Router(path="/", route_handlers=[questionnaire, advice])
+    @get("/v1/advisor/comparisons")
+    async def comparisons() -> dict[str, Any]:
+        return {"object": "list", "data": await asyncio.to_thread(listed_comparisons, comparisons_dir)}
+
+    @get("/v1/advisor/comparisons/{dataset:str}/{plot:str}")
+    async def plot(dataset: str, plot: str) -> Response[bytes]:
+        """One of a comparison's plots (PNG), by its file name."""
+        path = comparisons_dir / dataset_name(dataset) / plot
+        if plot not in PLOTS or not await asyncio.to_thread(path.is_file):
+            raise NotFoundError(f"no plot {plot!r} for {dataset!r}", param="plot")
+        return Response(await asyncio.to_thread(path.read_bytes), media_type="image/png")
+
+    return Router(path="/", route_handlers=[questionnaire, advice, comparisons, plot])

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import msgspec
 
-from tutorbook_common.advisor.measured import COMPARISON_FILE, Comparison
+from tutorbook_common.advisor.measured import COMPARISON_FILE, PLOTS, Comparison
 from tutorbook_evals.compare.paths import PATH_TITLES
 
 REPORT_FILE = "report.md"
+TOKENS_PLOT, LATENCY_PLOT, RELIABILITY_PLOT = PLOTS
 COLUMNS = ("accuracy", "macro_f1", "calibration_error", "token_f1", "contains_reference", "yes_no_accuracy",
            "recall_at_k", "gold_cited_first", "abstain_rate", "routed_to_adapter")  # fmt: skip
 
@@ -39,7 +40,7 @@ def markdown(comparison: Comparison, recommendation: dict[str, str], notes: list
         "",
         *[f"- {note}" for note in notes],
         "",
-        "![quality against prompt tokens](quality-tokens.png) ![quality against latency](quality-latency.png)",
+        " ".join(f"![{PLOTS[name]}]({name})" for name in (TOKENS_PLOT, LATENCY_PLOT)),
     ]
     return "\n".join(lines) + "\n"
 
@@ -97,8 +98,8 @@ def write_outputs(
     (folder / COMPARISON_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(comparison), indent=2) + b"\n")
     text = markdown(comparison, recommendation, notes)
     if confidences:
-        reliability(confidences, folder / "reliability.png")
-        text += "![reliability of the reported confidence](reliability.png)\n"
+        reliability(confidences, folder / RELIABILITY_PLOT)
+        text += f"![{PLOTS[RELIABILITY_PLOT]}]({RELIABILITY_PLOT})\n"
     (folder / REPORT_FILE).write_text(text, encoding="utf-8")
-    scatter(comparison, "tokens", folder / "quality-tokens.png")
-    scatter(comparison, "latency", folder / "quality-latency.png")
+    scatter(comparison, "tokens", folder / TOKENS_PLOT)
+    scatter(comparison, "latency", folder / LATENCY_PLOT)
