@@ -261,9 +261,10 @@ def test_every_control_is_labelled_and_reachable_by_keyboard(page: Page) -> None
     assert order[:2] == ["question", "ask-button"]  # the Ask button follows the question
 
 
-def test_the_page_fits_a_phone(gateway_url: str) -> None:
+def test_the_page_fits_a_phone(gateway_url: str, sample_knowledge_base: tuple[int, int]) -> None:
     with chromium(PHONE) as driver:
         page = Page(driver, gateway_url).open().sign_in(API_KEY)
+        ask(page, WARRANTY_QUESTION)
         assert page.script("return window.innerWidth") == PHONE[0]
         assert page.script("return document.documentElement.scrollWidth <= window.innerWidth")
         ask_form = page.find("#ask-form").rect

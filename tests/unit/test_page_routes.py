@@ -1,6 +1,7 @@
 """The page at ``/``: served without a key, under a strict Content-Security-Policy, nothing but its own files;
 and the small API it relies on (the key's role)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,35 @@ def test_the_advisor_lists_comparisons_and_serves_their_plots(client: TestClient
     assert client.get("/v1/advisor/comparisons/support-triage/reliability.png", headers=USER).status_code == 404
     assert client.get("/v1/advisor/comparisons/Bad_Name/quality-tokens.png", headers=USER).status_code == 400
     assert client.get("/v1/advisor/comparisons", headers={}).status_code == 401
+
+
+def relative_luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    light, dark = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# Text colour on background, as style.css uses them (variables by name, or literal colours).
+TEXT_ON_BACKGROUND = [
+    ("--ink", "--paper"), ("--ink", "--panel"), ("--muted", "--paper"), ("--muted", "--panel"),
+    ("--accent", "--paper"), ("--accent", "--panel"), ("#ffffff", "--accent"), ("--ok", "--paper"),
+    ("--ok", "--panel"), ("--warn", "--paper"), ("#ffffff", "--warn"), ("--bad", "--paper"), ("#ffffff", "--bad"),
+    ("--ink", "--mark"), ("--ink", "--unsupported"), ("#ffffff", "#5b2a86"), ("#ffffff", "--muted"),
+]  # fmt: skip
+
+
+def test_every_text_colour_keeps_aa_contrast() -> None:
+    """WCAG AA: at least 4.5:1 for body text, for every pair of colours the page puts text on."""
+    css = (PAGE_DIR / "style.css").read_text()
+    colours = dict(re.findall(r"(--[a-z]+):\s*(#[0-9a-f]{6});", css))
+
+    def value(name: str) -> str:
+        return colours[name] if name.startswith("--") else name
+
+    low = {pair: round(contrast(value(pair[0]), value(pair[1])), 2) for pair in TEXT_ON_BACKGROUND}
+    assert all(ratio >= 4.5 for ratio in low.values()), low
