@@ -56,10 +56,10 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[webdriver.Chrome]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(shutil.which("chromedriver"))))
-    if size[0] < DESKTOP[0] / 2:  # a phone: its viewport, touch and pixel ratio (a window has a minimum width)
-        metrics = {"width": size[0], "height": size[1], "deviceScaleFactor": 2, "mobile": True}
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
+        if size[0] < DESKTOP[0] / 2:  # a phone: its viewport, touch and pixel ratio (a window has a minimum width)
+            metrics = {"width": size[0], "height": size[1], "deviceScaleFactor": 2, "mobile": True}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         yield driver
     finally:
         driver.quit()

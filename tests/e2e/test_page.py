@@ -11,11 +11,13 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.e2e.browser import PHONE, Page, browser_available, chromium
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
-from tutorbook_common.grounding.policy import UNSUPPORTED_MARK
+from tutorbook_common.grounding.policy import UNSUPPORTED_MARK, ClaimsPolicy, apply_policy, flagged
+from tutorbook_common.grounding.support import Claim
 from tutorbook_devstack.stack import Stack
 
 pytestmark = pytest.mark.skipif(not browser_available(), reason="chromium and chromedriver are installed by make test")
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+TRIAGE = "article[data-adapter=e2e-triage]"  # the uploaded adapter's entry in the console
 WARRANTY_QUESTION = "How long is the warranty on Brightleaf products?"
 
 
@@ -28,19 +30,19 @@ def page(gateway_url: str) -> Iterator[Page]:
 def ask(page: Page, question: str, model: str = "auto", policy: str = "") -> None:
     page.find(f"#model-select option[value='{model}']").click()
     page.find(f"#policy-select option[value='{policy}']").click()
-    asked = len(page.all("li.message.assistant"))
+    asked = len(page.all("div.message.assistant"))
     page.find("#question").send_keys(question)
     page.find("#ask-button").click()
     page.wait(
         lambda _: (
-            len(page.all("li.message.assistant")) > asked and not page.find("#ask-button").get_property("disabled")
+            len(page.all("div.message.assistant")) > asked and not page.find("#ask-button").get_property("disabled")
         ),
         180,
     )
 
 
 def last_answer(page: Page) -> str:
-    return page.all("li.message.assistant")[-1].find_element("css selector", ".answer").text
+    return page.all("div.message.assistant")[-1].find_element("css selector", ".answer").text
 
 
 def test_a_question_streams_in_with_its_route_citations_and_highlighted_quote(
@@ -49,14 +51,15 @@ def test_a_question_streams_in_with_its_route_citations_and_highlighted_quote(
     page.sign_in(API_KEY)
     ask(page, WARRANTY_QUESTION, policy="flag")
     assert "Answer complete" in page.text_of("#chat-status")
-    badge = page.find("li.message.assistant .badge")
+    badge = page.find("div.message.assistant .badge")
     assert badge.get_attribute("data-route") == "rag" and "RAG" in badge.text and "confidence" in badge.text
     assert "threshold" in badge.text  # the router's reason
     assert last_answer(page)
     page.shot("chat-answer")
-    links = page.all("li.message.assistant .answer a.cite")
-    assert links, f"the answer cites a passage: {last_answer(page)!r}"
-    links[0].click()
+    assert page.all("div.message.assistant .answer a.cite"), f"the answer cites a passage: {last_answer(page)!r}"
+    quoted = [item for item in page.all("div.message.assistant .citations li") if "quoted" in item.text]
+    assert quoted, "a passage supports the answer"
+    quoted[0].find_element("css selector", "a.cite").click()
     dialog = page.visible("#passage-dialog")
     assert "Warranty" in dialog.text
     page.shot("chat-passage")
@@ -79,7 +82,7 @@ def test_the_answer_is_shown_while_it_streams(page: Page) -> None:
     ask(page, "Write three sentences about why people drink tea.", model=base)
     seen = [length for length in page.script("return window.seen") if length]
     assert len(set(seen)) >= 3, f"the answer came in {len(set(seen))} pieces: {seen}"
-    assert page.find("li.message.assistant .badge").get_attribute("data-route") == "prompt"
+    assert page.find("div.message.assistant .badge").get_attribute("data-route") == "prompt"
 
 
 def test_feedback_from_the_page_is_recorded(
@@ -87,7 +90,7 @@ def test_feedback_from_the_page_is_recorded(
 ) -> None:
     page.sign_in(API_KEY)
     ask(page, WARRANTY_QUESTION)
-    card = page.all("li.message.assistant")[-1]
+    card = page.all("div.message.assistant")[-1]
     response_id = card.get_attribute("data-response-id")
     card.find_element("xpath", ".//button[text()='Helpful']").click()
     page.wait(lambda _: "Thanks" in card.find_element("css selector", ".feedback-status").text)
@@ -109,12 +112,12 @@ def test_a_conversation_keeps_its_session_until_a_new_one(page: Page, sample_kno
     page.wait(lambda _: "Signed in" in page.text_of("#key-status") and len(page.all("#model-select option")) >= 2)
     assert session() == first
     ask(page, "What is the capital of Mongolia?")  # nothing fits: "not sure", with topics to ask about
-    assert page.all("li.message.assistant .badge")[-1].get_attribute("data-route") == "abstain"
-    topics = page.all("li.message.assistant button.suggestion")
+    assert page.all("div.message.assistant .badge")[-1].get_attribute("data-route") == "abstain"
+    topics = page.all("div.message.assistant button.suggestion")
     assert topics, "a not-sure answer offers the closest topics"
     topic = topics[0].text
     topics[0].click()
-    page.wait(lambda _: f"About {topic}:" in page.all("li.message.user")[-1].text)
+    page.wait(lambda _: f"About {topic}:" in page.all("div.message.user")[-1].text)
     page.wait(lambda _: not page.find("#ask-button").get_property("disabled"), 180)
     page.find("#new-conversation").click()
     assert page.all("li.message") == [] and session() is None
@@ -133,7 +136,7 @@ def test_a_script_in_a_document_renders_as_text(page: Page, gateway_url: str) ->
     try:
         page.sign_in(API_KEY)
         ask(page, "How fast does the Zephyr kettle boil one litre?", policy="flag")
-        links = page.all("li.message.assistant .citations a.cite")
+        links = page.all("div.message.assistant .citations a.cite")
         assert links and any("<script>" in link.text for link in links)  # the title, as text
         next(link for link in links if "<script>" in link.text).click()
         page.visible("#passage-dialog")
@@ -148,6 +151,13 @@ def test_a_script_in_a_document_renders_as_text(page: Page, gateway_url: str) ->
 def test_the_advisor_recommends_with_the_measured_comparison(page: Page, stack: Stack) -> None:
     comparisons = stack.config.data_dir / "comparisons" / "page-example"
     shutil.copytree(REPO_ROOT / "docs" / "examples" / "compare-support-triage", comparisons, dirs_exist_ok=True)
+    try:
+        advise_with_the_comparison(page)
+    finally:
+        shutil.rmtree(comparisons)
+
+
+def advise_with_the_comparison(page: Page) -> None:
     page.sign_in(API_KEY)
     page.find("#tabs button[data-panel=advisor-panel]").click()
     page.visible("#advisor-form fieldset")
@@ -189,20 +199,19 @@ def test_the_console_uploads_lists_refuses_and_deletes_adapters(
         assert page.find("#upload-progress").get_property("value") == 100
         listed = page.visible("#adapter-e2e-triage")
         assert listed.text == "e2e-triage"
-        page.wait(lambda _: "loaded" in page.text_of(".adapter .replicas"))
+        assert page.text_of(f"{TRIAGE} .replicas").endswith(": loaded")  # activation loads it before answering
         page.shot("console")
         page.find("#tabs button[data-panel=chat-panel]").click()  # the new adapter is in the model picker
         page.wait(lambda _: page.all("#model-select option[value=e2e-triage]"))
         ask(page, "I was charged twice for my order.", model="e2e-triage")
-        figure = page.visible("li.message.assistant figure.classification")
+        figure = page.visible("div.message.assistant figure.classification")
         assert "confidence" in figure.text and figure.find_elements("css selector", "meter")
-        assert page.find("li.message.assistant .badge").get_attribute("data-route") == "adapter"
+        assert page.find("div.message.assistant .badge").get_attribute("data-route") == "adapter"
         page.find("#console-tab").click()
-        page.click(".adapter > button.danger")
+        page.click(f"{TRIAGE} button[data-action=delete-all]")
         page.visible("#confirm-dialog")
         page.find("#confirm-dialog button[value=confirm]").click()
-        page.wait(lambda _: "Deleted" in page.text_of("#console-status"))
-        assert page.all("#adapter-e2e-triage") == []
+        page.wait(lambda _: "Deleted" in page.text_of("#console-status") and not page.all(TRIAGE))
     finally:
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
 
@@ -216,12 +225,11 @@ def test_the_console_rolls_back_after_a_confirmation(page: Page, gateway_url: st
         first, second = upload(), upload()
         page.sign_in(ADMIN_KEY)
         page.find("#console-tab").click()
-        activate = f"//button[text()='Activate v{first}']"
-        page.wait(lambda _: page.driver.find_elements("xpath", activate))
-        page.driver.find_element("xpath", activate).click()
+        activate = f"{TRIAGE} button[data-action=activate][data-version='{first}']"
+        page.click(activate)
         page.find("#confirm-dialog button[value=cancel]").click()  # nothing changes without the confirmation
         assert f"v{second} (active)" in page.text_of("#adapter-list")
-        page.driver.find_element("xpath", activate).click()
+        page.click(activate)
         page.find("#confirm-dialog button[value=confirm]").click()
         page.wait(lambda _: f"e2e-triage v{first} is active" in page.text_of("#console-status"), 120)
         page.wait(lambda _: f"v{first} (active)" in page.text_of("#adapter-list"))
@@ -247,11 +255,15 @@ def test_keys_stay_in_the_tab_and_users_see_no_console(page: Page) -> None:
 
 def test_every_control_is_labelled_and_reachable_by_keyboard(page: Page) -> None:
     page.sign_in(ADMIN_KEY)
+    assert page.script("return document.activeElement.id") == "question"  # signed in: ready to ask
+    page.find("#tabs button[data-panel=advisor-panel]").click()
+    page.visible("#advisor-form fieldset input")  # the questionnaire's controls are there too
     unlabelled = page.script("""
         return [...document.querySelectorAll('input, select, textarea, meter, progress')]
           .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
           .map(e => e.id || e.outerHTML)""")
     assert unlabelled == []
+    page.find("#tabs button[data-panel=chat-panel]").click()
     page.find("#question").click()
     page.find("#question").send_keys(WARRANTY_QUESTION[:3])
     order = [page.script("return document.activeElement.id || document.activeElement.textContent")]
@@ -272,32 +284,52 @@ def test_the_page_fits_a_phone(gateway_url: str, sample_knowledge_base: tuple[in
         page.shot("phone")
 
 
+# Answers with their claims, as the gateway's check returns them: the page must show what the flag policy
+# writes (tutorbook_common.grounding.policy.apply_policy), whether the answer came whole or streamed.
+FLAG_CASES: list[tuple[str, list[tuple[str, bool, int | None]]]] = [
+    ("It works [1]. It flies [2].", [("It works [1].", True, 0), ("It flies [2].", False, None)]),
+    ("Two years [3].", [("Two years [3].", True, 0)]),
+    ("Two years. Ask us [1].", [("Two years.", True, 1), ("Ask us [1].", True, 0)]),
+    ("Steps:\n1. Press OK [1].\n2. Wait [1].", [("1. Press OK [1].", True, 0), ("2. Wait [1].", True, 0)]),
+]
+
+
+def flag_claims(claims: list[tuple[str, bool, int | None]]) -> list[dict[str, object]]:
+    return [{"text": text, "supported": ok, "citation": cited, "quote": None} for text, ok, cited in claims]
+
+
 def test_the_page_code_in_the_browser(page: Page) -> None:
     """The pure functions of text.js, run by the browser itself."""
-    results = page.driver.execute_async_script("""
-        const done = arguments[arguments.length - 1];
+    cases = [[answer, flag_claims(claims)] for answer, claims in FLAG_CASES]
+    results = page.driver.execute_async_script(
+        """
+        const [cases, done] = arguments;
         import("/ui/js/text.js").then((t) => {
           const reader = new t.EventStreamReader();
           const events = [...reader.feed('data: {"a"'), ...reader.feed(': 1}\\n\\ndata: [DONE]\\n\\n')];
           done({
             events,
             quoted: t.quotedSegments("One.  Two  is here. Three.", ["Two is here."]),
-            numbers: t.citationNumbers("[1-3]").concat(t.citationNumbers("[2, 5]")),
-            flagged: t.answerSegments("It works [1]. It flies (not found in the sources).",
-              [{text: "It flies [2].", supported: false}]),
+            numbers: t.citationNumbers("[1-3]").concat(t.citationNumbers("[2, 5]"), t.citationNumbers("[3-1]")),
+            flagged: cases.map(([answer, claims]) => t.answerPieces(answer, claims, "flag")),
+            withheld: t.answerPieces("Two years [1].", [{text: null, supported: false}], "withhold"),
             mark: t.UNSUPPORTED_MARK,
-            linked: t.withFoundCitations("Two years. Ask us.", [{text: "Two years.", supported: true, citation: 1}]),
           });
-        });""")
+        });""",
+        cases,
+    )
     assert results["events"] == ['{"a": 1}', "[DONE]"]
     assert results["quoted"] == [
         {"text": "One.  ", "quoted": False},
         {"text": "Two  is here.", "quoted": True},
         {"text": " Three.", "quoted": False},
     ]
-    assert results["numbers"] == [1, 2, 3, 2, 5]
-    flagged = results["flagged"]
-    assert [piece.get("cite") for piece in flagged if piece.get("cite")] == [[1]]
-    assert [piece["text"] for piece in flagged if piece["unsupported"]] == ["It flies (not found in the sources)."]
-    assert results["linked"] == "Two years [2]. Ask us."  # a supported sentence links to the passage found
-    assert results["mark"] == UNSUPPORTED_MARK  # the page and the gateway mark unsupported sentences alike
+    assert results["numbers"] == [1, 2, 3, 2, 5, 3]
+    for (answer, claims), pieces in zip(FLAG_CASES, results["flagged"], strict=True):
+        written = apply_policy(answer, [Claim.from_dict(c) for c in flag_claims(claims)], [], ClaimsPolicy.FLAG)
+        assert "".join(piece["text"] for piece in pieces) == written  # what the gateway writes, to the letter
+        shown_as_unsupported = [piece["text"] for piece in pieces if piece["unsupported"]]
+        assert shown_as_unsupported == [flagged(text) for text, ok, _ in claims if not ok]
+        assert not any(piece.get("cite") for piece in pieces if piece["unsupported"])  # never looks sourced
+    assert [piece.get("cite") for piece in results["withheld"] if piece.get("cite")] == [[1]]
+    assert results["mark"] == UNSUPPORTED_MARK

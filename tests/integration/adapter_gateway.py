@@ -33,9 +33,15 @@ class FakeLoader:
         return [LoadResult("http://replica-a", True), LoadResult("http://replica-b", True)]
 
     async def served(self) -> list[ReplicaModels]:
-        loaded = tuple(name for action, name in self.calls if action == "load")
+        """Replica a serves what was loaded and not unloaded since; replica b does not answer."""
+        loaded: list[str] = []
+        for action, name in self.calls:
+            if action == "load" and name not in loaded:
+                loaded.append(name)
+            elif action == "unload" and name in loaded:
+                loaded.remove(name)
         return [
-            ReplicaModels("http://replica-a", True, loaded),
+            ReplicaModels("http://replica-a", True, tuple(loaded)),
             ReplicaModels("http://replica-b", False, detail="down"),
         ]
 

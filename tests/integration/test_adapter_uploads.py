@@ -106,9 +106,14 @@ def test_an_admin_lists_every_adapter_with_its_versions(client: TestClient[Lites
     for name in ("triage", "style"):
         assert upload(client, tar_gz(adapter_files(name=name))).status_code == 201
     assert upload(client, tar_gz(adapter_files(name="triage"))).status_code == 201
-    listed = client.get("/v1/adapters", headers=ADMIN).json()["data"]
+    body = client.get("/v1/adapters", headers=ADMIN).json()
+    listed = body["data"]
     summary = [(item["name"], item["active_version"], [v["version"] for v in item["versions"]]) for item in listed]
     assert summary == [("style", 1, [1]), ("triage", 2, [1, 2])]
+    # What each generator replica serves now: a version is loaded there when its served name is listed.
+    served_a, down_b = body["replicas"]
+    assert served_a["reachable"] and listed[1]["versions"][1]["served_name"] in served_a["models"]
+    assert down_b == {"replica": "http://replica-b", "reachable": False, "models": [], "detail": "down"}
 
 
 def test_uploads_need_an_admin_key(client: TestClient[Litestar], gateway: Gateway) -> None:

@@ -12,10 +12,11 @@ import msgspec
 
 COMPARISON_FILE = "comparison.json"
 # The plots tutorbook-compare draws beside it, and what each shows (the page shows them with the advice).
+TOKENS_PLOT, LATENCY_PLOT, RELIABILITY_PLOT = "quality-tokens.png", "quality-latency.png", "reliability.png"
 PLOTS = {
-    "quality-tokens.png": "quality against prompt tokens",
-    "quality-latency.png": "quality against latency",
-    "reliability.png": "reliability of the reported confidence",
+    TOKENS_PLOT: "quality against prompt tokens",
+    LATENCY_PLOT: "quality against latency",
+    RELIABILITY_PLOT: "reliability of the reported confidence",
 }
 TIE_POINTS = 0.02  # within two points of the best, the path with the shorter prompt wins
 APPROACH_OF_PATH = {

@@ -11,6 +11,8 @@ from typing import Protocol
 
 import aiohttp
 
+LISTING_TIMEOUT = aiohttp.ClientTimeout(total=5)  # a listing waits this long for a replica, at most
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -75,17 +77,23 @@ class VllmAdapterLoader:
         return await self._each("/v1/unload_lora_adapter", {"lora_name": lora_name}, "cannot be found")
 
     async def served(self) -> list[ReplicaModels]:
-        """Each replica's ``/v1/models``: the adapter console shows every version's status replica by replica."""
-        replicas = await replica_urls(self._urls, self._dns_name, self._dns_port)
+        """Each replica's ``/v1/models``: the adapter console shows every version's status replica by replica.
+        A replica that does not answer within ``LISTING_TIMEOUT`` is shown unreachable; never an error."""
+        try:
+            replicas = await replica_urls(self._urls, self._dns_name, self._dns_port)
+        except OSError as exc:  # the headless service's name does not resolve (yet)
+            return [ReplicaModels(self._dns_name, False, detail=f"{type(exc).__name__}: {exc}")]
+        return list(await asyncio.gather(*(self._models_of(replica) for replica in replicas)))
 
-        async def ask(replica: str) -> ReplicaModels:
-            try:
-                async with self._session.get(f"{replica}/v1/models") as response:
-                    if response.status != 200:
-                        return ReplicaModels(replica, False, detail=f"HTTP {response.status}")
-                    listed = await response.json()
-                    return ReplicaModels(replica, True, tuple(str(model["id"]) for model in listed.get("data", [])))
-            except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError) as exc:
-                return ReplicaModels(replica, False, detail=f"{type(exc).__name__}: {exc}")
-
-        return list(await asyncio.gather(*(ask(replica) for replica in replicas)))
+    async def _models_of(self, replica: str) -> ReplicaModels:
+        try:
+            async with self._session.get(f"{replica}/v1/models", timeout=LISTING_TIMEOUT) as response:
+                if response.status != 200:
+                    return ReplicaModels(replica, False, detail=f"HTTP {response.status}")
+                listed = await response.json()
+            models = listed["data"] if isinstance(listed, dict) and isinstance(listed.get("data"), list) else None
+            if models is None:
+                return ReplicaModels(replica, False, detail="its /v1/models is not a model list")
+            return ReplicaModels(replica, True, tuple(str(m.get("id")) for m in models if isinstance(m, dict)))
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            return ReplicaModels(replica, False, detail=f"{type(exc).__name__}: {exc}")

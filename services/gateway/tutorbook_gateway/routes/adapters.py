@@ -1,3 +1,4 @@
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -43,7 +44,8 @@ async def upload_adapter(
 async def list_adapters(state: State) -> dict[str, Any]:
     """Every adapter with its versions, and what each generator replica serves now."""
     admin = admin_of(state)
-    return {"object": "list", "data": admin.listing(), "replicas": await admin.replicas()}
+    listing, replicas = await asyncio.gather(asyncio.to_thread(admin.listing), admin.replicas())
+    return {"object": "list", "data": listing, "replicas": replicas}
 
 
 @get("/{name:str}", sync_to_thread=False)

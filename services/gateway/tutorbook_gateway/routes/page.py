@@ -30,6 +30,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'none'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
+        "require-trusted-types-for 'script'",  # no string can reach an HTML or script sink at all
+        "trusted-types 'none'",
     ]
 )
 PAGE_HEADERS = {

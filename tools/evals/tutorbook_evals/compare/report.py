@@ -6,11 +6,17 @@ from pathlib import Path
 
 import msgspec
 
-from tutorbook_common.advisor.measured import COMPARISON_FILE, PLOTS, Comparison
+from tutorbook_common.advisor.measured import (
+    COMPARISON_FILE,
+    LATENCY_PLOT,
+    PLOTS,
+    RELIABILITY_PLOT,
+    TOKENS_PLOT,
+    Comparison,
+)
 from tutorbook_evals.compare.paths import PATH_TITLES
 
 REPORT_FILE = "report.md"
-TOKENS_PLOT, LATENCY_PLOT, RELIABILITY_PLOT = PLOTS
 COLUMNS = ("accuracy", "macro_f1", "calibration_error", "token_f1", "contains_reference", "yes_no_accuracy",
            "recall_at_k", "gold_cited_first", "abstain_rate", "routed_to_adapter")  # fmt: skip
 

@@ -6,6 +6,14 @@ import { append, byId, clear, el, say } from "./dom.js";
 import { percent } from "./text.js";
 
 let plotsByDataset = {};
+let plotUrls = [];  // blob URLs of the plots shown, released when they are replaced
+
+export function forgetAdvice() {
+  for (const url of plotUrls) URL.revokeObjectURL(url);
+  plotUrls = [];
+  clear(byId("advisor-result"));
+  say(byId("advisor-status"), "");
+}
 
 function questionFieldset(question) {
   const hint = `why-${question.id}`;
@@ -58,6 +66,7 @@ async function plots(dataset) {
   for (const plot of plotsByDataset[dataset] || []) {
     try {
       const src = await blobUrl(`/v1/advisor/comparisons/${encodeURIComponent(dataset)}/${encodeURIComponent(plot.file)}`);
+      plotUrls.push(src);
       append(figures, el("figure", {}, el("img", { src, alt: plot.title }), el("figcaption", { text: plot.title })));
     } catch (error) {
       append(figures, el("p", { className: "error", text: `${plot.title}: ${error.message}` }));
@@ -79,7 +88,8 @@ async function measuredSection(advice, dataset) {
 }
 
 async function showAdvice(advice, dataset) {
-  const result = clear(byId("advisor-result"));
+  forgetAdvice();
+  const result = byId("advisor-result");
   append(result,
     el("h3", { className: "recommendation", text: `Recommended: ${advice.title}` }),
     el("p", { className: "next-step", text: advice.next_step }),

@@ -19,6 +19,14 @@ export const keys = {
   forget: () => sessionStorage.removeItem(KEY_ITEM),
 };
 
+// Every call in flight, so that forgetting the key (or starting a new conversation) stops them all.
+let calls = new AbortController();
+
+export function abortCalls() {
+  calls.abort();
+  calls = new AbortController();
+}
+
 function headers(extra = {}) {
   return { Authorization: `Bearer ${keys.get() || ""}`, ...extra };
 }
@@ -33,7 +41,7 @@ async function bodyOf(response) {
 }
 
 export async function call(method, path, body) {
-  const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
+  const init = { method, signal: calls.signal, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
   if (body !== undefined) init.body = JSON.stringify(body);
   const response = await fetch(path, init);
   const parsed = await bodyOf(response);
@@ -42,32 +50,37 @@ export async function call(method, path, body) {
 }
 
 export async function blobUrl(path) {
-  const response = await fetch(path, { headers: headers() });
+  const response = await fetch(path, { headers: headers(), signal: calls.signal });
   if (!response.ok) throw new ApiError(response.status, await bodyOf(response));
   return URL.createObjectURL(await response.blob());
 }
 
-// A streamed chat completion: onChunk gets each parsed chunk; resolves with the response headers.
+// A streamed chat completion: onChunk gets each parsed chunk; resolves with the response headers once the
+// stream says [DONE]. An error event, or a stream that ends without [DONE], is an error.
 export async function streamChat(request, onChunk) {
   const response = await fetch("/v1/chat/completions", {
     method: "POST",
+    signal: calls.signal,
     headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
     body: JSON.stringify({ ...request, stream: true }),
   });
   if (!response.ok) throw new ApiError(response.status, await bodyOf(response));
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   const events = new EventStreamReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    for (const data of events.feed(value)) {
-      if (data === "[DONE]") return response.headers;
-      const chunk = JSON.parse(data);
-      if (chunk.error) throw new ApiError(500, chunk);
-      onChunk(chunk);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new ApiError(502, { error: { message: "the answer stopped before its end" } });
+      for (const data of events.feed(value)) {
+        if (data === "[DONE]") return response.headers;
+        const chunk = JSON.parse(data);
+        if (chunk.error) throw new ApiError(502, chunk);
+        onChunk(chunk);
+      }
     }
+  } finally {
+    reader.cancel().catch(() => {});
   }
-  return response.headers;
 }
 
 // An upload with progress (fetch cannot report an upload's progress; XMLHttpRequest can).
@@ -89,7 +102,10 @@ export function upload(path, file, onProgress) {
       if (request.status >= 200 && request.status < 300) resolve(body);
       else reject(new ApiError(request.status, body));
     });
-    request.addEventListener("error", () => reject(new ApiError(0, { error: { message: "the upload did not reach the gateway" } })));
+    const failed = (message) => () => reject(new ApiError(0, { error: { message } }));
+    request.addEventListener("error", failed("the upload did not reach the gateway"));
+    request.addEventListener("abort", failed("the upload was stopped"));
+    calls.signal.addEventListener("abort", () => request.abort(), { once: true });
     const form = new FormData();
     form.append("file", file, file.name);
     request.send(form);

@@ -1,9 +1,9 @@
 // Chat: ask, watch the answer stream in, see which approach answered and how sure it is, open the cited
 // passages, rate the answer. A conversation keeps its session id in session storage.
 
-import { call, streamChat } from "./api.js";
+import { abortCalls, call, streamChat } from "./api.js";
 import { append, byId, clear, el, say } from "./dom.js";
-import { answerSegments, askAbout, percent, quotedSegments, routeBadge, withFoundCitations } from "./text.js";
+import { answerPieces, askAbout, percent, quotedSegments, routeBadge } from "./text.js";
 
 const SESSION_ITEM = "tutorbook.session";
 
@@ -77,12 +77,12 @@ function citationLink(citations, number, label) {
 
 function renderAnswer(node, text, tutorbook) {
   const citations = tutorbook.citations || [];
+  const policy = tutorbook.answer_check ? tutorbook.answer_check.policy : null;
   clear(node);
-  for (const piece of answerSegments(withFoundCitations(text, tutorbook.claims), tutorbook.claims)) {
-    const parts = piece.cite ? piece.cite.map((n) => citationLink(citations, n, `[${n}]`)) : [piece.text];
-    append(node, piece.unsupported
-      ? el("mark", { className: "unsupported", title: "not found in the sources" }, ...parts)
-      : parts);
+  for (const piece of answerPieces(text, tutorbook.claims, policy)) {
+    if (piece.unsupported) append(node, el("mark", { className: "unsupported", text: piece.text }));
+    else if (piece.cite) append(node, piece.cite.map((n) => citationLink(citations, n, `[${n}]`)));
+    else append(node, piece.text);
   }
 }
 
@@ -143,8 +143,7 @@ function chatRequest(question) {
   return request;
 }
 
-async function streamInto(card, question) {
-  const text = el("p", { className: "answer", "aria-busy": "true" });
+async function streamInto(card, text, question) {
   let answer = "";
   let tutorbook = {};
   let responseId = null;
@@ -165,32 +164,45 @@ async function streamInto(card, question) {
     }
   });
   renderAnswer(text, answer, tutorbook);
-  text.removeAttribute("aria-busy");
   if (responseId) card.dataset.responseId = responseId;  // support staff can quote it
   append(card, checkNote(tutorbook.answer_check), citationList(tutorbook.citations),
     tutorbook.route === "abstain" ? suggestionButtons(tutorbook.suggestions, question) : null,
     responseId ? feedbackButtons(responseId) : null);
 }
 
+let busy = false;  // one question at a time: a second would share the session while the first streams
+
 export async function ask(question) {
+  if (busy) return;
+  busy = true;
   const status = byId("chat-status");
   const button = byId("ask-button");
-  const messages = byId("messages");
-  append(messages, el("li", { className: "message user" }, el("p", { text: question })));
-  const card = el("li", { className: "message assistant" });
-  append(messages, card);
+  append(byId("messages"), el("div", { className: "message user" }, el("p", { text: question })));
+  const card = el("div", { className: "message assistant" });
+  const text = el("p", { className: "answer", "aria-busy": "true" });
+  append(byId("messages"), card);
   button.disabled = true;
   say(status, "Answering…");
   try {
-    await streamInto(card, question);
+    await streamInto(card, text, question);
     say(status, "Answer complete.");
   } catch (error) {
+    if (error.name === "AbortError") return;
     append(card, el("p", { className: "error", role: "alert", text: error.message }));
     say(status, `The question was not answered: ${error.message}`, "error");
   } finally {
+    text.removeAttribute("aria-busy");
+    busy = false;
     button.disabled = false;
     card.scrollIntoView({ block: "nearest" });
   }
+}
+
+// Forget the conversation shown and its session (a new conversation, or another key in this tab).
+export function forgetConversation() {
+  abortCalls();
+  sessionStorage.removeItem(SESSION_ITEM);
+  clear(byId("messages"));
 }
 
 export function setUpChat() {
@@ -198,19 +210,18 @@ export function setUpChat() {
     event.preventDefault();
     const input = byId("question");
     const question = input.value.trim();
-    if (!question) return;
+    if (!question || busy) return;
     input.value = "";
     ask(question);
   });
   byId("question").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       byId("ask-form").requestSubmit();
     }
   });
   byId("new-conversation").addEventListener("click", () => {
-    sessionStorage.removeItem(SESSION_ITEM);
-    clear(byId("messages"));
+    forgetConversation();
     say(byId("chat-status"), "New conversation started.");
     byId("question").focus();
   });

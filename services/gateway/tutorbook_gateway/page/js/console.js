@@ -25,8 +25,10 @@ function versionRow(adapter, version, replicas) {
   const actions = el("div", { className: "actions" });
   if (!version.active) {
     append(actions,
-      el("button", { type: "button", text: `Activate v${version.version}`, onclick: () => activate(adapter.name, version.version) }),
-      el("button", { type: "button", className: "danger", text: `Delete v${version.version}`, onclick: () => remove(adapter.name, version.version) }));
+      el("button", { type: "button", text: `Activate v${version.version}`, "data-action": "activate", "data-version": version.version,
+        onclick: () => activate(adapter.name, version.version) }),
+      el("button", { type: "button", className: "danger", text: `Delete v${version.version}`, "data-action": "delete", "data-version": version.version,
+        onclick: () => remove(adapter.name, version.version) }));
   }
   return el("li", { className: version.active ? "version active" : "version" },
     el("h4", { text: `v${version.version}${version.active ? " (active)" : ""} · ${card.task_type} · ${card.kind}` }),
@@ -38,11 +40,17 @@ function versionRow(adapter, version, replicas) {
 
 function adapterCard(adapter, replicas) {
   const errors = adapter.generation_errors_last_minute;
-  return el("article", { className: "adapter", "aria-labelledby": `adapter-${adapter.name}` },
+  return el("article", { className: "adapter", "data-adapter": adapter.name, "aria-labelledby": `adapter-${adapter.name}` },
     el("h3", { id: `adapter-${adapter.name}`, text: adapter.name }),
     errors ? el("p", { className: "warn", text: `${errors} generation error(s) in the last minute` }) : null,
     el("ol", { className: "versions" }, adapter.versions.slice().reverse().map((version) => versionRow(adapter, version, replicas))),
-    el("button", { type: "button", className: "danger", text: `Delete ${adapter.name}`, onclick: () => remove(adapter.name, null) }));
+    el("button", { type: "button", className: "danger", text: `Delete ${adapter.name}`, "data-action": "delete-all",
+      onclick: () => remove(adapter.name, null) }));
+}
+
+export function forgetAdapters() {
+  clear(byId("adapter-list"));
+  say(byId("console-status"), "");
 }
 
 export async function loadAdapters() {
@@ -63,6 +71,7 @@ async function activate(name, version) {
     say(status, `Not activated: ${error.message}`, "error");
   }
   await loadAdapters();
+  status.focus();
 }
 
 async function remove(name, version) {
@@ -77,6 +86,7 @@ async function remove(name, version) {
     say(status, `Not deleted: ${error.message}`, "error");
   }
   await loadAdapters();
+  status.focus();
 }
 
 function uploadOutcome(stored) {
@@ -91,6 +101,8 @@ async function uploadChosen(event) {
   const status = byId("console-status");
   const progress = byId("upload-progress");
   if (!file) return say(status, "Choose an archive first.", "error");
+  const button = event.target.querySelector("button[type=submit]");
+  button.disabled = true;  // one upload at a time: a second click would store a second version
   progress.hidden = false;
   progress.value = 0;
   say(status, `Uploading ${file.name}…`);
@@ -101,6 +113,8 @@ async function uploadChosen(event) {
     event.target.reset();
   } catch (error) {
     say(status, `Refused: ${error.message}`, "error");
+  } finally {
+    button.disabled = false;
   }
   await loadAdapters();
 }

@@ -7,7 +7,10 @@ export function el(tag, props = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (name === "text") node.textContent = String(value);
     else if (name === "className") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2).toLowerCase(), value);
+    else if (name.startsWith("on")) {
+      if (typeof value !== "function") throw new TypeError(`${name} must be a function`);
+      node.addEventListener(name.slice(2).toLowerCase(), value);
+    }
     else if (name in node && typeof value !== "string") node[name] = value;
     else node.setAttribute(name, value === true ? "" : String(value));
   }

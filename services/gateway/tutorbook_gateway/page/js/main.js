@@ -1,9 +1,9 @@
 // The page's start: the key (session storage only), the sections, and what each loads.
 
-import { setUpAdvisor, loadAdvisor } from "./advisor.js";
+import { loadAdvisor, forgetAdvice, setUpAdvisor } from "./advisor.js";
 import { call, keys } from "./api.js";
-import { loadModels, setUpChat } from "./chat.js";
-import { loadAdapters, setUpConsole } from "./console.js";
+import { forgetConversation, loadModels, setUpChat } from "./chat.js";
+import { forgetAdapters, loadAdapters, setUpConsole } from "./console.js";
 import { byId, say } from "./dom.js";
 
 function showPanel(panelId) {
@@ -15,13 +15,17 @@ function showPanel(panelId) {
   }
 }
 
-function signedOut(message = "") {
+// Back to the start: nothing of the previous key's work stays on the page.
+function signedOut(message = "", kind = "") {
+  forgetConversation();
+  forgetAdvice();
+  forgetAdapters();
   byId("tabs").hidden = true;
   byId("welcome").hidden = false;
   byId("key-forget").hidden = true;
   byId("key-entry").hidden = false;
   for (const panel of document.querySelectorAll(".panel")) panel.hidden = true;
-  say(byId("key-status"), message, message ? "error" : "");
+  say(byId("key-status"), message, kind);
 }
 
 async function signIn() {
@@ -34,7 +38,10 @@ async function signIn() {
   byId("console-tab").hidden = !admin;
   say(byId("key-status"), `Signed in with a${admin ? "n admin" : " user"} key (${me.fingerprint.slice(0, 8)}).`, "ok");
   showPanel("chat-panel");
-  await Promise.all([loadModels(), loadAdvisor(), admin ? loadAdapters() : null]);
+  byId("question").focus();
+  const loads = [loadModels(), loadAdvisor(), admin ? loadAdapters() : null];
+  const failed = (await Promise.allSettled(loads)).filter((result) => result.status === "rejected");
+  if (failed.length) say(byId("key-status"), `Signed in, but part of the page did not load: ${failed[0].reason.message}`, "warn");
 }
 
 async function useKey(key) {
@@ -42,8 +49,13 @@ async function useKey(key) {
   try {
     await signIn();
   } catch (error) {
-    keys.forget();
-    signedOut(error.status === 401 ? "That key was refused: check it and try again." : error.message);
+    if (error.status === 401) {  // only a refused key is forgotten: a network error or a busy gateway is not the key's fault
+      keys.forget();
+      signedOut("That key was refused: check it and try again.", "error");
+      byId("key-input").focus();
+    } else {
+      say(byId("key-status"), `The gateway did not answer: ${error.message}. Reload the page to try again.`, "error");
+    }
   }
 }
 

@@ -8,7 +8,11 @@ export const ROUTE_TITLES = {
   abstain: "Not sure",
 };
 
-const CITATION = /\[(\d+(?:\s*[,\u2013-]\s*\d+)*)\]/g;
+// Citation marks as the gateway reads them (CITATION_MARK in tutorbook_common.grounding.sentences).
+const CITATION = /\[\s*(\d{1,2}(?:\s*[,\u2013-]\s*\d{1,2})*)\s*\]/g;
+const CITATION_WITH_SPACE = /\s*\[\s*(\d{1,2}(?:\s*[,\u2013-]\s*\d{1,2})*)\s*\]/g;
+// How the gateway marks an unsupported sentence under the flag policy (UNSUPPORTED_MARK in policy.py).
+export const UNSUPPORTED_MARK = "(not found in the sources)";
 
 // Server-sent events: feed it text as it arrives, get back each complete event's data.
 export class EventStreamReader {
@@ -74,67 +78,62 @@ export function quotedSegments(passage, quotes) {
   return segments;
 }
 
-// The citation numbers a mark names: "[2]" -> [2], "[1, 3]" -> [1, 3], "[1-3]" -> [1, 2, 3].
+// The source numbers a mark names, as the gateway reads them (tutorbook_common.grounding.sentences):
+// "[2]" -> [2], "[1, 3]" -> [1, 3], "[1-3]" -> [1, 2, 3]; a backwards range names its first number.
 export function citationNumbers(mark) {
   const numbers = [];
-  for (const part of mark.replace(/[[\]]/g, "").split(",")) {
-    const [low, high] = part.split(/[\u2013-]/).map((n) => parseInt(n, 10));
-    for (let n = low; n <= (Number.isNaN(high) || high === undefined ? low : Math.min(high, low + 20)); n++) {
-      numbers.push(n);
-    }
+  for (const part of mark.replace(/[[\]\s]/g, "").split(",")) {
+    const ends = part.split(/[\u2013-]/).map((n) => parseInt(n, 10));
+    const low = ends[0];
+    const high = Math.max(low, Math.min(ends[ends.length - 1], low + 20));
+    for (let n = low; n <= high; n++) numbers.push(n);
   }
   return numbers;
 }
 
-// The answer as pieces: plain text, citation marks ({cite: [numbers]}) and the sentences the claim check
-// did not find in the sources ({unsupported: true}).
-// Under the flag policy the gateway wrote each such sentence without its marks and followed by
-// UNSUPPORTED_MARK; under the others it is no longer in the answer.
-export const UNSUPPORTED_MARK = "(not found in the sources)";
+function citedNumbersOf(sentence) {
+  return [...sentence.matchAll(CITATION)].flatMap((match) => citationNumbers(match[0]));
+}
 
-export function answerSegments(answer, claims) {
-  const marked = [];
-  for (const claim of claims || []) {
-    if (claim.supported || !claim.text) continue;
-    const core = sentenceCore(claim.text);
-    const start = core ? answer.indexOf(core) : -1;
-    if (start < 0) continue;
-    let end = start + core.length;
-    const rest = answer.slice(end).match(/^\s*(\(not found in the sources\))?[.!?]?/);
-    end += rest ? rest[0].length : 0;
-    marked.push([start, end]);
+function withoutCitations(sentence) {
+  return sentence.replace(CITATION_WITH_SPACE, "").trim();
+}
+
+function citesAsWritten(claim) {
+  return claim.citation == null || citedNumbersOf(claim.text).includes(claim.citation + 1);
+}
+
+// A supported sentence citing the passage that supports it (the gateway's as_cited).
+function asCited(claim) {
+  if (claim.citation == null || citesAsWritten(claim)) return claim.text;
+  const text = withoutCitations(claim.text);
+  const end = /[.!?]$/.test(text) ? text.slice(-1) : "";
+  return `${text.slice(0, text.length - end.length)} [${claim.citation + 1}]${end}`;
+}
+
+// An unsupported sentence, its marks dropped and the mark the gateway gives it added (flagged()).
+function flagged(sentence) {
+  const text = withoutCitations(sentence);
+  const end = /[.!?]$/.test(text) ? text.slice(-1) : ".";
+  return `${text.replace(/[.!?]$/, "")} ${UNSUPPORTED_MARK}${end}`;
+}
+
+// The answer as pieces to show: text, citation marks ({cite: [numbers]}) and unsupported sentences
+// ({unsupported: true}). Under the flag policy it is what the gateway's apply_policy writes, from the
+// claims: a streamed answer arrives as the model wrote it, its claims last. Under the other policies the
+// gateway already wrote the final text (what was withheld is not in it).
+export function answerPieces(answer, claims, policy) {
+  const checked = Array.isArray(claims) && claims.length && claims.every((claim) => typeof claim.text === "string");
+  if (policy !== "flag" || !checked || claims.every((claim) => claim.supported && citesAsWritten(claim))) {
+    return citedPieces(answer, false);
   }
-  marked.sort((a, b) => a[0] - b[0]);
   const pieces = [];
-  let at = 0;
-  for (const [start, end] of marked) {
-    if (start < at) continue;
-    pieces.push(...citedPieces(answer.slice(at, start), false));
-    pieces.push(...citedPieces(answer.slice(start, end), true));
-    at = end;
-  }
-  pieces.push(...citedPieces(answer.slice(at), false));
+  claims.forEach((claim, index) => {
+    if (index) pieces.push({ text: " ", unsupported: false });
+    if (claim.supported) pieces.push(...citedPieces(asCited(claim), false));
+    else pieces.push({ text: flagged(claim.text), unsupported: true });
+  });
   return pieces.filter((piece) => piece.cite || piece.text);
-}
-
-function sentenceCore(sentence) {
-  return sentence.replace(CITATION, "").replace(/\s+/g, " ").trim().replace(/[.!?]$/, "").trim();
-}
-
-// A supported sentence the model wrote without a mark gets the mark of the passage the check found it in
-// (a streamed answer under the flag policy is shown as the model wrote it, then linked to its sources).
-export function withFoundCitations(answer, claims) {
-  const inserts = [];
-  for (const claim of claims || []) {
-    if (!claim.supported || claim.citation == null || !claim.text || claim.text.match(CITATION)) continue;
-    const core = sentenceCore(claim.text);
-    const start = core ? answer.indexOf(core) : -1;
-    if (start >= 0) inserts.push([start + core.length, ` [${claim.citation + 1}]`]);
-  }
-  inserts.sort((a, b) => b[0] - a[0]);
-  let text = answer;
-  for (const [at, mark] of inserts) text = text.slice(0, at) + mark + text.slice(at);
-  return text;
 }
 
 function citedPieces(text, unsupported) {
@@ -146,7 +145,7 @@ function citedPieces(text, unsupported) {
     at = match.index + match[0].length;
   }
   pieces.push({ text: text.slice(at), unsupported });
-  return pieces;
+  return pieces.filter((piece) => piece.cite || piece.text);
 }
 
 export function percent(value) {
