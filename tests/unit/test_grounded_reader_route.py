@@ -67,10 +67,10 @@ def test_the_reader_does_not_write_answers_without_passages(client: TestClient[L
     assert generator.payloads[-1]["model"] == "base"
 
 
-def test_a_repetition_penalty_applies_to_answers_written_from_passages_only(tmp_path) -> None:
+def test_the_penalties_apply_to_answers_written_from_passages_only(tmp_path) -> None:
     settings = GatewaySettings(
         api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", base_model_name="base",
-        rag_repetition_penalty=1.15, data_dir=tmp_path,
+        rag_repetition_penalty=1.15, rag_frequency_penalty=0.5, data_dir=tmp_path,
     )  # fmt: skip
     generator = FakeGenerator()
     with TestClient(create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator)) as client:
@@ -78,3 +78,4 @@ def test_a_repetition_penalty_applies_to_answers_written_from_passages_only(tmp_
         client.post("/v1/chat/completions", json=chat("hi", tutorbook={"route": "prompt"}), headers=USER)
     rag, prompt = generator.payloads
     assert rag["repetition_penalty"] == 1.15 and "repetition_penalty" not in prompt
+    assert rag["frequency_penalty"] == 0.5 and "frequency_penalty" not in prompt

@@ -150,6 +150,8 @@ class GatewaySettings(BaseSettings):
     rag_reader_adapter: str = ""
     # vLLM's repetition penalty on answers written from passages (1.0: none; docs/answers.md measured it).
     rag_repetition_penalty: Annotated[float, Field(ge=1.0, le=2.0)] = 1.0
+    # OpenAI's frequency penalty on answers written from passages (0.0: none; docs/answers.md measured it).
+    rag_frequency_penalty: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
     # An answer written from passages ends at its first repeated sentence or after this many sentences.
     answer_max_sentences: Annotated[int, Field(ge=1, le=MAX_ANSWER_SENTENCES)] = 8
     default_temperature: float = 0.0

@@ -98,6 +98,7 @@ def chat_config(settings: GatewaySettings) -> ChatConfig:
         claim_check=settings.claim_check(),
         rag_reader=settings.rag_reader_adapter or None,
         rag_repetition_penalty=settings.rag_repetition_penalty,
+        rag_frequency_penalty=settings.rag_frequency_penalty,
     )
 
 

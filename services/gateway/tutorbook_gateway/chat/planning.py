@@ -52,6 +52,7 @@ class ChatConfig:
     claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
     rag_reader: str | None = None  # an adapter that writes the RAG route's answers (the grounded reader)
     rag_repetition_penalty: float = 1.0  # for answers written from passages (1.0: none)
+    rag_frequency_penalty: float = 0.0  # for answers written from passages (0.0: none)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ def generator_payload(
         messages, used = build_rag_messages(messages, sources, config.rag_context_max_chars)
         if config.rag_repetition_penalty != 1.0:  # vLLM's sampling extension; 1.0 is vLLM's default
             params["repetition_penalty"] = config.rag_repetition_penalty
+        if config.rag_frequency_penalty:  # OpenAI's; 0.0 is the default
+            params["frequency_penalty"] = config.rag_frequency_penalty
     return {"model": model, "messages": messages, **params}, used, None
 
 

@@ -22,6 +22,7 @@ from tutorbook_common.local_keys import MissingKeyError, admin_key
 from tutorbook_evals.answers.questions import ANSWER_SETS, Question, questions_of
 from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, key_of, policy_text
 from tutorbook_evals.answers.tables import markdown
+from tutorbook_evals.answers.thresholds import sweep_table, threshold_sweep
 from tutorbook_evals.compare.datasets import builtin_qa
 from tutorbook_evals.compare.runner import gateway_client
 from tutorbook_evals.compare.runs import ingest
@@ -49,6 +50,10 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("runs", type=Path, nargs="+", help="answers recorded by run (a report per file)")
     score.add_argument("--labels", type=Path, action="append", default=[], help="JSONL {set, id, correct, reason}")
     score.add_argument("--output", type=Path, help="write the report as JSON here")
+    score.add_argument(
+        "--rag-thresholds",
+        help="replay the router's RAG threshold at these values (comma-separated, e.g. 0.36,0.45,0.5)",
+    )
     return parser
 
 
@@ -120,11 +125,17 @@ def report_of(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
 
 def score(args: argparse.Namespace) -> None:
     labels = read_labels(args.labels)
+    thresholds = [float(value) for value in args.rag_thresholds.split(",")] if args.rag_thresholds else []
     reports = {}
     for path in args.runs:
         records = json.loads(path.read_text(encoding="utf-8"))["answers"]
         reports[str(path)] = report_of(records, labels)
+        if thresholds:
+            reports[str(path)]["rag_thresholds"] = threshold_sweep(records, labels, thresholds)
     print(markdown(reports))
+    for path, report in reports.items():
+        if thresholds:
+            print(f"\nThe router's RAG threshold replayed on {path}:\n\n{sweep_table(report['rag_thresholds'])}")
     if args.output:
         args.output.write_text(json.dumps(reports, indent=1) + "\n", encoding="utf-8")
 

@@ -1,0 +1,70 @@
+"""The router's evidence threshold for RAG, replayed on recorded answers: at a higher threshold, an answer
+whose best passage scored below it would have been "not sure" (abstain) instead. For each threshold: how
+many labelled answers are kept right, kept wrong, or become "not sure", and the reader's token F1 and
+containment under ``withhold`` (what the default shows) on the questions with a reference.
+
+The replay reads the best passage's dense score from the citations and the threshold the answer was
+routed at from the router's reason; the router's other rules (the agreement band just under the threshold,
+small talk, adapters) are not replayed, so a threshold at or below the recorded one changes nothing.
+"""
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_evals.answers.scoring import key_of, policy_text
+from tutorbook_evals.compare.metrics import contains_reference, mean, token_f1
+from tutorbook_gateway.prompting import abstain_answer
+
+RAG_ROUTES = ("rag", "adapter+rag")
+ROUTED_AT = re.compile(r"threshold ([0-9.]+)")  # in the router's reason: "... (threshold 0.36, margin ...)"
+
+
+def best_score(record: dict[str, Any]) -> float | None:
+    scores = [float(c["score"]) for c in record.get("citations") or [] if c.get("score") is not None]
+    return max(scores) if scores else None
+
+
+def shown_at(record: dict[str, Any], threshold: float) -> tuple[str, bool]:
+    """What the reader would see at ``threshold`` (under ``withhold``), and whether it is now "not sure"."""
+    score = best_score(record)
+    routed_at = ROUTED_AT.search(str(record.get("reason") or ""))
+    raised = routed_at is None or threshold > float(routed_at.group(1))
+    if record.get("route") in RAG_ROUTES and raised and score is not None and score < threshold:
+        topics = tuple(dict.fromkeys(str(c.get("title", "")) for c in record["citations"]))[:3]
+        return abstain_answer(topics), True
+    return policy_text(record, ClaimsPolicy.WITHHOLD), False
+
+
+def sweep_row(records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], threshold: float) -> dict[str, Any]:
+    counts = {"right_kept": 0, "right_lost": 0, "wrong_kept": 0, "wrong_avoided": 0, "abstained": 0}
+    f1, contained = [], []
+    for record in records:
+        text, abstained = shown_at(record, threshold)
+        counts["abstained"] += abstained
+        label = labels.get(key_of(record))
+        if label is not None:
+            kind = "right" if label["correct"] else "wrong"
+            counts[f"{kind}_{('lost' if kind == 'right' else 'avoided') if abstained else 'kept'}"] += 1
+        if record.get("reference"):
+            f1.append(token_f1(text, record["reference"]))
+            contained.append(float(contains_reference(text, record["reference"])))
+    return {"threshold": threshold, **counts, "token_f1": round(mean(f1), 3), "containment": round(mean(contained), 3)}
+
+
+def threshold_sweep(
+    records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], thresholds: Sequence[float]
+) -> list[dict[str, Any]]:
+    return [sweep_row(records, labels, threshold) for threshold in thresholds]
+
+
+def sweep_table(rows: Sequence[dict[str, Any]]) -> str:
+    head = ["RAG threshold", "abstained", "right kept", "right lost", "wrong kept", "wrong avoided",
+            "token F1 (withhold)", "containment (withhold)"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [f"{row['threshold']:.2f}", row["abstained"], row["right_kept"], row["right_lost"], row["wrong_kept"],
+                 row["wrong_avoided"], f"{row['token_f1']:.3f}", f"{row['containment']:.3f}"]  # fmt: skip
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)
