@@ -24,7 +24,10 @@ def test_a_higher_threshold_abstains_on_weak_passages_and_counts_what_it_costs()
         answer(3, 0.33, "Returns take 30 days [1].", "30 days"),  # let through by the agreement band
     ]
     labels = {"samples/q1": {"correct": True}, "samples/q2": {"correct": False}, "samples/q3": {"correct": True}}
+    forced = {**answer(4, 0.30, "Returns take 30 days [1].", "30 days"), "reason": "route forced by the request"}
+    records.append(forced)  # a forced route never met the threshold: never replayed
     at_recorded, raised = threshold_sweep(records, labels, [0.36, 0.45])
     assert at_recorded["abstained"] == 0 and at_recorded["right_kept"] == 2 and at_recorded["wrong_kept"] == 1
     assert raised["abstained"] == 2 and raised["wrong_avoided"] == 1 and raised["right_lost"] == 1
     assert raised["right_kept"] == 1 and raised["token_f1"] < at_recorded["token_f1"]
+    assert raised["abstained"] == 2  # not the forced one

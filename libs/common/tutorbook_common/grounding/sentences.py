@@ -3,7 +3,7 @@
 import re
 
 # [1], and the lists and ranges models also write: [1, 2], [1-3], [2][3].
-CITATION_MARK = re.compile(r"\s*\[\s*(\d{1,2}(?:\s*[,\u2013-]\s*\d{1,2})*)\s*\]")
+CITATION_MARK = re.compile(r"\s*\[\s*([0-9]{1,2}(?:\s*[,\u2013-]\s*[0-9]{1,2})*)\s*\]")  # ASCII digits only
 # A sentence ends at . ! ? (then a space or the end) or at a line break; a decimal point ("2.5") does not.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")

@@ -80,8 +80,9 @@ class VllmAdapterLoader:
         """Each replica's ``/v1/models``: the adapter console shows every version's status replica by replica.
         A replica that does not answer within ``LISTING_TIMEOUT`` is shown unreachable; never an error."""
         try:
-            replicas = await replica_urls(self._urls, self._dns_name, self._dns_port)
-        except OSError as exc:  # the headless service's name does not resolve (yet)
+            async with asyncio.timeout(LISTING_TIMEOUT.total):
+                replicas = await replica_urls(self._urls, self._dns_name, self._dns_port)
+        except (OSError, TimeoutError) as exc:  # the headless service's name does not resolve (yet)
             return [ReplicaModels(self._dns_name, False, detail=f"{type(exc).__name__}: {exc}")]
         return list(await asyncio.gather(*(self._models_of(replica) for replica in replicas)))
 
@@ -94,6 +95,7 @@ class VllmAdapterLoader:
             models = listed["data"] if isinstance(listed, dict) and isinstance(listed.get("data"), list) else None
             if models is None:
                 return ReplicaModels(replica, False, detail="its /v1/models is not a model list")
-            return ReplicaModels(replica, True, tuple(str(m.get("id")) for m in models if isinstance(m, dict)))
+            ids = tuple(m["id"] for m in models if isinstance(m, dict) and isinstance(m.get("id"), str))
+            return ReplicaModels(replica, True, ids)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             return ReplicaModels(replica, False, detail=f"{type(exc).__name__}: {exc}")

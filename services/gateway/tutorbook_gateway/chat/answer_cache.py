@@ -68,8 +68,12 @@ def cache_fields(
     hint = request.tutorbook.route if request.tutorbook else None
     claims_policy = claims_policy_of(request, config)
     messages = [(message.role, " ".join(message_text(message).split())) for message in request.messages]
+    decoding = {
+        "rag_repetition_penalty": config.rag_repetition_penalty,
+        "rag_frequency_penalty": config.rag_frequency_penalty,
+    }
     return {"messages": messages, "model": request.model, "route": hint, "adapters": served,
-            "claims_policy": claims_policy.value, **params}  # fmt: skip
+            "claims_policy": claims_policy.value, **decoding, **params}  # fmt: skip
 
 
 @dataclass(frozen=True)

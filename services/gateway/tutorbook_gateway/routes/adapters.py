@@ -1,4 +1,3 @@
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -44,8 +43,7 @@ async def upload_adapter(
 async def list_adapters(state: State) -> dict[str, Any]:
     """Every adapter with its versions, and what each generator replica serves now."""
     admin = admin_of(state)
-    listing, replicas = await asyncio.gather(asyncio.to_thread(admin.listing), admin.replicas())
-    return {"object": "list", "data": listing, "replicas": replicas}
+    return {"object": "list", "data": admin.listing(), "replicas": await admin.replicas()}
 
 
 @get("/{name:str}", sync_to_thread=False)

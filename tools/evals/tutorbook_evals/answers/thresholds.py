@@ -17,8 +17,9 @@ from tutorbook_evals.answers.scoring import key_of, policy_text
 from tutorbook_evals.compare.metrics import contains_reference, mean, token_f1
 from tutorbook_gateway.prompting import abstain_answer
 
-RAG_ROUTES = ("rag", "adapter+rag")
-ROUTED_AT = re.compile(r"threshold ([0-9.]+)")  # in the router's reason: "... (threshold 0.36, margin ...)"
+# The router's reason when the evidence decided RAG: "the best passage scored 0.61 (threshold 0.36, ...".
+# A route forced by a hint or a model name, or chosen for an adapter, never met the threshold: unchanged.
+ROUTED_BY_EVIDENCE = re.compile(r"the best passage scored [0-9.]+ \(threshold ([0-9.]+)")
 
 
 def best_score(record: dict[str, Any]) -> float | None:
@@ -29,9 +30,9 @@ def best_score(record: dict[str, Any]) -> float | None:
 def shown_at(record: dict[str, Any], threshold: float) -> tuple[str, bool]:
     """What the reader would see at ``threshold`` (under ``withhold``), and whether it is now "not sure"."""
     score = best_score(record)
-    routed_at = ROUTED_AT.search(str(record.get("reason") or ""))
-    raised = routed_at is None or threshold > float(routed_at.group(1))
-    if record.get("route") in RAG_ROUTES and raised and score is not None and score < threshold:
+    routed_at = ROUTED_BY_EVIDENCE.search(str(record.get("reason") or ""))
+    raised = routed_at is not None and threshold > float(routed_at.group(1))
+    if record.get("route") == "rag" and raised and score is not None and score < threshold:
         topics = tuple(dict.fromkeys(str(c.get("title", "")) for c in record["citations"]))[:3]
         return abstain_answer(topics), True
     return policy_text(record, ClaimsPolicy.WITHHOLD), False

@@ -56,11 +56,12 @@ export async function blobUrl(path) {
 }
 
 // A streamed chat completion: onChunk gets each parsed chunk; resolves with the response headers once the
-// stream says [DONE]. An error event, or a stream that ends without [DONE], is an error.
-export async function streamChat(request, onChunk) {
+// stream says [DONE]. An error event, or a stream that ends without [DONE], is an error. ``signal`` stops
+// it (a new conversation); forgetting the key stops it too.
+export async function streamChat(request, onChunk, signal) {
   const response = await fetch("/v1/chat/completions", {
     method: "POST",
-    signal: calls.signal,
+    signal: AbortSignal.any([calls.signal, signal]),
     headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
     body: JSON.stringify({ ...request, stream: true }),
   });

@@ -1,7 +1,7 @@
 // Chat: ask, watch the answer stream in, see which approach answered and how sure it is, open the cited
 // passages, rate the answer. A conversation keeps its session id in session storage.
 
-import { abortCalls, call, streamChat } from "./api.js";
+import { call, streamChat } from "./api.js";
 import { append, byId, clear, el, say } from "./dom.js";
 import { answerPieces, askAbout, percent, quotedSegments, routeBadge } from "./text.js";
 
@@ -143,6 +143,8 @@ function chatRequest(question) {
   return request;
 }
 
+let chatCalls = new AbortController();  // the question being answered: a new conversation stops it
+
 async function streamInto(card, text, question) {
   let answer = "";
   let tutorbook = {};
@@ -162,7 +164,7 @@ async function streamInto(card, text, question) {
         text.textContent = answer;
       }
     }
-  });
+  }, chatCalls.signal);
   renderAnswer(text, answer, tutorbook);
   if (responseId) card.dataset.responseId = responseId;  // support staff can quote it
   append(card, checkNote(tutorbook.answer_check), citationList(tutorbook.citations),
@@ -200,7 +202,8 @@ export async function ask(question) {
 
 // Forget the conversation shown and its session (a new conversation, or another key in this tab).
 export function forgetConversation() {
-  abortCalls();
+  chatCalls.abort();
+  chatCalls = new AbortController();
   sessionStorage.removeItem(SESSION_ITEM);
   clear(byId("messages"));
 }

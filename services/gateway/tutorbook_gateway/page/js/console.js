@@ -53,6 +53,15 @@ export function forgetAdapters() {
   say(byId("console-status"), "");
 }
 
+// The list again after a change; a failure (the key was just forgotten, the gateway is away) is said, not thrown.
+async function reloadAdapters(status) {
+  try {
+    await loadAdapters();
+  } catch (error) {
+    if (error.name !== "AbortError") say(status, `${status.textContent} The list could not be refreshed: ${error.message}`, "warn");
+  }
+}
+
 export async function loadAdapters() {
   const listed = await call("GET", "/v1/adapters");
   const list = clear(byId("adapter-list"));
@@ -70,7 +79,7 @@ async function activate(name, version) {
   } catch (error) {
     say(status, `Not activated: ${error.message}`, "error");
   }
-  await loadAdapters();
+  await reloadAdapters(status);
   status.focus();
 }
 
@@ -85,7 +94,7 @@ async function remove(name, version) {
   } catch (error) {
     say(status, `Not deleted: ${error.message}`, "error");
   }
-  await loadAdapters();
+  await reloadAdapters(status);
   status.focus();
 }
 
@@ -116,7 +125,7 @@ async function uploadChosen(event) {
   } finally {
     button.disabled = false;
   }
-  await loadAdapters();
+  await reloadAdapters(status);
 }
 
 export function setUpConsole() {

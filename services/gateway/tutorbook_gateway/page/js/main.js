@@ -1,7 +1,7 @@
 // The page's start: the key (session storage only), the sections, and what each loads.
 
 import { loadAdvisor, forgetAdvice, setUpAdvisor } from "./advisor.js";
-import { call, keys } from "./api.js";
+import { abortCalls, call, keys } from "./api.js";
 import { forgetConversation, loadModels, setUpChat } from "./chat.js";
 import { forgetAdapters, loadAdapters, setUpConsole } from "./console.js";
 import { byId, say } from "./dom.js";
@@ -17,6 +17,7 @@ function showPanel(panelId) {
 
 // Back to the start: nothing of the previous key's work stays on the page.
 function signedOut(message = "", kind = "") {
+  abortCalls();
   forgetConversation();
   forgetAdvice();
   forgetAdapters();
@@ -40,8 +41,9 @@ async function signIn() {
   showPanel("chat-panel");
   byId("question").focus();
   const loads = [loadModels(), loadAdvisor(), admin ? loadAdapters() : null];
-  const failed = (await Promise.allSettled(loads)).filter((result) => result.status === "rejected");
-  if (failed.length) say(byId("key-status"), `Signed in, but part of the page did not load: ${failed[0].reason.message}`, "warn");
+  const settled = await Promise.allSettled(loads);
+  const failed = settled.filter((result) => result.status === "rejected" && result.reason.name !== "AbortError");
+  if (failed.length && keys.get()) say(byId("key-status"), `Signed in, but part of the page did not load: ${failed[0].reason.message}`, "warn");
 }
 
 async function useKey(key) {
@@ -79,7 +81,9 @@ function setUpTabs() {
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => {
       showPanel(tab.dataset.panel);
-      if (tab.dataset.panel === "console-panel") loadAdapters().catch((error) => say(byId("console-status"), error.message, "error"));
+      if (tab.dataset.panel === "console-panel") {
+        loadAdapters().catch((error) => error.name === "AbortError" || say(byId("console-status"), error.message, "error"));
+      }
       if (tab.dataset.panel === "chat-panel") loadModels().catch(() => {});
     });
   }

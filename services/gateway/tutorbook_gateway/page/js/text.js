@@ -9,8 +9,8 @@ export const ROUTE_TITLES = {
 };
 
 // Citation marks as the gateway reads them (CITATION_MARK in tutorbook_common.grounding.sentences).
-const CITATION = /\[\s*(\d{1,2}(?:\s*[,\u2013-]\s*\d{1,2})*)\s*\]/g;
-const CITATION_WITH_SPACE = /\s*\[\s*(\d{1,2}(?:\s*[,\u2013-]\s*\d{1,2})*)\s*\]/g;
+const CITATION = /\[\s*([0-9]{1,2}(?:\s*[,\u2013-]\s*[0-9]{1,2})*)\s*\]/g;
+const CITATION_WITH_SPACE = /\s*\[\s*([0-9]{1,2}(?:\s*[,\u2013-]\s*[0-9]{1,2})*)\s*\]/g;
 // How the gateway marks an unsupported sentence under the flag policy (UNSUPPORTED_MARK in policy.py).
 export const UNSUPPORTED_MARK = "(not found in the sources)";
 
@@ -79,14 +79,12 @@ export function quotedSegments(passage, quotes) {
 }
 
 // The source numbers a mark names, as the gateway reads them (tutorbook_common.grounding.sentences):
-// "[2]" -> [2], "[1, 3]" -> [1, 3], "[1-3]" -> [1, 2, 3]; a backwards range names its first number.
+// "[2]" -> [2], "[1, 3]" -> [1, 3], "[1-3]" -> [1, 2, 3]; a backwards range ("[3-1]") names none.
 export function citationNumbers(mark) {
   const numbers = [];
   for (const part of mark.replace(/[[\]\s]/g, "").split(",")) {
     const ends = part.split(/[\u2013-]/).map((n) => parseInt(n, 10));
-    const low = ends[0];
-    const high = Math.max(low, Math.min(ends[ends.length - 1], low + 20));
-    for (let n = low; n <= high; n++) numbers.push(n);
+    for (let n = ends[0]; n <= ends[ends.length - 1]; n++) numbers.push(n);  // at most 99: two digits
   }
   return numbers;
 }
