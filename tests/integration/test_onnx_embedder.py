@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder, default_embedding_model_path
-from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder, OnnxEmbedderError
+from tutorbook_retriever.clients.onnx_embedder import (
+    OnnxEmbedder,
+    OnnxEmbedderError,
+    max_sequence_length,
+    open_tokenizer,
+)
 
 TEXTS = [
     "How do I reset the filter light on my air purifier?",
@@ -49,3 +54,18 @@ def test_int8_vectors_stay_close_to_fp32_and_the_quantized_model_is_cached(
     assert len(files) == 2 and any(name.endswith(".int8w.onnx") for name in files)
     OnnxEmbedder(default_embedding_model_path(), tmp_path, precision="int8")
     assert sorted(path.name for path in tmp_path.iterdir()) == files
+
+
+def test_the_tokenizer_reads_texts_as_transformers_does() -> None:
+    """The ONNX backend tokenizes with the tokenizers library (no transformers or torch import at start):
+    the same ids, masks and type ids as transformers' tokenizer, truncation and padding included."""
+    from transformers import AutoTokenizer
+
+    folder = Path(default_embedding_model_path())
+    texts = [*TEXTS, "Ünïcode — naïve café, 日本語のテキスト", "word " * 400, ""]
+    ours = open_tokenizer(folder, max_sequence_length(folder))(texts)
+    theirs = AutoTokenizer.from_pretrained(str(folder))(
+        texts, padding=True, truncation=True, max_length=max_sequence_length(folder), return_tensors="np"
+    )
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        assert ours[name].tolist() == theirs[name].tolist(), name

@@ -5,7 +5,10 @@ file, then renamed); later starts load the cached file. ``int8`` quantizes the w
 multiplications per channel (dynamic quantization, once, cached beside it): about twice the throughput
 on CPU, with retrieval quality within 0.01 of fp32 (``make bench-retrieval`` and ``make eval-retrieval``
 measure both). Pooling (mean or CLS) and the maximum sequence length come from the sentence-transformers
-configuration next to the model, as sentence-transformers itself reads them.
+configuration next to the model, as sentence-transformers itself reads them. Texts are tokenized by the
+model's own ``tokenizer.json`` through the ``tokenizers`` library (what transformers' fast tokenizer runs),
+so a start with the export cached imports neither transformers nor torch: under load, those imports once
+held a retriever restart for minutes. A model folder without ``tokenizer.json`` uses transformers.
 """
 
 import hashlib
@@ -136,11 +139,45 @@ def cached_model(folder: Path, cache_dir: Path, precision: Precision) -> Path:
     return quantized
 
 
+Tokenize = Any  # texts -> {"input_ids", "attention_mask", "token_type_ids"}: int arrays, padded to the longest
+
+
+def open_tokenizer(folder: Path, max_length: int) -> Tokenize:
+    """Padding to the batch's longest text and truncation at ``max_length``, as sentence-transformers asks
+    transformers' tokenizer for them."""
+    if not (folder / "tokenizer.json").is_file():
+        from transformers import AutoTokenizer
+
+        slow = AutoTokenizer.from_pretrained(str(folder))
+        return lambda texts: slow(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length)
+    pad_token = special_token(folder, "pad_token") or "[PAD]"
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad_token) or 0, pad_token=pad_token)
+
+    def tokenize(texts: Sequence[str]) -> dict[str, Any]:
+        encodings = tokenizer.encode_batch(list(texts))
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+    return tokenize
+
+
+def special_token(folder: Path, name: str) -> str | None:
+    path = folder / "special_tokens_map.json"
+    token = json.loads(path.read_text()).get(name) if path.is_file() else None
+    return token.get("content") if isinstance(token, dict) else token
+
+
 class OnnxEmbedder:
     def __init__(self, model_folder: str, cache_dir: Path, threads: int = 0, precision: Precision = "fp32") -> None:
         started = time.perf_counter()
         import onnxruntime
-        from transformers import AutoTokenizer
 
         imported = time.perf_counter()
         folder = Path(model_folder)
@@ -153,13 +190,13 @@ class OnnxEmbedder:
         self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._inputs = {item.name for item in self._session.get_inputs()}
         session = time.perf_counter()
-        self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self._max_length = max_sequence_length(folder)
+        self._tokenizer = open_tokenizer(folder, self._max_length)
         # a restart once took 300 s in this constructor (CI, under load): say where, next time
         log.info("onnx embedder opened", extra={
             "import_seconds": round(imported - started, 2), "model_file_seconds": round(cached - imported, 2),
             "session_seconds": round(session - cached, 2), "tokenizer_seconds": round(time.perf_counter() - session, 2),
         })  # fmt: skip
-        self._max_length = max_sequence_length(folder)
         self._pooling = pooling_mode(folder)
         self._dimension = int(json.loads((folder / "config.json").read_text())["hidden_size"])
 
@@ -178,9 +215,7 @@ class OnnxEmbedder:
         return vectors
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        encoded = self._tokenizer(
-            texts, padding=True, truncation=True, max_length=self._max_length, return_tensors="np"
-        )
+        encoded = self._tokenizer(texts)
         feed = {name: encoded[name].astype(np.int64) for name in self._inputs}
         hidden = self._session.run(None, feed)[0]
         if self._pooling == "cls":
