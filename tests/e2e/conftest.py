@@ -1,13 +1,16 @@
 """The whole stack as real processes: redis-server, vLLM (generator), retriever and gateway."""
 
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT, SAMPLES, free_port
 from tutorbook_devstack.load.adapter import train_tiny
-from tutorbook_devstack.stack import Stack, StackConfig, ingest_folder, running_stack
+from tutorbook_devstack.processes import start_service, wait_ready
+from tutorbook_devstack.stack import SERVICE_READY_TIMEOUT, Stack, StackConfig, ingest_folder, running_stack
 from tutorbook_training.upload import pack
 
 API_KEY = "e2e-user-key-for-tests-0001"
@@ -70,3 +73,18 @@ def trained_adapter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained_adapter(trained_adapter_folder: Path) -> bytes:
     """The trained adapter, packed as an upload archive."""
     return pack(trained_adapter_folder)
+
+
+@contextmanager
+def another_gateway(stack: Stack, name: str, settings: dict[str, str]) -> Iterator[str]:
+    """A second gateway process on the stack's Redis, retriever and generator, with other ``settings``
+    (environment variables); its URL."""
+    port = free_port()
+    env = {**stack.env, "TUTORBOOK_GATEWAY_PORT": str(port), **settings}
+    gateway = start_service(name, [sys.executable, "-m", "tutorbook_gateway"], env, stack.log_dir)
+    try:
+        url = stack.config.url(port)
+        wait_ready(gateway, url + "/readyz", SERVICE_READY_TIMEOUT)
+        yield url
+    finally:
+        gateway.stop()

@@ -1,13 +1,17 @@
 """The claim check on the real stack: real vLLM answers, the real retriever's embedder scores them, and
 each policy shapes what leaves, whole and streamed through the OpenAI SDK."""
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import API_KEY
+from tests.e2e.conftest import ADMIN_KEY, API_KEY, another_gateway
 from tutorbook_common.grounding.policy import NOT_SURE
+from tutorbook_devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 QUESTION = "How long is the warranty on Brightleaf products?"
@@ -72,3 +76,33 @@ def test_a_streamed_answer_brings_its_claims_in_the_last_chunk(
     assert last.choices[0].finish_reason in ("stop", "length")
     claims = (last.model_extra or {})["tutorbook"]["claims"]
     assert claims and all(claim["text"].split(" [")[0][:20] in text for claim in claims)
+
+
+@pytest.fixture(scope="module")
+def judging_gateway(stack: Stack) -> Iterator[str]:
+    """A second gateway on the same stack whose claim check also asks the served model, as a judge."""
+    with another_gateway(stack, "gateway-judge", {"TUTORBOOK_CLAIMS_JUDGE_MODEL": "smollm2-135m-instruct"}) as url:
+        yield url
+
+
+def test_a_judge_model_gives_every_claim_it_was_asked_about_a_probability(
+    client: openai.OpenAI, judging_gateway: str, sample_knowledge_base: object
+) -> None:
+    ask(client, "flag")  # the same question unjudged first: its cached answer must not answer the judged one
+    judged = openai.OpenAI(base_url=f"{judging_gateway}/v1", api_key=API_KEY, max_retries=0)
+    stream = judged.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": QUESTION}], max_tokens=64, stream=True,
+        extra_body={"tutorbook": {"claims_policy": "flag"}},
+    )  # fmt: skip
+    tutorbook = (list(stream)[-1].model_extra or {})["tutorbook"]
+    summary = tutorbook["answer_check"]["judge"]
+    assert summary["model"] == "smollm2-135m-instruct" and "error" not in summary and summary["asked"] >= 1
+    probabilities = [claim["judged"] for claim in tutorbook["claims"] if claim["judged"] is not None]
+    assert len(probabilities) == summary["asked"] and all(0 <= p <= 1 for p in probabilities)
+    for claim in tutorbook["claims"]:
+        if claim["judged"] is not None:  # the judge's word and the verdict agree
+            assert claim["supported"] == (claim["judged"] >= 0.5) or ", but passage" in claim["reason"]
+    metrics = httpx.get(f"{judging_gateway}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
+    assert re.search(r'tutorbook_gateway_claims_judged_total\{outcome="upheld"\} [1-9]', metrics) or re.search(
+        r'tutorbook_gateway_claims_judged_total\{outcome="overruled"\} [1-9]', metrics
+    )

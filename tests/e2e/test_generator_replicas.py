@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from tests.conftest import eventually, free_port
-from tests.e2e.conftest import ADMIN_KEY, LOAD_KEYS
+from tests.e2e.conftest import ADMIN_KEY, LOAD_KEYS, another_gateway
 from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
-from tutorbook_devstack.stack import GENERATOR_READY_TIMEOUT, SERVICE_READY_TIMEOUT, Stack
+from tutorbook_devstack.stack import GENERATOR_READY_TIMEOUT, Stack
 
 pytestmark = pytest.mark.e2e
 USER = {"Authorization": f"Bearer {LOAD_KEYS[-1]}"}  # a key of its own: its rate limit is this test's
@@ -41,20 +41,10 @@ def second_replica(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="module")
 def balancing_gateway(stack: Stack, second_replica: tuple[str, ServiceProcess]) -> Iterator[str]:
-    port = free_port()
     first = stack.config.url(stack.config.generator_port)
-    env = {
-        **stack.env,
-        "TUTORBOOK_GATEWAY_PORT": str(port),
-        "TUTORBOOK_GENERATOR_REPLICAS": f"{first},{second_replica[0]}",
-    }
-    gateway = start_service("gateway-b", [sys.executable, "-m", "tutorbook_gateway"], env, stack.log_dir)
-    try:
-        url = stack.config.url(port)
-        wait_ready(gateway, url + "/readyz", SERVICE_READY_TIMEOUT)
+    replicas = {"TUTORBOOK_GENERATOR_REPLICAS": f"{first},{second_replica[0]}"}
+    with another_gateway(stack, "gateway-b", replicas) as url:
         yield url
-    finally:
-        gateway.stop()
 
 
 def answered(replica_url: str) -> float:

@@ -1,7 +1,9 @@
 """Unit fixtures: the gateway app on in-process fakes of the retriever and generator."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -19,13 +21,23 @@ def upstream() -> tuple[FakeRetriever, FakeGenerator]:
 
 @pytest.fixture
 def client(upstream: tuple[FakeRetriever, FakeGenerator], tmp_path: Path) -> Iterator[TestClient[Litestar]]:
-    settings = GatewaySettings(
+    with gateway_on(upstream, tmp_path) as test_client:
+        yield test_client
+
+
+@contextmanager
+def gateway_on(
+    upstream: tuple[FakeRetriever, FakeGenerator], data_dir: Path, **settings: Any
+) -> Iterator[TestClient[Litestar]]:
+    """The gateway on the fakes, with the unit tests' keys and any other ``settings``."""
+    configured = GatewaySettings(
         api_keys="user-key-for-tests-0001",
         admin_keys="admin-key-for-tests-0001",
         base_model_name="base",
         rag_min_score=0.5,
-        data_dir=tmp_path,
+        data_dir=data_dir,
+        **settings,
     )
     retriever, generator = upstream
-    with TestClient(create_app(settings, retriever=retriever, generator=generator)) as test_client:
+    with TestClient(create_app(configured, retriever=retriever, generator=generator)) as test_client:
         yield test_client

@@ -3,6 +3,7 @@ distractors and cited where it sits, and some examples that no passage answers."
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 from tutorbook_common.rag_prompt import RAG_SYSTEM_PROMPT
@@ -47,3 +48,25 @@ def test_a_share_of_examples_has_no_answering_passage(tmp_path: Path) -> None:
 def test_questions_read_like_a_user_asking() -> None:
     assert question_about("Using Smart Hub") == "How do I use Smart Hub?"
     assert question_about("Picture Mode") == "What does the manual say about picture mode?"
+
+
+def test_archived_questions_are_answered_by_their_most_relevant_sentence_and_yes_no_ones_say_yes(
+    tmp_path: Path,
+) -> None:
+    folder = manual(tmp_path)
+    sections = json.loads((folder / "smart_tv_remote_manual_corpus.json").read_text())
+    text = ["Recording keeps programmes for later.", "To delete a recording, press and hold Select.", "It is gone."]
+    sections["section_9"] = {"id": "section_9", "title": "Recording", "text": text}
+    (folder / "smart_tv_remote_manual_corpus.json").write_text(json.dumps(sections))
+    # the archive's files are not valid JSON: a trailing comma here, as there
+    entry = '{{"Section Hierarchy": "TV>Recording", "Link": "x", "Question": "{0}", "Answer": "{1}"}},'
+    with zipfile.ZipFile(folder / "smart_remote_QA.zip", "w") as archive:
+        archive.writestr("Normal Q&A/normal.json", '{"All_Questions": [' + entry.format(
+            "How do I delete a recording?", "Recording keeps programmes for later. To delete a recording, press "
+            'and hold Select. It is gone.') + "]}")  # fmt: skip
+        archive.writestr("Yes_No Q&A/yes.json", '{"All_Questions": [' + entry.format(
+            "Can I delete a recording?", "Yes") + "]}")  # fmt: skip
+    examples = build(folder, limit=50, unanswerable=0.0, distractors=2, seed=0)
+    answers = {e["messages"][1]["content"].rsplit("Question: ", 1)[-1]: e["messages"][2]["content"] for e in examples}  # type: ignore[index]
+    assert answers["How do I delete a recording?"].startswith("To delete a recording, press and hold Select.")
+    assert answers["Can I delete a recording?"].startswith("Yes. To delete a recording, press and hold Select.")

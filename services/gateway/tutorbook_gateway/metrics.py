@@ -37,6 +37,7 @@ class GatewayMetrics:
     claims: Counter
     answers_withheld: Counter
     runaway_answers: Counter
+    claims_judged: Counter
     feedback_by_claims: Counter
 
 
@@ -100,6 +101,12 @@ def claim_metrics(registry: CollectorRegistry) -> dict[str, Counter]:
         ),
         "runaway_answers": counter(
             "runaway_answers", "Answers ended at a repeated sentence or the sentence budget, by route", ["route"]
+        ),
+        "claims_judged": counter(
+            "claims_judged",
+            "Claims the judge model was asked about: upheld, overruled (support given or withdrawn), or "
+            "failed (the judge could not answer: the check's verdicts stand)",
+            ["outcome"],
         ),
     }
 
@@ -179,6 +186,8 @@ def initialise_series(metrics: GatewayMetrics) -> None:
         for outcome in ("withheld", "not_sure"):
             metrics.answers_withheld.labels(route=route, model="base", outcome=outcome)
         metrics.runaway_answers.labels(route=route)
+    for outcome in ("upheld", "overruled", "failed"):
+        metrics.claims_judged.labels(outcome=outcome)
     for claims in ("supported", "unsupported", "withheld"):
         for rating in ("up", "down"):
             metrics.feedback_by_claims.labels(claims=claims, rating=rating)

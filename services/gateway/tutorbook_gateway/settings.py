@@ -13,6 +13,7 @@ from tutorbook_common.grounding.support import SupportThresholds
 from tutorbook_common.key_strength import require_strong_keys
 from tutorbook_common.local_keys import split_keys
 from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig
+from tutorbook_gateway.chat.claim_judging import JudgeConfig
 from tutorbook_gateway.clients.capacity import Capacity
 from tutorbook_gateway.routing import RoutePolicy
 
@@ -145,6 +146,11 @@ class GatewaySettings(BaseSettings):
     claims_min_similarity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     claims_min_overlap: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     claims_max_candidates: Annotated[int, Field(ge=1, le=MAX_CLAIM_CANDIDATES)] = 120
+    # A served model asked, as well, whether the passage supports each claim (scored from the
+    # log-probabilities of "Yes" and "No"; empty: none). It decides closeness only: a number, code or
+    # polarity a passage contradicts stays unsupported. docs/answers.md measured the default model as one.
+    claims_judge_model: str = ""
+    claims_judge_min_probability: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     # The grounded reader (docs/answers.md): an adapter that writes the RAG route's answers in the base
     # model's place while it is active and healthy (empty: the base model writes them).
     rag_reader_adapter: str = ""
@@ -188,6 +194,7 @@ class GatewaySettings(BaseSettings):
             thresholds=SupportThresholds(self.claims_min_similarity, self.claims_min_overlap),
             max_answer_sentences=self.answer_max_sentences,
             max_candidates=self.claims_max_candidates,
+            judge=JudgeConfig(self.claims_judge_model.strip(), self.claims_judge_min_probability),
         )
 
     def route_policy(self) -> RoutePolicy:

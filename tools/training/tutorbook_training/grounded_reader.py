@@ -3,10 +3,12 @@ and answers from them, in the spirit of retrieval-augmented fine-tuning (RAFT, Z
 
 Each example is the gateway's own RAG prompt (:mod:`tutorbook_common.rag_prompt`) around a question: the
 passage that answers it, placed at random among distractor passages, and the answer that quotes the
-passage's opening sentences and cites it; in a share of the examples no passage answers, and the answer
-says so plainly. The questions come from the Smart TV E-Manual: its 50 annotated questions, and a question
-generated from each section's title. The evaluation asks about the S10 manual and the sample products, so
-the reader is scored on questions, passages and products it never saw.
+passage's sentence most relevant to the question and cites it ("Yes." first for a yes/no question); in a
+share of the examples no passage answers, and the answer says so plainly. The questions come from the
+Smart TV E-Manual: its annotated questions (the 50 of the CSV and the normal, paraphrased, compound and
+yes/no questions of ``smart_remote_QA.zip``), and a few generated from section titles. The evaluation
+asks about the S10 manual and the sample products, so the reader is scored on questions, passages and
+products it never saw.
 
     tutorbook-build-reader-data ../shared/eval-data/emanual-qa --output data/reader/train.jsonl
     tutorbook-train-adapter data/reader/train.jsonl --name grounded-reader --max-length 512 --output DIR
@@ -16,14 +18,26 @@ import argparse
 import csv
 import json
 import random
+import re
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tutorbook_common.grounding.sentences import split_sentences
+from tutorbook_common.grounding.support import content_words
 from tutorbook_common.rag_prompt import Source, build_rag_messages
 
 NOT_ANSWERED = "I am not sure: the sources do not say."
+ANNOTATED_ZIP = "smart_remote_QA.zip"  # the Smart TV manual's annotated questions (normal, paraphrased, yes/no)
+# Its files are not valid JSON (unescaped quotes, trailing commas): each question is read on its own.
+ZIPPED_QUESTION = re.compile(
+    r'"Section Hierarchy"\s*:\s*"(.*?)",\s*"Link"\s*:\s*".*?",\s*"Question"\s*:\s*"(.*?)",\s*'
+    r'"Answer"\s*:\s*"(.*?)"\s*\}',
+    re.S,
+)
+YES_NO = re.compile(r"^(can|could|is|are|does|do|will|may)\b", re.I)
+GENERATED_SHARE = 0.2  # of the questions made from section titles, once annotated ones are there
 PASSAGE_CHARS = 480  # each passage in a training prompt (three stay within 512 tokens with the question)
 ANSWER_CHARS = 240
 CONTEXT_CHARS = 1800
@@ -67,17 +81,46 @@ def opening(text: str, limit: int = ANSWER_CHARS) -> str:
 
 
 def annotated(folder: Path, by_title: dict[str, Section]) -> list[Asked]:
-    """The manual's annotated questions whose section is in the corpus and shows their answer's opening
-    sentence in the part of it a prompt holds (the reader must never learn to answer from elsewhere)."""
-    found = []
+    """The manual's annotated questions (the CSV, and the archive's when it is there) whose section is in
+    the corpus and shows their answer in the part of it a prompt holds (the reader must never learn to
+    answer from elsewhere)."""
+    rows = []
     with (folder / "smart_tv_remote_50_questions.csv").open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            section = by_title.get(row["section_path"].split(">")[-1].strip())
-            answer = opening(row["answer"])
-            shown = None if section is None or not answer else window(section, answer)
-            if shown is not None:
-                found.append(Asked(row["question"].strip(), answer, shown))
-    return found
+        rows += [(row["section_path"], row["question"], row["answer"]) for row in csv.DictReader(handle)]
+    if (folder / ANNOTATED_ZIP).exists():
+        with zipfile.ZipFile(folder / ANNOTATED_ZIP) as archive:
+            for name in sorted(n for n in archive.namelist() if n.endswith(".json")):
+                rows += ZIPPED_QUESTION.findall(archive.read(name).decode("utf-8", errors="replace"))
+    found: dict[str, Asked] = {}
+    for path, question, answer in rows:
+        section = by_title.get(path.split(">")[-1].strip())
+        asked = None if section is None else answered(" ".join(question.split()), answer, section)
+        if asked is not None:
+            found.setdefault(asked.question.lower(), asked)
+    return list(found.values())
+
+
+def answered(question: str, annotated_answer: str, section: Section) -> Asked | None:
+    """The question answered by the sentence of its annotated answer (or of the section, for a bare "Yes")
+    that shares most words with it, and those after it: what a reader should quote, not the section's
+    opening. A yes/no question the passage answers opens with "Yes." (the annotated answers say yes)."""
+    bare = annotated_answer.strip().rstrip(".").lower() in ("yes", "no")
+    body = relevant(question, section.text if bare else annotated_answer)
+    shown = window(section, body) if body else None
+    if shown is None:
+        return None
+    return Asked(question, f"Yes. {body}" if YES_NO.match(question) else body, shown)
+
+
+def relevant(question: str, text: str, limit: int = ANSWER_CHARS) -> str:
+    """The sentence of ``text`` sharing most content words with the question, then the next ones up to
+    ``limit`` characters."""
+    sentences = split_sentences(text)
+    if not sentences:
+        return ""
+    asked = content_words(question)
+    best = max(range(len(sentences)), key=lambda i: (len(asked & content_words(sentences[i])), -i))
+    return opening(" ".join(sentences[best:]), limit)
 
 
 def window(section: Section, answer: str) -> Section | None:
@@ -118,7 +161,11 @@ def build(folder: Path, limit: int, unanswerable: float, distractors: int, seed:
     rng = random.Random(seed)
     sections = read_sections(folder)
     by_title = {section.title: section for section in sections}
-    questions = annotated(folder, by_title) + rng.sample(generated(sections), len(sections))
+    users = annotated(folder, by_title)
+    titled = rng.sample(generated(sections), len(sections))
+    if len(users) > len(sections):  # enough questions like a user's: titles only add a few
+        titled = titled[: int(GENERATED_SHARE * len(users))]
+    questions = rng.sample(users + titled, len(users) + len(titled))
     examples = []
     for asked in questions[:limit]:
         others = rng.sample([s for s in sections if s.id != asked.section.id], distractors + 1)

@@ -30,6 +30,7 @@ HEDGE = re.compile(
     r"not (mentioned|specified|stated|covered) in the (sources?|passages?|manual|documentation|context)",
     re.IGNORECASE,
 )
+NOT_CLOSE = "no passage sentence is close to it"
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,12 @@ class Claim:
     reason: str
     hedge: bool = False
     closest: Candidate | None = None  # for an unsupported claim: what came nearest
+    judged: float | None = None  # the judge model's probability that its passage supports it (None: not asked)
 
     def as_dict(self) -> dict[str, Any]:
         closest = None if self.closest is None else {"citation": self.closest.passage, "quote": self.closest.text}
         return {"text": self.text, "supported": self.supported, "citation": self.citation, "quote": self.quote,
-                "reason": self.reason, "hedge": self.hedge, "closest": closest}  # fmt: skip
+                "reason": self.reason, "hedge": self.hedge, "closest": closest, "judged": self.judged}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Claim":
@@ -77,6 +79,7 @@ class Claim:
         return cls(
             data["text"], bool(data["supported"]), data.get("citation"), data.get("quote"), data.get("reason", ""),
             bool(data.get("hedge")), None if not closest else Candidate(int(closest["citation"]), closest["quote"]),
+            data.get("judged"),
         )  # fmt: skip
 
 
@@ -170,7 +173,7 @@ def judge_one(
         return Claim(
             sentence, True, candidate.passage, candidate.text, f"supported by [{candidate.passage + 1}] ({how})"
         )
-    reason = failures[0] if failures else "no passage sentence is close to it"
+    reason = failures[0] if failures else NOT_CLOSE
     closest = scored[0][2] if scored else None
     return Claim(sentence, False, None, None, reason, closest=closest)
 

@@ -71,6 +71,7 @@ def cache_fields(
     decoding = {
         "rag_repetition_penalty": config.rag_repetition_penalty,
         "rag_frequency_penalty": config.rag_frequency_penalty,
+        "claims_judge": config.claim_check.judge.model,  # claims the judge overruled are part of the answer
     }
     return {"messages": messages, "model": request.model, "route": hint, "adapters": served,
             "claims_policy": claims_policy.value, **decoding, **params}  # fmt: skip

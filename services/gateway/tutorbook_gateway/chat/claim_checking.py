@@ -22,9 +22,10 @@ from tutorbook_common.grounding.support import (
     SupportThresholds,
     candidates_of,
     claim_sentences,
-    judge,
 )
+from tutorbook_common.grounding.support import judge as judge_claims
 from tutorbook_common.rag_prompt import Source, heading_of
+from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
 from tutorbook_gateway.clients.retriever import RetrieverClient
 
 log = logging.getLogger("tutorbook.claims")
@@ -37,6 +38,7 @@ class ClaimCheckConfig:
     thresholds: SupportThresholds = field(default_factory=SupportThresholds)
     max_answer_sentences: int = 8  # the sentence budget: the runaway guard ends an answer past it
     max_candidates: int = 120  # passage sentences compared (the first passages first)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)  # a model's second opinion (off by default)
 
 
 @dataclass
@@ -45,13 +47,19 @@ class CheckOutcome:
     claims: list[Claim] | None  # None: the check could not run
     seconds: float
     error: str | None = None
+    judge: dict[str, Any] | None = None  # what the judge model did (None: no judge)
 
 
 async def check_answer(
-    answer: str, sources: list[Source], retriever: RetrieverClient, config: ClaimCheckConfig
+    answer: str,
+    sources: list[Source],
+    retriever: RetrieverClient,
+    config: ClaimCheckConfig,
+    judge: ClaimJudge | None = None,
 ) -> CheckOutcome:
     """The answer's claims, and its text under the policy. When the retriever cannot score them, ``flag``
-    keeps the answer unchecked and the other policies say "not sure": neither presents it as checked."""
+    keeps the answer unchecked and the other policies say "not sure": neither presents it as checked.
+    A judge model, when one is set, has the last word on closeness (never on a contradicted fact)."""
     started = time.perf_counter()
     passages = [Passage(heading_of(source), source.text) for source in sources]
     sentences = claim_sentences(answer)
@@ -62,9 +70,13 @@ async def check_answer(
         log.warning("claim check failed", extra={"error": exc.message})
         text = answer if config.policy is ClaimsPolicy.FLAG else not_sure_answer([], passages)
         return CheckOutcome(text, None, time.perf_counter() - started, exc.message)
-    claims = judge(sentences, candidates, scores, passages, config.thresholds)
+    claims = judge_claims(sentences, candidates, scores, passages, config.thresholds)
+    judged = None if judge is None else await judge.review(claims, passages)
+    if judged is not None:
+        claims = judged.claims
     text = apply_policy(answer, claims, passages, config.policy)
-    return CheckOutcome(text, claims, time.perf_counter() - started)
+    summary = None if judged is None else judged.summary
+    return CheckOutcome(text, claims, time.perf_counter() - started, judge=summary)
 
 
 async def similarities(retriever: RetrieverClient, sentences: list[str], candidates: list[str]) -> list[list[float]]:
@@ -95,6 +107,7 @@ def claims_block(
         "stopped_runaway": stopped,
         "seconds": round(outcome.seconds, 4),
         **({"error": outcome.error} if outcome.error else {}),
+        **({"judge": outcome.judge} if outcome.judge is not None else {}),
     }
     shown = [claim.as_dict() for claim in claims or []]
     if config.policy is not ClaimsPolicy.FLAG:  # what was withheld is not sent beside the answer either

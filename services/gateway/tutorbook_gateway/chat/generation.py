@@ -21,6 +21,7 @@ from tutorbook_common.grounding.policy import ClaimsPolicy
 from tutorbook_common.grounding.sentences import RunawayGuard
 from tutorbook_common.rag_prompt import Source
 from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig, check_answer, claims_block
+from tutorbook_gateway.chat.claim_judging import ClaimJudge
 from tutorbook_gateway.chat.completions import completion_text, no_usage
 from tutorbook_gateway.chat.label_scoring import score_labels
 from tutorbook_gateway.chat.planning import ChatContext, ChatPlan
@@ -120,12 +121,14 @@ class CheckedGeneration:
         retriever: RetrieverClient,
         config: ClaimCheckConfig,
         stream: bool,
+        judge: ClaimJudge | None = None,
     ) -> None:
         self._inner = inner
         self._sources = sources
         self._citations = citations
         self._retriever = retriever
         self._config = config
+        self._judge = judge
         self._live = stream and config.policy is ClaimsPolicy.FLAG  # else the text waits for the check
         self._guard = RunawayGuard(config.max_answer_sentences)
         self.tutorbook: dict[str, Any] = {}
@@ -161,7 +164,7 @@ class CheckedGeneration:
             if live:
                 yield rest
         answer = "".join(released)
-        outcome = await check_answer(answer, self._sources, self._retriever, self._config)
+        outcome = await check_answer(answer, self._sources, self._retriever, self._config, self._judge)
         self.tutorbook = claims_block(outcome, self._config, self._citations, self._guard.stopped)
         if live and outcome.text != answer:
             self.checked_text = outcome.text  # recorded and cached as marked
@@ -206,7 +209,8 @@ async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Genera
     if plan.sources and plan.labels is None:
         config = dataclasses.replace(context.config.claim_check, policy=plan.claims_policy)
         citations = plan.tutorbook["citations"]
-        return CheckedGeneration(answer, plan.sources, citations, context.retriever, config, stream)
+        judge = ClaimJudge(context.generator, context.label_tokens, config.judge) if config.judge.model else None
+        return CheckedGeneration(answer, plan.sources, citations, context.retriever, config, stream, judge)
     return answer
 
 

@@ -67,6 +67,17 @@ def observe_claims(metrics: GatewayMetrics, plan: ChatPlan) -> None:
         labelled(metrics.answers_withheld, route, model, "withheld").inc()
     if check["stopped_runaway"]:
         labelled(metrics.runaway_answers, route).inc()
+    observe_judge(metrics, check.get("judge"))
+
+
+def observe_judge(metrics: GatewayMetrics, judged: dict[str, Any] | None) -> None:
+    if not judged or not judged["asked"]:
+        return
+    if "error" in judged:
+        metrics.claims_judged.labels(outcome="failed").inc(judged["asked"])
+        return
+    metrics.claims_judged.labels(outcome="overruled").inc(judged["overruled"])
+    metrics.claims_judged.labels(outcome="upheld").inc(judged["asked"] - judged["overruled"])
 
 
 def observe_refusal(metrics: GatewayMetrics, error: ServiceError, seconds: float) -> None:

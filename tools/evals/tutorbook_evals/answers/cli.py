@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from tutorbook_common.grounding.policy import ClaimsPolicy
 from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_evals.answers.judge_replay import judge_sweep, judge_table
 from tutorbook_evals.answers.questions import ANSWER_SETS, Question, questions_of
 from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, key_of, policy_text
 from tutorbook_evals.answers.tables import markdown
@@ -53,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--rag-thresholds",
         help="replay the router's RAG threshold at these values (comma-separated, e.g. 0.36,0.45,0.5)",
+    )
+    score.add_argument(
+        "--judge-thresholds",
+        help="on answers recorded with a judge model: replay its threshold at these values, and no judge",
     )
     return parser
 
@@ -126,16 +131,21 @@ def report_of(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
 def score(args: argparse.Namespace) -> None:
     labels = read_labels(args.labels)
     thresholds = [float(value) for value in args.rag_thresholds.split(",")] if args.rag_thresholds else []
+    judge_thresholds = [float(value) for value in args.judge_thresholds.split(",")] if args.judge_thresholds else []
     reports = {}
     for path in args.runs:
         records = json.loads(path.read_text(encoding="utf-8"))["answers"]
         reports[str(path)] = report_of(records, labels)
         if thresholds:
             reports[str(path)]["rag_thresholds"] = threshold_sweep(records, labels, thresholds)
+        if judge_thresholds:
+            reports[str(path)]["judge_thresholds"] = judge_sweep(records, labels, judge_thresholds)
     print(markdown(reports))
     for path, report in reports.items():
         if thresholds:
             print(f"\nThe router's RAG threshold replayed on {path}:\n\n{sweep_table(report['rag_thresholds'])}")
+        if judge_thresholds:
+            print(f"\nThe judge's threshold replayed on {path}:\n\n{judge_table(report['judge_thresholds'])}")
     if args.output:
         args.output.write_text(json.dumps(reports, indent=1) + "\n", encoding="utf-8")
 

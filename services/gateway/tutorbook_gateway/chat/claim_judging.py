@@ -1,0 +1,92 @@
+"""The judge model's second opinion on an answer's claims (:mod:`tutorbook_common.grounding.judging`).
+
+One ``/v1/completions`` request asks every question at once, so it holds one generation slot and vLLM
+batches it: each question is the judge's chat rendered by the chat template, followed by "Yes", and again
+by "No", scored with ``prompt_logprobs`` exactly as a classifier's labels are. When the judge cannot
+answer, the claims stay as the check left them and the summary says why.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tutorbook_common.errors import ServiceError
+from tutorbook_common.grounding.judging import NO, YES, JudgeQuestion, judge_messages, judge_questions, overrule
+from tutorbook_common.grounding.support import Claim, Passage
+from tutorbook_gateway.chat.label_scoring import LabelTokens
+from tutorbook_gateway.classification import continuation_logprob
+from tutorbook_gateway.clients.generator import GeneratorClient
+
+log = logging.getLogger("tutorbook.claims")
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    model: str = ""  # a served model (the base model, an adapter, a larger model); empty: no judge
+    min_probability: float = 0.5  # P(Yes) a claim needs from the judge to count as supported
+    max_passage_chars: int = 1500  # of the passage shown to the judge
+
+
+@dataclass
+class JudgeReport:
+    claims: list[Claim]
+    summary: dict[str, Any] = field(default_factory=dict)  # answer_check's "judge": asked, overruled, seconds
+
+
+@dataclass(frozen=True)
+class ClaimJudge:
+    generator: GeneratorClient
+    label_tokens: LabelTokens
+    config: JudgeConfig
+
+    async def review(self, claims: list[Claim], passages: list[Passage]) -> JudgeReport:
+        started = time.perf_counter()
+        questions = judge_questions(claims, passages)
+        summary: dict[str, Any] = {"model": self.config.model, "asked": len(questions), "overruled": 0}
+        if not questions:
+            return JudgeReport(claims, {**summary, "seconds": 0.0})
+        try:
+            chances = await self.support_probabilities(questions, claims, passages)
+        except (ServiceError, ValueError, KeyError) as exc:
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            log.warning("claim judge failed", extra={"error": message})
+            return JudgeReport(claims, {**summary, "error": message, "seconds": elapsed(started)})
+        judged = list(claims)
+        for question, chance in zip(questions, chances, strict=True):
+            judged[question.claim] = overrule(claims[question.claim], question, chance, self.config.min_probability)
+        overruled = sum(before.supported != after.supported for before, after in zip(claims, judged, strict=True))
+        return JudgeReport(judged, {**summary, "overruled": overruled, "seconds": elapsed(started)})
+
+    async def support_probabilities(
+        self, questions: list[JudgeQuestion], claims: list[Claim], passages: list[Passage]
+    ) -> list[float]:
+        """P(Yes) over "Yes" and "No" as the judge's whole answer, for each question."""
+        chats = [
+            judge_messages(claims[q.claim].text, passages[q.passage], self.config.max_passage_chars) for q in questions
+        ]
+        rendered = [self.generator.tokenize({"messages": chat, "add_generation_prompt": True}) for chat in chats]
+        answers = await self.label_tokens.of(self.generator, [YES, NO])  # from memory after the first time
+        prompts = await asyncio.gather(*rendered)
+        completion = await self.generator.completion(
+            {
+                "model": self.config.model,
+                "prompt": [prompt + answer for prompt in prompts for answer in answers],
+                "max_tokens": 1,
+                "temperature": 0.0,
+                "prompt_logprobs": 0,
+            }
+        )
+        choices = sorted(completion["choices"], key=lambda choice: int(choice["index"]))
+        scores = [
+            continuation_logprob(choice["prompt_logprobs"], answers[index % 2]) for index, choice in enumerate(choices)
+        ]
+        if len(scores) != 2 * len(questions):
+            raise ValueError(f"the judge scored {len(scores)} prompts of {2 * len(questions)}")
+        return [1.0 / (1.0 + math.exp(min(no - yes, 700.0))) for yes, no in zip(scores[::2], scores[1::2], strict=True)]
+
+
+def elapsed(started: float) -> float:
+    return round(time.perf_counter() - started, 4)

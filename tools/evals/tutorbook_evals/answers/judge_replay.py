@@ -1,0 +1,55 @@
+"""The judge model's threshold, replayed on answers recorded with a judge (``TUTORBOOK_CLAIMS_JUDGE_MODEL``):
+every claim the judge was asked about carries its probability, so any threshold can be replayed, and "no
+judge" too. For each: how many labelled wrong answers the check catches and how many right ones it changes
+(the same counts as the policies' table), and what the reader sees under ``withhold`` on the questions with
+a reference (token F1, containment)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from tutorbook_common.grounding.judging import claims_at
+from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_common.grounding.support import Claim
+from tutorbook_evals.answers.scoring import catch_rates, correctness, policy_text
+
+
+def replayed(record: dict[str, Any], threshold: float | None) -> dict[str, Any]:
+    claims = record.get("claims")
+    if not claims:
+        return record
+    return {**record, "claims": [c.as_dict() for c in claims_at([Claim.from_dict(c) for c in claims], threshold)]}
+
+
+def judge_row(
+    records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], threshold: float | None
+) -> dict[str, Any]:
+    shown = [replayed(record, threshold) for record in records]
+    caught = catch_rates(shown, labels)
+    seen = correctness(shown, lambda r: policy_text(r, ClaimsPolicy.WITHHOLD))
+    return {
+        "threshold": threshold,
+        "wrong": caught["wrong"],
+        "right": caught["right"],
+        "caught": caught["withhold"]["caught"],
+        "false_flags": caught["withhold"]["false_flags"],
+        "token_f1": seen["token_f1"],
+        "containment": seen["containment"],
+    }
+
+
+def judge_sweep(
+    records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], thresholds: Sequence[float]
+) -> list[dict[str, Any]]:
+    return [judge_row(records, labels, threshold) for threshold in [None, *thresholds]]
+
+
+def judge_table(rows: Sequence[dict[str, Any]]) -> str:
+    head = ["judge's threshold", "wrong answers caught", "right answers changed", "token F1 (withhold)",
+            "containment (withhold)"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        name = "no judge" if row["threshold"] is None else f"{row['threshold']:.2f}"
+        cells = [name, f"{row['caught']} of {row['wrong']}", f"{row['false_flags']} of {row['right']}",
+                 f"{row['token_f1']:.3f}", f"{row['containment']:.3f}"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
