@@ -43,8 +43,8 @@ def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 class Gateway:
-    def __init__(self, redis_url: str, **overrides: Any) -> None:
-        self.retriever = FakeRetriever([WARRANTY, RETURNS])
+    def __init__(self, redis_url: str, retriever: FakeRetriever | None = None, **overrides: Any) -> None:
+        self.retriever = retriever or FakeRetriever([WARRANTY, RETURNS])
         self.generator = FakeGenerator()
         self.catalog = FakeAdapterCatalog({"style": ActiveAdapter(STYLE_CARD, 1)})
         self.scratch = tempfile.TemporaryDirectory(prefix="tutorbook-test-")  # removed with this object
@@ -243,6 +243,19 @@ def test_the_semantic_cache_answers_rephrased_questions_at_the_same_index_versio
         gateway.retriever.version = 2
         assert ask(client, "HOW long is the warranty").headers["x-tutorbook-cache"] == "miss"
         assert metric(client, 'tutorbook_gateway_cache_lookups_total{result="semantic_hit"}') == 1
+
+
+def test_a_gateway_with_a_judge_never_answers_from_an_answer_checked_without_one(redis_url: str) -> None:
+    semantic = {"semantic_cache_enabled": True, "semantic_cache_min_similarity": 0.9}
+    plain = Gateway(redis_url, **semantic)
+    judged = Gateway(redis_url, retriever=plain.retriever, claims_judge_model="judge", **semantic)
+    with plain.client() as unjudged_client, judged.client() as judged_client:
+        assert ask(unjudged_client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
+        exact = ask(judged_client, "How long is the warranty?")
+        similar = ask(judged_client, "how long is the WARRANTY")
+        assert exact.headers["x-tutorbook-cache"] == "miss" and similar.headers["x-tutorbook-cache"] == "miss"
+        assert exact.json()["tutorbook"]["answer_check"]["judge"]["model"] == "judge"
+        assert ask(judged_client, "How long is the warranty?").headers["x-tutorbook-cache"] == "hit"
 
 
 def test_the_semantic_cache_is_off_by_default(redis_url: str) -> None:

@@ -196,6 +196,8 @@ class AnswerCache:
         checked = (answer.completion.get("tutorbook") or {}).get("answer_check")
         if checked and checked.get("policy") != plan.claims_policy.value:
             return  # checked under another policy: its text is not what this request asked for
+        if checked and (checked.get("judge") or {}).get("model", "") != self._config.claim_check.judge.model:
+            return  # checked with another judge, or none: its verdicts are not this gateway's
         self._metrics.cache_lookups.labels(result="semantic_hit").inc()
         lookup.found, lookup.source = answer.completion, "semantic-hit"
 
