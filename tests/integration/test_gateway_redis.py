@@ -2,6 +2,8 @@
 sessions degrade, logged and counted), rate limits fail open or closed as configured, and once Redis is
 back the gateway uses it again without a restart."""
 
+from typing import Any
+
 import pytest
 import redis
 from litestar import Litestar
@@ -72,7 +74,11 @@ def test_a_lease_admits_without_redis_until_it_is_used_up(redis_server: RedisSer
     """120 requests a minute, 5-second leases: a block of 10 requests is taken in one round trip; the next
     nine need no Redis at all (it is stopped), the one after that asks Redis again and, failing closed, is
     refused."""
-    settings = {"rate_limit_requests_per_minute": 120, "rate_limit_lease_seconds": 5, "rate_limit_fail_open": False}
+    settings: dict[str, Any] = {
+        "rate_limit_requests_per_minute": 120,
+        "rate_limit_lease_seconds": 5,
+        "rate_limit_fail_open": False,
+    }
     gateway = Gateway(redis_server.url, **settings)
     with gateway.client() as client:
         assert ask(client, "warranty?").status_code == 200

@@ -246,7 +246,7 @@ def test_the_semantic_cache_answers_rephrased_questions_at_the_same_index_versio
 
 
 def test_a_gateway_with_a_judge_never_answers_from_an_answer_checked_without_one(redis_url: str) -> None:
-    semantic = {"semantic_cache_enabled": True, "semantic_cache_min_similarity": 0.9}
+    semantic: dict[str, Any] = {"semantic_cache_enabled": True, "semantic_cache_min_similarity": 0.9}
     plain = Gateway(redis_url, **semantic)
     judged = Gateway(redis_url, retriever=plain.retriever, claims_judge_model="judge", **semantic)
     with plain.client() as unjudged_client, judged.client() as judged_client:
