@@ -105,6 +105,12 @@ OVERVIEW = Dashboard(
             "reqps",
         ),
         Panel(
+            "Judge model verdicts",
+            "With a judge model set: how many claims did it uphold, overrule, or fail to judge?",
+            (Query(f"sum by (outcome) (rate(tutorbook_gateway_claims_judged_total[{RATE}]))", "{{outcome}}"),),
+            "reqps",
+        ),
+        Panel(
             "Feedback by claim check",
             "Do users rate answers with unsupported sentences down more often (last hour)?",
             (
