@@ -24,6 +24,7 @@ from tests.unit.fakes import (
     FakeGenerator,
     FakeRetriever,
 )
+from tutorbook_common.errors import UpstreamError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
@@ -256,6 +257,19 @@ def test_a_gateway_with_a_judge_never_answers_from_an_answer_checked_without_one
         assert exact.headers["x-tutorbook-cache"] == "miss" and similar.headers["x-tutorbook-cache"] == "miss"
         assert exact.json()["tutorbook"]["answer_check"]["judge"]["model"] == "judge"
         assert ask(judged_client, "How long is the warranty?").headers["x-tutorbook-cache"] == "hit"
+
+
+def test_an_answer_whose_judge_failed_is_not_cached(redis_url: str) -> None:
+    gateway = Gateway(redis_url, claims_judge_model="judge")
+
+    async def failing(payload: dict[str, Any]) -> dict[str, Any]:
+        raise UpstreamError("the judge is not served")
+
+    gateway.generator.completion = failing  # type: ignore[method-assign]
+    with gateway.client() as client:
+        first = ask(client, "How long is the warranty?")
+        assert "not served" in first.json()["tutorbook"]["answer_check"]["judge"]["error"]
+        assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
 
 
 def test_the_semantic_cache_is_off_by_default(redis_url: str) -> None:

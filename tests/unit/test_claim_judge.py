@@ -1,6 +1,7 @@
 """The judge model's second opinion on the claim check: which claims it may change, and how an answer
 reads when it has spoken (through the gateway's API, on fakes of the retriever and generator)."""
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.conftest import gateway_on
-from tests.unit.fakes import USER, FakeGenerator, FakeRetriever, chat
+from tests.unit.fakes import USER, FakeGenerator, FakeRetriever, chat, scored_prompt
 from tutorbook_common.errors import UpstreamError
 from tutorbook_common.grounding.judging import (
     JudgeQuestion,
@@ -21,6 +22,8 @@ from tutorbook_common.grounding.judging import (
 )
 from tutorbook_common.grounding.policy import NOT_SURE
 from tutorbook_common.grounding.support import NOT_CLOSE, Candidate, Claim, Passage
+from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
+from tutorbook_gateway.chat.label_scoring import LabelTokens
 
 MIXED = "Two years [1]. It also covers water damage [1]."
 PASSAGES = [Passage("Brightleaf > Warranty", "Two years from delivery. It costs $39 a year.")]
@@ -149,3 +152,24 @@ def test_the_judges_threshold_is_replayed_on_recorded_answers_with_no_judge_besi
     assert (no_judge["caught"], no_judge["false_flags"]) == (0, 0)  # the check alone supported both
     assert (at_half["caught"], at_half["false_flags"]) == (1, 0)  # the judge withdrew the wrong one's support
     assert (strict["caught"], strict["false_flags"]) == (1, 1) and strict["token_f1"] < at_half["token_f1"]
+
+
+def test_each_claim_gets_its_own_probability_whatever_order_vllm_answers_in() -> None:
+    chances = {"Two years.": 0.9, "It covers drops.": 0.2}
+    generator = FakeGenerator()
+
+    async def completion(payload: dict[str, Any]) -> dict[str, Any]:
+        choices = []
+        for index, prompt in enumerate(payload["prompt"]):
+            text = "".join(chr(token - 100) for token in prompt if token >= 100)
+            yes = next(chance for statement, chance in chances.items() if f"Statement: {statement}" in text)
+            choices.append({"index": index, **scored_prompt(prompt, {"Yes": yes, "No": 1 - yes})})
+        return {"choices": choices[::-1]}  # vLLM need not answer in order: the index says which is which
+
+    generator.completion = completion  # type: ignore[method-assign]
+    quoted = {"citation": 0, "quote": "Two years from delivery."}
+    claims = [claim("Two years [1].", True, "supported", **quoted), claim("It covers drops [1].", True, "x", **quoted)]
+    judge = ClaimJudge(generator, LabelTokens(), JudgeConfig("judge"))
+    report = asyncio.run(judge.review(claims, PASSAGES))
+    assert [c.judged for c in report.claims] == [pytest.approx(0.9), pytest.approx(0.2)]
+    assert [c.supported for c in report.claims] == [True, False] and report.summary["overruled"] == 1

@@ -60,13 +60,16 @@ def test_archived_questions_are_answered_by_their_most_relevant_sentence_and_yes
     (folder / "smart_tv_remote_manual_corpus.json").write_text(json.dumps(sections))
     # the archive's files are not valid JSON: a trailing comma here, as there
     entry = '{{"Section Hierarchy": "TV>Recording", "Link": "x", "Question": "{0}", "Answer": "{1}"}},'
+    steps = "Recording keeps programmes for later. To delete a recording, press and hold Select. It is gone."
     with zipfile.ZipFile(folder / "smart_remote_QA.zip", "w") as archive:
         archive.writestr("Normal Q&A/normal.json", '{"All_Questions": [' + entry.format(
-            "How do I delete a recording?", "Recording keeps programmes for later. To delete a recording, press "
-            'and hold Select. It is gone.') + "]}")  # fmt: skip
+            "How do I delete a recording?", steps) + entry.format("Is there a way to delete a recording?", steps)
+            + "]}")  # fmt: skip
         archive.writestr("Yes_No Q&A/yes.json", '{"All_Questions": [' + entry.format(
             "Can I delete a recording?", "Yes") + "]}")  # fmt: skip
     examples = build(folder, limit=50, unanswerable=0.0, distractors=2, seed=0)
     answers = {e["messages"][1]["content"].rsplit("Question: ", 1)[-1]: e["messages"][2]["content"] for e in examples}  # type: ignore[index]
     assert answers["How do I delete a recording?"].startswith("To delete a recording, press and hold Select.")
     assert answers["Can I delete a recording?"].startswith("Yes. To delete a recording, press and hold Select.")
+    # "Yes." comes from an annotated yes, never from the question's first word
+    assert answers["Is there a way to delete a recording?"].startswith("To delete a recording")

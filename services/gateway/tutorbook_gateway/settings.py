@@ -151,6 +151,7 @@ class GatewaySettings(BaseSettings):
     # polarity a passage contradicts stays unsupported. docs/answers.md measured the default model as one.
     claims_judge_model: str = ""
     claims_judge_min_probability: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    claims_judge_timeout_seconds: Annotated[float, Field(gt=0.0)] = 20.0  # then the check's own verdicts stand
     # The grounded reader (docs/answers.md): an adapter that writes the RAG route's answers in the base
     # model's place while it is active and healthy (empty: the base model writes them).
     rag_reader_adapter: str = ""
@@ -194,7 +195,11 @@ class GatewaySettings(BaseSettings):
             thresholds=SupportThresholds(self.claims_min_similarity, self.claims_min_overlap),
             max_answer_sentences=self.answer_max_sentences,
             max_candidates=self.claims_max_candidates,
-            judge=JudgeConfig(self.claims_judge_model.strip(), self.claims_judge_min_probability),
+            judge=JudgeConfig(
+                self.claims_judge_model.strip(),
+                self.claims_judge_min_probability,
+                timeout_seconds=self.claims_judge_timeout_seconds,
+            ),
         )
 
     def route_policy(self) -> RoutePolicy:

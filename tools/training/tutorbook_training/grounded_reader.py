@@ -36,7 +36,6 @@ ZIPPED_QUESTION = re.compile(
     r'"Answer"\s*:\s*"(.*?)"\s*\}',
     re.S,
 )
-YES_NO = re.compile(r"^(can|could|is|are|does|do|will|may)\b", re.I)
 GENERATED_SHARE = 0.2  # of the questions made from section titles, once annotated ones are there
 PASSAGE_CHARS = 480  # each passage in a training prompt (three stay within 512 tokens with the question)
 ANSWER_CHARS = 240
@@ -103,13 +102,15 @@ def annotated(folder: Path, by_title: dict[str, Section]) -> list[Asked]:
 def answered(question: str, annotated_answer: str, section: Section) -> Asked | None:
     """The question answered by the sentence of its annotated answer (or of the section, for a bare "Yes")
     that shares most words with it, and those after it: what a reader should quote, not the section's
-    opening. A yes/no question the passage answers opens with "Yes." (the annotated answers say yes)."""
-    bare = annotated_answer.strip().rstrip(".").lower() in ("yes", "no")
+    opening. An annotated "Yes" or "No" opens the answer, then that sentence supports it (the first
+    version keyed "Yes." on the question's first word: "Can you explain Ambient Mode?" got one too)."""
+    verdict = annotated_answer.strip().rstrip(".").lower()
+    bare = verdict in ("yes", "no")
     body = relevant(question, section.text if bare else annotated_answer)
     shown = window(section, body) if body else None
     if shown is None:
         return None
-    return Asked(question, f"Yes. {body}" if YES_NO.match(question) else body, shown)
+    return Asked(question, f"{verdict.capitalize()}. {body}" if bare else body, shown)
 
 
 def relevant(question: str, text: str, limit: int = ANSWER_CHARS) -> str:

@@ -4,8 +4,9 @@ supports a sentence, and read from the log-probabilities of "Yes" and "No" as it
 The judge decides only what the embedder and the word overlap decide (is the passage close enough to say
 this?); the strict checks keep their veto. So it may withdraw the support of a claim the check found
 supported, and it may support a claim no passage sentence came close to, when the closest passage states
-every number and code of it with the same polarity. It never supports a claim whose facts a passage
-contradicts. Off unless a judging model is set (``TUTORBOOK_CLAIMS_JUDGE_MODEL``; docs/answers.md).
+every number and code of it with the same polarity. It never supports a claim whose numbers, codes or
+polarity a close passage sentence contradicts. Off unless a judging model is set
+(``TUTORBOOK_CLAIMS_JUDGE_MODEL``; docs/answers.md).
 """
 
 import dataclasses

@@ -71,10 +71,17 @@ def cache_fields(
     decoding = {
         "rag_repetition_penalty": config.rag_repetition_penalty,
         "rag_frequency_penalty": config.rag_frequency_penalty,
-        "claims_judge": config.claim_check.judge.model,  # claims the judge overruled are part of the answer
+        # claims the judge overruled are part of the answer
+        "claims_judge": [config.claim_check.judge.model, config.claim_check.judge.min_probability],
     }
     return {"messages": messages, "model": request.model, "route": hint, "adapters": served,
             "claims_policy": claims_policy.value, **decoding, **params}  # fmt: skip
+
+
+def checked_in_full(completion: dict[str, Any]) -> bool:
+    """False when the answer's claim check, or its judge, could not run: such an answer is not cached."""
+    check = (completion.get("tutorbook") or {}).get("answer_check") or {}
+    return "error" not in check and "error" not in (check.get("judge") or {})
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,8 @@ class AnswerCache:
         """After a fresh answer, off the response's path: the entry, and the question for the semantic cache."""
         if lookup.key is None or lookup.found is not None or self._cache is None:
             return
+        if not checked_in_full(completion):
+            return  # the claim check or its judge failed: the next ask may check it in full
         entry = CachedAnswer(completion, index_version, lookup.owner)
         self._local.keep(lookup.key, entry)
         writes = [degraded("cache", self._cache.store(lookup.key, entry), self._metrics)]

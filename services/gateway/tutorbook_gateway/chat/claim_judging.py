@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_common.errors import ServiceError
 from tutorbook_common.grounding.judging import NO, YES, JudgeQuestion, judge_messages, judge_questions, overrule
 from tutorbook_common.grounding.support import Claim, Passage
 from tutorbook_gateway.chat.label_scoring import LabelTokens
@@ -28,6 +27,7 @@ class JudgeConfig:
     model: str = ""  # a served model (the base model, an adapter, a larger model); empty: no judge
     min_probability: float = 0.5  # P(Yes) a claim needs from the judge to count as supported
     max_passage_chars: int = 1500  # of the passage shown to the judge
+    timeout_seconds: float = 20.0  # waiting for a slot included; past it the check's verdicts stand
 
 
 @dataclass
@@ -49,8 +49,9 @@ class ClaimJudge:
         if not questions:
             return JudgeReport(claims, {**summary, "seconds": 0.0})
         try:
-            chances = await self.support_probabilities(questions, claims, passages)
-        except (ServiceError, ValueError, KeyError) as exc:
+            async with asyncio.timeout(self.config.timeout_seconds):
+                chances = await self.support_probabilities(questions, claims, passages)
+        except Exception as exc:  # noqa: BLE001 - the judge is a second opinion: whatever fails, the check stands
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             log.warning("claim judge failed", extra={"error": message})
             return JudgeReport(claims, {**summary, "error": message, "seconds": elapsed(started)})
@@ -68,8 +69,9 @@ class ClaimJudge:
             judge_messages(claims[q.claim].text, passages[q.passage], self.config.max_passage_chars) for q in questions
         ]
         rendered = [self.generator.tokenize({"messages": chat, "add_generation_prompt": True}) for chat in chats]
-        answers = await self.label_tokens.of(self.generator, [YES, NO])  # from memory after the first time
-        prompts = await asyncio.gather(*rendered)
+        answers, prompts = await asyncio.gather(  # each answer's tokens come from memory after the first time
+            self.label_tokens.of(self.generator, [YES, NO]), asyncio.gather(*rendered)
+        )
         completion = await self.generator.completion(
             {
                 "model": self.config.model,

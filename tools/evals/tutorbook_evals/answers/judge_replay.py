@@ -14,10 +14,19 @@ from tutorbook_evals.answers.scoring import catch_rates, correctness, policy_tex
 
 
 def replayed(record: dict[str, Any], threshold: float | None) -> dict[str, Any]:
+    """The record as the judge at ``threshold`` would have answered. Its answer is rebuilt from the claims'
+    texts: the recorded one carries the live judge's flag marks."""
     claims = record.get("claims")
     if not claims:
         return record
-    return {**record, "claims": [c.as_dict() for c in claims_at([Claim.from_dict(c) for c in claims], threshold)]}
+    again = claims_at([Claim.from_dict(c) for c in claims], threshold)
+    answer = " ".join(claim.text for claim in again)
+    return {**record, "answer": answer, "claims": [c.as_dict() for c in again]}
+
+
+def judge_failed(record: dict[str, Any]) -> bool:
+    """The live judge could not answer: the check's verdicts stood, at every threshold."""
+    return "error" in ((record.get("answer_check") or {}).get("judge") or {})
 
 
 def judge_row(
@@ -34,6 +43,7 @@ def judge_row(
         "false_flags": caught["withhold"]["false_flags"],
         "token_f1": seen["token_f1"],
         "containment": seen["containment"],
+        "judge_failed": sum(judge_failed(record) for record in records),
     }
 
 
@@ -45,11 +55,11 @@ def judge_sweep(
 
 def judge_table(rows: Sequence[dict[str, Any]]) -> str:
     head = ["judge's threshold", "wrong answers caught", "right answers changed", "token F1 (withhold)",
-            "containment (withhold)"]  # fmt: skip
+            "containment (withhold)", "judge failed (verdicts unjudged)"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         name = "no judge" if row["threshold"] is None else f"{row['threshold']:.2f}"
         cells = [name, f"{row['caught']} of {row['wrong']}", f"{row['false_flags']} of {row['right']}",
-                 f"{row['token_f1']:.3f}", f"{row['containment']:.3f}"]  # fmt: skip
+                 f"{row['token_f1']:.3f}", f"{row['containment']:.3f}", str(row["judge_failed"])]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
