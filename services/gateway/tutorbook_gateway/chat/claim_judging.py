@@ -2,21 +2,20 @@
 
 One ``/v1/completions`` request asks every question at once, so it holds one generation slot and vLLM
 batches it: each question is the judge's chat rendered by the chat template, followed by "Yes", and again
-by "No", scored with ``prompt_logprobs`` exactly as a classifier's labels are. When the judge cannot
-answer, the claims stay as the check left them and the summary says why.
+by "No", scored with ``prompt_logprobs`` by :func:`~.label_scoring.score_answers`, as a classifier's labels
+are. When the judge cannot answer, the claims stay as the check left them and the summary says why.
 """
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tutorbook_common.embedding_classifier import softmax
 from tutorbook_common.grounding.judging import NO, YES, JudgeQuestion, judge_messages, judge_questions, overrule
 from tutorbook_common.grounding.support import Claim, Passage
-from tutorbook_gateway.chat.label_scoring import LabelTokens
-from tutorbook_gateway.classification import continuation_logprob
+from tutorbook_gateway.chat.label_scoring import LabelTokens, score_answers
 from tutorbook_gateway.clients.generator import GeneratorClient
 
 log = logging.getLogger("tutorbook.claims")
@@ -72,22 +71,8 @@ class ClaimJudge:
         answers, prompts = await asyncio.gather(  # each answer's tokens come from memory after the first time
             self.label_tokens.of(self.generator, [YES, NO]), asyncio.gather(*rendered)
         )
-        completion = await self.generator.completion(
-            {
-                "model": self.config.model,
-                "prompt": [prompt + answer for prompt in prompts for answer in answers],
-                "max_tokens": 1,
-                "temperature": 0.0,
-                "prompt_logprobs": 0,
-            }
-        )
-        choices = sorted(completion["choices"], key=lambda choice: int(choice["index"]))
-        scores = [
-            continuation_logprob(choice["prompt_logprobs"], answers[index % 2]) for index, choice in enumerate(choices)
-        ]
-        if len(scores) != 2 * len(questions):
-            raise ValueError(f"the judge scored {len(scores)} prompts of {2 * len(questions)}")
-        return [1.0 / (1.0 + math.exp(min(no - yes, 700.0))) for yes, no in zip(scores[::2], scores[1::2], strict=True)]
+        scores, _ = await score_answers(self.generator, self.config.model, list(prompts), answers)
+        return [softmax({YES: yes, NO: no})[YES] for yes, no in scores]
 
 
 def elapsed(started: float) -> float:

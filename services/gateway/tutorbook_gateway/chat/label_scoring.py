@@ -56,18 +56,30 @@ async def score_labels(
     """The classification of ``payload`` (the classifier's chat request), and what scoring it cost."""
     prompt = generator.tokenize({"messages": payload["messages"], "add_generation_prompt": True})
     prompt_ids, answers = await asyncio.gather(prompt, label_tokens.of(generator, labels))
+    (scores,), usage = await score_answers(generator, payload["model"], [prompt_ids], answers)
+    return classification_from_logprobs(dict(zip(labels, scores, strict=True))), usage
+
+
+async def score_answers(
+    generator: GeneratorClient, model: str, prompts: list[list[int]], answers: list[list[int]]
+) -> tuple[list[list[float]], dict[str, Any]]:
+    """Each answer's summed log-probability after each prompt (``[prompt][answer]``), and what it cost: one
+    ``/v1/completions`` request with ``prompt_logprobs``, which vLLM batches."""
     completion = await generator.completion(
         {
-            "model": payload["model"],
-            "prompt": [prompt_ids + answer for answer in answers],
+            "model": model,
+            "prompt": [prompt + answer for prompt in prompts for answer in answers],
             "max_tokens": 1,
             "temperature": 0.0,
             "prompt_logprobs": 0,
         }
     )
     choices = sorted(completion["choices"], key=lambda choice: int(choice["index"]))
-    logprobs = {
-        label: continuation_logprob(choice["prompt_logprobs"], answer)
-        for label, choice, answer in zip(labels, choices, answers, strict=True)
-    }
-    return classification_from_logprobs(logprobs), completion.get("usage") or {}
+    if len(choices) != len(prompts) * len(answers):
+        raise ValueError(f"vLLM scored {len(choices)} prompts of {len(prompts) * len(answers)}")
+    flat = [
+        continuation_logprob(choice["prompt_logprobs"], answers[index % len(answers)])
+        for index, choice in enumerate(choices)
+    ]
+    width = len(answers)
+    return [flat[row * width : (row + 1) * width] for row in range(len(prompts))], completion.get("usage") or {}
