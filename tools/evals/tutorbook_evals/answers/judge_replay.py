@@ -11,6 +11,7 @@ from tutorbook_common.grounding.judging import claims_at
 from tutorbook_common.grounding.policy import ClaimsPolicy
 from tutorbook_common.grounding.support import Claim
 from tutorbook_evals.answers.scoring import catch_rates, correctness, policy_text
+from tutorbook_evals.answers.tables import markdown_table
 
 
 def replayed(record: dict[str, Any], threshold: float | None) -> dict[str, Any]:
@@ -56,10 +57,10 @@ def judge_sweep(
 def judge_table(rows: Sequence[dict[str, Any]]) -> str:
     head = ["judge's threshold", "wrong answers caught", "right answers changed", "token F1 (withhold)",
             "containment (withhold)", "judge failed (verdicts unjudged)"]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        name = "no judge" if row["threshold"] is None else f"{row['threshold']:.2f}"
-        cells = [name, f"{row['caught']} of {row['wrong']}", f"{row['false_flags']} of {row['right']}",
-                 f"{row['token_f1']:.3f}", f"{row['containment']:.3f}", str(row["judge_failed"])]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [
+        ["no judge" if row["threshold"] is None else f"{row['threshold']:.2f}", f"{row['caught']} of {row['wrong']}",
+         f"{row['false_flags']} of {row['right']}", f"{row['token_f1']:.3f}", f"{row['containment']:.3f}",
+         row["judge_failed"]]
+        for row in rows
+    ]  # fmt: skip
+    return markdown_table(head, cells)

@@ -1,5 +1,6 @@
 """The answer evaluation's report as Markdown tables (docs/answers.md quotes them)."""
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tutorbook_common.grounding.policy import ClaimsPolicy
@@ -11,10 +12,16 @@ def figure(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def correctness_table(reports: dict[str, Any]) -> str:
     columns = ["run", "set", "answers", "routes", "token F1", "containment", "yes/no right", "hit the token limit",
                "repeat a sentence", "cut by the guard", "p50 latency (ms)"]  # fmt: skip
-    rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    rows = []
     for run, report in reports.items():
         for name, figures in report["sets"].items():
             seen, right = figures["behaviour"], figures["as_generated"]
@@ -25,8 +32,8 @@ def correctness_table(reports: dict[str, Any]) -> str:
             scored = [figure(right["token_f1"]), figure(right["containment"])] if right["answers"] else ["", ""]
             cells = [run, name, seen["asked"], routes, *scored, yes_no, seen["hit_token_limit"],
                      seen["repeat_a_sentence"], seen["stopped_runaway"], round(seen["latency_ms_p50"])]  # fmt: skip
-            rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    return "\n".join(rows)
+            rows.append(cells)
+    return markdown_table(columns, rows)
 
 
 def policy_table(reports: dict[str, Any]) -> str:
@@ -42,8 +49,8 @@ def policy_table(reports: dict[str, Any]) -> str:
 
 
 def catch_table(reports: dict[str, Any]) -> str:
-    rows = ["| run | labelled | wrong | right | policy | wrong answers caught | right answers changed |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    columns = ["run", "labelled", "wrong", "right", "policy", "wrong answers caught", "right answers changed"]
+    rows = []
     for run, report in reports.items():
         caught = report.get("claims_policies")
         if not caught:
@@ -52,9 +59,9 @@ def catch_table(reports: dict[str, Any]) -> str:
             got = caught[policy.value]
             caught_cell = f"{got['caught']} ({figure(got['catch_rate'])})"
             changed_cell = f"{got['false_flags']} ({figure(got['false_flag_rate'])})"
-            cells = [run, caught["labelled"], caught["wrong"], caught["right"], policy.value, caught_cell, changed_cell]
-            rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    return "\n".join(rows)
+            rows.append([run, caught["labelled"], caught["wrong"], caught["right"], policy.value, caught_cell,
+                         changed_cell])  # fmt: skip
+    return markdown_table(columns, rows)
 
 
 def markdown(reports: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tutorbook_common.grounding.policy import ClaimsPolicy
 from tutorbook_evals.answers.scoring import key_of, policy_text
+from tutorbook_evals.answers.tables import markdown_table
 from tutorbook_evals.compare.metrics import contains_reference, mean, token_f1
 from tutorbook_gateway.prompting import abstain_answer
 
@@ -63,9 +64,9 @@ def threshold_sweep(
 def sweep_table(rows: Sequence[dict[str, Any]]) -> str:
     head = ["RAG threshold", "abstained", "right kept", "right lost", "wrong kept", "wrong avoided",
             "token F1 (withhold)", "containment (withhold)"]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        cells = [f"{row['threshold']:.2f}", row["abstained"], row["right_kept"], row["right_lost"], row["wrong_kept"],
-                 row["wrong_avoided"], f"{row['token_f1']:.3f}", f"{row['containment']:.3f}"]  # fmt: skip
-        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    return "\n".join(lines)
+    cells = [
+        [f"{row['threshold']:.2f}", row["abstained"], row["right_kept"], row["right_lost"], row["wrong_kept"],
+         row["wrong_avoided"], f"{row['token_f1']:.3f}", f"{row['containment']:.3f}"]
+        for row in rows
+    ]  # fmt: skip
+    return markdown_table(head, cells)
