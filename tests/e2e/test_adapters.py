@@ -59,7 +59,7 @@ def assert_scored_as_by_the_training_tools(served: dict[str, Any], adapter_folde
     bfloat16's precision: on the tiny adapter trained here, the labels lie close together)."""
     from transformers import AutoTokenizer
 
-    from tutorbook_common.adapter_card import classifier_messages
+    from tutorbook_adapter_format.card import classifier_messages
     from tutorbook_training.label_scoring import score_labels
     from tutorbook_training.model import default_base_model, load_base_model
 

@@ -10,8 +10,8 @@ import openai
 import pytest
 
 from tests.e2e.conftest import ADMIN_KEY, API_KEY, another_gateway
-from tutorbook_common.grounding.policy import NOT_SURE
 from tutorbook_devstack.stack import Stack
+from tutorbook_grounding.policy import NOT_SURE
 
 pytestmark = pytest.mark.e2e
 QUESTION = "How long is the warranty on Brightleaf products?"

@@ -4,8 +4,8 @@ internal token is refused (vLLM's runtime LoRA loading included), while probes a
 import httpx
 import pytest
 
-from tutorbook_common.internal_auth import bearer_header
 from tutorbook_devstack.stack import Stack
+from tutorbook_service.internal_auth import bearer_header
 
 pytestmark = pytest.mark.e2e
 

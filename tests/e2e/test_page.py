@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.e2e.browser import PHONE, Page, browser_available, chromium
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
-from tutorbook_common.grounding.policy import UNSUPPORTED_MARK, ClaimsPolicy, apply_policy, flagged
-from tutorbook_common.grounding.support import Claim
 from tutorbook_devstack.stack import Stack
+from tutorbook_grounding.policy import UNSUPPORTED_MARK, ClaimsPolicy, apply_policy, flagged
+from tutorbook_grounding.support import Claim
 
 pytestmark = pytest.mark.skipif(not browser_available(), reason="chromium and chromedriver are installed by make test")
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -285,7 +285,7 @@ def test_the_page_fits_a_phone(gateway_url: str, sample_knowledge_base: tuple[in
 
 
 # Answers with their claims, as the gateway's check returns them: the page must show what the flag policy
-# writes (tutorbook_common.grounding.policy.apply_policy), whether the answer came whole or streamed.
+# writes (tutorbook_grounding.policy.apply_policy), whether the answer came whole or streamed.
 FLAG_CASES: list[tuple[str, list[tuple[str, bool, int | None]]]] = [
     ("It works [1]. It flies [2].", [("It works [1].", True, 0), ("It flies [2].", False, None)]),
     ("Two years [3].", [("Two years [3].", True, 0)]),

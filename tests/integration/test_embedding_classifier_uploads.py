@@ -16,8 +16,8 @@ from litestar.testing import TestClient
 from tests.integration.adapter_archives import adapter_files, tar_gz
 from tests.integration.adapter_gateway import Gateway, upload
 from tests.unit.fakes import ADMIN, USER, chat
-from tutorbook_common.adapter_card import CARD_FILE
-from tutorbook_common.embedding_classifier import CLASSIFIER_FILE
+from tutorbook_adapter_format.card import CARD_FILE
+from tutorbook_adapter_format.embedding_classifier import CLASSIFIER_FILE
 
 LABELS = ["billing", "returns", "shipping"]
 BILLING = [1.0, 0.0, 0.0]  # what the fake retriever embeds "I was charged twice" as

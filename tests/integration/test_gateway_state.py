@@ -24,10 +24,10 @@ from tests.unit.fakes import (
     FakeGenerator,
     FakeRetriever,
 )
-from tutorbook_common.errors import UpstreamError
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_service.errors import UpstreamError
 
 OTHER_USER = {"Authorization": "Bearer other-key-for-tests-0001"}
 

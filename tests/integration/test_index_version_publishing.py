@@ -6,10 +6,10 @@ import time
 import redis
 
 from tests.conftest import INTERNAL_TOKEN, RedisServer, internal_client
-from tutorbook_common.index_version import INDEX_VERSION_KEY
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.settings import RetrieverSettings
+from tutorbook_service.index_version import INDEX_VERSION_KEY
 
 
 def published(server: RedisServer) -> int | None:

@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN, SAMPLES, internal_client
-from tutorbook_common.key_strength import WeakKeyError
+from tutorbook_config.key_strength import WeakKeyError
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.loaders import load_markdown_folder

@@ -6,7 +6,6 @@ import pytest
 import redis
 
 from tests.conftest import RedisServer
-from tutorbook_common.errors import ConflictError, RateLimitedError
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.state.backend import BucketStep, StateBackend
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
@@ -14,6 +13,7 @@ from tutorbook_gateway.state.conversations import Conversations, Turn
 from tutorbook_gateway.state.feedback import FeedbackStore, ResponseRecord
 from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
 from tutorbook_gateway.state.redis_backend import RedisBackend
+from tutorbook_service.errors import ConflictError, RateLimitedError
 
 
 async def test_values_expire_and_add_sets_only_once(backend: StateBackend) -> None:

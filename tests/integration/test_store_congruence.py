@@ -17,12 +17,12 @@ from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.edge.shards import EdgeShards
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.clients.qdrant import open_qdrant
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import IngestLimits, ingest_documents, replace_route_examples
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_retriever.search import SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 from tutorbook_retriever.wiring import edge_store, qdrant_store
 
 LIMITS = IngestLimits(256, 1_000_000, 200, 32)

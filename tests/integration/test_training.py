@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES
-from tutorbook_common.adapter_card import parse_card
+from tutorbook_adapter_format.card import parse_card
 from tutorbook_gateway.adapters.validation import BaseModelShape, validate_adapter
 from tutorbook_training.data import DataError, load_dataset, route_examples, split, write_card
 from tutorbook_training.model import default_base_model

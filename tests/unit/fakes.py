@@ -4,11 +4,11 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tutorbook_common.adapter_card import AdapterCard
-from tutorbook_common.embedding_classifier import LinearClassifier
-from tutorbook_common.errors import ServiceError
+from tutorbook_adapter_format.card import AdapterCard
+from tutorbook_adapter_format.embedding_classifier import LinearClassifier
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.clients.retriever import Embedding, ForwardedResponse, Passage, SearchResult, SimilarQuestion
+from tutorbook_service.errors import ServiceError
 
 DEFAULT_VECTOR = [0.0, 0.0, 1.0]
 

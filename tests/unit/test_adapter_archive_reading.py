@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from tutorbook_common.errors import BadRequestError
 from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
+from tutorbook_service.errors import BadRequestError
 
 LIMITS = ArchiveLimits(max_members=64, max_archive_bytes=100_000_000, max_member_bytes=1000, max_total_bytes=2000)
 UPLOAD_BYTES = 30_000_000

@@ -4,11 +4,11 @@ import asyncio
 
 import pytest
 
-from tutorbook_common.errors import RateLimitedError
 from tutorbook_gateway.chat.admission import AdmissionCheck, InFlight
 from tutorbook_gateway.chat.generation import WholeAnswer
 from tutorbook_gateway.state.memory import MemoryBackend
 from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
+from tutorbook_service.errors import RateLimitedError
 
 
 def test_a_key_may_have_only_so_many_requests_in_flight() -> None:

@@ -10,10 +10,10 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import USER
-from tutorbook_common.advisor import recommend
-from tutorbook_common.advisor.measured import Comparison, PathResult, best_measured
-from tutorbook_common.advisor.questionnaire import QUESTIONS, AnswerError, parse_answers
 from tutorbook_evals import advise
+from tutorbook_gateway.advisor import recommend
+from tutorbook_gateway.advisor.measured import Comparison, PathResult, best_measured
+from tutorbook_gateway.advisor.questionnaire import QUESTIONS, AnswerError, parse_answers
 
 TRIAGE = {
     "task": "classification",

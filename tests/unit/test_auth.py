@@ -1,7 +1,7 @@
 import pytest
 
-from tutorbook_common.errors import UnauthorizedError
 from tutorbook_gateway.auth import KeyRing, Role, authenticate, bearer_token, key_fingerprint
+from tutorbook_service.errors import UnauthorizedError
 
 KEYS = KeyRing(api_keys=frozenset({"user-1"}), admin_keys=frozenset({"admin-1"}))
 

@@ -12,18 +12,18 @@ from litestar.testing import TestClient
 
 from tests.unit.conftest import gateway_on
 from tests.unit.fakes import USER, FakeGenerator, FakeRetriever, chat, scored_prompt
-from tutorbook_common.errors import UpstreamError
-from tutorbook_common.grounding.judging import (
+from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
+from tutorbook_gateway.chat.label_scoring import LabelTokens
+from tutorbook_grounding.judging import (
     JudgeQuestion,
     judge_messages,
     judge_questions,
     overrule,
     supported_at,
 )
-from tutorbook_common.grounding.policy import NOT_SURE
-from tutorbook_common.grounding.support import NOT_CLOSE, Candidate, Claim, Passage
-from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
-from tutorbook_gateway.chat.label_scoring import LabelTokens
+from tutorbook_grounding.policy import NOT_SURE
+from tutorbook_grounding.support import NOT_CLOSE, Candidate, Claim, Passage
+from tutorbook_service.errors import UpstreamError
 
 MIXED = "Two years [1]. It also covers water damage [1]."
 PASSAGES = [Passage("Brightleaf > Warranty", "Two years from delivery. It costs $39 a year.")]

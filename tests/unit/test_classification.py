@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tutorbook_common.adapter_card import closest_label
+from tutorbook_adapter_format.card import closest_label
 from tutorbook_gateway.chat.label_scoring import continuation
 from tutorbook_gateway.classification import classification_from_logprobs, continuation_logprob
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from tutorbook_common.advisor.measured import Comparison, read_comparison
 from tutorbook_evals.compare.datasets import ClassificationSet, Labelled, Subset, narrowed
 from tutorbook_evals.compare.metrics import contains_reference, macro_f1, percentile, token_f1, yes_no_correct
 from tutorbook_evals.compare.paths import classification_paths, pick_shots
@@ -13,6 +12,7 @@ from tutorbook_evals.compare.report import write_outputs
 from tutorbook_evals.compare.runner import Observation
 from tutorbook_evals.compare.summary import classification_result, qa_result, recommendation
 from tutorbook_evals.retrieval_corpora import EvalQuestion
+from tutorbook_gateway.advisor.measured import Comparison, read_comparison
 
 LABELS = ["billing", "returns", "shipping"]
 TRAIN = [Labelled(f"{label} text {i}", label) for label in LABELS for i in range(4)]

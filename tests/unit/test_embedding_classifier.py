@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from tutorbook_common.adapter_card import CardError, parse_card
-from tutorbook_common.embedding_classifier import ClassifierError, LinearClassifier, logits, parse_classifier, softmax
+from tutorbook_adapter_format.card import CardError, parse_card
+from tutorbook_adapter_format.embedding_classifier import ClassifierError, LinearClassifier, logits, parse_classifier
+from tutorbook_adapter_format.probabilities import softmax
 from tutorbook_gateway.classification import classification_from_logprobs
 from tutorbook_training.embedding_classifier import fit_temperature, stratified_folds
 

@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import ADMIN, USER, FakeGenerator, FakeRetriever, chat
-from tutorbook_common.grounding.policy import NOT_SURE, UNSUPPORTED_MARK
+from tutorbook_grounding.policy import NOT_SURE, UNSUPPORTED_MARK
 
 MIXED = "Two years [1]. It also covers water damage [1]."
 
@@ -112,7 +112,7 @@ def test_claims_are_counted_and_feedback_says_how_the_answer_was_checked(client,
 
 
 def test_when_the_check_cannot_run_flag_says_so_and_withhold_does_not_guess(client, upstream) -> None:
-    from tutorbook_common.errors import ServiceUnavailableError
+    from tutorbook_service.errors import ServiceUnavailableError
 
     upstream[1].answer = MIXED
     retriever: FakeRetriever = upstream[0]

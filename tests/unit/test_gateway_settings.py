@@ -2,7 +2,7 @@
 
 import pytest
 
-from tutorbook_common.key_strength import WeakKeyError
+from tutorbook_config.key_strength import WeakKeyError
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 

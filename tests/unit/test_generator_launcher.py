@@ -124,7 +124,7 @@ def test_the_launcher_refuses_to_start_vllm_with_a_weak_internal_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str
 ) -> None:
     """vLLM would answer anyone holding a guessable token: the launcher stops before starting it."""
-    from tutorbook_common.key_strength import WeakKeyError
+    from tutorbook_config.key_strength import WeakKeyError
     from tutorbook_generator import launcher
 
     started: list[list[str]] = []

@@ -6,7 +6,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from tutorbook_common.rag_prompt import RAG_SYSTEM_PROMPT
+from tutorbook_grounding.prompt import RAG_SYSTEM_PROMPT
 from tutorbook_training.grounded_reader import NOT_ANSWERED, build, question_about
 
 

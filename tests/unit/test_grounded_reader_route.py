@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import USER, WARRANTY, FakeAdapterCatalog, FakeChunkStream, FakeGenerator, FakeRetriever, chat
-from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_adapter_format.card import AdapterCard
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.clients.upstream import ModelNotServedError

@@ -1,9 +1,9 @@
 """The claim check's pure parts: sentences, the runaway guard, facts, support and the three policies."""
 
-from tutorbook_common.grounding.facts import missing_facts, negated
-from tutorbook_common.grounding.policy import NOT_SURE, UNSUPPORTED_MARK, ClaimsPolicy, apply_policy
-from tutorbook_common.grounding.sentences import RunawayGuard, split_sentences
-from tutorbook_common.grounding.support import (
+from tutorbook_grounding.facts import missing_facts, negated
+from tutorbook_grounding.policy import NOT_SURE, UNSUPPORTED_MARK, ClaimsPolicy, apply_policy
+from tutorbook_grounding.sentences import RunawayGuard, split_sentences
+from tutorbook_grounding.support import (
     HEDGE,
     Claim,
     Passage,

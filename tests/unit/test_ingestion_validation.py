@@ -1,8 +1,8 @@
 import pytest
 
-from tutorbook_common.errors import BadRequestError, PayloadTooLargeError
 from tutorbook_retriever.ingestion import IngestLimits, content_hash, validate_documents
 from tutorbook_retriever.schemas import DocumentIn
+from tutorbook_service.errors import BadRequestError, PayloadTooLargeError
 
 LIMITS = IngestLimits(max_documents=3, max_document_chars=100, chunk_max_tokens=50, chunk_overlap_tokens=0)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_config.local_keys import MissingKeyError, admin_key
 
 
 def test_the_admin_key_is_looked_up_in_order(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-from tutorbook_common.rag_prompt import Source, build_rag_messages, format_sources
 from tutorbook_gateway.prompting import ABSTAIN_ANSWER, abstain_answer
+from tutorbook_grounding.prompt import Source, build_rag_messages, format_sources
 
 
 def source(doc_id: str, text: str, section: str = "") -> Source:

@@ -6,9 +6,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import USER, chat
-from tutorbook_common.logs import JsonFormatter
-from tutorbook_common.request_context import request_id_from, request_id_var
-from tutorbook_gateway.clients.generator import request_headers
+from tutorbook_gateway.clients.upstream import request_headers
+from tutorbook_service.logs import JsonFormatter
+from tutorbook_service.request_context import request_id_from, request_id_var
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import uvicorn
 
-from tutorbook_common.logs import configure_json_logging
-from tutorbook_common.probes import MULTIPROCESS_DIR_VARIABLE
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_service.logs import configure_json_logging
+from tutorbook_service.probes import MULTIPROCESS_DIR_VARIABLE
 
 
 def prepare_multiprocess_metrics() -> None:

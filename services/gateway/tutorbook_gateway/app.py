@@ -6,10 +6,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 
-from tutorbook_common.errors import error_handlers
-from tutorbook_common.json_bodies import JsonBodyRequest
-from tutorbook_common.probes import PROBE_ROUTES
-from tutorbook_common.request_context import RequestIdMiddleware
 from tutorbook_gateway.adapters.catalog import AdapterCatalog
 from tutorbook_gateway.adapters.loading import AdapterLoader
 from tutorbook_gateway.adapters.store import FileAdapterStore
@@ -32,6 +28,10 @@ from tutorbook_gateway.wiring import (
     readiness_probes,
     start_route_example_seeding,
 )
+from tutorbook_service.errors import error_handlers
+from tutorbook_service.json_bodies import JsonBodyRequest
+from tutorbook_service.probes import PROBE_ROUTES
+from tutorbook_service.request_context import RequestIdMiddleware
 
 
 def create_app(

@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import MiddlewareProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from tutorbook_common.errors import ForbiddenError, UnauthorizedError, send_service_error
+from tutorbook_service.errors import ForbiddenError, UnauthorizedError, send_service_error
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
 PUBLIC_PREFIX = "/ui/"  # the page's scripts and styles: the page asks for a key, then sends it to the API

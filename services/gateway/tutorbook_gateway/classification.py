@@ -8,7 +8,7 @@ the probabilities people see: the answer is the most probable label, and no runn
 from dataclasses import dataclass
 from typing import Any
 
-from tutorbook_common.embedding_classifier import softmax
+from tutorbook_adapter_format.probabilities import softmax
 
 RUNNERS_UP = 3
 MIN_RUNNER_UP = 0.01

@@ -1,4 +1,4 @@
-"""The abstain answer (the RAG prompt itself is :mod:`tutorbook_common.rag_prompt`)."""
+"""The abstain answer (the RAG prompt itself is :mod:`tutorbook_grounding.prompt`)."""
 
 ABSTAIN_ANSWER = "Not sure about the answer: need more context."
 

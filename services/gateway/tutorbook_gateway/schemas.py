@@ -4,7 +4,7 @@ from typing import Any
 
 import msgspec
 
-from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_grounding.policy import ClaimsPolicy
 
 
 class ChatMessage(msgspec.Struct):

@@ -8,14 +8,14 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tutorbook_common.grounding.policy import ClaimsPolicy
-from tutorbook_common.grounding.support import SupportThresholds
-from tutorbook_common.key_strength import require_strong_keys
-from tutorbook_common.local_keys import split_keys
+from tutorbook_config.key_strength import require_strong_keys
+from tutorbook_config.local_keys import split_keys
 from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig
 from tutorbook_gateway.chat.claim_judging import JudgeConfig
 from tutorbook_gateway.clients.capacity import Capacity
 from tutorbook_gateway.routing import RoutePolicy
+from tutorbook_grounding.policy import ClaimsPolicy
+from tutorbook_grounding.support import SupportThresholds
 
 # The retriever scores at most 160 texts per call (its MAX_SIMILARITY_TEXTS): sentences and candidates.
 MAX_ANSWER_SENTENCES = 32
@@ -248,7 +248,7 @@ class GatewaySettings(BaseSettings):
         return explicit or ([] if self.generator_dns else [self.generator_url])
 
     def check_keys(self, calls_upstreams: bool) -> None:
-        """Refuse weak keys (raises :class:`~tutorbook_common.key_strength.WeakKeyError`)."""
+        """Refuse weak keys (raises :class:`~tutorbook_config.key_strength.WeakKeyError`)."""
         require_strong_keys("TUTORBOOK_API_KEYS", sorted(self.api_key_set()))
         require_strong_keys("TUTORBOOK_ADMIN_KEYS", sorted(self.admin_key_set()))
         if calls_upstreams:

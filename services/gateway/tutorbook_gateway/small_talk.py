@@ -16,9 +16,9 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from importlib import resources
 
-from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.routing import OFF_TOPIC, SMALL_TALK
+from tutorbook_service.errors import ServiceError
 
 log = logging.getLogger("tutorbook.small_talk")
 RETRY_SECONDS = 2.0

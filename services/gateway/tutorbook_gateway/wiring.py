@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from tutorbook_common.internal_auth import bearer_header
-from tutorbook_common.probes import Probes, ReadinessCheck, exposed_registry
 from tutorbook_gateway.adapters.archive import ArchiveLimits
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
@@ -26,6 +24,7 @@ from tutorbook_gateway.clients.capacity import GenerationSlots, SlotBoundGenerat
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.replicas import BalancedGenerator, Replica
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
+from tutorbook_gateway.clients.upstream import upstream_session
 from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
 from tutorbook_gateway.routing import SMALL_TALK
 from tutorbook_gateway.services import GatewayServices
@@ -33,6 +32,7 @@ from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import RouteExampleSeeder, SmallTalkMemory, builtin_route_examples
 from tutorbook_gateway.state.index_version import IndexVersionWatch
 from tutorbook_gateway.state.store import gateway_state, open_backend
+from tutorbook_service.probes import Probes, ReadinessCheck, exposed_registry
 
 TOKEN_FLUSH_SECONDS = 1.0
 ADAPTER_LOAD_TIMEOUT_SECONDS = 120.0
@@ -146,10 +146,7 @@ async def open_adapter_admin(
 ) -> AdapterAdmin:
     loader = given.loader or VllmAdapterLoader(
         await stack.enter_async_context(
-            aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=ADAPTER_LOAD_TIMEOUT_SECONDS),
-                headers=bearer_header(settings.internal_token),
-            )
+            upstream_session(None, aiohttp.ClientTimeout(total=ADAPTER_LOAD_TIMEOUT_SECONDS), settings.internal_token)
         ),
         settings.replica_urls(),
         settings.generator_dns,

@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from tutorbook_common.key_strength import require_strong_keys
+from tutorbook_config.key_strength import require_strong_keys
 from tutorbook_generator.hub_model import Download, fetch_hub_model, is_hub_id
 from tutorbook_generator.model_prep import prepare_default_model
 from tutorbook_generator.settings import GeneratorSettings

@@ -2,9 +2,9 @@
 
 import uvicorn
 
-from tutorbook_common.logs import configure_json_logging
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.settings import RetrieverSettings
+from tutorbook_service.logs import configure_json_logging
 
 
 def main() -> None:

@@ -10,20 +10,20 @@ import anyio.to_thread
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 
-from tutorbook_common.errors import error_handlers
-from tutorbook_common.internal_auth import InternalTokenMiddleware
-from tutorbook_common.json_bodies import JsonBodyRequest
-from tutorbook_common.key_strength import require_strong_keys
-from tutorbook_common.probes import PROBE_ROUTES, Probes
-from tutorbook_common.request_context import RequestIdMiddleware
+from tutorbook_config.key_strength import require_strong_keys
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.routes.documents import get_document, index_version, ingest, list_documents, remove_document
 from tutorbook_retriever.routes.route_examples import count_route_examples, delete_route_examples, put_route_examples
 from tutorbook_retriever.routes.search import embed, put_answered_question, search, similarities
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 from tutorbook_retriever.wiring import build_services, open_embedder, open_publisher, open_store
+from tutorbook_service.errors import error_handlers
+from tutorbook_service.internal_auth import InternalTokenMiddleware
+from tutorbook_service.json_bodies import JsonBodyRequest
+from tutorbook_service.probes import PROBE_ROUTES, Probes
+from tutorbook_service.request_context import RequestIdMiddleware
 
 ROUTES = [
     ingest, list_documents, get_document, remove_document, index_version, search,

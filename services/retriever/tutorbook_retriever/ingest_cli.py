@@ -19,7 +19,7 @@ import httpx
 import msgspec
 from tqdm import tqdm
 
-from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_config.local_keys import MissingKeyError, admin_key
 from tutorbook_retriever.ingestion import content_hash
 from tutorbook_retriever.loaders import FieldMapping, LoadError, find_files, load_file
 from tutorbook_retriever.schemas import DocumentIn

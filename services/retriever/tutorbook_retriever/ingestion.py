@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from tutorbook_common.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from tutorbook_retriever import lexical
 from tutorbook_retriever.chunking import Chunk, chunk_document
 from tutorbook_retriever.clients.chunk_index import ChunkPoint
 from tutorbook_retriever.clients.document_registry import DocumentRecord
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.schemas import DocumentIn
-from tutorbook_retriever.store import Store
+from tutorbook_service.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 
 IngestStatus = Literal["created", "updated", "unchanged"]
 

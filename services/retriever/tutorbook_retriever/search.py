@@ -5,15 +5,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tutorbook_common.errors import BadRequestError
 from tutorbook_retriever import lexical
 from tutorbook_retriever.clients.chunk_index import ChunkHit, Filters
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.question_index import SimilarQuestion
 from tutorbook_retriever.clients.route_index import RouteMatch
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from tutorbook_retriever.schemas import SearchHit, SearchMode
-from tutorbook_retriever.store import Store
+from tutorbook_service.errors import BadRequestError
 
 MAX_QUERY_CHARS = 4000
 Fusion = Literal["score", "rrf"]

@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.clients.version_publisher import VersionPublisher
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import RetrieverMetrics
 from tutorbook_retriever.search import SearchOptions
 from tutorbook_retriever.sentence_vectors import SentenceVectors
-from tutorbook_retriever.store import Store
 
 
 @dataclass(frozen=True)

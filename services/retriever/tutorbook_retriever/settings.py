@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tutorbook_common.embedding_classifier import DEFAULT_EMBEDDER
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"  # the default model, as an embedding classifier's file names it
 
 
 class RetrieverSettings(BaseSettings):

@@ -21,6 +21,7 @@ from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.qdrant import QdrantHandle, open_qdrant
 from tutorbook_retriever.clients.question_index import QdrantQuestionIndex
 from tutorbook_retriever.clients.route_index import QdrantRouteIndex
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.clients.version_publisher import NoPublisher, RedisVersionPublisher, VersionPublisher
 from tutorbook_retriever.ingestion import IngestLimits
 from tutorbook_retriever.metrics import create_retriever_metrics
@@ -28,7 +29,6 @@ from tutorbook_retriever.search import SearchOptions
 from tutorbook_retriever.sentence_vectors import SentenceVectors
 from tutorbook_retriever.services import RetrieverServices
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 
 
 def open_embedder(settings: RetrieverSettings) -> Embedder:

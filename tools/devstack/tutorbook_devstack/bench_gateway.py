@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 
-from tutorbook_common.internal_auth import bearer_header
 from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_report import percentile, summary, write_results
 from tutorbook_devstack.processes import start_service, wait_ready
@@ -38,6 +37,7 @@ from tutorbook_gateway.routing import (
     decide,
 )
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_service.internal_auth import bearer_header
 
 BENCH_KEY = "bench-key-0123456789"
 BASE_MODEL = "smollm2-135m-instruct"

@@ -3,7 +3,7 @@
 import secrets
 from pathlib import Path
 
-from tutorbook_common.local_keys import read_env_file, split_keys
+from tutorbook_config.local_keys import read_env_file, split_keys
 
 
 def ensure_keys(env_file: Path, environ: dict[str, str]) -> tuple[list[str], list[str], bool]:

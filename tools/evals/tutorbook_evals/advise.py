@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tutorbook_common.advisor import recommend
-from tutorbook_common.advisor.measured import best_measured, read_comparison
-from tutorbook_common.advisor.questionnaire import QUESTIONS, Question, parse_answers
+from tutorbook_gateway.advisor import recommend
+from tutorbook_gateway.advisor.measured import best_measured, read_comparison
+from tutorbook_gateway.advisor.questionnaire import QUESTIONS, Question, parse_answers
 
 
 def flag(question: Question) -> str:

@@ -29,10 +29,10 @@ from tutorbook_retriever.chunking import chunk_document
 from tutorbook_retriever.clients.chunk_index import ChunkPoint
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, embedding_text, ingest_documents
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 from tutorbook_retriever.wiring import open_store
 
 BACKENDS = ["local", "edge"]

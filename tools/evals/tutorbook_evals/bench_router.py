@@ -31,8 +31,8 @@ from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterHealth, ada
 from tutorbook_gateway.routing import RouteRequest, decide
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 from tutorbook_retriever.wiring import open_embedder, open_store
 
 WARM_UP_CASES = 5

@@ -19,9 +19,9 @@ from tutorbook_devstack.processes import start_service, wait_ready
 from tutorbook_evals.retrieval_corpora import EvalCorpus
 from tutorbook_retriever.clients.chunk_index import ChunkPoint
 from tutorbook_retriever.clients.document_registry import DocumentRecord
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import content_hash
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 from tutorbook_retriever.wiring import open_store
 
 PORT = 18201

@@ -13,11 +13,11 @@ from tutorbook_evals.retrieval_charts import plot_retrieval
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_evals.retrieval_scores import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import IngestLimits, ingest_documents
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import Fusion, SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 from tutorbook_retriever.wiring import open_embedder, open_store, search_defaults
 
 # (label, mode, fusion): the two single signals, then hybrid with each fusion method.

@@ -27,12 +27,12 @@ from tutorbook_gateway.routing import RoutePolicy, RouteRequest, RouteSignals, d
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.small_talk import builtin_route_examples
 from tutorbook_retriever.clients.embedder import Embedder
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import IngestLimits, ingest_documents, replace_route_examples
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn, RouteHit, SearchResponse
 from tutorbook_retriever.search import search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.store import Store
 from tutorbook_retriever.wiring import open_embedder, open_store, search_defaults
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

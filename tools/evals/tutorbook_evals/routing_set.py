@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tutorbook_common.adapter_card import AdapterCard
+from tutorbook_adapter_format.card import AdapterCard
 
 Split = Literal["val", "test"]
 ROUTES = ("rag", "adapter", "prompt", "abstain")

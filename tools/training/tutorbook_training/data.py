@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, TutorKind, classifier_messages, encode_card
+from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, TutorKind, classifier_messages, encode_card
 
 TaskType = Literal["generative", "classifier"]
 

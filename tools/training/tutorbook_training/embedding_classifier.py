@@ -3,7 +3,7 @@
 A multinomial logistic regression on the retriever's own sentence embeddings (the same model, runtime and
 precision the retriever serves with, from the same settings), trained in seconds on CPU. Its folder holds
 ``classifier.json`` and the card; upload it like a LoRA adapter and the gateway serves it itself
-(``tutorbook_common.embedding_classifier``). Cross-validation scores it and fits its temperature before
+(``tutorbook_adapter_format.embedding_classifier``). Cross-validation scores it and fits its temperature before
 it is written.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import msgspec
 
-from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, parse_card
-from tutorbook_common.embedding_classifier import (
+from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, parse_card
+from tutorbook_adapter_format.embedding_classifier import (
     CLASSIFIER_FILE,
     LinearClassifier,
     encode_classifier,

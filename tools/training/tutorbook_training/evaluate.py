@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from tutorbook_common.adapter_card import CARD_FILE, encode_card, parse_card
+from tutorbook_adapter_format.card import CARD_FILE, encode_card, parse_card
 from tutorbook_training.data import Dataset, Example, load_dataset
 from tutorbook_training.embedding_classifier import score_on
 from tutorbook_training.label_scoring import expected_calibration_error, score_labels

@@ -1,7 +1,7 @@
 """Training data for the grounded reader: a LoRA adapter that reads the numbered passages of the RAG prompt
 and answers from them, in the spirit of retrieval-augmented fine-tuning (RAFT, Zhang et al. 2024).
 
-Each example is the gateway's own RAG prompt (:mod:`tutorbook_common.rag_prompt`) around a question: the
+Each example is the gateway's own RAG prompt (:mod:`tutorbook_grounding.prompt`) around a question: the
 passage that answers it, placed at random among distractor passages, and the answer that quotes the
 passage's sentence most relevant to the question and cites it ("Yes." first for a yes/no question); in a
 share of the examples no passage answers, and the answer says so plainly. The questions come from the
@@ -24,9 +24,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutorbook_common.grounding.sentences import split_sentences
-from tutorbook_common.grounding.support import content_words
-from tutorbook_common.rag_prompt import Source, build_rag_messages
+from tutorbook_grounding.prompt import Source, build_rag_messages
+from tutorbook_grounding.sentences import split_sentences
+from tutorbook_grounding.support import content_words
 
 NOT_ANSWERED = "I am not sure: the sources do not say."
 ANNOTATED_ZIP = "smart_remote_QA.zip"  # the Smart TV manual's annotated questions (normal, paraphrased, yes/no)

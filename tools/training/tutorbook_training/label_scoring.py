@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from tutorbook_adapter_format.probabilities import softmax
+
 
 @dataclass(frozen=True)
 class LabelDistribution:
@@ -24,10 +26,9 @@ class LabelDistribution:
 
 
 def normalised(logprobs: list[float]) -> list[float]:
-    top = max(logprobs)
-    weights = [math.exp(value - top) for value in logprobs]
-    total = sum(weights)
-    return [weight / total for weight in weights]
+    """The log-probabilities, in their order, as probabilities over the list (the serving softmax)."""
+    probabilities = softmax(dict(enumerate(logprobs)))
+    return [probabilities[index] for index in range(len(logprobs))]
 
 
 PROBE = [{"role": "user", "content": "?"}]

@@ -1,5 +1,5 @@
 """``tutorbook-upload-adapter DIR``: pack an adapter folder and upload it to a running gateway
-(the admin key as every tool finds it: :mod:`tutorbook_common.local_keys`)."""
+(the admin key as every tool finds it: :mod:`tutorbook_config.local_keys`)."""
 
 import argparse
 import io
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_config.local_keys import MissingKeyError, admin_key
 
 PACKED = ("adapter_config.json", "adapter_model.safetensors", "classifier.json", "tutorbook.json", "README.md")
 

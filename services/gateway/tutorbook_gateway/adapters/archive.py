@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
 
-from tutorbook_common.errors import BadRequestError, PayloadTooLargeError
+from tutorbook_service.errors import BadRequestError, PayloadTooLargeError
 
 
 @dataclass(frozen=True)

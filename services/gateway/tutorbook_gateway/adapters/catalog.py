@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from tutorbook_common.adapter_card import AdapterCard
-from tutorbook_common.embedding_classifier import LinearClassifier
+from tutorbook_adapter_format.card import AdapterCard
+from tutorbook_adapter_format.embedding_classifier import LinearClassifier
 from tutorbook_gateway.routing import AdapterState
 
 ERROR_WINDOW_SECONDS = 60.0

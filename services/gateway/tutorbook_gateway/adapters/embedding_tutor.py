@@ -2,8 +2,8 @@
 against the embedder the retriever serves (a classifier trained on other vectors would answer nonsense
 with confidence)."""
 
-from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, CardError, parse_card
-from tutorbook_common.embedding_classifier import CLASSIFIER_FILE, ClassifierError, parse_classifier
+from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, CardError, parse_card
+from tutorbook_adapter_format.embedding_classifier import CLASSIFIER_FILE, ClassifierError, parse_classifier
 from tutorbook_gateway.adapters.validation import PICKLED, AdapterRefusedError, ValidatedAdapter
 from tutorbook_gateway.clients.retriever import Embedding
 

@@ -17,7 +17,6 @@ from typing import IO, Any
 
 import msgspec
 
-from tutorbook_common.errors import NotFoundError, ServiceError, ServiceUnavailableError, UpstreamError
 from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
 from tutorbook_gateway.adapters.catalog import AdapterHealth
 from tutorbook_gateway.adapters.embedding_tutor import (
@@ -38,6 +37,7 @@ from tutorbook_gateway.adapters.validation import (
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_service.errors import NotFoundError, ServiceError, ServiceUnavailableError, UpstreamError
 
 log = logging.getLogger("tutorbook.adapters")
 BASE_MODEL_NAME_FILE = "name"  # beside the base model's config.json: what vLLM calls the model

@@ -8,8 +8,8 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tutorbook_common.errors import ConflictError, ServiceUnavailableError
 from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError
+from tutorbook_service.errors import ConflictError, ServiceUnavailableError
 
 LOCK_TTL_SECONDS = 300.0  # longer than any load on every replica takes
 POLL_SECONDS = 0.05

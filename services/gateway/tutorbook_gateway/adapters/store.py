@@ -25,11 +25,11 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, parse_card
-from tutorbook_common.embedding_classifier import CLASSIFIER_FILE, LinearClassifier, parse_classifier
-from tutorbook_common.errors import ConflictError, NotFoundError
+from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, parse_card
+from tutorbook_adapter_format.embedding_classifier import CLASSIFIER_FILE, LinearClassifier, parse_classifier
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.routing import VERSION_SEPARATOR
+from tutorbook_service.errors import ConflictError, NotFoundError
 
 REFRESH_SECONDS = 1.0
 LEFTOVER_SECONDS = 3600.0  # far longer than any upload is written for

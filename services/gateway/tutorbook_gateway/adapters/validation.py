@@ -11,8 +11,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from tutorbook_common.adapter_card import CARD_FILE, AdapterCard, CardError, parse_card
-from tutorbook_common.errors import BadRequestError
+from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, CardError, parse_card
+from tutorbook_service.errors import BadRequestError
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"

@@ -15,12 +15,12 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from tutorbook_common.errors import RateLimitedError
 from tutorbook_gateway.chat.generation import Generation
 from tutorbook_gateway.conversation import message_text
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN, TURN_OVERHEAD_TOKENS
 from tutorbook_gateway.state.rate_limits import RateLimiter
+from tutorbook_service.errors import RateLimitedError
 
 IN_FLIGHT_RETRY_SECONDS = 1.0
 

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.chat.admission import AdmissionCheck, estimated_prompt_tokens
 from tutorbook_gateway.chat.answer_cache import CacheLookup
 from tutorbook_gateway.chat.claim_checking import CHECK_FIELDS
@@ -40,6 +39,7 @@ from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.routing import AUTO_MODEL
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.services import GatewayServices
+from tutorbook_service.errors import ServiceError
 
 CHARACTERS_PER_TOKEN = 4  # English text, for an answer whose usage vLLM never reported
 

@@ -1,10 +1,10 @@
 """Step 6's last part for answers written from passages (RAG, adapter+RAG): the runaway guard, then the
 claim check, then the policy for unsupported sentences.
 
-The answer leaves a sentence at a time through :class:`~tutorbook_common.grounding.sentences.RunawayGuard`
+The answer leaves a sentence at a time through :class:`~tutorbook_grounding.sentences.RunawayGuard`
 (a repeated sentence, or one past the budget, ends it: vLLM's request is closed). Once it has ended, its
 sentences are checked against the passages' sentences with one retriever call (the embedder's cosines),
-word overlap and the strict fact checks (:mod:`tutorbook_common.grounding.support`). Under ``flag`` the
+word overlap and the strict fact checks (:mod:`tutorbook_grounding.support`). Under ``flag`` the
 sentences leave as they are generated and the claims follow in the last chunk; under ``withhold`` and
 ``quote`` the text waits for the check, since what leaves depends on it.
 """
@@ -14,19 +14,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_common.errors import ServiceError
-from tutorbook_common.grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy, not_sure_answer
-from tutorbook_common.grounding.support import (
+from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
+from tutorbook_gateway.clients.retriever import RetrieverClient
+from tutorbook_grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy, not_sure_answer
+from tutorbook_grounding.prompt import Source, heading_of
+from tutorbook_grounding.support import (
     Claim,
     Passage,
     SupportThresholds,
     candidates_of,
     claim_sentences,
 )
-from tutorbook_common.grounding.support import judge as judge_claims
-from tutorbook_common.rag_prompt import Source, heading_of
-from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
-from tutorbook_gateway.clients.retriever import RetrieverClient
+from tutorbook_grounding.support import judge as judge_claims
+from tutorbook_service.errors import ServiceError
 
 log = logging.getLogger("tutorbook.claims")
 CHECK_FIELDS = ("claims", "citations", "answer_check")  # what the check adds to an answer's tutorbook

@@ -1,4 +1,4 @@
-"""The judge model's second opinion on an answer's claims (:mod:`tutorbook_common.grounding.judging`).
+"""The judge model's second opinion on an answer's claims (:mod:`tutorbook_grounding.judging`).
 
 One ``/v1/completions`` request asks every question at once, so it holds one generation slot and vLLM
 batches it: each question is the judge's chat rendered by the chat template, followed by "Yes", and again
@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_common.embedding_classifier import softmax
-from tutorbook_common.grounding.judging import NO, YES, JudgeQuestion, judge_messages, judge_questions, overrule
-from tutorbook_common.grounding.support import Claim, Passage
+from tutorbook_adapter_format.probabilities import softmax
 from tutorbook_gateway.chat.label_scoring import LabelTokens, score_answers
 from tutorbook_gateway.clients.generator import GeneratorClient
+from tutorbook_grounding.judging import NO, YES, JudgeQuestion, judge_messages, judge_questions, overrule
+from tutorbook_grounding.support import Claim, Passage
 
 log = logging.getLogger("tutorbook.claims")
 

@@ -10,9 +10,9 @@ a failure after the first byte is an error event (the OpenAI SDKs raise it), the
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tutorbook_common.errors import ServiceError, error_body
 from tutorbook_gateway.chat.answering import AnswerEnd, AnswerStart, ChatEvent
 from tutorbook_gateway.chat.completions import DONE_EVENT, chunk, completion, server_sent_event, usage_chunk
+from tutorbook_service.errors import ServiceError, error_body
 
 
 async def first_event(events: AsyncIterator[ChatEvent]) -> AnswerStart:

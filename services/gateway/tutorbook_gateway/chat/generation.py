@@ -15,11 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tutorbook_common.embedding_classifier import LinearClassifier, logits
-from tutorbook_common.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
-from tutorbook_common.grounding.policy import ClaimsPolicy
-from tutorbook_common.grounding.sentences import RunawayGuard
-from tutorbook_common.rag_prompt import Source
+from tutorbook_adapter_format.embedding_classifier import LinearClassifier, logits
 from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig, check_answer, claims_block
 from tutorbook_gateway.chat.claim_judging import ClaimJudge
 from tutorbook_gateway.chat.completions import completion_text, no_usage
@@ -30,6 +26,10 @@ from tutorbook_gateway.clients.generator import ChunkStream
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.prompting import abstain_answer
+from tutorbook_grounding.policy import ClaimsPolicy
+from tutorbook_grounding.prompt import Source
+from tutorbook_grounding.sentences import RunawayGuard
+from tutorbook_service.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 
 
 class Generation(Protocol):

@@ -7,9 +7,9 @@ from typing import Any
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from tutorbook_common.errors import RateLimitedError, ServiceError
 from tutorbook_gateway.chat.planning import ChatPlan
 from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_service.errors import RateLimitedError, ServiceError
 
 log = logging.getLogger("tutorbook.chat")
 

@@ -6,10 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_common.adapter_card import classifier_messages
-from tutorbook_common.errors import BadRequestError, NotFoundError
-from tutorbook_common.grounding.policy import ClaimsPolicy
-from tutorbook_common.rag_prompt import Source, build_rag_messages
+from tutorbook_adapter_format.card import classifier_messages
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig
 from tutorbook_gateway.chat.label_scoring import LabelTokens
@@ -37,6 +34,9 @@ from tutorbook_gateway.routing import (
 )
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.small_talk import SmallTalkMemory
+from tutorbook_grounding.policy import ClaimsPolicy
+from tutorbook_grounding.prompt import Source, build_rag_messages
+from tutorbook_service.errors import BadRequestError, NotFoundError
 
 SNIPPET_CHARS = 240
 

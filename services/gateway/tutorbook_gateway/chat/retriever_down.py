@@ -9,7 +9,6 @@ other request still gets the retriever's 503: a product question answered withou
 a guess, and an adapter's match is not remembered (the adapters change).
 """
 
-from tutorbook_common.errors import ServiceError
 from tutorbook_gateway.chat.planning import (
     AdapterSnapshot,
     ChatContext,
@@ -22,6 +21,7 @@ from tutorbook_gateway.conversation import latest_question
 from tutorbook_gateway.routing import AUTO_MODEL, Route, RouteDecision, RoutePolicy, confidence
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.small_talk import EXAMPLE_SCORE, SmallTalkMemory
+from tutorbook_service.errors import ServiceError
 
 RULE = "small_talk_remembered"
 

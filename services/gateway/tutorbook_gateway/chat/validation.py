@@ -3,10 +3,10 @@ request gets the same 4xx whether or not an answer to it is cached."""
 
 from dataclasses import dataclass
 
-from tutorbook_common.errors import BadRequestError, PayloadTooLargeError
 from tutorbook_gateway.conversation import message_text
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.state.conversations import validate_session_id
+from tutorbook_service.errors import BadRequestError, PayloadTooLargeError
 
 ROLES = {"system", "user", "assistant", "developer", "tool"}
 MAX_MESSAGES = 200

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tutorbook_common.errors import ServiceUnavailableError
 from tutorbook_gateway.clients.generator import ChunkStream, GeneratorClient
+from tutorbook_service.errors import ServiceUnavailableError
 
 SERVICE = "generator"
 

@@ -10,8 +10,6 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
-from tutorbook_common.internal_auth import bearer_header
-from tutorbook_common.request_context import REQUEST_ID_HEADER, current_request_id
 from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.upstream import (
     ModelNotServedError,
@@ -21,7 +19,8 @@ from tutorbook_gateway.clients.upstream import (
     message_from_body,
     not_served,
     raise_for_upstream_status,
-    upstream_connector,
+    request_headers,
+    upstream_session,
 )
 
 SERVICE = "generator"
@@ -142,16 +141,7 @@ class HttpGeneratorClient:
             response.raise_for_status()
 
 
-def request_headers() -> dict[str, str]:
-    """JSON, and the current request id, so vLLM's logs can be matched with the gateway's."""
-    request_id = current_request_id()
-    headers = {"content-type": "application/json"}
-    return {**headers, REQUEST_ID_HEADER: request_id} if request_id else headers
-
-
 def generator_session(base_url: str, read_timeout_seconds: float, internal_token: str) -> aiohttp.ClientSession:
     """No total timeout (a stream may run for minutes); a read that stalls this long fails."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout_seconds)
-    return aiohttp.ClientSession(
-        base_url=base_url, timeout=timeout, headers=bearer_header(internal_token), connector=upstream_connector()
-    )
+    return upstream_session(base_url, timeout, internal_token)

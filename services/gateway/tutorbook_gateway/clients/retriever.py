@@ -6,13 +6,12 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
-from tutorbook_common.internal_auth import bearer_header
 from tutorbook_gateway.clients.breaker import CircuitBreaker
-from tutorbook_gateway.clients.generator import request_headers
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
     raise_for_upstream_status,
-    upstream_connector,
+    request_headers,
+    upstream_session,
 )
 
 SERVICE = "retriever"
@@ -193,7 +192,4 @@ class HttpRetrieverClient:
 
 
 def retriever_session(base_url: str, timeout_seconds: float, internal_token: str) -> aiohttp.ClientSession:
-    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-    return aiohttp.ClientSession(
-        base_url=base_url, timeout=timeout, headers=bearer_header(internal_token), connector=upstream_connector()
-    )
+    return upstream_session(base_url, aiohttp.ClientTimeout(total=timeout_seconds), internal_token)

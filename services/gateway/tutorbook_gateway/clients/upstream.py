@@ -1,9 +1,12 @@
-"""Failures of upstream calls, turned into gateway errors."""
+"""Calls to the gateway's upstream services: one way to open a session and to label a request, and their
+failures turned into gateway errors."""
 
 import aiohttp
 import msgspec
 
-from tutorbook_common.errors import BadRequestError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from tutorbook_service.errors import BadRequestError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from tutorbook_service.internal_auth import bearer_header
+from tutorbook_service.request_context import REQUEST_ID_HEADER, current_request_id
 
 RETRY_UNREACHABLE_SECONDS = 5
 # Idle pooled connections are dropped before uvicorn's 5 s keep-alive closes them on the other side, so a
@@ -13,6 +16,22 @@ KEEPALIVE_SECONDS = 4.0
 
 def upstream_connector() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS)
+
+
+def upstream_session(
+    base_url: str | None, timeout: aiohttp.ClientTimeout, internal_token: str
+) -> aiohttp.ClientSession:
+    """A pooled session to an internal service, sending the internal token on every request."""
+    return aiohttp.ClientSession(
+        base_url=base_url, timeout=timeout, headers=bearer_header(internal_token), connector=upstream_connector()
+    )
+
+
+def request_headers() -> dict[str, str]:
+    """JSON, and the current request id, so the upstream's logs can be matched with the gateway's."""
+    request_id = current_request_id()
+    headers = {"content-type": "application/json"}
+    return {**headers, REQUEST_ID_HEADER: request_id} if request_id else headers
 
 
 class UpstreamCallError(UpstreamError):

@@ -8,12 +8,12 @@ from typing import Any
 import msgspec
 from litestar import Response, Router, get, post
 
-from tutorbook_common.adapter_card import NAME_PATTERN
-from tutorbook_common.advisor import recommend
-from tutorbook_common.advisor.decision import TITLES
-from tutorbook_common.advisor.measured import COMPARISON_FILE, PLOTS, Measured, best_measured, read_comparison
-from tutorbook_common.advisor.questionnaire import QUESTIONS, AnswerError, parse_answers
-from tutorbook_common.errors import BadRequestError, NotFoundError
+from tutorbook_adapter_format.card import NAME_PATTERN
+from tutorbook_gateway.advisor import recommend
+from tutorbook_gateway.advisor.decision import TITLES
+from tutorbook_gateway.advisor.measured import COMPARISON_FILE, PLOTS, Measured, best_measured, read_comparison
+from tutorbook_gateway.advisor.questionnaire import QUESTIONS, AnswerError, parse_answers
+from tutorbook_service.errors import BadRequestError, NotFoundError
 
 log = logging.getLogger(__name__)
 

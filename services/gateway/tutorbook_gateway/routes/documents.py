@@ -4,9 +4,9 @@ from urllib.parse import quote
 from litestar import Request, Response, Router, delete, get, post
 from litestar.datastructures import State
 
-from tutorbook_common.errors import BadRequestError
 from tutorbook_gateway.auth import require_admin_key
 from tutorbook_gateway.services import GatewayServices
+from tutorbook_service.errors import BadRequestError
 
 DOCUMENTS_PATH = "/v1/documents"
 

@@ -5,10 +5,10 @@ import msgspec
 from litestar import get, post
 from litestar.datastructures import State
 
-from tutorbook_common.errors import BadRequestError, NotFoundError
 from tutorbook_gateway.auth import require_admin_key
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, FeedbackStore, Rating
+from tutorbook_service.errors import BadRequestError, NotFoundError
 
 MAX_LISTED = 1000
 MAX_RESPONSE_ID_CHARS = 1000

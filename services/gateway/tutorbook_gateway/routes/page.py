@@ -10,7 +10,7 @@ from pathlib import Path
 
 from litestar import Response, Router, get
 
-from tutorbook_common.errors import NotFoundError
+from tutorbook_service.errors import NotFoundError
 
 PAGE_DIR = Path(__file__).resolve().parent.parent / "page"
 ASSETS_PATH = "/ui"

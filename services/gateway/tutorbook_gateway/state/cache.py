@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from tutorbook_common.index_version import INDEX_VERSION_KEY
 from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_service.index_version import INDEX_VERSION_KEY
 
 
 class CachedAnswer(msgspec.Struct):

@@ -4,8 +4,8 @@ import re
 
 import msgspec
 
-from tutorbook_common.errors import BadRequestError
 from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_service.errors import BadRequestError
 
 SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 CHARS_PER_TOKEN = 4  # a rough, tokenizer-free estimate: budgets are approximate by design

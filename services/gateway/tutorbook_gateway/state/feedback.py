@@ -5,8 +5,8 @@ from typing import Literal
 
 import msgspec
 
-from tutorbook_common.errors import ConflictError
 from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_service.errors import ConflictError
 
 Rating = Literal["up", "down"]
 # How the claim check found an answer written from passages, kept beside its id until feedback may come.

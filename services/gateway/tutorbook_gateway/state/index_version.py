@@ -9,8 +9,8 @@ cache then checks freshness the way it always did (with the entry, in one round 
 import asyncio
 import logging
 
-from tutorbook_common.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
 from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError
+from tutorbook_service.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
 
 RESUBSCRIBE_SECONDS = 1.0
 log = logging.getLogger("tutorbook.index_version")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from tutorbook_common.errors import RateLimitedError, ServiceUnavailableError
 from tutorbook_gateway.state.backend import BucketStep, StateBackend, StateUnavailableError
+from tutorbook_service.errors import RateLimitedError, ServiceUnavailableError
 
 SECONDS_PER_MINUTE = 60.0
 log = logging.getLogger("tutorbook.rate_limits")

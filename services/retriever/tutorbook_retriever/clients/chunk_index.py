@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from qdrant_client import models
 
-from tutorbook_retriever.clients.qdrant import QdrantCollection
+from tutorbook_retriever.clients.qdrant import QdrantCollection, cosine_vectors
 from tutorbook_retriever.lexical import SparseVector
 
 DENSE = "dense"
@@ -65,17 +65,12 @@ def document_condition(doc_id: str) -> models.FieldCondition:
 
 class QdrantChunkIndex(QdrantCollection):
     def ensure(self, dimension: int) -> None:
-        with self._qdrant.guard():
-            if self._client.collection_exists(self._collection):
-                return
-            self._client.create_collection(
-                self._collection,
-                vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
-                sparse_vectors_config={LEXICAL: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            )
-            if self._qdrant.server:  # local mode scans every point anyway and warns about payload indexes
-                for key in ("doc_id", "content_hash"):
-                    self._client.create_payload_index(self._collection, key, models.PayloadSchemaType.KEYWORD)
+        keyword = models.PayloadSchemaType.KEYWORD
+        self._create_if_missing(
+            {DENSE: cosine_vectors(dimension)},
+            sparse={LEXICAL: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            indexes={"doc_id": keyword, "content_hash": keyword},
+        )
 
     def write(self, points: list[ChunkPoint]) -> None:
         structs = [

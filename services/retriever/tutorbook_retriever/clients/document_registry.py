@@ -68,9 +68,7 @@ class QdrantDocumentRegistry(QdrantCollection):
     _known_version: int | None = None
 
     def ensure(self) -> None:
-        with self._qdrant.guard():
-            if not self._client.collection_exists(self._collection):
-                self._client.create_collection(self._collection, vectors_config={})
+        self._create_if_missing({})
 
     def get(self, doc_id: str) -> DocumentRecord | None:
         with self._qdrant.guard():

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
 
 
 @dataclass
@@ -42,3 +42,23 @@ class QdrantCollection:
         self._qdrant = qdrant
         self._client = qdrant.client
         self._collection = collection
+
+    def _create_if_missing(
+        self,
+        vectors: dict[str, models.VectorParams] | models.VectorParams,
+        sparse: dict[str, models.SparseVectorParams] | None = None,
+        indexes: dict[str, models.PayloadSchemaType] | None = None,
+    ) -> None:
+        """The collection, created when it does not exist, with a payload index on each filtered field (on a
+        server: local mode scans every point anyway, and warns about payload indexes)."""
+        with self._qdrant.guard():
+            if self._client.collection_exists(self._collection):
+                return
+            self._client.create_collection(self._collection, vectors_config=vectors, sparse_vectors_config=sparse)
+            if self._qdrant.server:
+                for key, schema in (indexes or {}).items():
+                    self._client.create_payload_index(self._collection, key, schema)
+
+
+def cosine_vectors(dimension: int) -> models.VectorParams:
+    return models.VectorParams(size=dimension, distance=models.Distance.COSINE)

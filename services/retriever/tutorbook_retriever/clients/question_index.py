@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from qdrant_client import models
 
-from tutorbook_retriever.clients.qdrant import QdrantCollection, QdrantHandle
+from tutorbook_retriever.clients.qdrant import QdrantCollection, QdrantHandle, cosine_vectors
 
 NAMESPACE = uuid.UUID("8d0f6a57-3c1e-4f55-b1a8-1f5e7c2b9e44")
 
@@ -46,12 +46,7 @@ class QdrantQuestionIndex(QdrantCollection):
         self._max_questions = max_questions
 
     def ensure(self, dimension: int) -> None:
-        with self._qdrant.guard():
-            if not self._client.collection_exists(self._collection):
-                self._client.create_collection(
-                    self._collection,
-                    vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-                )
+        self._create_if_missing(cosine_vectors(dimension), indexes={"index_version": models.PayloadSchemaType.INTEGER})
 
     def put(self, key: str, question: str, index_version: int, vector: list[float]) -> bool:
         """Whether the question was kept (False: the index is full of questions at this version)."""

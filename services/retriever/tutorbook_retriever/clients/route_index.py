@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from qdrant_client import models
 
-from tutorbook_retriever.clients.qdrant import QdrantCollection
+from tutorbook_retriever.clients.qdrant import QdrantCollection, cosine_vectors
 
 NAMESPACE = uuid.UUID("7b2e9d14-35c8-4f0a-bd61-0c9a8e4f2d73")
 SCROLL_PAGE = 1000
@@ -41,12 +41,7 @@ def adapter_filter(adapter: str) -> models.Filter:
 
 class QdrantRouteIndex(QdrantCollection):
     def ensure(self, dimension: int) -> None:
-        with self._qdrant.guard():
-            if not self._client.collection_exists(self._collection):
-                self._client.create_collection(
-                    self._collection,
-                    vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-                )
+        self._create_if_missing(cosine_vectors(dimension), indexes={"adapter": models.PayloadSchemaType.KEYWORD})
 
     def replace(self, adapter: str, examples: list[str], vectors: list[list[float]]) -> None:
         points = [

@@ -8,7 +8,7 @@ from typing import Protocol
 import redis
 from redis.exceptions import RedisError
 
-from tutorbook_common.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
+from tutorbook_service.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
 
 log = logging.getLogger("tutorbook.index_version")
 

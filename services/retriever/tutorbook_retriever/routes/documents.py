@@ -1,7 +1,6 @@
 from litestar import delete, get, post
 from litestar.datastructures import State
 
-from tutorbook_common.errors import NotFoundError, ServiceError
 from tutorbook_retriever.ingestion import delete_document, ingest_documents
 from tutorbook_retriever.schemas import (
     DeleteResponse,
@@ -13,6 +12,7 @@ from tutorbook_retriever.schemas import (
     IngestResponse,
 )
 from tutorbook_retriever.services import RetrieverServices
+from tutorbook_service.errors import NotFoundError, ServiceError
 
 
 @post("/v1/documents", status_code=200, sync_to_thread=True)

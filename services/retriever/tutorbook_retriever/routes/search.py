@@ -6,7 +6,6 @@ import numpy as np
 from litestar import post, put
 from litestar.datastructures import State
 
-from tutorbook_common.errors import BadRequestError
 from tutorbook_retriever.schemas import (
     AnsweredQuestion,
     EmbedRequest,
@@ -20,6 +19,7 @@ from tutorbook_retriever.schemas import (
 )
 from tutorbook_retriever.search import MAX_QUERY_CHARS, search_chunks, validate_filters, validate_query
 from tutorbook_retriever.services import RetrieverServices
+from tutorbook_service.errors import BadRequestError
 
 log = logging.getLogger("tutorbook.search")
 MAX_EMBED_TEXTS = 32

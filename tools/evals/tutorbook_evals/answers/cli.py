@@ -17,8 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from tutorbook_common.grounding.policy import ClaimsPolicy
-from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_config.local_keys import MissingKeyError, admin_key
 from tutorbook_evals.answers.judge_replay import judge_sweep, judge_table
 from tutorbook_evals.answers.questions import ANSWER_SETS, Question, questions_of
 from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, key_of, policy_text
@@ -28,6 +27,7 @@ from tutorbook_evals.compare.datasets import builtin_qa
 from tutorbook_evals.compare.runner import gateway_client
 from tutorbook_evals.compare.runs import ingest
 from tutorbook_evals.routing_set import default_eval_data
+from tutorbook_grounding.policy import ClaimsPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 

@@ -7,11 +7,11 @@ a reference (token F1, containment)."""
 from collections.abc import Sequence
 from typing import Any
 
-from tutorbook_common.grounding.judging import claims_at
-from tutorbook_common.grounding.policy import ClaimsPolicy
-from tutorbook_common.grounding.support import Claim
 from tutorbook_evals.answers.scoring import catch_rates, correctness, policy_text
 from tutorbook_evals.answers.tables import markdown_table
+from tutorbook_grounding.judging import claims_at
+from tutorbook_grounding.policy import ClaimsPolicy
+from tutorbook_grounding.support import Claim
 
 
 def replayed(record: dict[str, Any], threshold: float | None) -> dict[str, Any]:

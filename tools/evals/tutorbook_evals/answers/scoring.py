@@ -5,10 +5,10 @@ right ones it wrongly changes."""
 from collections.abc import Sequence
 from typing import Any
 
-from tutorbook_common.grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy
-from tutorbook_common.grounding.sentences import normalised, split_sentences
-from tutorbook_common.grounding.support import Claim, Passage
 from tutorbook_evals.compare.metrics import contains_reference, mean, percentile, token_f1, yes_no_correct
+from tutorbook_grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy
+from tutorbook_grounding.sentences import normalised, split_sentences
+from tutorbook_grounding.support import Claim, Passage
 
 
 def repeats_a_sentence(answer: str) -> bool:

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tutorbook_common.grounding.policy import ClaimsPolicy
+from tutorbook_grounding.policy import ClaimsPolicy
 
 
 def figure(value: Any) -> str:

@@ -6,7 +6,7 @@ the same code."""
 
 import time
 
-from tutorbook_common.embedding_classifier import logits
+from tutorbook_adapter_format.embedding_classifier import logits
 from tutorbook_evals.compare.datasets import ClassificationSet
 from tutorbook_evals.compare.runner import Observation
 from tutorbook_gateway.classification import classification_from_logprobs

@@ -15,8 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tutorbook_common.advisor.measured import Comparison
-from tutorbook_common.local_keys import MissingKeyError, admin_key
+from tutorbook_config.local_keys import MissingKeyError, admin_key
 from tutorbook_evals.compare.datasets import (
     CLASSIFICATION_SETS,
     QA_SETS,
@@ -30,6 +29,7 @@ from tutorbook_evals.compare.datasets import (
 )
 from tutorbook_evals.compare.runs import qa_split, run_classification, run_qa
 from tutorbook_evals.routing_set import default_eval_data
+from tutorbook_gateway.advisor.measured import Comparison
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import msgspec
 
-from tutorbook_common.advisor.measured import (
+from tutorbook_evals.compare.paths import PATH_TITLES
+from tutorbook_gateway.advisor.measured import (
     COMPARISON_FILE,
     LATENCY_PLOT,
     PLOTS,
@@ -14,7 +15,6 @@ from tutorbook_common.advisor.measured import (
     TOKENS_PLOT,
     Comparison,
 )
-from tutorbook_evals.compare.paths import PATH_TITLES
 
 REPORT_FILE = "report.md"
 COLUMNS = ("accuracy", "macro_f1", "calibration_error", "token_f1", "contains_reference", "yes_no_accuracy",

@@ -6,13 +6,13 @@ import sys
 
 import httpx
 
-from tutorbook_common.advisor.measured import PathResult
 from tutorbook_evals.compare.baseline import embedding_classifier
 from tutorbook_evals.compare.datasets import ClassificationSet, QASet
 from tutorbook_evals.compare.paths import PATH_TITLES, classification_paths, pick_shots, qa_paths
 from tutorbook_evals.compare.runner import gateway_client, run_path
 from tutorbook_evals.compare.summary import classification_result, qa_result
 from tutorbook_evals.retrieval_corpora import EvalQuestion
+from tutorbook_gateway.advisor.measured import PathResult
 
 Confidences = dict[str, list[tuple[float, bool]]]
 QA_SHOTS = 3

@@ -1,8 +1,7 @@
 """From a path's observations to its figures (:class:`PathResult`, the shape the advisor reads), and from
 all paths to the recommendation for the dataset, with its reasons."""
 
-from tutorbook_common.adapter_card import closest_label
-from tutorbook_common.advisor.measured import Comparison, PathResult, best_measured
+from tutorbook_adapter_format.card import closest_label
 from tutorbook_evals.compare.datasets import ClassificationSet
 from tutorbook_evals.compare.metrics import (
     accuracy,
@@ -16,6 +15,7 @@ from tutorbook_evals.compare.metrics import (
 )
 from tutorbook_evals.compare.runner import Observation
 from tutorbook_evals.retrieval_corpora import EvalQuestion
+from tutorbook_gateway.advisor.measured import Comparison, PathResult, best_measured
 
 RETRAIN_NOTE = {
     "adapter": "retrain and compare again when the labels or the task change",

@@ -7,7 +7,7 @@ from tempfile import TemporaryDirectory
 
 import httpx
 
-from tutorbook_common.adapter_card import classifier_messages
+from tutorbook_adapter_format.card import classifier_messages
 from tutorbook_evals.compare.datasets import ClassificationSet
 
 

@@ -8,7 +8,7 @@ export const ROUTE_TITLES = {
   abstain: "Not sure",
 };
 
-// Citation marks as the gateway reads them (CITATION_MARK in tutorbook_common.grounding.sentences).
+// Citation marks as the gateway reads them (CITATION_MARK in tutorbook_grounding.sentences).
 const CITATION = /\[\s*([0-9]{1,2}(?:\s*[,\u2013-]\s*[0-9]{1,2})*)\s*\]/g;
 const CITATION_WITH_SPACE = /\s*\[\s*([0-9]{1,2}(?:\s*[,\u2013-]\s*[0-9]{1,2})*)\s*\]/g;
 // How the gateway marks an unsupported sentence under the flag policy (UNSUPPORTED_MARK in policy.py).
@@ -78,7 +78,7 @@ export function quotedSegments(passage, quotes) {
   return segments;
 }
 
-// The source numbers a mark names, as the gateway reads them (tutorbook_common.grounding.sentences):
+// The source numbers a mark names, as the gateway reads them (tutorbook_grounding.sentences):
 // "[2]" -> [2], "[1, 3]" -> [1, 3], "[1-3]" -> [1, 2, 3]; a backwards range ("[3-1]") names none.
 export function citationNumbers(mark) {
   const numbers = [];

@@ -13,8 +13,8 @@ from qdrant_client import QdrantClient
 
 from tutorbook_retriever.clients.chunk_index import DENSE, LEXICAL, ChunkPoint
 from tutorbook_retriever.clients.document_registry import record_from_payload
+from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.lexical import SparseVector
-from tutorbook_retriever.store import Store
 
 log = logging.getLogger(__name__)
 PAGE = 1000

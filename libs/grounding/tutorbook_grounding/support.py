@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tutorbook_common.grounding.facts import codes, missing_facts, negated, quantities
-from tutorbook_common.grounding.sentences import split_sentences, without_citations, words
+from tutorbook_grounding.facts import codes, missing_facts, negated, quantities
+from tutorbook_grounding.sentences import split_sentences, without_citations, words
 
 STOPWORDS_TEXT = """a an the and or but if then of to in on at by for with from as is are was were be been being
 it its this that these those you your yours we our i me my he she they them their there here do does did can could

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from tutorbook_common.checked_json import decode_checked
+from tutorbook_adapter_format.checked_json import decode_checked
 
 CARD_FILE = "tutorbook.json"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -21,7 +21,7 @@ MAX_ROUTE_EXAMPLE_CHARS = 2000
 
 TaskType = Literal["generative", "classifier"]
 # "lora": a LoRA adapter vLLM serves; "embedding_classifier": a linear classifier on the retriever's
-# embeddings that the gateway serves itself (tutorbook_common.embedding_classifier). For the latter,
+# embeddings that the gateway serves itself (tutorbook_adapter_format.embedding_classifier). For the latter,
 # base_model names the embedder.
 TutorKind = Literal["lora", "embedding_classifier"]
 

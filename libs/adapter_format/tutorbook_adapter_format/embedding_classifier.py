@@ -17,10 +17,10 @@ import math
 
 import msgspec
 
-from tutorbook_common.checked_json import decode_checked
+from tutorbook_adapter_format.checked_json import decode_checked
+from tutorbook_adapter_format.probabilities import softmax
 
 CLASSIFIER_FILE = "classifier.json"
-DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"  # the retriever's default model, as it names it
 MAX_DIMENSION = 4096
 MAX_WEIGHT = 1e6  # far above what a regularised regression learns; refuses garbage
 
@@ -80,10 +80,3 @@ def logits(classifier: LinearClassifier, vector: list[float]) -> dict[str, float
 def probabilities(classifier: LinearClassifier, vector: list[float]) -> dict[str, float]:
     """Each label's probability for an embedded message: the softmax of the logits over the labels."""
     return softmax(logits(classifier, vector))
-
-
-def softmax(scores: dict[str, float], temperature: float = 1.0) -> dict[str, float]:
-    top = max(scores.values())
-    weights = {label: math.exp((score - top) / temperature) for label, score in scores.items()}
-    total = sum(weights.values())
-    return {label: weight / total for label, weight in weights.items()}

@@ -7,7 +7,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import MiddlewareProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from tutorbook_common.errors import UnauthorizedError, send_service_error
+from tutorbook_service.errors import UnauthorizedError, send_service_error
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 

@@ -10,8 +10,8 @@
 import enum
 from collections.abc import Sequence
 
-from tutorbook_common.grounding.sentences import cited_numbers, without_citations
-from tutorbook_common.grounding.support import Claim, Passage
+from tutorbook_grounding.sentences import cited_numbers, without_citations
+from tutorbook_grounding.support import Claim, Passage
 
 UNSUPPORTED_MARK = "(not found in the sources)"
 NOT_SURE = "Not sure: the sources do not say this directly."

@@ -3,8 +3,8 @@ of a ``tutorbook-compare`` run that confirm or overrule it."""
 
 from typing import Any
 
-from tutorbook_common.advisor.decision import NEXT_STEPS, TITLES, advise
-from tutorbook_common.advisor.measured import Measured
+from tutorbook_gateway.advisor.decision import NEXT_STEPS, TITLES, advise
+from tutorbook_gateway.advisor.measured import Measured
 
 
 def recommend(answers: dict[str, str], measured: Measured | None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The approach advisor's questions: what each asks, the answers it allows, and why it matters.
 
 One owner for the questionnaire: the gateway serves it (``GET /v1/advisor``), ``tutorbook-advise`` asks it
-on a terminal, and :mod:`tutorbook_common.advisor.decision` reads the answers.
+on a terminal, and :mod:`tutorbook_gateway.advisor.decision` reads the answers.
 """
 
 from dataclasses import dataclass

@@ -104,7 +104,7 @@ def fine_tuning_reasons(answers: dict[str, str]) -> list[Reason]:
 
 
 def advise(answers: dict[str, str]) -> Advice:
-    """``answers`` as returned by :func:`~tutorbook_common.advisor.questionnaire.parse_answers`."""
+    """``answers`` as returned by :func:`~tutorbook_gateway.advisor.questionnaire.parse_answers`."""
     retrieval = retrieval_reasons(answers)
     tuning = fine_tuning_reasons(answers)
     tune = not any(reason.effect == "against" for reason in tuning)

@@ -7,7 +7,7 @@ cannot" is not "you can"."""
 
 import re
 
-from tutorbook_common.grounding.sentences import without_citations
+from tutorbook_grounding.sentences import without_citations
 
 # A number (1,200 / 2.5 / 40) with an optional currency before and unit after; not one inside a code (AP3-F).
 QUANTITY = re.compile(

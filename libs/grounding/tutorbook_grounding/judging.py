@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tutorbook_common.grounding.sentences import without_citations
-from tutorbook_common.grounding.support import NOT_CLOSE, Candidate, Claim, Passage, disagreement
+from tutorbook_grounding.sentences import without_citations
+from tutorbook_grounding.support import NOT_CLOSE, Candidate, Claim, Passage, disagreement
 
 YES, NO = "Yes", "No"
 OVERRULED = "the judge finds"  # how the reason of a claim the judge overruled begins

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request
 
-from tutorbook_common.errors import BadRequestError
+from tutorbook_service.errors import BadRequestError
 
 
 class JsonBodyRequest(Request[Any, Any, Any]):

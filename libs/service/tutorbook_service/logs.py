@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any
 
-from tutorbook_common.request_context import current_request_id
+from tutorbook_service.request_context import current_request_id
 
 STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "color_message", "taskName",
