@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint typecheck unit integration e2e clean
+.PHONY: install run test lint typecheck unit integration e2e clean settings-docs
 
 install:
 	@bash scripts/install.sh
@@ -28,6 +28,10 @@ e2e: install
 
 test: lint typecheck
 	$(PY) -m pytest tests
+
+# docs/settings.md from the settings classes (a test fails when it is stale).
+settings-docs: install
+	$(PY) -m tutorbook_devstack.settings_reference
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
@@ -56,7 +60,7 @@ eval-answers: install
 	$(PY) -m tutorbook_evals.answers score data/answers/latest.json --labels docs/answers/labelled-answers.jsonl
 
 # The grounded reader: RAFT-style examples from the Smart TV manual, then a LoRA adapter (about 13 minutes
-# on 2 CPU cores); upload it and set TUTORBOOK_RAG_READER_ADAPTER=grounded-reader (docs/answers.md).
+# on 2 CPU cores); upload it and set TUTORBOOK_GATEWAY_ANSWERS__READER_ADAPTER=grounded-reader (docs/answers.md).
 grounded-reader: install
 	$(VENV)/bin/tutorbook-build-reader-data $(EVAL_DATA) --output data/reader/train.jsonl
 	$(VENV)/bin/tutorbook-train-adapter data/reader/train.jsonl --name grounded-reader --max-length 512 --epochs 2 \

@@ -39,7 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         generator_port=free_port(),
         redis_port=free_port(),
         redis_persistent=False,
-        extra_env={"TUTORBOOK_VLLM_EXTRA_ARGS": "--enable-log-requests"},  # vLLM logs each request's id
+        extra_env={"TUTORBOOK_GENERATOR_ENGINE__EXTRA_ARGS": "--enable-log-requests"},  # vLLM logs each request's id
     )
     with running_stack(config) as running:
         print("ready after (s):", running.ready_seconds())
@@ -80,7 +80,7 @@ def another_gateway(stack: Stack, name: str, settings: dict[str, str]) -> Iterat
     """A second gateway process on the stack's Redis, retriever and generator, with other ``settings``
     (environment variables); its URL."""
     port = free_port()
-    env = {**stack.env, "TUTORBOOK_GATEWAY_PORT": str(port), **settings}
+    env = {**stack.env, "TUTORBOOK_GATEWAY_SERVER__PORT": str(port), **settings}
     gateway = start_service(name, [sys.executable, "-m", "tutorbook_gateway"], env, stack.log_dir)
     try:
         url = stack.config.url(port)

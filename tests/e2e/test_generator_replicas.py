@@ -1,4 +1,4 @@
-"""Two real vLLM replicas behind one gateway (``TUTORBOOK_GENERATOR_REPLICAS``): both answer while both
+"""Two real vLLM replicas behind one gateway (``TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS``): both answer while both
 live; an adapter one replica does not serve is answered by the other; when one is killed with SIGKILL
 under traffic, its requests move to the other and not one request fails; the skips are counted. The
 second replica and the second gateway share the stack's Redis, retriever and model cache; the second
@@ -28,7 +28,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 def second_replica(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ServiceProcess]]:
     port = free_port()
     own_folder = str(tmp_path_factory.mktemp("replica-b-adapters"))
-    env = {**stack.env, "TUTORBOOK_GENERATOR_PORT": str(port), "TUTORBOOK_ADAPTER_DIR": own_folder}
+    env = {**stack.env, "TUTORBOOK_GENERATOR_SERVER__PORT": str(port), "TUTORBOOK_ADAPTER_DIR": own_folder}
     launcher = [sys.executable, "-m", "tutorbook_generator.launcher"]
     replica = start_service("generator-b", launcher, env, stack.log_dir)
     try:
@@ -42,7 +42,7 @@ def second_replica(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture(scope="module")
 def balancing_gateway(stack: Stack, second_replica: tuple[str, ServiceProcess]) -> Iterator[str]:
     first = stack.config.url(stack.config.generator_port)
-    replicas = {"TUTORBOOK_GENERATOR_REPLICAS": f"{first},{second_replica[0]}"}
+    replicas = {"TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS": f"{first},{second_replica[0]}"}
     with another_gateway(stack, "gateway-b", replicas) as url:
         yield url
 

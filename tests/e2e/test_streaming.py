@@ -42,7 +42,7 @@ def test_a_client_disconnect_cancels_the_generation(stack: Stack, gateway_url: s
     body = {
         "model": "smollm2-135m-instruct",
         "messages": [{"role": "user", "content": "Repeat the word hello 1000 times."}],
-        "max_tokens": 1024,  # the ceiling (TUTORBOOK_MAX_TOKENS_LIMIT): still half a minute of work here
+        "max_tokens": 1024,  # the ceiling (TUTORBOOK_GATEWAY_LIMITS__MAX_TOKENS): still half a minute of work here
         "stream": True,
     }
     tokens_before = vllm_metric(stack, "vllm:generation_tokens_total")

@@ -10,6 +10,7 @@ from litestar.testing import TestClient
 
 from tests.integration.adapter_archives import SMOLLM2_CONFIG
 from tests.unit.fakes import ADMIN, WARRANTY, FakeGenerator, FakeRetriever
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.adapters.loading import LoadResult, ReplicaModels
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
@@ -54,10 +55,10 @@ class Gateway:
         self.retriever = FakeRetriever([WARRANTY])
         self.loader = FakeLoader()
         self.generator = FakeGenerator()
-        settings = GatewaySettings(
-            api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", data_dir=tmp_path,
-            base_model_config=config,
-            adapter_unload_grace_seconds=0, **overrides,
+        settings = configured(GatewaySettings, 
+            keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__data_dir=tmp_path,
+            adapters__base_model_config=config,
+            adapters__unload_grace_seconds=0, **overrides,
         )  # fmt: skip
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, loader=self.loader)
 

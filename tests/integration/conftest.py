@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN, RedisServer, free_port, internal_client
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.state.backend import StateBackend
 from tutorbook_gateway.state.memory import MemoryBackend
 from tutorbook_gateway.state.redis_backend import RedisBackend
@@ -29,18 +30,18 @@ def embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(params=QDRANT_BACKENDS)
 def retriever_settings(request: pytest.FixtureRequest, tmp_path: Path) -> RetrieverSettings:
-    """Qdrant Edge (the embedded default) always; a Qdrant server too when TUTORBOOK_QDRANT_URL is set."""
+    """Qdrant Edge (the embedded default) always; a Qdrant server too when TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is set."""
     if request.param == "server":
-        url = os.environ.get("TUTORBOOK_QDRANT_URL", "")
+        url = os.environ.get("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL", "")
         if not url:
-            pytest.skip("TUTORBOOK_QDRANT_URL is not set: no Qdrant server to test against")
-        return RetrieverSettings(
-            data_dir=tmp_path,
-            qdrant_url=url,
-            collection_prefix=f"test_{uuid.uuid4().hex}",
-            internal_token=INTERNAL_TOKEN,
+            pytest.skip("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is not set: no Qdrant server to test against")
+        return configured(RetrieverSettings, 
+            shared__data_dir=tmp_path,
+            store__qdrant_url=url,
+            store__collection_prefix=f"test_{uuid.uuid4().hex}",
+            shared__internal_token=INTERNAL_TOKEN,
         )
-    return RetrieverSettings(data_dir=tmp_path, max_document_chars=20_000, internal_token=INTERNAL_TOKEN)
+    return configured(RetrieverSettings, shared__data_dir=tmp_path, ingest__max_document_chars=20_000, shared__internal_token=INTERNAL_TOKEN)
 
 
 @pytest.fixture

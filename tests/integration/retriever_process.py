@@ -13,11 +13,11 @@ def start_retriever(data_dir: Path, port: int) -> ServiceProcess:
     env = dict(
         os.environ,
         TUTORBOOK_DATA_DIR=str(data_dir),
-        TUTORBOOK_RETRIEVER_PORT=str(port),
+        TUTORBOOK_RETRIEVER_SERVER__PORT=str(port),
         TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
         HF_HUB_OFFLINE="1",
     )
-    env.pop("TUTORBOOK_QDRANT_URL", None)  # the embedded store, on disk in data_dir
+    env.pop("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL", None)  # the embedded store, on disk in data_dir
     service = start_service("retriever", [sys.executable, "-m", "tutorbook_retriever"], env, data_dir / "logs")
     wait_ready(service, f"http://127.0.0.1:{port}/readyz", timeout=120)
     return service

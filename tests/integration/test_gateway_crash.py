@@ -42,14 +42,14 @@ def start_gateway(data_dir: Path, port: int, upstream: str = "") -> ServiceProce
     env = dict(
         os.environ,
         TUTORBOOK_DATA_DIR=str(data_dir),
-        TUTORBOOK_GATEWAY_PORT=str(port),
-        TUTORBOOK_API_KEYS="user-key-for-tests-0001",
-        TUTORBOOK_ADMIN_KEYS="admin-key-for-tests-0001",
+        TUTORBOOK_GATEWAY_SERVER__PORT=str(port),
+        TUTORBOOK_GATEWAY_KEYS__API_KEYS="user-key-for-tests-0001",
+        TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS="admin-key-for-tests-0001",
         TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
         TUTORBOOK_REDIS_URL="",
         # Nothing there unless a stand-in is given: uploads are stored, then fail to load.
-        TUTORBOOK_RETRIEVER_URL=upstream or f"http://127.0.0.1:{free_port()}",
-        TUTORBOOK_GENERATOR_URL=upstream or f"http://127.0.0.1:{free_port()}",
+        TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL=upstream or f"http://127.0.0.1:{free_port()}",
+        TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_URL=upstream or f"http://127.0.0.1:{free_port()}",
     )
     service = start_service("gateway", [sys.executable, "-m", "tutorbook_gateway"], env, data_dir / "logs", append=True)
     wait_ready(service, f"http://127.0.0.1:{port}/healthz", timeout=60)

@@ -56,7 +56,7 @@ def test_chat_survives_redis_going_away_and_uses_it_again_when_back(redis_server
 
 @pytest.mark.parametrize("fail_open", [True, False])
 def test_rate_limits_fail_open_or_closed_when_redis_is_down(redis_server: RedisServer, fail_open: bool) -> None:
-    gateway = Gateway(redis_server.url, rate_limit_fail_open=fail_open, rate_limit_lease_seconds=0)
+    gateway = Gateway(redis_server.url, limits__fail_open=fail_open, limits__lease_seconds=0)
     with gateway.client() as client:
         assert ask(client, "warranty?").status_code == 200
         redis_server.stop()
@@ -75,9 +75,9 @@ def test_a_lease_admits_without_redis_until_it_is_used_up(redis_server: RedisSer
     nine need no Redis at all (it is stopped), the one after that asks Redis again and, failing closed, is
     refused."""
     settings: dict[str, Any] = {
-        "rate_limit_requests_per_minute": 120,
-        "rate_limit_lease_seconds": 5,
-        "rate_limit_fail_open": False,
+        "limits__requests_per_minute": 120,
+        "limits__lease_seconds": 5,
+        "limits__fail_open": False,
     }
     gateway = Gateway(redis_server.url, **settings)
     with gateway.client() as client:

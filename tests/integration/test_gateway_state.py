@@ -24,6 +24,7 @@ from tests.unit.fakes import (
     FakeGenerator,
     FakeRetriever,
 )
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
@@ -49,10 +50,10 @@ class Gateway:
         self.generator = FakeGenerator()
         self.catalog = FakeAdapterCatalog({"style": ActiveAdapter(STYLE_CARD, 1)})
         self.scratch = tempfile.TemporaryDirectory(prefix="tutorbook-test-")  # removed with this object
-        settings = GatewaySettings(
-            api_keys="user-key-for-tests-0001,other-key-for-tests-0001", admin_keys="admin-key-for-tests-0001",
-            base_model_name="base", redis_url=redis_url,
-            rag_min_score=0.5, data_dir=Path(self.scratch.name), **overrides,
+        settings = configured(GatewaySettings, 
+            keys__api_keys="user-key-for-tests-0001,other-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001",
+            shared__base_model_name="base", shared__redis_url=redis_url,
+            router__rag_min_score=0.5, shared__data_dir=Path(self.scratch.name), **overrides,
         )  # fmt: skip
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, adapters=self.catalog)
 
@@ -142,7 +143,7 @@ def test_a_streamed_answer_is_cached_and_replayed_as_a_stream(redis_url: str) ->
 
 
 def test_rate_limits_answer_429_with_retry_after(redis_url: str) -> None:
-    gateway = Gateway(redis_url, rate_limit_requests_per_minute=2)
+    gateway = Gateway(redis_url, limits__requests_per_minute=2)
     with gateway.client() as client:
         assert [ask(client, f"question {i}").status_code for i in range(2)] == [200, 200]
         refused = ask(client, "one too many")
@@ -172,10 +173,10 @@ def test_feedback_is_stored_with_the_route_and_counted(redis_url: str) -> None:
 
 
 def test_a_keys_own_limits_override_the_default(redis_url: str) -> None:
-    """TUTORBOOK_RATE_LIMIT_OVERRIDES names a key by its fingerprint (first 16 hex digits of its SHA-256)."""
+    """TUTORBOOK_GATEWAY_LIMITS__OVERRIDES names a key by its fingerprint (first 16 hex digits of its SHA-256)."""
     other = hashlib.sha256(b"other-key-for-tests-0001").hexdigest()[:16]
     overrides = json.dumps({other: {"requests_per_minute": 100}})
-    gateway = Gateway(redis_url, rate_limit_requests_per_minute=1, rate_limit_overrides=overrides)
+    gateway = Gateway(redis_url, limits__requests_per_minute=1, limits__overrides=overrides)
     with gateway.client() as client:
         assert [ask(client, f"question {n}").status_code for n in range(2)] == [200, 429]
         assert [ask(client, f"question {n}", OTHER_USER).status_code for n in range(5)] == [200] * 5
@@ -193,11 +194,11 @@ def test_recent_feedback_is_listed_newest_first_up_to_the_limit(redis_url: str) 
 
 
 def test_feedback_is_kept_only_for_its_lifetime(redis_url: str) -> None:
-    """An answer older than TUTORBOOK_FEEDBACK_TTL_SECONDS can no longer be rated, and ratings expire.
+    """An answer older than TUTORBOOK_GATEWAY_STATE__FEEDBACK_TTL_SECONDS can no longer be rated, and ratings expire.
     (Three seconds: an answer's ``created`` is a whole second, so a one-second lifetime could end before
     a busy machine gets the first rating in.)"""
     lifetime = 3
-    gateway = Gateway(redis_url, feedback_ttl_seconds=lifetime)
+    gateway = Gateway(redis_url, state__feedback_ttl_seconds=lifetime)
     with gateway.client() as client:
         rated = ask(client, "How long is the warranty?").json()
         assert (
@@ -218,7 +219,7 @@ def test_feedback_is_kept_only_for_its_lifetime(redis_url: str) -> None:
 
 
 def test_feedback_can_be_switched_off(redis_url: str) -> None:
-    gateway = Gateway(redis_url, feedback_enabled=False)
+    gateway = Gateway(redis_url, state__feedback_enabled=False)
     with gateway.client() as client:
         answer = ask(client, "How long is the warranty?").json()
         rated = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "up"}, headers=USER)
@@ -227,7 +228,7 @@ def test_feedback_can_be_switched_off(redis_url: str) -> None:
 
 
 def test_the_semantic_cache_answers_rephrased_questions_at_the_same_index_version(redis_url: str) -> None:
-    gateway = Gateway(redis_url, semantic_cache_enabled=True, semantic_cache_min_similarity=0.9)
+    gateway = Gateway(redis_url, cache__semantic_enabled=True, cache__semantic_min_similarity=0.9)
     with gateway.client() as client:
         assert ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
         rephrased = ask(client, "how long is the WARRANTY")
@@ -247,9 +248,9 @@ def test_the_semantic_cache_answers_rephrased_questions_at_the_same_index_versio
 
 
 def test_a_gateway_with_a_judge_never_answers_from_an_answer_checked_without_one(redis_url: str) -> None:
-    semantic: dict[str, Any] = {"semantic_cache_enabled": True, "semantic_cache_min_similarity": 0.9}
+    semantic: dict[str, Any] = {"cache__semantic_enabled": True, "cache__semantic_min_similarity": 0.9}
     plain = Gateway(redis_url, **semantic)
-    judged = Gateway(redis_url, retriever=plain.retriever, claims_judge_model="judge", **semantic)
+    judged = Gateway(redis_url, retriever=plain.retriever, claims__judge_model="judge", **semantic)
     with plain.client() as unjudged_client, judged.client() as judged_client:
         assert ask(unjudged_client, "How long is the warranty?").headers["x-tutorbook-cache"] == "miss"
         exact = ask(judged_client, "How long is the warranty?")
@@ -260,7 +261,7 @@ def test_a_gateway_with_a_judge_never_answers_from_an_answer_checked_without_one
 
 
 def test_an_answer_whose_judge_failed_is_not_cached(redis_url: str) -> None:
-    gateway = Gateway(redis_url, claims_judge_model="judge")
+    gateway = Gateway(redis_url, claims__judge_model="judge")
 
     async def failing(payload: dict[str, Any]) -> dict[str, Any]:
         raise UpstreamError("the judge is not served")
@@ -310,7 +311,7 @@ def test_a_bad_request_is_refused_the_same_whether_or_not_its_answer_is_cached(
 @pytest.mark.parametrize(("scope", "other_key_sees"), [("key", "miss"), ("shared", "hit")])
 def test_the_cache_is_per_key_unless_shared(redis_url: str, scope: str, other_key_sees: str) -> None:
     """By default a cache hit never tells one key what another asked; "shared" trades that for more hits."""
-    with Gateway(redis_url, cache_scope=scope).client() as client:
+    with Gateway(redis_url, cache__scope=scope).client() as client:
         assert ask(client, "Warranty?").headers["x-tutorbook-cache"] == "miss"
         assert ask(client, "Warranty?").headers["x-tutorbook-cache"] == "hit"
         assert ask(client, "Warranty?", OTHER_USER).headers["x-tutorbook-cache"] == other_key_sees

@@ -21,12 +21,12 @@ def test_metrics_count_every_workers_requests(tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
-        "TUTORBOOK_GATEWAY_PORT": str(port),
-        "TUTORBOOK_GATEWAY_WORKERS": "2",
-        "TUTORBOOK_API_KEYS": "right-key-0123456789",
+        "TUTORBOOK_GATEWAY_SERVER__PORT": str(port),
+        "TUTORBOOK_GATEWAY_SERVER__WORKERS": "2",
+        "TUTORBOOK_GATEWAY_KEYS__API_KEYS": "right-key-0123456789",
         "TUTORBOOK_INTERNAL_TOKEN": INTERNAL_TOKEN,
-        "TUTORBOOK_RETRIEVER_URL": "http://127.0.0.1:9",  # nothing there: this test needs no upstream
-        "TUTORBOOK_GENERATOR_URL": "http://127.0.0.1:9",
+        "TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL": "http://127.0.0.1:9",  # nothing there: this test needs no upstream
+        "TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_URL": "http://127.0.0.1:9",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     gateway = subprocess.Popen(

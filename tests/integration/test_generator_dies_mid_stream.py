@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN
 from tests.unit.fakes import RETURNS, WARRANTY, FakeRetriever
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -54,9 +55,9 @@ def generator_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def test_a_stream_the_generator_abandons_ends_with_an_error_the_sdk_raises(generator_url: str) -> None:
-    settings = GatewaySettings(
-        api_keys=USER_KEY, admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
-        base_model_name="base", generator_url=generator_url, rag_min_score=0.5,
+    settings = configured(GatewaySettings, 
+        keys__api_keys=USER_KEY, keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base", upstreams__generator_url=generator_url, router__rag_min_score=0.5,
     )  # fmt: skip
     app = create_app(settings, retriever=FakeRetriever([WARRANTY, RETURNS]))
     with TestClient(app) as http:

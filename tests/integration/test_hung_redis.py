@@ -1,5 +1,5 @@
 """A Redis that accepts connections and never answers (hung, or a network that drops replies): chat
-still answers, each state operation giving up after TUTORBOOK_REDIS_TIMEOUT_SECONDS (sessions and the
+still answers, each state operation giving up after TUTORBOOK_GATEWAY_STATE__REDIS_TIMEOUT_SECONDS (sessions and the
 cache degrade to nothing, rate limits fail open), and /readyz says Redis failed. Real sockets."""
 
 import time
@@ -8,15 +8,16 @@ from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN
 from tests.unit.fakes import RETURNS, USER, WARRANTY, FakeGenerator, FakeRetriever
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
 
 def test_chat_answers_through_a_hung_redis_within_its_timeouts(silent_address: tuple[str, int]) -> None:
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
-        base_model_name="base", redis_url="redis://{}:{}/0".format(*silent_address), redis_timeout_seconds=0.3,
-        rag_min_score=0.5,
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base", shared__redis_url="redis://{}:{}/0".format(*silent_address), state__redis_timeout_seconds=0.3,
+        router__rag_min_score=0.5,
     )  # fmt: skip
     app = create_app(settings, retriever=FakeRetriever([WARRANTY, RETURNS]), generator=FakeGenerator())
     with TestClient(app) as client:

@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN
 from tests.unit.fakes import RETURNS, USER, WARRANTY, FakeGenerator, FakeRetriever
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -23,10 +24,10 @@ def ask(client: TestClient[Any], question: str) -> tuple[Any, float]:
 
 
 def test_a_hung_generator_opens_the_circuit(silent_address: tuple[str, int]) -> None:
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
-        base_model_name="base", generator_url="http://{}:{}".format(*silent_address), upstream_timeout_seconds=0.5,
-        circuit_breaker_failures=2, circuit_breaker_open_seconds=30, cache_enabled=False,
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base", upstreams__generator_url="http://{}:{}".format(*silent_address), upstreams__generator_timeout_seconds=0.5,
+        upstreams__circuit_breaker_failures=2, upstreams__circuit_breaker_open_seconds=30, cache__enabled=False,
     )  # fmt: skip
     with TestClient(create_app(settings, retriever=FakeRetriever([WARRANTY, RETURNS]))) as client:
         for question in ("first", "second"):
@@ -49,10 +50,10 @@ def test_a_hung_generator_opens_the_circuit(silent_address: tuple[str, int]) -> 
 def test_a_hung_retriever_gets_a_504_that_names_it_and_small_talk_it_knows_still_answers(
     silent_address: tuple[str, int],
 ) -> None:
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
-        base_model_name="base", retriever_url="http://{}:{}".format(*silent_address), retriever_timeout_seconds=0.5,
-        cache_enabled=False,
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base", upstreams__retriever_url="http://{}:{}".format(*silent_address), upstreams__retriever_timeout_seconds=0.5,
+        cache__enabled=False,
     )  # fmt: skip
     with TestClient(create_app(settings, generator=FakeGenerator())) as client:
         body = {"model": "auto", "messages": [{"role": "user", "content": "How long is the warranty?"}]}

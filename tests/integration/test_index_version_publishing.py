@@ -6,6 +6,7 @@ import time
 import redis
 
 from tests.conftest import INTERNAL_TOKEN, RedisServer, internal_client
+from tutorbook_config.service_settings import configured
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.settings import RetrieverSettings
@@ -20,7 +21,7 @@ def published(server: RedisServer) -> int | None:
 def test_every_index_version_is_published_and_republished(
     tmp_path, embedder: SentenceTransformerEmbedder, redis_server: RedisServer
 ) -> None:
-    settings = RetrieverSettings(data_dir=tmp_path, redis_url=redis_server.url, internal_token=INTERNAL_TOKEN)
+    settings = configured(RetrieverSettings, shared__data_dir=tmp_path, shared__redis_url=redis_server.url, shared__internal_token=INTERNAL_TOKEN)
     with internal_client(create_app(settings, embedder=embedder)) as client:
         assert published(redis_server) == client.get("/v1/index-version").json()["index_version"]
         body = client.post("/v1/documents", json={"documents": [{"id": "a", "text": "Alpha text."}]}).json()

@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN, SAMPLES, internal_client
+from tutorbook_config.service_settings import configured
 from tutorbook_config.key_strength import WeakKeyError
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
@@ -92,7 +93,7 @@ def test_bad_searches_get_clear_errors(retriever: Client) -> None:
 
 
 def test_documents_survive_a_restart(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
-    settings = RetrieverSettings(data_dir=tmp_path, internal_token=INTERNAL_TOKEN)
+    settings = configured(RetrieverSettings, shared__data_dir=tmp_path, shared__internal_token=INTERNAL_TOKEN)
     with internal_client(create_app(settings, embedder=embedder)) as first:
         ingest(first, [{"id": "kettle", "text": "The kettle boils 1.7 litres."}])
     with internal_client(create_app(settings, embedder=embedder)) as second:
@@ -113,7 +114,7 @@ def test_only_the_gateway_with_the_internal_token_is_answered(retriever: Client)
 @pytest.mark.parametrize("token", ["", "short-token", "replace-with-a-long-random-key"])
 def test_the_retriever_refuses_to_start_with_a_weak_internal_token(tmp_path: Path, token: str) -> None:
     with pytest.raises(WeakKeyError, match="TUTORBOOK_INTERNAL_TOKEN"):
-        create_app(RetrieverSettings(data_dir=tmp_path, internal_token=token))
+        create_app(configured(RetrieverSettings, shared__data_dir=tmp_path, shared__internal_token=token))
 
 
 def test_answered_questions_are_bounded_and_earlier_versions_make_room(
@@ -121,7 +122,7 @@ def test_answered_questions_are_bounded_and_earlier_versions_make_room(
 ) -> None:
     """The semantic cache's questions: at most max_answered_questions; those answered at an earlier index
     version can never be served again, so they make room for the current version's."""
-    settings = RetrieverSettings(data_dir=tmp_path, internal_token=INTERNAL_TOKEN, max_answered_questions=2)
+    settings = configured(RetrieverSettings, shared__data_dir=tmp_path, shared__internal_token=INTERNAL_TOKEN, store__max_answered_questions=2)
 
     def remember(client: Client, key: str, question: str, version: int) -> bool:
         body = {"key": key, "question": question, "index_version": version}

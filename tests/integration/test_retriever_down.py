@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN, free_port
 from tests.unit.fakes import USER, FakeGenerator
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -40,9 +41,9 @@ def ask(client: TestClient[Any], model: str) -> Any:
 
 def test_retrieval_routes_get_a_503_while_others_answer_and_it_recovers_by_itself() -> None:
     port = free_port()
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
-        base_model_name="base", retriever_url=f"http://127.0.0.1:{port}", rag_min_score=0.5, cache_enabled=False,
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base", upstreams__retriever_url=f"http://127.0.0.1:{port}", router__rag_min_score=0.5, cache__enabled=False,
     )  # fmt: skip
     with TestClient(create_app(settings, generator=FakeGenerator())) as client:
         refused = ask(client, "auto")

@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from tests.conftest import INTERNAL, INTERNAL_TOKEN, eventually, free_port
 from tests.integration.retriever_process import start_retriever
 from tests.unit.fakes import ADMIN, USER, FakeGenerator
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -32,10 +33,10 @@ def test_a_question_in_other_words_is_answered_from_the_real_answered_questions(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     retriever = start_retriever(tmp_path / "retriever", port)
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
-        base_model_name="base", retriever_url=url, rag_min_score=0.3, data_dir=tmp_path / "gateway",
-        semantic_cache_enabled=True,
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base", upstreams__retriever_url=url, router__rag_min_score=0.3, shared__data_dir=tmp_path / "gateway",
+        cache__semantic_enabled=True,
     )  # fmt: skip
     try:
         with TestClient(create_app(settings, generator=FakeGenerator())) as client:

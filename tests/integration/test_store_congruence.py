@@ -1,6 +1,6 @@
 """The same ingestion and queries on every store backend give the same results, the way qdrant-client
 tests its local and remote modes: Qdrant Edge (the embedded default) against qdrant-client's local mode
-(the reference, and the earlier default), and a Qdrant server too when TUTORBOOK_QDRANT_URL is set. Also:
+(the reference, and the earlier default), and a Qdrant server too when TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is set. Also:
 a data folder written by the earlier default is migrated to Edge on the first start, nothing lost."""
 
 import json
@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from tests.conftest import INTERNAL_TOKEN, SAMPLES, internal_client
+from tutorbook_config.service_settings import configured
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.edge.shards import EdgeShards
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
@@ -54,9 +55,9 @@ def candidate(
 ) -> Iterator[Store]:
     tmp_path = tmp_path_factory.mktemp("candidate")
     if request.param == "server":
-        url = os.environ.get("TUTORBOOK_QDRANT_URL", "")
+        url = os.environ.get("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL", "")
         if not url:
-            pytest.skip("TUTORBOOK_QDRANT_URL is not set: no Qdrant server to compare")
+            pytest.skip("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is not set: no Qdrant server to compare")
         qdrant = open_qdrant(url, "", tmp_path)
         yield filled(qdrant_store(qdrant, f"test_{uuid.uuid4().hex}", 1000), embedder)
         qdrant.close()
@@ -104,7 +105,7 @@ def test_a_folder_of_the_earlier_default_is_migrated_to_edge_on_first_start(
     old.close()
     old_files = sorted(path.relative_to(tmp_path) for path in (tmp_path / "qdrant").rglob("*"))
 
-    settings = RetrieverSettings(data_dir=tmp_path, internal_token=INTERNAL_TOKEN)
+    settings = configured(RetrieverSettings, shared__data_dir=tmp_path, shared__internal_token=INTERNAL_TOKEN)
     with internal_client(create_app(settings, embedder=embedder)) as client:
         listed = client.get("/v1/documents", params={"limit": 1000}).json()["documents"]
         assert [(item["id"], item["content_hash"]) for item in listed] == documents

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import RETURNS, WARRANTY, FakeGenerator, FakeRetriever
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 
@@ -30,12 +31,12 @@ def gateway_on(
     upstream: tuple[FakeRetriever, FakeGenerator], data_dir: Path, **settings: Any
 ) -> Iterator[TestClient[Litestar]]:
     """The gateway on the fakes, with the unit tests' keys and any other ``settings``."""
-    configured = GatewaySettings(
-        api_keys="user-key-for-tests-0001",
-        admin_keys="admin-key-for-tests-0001",
-        base_model_name="base",
-        rag_min_score=0.5,
-        data_dir=data_dir,
+    configured = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__base_model_name="base",
+        router__rag_min_score=0.5,
+        shared__data_dir=data_dir,
         **settings,
     )
     retriever, generator = upstream

@@ -31,7 +31,7 @@ PASSAGES = [Passage("Brightleaf > Warranty", "Two years from delivery. It costs 
 
 @pytest.fixture
 def judged_client(upstream: tuple[FakeRetriever, FakeGenerator], tmp_path: Path) -> Iterator[TestClient[Litestar]]:
-    with gateway_on(upstream, tmp_path, claims_judge_model="judge-model") as test_client:
+    with gateway_on(upstream, tmp_path, claims__judge_model="judge-model") as test_client:
         yield test_client
 
 

@@ -13,7 +13,7 @@ def test_keys_are_generated_once_then_reused(tmp_path: Path) -> None:
 
 def test_environment_keys_win_and_nothing_is_written(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    keys = {"TUTORBOOK_API_KEYS": "a, b", "TUTORBOOK_ADMIN_KEYS": "c"}
+    keys = {"TUTORBOOK_GATEWAY_KEYS__API_KEYS": "a, b", "TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS": "c"}
     assert ensure_keys(env_file, keys) == (["a", "b"], ["c"], False)
     assert not env_file.exists()
 

@@ -18,6 +18,7 @@ from tests.unit.fakes import (
     FakeRetriever,
     chat,
 )
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.clients.upstream import ModelNotServedError
@@ -37,8 +38,8 @@ def generator() -> FakeGenerator:
 
 @pytest.fixture
 def client(retriever: FakeRetriever, generator: FakeGenerator) -> Iterator[TestClient[Litestar]]:
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", base_model_name="base"
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__base_model_name="base"
     )
     catalog = FakeAdapterCatalog({"triage": ActiveAdapter(TRIAGE_CARD, 3), "style": ActiveAdapter(STYLE_CARD, 1)})
     app = create_app(settings, retriever=retriever, generator=generator, adapters=catalog)

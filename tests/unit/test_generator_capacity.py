@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN, eventually
 from tests.unit.fakes import USER, WARRANTY, FakeGenerator, FakeRetriever, chat
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.clients.capacity import Capacity, GenerationSlots, GeneratorBusyError, SlotBoundGenerator
 from tutorbook_gateway.settings import GatewaySettings
@@ -44,10 +45,10 @@ class GatedGenerator(FakeGenerator):
 
 def test_past_its_slots_and_waiting_room_a_request_is_refused_at_once_with_retry_after() -> None:
     generator = GatedGenerator()
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", internal_token=INTERNAL_TOKEN,
-        base_model_name="base", cache_enabled=False,
-        generator_max_in_flight=1, generator_max_waiting=1, generator_max_wait_seconds=30,
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base", cache__enabled=False,
+        upstreams__generator_max_in_flight=1, upstreams__generator_max_waiting=1, upstreams__generator_max_wait_seconds=30,
     )  # fmt: skip
     app = create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator)
     with TestClient(app) as client, ThreadPoolExecutor(2) as pool:

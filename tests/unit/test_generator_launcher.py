@@ -4,13 +4,14 @@ from typing import Any
 
 import pytest
 
+from tutorbook_config.service_settings import configured
 from tutorbook_generator import model_prep
 from tutorbook_generator.launcher import allocator_library, build_vllm_command, build_vllm_env, resolve_model
 from tutorbook_generator.settings import GeneratorSettings
 
 
 def test_command_enables_lora_and_probes(tmp_path: Path) -> None:
-    settings = GeneratorSettings(data_dir=tmp_path, generator_port=9123, vllm_extra_args="--seed 7")
+    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, server__port=9123, engine__extra_args="--seed 7")
     command = build_vllm_command(settings, "/models/x")
     joined = " ".join(command)
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
@@ -21,7 +22,7 @@ def test_command_enables_lora_and_probes(tmp_path: Path) -> None:
 
 
 def test_env_turns_on_runtime_lora_and_the_filesystem_resolver(tmp_path: Path) -> None:
-    env = build_vllm_env(GeneratorSettings(data_dir=tmp_path), {"PATH": "/bin"})
+    env = build_vllm_env(configured(GeneratorSettings, shared__data_dir=tmp_path), {"PATH": "/bin"})
     assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
     assert env["VLLM_PLUGINS"] == "lora_filesystem_resolver,tutorbook_lora_prompt_logprobs"
     assert env["VLLM_LORA_RESOLVER_CACHE_DIR"] == str((tmp_path / "adapters").resolve())
@@ -35,14 +36,14 @@ def test_a_better_allocator_is_preloaded_into_vllm_when_one_is_installed(tmp_pat
     jemalloc.touch()
     assert allocator_library("auto", tmp_path) == str(jemalloc)
     assert allocator_library("", tmp_path) is None and allocator_library("/opt/tc.so", tmp_path) == "/opt/tc.so"
-    settings = GeneratorSettings(data_dir=tmp_path, malloc_library="/opt/tc.so")
+    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, engine__malloc_library="/opt/tc.so")
     assert build_vllm_env(settings, {"LD_PRELOAD": "/x/libgomp.so"})["LD_PRELOAD"] == "/opt/tc.so:/x/libgomp.so"
-    assert "LD_PRELOAD" not in build_vllm_env(GeneratorSettings(data_dir=tmp_path, malloc_library=""), {})
+    assert "LD_PRELOAD" not in build_vllm_env(configured(GeneratorSettings, shared__data_dir=tmp_path, engine__malloc_library=""), {})
 
 
 def test_vllm_answers_only_the_internal_token_which_stays_off_the_command_line(tmp_path: Path) -> None:
     token = "tests-internal-token-0123456789"
-    settings = GeneratorSettings(data_dir=tmp_path, internal_token=token)
+    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, shared__internal_token=token)
     env = build_vllm_env(settings, {"TUTORBOOK_INTERNAL_TOKEN": token})
     assert env["VLLM_API_KEY"] == token and "TUTORBOOK_INTERNAL_TOKEN" not in env
     assert token not in " ".join(build_vllm_command(settings, "/models/x"))
@@ -50,7 +51,7 @@ def test_vllm_answers_only_the_internal_token_which_stays_off_the_command_line(t
 
 def test_a_configured_model_folder_is_used_as_is(tmp_path: Path) -> None:
     (tmp_path / "my-model").mkdir()
-    settings = GeneratorSettings(data_dir=tmp_path, base_model=str(tmp_path / "my-model"))
+    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, model__base_model=str(tmp_path / "my-model"))
     assert resolve_model(settings) == str(tmp_path / "my-model")
 
 
@@ -63,7 +64,7 @@ def test_a_hub_model_is_fetched_once_into_the_model_cache_and_served_from_there(
         asked.append(request)
         return str(tmp_path / "snapshot")
 
-    settings = GeneratorSettings(data_dir=tmp_path, base_model="Qwen/Qwen2.5-7B-Instruct", base_model_revision="v1")
+    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, model__base_model="Qwen/Qwen2.5-7B-Instruct", model__base_model_revision="v1")
     assert resolve_model(settings, fake_download) == str(tmp_path / "snapshot")
     assert asked[0]["repo_id"] == "Qwen/Qwen2.5-7B-Instruct" and asked[0]["revision"] == "v1"
     assert asked[0]["cache_dir"] == str(tmp_path / "models" / "hub") and "*.safetensors" in asked[0]["allow_patterns"]
@@ -73,7 +74,7 @@ def test_a_hub_model_that_cannot_be_fetched_says_what_to_do(tmp_path: Path) -> N
     def unreachable(**_request: Any) -> str:
         raise OSError("network unreachable")
 
-    settings = GeneratorSettings(data_dir=tmp_path, base_model="Qwen/Qwen2.5-7B-Instruct")
+    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, model__base_model="Qwen/Qwen2.5-7B-Instruct")
     with pytest.raises(model_prep.ModelPreparationError, match="local model folder"):
         resolve_model(settings, unreachable)
 

@@ -1,4 +1,4 @@
-"""The grounded reader: an adapter set as TUTORBOOK_RAG_READER_ADAPTER writes the RAG route's answers, and
+"""The grounded reader: an adapter set as TUTORBOOK_GATEWAY_ANSWERS__READER_ADAPTER writes the RAG route's answers, and
 the base model does whenever the reader is not served."""
 
 from collections.abc import Iterator
@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import USER, WARRANTY, FakeAdapterCatalog, FakeChunkStream, FakeGenerator, FakeRetriever, chat
+from tutorbook_config.service_settings import configured
 from tutorbook_adapter_format.card import AdapterCard
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
@@ -25,9 +26,9 @@ def generator() -> FakeGenerator:
 
 @pytest.fixture
 def client(generator: FakeGenerator) -> Iterator[TestClient[Litestar]]:
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", base_model_name="base",
-        rag_reader_adapter="grounded-reader",
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__base_model_name="base",
+        answers__reader_adapter="grounded-reader",
     )  # fmt: skip
     catalog = FakeAdapterCatalog({"grounded-reader": ActiveAdapter(READER, 2)})
     app = create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator, adapters=catalog)
@@ -68,9 +69,9 @@ def test_the_reader_does_not_write_answers_without_passages(client: TestClient[L
 
 
 def test_the_penalties_apply_to_answers_written_from_passages_only(tmp_path) -> None:
-    settings = GatewaySettings(
-        api_keys="user-key-for-tests-0001", admin_keys="admin-key-for-tests-0001", base_model_name="base",
-        rag_repetition_penalty=1.15, rag_frequency_penalty=0.5, data_dir=tmp_path,
+    settings = configured(GatewaySettings, 
+        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__base_model_name="base",
+        answers__repetition_penalty=1.15, answers__frequency_penalty=0.5, shared__data_dir=tmp_path,
     )  # fmt: skip
     generator = FakeGenerator()
     with TestClient(create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator)) as client:

@@ -1,6 +1,7 @@
 """Retrieved text is reference material, never instructions: an injection attempt stays inside the sources."""
 
 from tests.unit.fakes import USER, FakeGenerator, FakeRetriever, chat
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.clients.retriever import Passage
 from tutorbook_gateway.settings import GatewaySettings
@@ -17,7 +18,7 @@ def test_an_injection_in_a_document_stays_inside_the_sources() -> None:
 
     poisoned = Passage("aeropure-300", "aeropure-300#0", "AeroPure 300", "Price", INJECTION, 0.9, 0.8, 5.0)
     generator = FakeGenerator()
-    settings = GatewaySettings(api_keys="user-key-for-tests-0001", base_model_name="base")
+    settings = configured(GatewaySettings, keys__api_keys="user-key-for-tests-0001", shared__base_model_name="base")
     with TestClient(create_app(settings, retriever=FakeRetriever([poisoned]), generator=generator)) as client:
         response = client.post("/v1/chat/completions", json=chat("How much is the AeroPure 300?"), headers=USER)
     assert response.headers["x-tutorbook-route"] == "rag"

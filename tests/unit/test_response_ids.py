@@ -4,7 +4,8 @@ answer, and an id the gateway did not mint, or one altered, is not accepted."""
 import base64
 
 from tutorbook_gateway.chat.completions import ResponseIds
-from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.settings import KeySettings
+from tutorbook_gateway.wiring import response_id_key
 from tutorbook_gateway.state.feedback import ResponseRecord
 
 RECORD = ResponseRecord("adapter", "triage@2", "triage@2", 1_764_000_000)
@@ -30,8 +31,8 @@ def test_a_forged_or_altered_id_is_refused() -> None:
 
 
 def test_replicas_with_the_same_keys_read_each_others_ids() -> None:
-    first = GatewaySettings(admin_keys="a,b", api_keys="u")
-    second = GatewaySettings(admin_keys="b, a", api_keys="v")
-    assert ResponseIds(second.response_id_key()).read(ResponseIds(first.response_id_key()).mint(RECORD)) == RECORD
-    assert GatewaySettings(admin_keys="c").response_id_key() != first.response_id_key()
-    assert GatewaySettings(response_id_secret="s").response_id_key() == b"s"
+    first = response_id_key(KeySettings(admin_keys="a,b", api_keys="u"))
+    second = response_id_key(KeySettings(admin_keys="b, a", api_keys="v"))
+    assert ResponseIds(second).read(ResponseIds(first).mint(RECORD)) == RECORD
+    assert response_id_key(KeySettings(admin_keys="c")) != first
+    assert response_id_key(KeySettings(response_id_secret="s")) == b"s"

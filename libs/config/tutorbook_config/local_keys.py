@@ -1,12 +1,14 @@
 """Keys as command-line tools find them: one lookup for every tool that calls the gateway's admin API.
 
 The admin key comes from ``--key``, else ``$TUTORBOOK_ADMIN_KEY``, else the first of
-``$TUTORBOOK_ADMIN_KEYS``, else the first of ``TUTORBOOK_ADMIN_KEYS`` in the git-ignored ``.env`` that
-``make run`` writes.
+``$TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS``, else the first of those in the git-ignored ``.env`` that ``make run``
+writes.
 """
 
 from collections.abc import Mapping
 from pathlib import Path
+
+from tutorbook_config.variables import ADMIN_KEY_VARIABLE, ADMIN_KEYS_VARIABLE
 
 ENV_FILE = Path(".env")
 
@@ -33,13 +35,13 @@ def split_keys(value: str) -> list[str]:
 def admin_key(given: str | None, environ: Mapping[str, str], env_file: Path = ENV_FILE) -> str:
     candidates = [
         given or "",
-        environ.get("TUTORBOOK_ADMIN_KEY", ""),
-        *split_keys(environ.get("TUTORBOOK_ADMIN_KEYS", ""))[:1],
-        *split_keys(read_env_file(env_file).get("TUTORBOOK_ADMIN_KEYS", ""))[:1],
+        environ.get(ADMIN_KEY_VARIABLE, ""),
+        *split_keys(environ.get(ADMIN_KEYS_VARIABLE, ""))[:1],
+        *split_keys(read_env_file(env_file).get(ADMIN_KEYS_VARIABLE, ""))[:1],
     ]
     for candidate in candidates:
         if candidate.strip():
             return candidate.strip()
     raise MissingKeyError(
-        "no admin key: pass --key, or set TUTORBOOK_ADMIN_KEY or TUTORBOOK_ADMIN_KEYS (make run writes them to .env)"
+        f"no admin key: pass --key, or set {ADMIN_KEY_VARIABLE} or {ADMIN_KEYS_VARIABLE} (make run writes them to .env)"
     )

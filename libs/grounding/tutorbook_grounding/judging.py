@@ -6,7 +6,7 @@ this?); the strict checks keep their veto. So it may withdraw the support of a c
 supported, and it may support a claim no passage sentence came close to, when the closest passage states
 every number and code of it with the same polarity. It never supports a claim whose numbers, codes or
 polarity a close passage sentence contradicts. Off unless a judging model is set
-(``TUTORBOOK_CLAIMS_JUDGE_MODEL``; docs/answers.md).
+(``TUTORBOOK_GATEWAY_CLAIMS__JUDGE_MODEL``; docs/answers.md).
 """
 
 import dataclasses

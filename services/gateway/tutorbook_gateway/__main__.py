@@ -7,6 +7,7 @@ from pathlib import Path
 
 import uvicorn
 
+from tutorbook_config.service_settings import settings_or_exit
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_service.logs import configure_json_logging
@@ -24,24 +25,24 @@ def prepare_multiprocess_metrics() -> None:
 
 def app_from_environment() -> object:
     """The app factory each worker calls."""
-    return create_app(GatewaySettings())
+    return create_app(settings_or_exit(GatewaySettings))
 
 
 def main() -> None:
     configure_json_logging("gateway")
-    settings = GatewaySettings()
+    settings = settings_or_exit(GatewaySettings)
     # No per-request access log: it costs time on the hot path; requests are counted in /metrics.
     options = {
-        "host": settings.host,
-        "port": settings.gateway_port,
+        "host": settings.server.host,
+        "port": settings.server.port,
         "log_config": None,
         "access_log": False,
-        "timeout_keep_alive": settings.keepalive_seconds,
+        "timeout_keep_alive": settings.server.keepalive_seconds,
     }
-    if settings.gateway_workers > 1:
+    if settings.server.workers > 1:
         prepare_multiprocess_metrics()
         target = "tutorbook_gateway.__main__:app_from_environment"
-        uvicorn.run(target, factory=True, workers=settings.gateway_workers, **options)  # type: ignore[arg-type]
+        uvicorn.run(target, factory=True, workers=settings.server.workers, **options)  # type: ignore[arg-type]
         return
     uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 

@@ -23,6 +23,7 @@ from tutorbook_gateway.routes.page import page_router
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.wiring import (
     Replacements,
+    check_keys,
     open_adapter_admin,
     open_services,
     readiness_probes,
@@ -45,12 +46,12 @@ def create_app(
     ``loader`` (hot-loading on generator replicas) replace the real ones (tests)."""
     settings = settings or GatewaySettings()
     given = Replacements(retriever, generator, adapters, loader)
-    settings.check_keys(calls_upstreams=retriever is None or generator is None)
+    check_keys(settings, calls_upstreams=retriever is None or generator is None)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            store = FileAdapterStore(settings.resolved_adapter_dir())
+            store = FileAdapterStore(settings.shared.resolved_adapter_dir())
             await asyncio.to_thread(store.sweep_leftovers)  # of processes killed while writing
             app.state.services = services = await open_services(settings, given, store, stack)
             app.state.adapter_admin = await open_adapter_admin(settings, services, given, store, stack)
@@ -60,9 +61,9 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            adapters_router(settings.adapter_max_upload_bytes),
-            chat_route(settings.chat_max_request_bytes),
-            advisor_router(settings.resolved_comparisons_dir()),
+            adapters_router(settings.adapters.max_upload_bytes),
+            chat_route(settings.server.chat_max_request_bytes),
+            advisor_router(settings.adapters.comparisons_dir or settings.shared.data_dir / "comparisons"),
             list_models,
             who_am_i,
             documents_router,
@@ -76,5 +77,5 @@ def create_app(
         request_class=JsonBodyRequest,
         middleware=[RequestIdMiddleware, ApiKeyMiddleware],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
-        request_max_body_size=settings.max_request_bytes,
+        request_max_body_size=settings.server.max_request_bytes,
     )

@@ -74,9 +74,21 @@ class RoutePolicy:
 
 @dataclass(frozen=True)
 class RouteRequest:
+    """What a request asks of the router, resolved once (:func:`route_request`): the model it names, its
+    route hint, and the adapter it names (a pinned version resolved), checked before any signal is read."""
+
     model: str
-    route_hint: str | None = None  # the body's ``tutorbook.route``
-    turns: int = 1  # user turns in the conversation so far, this one included
+    hint: Route | None = None  # the body's ``tutorbook.route``
+    adapter: AdapterState | None = None  # None: "auto" or the base model
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether the router wants retrieval signals for it (retrieval is the expensive signal)."""
+        if self.hint is not None:
+            return self.hint in (Route.RAG, Route.ADAPTER_RAG)
+        if self.adapter is not None:
+            return self.adapter.wants_context
+        return self.model == AUTO_MODEL
 
 
 @dataclass(frozen=True)
@@ -140,11 +152,11 @@ def resolve_adapter(model: str, adapters: Mapping[str, AdapterState]) -> Adapter
     return AdapterState(adapter.name, int(version), adapter.task_type, adapter.wants_context)
 
 
-def hinted_route(request: RouteRequest) -> Route | None:
-    if request.route_hint is None:
+def hinted_route(hint: str | None) -> Route | None:
+    if hint is None:
         return None
     try:
-        return Route(request.route_hint)
+        return Route(hint)
     except ValueError as exc:
         raise RouteHintError(f"tutorbook.route must be one of {[route.value for route in Route]}") from exc
 
@@ -158,39 +170,30 @@ def refuse_conflicting_hint(hint: Route | None, adapter: AdapterState | None) ->
         raise RouteHintError(f"tutorbook.route {hint.value!r} cannot be served by the adapter {adapter.name!r}")
 
 
-def needs_retrieval(request: RouteRequest, policy: RoutePolicy, adapters: Mapping[str, AdapterState]) -> bool:
-    """Whether the router wants retrieval signals for this request (retrieval is the expensive signal).
-    Raises for a request no signals could route (unknown model, conflicting hint): it is checked first."""
-    hint = hinted_route(request)
+def route_request(
+    model: str, hint: str | None, policy: RoutePolicy, adapters: Mapping[str, AdapterState]
+) -> RouteRequest:
+    """The request as the router reads it. Raises for one no signals could route: an unknown model (or
+    pinned version), a route hint that does not exist or that the named model cannot serve."""
+    route = hinted_route(hint)
     adapter = None
-    if request.model not in (AUTO_MODEL, policy.base_model):
-        adapter = resolve_adapter(request.model, adapters)
+    if model not in (AUTO_MODEL, policy.base_model):
+        adapter = resolve_adapter(model, adapters)
         if adapter is None:
-            raise UnknownModelError(request.model)
-    refuse_conflicting_hint(hint, adapter)
-    if hint is not None:
-        return hint in (Route.RAG, Route.ADAPTER_RAG)
-    if adapter is not None:
-        return adapter.wants_context
-    return request.model == AUTO_MODEL
+            raise UnknownModelError(model)
+    refuse_conflicting_hint(route, adapter)
+    return RouteRequest(model, route, adapter)
 
 
 def decide(request: RouteRequest, signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
-    hint = hinted_route(request)
-    if request.model == AUTO_MODEL and hint is None:
+    if request.model == AUTO_MODEL and request.hint is None:
         return decide_auto(signals, policy)
-    if request.model == AUTO_MODEL or request.model == policy.base_model:
-        return decide_for_base(request, hint, signals, policy)
-    adapter = resolve_adapter(request.model, signals.adapters)
-    if adapter is None:
-        raise UnknownModelError(request.model)
-    return decide_for_adapter(adapter, hint, signals)
+    if request.adapter is None:
+        return decide_for_base(request.hint, signals, policy)
+    return decide_for_adapter(request.adapter, request.hint, signals)
 
 
-def decide_for_base(
-    request: RouteRequest, hint: Route | None, signals: RouteSignals, policy: RoutePolicy
-) -> RouteDecision:
-    refuse_conflicting_hint(hint, None)
+def decide_for_base(hint: Route | None, signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
     if hint is Route.RAG:
         return with_passages(Route.RAG, "the client asked for rag", signals, rule="hint")
     if hint is Route.ABSTAIN:
@@ -202,7 +205,6 @@ def decide_for_base(
 
 def decide_for_adapter(adapter: AdapterState, hint: Route | None, signals: RouteSignals) -> RouteDecision:
     forced = f"the request names the adapter {adapter.served_name!r}"
-    refuse_conflicting_hint(hint, adapter)
     rule = "model" if hint is None else "hint"
     if hint is Route.ADAPTER_RAG or (hint is None and adapter.wants_context):
         return with_passages(Route.ADAPTER_RAG, forced, signals, adapter, rule)

@@ -1,13 +1,18 @@
-"""What the gateway's handlers work with, built once in the app's lifespan and kept on ``app.state``."""
+"""What the gateway's handlers work with, built once in the app's lifespan, kept on ``app.state`` and
+handed to each handler as the dependency it names (``chat``, ``retriever``, ``services``)."""
 
 from dataclasses import dataclass
+from typing import Any
+
+from litestar.datastructures import State
+from litestar.di import Provide
 
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
-from tutorbook_gateway.chat.admission import InFlight
-from tutorbook_gateway.chat.answer_cache import AnswerCache
+from tutorbook_gateway.chat.answering import ChatSteps
 from tutorbook_gateway.chat.completions import ResponseIds
-from tutorbook_gateway.chat.planning import ChatContext
+from tutorbook_gateway.clients.generator import GeneratorClient
+from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_gateway.state.store import GatewayState
 
@@ -15,10 +20,30 @@ from tutorbook_gateway.state.store import GatewayState
 @dataclass(frozen=True)
 class GatewayServices:
     keys: KeyRing
-    chat: ChatContext
-    answers: AnswerCache
+    chat: ChatSteps
+    retriever: RetrieverClient
+    generator: GeneratorClient
+    state: GatewayState
     response_ids: ResponseIds
     metrics: GatewayMetrics
-    state: GatewayState
     background: BackgroundTasks
-    in_flight: InFlight
+
+
+def services_of(state: State) -> GatewayServices:
+    services: GatewayServices = state.services
+    return services
+
+
+def chat_steps(state: State) -> ChatSteps:
+    return services_of(state).chat
+
+
+def retriever_client(state: State) -> RetrieverClient:
+    return services_of(state).retriever
+
+
+DEPENDENCIES: dict[str, Any] = {
+    "services": Provide(services_of, sync_to_thread=False),
+    "chat": Provide(chat_steps, sync_to_thread=False),
+    "retriever": Provide(retriever_client, sync_to_thread=False),
+}

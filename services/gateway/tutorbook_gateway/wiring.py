@@ -1,6 +1,9 @@
 """The gateway's parts, built from its settings in the app's lifespan (and from nothing else)."""
 
 import asyncio
+import hashlib
+import secrets
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -16,22 +19,37 @@ from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat.admission import InFlight
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheOptions
+from tutorbook_gateway.chat.answering import ChatSteps
 from tutorbook_gateway.chat.completions import ResponseIds
-from tutorbook_gateway.chat.planning import ChatConfig, ChatContext
-from tutorbook_gateway.chat.validation import ChatLimits
+from tutorbook_gateway.chat.config import AnswerConfig, ChatConfig, ChatLimits, ClaimCheckConfig, JudgeConfig
+from tutorbook_gateway.chat.generation import GenerationParts
+from tutorbook_gateway.chat.planning import Planner
+from tutorbook_gateway.chat.recording import Keeping
+from tutorbook_gateway.chat.small_talk import SmallTalkMemory
 from tutorbook_gateway.clients.breaker import CircuitBreaker
-from tutorbook_gateway.clients.capacity import GenerationSlots, SlotBoundGenerator
+from tutorbook_gateway.clients.capacity import Capacity, GenerationSlots, SlotBoundGenerator
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
 from tutorbook_gateway.clients.replicas import BalancedGenerator, Replica
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.clients.upstream import upstream_session
 from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
-from tutorbook_gateway.routing import SMALL_TALK
+from tutorbook_gateway.routing import SMALL_TALK, RoutePolicy
 from tutorbook_gateway.services import GatewayServices
-from tutorbook_gateway.settings import GatewaySettings
-from tutorbook_gateway.small_talk import RouteExampleSeeder, SmallTalkMemory, builtin_route_examples
+from tutorbook_gateway.settings import CacheSettings, ClaimSettings, GatewaySettings, KeySettings, UpstreamSettings
+from tutorbook_gateway.route_examples import RouteExampleSeeder, builtin_route_examples
 from tutorbook_gateway.state.index_version import IndexVersionWatch
-from tutorbook_gateway.state.store import gateway_state, open_backend
+from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_gateway.state.cache import ResponseCache
+from tutorbook_gateway.state.conversations import Conversations
+from tutorbook_gateway.state.feedback import FeedbackStore
+from tutorbook_gateway.state.rate_limits import Limits, RateLimiter, parse_overrides
+from tutorbook_gateway.state.store import GatewayState, open_backend
+from tutorbook_config.key_strength import require_strong_keys
+from tutorbook_config.local_keys import split_keys
+from tutorbook_config.shared import BASE_MODEL_CONFIG
+from tutorbook_config.variables import group_variable, shared_variable
+from tutorbook_grounding.policy import ClaimsPolicy
+from tutorbook_grounding.support import SupportThresholds
 from tutorbook_service.probes import Probes, ReadinessCheck, exposed_registry
 
 TOKEN_FLUSH_SECONDS = 1.0
@@ -49,22 +67,118 @@ class Replacements:
 
 
 def breaker(settings: GatewaySettings, service: str) -> CircuitBreaker:
-    return CircuitBreaker(service, settings.circuit_breaker_failures, settings.circuit_breaker_open_seconds)
+    upstreams = settings.upstreams
+    return CircuitBreaker(service, upstreams.circuit_breaker_failures, upstreams.circuit_breaker_open_seconds)
+
+
+def route_policy(settings: GatewaySettings) -> RoutePolicy:
+    """The router's thresholds, as the pure decision function takes them."""
+    router = settings.router
+    return RoutePolicy(
+        base_model=settings.shared.base_model_name,
+        rag_min_score=router.rag_min_score,
+        rag_agreement_band=router.rag_agreement_band,
+        adapter_min_score=router.adapter_min_score,
+        adapter_margin=router.adapter_margin,
+        prompt_min_score=router.prompt_min_score,
+        prompt_margin=router.prompt_margin,
+        off_topic_margin=router.off_topic_margin,
+        max_adapter_errors=router.max_adapter_errors,
+    )
+
+
+def claim_check_config(claims: ClaimSettings) -> ClaimCheckConfig:
+    return ClaimCheckConfig(
+        policy=ClaimsPolicy(claims.policy),
+        thresholds=SupportThresholds(claims.min_similarity, claims.min_overlap),
+        max_answer_sentences=claims.max_answer_sentences,
+        max_candidates=claims.max_candidates,
+        judge=JudgeConfig(
+            claims.judge_model.strip(), claims.judge_min_probability, timeout_seconds=claims.judge_timeout_seconds
+        ),
+    )
+
+
+def explicit_replicas(upstreams: UpstreamSettings) -> list[str]:
+    return [url.strip() for url in upstreams.generator_replicas.split(",") if url.strip()]
+
+
+def chat_replica_urls(upstreams: UpstreamSettings) -> list[str]:
+    """Where chat goes: the explicit replicas when there are two or more, else the generator URL."""
+    explicit = explicit_replicas(upstreams)
+    return explicit if len(explicit) > 1 else [upstreams.generator_url]
+
+
+def replica_urls(upstreams: UpstreamSettings) -> list[str]:
+    """Where adapters are loaded: explicit replicas; else none when DNS names them all; else the generator."""
+    return explicit_replicas(upstreams) or ([] if upstreams.generator_dns else [upstreams.generator_url])
+
+
+def key_ring(keys: KeySettings) -> KeyRing:
+    return KeyRing(api_keys=frozenset(split_keys(keys.api_keys)), admin_keys=frozenset(split_keys(keys.admin_keys)))
+
+
+def check_keys(settings: GatewaySettings, calls_upstreams: bool) -> None:
+    """Refuse weak keys (raises :class:`~tutorbook_config.key_strength.WeakKeyError`)."""
+    ring = key_ring(settings.keys)
+    require_strong_keys(group_variable("gateway", "keys", "api_keys"), sorted(ring.api_keys))
+    require_strong_keys(group_variable("gateway", "keys", "admin_keys"), sorted(ring.admin_keys))
+    if calls_upstreams:
+        require_strong_keys(shared_variable("internal_token"), [settings.shared.internal_token])
+
+
+def response_id_key(keys: KeySettings) -> bytes:
+    """The key response ids are signed with: the secret, else one derived from the configured keys."""
+    if keys.response_id_secret:
+        return keys.response_id_secret.encode()
+    ring = key_ring(keys)
+    configured = sorted(ring.admin_keys) or sorted(ring.api_keys)
+    if not configured:
+        return secrets.token_bytes(32)  # no key can call the gateway anyway
+    return hashlib.sha256(b"tutorbook response ids\0" + "\0".join(configured).encode()).digest()
+
+
+def gateway_state(settings: GatewaySettings, backend: StateBackend, on_limiter_error: Callable[[], None]) -> GatewayState:
+    state, cache, limits = settings.state, settings.cache, settings.limits
+    return GatewayState(
+        backend=backend,
+        conversations=Conversations(
+            backend,
+            state.session_ttl_seconds,
+            state.session_max_turns,
+            state.session_max_tokens,
+            state.session_max_turn_chars,
+        ),
+        cache=ResponseCache(backend, cache.ttl_seconds) if cache.enabled else None,
+        limiter=RateLimiter(
+            backend,
+            Limits(limits.requests_per_minute, limits.tokens_per_minute),
+            parse_overrides(limits.overrides),
+            limits.fail_open,
+            limits.lease_seconds,
+            on_limiter_error,
+        ),
+        feedback=FeedbackStore(backend, state.feedback_ttl_seconds) if state.feedback_enabled else None,
+        feedback_ttl_seconds=state.feedback_ttl_seconds,
+    )
 
 
 async def open_upstreams(
     settings: GatewaySettings, given: Replacements, stack: AsyncExitStack, metrics: GatewayMetrics
 ) -> tuple[RetrieverClient, GeneratorClient]:
-    token = settings.internal_token
+    token, upstreams = settings.shared.internal_token, settings.upstreams
     retriever = given.retriever or HttpRetrieverClient(
         await stack.enter_async_context(
-            retriever_session(settings.retriever_url, settings.retriever_timeout_seconds, token)
+            retriever_session(upstreams.retriever_url, upstreams.retriever_timeout_seconds, token)
         ),
-        settings.retriever_write_timeout_seconds,
+        upstreams.retriever_write_timeout_seconds,
         breaker(settings, "retriever"),
     )
     generator = given.generator or await generator_client(settings, stack, metrics)
-    return retriever, SlotBoundGenerator(generator, GenerationSlots(settings.generator_capacity()))
+    capacity = Capacity(
+        upstreams.generator_max_in_flight, upstreams.generator_max_waiting, upstreams.generator_max_wait_seconds
+    )
+    return retriever, SlotBoundGenerator(generator, GenerationSlots(capacity))
 
 
 async def generator_client(
@@ -73,10 +187,10 @@ async def generator_client(
     """One generator, or several replicas balanced here when more than one URL is configured."""
 
     async def one(url: str) -> HttpGeneratorClient:
-        session = generator_session(url, settings.upstream_timeout_seconds, settings.internal_token)
+        session = generator_session(url, settings.upstreams.generator_timeout_seconds, settings.shared.internal_token)
         return HttpGeneratorClient(await stack.enter_async_context(session), breaker(settings, "generator"))
 
-    urls = settings.chat_replica_urls()
+    urls = chat_replica_urls(settings.upstreams)
     if len(urls) == 1:
         return await one(urls[0])
     replicas = [Replica(url, await one(url)) for url in urls]
@@ -84,21 +198,51 @@ async def generator_client(
     def skipped(url: str, reason: str) -> None:
         metrics.generator_replica_skips.labels(replica=url, reason=reason).inc()
 
-    return BalancedGenerator(replicas, settings.generator_replica_down_seconds, skipped)
+    return BalancedGenerator(replicas, settings.upstreams.generator_replica_down_seconds, skipped)
 
 
 def chat_config(settings: GatewaySettings) -> ChatConfig:
+    limits, answers = settings.limits, settings.answers
     return ChatConfig(
-        policy=settings.route_policy(),
-        limits=ChatLimits(settings.max_tokens_limit, settings.max_message_chars, settings.max_request_chars),
-        rag_top_k=settings.rag_top_k,
-        rag_context_max_chars=settings.rag_context_max_chars,
-        default_temperature=settings.default_temperature,
-        default_max_tokens=settings.default_max_tokens,
-        claim_check=settings.claim_check(),
-        rag_reader=settings.rag_reader_adapter or None,
-        rag_repetition_penalty=settings.rag_repetition_penalty,
-        rag_frequency_penalty=settings.rag_frequency_penalty,
+        policy=route_policy(settings),
+        limits=ChatLimits(limits.max_tokens, limits.max_message_chars, limits.max_request_chars),
+        answers=AnswerConfig(
+            top_k=answers.top_k,
+            context_max_chars=answers.context_max_chars,
+            default_temperature=answers.default_temperature,
+            default_max_tokens=answers.default_max_tokens,
+            reader=answers.reader_adapter or None,
+            repetition_penalty=answers.repetition_penalty,
+            frequency_penalty=answers.frequency_penalty,
+        ),
+        claim_check=claim_check_config(settings.claims),
+    )
+
+
+def cache_options(cache: CacheSettings) -> CacheOptions:
+    semantic = cache.semantic_min_similarity if cache.semantic_enabled else None
+    return CacheOptions(semantic, cache.ttl_seconds, cache.local_entries, cache.scope == "key")
+
+
+def chat_steps(
+    settings: GatewaySettings, config: ChatConfig, clients: tuple[RetrieverClient, GeneratorClient],
+    adapters: AdapterCatalog, state: GatewayState, answers: AnswerCache, metrics: GatewayMetrics,
+) -> ChatSteps:  # fmt: skip
+    retriever, generator = clients
+    health = AdapterHealth()
+    small_talk = SmallTalkMemory(settings.router.small_talk_memory_entries, builtin_route_examples()[SMALL_TALK])
+    return ChatSteps(
+        config=config,
+        adapters=adapters,
+        health=health,
+        limiter=state.limiter,
+        in_flight=InFlight(settings.limits.max_in_flight_per_key),
+        planner=Planner(config, retriever, small_talk, metrics),
+        answers=answers,
+        generating=GenerationParts(generator, retriever, adapters, health, config.claim_check),
+        keeping=Keeping(state.conversations, answers, state.feedback, metrics),
+        response_ids=ResponseIds(response_id_key(settings.keys)),
+        metrics=metrics,
     )
 
 
@@ -108,32 +252,29 @@ async def open_services(
     """Clients, state and the chat path's parts; everything opened is closed by ``stack``."""
     metrics = create_gateway_metrics()
     retriever, generator = await open_upstreams(settings, given, stack, metrics)
-    backend = open_backend(settings)
+    state_settings = settings.state
+    backend = open_backend(settings.shared.redis_url, state_settings.redis_timeout_seconds, state_settings.memory_max_keys)
     stack.push_async_callback(backend.close)
     background = BackgroundTasks()
     stack.push_async_callback(background.drain)
-    adapters = given.adapters or store
-    small_talk = SmallTalkMemory(settings.small_talk_memory_entries, builtin_route_examples()[SMALL_TALK])
-    chat = ChatContext(chat_config(settings), retriever, generator, adapters, AdapterHealth(), small_talk)
     state = gateway_state(settings, backend, metrics.state_errors.labels(component="rate_limits").inc)
     flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
     stack.callback(flushing.cancel)
-    semantic = settings.semantic_cache_min_similarity if settings.semantic_cache_enabled else None
-    cache_options = CacheOptions(
-        semantic, settings.cache_ttl_seconds, settings.cache_local_entries, settings.cache_scope == "key"
-    )
     index_version = IndexVersionWatch(backend)
     following = asyncio.create_task(index_version.run())
     stack.callback(following.cancel)
+    options, config = cache_options(settings.cache), chat_config(settings)
+    answers = AnswerCache(state.cache, options, index_version, config, retriever, metrics, background)
+    chat = chat_steps(settings, config, (retriever, generator), given.adapters or store, state, answers, metrics)
     return GatewayServices(
-        keys=KeyRing(api_keys=settings.api_key_set(), admin_keys=settings.admin_key_set()),
+        keys=key_ring(settings.keys),
         chat=chat,
-        answers=AnswerCache(state.cache, cache_options, index_version, chat.config, retriever, metrics, background),
-        response_ids=ResponseIds(settings.response_id_key()),
-        metrics=metrics,
+        retriever=retriever,
+        generator=generator,
         state=state,
+        response_ids=chat.response_ids,
+        metrics=metrics,
         background=background,
-        in_flight=InFlight(settings.max_in_flight_per_key),
     )
 
 
@@ -146,31 +287,34 @@ async def open_adapter_admin(
 ) -> AdapterAdmin:
     loader = given.loader or VllmAdapterLoader(
         await stack.enter_async_context(
-            upstream_session(None, aiohttp.ClientTimeout(total=ADAPTER_LOAD_TIMEOUT_SECONDS), settings.internal_token)
+            upstream_session(
+                None, aiohttp.ClientTimeout(total=ADAPTER_LOAD_TIMEOUT_SECONDS), settings.shared.internal_token
+            )
         ),
-        settings.replica_urls(),
-        settings.generator_dns,
-        settings.generator_dns_port,
+        replica_urls(settings.upstreams),
+        settings.upstreams.generator_dns,
+        settings.upstreams.generator_dns_port,
     )
+    adapters = settings.adapters
     limits = ArchiveLimits(
-        max_archive_bytes=settings.adapter_max_upload_bytes,
-        max_member_bytes=settings.adapter_max_unpacked_bytes,
-        max_total_bytes=settings.adapter_max_unpacked_bytes,
+        max_archive_bytes=adapters.max_upload_bytes,
+        max_member_bytes=adapters.max_unpacked_bytes,
+        max_total_bytes=adapters.max_unpacked_bytes,
     )
     return AdapterAdmin(
         store=store,
         limits=limits,
-        base_config=settings.resolved_base_model_config(),
-        max_rank=settings.max_lora_rank,
-        base_model=settings.base_model_name,
-        generator_adapter_dir=settings.generator_adapter_dir or store.root,
+        base_config=adapters.base_model_config or store.root / BASE_MODEL_CONFIG,
+        max_rank=settings.shared.max_lora_rank,
+        base_model=settings.shared.base_model_name,
+        generator_adapter_dir=adapters.generator_dir or store.root,
         loader=loader,
-        retriever=services.chat.retriever,
+        retriever=services.retriever,
         health=services.chat.health,
         metrics=services.metrics,
         background=services.background,
-        require_eval_win=settings.adapter_require_eval_win,
-        unload_grace_seconds=settings.adapter_unload_grace_seconds,
+        require_eval_win=adapters.require_eval_win,
+        unload_grace_seconds=adapters.unload_grace_seconds,
         locks=AdapterLocks(services.state.backend),
     )
 
@@ -180,7 +324,7 @@ def start_route_example_seeding(services: GatewayServices, stack: AsyncExitStack
     retriever's index may be new); the gateway is ready once they are."""
     active = services.chat.adapters.active()
     adapter_examples = {name: adapter.card.route_examples for name, adapter in active.items()}
-    seeder = RouteExampleSeeder(services.chat.retriever, {**builtin_route_examples(), **adapter_examples})
+    seeder = RouteExampleSeeder(services.retriever, {**builtin_route_examples(), **adapter_examples})
     seeding = asyncio.create_task(seeder.run())
     stack.callback(seeding.cancel)
     return seeder
@@ -188,10 +332,10 @@ def start_route_example_seeding(services: GatewayServices, stack: AsyncExitStack
 
 def readiness_probes(settings: GatewaySettings, services: GatewayServices, seeder: RouteExampleSeeder) -> Probes:
     checks: dict[str, ReadinessCheck] = {
-        "retriever": services.chat.retriever.ping,
-        "generator": services.chat.generator.ping,
+        "retriever": services.retriever.ping,
+        "generator": services.generator.ping,
         "route_examples": seeder.check,
     }
-    if settings.redis_url:
+    if settings.shared.redis_url:
         checks["redis"] = services.state.backend.ping
     return Probes(registry=exposed_registry(services.metrics.registry), checks=checks)

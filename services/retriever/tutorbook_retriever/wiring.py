@@ -32,12 +32,17 @@ from tutorbook_retriever.settings import RetrieverSettings
 
 
 def open_embedder(settings: RetrieverSettings) -> Embedder:
-    model = settings.embedding_model or default_embedding_model_path()
-    if settings.embedding_backend == "onnx" and settings.embedding_device == "cpu":
-        return OnnxEmbedder(
-            model, settings.onnx_cache_dir(), threads=settings.embedding_threads, precision=settings.embedding_precision
-        )
-    return SentenceTransformerEmbedder(model, device=settings.embedding_device)
+    embedding = settings.embedding
+    model = embedding.model or default_embedding_model_path()
+    if embedding.backend == "onnx" and embedding.device == "cpu":
+        cache = onnx_cache_dir(settings)
+        return OnnxEmbedder(model, cache, threads=embedding.threads, precision=embedding.precision)
+    return SentenceTransformerEmbedder(model, device=embedding.device)
+
+
+def onnx_cache_dir(settings: RetrieverSettings) -> Path:
+    """Where the ONNX export of the embedder is kept (made once, on the first start)."""
+    return settings.shared.data_dir / "models" / "onnx"
 
 
 def qdrant_store(qdrant: QdrantHandle, prefix: str, max_answered_questions: int) -> Store:
@@ -59,37 +64,50 @@ def edge_store(shards: EdgeShards, prefix: str, max_answered_questions: int) -> 
 
 
 def open_store(settings: RetrieverSettings, dimension: int) -> tuple[Store, Callable[[], None]]:
-    """A Qdrant server when TUTORBOOK_QDRANT_URL is set; otherwise Qdrant Edge in this process (a data
+    """A Qdrant server when TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is set; otherwise Qdrant Edge in this process (a data
     folder of the earlier embedded backend is migrated to it first), or that earlier backend itself when
     asked for (benchmarks). Returns the store and its closer."""
-    if settings.qdrant_url or settings.embedded_store == "local":
-        qdrant = open_qdrant(settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path())
-        store = qdrant_store(qdrant, settings.collection_prefix, settings.max_answered_questions)
+    config, data_dir = settings.store, settings.shared.data_dir
+    if config.qdrant_url or config.embedded == "local":
+        qdrant = open_qdrant(config.qdrant_url, config.qdrant_api_key, config.resolved_qdrant_path(data_dir))
+        store = qdrant_store(qdrant, config.collection_prefix, config.max_answered_questions)
         store.ensure(dimension)
         return store, qdrant.close
 
     def open_edge(root: Path) -> tuple[Store, Callable[[], None]]:
         shards = EdgeShards(root)
-        store = edge_store(shards, settings.collection_prefix, settings.max_answered_questions)
+        store = edge_store(shards, config.collection_prefix, config.max_answered_questions)
         store.ensure(dimension)
         return store, shards.close
 
-    root = settings.resolved_edge_path()
-    migrate_local_mode(settings.resolved_qdrant_path(), root, settings.collection_prefix, open_edge)
+    root = config.resolved_edge_path(data_dir)
+    migrate_local_mode(config.resolved_qdrant_path(data_dir), root, config.collection_prefix, open_edge)
     return open_edge(root)
 
 
 def search_defaults(settings: RetrieverSettings) -> SearchOptions:
     return SearchOptions(
-        candidates=settings.search_candidates,
-        fusion=settings.search_fusion,
-        dense_weight=settings.search_dense_weight,
-        rrf_k=settings.rrf_k,
+        candidates=settings.search.candidates,
+        fusion=settings.search.fusion,
+        dense_weight=settings.search.dense_weight,
+        rrf_k=settings.search.rrf_k,
+    )
+
+
+def ingest_limits(settings: RetrieverSettings, max_documents: int | None = None) -> IngestLimits:
+    """How documents are chunked and bounded; ``max_documents`` per batch overrides the setting (tools)."""
+    ingest = settings.ingest
+    return IngestLimits(
+        max_documents=max_documents or ingest.max_documents_per_request,
+        max_document_chars=ingest.max_document_chars,
+        chunk_max_tokens=ingest.chunk_max_tokens,
+        chunk_overlap_tokens=ingest.chunk_overlap_tokens,
     )
 
 
 def open_publisher(settings: RetrieverSettings) -> VersionPublisher:
-    return RedisVersionPublisher(settings.redis_url) if settings.redis_url else NoPublisher()
+    redis_url = settings.shared.redis_url
+    return RedisVersionPublisher(redis_url) if redis_url else NoPublisher()
 
 
 def build_services(
@@ -97,17 +115,12 @@ def build_services(
 ) -> RetrieverServices:
     return RetrieverServices(
         embedder=embedder,
-        embedder_name=settings.embedder_name(),
+        embedder_name=settings.embedding.embedder_name(),
         store=store,
         metrics=create_retriever_metrics(),
-        ingest_limits=IngestLimits(
-            max_documents=settings.max_documents_per_request,
-            max_document_chars=settings.max_document_chars,
-            chunk_max_tokens=settings.chunk_max_tokens,
-            chunk_overlap_tokens=settings.chunk_overlap_tokens,
-        ),
+        ingest_limits=ingest_limits(settings),
         search_defaults=search_defaults(settings),
-        max_top_k=settings.max_top_k,
+        max_top_k=settings.search.max_top_k,
         publisher=publisher or NoPublisher(),
-        sentence_vectors=SentenceVectors(settings.similarity_cache_sentences),
+        sentence_vectors=SentenceVectors(settings.embedding.similarity_cache_sentences),
     )

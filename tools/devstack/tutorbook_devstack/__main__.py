@@ -8,9 +8,17 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from tutorbook_devstack.keys import ensure_internal_token, ensure_keys
+from pydantic import ValidationError
+
+from tutorbook_config.variables import ADMIN_KEYS_VARIABLE as ADMIN_KEYS
+from tutorbook_config.variables import API_KEYS_VARIABLE as API_KEYS
+from tutorbook_config.variables import UnknownSettingError
+from tutorbook_devstack.keys import RenamedInEnvFileError, ensure_internal_token, ensure_keys
 from tutorbook_devstack.stack import StackConfig, ingest_folder, running_stack
 from tutorbook_devstack.supervision import ServiceKeepsFailingError, Supervisor
+from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_generator.settings import GeneratorSettings
+from tutorbook_retriever.settings import RetrieverSettings
 
 SAMPLE_QUESTION = "How long is the warranty on Brightleaf products?"
 
@@ -22,6 +30,16 @@ def curl_example(gateway_url: str, api_key: str) -> str:
         f"  -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\\n"
         f"  -d '{body}'"
     )
+
+
+def refuse_unknown_settings() -> None:
+    """Each service's settings read from this environment now, so that a typo (or a variable's name from
+    before the settings were grouped) stops `make run` before anything starts, with the service's message."""
+    for settings in (GatewaySettings, RetrieverSettings, GeneratorSettings):
+        try:
+            settings()
+        except (UnknownSettingError, ValidationError) as exc:
+            sys.exit(f"{settings.service}: {exc}")
 
 
 def stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -36,21 +54,25 @@ def config_from_environment(
         api_keys=tuple(api),
         admin_keys=tuple(admin),
         internal_token=internal_token,
-        host=environ.get("TUTORBOOK_HOST", "127.0.0.1"),
-        gateway_port=int(environ.get("TUTORBOOK_GATEWAY_PORT", "8000")),
-        retriever_port=int(environ.get("TUTORBOOK_RETRIEVER_PORT", "8001")),
-        generator_port=int(environ.get("TUTORBOOK_GENERATOR_PORT", "8002")),
+        host=environ.get("TUTORBOOK_GATEWAY_SERVER__HOST", "127.0.0.1"),
+        gateway_port=int(environ.get("TUTORBOOK_GATEWAY_SERVER__PORT", "8000")),
+        retriever_port=int(environ.get("TUTORBOOK_RETRIEVER_SERVER__PORT", "8001")),
+        generator_port=int(environ.get("TUTORBOOK_GENERATOR_SERVER__PORT", "8002")),
         redis_port=int(environ.get("TUTORBOOK_REDIS_PORT", "6379")),
     )
 
 
 def run(samples: Path | None) -> None:
     environ = dict(os.environ)
-    api, admin, created = ensure_keys(Path(".env"), environ)
+    try:
+        api, admin, created = ensure_keys(Path(".env"), environ)
+    except RenamedInEnvFileError as exc:
+        sys.exit(str(exc))
     if not api:
-        sys.exit("TUTORBOOK_API_KEYS is empty: set it, or unset both key variables to generate keys into .env")
+        sys.exit(f"{API_KEYS} is empty: set it, or unset both key variables to generate keys into .env")
     if not admin:
-        sys.exit("TUTORBOOK_ADMIN_KEYS is empty: set it, or unset both key variables to generate keys into .env")
+        sys.exit(f"{ADMIN_KEYS} is empty: set it, or unset both key variables to generate keys into .env")
+    refuse_unknown_settings()
     config = config_from_environment(environ, api, admin, ensure_internal_token(Path(".env"), environ))
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     # Ctrl-C must stop everything even when the shell started us with SIGINT ignored (a background job).

@@ -126,7 +126,7 @@ def measure_own_stack(run: Run) -> dict[str, Any]:
             model_cache_dir=Path("data/models").resolve(), gateway_port=18100, retriever_port=18101,
             generator_port=18102, redis_port=18479, redis_persistent=False,
             # Rate limiting stays on (as in production), with room for the whole run.
-            extra_env={"TUTORBOOK_RATE_LIMIT_REQUESTS_PER_MINUTE": "100000"},
+            extra_env={"TUTORBOOK_GATEWAY_LIMITS__REQUESTS_PER_MINUTE": "100000"},
         )  # fmt: skip
         signal.signal(signal.SIGTERM, stop_on_sigterm)  # a killed benchmark still stops its stack
         print("starting the stack ...", flush=True)

@@ -37,6 +37,7 @@ from tutorbook_gateway.routing import (
     decide,
 )
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.wiring import route_policy
 from tutorbook_service.internal_auth import bearer_header
 
 BENCH_KEY = "bench-key-0123456789"
@@ -47,7 +48,7 @@ WARM_UP = 30
 
 def router_decision_ms(repeats: int) -> tuple[float, float]:
     """Every signal present: four passages with both scores, two adapters, small talk and off-topic matches."""
-    policy = GatewaySettings().route_policy()
+    policy = route_policy(GatewaySettings())
     retrieval = RetrievalSignals(
         scores=(0.71, 0.52, 0.4, 0.2), topics=("a", "b", "c", "d"), lexical_scores=(9.1, None, 4.2, 1.0)
     )
@@ -169,7 +170,7 @@ def measure_own_stack(args: argparse.Namespace) -> dict[str, Any]:
             data_dir=FilePath(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin-0123456789",),
             model_cache_dir=FilePath("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
-            extra_env={"TUTORBOOK_CACHE_ENABLED": "false", **extra},
+            extra_env={"TUTORBOOK_GATEWAY_CACHE__ENABLED": "false", **extra},
         )  # fmt: skip
         signal.signal(signal.SIGTERM, stop_on_sigterm)  # a killed benchmark still stops its stack
         print("starting the stack ...", flush=True)

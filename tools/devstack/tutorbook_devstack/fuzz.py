@@ -144,7 +144,7 @@ def main() -> None:
         config = StackConfig(
             data_dir=Path(tmp), api_keys=(user,), admin_keys=(admin,), model_cache_dir=Path("data/models").resolve(),
             gateway_port=18510, retriever_port=18511, generator_port=18512, redis_port=18513, redis_persistent=False,
-            extra_env={"TUTORBOOK_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000"},
+            extra_env={"TUTORBOOK_GATEWAY_LIMITS__REQUESTS_PER_MINUTE": "1000000"},
         )  # fmt: skip
         with running_stack(config) as stack:
             ingest_folder(config.gateway_url, admin, samples)

@@ -1,71 +1,57 @@
-"""``python -m tutorbook_devstack.settings_reference``: write docs/settings.md, every setting of every
-service, from the settings classes themselves (names, defaults, and the comments written next to them),
-so the reference cannot drift from the code: a test compares the committed file with this rendering."""
+"""``python -m tutorbook_devstack.settings_reference`` (``make settings-docs``): write docs/settings.md, every
+setting of every service grouped as the settings classes group them, with each field's own docstring, the
+variables no service reads, and the renamed ones; a test compares the committed file with this rendering."""
 
-import ast
 import inspect
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel
 
+from tutorbook_config.renamed import RENAMED
+from tutorbook_config.service_settings import SHARED, ServiceSettings, groups_of, variables_of
+from tutorbook_config.shared import SharedSettings
+from tutorbook_config.variables import OTHER_VARIABLES, group_variable, shared_variable
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_generator.settings import GeneratorSettings
 from tutorbook_retriever.settings import RetrieverSettings
 
-SERVICES: dict[str, type[BaseSettings]] = {
+SERVICES: dict[str, type[ServiceSettings]] = {
     "gateway": GatewaySettings,
     "retriever": RetrieverSettings,
     "generator": GeneratorSettings,
 }
 OUTPUT = Path("docs/settings.md")
+INTRODUCTION = """# Settings reference
 
+Every setting of every service, generated from the settings classes by `make settings-docs`
+(`python -m tutorbook_devstack.settings_reference`; a test fails when this file and the code differ).
 
-@dataclass
-class Group:
-    """Settings written together under one comment (or none)."""
+- **Names.** A service's own setting is `TUTORBOOK_<SERVICE>_<GROUP>__<FIELD>`, for example
+  `TUTORBOOK_GATEWAY_ROUTER__RAG_MIN_SCORE`: the service, the group (a concern: the router, the cache, ...)
+  and the field. A setting that means the same in every service that reads it is `TUTORBOOK_<FIELD>`
+  ([shared](#shared)).
+- **Where values come from**, first match wins: the environment; the TOML file `TUTORBOOK_CONFIG` names
+  (tables `[shared]` and `[<service>.<group>]`, keys as the fields below); the default. Each service reads
+  them once, at start.
+- **Unknown names stop the service.** A `TUTORBOOK_*` variable that is no setting of the service reading it
+  (another service's own variables are left to that service), or a key of the file that is no setting,
+  stops it at start, naming the closest setting, or the new name of a [renamed](#renamed-variables) one.
+  `make run` checks the environment for all three services before it starts any.
 
-    comment: list[str] = field(default_factory=list)
-    fields: list[tuple[str, str]] = field(default_factory=list)  # name, its inline comment
+```toml
+# tutorbook.toml (TUTORBOOK_CONFIG=tutorbook.toml); the environment overrides it
+[shared]
+data_dir = "/var/lib/tutorbook"
 
+[gateway.router]
+rag_min_score = 0.4
 
-def comment_text(line: str) -> str:
-    return line.strip().removeprefix("#").strip()
-
-
-def inline_comment(line: str) -> str:
-    """The comment after a field's value (outside any quotes)."""
-    quote = ""
-    for index, character in enumerate(line):
-        if quote:
-            quote = "" if character == quote else quote
-        elif character in "'\"":
-            quote = character
-        elif character == "#":
-            return line[index + 1 :].strip()
-    return ""
-
-
-def groups_of(settings: type[BaseSettings]) -> list[Group]:
-    source = inspect.getsource(settings)
-    lines = source.splitlines()
-    [definition] = ast.parse(source).body
-    assert isinstance(definition, ast.ClassDef)
-    groups: list[Group] = []
-    previous_end = definition.body[0].lineno - 1
-    for node in definition.body:
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
-            previous_end = node.end_lineno or node.lineno
-            continue
-        between = lines[previous_end : node.lineno - 1]
-        comment = [comment_text(line) for line in between if line.strip().startswith("#")]
-        if comment or any(not line.strip() for line in between) or not groups:
-            groups.append(Group(comment))
-        groups[-1].fields.append((node.target.id, inline_comment(lines[node.lineno - 1])))
-        previous_end = node.end_lineno or node.lineno
-    return [group for group in groups if group.fields]
+[retriever.search]
+fusion = "rrf"
+```
+"""
 
 
 def shown(value: Any) -> str:
@@ -76,37 +62,66 @@ def shown(value: Any) -> str:
     return f"`{value}`"
 
 
-def render_service(service: str, settings: type[BaseSettings]) -> list[str]:
-    prefix = str(settings.model_config.get("env_prefix", ""))
+def cell(text: str | None) -> str:
+    return " ".join((text or "").split()).replace("|", "\\|")
+
+
+def field_rows(model: type[BaseModel], variable: Any) -> list[str]:
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+    for name, info in model.model_fields.items():
+        default = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+        lines.append(f"| `{variable(name)}` | {shown(default)} | {cell(info.description)} |")
+    return [*lines, ""]
+
+
+def render_shared() -> list[str]:
+    lines = ["## shared", "", f"`SharedSettings` in `libs/config/tutorbook_config/shared.py`. {SharedSettings.__doc__}", ""]
+    return lines + field_rows(SharedSettings, shared_variable)
+
+
+def render_service(service: str, settings: type[ServiceSettings]) -> list[str]:
     module = inspect.getsourcefile(settings) or ""
     relative = module[module.index("services/") :] if "services/" in module else module
-    lines = [f"## {service}", "", f"`{settings.__name__}` in `{relative}`.", ""]
-    for group in groups_of(settings):
-        if group.comment:
-            lines += [" ".join(group.comment), ""]
-        noted = any(note for _, note in group.fields)
-        lines += (
-            ["| variable | default | note |", "|---|---|---|"] if noted else ["| variable | default |", "|---|---|"]
-        )
-        for name, note in group.fields:
-            row = f"| `{prefix}{name.upper()}` | {shown(settings.model_fields[name].default)} |"
-            lines.append(f"{row} {note} |" if noted else row)
-        lines.append("")
+    lines = [f"## {service}", "", f"`{settings.__name__}` in `{relative}`: the groups below, and [shared](#shared).", ""]
+    for group, model in groups_of(settings).items():
+        if group == SHARED:
+            continue
+        lines += [f"### {service}: {group}", "", cell(model.__doc__), ""]
+        lines += field_rows(model, lambda field, group=group: group_variable(service, group, field))
     return lines
 
 
-def render() -> str:
+def render_others() -> list[str]:
+    lines = ["## Variables no service reads", "", "Read by the tools, `make run` or Compose; every service accepts them.", ""]
+    lines += ["| variable | what it is |", "|---|---|"]
+    lines += [f"| `{name}` | {cell(what)} |" for name, what in OTHER_VARIABLES.items()]
+    return [*lines, ""]
+
+
+def render_renamed() -> list[str]:
     lines = [
-        "# Settings reference",
+        "## Renamed variables",
         "",
-        "Every setting of every service, generated from the settings classes by",
-        "`python -m tutorbook_devstack.settings_reference` (a test fails when this file and the code differ).",
-        "Each service reads its variables from the environment once, at start.",
+        "The names from before the settings were grouped by concern. A service that finds one refuses to start",
+        "and names its replacement (`TUTORBOOK_HOST` is now one variable per service).",
         "",
+        "| before | now |",
+        "|---|---|",
     ]
+    lines += [f"| `{old}` | {', '.join(f'`{new}`' for new in news)} |" for old, news in RENAMED.items()]
+    return [*lines, ""]
+
+
+def render() -> str:
+    lines = [INTRODUCTION, *render_shared()]
     for service, settings in SERVICES.items():
         lines += render_service(service, settings)
+    lines += render_others() + render_renamed()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def every_variable() -> set[str]:
+    return {name for settings in SERVICES.values() for name, _, _ in variables_of(settings)}
 
 
 def main() -> None:

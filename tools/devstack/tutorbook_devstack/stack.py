@@ -74,16 +74,18 @@ def service_env(config: StackConfig) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "TUTORBOOK_HOST": config.host,
+            "TUTORBOOK_GATEWAY_SERVER__HOST": config.host,
+            "TUTORBOOK_RETRIEVER_SERVER__HOST": config.host,
+            "TUTORBOOK_GENERATOR_SERVER__HOST": config.host,
             "TUTORBOOK_DATA_DIR": str(config.data_dir),
-            "TUTORBOOK_GATEWAY_PORT": str(config.gateway_port),
-            "TUTORBOOK_RETRIEVER_PORT": str(config.retriever_port),
-            "TUTORBOOK_GENERATOR_PORT": str(config.generator_port),
-            "TUTORBOOK_RETRIEVER_URL": config.url(config.retriever_port),
-            "TUTORBOOK_GENERATOR_URL": config.url(config.generator_port),
+            "TUTORBOOK_GATEWAY_SERVER__PORT": str(config.gateway_port),
+            "TUTORBOOK_RETRIEVER_SERVER__PORT": str(config.retriever_port),
+            "TUTORBOOK_GENERATOR_SERVER__PORT": str(config.generator_port),
+            "TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL": config.url(config.retriever_port),
+            "TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_URL": config.url(config.generator_port),
             "TUTORBOOK_REDIS_URL": f"redis://{config.host}:{config.redis_port}/0",
-            "TUTORBOOK_API_KEYS": ",".join(config.api_keys),
-            "TUTORBOOK_ADMIN_KEYS": ",".join(config.admin_keys),
+            "TUTORBOOK_GATEWAY_KEYS__API_KEYS": ",".join(config.api_keys),
+            "TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS": ",".join(config.admin_keys),
             "TUTORBOOK_INTERNAL_TOKEN": config.internal_token,
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
@@ -91,7 +93,7 @@ def service_env(config: StackConfig) -> dict[str, str]:
         }
     )
     if config.model_cache_dir is not None:
-        env["TUTORBOOK_MODEL_CACHE_DIR"] = str(config.model_cache_dir)
+        env["TUTORBOOK_GENERATOR_MODEL__CACHE_DIR"] = str(config.model_cache_dir)
     env.update(config.extra_env)
     return env
 

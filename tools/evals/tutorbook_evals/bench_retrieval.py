@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import summary, write_results
 from tutorbook_evals.bench_search import bench_served_search
 from tutorbook_evals.retrieval_charts import plot_search_latency
@@ -33,7 +34,7 @@ from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, embedding_text, ingest_documents
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.wiring import open_store
+from tutorbook_retriever.wiring import ingest_limits, onnx_cache_dir, open_store
 
 BACKENDS = ["local", "edge"]
 INGEST_BATCH = 256  # documents per ingestion call: the most tutorbook-ingest sends (and a request may carry)
@@ -48,7 +49,7 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
 
 @contextmanager
 def fresh_store(settings: RetrieverSettings, folder: Path, backend: str, dimension: int) -> Iterator[Store]:
-    embedded = settings.model_copy(update={"data_dir": folder, "embedded_store": backend, "qdrant_url": ""})
+    embedded = replaced(settings, shared__data_dir=folder, store__embedded=backend, store__qdrant_url="")
     store, close = open_store(embedded, dimension)
     try:
         yield store
@@ -60,7 +61,7 @@ def corpus_points(
     corpus: EvalCorpus, embedder: Embedder, settings: RetrieverSettings
 ) -> tuple[list[ChunkPoint], dict[str, Any]]:
     """The corpus's chunks as ingestion builds them, the seconds each stage took, and the embedded texts."""
-    budget = (settings.chunk_max_tokens, settings.chunk_overlap_tokens)
+    budget = (settings.ingest.chunk_max_tokens, settings.ingest.chunk_overlap_tokens)
     chunked, chunking = timed(lambda: [(d, chunk_document(d.text, *budget)) for d in corpus.documents])
     texts = [embedding_text(document.title or document.id, chunk) for document, chunks in chunked for chunk in chunks]
     vectors, embedding = timed(lambda: embedder.embed(texts))
@@ -89,10 +90,10 @@ def bench_ingestion(
     """Stages and end to end with ``embedder`` (the configured precision); the embedding stage in fp32 too."""
     points, stages = corpus_points(corpus, embedder, settings)
     _, stages["embed_fp32"] = timed(functools.partial(fp32.embed, stages.pop("texts")))
-    stages[f"embed_{settings.embedding_precision}"] = stages.pop("embed")
+    stages[f"embed_{settings.embedding.precision}"] = stages.pop("embed")
     chunks, documents = len(points), corpus.documents
     print(f"\n== Ingestion: {corpus.name}, {len(documents)} documents, {chunks} chunks (seconds, chunks/s)")
-    limits = IngestLimits(10_000, settings.max_document_chars, settings.chunk_max_tokens, settings.chunk_overlap_tokens)
+    limits = ingest_limits(settings, max_documents=10_000)
     end_to_end = {}
     for backend in BACKENDS:
         with fresh_store(settings, root / f"write-{backend}", backend, embedder.dimension) as store:
@@ -135,9 +136,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = RetrieverSettings()
     corpus = load_corpus(args.dataset, args.data)
-    model = settings.embedding_model or default_embedding_model_path()
-    fp32 = OnnxEmbedder(model, settings.onnx_cache_dir(), precision="fp32")
-    onnx = OnnxEmbedder(model, settings.onnx_cache_dir(), precision=settings.embedding_precision)
+    model = settings.embedding.model or default_embedding_model_path()
+    fp32 = OnnxEmbedder(model, onnx_cache_dir(settings), precision="fp32")
+    onnx = OnnxEmbedder(model, onnx_cache_dir(settings), precision=settings.embedding.precision)
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         figures["ingestion"] = bench_ingestion(corpus, onnx, fp32, settings, Path(tmp))

@@ -24,12 +24,14 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import summary, write_results
 from tutorbook_evals.routing import REPO_ROOT, prepare_store, signals_for
 from tutorbook_evals.routing_set import RoutingCase, Split, default_eval_data, demo_adapter_card, routing_cases
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterHealth, adapter_states
 from tutorbook_gateway.routing import RouteRequest, decide
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.wiring import route_policy
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.settings import RetrieverSettings
@@ -57,7 +59,7 @@ def spread(cases: list[RoutingCase], count: int | None) -> list[RoutingCase]:
 def routing_index(embedder: Embedder, samples: Path, retriever: RetrieverSettings, base_model: str) -> Iterator[Store]:
     """A fresh embedded index (Qdrant Edge, as the service runs) with what the routing evaluation puts in it."""
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-router-") as tmp:
-        embedded = retriever.model_copy(update={"data_dir": Path(tmp), "qdrant_url": ""})
+        embedded = replaced(retriever, shared__data_dir=Path(tmp), store__qdrant_url="")
         store, close = open_store(embedded, embedder.dimension)
         try:
             prepare_store(store, embedder, samples, retriever, base_model)
@@ -68,12 +70,12 @@ def routing_index(embedder: Embedder, samples: Path, retriever: RetrieverSetting
 
 def time_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder, repeats: int) -> RouterTimings:
     gateway, retriever = GatewaySettings(), RetrieverSettings()
-    policy = gateway.route_policy()
-    card = demo_adapter_card(samples, gateway.base_model_name)
+    policy = route_policy(gateway)
+    card = demo_adapter_card(samples, gateway.shared.base_model_name)
     states = adapter_states({card.name: ActiveAdapter(card, 1)}, AdapterHealth())
     timings = RouterTimings([], [], Counter())
     request = RouteRequest("auto")
-    with routing_index(embedder, samples, retriever, gateway.base_model_name) as store:
+    with routing_index(embedder, samples, retriever, gateway.shared.base_model_name) as store:
         for case in cases[:WARM_UP_CASES]:  # the first queries and decisions warm caches up: not timed
             decide(request, signals_for(case.text, store, embedder, retriever, gateway.rag_top_k, policy), policy)
         for case in tqdm(cases, desc="router", unit="request", file=sys.stderr):

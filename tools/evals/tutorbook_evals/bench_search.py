@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
+from tutorbook_config.service_settings import configured
 from tutorbook_devstack.bench_report import summary
 from tutorbook_devstack.processes import start_service, wait_ready
 from tutorbook_evals.retrieval_corpora import EvalCorpus
@@ -81,10 +82,10 @@ def serve_and_search(data_dir: Path, backend: str, questions: list[str], queries
     env = {
         **os.environ,
         "TUTORBOOK_DATA_DIR": str(data_dir),
-        "TUTORBOOK_EMBEDDED_STORE": backend,
-        "TUTORBOOK_RETRIEVER_PORT": str(PORT),
+        "TUTORBOOK_RETRIEVER_STORE__EMBEDDED": backend,
+        "TUTORBOOK_RETRIEVER_SERVER__PORT": str(PORT),
         "TUTORBOOK_INTERNAL_TOKEN": TOKEN,
-        "TUTORBOOK_QDRANT_URL": "",
+        "TUTORBOOK_RETRIEVER_STORE__QDRANT_URL": "",
         "TUTORBOOK_REDIS_URL": "",
     }
     service = start_service(
@@ -109,7 +110,7 @@ def bench_served_search(
     for size in sizes:
         for backend in backends:
             data_dir = root / f"{backend}-{size}"
-            settings = RetrieverSettings(data_dir=data_dir, embedded_store=backend, qdrant_url="")  # type: ignore[arg-type]
+            settings = configured(RetrieverSettings, shared__data_dir=data_dir, store__embedded=backend, store__qdrant_url="")  # type: ignore[arg-type]
             store, close = open_store(settings, len(originals[0].dense))
             try:
                 grow_index(store, corpus, originals, size, seed=size)

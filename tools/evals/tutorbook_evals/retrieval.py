@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from tutorbook_config.service_settings import replaced
 from tutorbook_evals.retrieval_charts import plot_retrieval
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_evals.retrieval_scores import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
@@ -18,7 +19,7 @@ from tutorbook_retriever.ingestion import IngestLimits, ingest_documents
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import Fusion, SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.wiring import open_embedder, open_store, search_defaults
+from tutorbook_retriever.wiring import ingest_limits, open_embedder, open_store, search_defaults
 
 # (label, mode, fusion): the two single signals, then hybrid with each fusion method.
 RUNS: tuple[tuple[str, SearchMode, Fusion], ...] = (
@@ -31,7 +32,7 @@ BATCH = 64
 
 
 def ingest_corpus(corpus: EvalCorpus, settings: RetrieverSettings, store: Store, embedder: Embedder) -> float:
-    limits = IngestLimits(10_000, settings.max_document_chars, settings.chunk_max_tokens, settings.chunk_overlap_tokens)
+    limits = ingest_limits(settings, max_documents=10_000)
     started = time.perf_counter()
     for start in tqdm(range(0, len(corpus.documents), BATCH), desc="ingest", unit="batch"):
         ingest_documents(corpus.documents[start : start + BATCH], embedder, store, limits)
@@ -73,7 +74,7 @@ def evaluate_corpus(
     """Ingest ``corpus`` into a fresh embedded index and return the report (summary line and table);
     with ``plot``, also draw the scores as a bar chart there."""
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
-        embedded = settings.model_copy(update={"data_dir": Path(tmp), "qdrant_url": ""})
+        embedded = replaced(settings, shared__data_dir=Path(tmp), store__qdrant_url="")
         store, close = open_store(embedded, embedder.dimension)  # what the service runs: Qdrant Edge
         try:
             seconds = ingest_corpus(corpus, settings, store, embedder)

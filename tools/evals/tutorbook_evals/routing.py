@@ -19,12 +19,14 @@ from pathlib import Path
 import msgspec
 from tqdm import tqdm
 
+from tutorbook_config.service_settings import replaced
 from tutorbook_evals.routing_set import ROUTES, RoutingCase, Split, default_eval_data, demo_adapter_card, routing_cases
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.planning import route_signals
 from tutorbook_gateway.clients.retriever import search_result
 from tutorbook_gateway.routing import RoutePolicy, RouteRequest, RouteSignals, decide
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.wiring import route_policy
 from tutorbook_gateway.small_talk import builtin_route_examples
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.store import Store
@@ -33,7 +35,7 @@ from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn, RouteHit, SearchResponse
 from tutorbook_retriever.search import search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_retriever.wiring import open_embedder, open_store, search_defaults
+from tutorbook_retriever.wiring import ingest_limits, open_embedder, open_store, search_defaults
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -62,7 +64,7 @@ class RoutingReport:
 
 
 def prepare_store(store: Store, embedder: Embedder, samples: Path, settings: RetrieverSettings, base: str) -> None:
-    limits = IngestLimits(1000, settings.max_document_chars, settings.chunk_max_tokens, settings.chunk_overlap_tokens)
+    limits = ingest_limits(settings, max_documents=1000)
     documents = [DocumentIn(**document) for document in load_markdown_folder(samples / "knowledge_base")]
     ingest_documents(documents, embedder, store, limits)
     for name, examples in builtin_route_examples().items():
@@ -84,16 +86,16 @@ def signals_for(
 
 def evaluate_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder) -> RoutingReport:
     gateway = GatewaySettings()
-    policy = gateway.route_policy()
+    policy = route_policy(gateway)
     retriever = RetrieverSettings()
-    card = demo_adapter_card(samples, gateway.base_model_name)
+    card = demo_adapter_card(samples, gateway.shared.base_model_name)
     states = adapter_states({card.name: ActiveAdapter(card, 1)}, AdapterHealth())
     routed, timings = [], []
     with tempfile.TemporaryDirectory(prefix="tutorbook-routing-") as tmp:
-        embedded = retriever.model_copy(update={"data_dir": Path(tmp), "qdrant_url": ""})
+        embedded = replaced(retriever, shared__data_dir=Path(tmp), store__qdrant_url="")
         store, close = open_store(embedded, embedder.dimension)  # what the service runs: Qdrant Edge
         try:
-            prepare_store(store, embedder, samples, retriever, gateway.base_model_name)
+            prepare_store(store, embedder, samples, retriever, gateway.shared.base_model_name)
             for case in tqdm(cases, desc="routing", unit="request", file=sys.stderr):
                 found = signals_for(case.text, store, embedder, retriever, gateway.rag_top_k, policy)
                 signals = dataclasses.replace(found, adapters=states)

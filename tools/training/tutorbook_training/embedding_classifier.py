@@ -152,7 +152,7 @@ def train_embedding_classifier(dataset: Dataset, seed: int) -> tuple[LinearClass
     started = time.perf_counter()
     vectors = embedder.embed([example.text or "" for example in dataset.examples])
     labels = [example.label or "" for example in dataset.examples]
-    classifier, figures = fit_calibrated(vectors, labels, settings.embedder_name(), dataset.labels, seed)
+    classifier, figures = fit_calibrated(vectors, labels, settings.embedding.embedder_name(), dataset.labels, seed)
     return classifier, {"seconds": time.perf_counter() - started, **figures}
 
 

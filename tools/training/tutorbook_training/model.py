@@ -11,7 +11,8 @@ def default_base_model() -> Path:
     from tutorbook_generator.model_prep import prepare_default_model
     from tutorbook_generator.settings import GeneratorSettings
 
-    return prepare_default_model(GeneratorSettings().resolved_model_cache_dir())
+    settings = GeneratorSettings()
+    return prepare_default_model(settings.model.resolved_cache_dir(settings.shared.data_dir))
 
 
 def load_base_model(folder: Path, qlora: bool = False) -> tuple[Any, Any]:

@@ -37,10 +37,10 @@ from tutorbook_gateway.adapters.validation import (
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_config.shared import BASE_MODEL_NAME
 from tutorbook_service.errors import NotFoundError, ServiceError, ServiceUnavailableError, UpstreamError
 
 log = logging.getLogger("tutorbook.adapters")
-BASE_MODEL_NAME_FILE = "name"  # beside the base model's config.json: what vLLM calls the model
 
 
 class ActivationFailedError(UpstreamError):
@@ -86,7 +86,7 @@ class AdapterAdmin:
             raise
         name = adapter.card.name
         if adapter.card.kind == "lora":
-            files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME_FILE)
+            files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME.name)
         async with self.locks.hold(name):
             return await self.store_and_activate(name, files, adapter)
 

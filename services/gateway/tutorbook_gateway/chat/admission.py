@@ -16,19 +16,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from tutorbook_gateway.chat.generation import Generation
-from tutorbook_gateway.conversation import message_text
-from tutorbook_gateway.schemas import ChatCompletionRequest
-from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN, TURN_OVERHEAD_TOKENS
+from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN
 from tutorbook_gateway.state.rate_limits import RateLimiter
 from tutorbook_service.errors import RateLimitedError
 
 IN_FLIGHT_RETRY_SECONDS = 1.0
-
-
-def estimated_prompt_tokens(request: ChatCompletionRequest) -> int:
-    """Tokenizer-free: about four characters a token, plus a few per message."""
-    chars = sum(len(message_text(message)) for message in request.messages)
-    return chars // CHARS_PER_TOKEN + TURN_OVERHEAD_TOKENS * len(request.messages)
 
 
 class InFlight:
@@ -89,6 +81,15 @@ class AdmissionCheck:
             task.add_done_callback(close_unwanted)  # a generation that still arrives is closed, not leaked
             raise
         return await task
+
+
+def used_tokens(reported_total: int, pieces: list[str], prompt_tokens: int) -> int:
+    """What an answer cost: vLLM's count; for a stream that ended early (no usage came), its prompt and what
+    was sent (a piece is a token or, through the runaway guard, a sentence)."""
+    if reported_total or not pieces:
+        return reported_total
+    sent = max(len(pieces), sum(len(piece) for piece in pieces) // CHARS_PER_TOKEN)
+    return prompt_tokens + sent
 
 
 def close_unwanted(task: "asyncio.Future[Generation]") -> None:

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tutorbook_gateway.background import BackgroundTasks
-from tutorbook_gateway.chat.planning import AdapterSnapshot, ChatConfig, ChatPlan, claims_policy_of, sampling_parameters
+from tutorbook_gateway.chat.config import ChatConfig
+from tutorbook_gateway.chat.planning import ChatPlan
+from tutorbook_gateway.chat.request import ChatRequest
 from tutorbook_gateway.clients.retriever import RetrieverClient
-from tutorbook_gateway.conversation import message_text
 from tutorbook_gateway.metrics import GatewayMetrics
-from tutorbook_gateway.routing import AUTO_MODEL, resolve_adapter
-from tutorbook_gateway.schemas import ChatCompletionRequest
+from tutorbook_gateway.routing import AUTO_MODEL
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key, is_fresh
 from tutorbook_gateway.state.degrading import degraded, quietly
 from tutorbook_gateway.state.index_version import IndexVersionWatch
@@ -50,32 +50,28 @@ class CacheLookup:
         return self.source if self.found is not None else "miss"
 
 
-def cache_fields(
-    request: ChatCompletionRequest, config: ChatConfig, adapters: AdapterSnapshot
-) -> dict[str, Any] | None:
+def cache_fields(request: ChatRequest, config: ChatConfig) -> dict[str, Any] | None:
     """What decides the answer, normalised; None when the answer is not deterministic."""
-    params = sampling_parameters(request, config)
-    if params["temperature"] != 0 and request.seed is None:
+    if not request.deterministic:
         return None
-    params.pop("user", None)
-    if request.model == AUTO_MODEL:
-        served = sorted(state.served_name for state in adapters.states.values())
-    elif request.model == config.policy.base_model:
-        served = []
+    params = {name: value for name, value in request.sampling.items() if name != "user"}
+    route = request.route
+    if route.adapter is not None:
+        served = [route.adapter.served_name]
+    elif route.model == AUTO_MODEL:
+        served = sorted(state.served_name for state in request.adapters.states.values())
     else:
-        adapter = resolve_adapter(request.model, adapters.states)
-        served = [] if adapter is None else [adapter.served_name]
-    hint = request.tutorbook.route if request.tutorbook else None
-    claims_policy = claims_policy_of(request, config)
-    messages = [(message.role, " ".join(message_text(message).split())) for message in request.messages]
+        served = []
+    messages = [(turn.role, " ".join(turn.content.split())) for turn in request.messages]
     decoding = {
-        "rag_repetition_penalty": config.rag_repetition_penalty,
-        "rag_frequency_penalty": config.rag_frequency_penalty,
+        "rag_repetition_penalty": config.answers.repetition_penalty,
+        "rag_frequency_penalty": config.answers.frequency_penalty,
         # claims the judge overruled are part of the answer
         "claims_judge": [config.claim_check.judge.model, config.claim_check.judge.min_probability],
     }
-    return {"messages": messages, "model": request.model, "route": hint, "adapters": served,
-            "claims_policy": claims_policy.value, **decoding, **params}  # fmt: skip
+    hint = route.hint.value if route.hint else None
+    return {"messages": messages, "model": route.model, "route": hint, "adapters": served,
+            "claims_policy": request.claims_policy.value, **decoding, **params}  # fmt: skip
 
 
 def checked_in_full(completion: dict[str, Any]) -> bool:
@@ -141,18 +137,16 @@ class AnswerCache:
         self._metrics = metrics
         self._background = background
 
-    async def lookup(
-        self, request: ChatCompletionRequest, adapters: AdapterSnapshot, retrieves: bool, owner: str
-    ) -> CacheLookup:
-        """The exact lookup. ``retrieves``: the answer may depend on the index, so its version must match.
-        ``owner``: the asking key's fingerprint, part of the key when the cache is per key."""
-        fields = cache_fields(request, self._config, adapters) if self._cache is not None else None
+    async def lookup(self, request: ChatRequest) -> CacheLookup:
+        """The exact lookup; an answer that may depend on the index is served only at its index version,
+        and (when the cache is per key) only to the key it was answered for."""
+        fields = cache_fields(request, self._config) if self._cache is not None else None
         if fields is None:
             self._metrics.cache_lookups.labels(result="bypass").inc()
             return CacheLookup(None)
-        scope = owner if self._per_key else None
+        scope = request.owner if self._per_key else None
         lookup = CacheLookup(cache_key({**fields, "owner": scope}), scope)
-        lookup.found = await self._fresh_entry(lookup.key or "", retrieves)
+        lookup.found = await self._fresh_entry(lookup.key or "", request.route.retrieves)
         single_question = len(request.messages) == 1 and request.messages[0].role == "user"
         lookup.asked_similar = lookup.found is None and single_question and self._semantic_min_similarity is not None
         return lookup

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
+from tutorbook_gateway.chat.claim_judging import ClaimJudge
+from tutorbook_gateway.chat.config import ClaimCheckConfig
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy, not_sure_answer
 from tutorbook_grounding.prompt import Source, heading_of
@@ -30,15 +31,6 @@ from tutorbook_service.errors import ServiceError
 
 log = logging.getLogger("tutorbook.claims")
 CHECK_FIELDS = ("claims", "citations", "answer_check")  # what the check adds to an answer's tutorbook
-
-
-@dataclass(frozen=True)
-class ClaimCheckConfig:
-    policy: ClaimsPolicy = ClaimsPolicy.WITHHOLD
-    thresholds: SupportThresholds = field(default_factory=SupportThresholds)
-    max_answer_sentences: int = 8  # the sentence budget: the runaway guard ends an answer past it
-    max_candidates: int = 120  # passage sentences compared (the first passages first)
-    judge: JudgeConfig = field(default_factory=JudgeConfig)  # a model's second opinion (off by default)
 
 
 @dataclass

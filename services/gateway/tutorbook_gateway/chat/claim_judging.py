@@ -13,20 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tutorbook_adapter_format.probabilities import softmax
+from tutorbook_gateway.chat.config import JudgeConfig
 from tutorbook_gateway.chat.label_scoring import LabelTokens, score_answers
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_grounding.judging import NO, YES, JudgeQuestion, judge_messages, judge_questions, overrule
 from tutorbook_grounding.support import Claim, Passage
 
 log = logging.getLogger("tutorbook.claims")
-
-
-@dataclass(frozen=True)
-class JudgeConfig:
-    model: str = ""  # a served model (the base model, an adapter, a larger model); empty: no judge
-    min_probability: float = 0.5  # P(Yes) a claim needs from the judge to count as supported
-    max_passage_chars: int = 1500  # of the passage shown to the judge
-    timeout_seconds: float = 20.0  # waiting for a slot included; past it the check's verdicts stand
 
 
 @dataclass

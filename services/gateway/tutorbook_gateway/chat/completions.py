@@ -39,6 +39,16 @@ def decoded(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def response_record(tutorbook: dict[str, Any], model: str) -> ResponseRecord:
+    adapter = tutorbook.get("adapter")
+    return ResponseRecord(
+        route=str(tutorbook.get("route", "")),
+        adapter=None if not adapter else f"{adapter['name']}@{adapter['version']}",
+        model=model,
+        created=int(time.time()),
+    )
+
+
 class ResponseIds:
     """Mints response ids (one per answer: a cached answer served again gets a new one) and reads them back."""
 
@@ -47,6 +57,10 @@ class ResponseIds:
 
     def _signature(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+    def mint_answer(self, tutorbook: dict[str, Any], model: str) -> str:
+        """The id of an answer given under this decision (``tutorbook``) by ``model``."""
+        return self.mint(response_record(tutorbook, model))
 
     def mint(self, record: ResponseRecord) -> str:
         fields = SignedFields(

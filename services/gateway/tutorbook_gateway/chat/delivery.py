@@ -10,9 +10,38 @@ a failure after the first byte is an error event (the OpenAI SDKs raise it), the
 from collections.abc import AsyncIterator
 from typing import Any
 
+from litestar import Response
+from litestar.response import Stream
+
+from tutorbook_gateway.chat.answer_cache import CACHE_HEADER
 from tutorbook_gateway.chat.answering import AnswerEnd, AnswerStart, ChatEvent
 from tutorbook_gateway.chat.completions import DONE_EVENT, chunk, completion, server_sent_event, usage_chunk
+from tutorbook_gateway.chat.request import SESSION_HEADER
+from tutorbook_gateway.schemas import StreamOptions
 from tutorbook_service.errors import ServiceError, error_body
+
+ROUTE_HEADER = "x-tutorbook-route"
+
+
+async def delivered(
+    events: AsyncIterator[ChatEvent], stream: bool, stream_options: StreamOptions | None
+) -> Response[Any]:
+    """The response: a stream of events, or one completion once every piece has come."""
+    start = await first_event(events)
+    if stream:
+        include_usage = bool(stream_options and stream_options.include_usage)
+        body = as_server_sent_events(start, events, include_usage)
+        return Stream(body, media_type="text/event-stream", headers={**answer_headers(start), "cache-control": "no-cache"})
+    return Response(await as_completion(start, events), headers=answer_headers(start))
+
+
+def answer_headers(start: AnswerStart) -> dict[str, str]:
+    headers = {ROUTE_HEADER: start.route}
+    if start.cache_status is not None:
+        headers[CACHE_HEADER] = start.cache_status
+    if start.session_id is not None:
+        headers[SESSION_HEADER] = start.session_id
+    return headers
 
 
 async def first_event(events: AsyncIterator[ChatEvent]) -> AnswerStart:

@@ -16,16 +16,38 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tutorbook_adapter_format.embedding_classifier import LinearClassifier, logits
-from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig, check_answer, claims_block
+from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
+from tutorbook_gateway.chat.claim_checking import CHECK_FIELDS, check_answer, claims_block
 from tutorbook_gateway.chat.claim_judging import ClaimJudge
 from tutorbook_gateway.chat.completions import completion_text, no_usage
-from tutorbook_gateway.chat.label_scoring import score_labels
-from tutorbook_gateway.chat.planning import ChatContext, ChatPlan
+from tutorbook_gateway.chat.config import ClaimCheckConfig
+from tutorbook_gateway.chat.label_scoring import LabelTokens, score_labels
+from tutorbook_gateway.chat.planning import ChatPlan
 from tutorbook_gateway.classification import Classification, classification_from_logprobs
-from tutorbook_gateway.clients.generator import ChunkStream
+from tutorbook_gateway.clients.generator import ChunkStream, GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.clients.upstream import ModelNotServedError
-from tutorbook_gateway.prompting import abstain_answer
+
+ABSTAIN_ANSWER = "Not sure about the answer: need more context."
+
+
+def abstain_answer(suggestions: tuple[str, ...]) -> str:
+    """What the abstain route says, with the closest topics the knowledge base has."""
+    if not suggestions:
+        return ABSTAIN_ANSWER
+    return f"{ABSTAIN_ANSWER} Closest topics I know about: {'; '.join(suggestions)}."
+
+
+@dataclass(frozen=True)
+class GenerationParts:
+    """What generating needs besides the plan."""
+
+    generator: GeneratorClient
+    retriever: RetrieverClient  # the claim check's similarities, an embedding classifier's embedding
+    adapters: AdapterCatalog  # an embedding classifier's weights
+    health: AdapterHealth  # a failing adapter is noted: the router skips one that keeps failing
+    claim_check: ClaimCheckConfig
+    label_tokens: LabelTokens = field(default_factory=LabelTokens)  # classifier labels as answers, in tokens
 from tutorbook_grounding.policy import ClaimsPolicy
 from tutorbook_grounding.prompt import Source
 from tutorbook_grounding.sentences import RunawayGuard
@@ -183,56 +205,68 @@ def whole_answer(completion: dict[str, Any]) -> WholeAnswer:
     return WholeAnswer(completion_text(completion), choice.get("finish_reason") or "stop", usage)
 
 
-async def generate(plan: ChatPlan, context: ChatContext, stream: bool) -> Generation:
-    """Abstain locally, or ask vLLM: whole, or as a stream; an answer written from passages is then
-    checked claim by claim. An adapter whose generation fails is noted (the router skips one that keeps
-    failing): only the generator's own failures (5xx, timeouts, an adapter the replica does not serve)
-    count, never a request vLLM refused as the client's fault, which one key could send on purpose."""
+def cached_answer(completion: dict[str, Any]) -> WholeAnswer:
+    """A cached ``chat.completion``, with what its claim check added, as when it was fresh."""
+    cached = whole_answer(completion)
+    checked = completion.get("tutorbook") or {}
+    cached.tutorbook = {name: checked[name] for name in CHECK_FIELDS if name in checked}
+    return cached
+
+
+async def generate(
+    plan: ChatPlan, parts: GenerationParts, stream: bool, cached: dict[str, Any] | None = None
+) -> Generation:
+    """The cached answer; else abstain locally, or ask vLLM: whole, or as a stream; an answer written from
+    passages is then checked claim by claim. An adapter whose generation fails is noted (the router skips
+    one that keeps failing): only the generator's own failures (5xx, timeouts, an adapter the replica does
+    not serve) count, never a request vLLM refused as the client's fault, which one key could send."""
+    if cached is not None:
+        return cached_answer(cached)
     if plan.payload is None:
         return WholeAnswer(abstain_answer(plan.decision.suggestions))
     started = time.perf_counter()
     adapter = plan.decision.adapter or plan.reader
     try:
         if plan.labels is not None:
-            answer: Generation = await classified(plan, context)
+            answer: Generation = await classified(plan, parts)
         elif stream or plan.sources:  # an answer from passages is streamed from vLLM even when whole here:
             # the runaway guard can then stop vLLM at the first repeated sentence instead of the token limit
-            answer = RelayedStream(await context.generator.open_chat_stream(plan.payload), started)
+            answer = RelayedStream(await parts.generator.open_chat_stream(plan.payload), started)
         else:
-            answer = whole_answer(await context.generator.chat_completion(plan.payload))
+            answer = whole_answer(await parts.generator.chat_completion(plan.payload))
     except (UpstreamError, UpstreamTimeoutError, ModelNotServedError):
         if adapter is not None:
-            context.health.record_error(adapter.name)
+            parts.health.record_error(adapter.name)
         raise
     if not isinstance(answer, RelayedStream):
         plan.phase_seconds["generate"] = time.perf_counter() - started
     if plan.sources and plan.labels is None:
-        config = dataclasses.replace(context.config.claim_check, policy=plan.claims_policy)
+        config = dataclasses.replace(parts.claim_check, policy=plan.claims_policy)
         citations = plan.tutorbook["citations"]
-        judge = ClaimJudge(context.generator, context.label_tokens, config.judge) if config.judge.model else None
-        return CheckedGeneration(answer, plan.sources, citations, context.retriever, config, stream, judge)
+        judge = ClaimJudge(parts.generator, parts.label_tokens, config.judge) if config.judge.model else None
+        return CheckedGeneration(answer, plan.sources, citations, parts.retriever, config, stream, judge)
     return answer
 
 
-async def classified(plan: ChatPlan, context: ChatContext) -> WholeAnswer:
+async def classified(plan: ChatPlan, parts: GenerationParts) -> WholeAnswer:
     """A classifier's answer: the most probable of its labels, with its confidence and runners-up. An
     embedding classifier answers here, from the retriever's embedding; a LoRA one is scored by vLLM."""
     assert plan.labels is not None and plan.payload is not None and plan.decision.adapter is not None
     adapter = plan.decision.adapter
-    classifier = context.adapters.embedding_classifier(adapter.name, adapter.version)
+    classifier = parts.adapters.embedding_classifier(adapter.name, adapter.version)
     if classifier is not None:
-        result, usage = await embedded_classification(context, classifier, plan.payload), no_usage()
+        result, usage = await embedded_classification(parts.retriever, classifier, plan.payload), no_usage()
     else:
-        result, usage = await score_labels(context.generator, plan.payload, plan.labels, context.label_tokens)
+        result, usage = await score_labels(parts.generator, plan.payload, plan.labels, parts.label_tokens)
     plan.tutorbook["classification"] = result.as_dict()
     return WholeAnswer(result.text(), "stop", {**no_usage(), **usage})
 
 
 async def embedded_classification(
-    context: ChatContext, classifier: LinearClassifier, payload: dict[str, Any]
+    retriever: RetrieverClient, classifier: LinearClassifier, payload: dict[str, Any]
 ) -> Classification:
     """The message embedded by the retriever, the classifier's weights applied here: no generator."""
-    embedding = await context.retriever.embed(payload["messages"][-1]["content"])
+    embedding = await retriever.embed(payload["messages"][-1]["content"])
     if embedding.embedder != classifier.embedder:
         raise ServiceUnavailableError(
             f"the retriever now embeds with {embedding.embedder!r}, but {payload['model']} was trained on "

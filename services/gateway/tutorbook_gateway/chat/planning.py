@@ -1,5 +1,8 @@
-"""Plan an answer: gather the router's signals (one retriever call: passages, route-example matches and,
-when asked, the most similar answered question), decide the route, and build the generator's request."""
+"""Step 5 of answering: plan the answer. Gather the router's signals (one retriever call: passages,
+route-example matches and, when asked, the most similar answered question), decide the route, and build
+the generator's request. While the retriever is down, small talk the router knows is still planned
+(:mod:`.small_talk`); when the generator cannot serve the adapter the router chose, the plan is made again
+without it (:func:`plan_again`)."""
 
 import time
 from collections.abc import Mapping
@@ -7,76 +10,45 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tutorbook_adapter_format.card import classifier_messages
-from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
-from tutorbook_gateway.chat.claim_checking import ClaimCheckConfig
-from tutorbook_gateway.chat.label_scoring import LabelTokens
-from tutorbook_gateway.chat.validation import ChatLimits
-from tutorbook_gateway.clients.generator import GeneratorClient
+from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterSnapshot
+from tutorbook_gateway.chat.config import ChatConfig
+from tutorbook_gateway.chat.request import ChatRequest
+from tutorbook_gateway.chat.small_talk import SmallTalkMemory, remembered_small_talk
 from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
-from tutorbook_gateway.conversation import as_openai_messages, latest_question, retrieval_query
+from tutorbook_gateway.clients.upstream import ModelNotServedError
+from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_gateway.routing import (
     AUTO_MODEL,
     SMALL_TALK,
-    VERSION_SEPARATOR,
     AdapterState,
     RetrievalSignals,
     Route,
     RouteDecision,
-    RouteHintError,
-    RoutePolicy,
-    RouteRequest,
     RouteSignals,
-    UnknownModelError,
     decide,
     healthy,
-    needs_retrieval,
-    resolve_adapter,
 )
-from tutorbook_gateway.schemas import ChatCompletionRequest
-from tutorbook_gateway.small_talk import SmallTalkMemory
+from tutorbook_gateway.state.conversations import Turn
 from tutorbook_grounding.policy import ClaimsPolicy
 from tutorbook_grounding.prompt import Source, build_rag_messages
-from tutorbook_service.errors import BadRequestError, NotFoundError
+from tutorbook_service.errors import ServiceError
 
 SNIPPET_CHARS = 240
+FOLLOW_UP_MAX_WORDS = 8
+FOLLOW_UP_PRONOUNS = frozenset(
+    {"it", "its", "it's", "that", "this", "these", "those", "they", "them", "their", "one", "ones"}
+)
+FOLLOW_UP_OPENERS = frozenset({"and", "also", "but", "so", "plus"})
 
 
 @dataclass(frozen=True)
-class ChatConfig:
-    policy: RoutePolicy
-    limits: ChatLimits
-    rag_top_k: int
-    rag_context_max_chars: int
-    default_temperature: float
-    default_max_tokens: int
-    claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
-    rag_reader: str | None = None  # an adapter that writes the RAG route's answers (the grounded reader)
-    rag_repetition_penalty: float = 1.0  # for answers written from passages (1.0: none)
-    rag_frequency_penalty: float = 0.0  # for answers written from passages (0.0: none)
-
-
-@dataclass(frozen=True)
-class ChatContext:
-    """What planning and generating need besides the request: settings, upstream clients, the adapters."""
+class Planner:
+    """What planning needs besides the request."""
 
     config: ChatConfig
     retriever: RetrieverClient
-    generator: GeneratorClient
-    adapters: AdapterCatalog
-    health: AdapterHealth
     small_talk: SmallTalkMemory  # what the router recognised as small talk (for when the retriever is down)
-    label_tokens: LabelTokens = field(default_factory=LabelTokens)  # classifier labels as answers, in tokens
-
-    def adapter_snapshot(self) -> "AdapterSnapshot":
-        """The active adapters, read once per request: their cards, and their state as the router sees it."""
-        active = self.adapters.active()
-        return AdapterSnapshot(active, adapter_states(active, self.health))
-
-
-@dataclass(frozen=True)
-class AdapterSnapshot:
-    active: Mapping[str, ActiveAdapter]
-    states: Mapping[str, AdapterState]
+    metrics: GatewayMetrics
 
 
 @dataclass
@@ -97,44 +69,26 @@ class ChatPlan:
     reader: AdapterState | None = None  # the adapter writing a RAG answer in the base model's place
 
 
-def sampling_parameters(request: ChatCompletionRequest, config: ChatConfig) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "temperature": config.default_temperature if request.temperature is None else request.temperature,
-        "max_tokens": request.max_completion_tokens or request.max_tokens or config.default_max_tokens,
-    }
-    optional = {"top_p": request.top_p, "stop": request.stop, "seed": request.seed, "user": request.user}
-    params.update({name: value for name, value in optional.items() if value is not None})
-    return params
+def is_follow_up(question: str) -> bool:
+    """A short question that leans on an earlier one ("and how much does it cost?")."""
+    words = [word.strip("?!.,'\"").lower() for word in question.split()]
+    if not 0 < len(words) <= FOLLOW_UP_MAX_WORDS:
+        return False
+    return words[0] in FOLLOW_UP_OPENERS or any(word in FOLLOW_UP_PRONOUNS for word in words)
 
 
-def claims_policy_of(request: ChatCompletionRequest, config: ChatConfig) -> ClaimsPolicy:
-    """What happens to unsupported sentences: the request's choice, else the gateway's setting."""
-    chosen = request.tutorbook.claims_policy if request.tutorbook else None
-    return chosen or config.claim_check.policy
+def retrieval_query(messages: tuple[Turn, ...]) -> str:
+    """What to search for: the last question, with the previous user turn in front when it is a follow-up."""
+    question = messages[-1].content.strip()
+    earlier = [turn.content.strip() for turn in messages[:-1] if turn.role == "user"]
+    if earlier and earlier[-1] and is_follow_up(question):
+        return f"{earlier[-1]} {question}"
+    return question
 
 
-def route_request_of(request: ChatCompletionRequest) -> RouteRequest:
-    return RouteRequest(model=request.model, route_hint=request.tutorbook.route if request.tutorbook else None)
-
-
-def wants_retrieval(request: ChatCompletionRequest, context: ChatContext, adapters: "AdapterSnapshot") -> bool:
-    """Whether the route may need passages; an unknown model (or pinned version) is a 404, a bad route
-    hint a 400."""
-    try:
-        retrieves = needs_retrieval(route_request_of(request), context.config.policy, adapters.states)
-    except UnknownModelError as exc:
-        raise unknown_model(request.model) from exc
-    except RouteHintError as exc:
-        raise BadRequestError(str(exc), param="tutorbook.route") from exc
-    if VERSION_SEPARATOR in request.model:  # a pinned version must be stored, not only look like one
-        pinned = resolve_adapter(request.model, adapters.states)
-        if pinned is not None and not context.adapters.has_version(pinned.name, pinned.version):
-            raise unknown_model(request.model)
-    return retrieves
-
-
-def unknown_model(model: str) -> NotFoundError:
-    return NotFoundError(f"model {model!r} does not exist", param="model", code="model_not_found")
+def openai_messages(messages: tuple[Turn, ...]) -> list[dict[str, str]]:
+    """Plain role/content dicts; ``developer`` is sent as ``system`` (the base model's template knows that)."""
+    return [{"role": "system" if turn.role == "developer" else turn.role, "content": turn.content} for turn in messages]
 
 
 def citation(source: Source) -> dict[str, Any]:
@@ -176,15 +130,16 @@ def rag_reader(
     decision: RouteDecision, adapters: Mapping[str, AdapterState], config: ChatConfig
 ) -> AdapterState | None:
     """The grounded reader that writes this RAG answer, when one is set, active and healthy; else None
-    (the base model writes it). Only for "auto": a request that names the base model gets the base model."""
-    reader = adapters.get(config.rag_reader) if config.rag_reader else None
+    (the base model writes it)."""
+    name = config.answers.reader
+    reader = adapters.get(name) if name else None
     if decision.route is not Route.RAG or reader is None or reader.task_type != "generative":
         return None
     return reader if healthy(reader, config.policy) is None else None
 
 
 def generator_payload(
-    request: ChatCompletionRequest,
+    request: ChatRequest,
     decision: RouteDecision,
     passages: list[Passage],
     active: Mapping[str, ActiveAdapter],
@@ -194,75 +149,105 @@ def generator_payload(
     """The request for vLLM, the sources put in its prompt, and the labels when a classifier answers."""
     writer = decision.adapter or reader
     model = config.policy.base_model if writer is None else writer.served_name
-    params = sampling_parameters(request, config)
     card = active[decision.adapter.name].card if decision.adapter is not None else None
     if card is not None and card.task_type == "classifier":
         # scored label by label (chat/label_scoring.py): sampling parameters do not apply
-        return {"model": model, "messages": classifier_messages(card.labels, latest_question(request))}, [], card.labels
-    messages = as_openai_messages(request.messages)
+        return {"model": model, "messages": classifier_messages(card.labels, request.question)}, [], card.labels
+    params = dict(request.sampling)
+    messages = openai_messages(request.messages)
     used: list[Source] = []
     if decision.route in (Route.RAG, Route.ADAPTER_RAG) and passages:
         sources = [Source(p.doc_id, p.title, p.section, p.text, p.dense_score) for p in passages]
-        messages, used = build_rag_messages(messages, sources, config.rag_context_max_chars)
-        if config.rag_repetition_penalty != 1.0:  # vLLM's sampling extension; 1.0 is vLLM's default
-            params["repetition_penalty"] = config.rag_repetition_penalty
-        if config.rag_frequency_penalty:  # OpenAI's; 0.0 is the default
-            params["frequency_penalty"] = config.rag_frequency_penalty
+        messages, used = build_rag_messages(messages, sources, config.answers.context_max_chars)
+        if config.answers.repetition_penalty != 1.0:  # vLLM's sampling extension; 1.0 is vLLM's default
+            params["repetition_penalty"] = config.answers.repetition_penalty
+        if config.answers.frequency_penalty:  # OpenAI's; 0.0 is the default
+            params["frequency_penalty"] = config.answers.frequency_penalty
     return {"model": model, "messages": messages, **params}, used, None
 
 
 async def search_if_needed(
-    request: ChatCompletionRequest,
-    context: ChatContext,
-    retrieve: bool,
-    similar_questions: bool,
-    phases: dict[str, float],
+    request: ChatRequest, planner: Planner, similar_questions: bool, phases: dict[str, float]
 ) -> tuple[str | None, SearchResult | None]:
     """The query and what the retriever found for it (None, None: the route needs no passages)."""
-    if not retrieve:
+    if not request.route.retrieves:
         return None, None
     query = retrieval_query(request.messages)
     started = time.perf_counter()
-    search = await context.retriever.search(query, context.config.rag_top_k, similar_questions)
+    search = await planner.retriever.search(query, planner.config.answers.top_k, similar_questions)
     phases["retrieve"] = time.perf_counter() - started
     return query, search
 
 
 async def plan_chat(
-    request: ChatCompletionRequest,
-    context: ChatContext,
-    adapters: AdapterSnapshot,
-    retrieve: bool,
-    similar_questions: bool = False,
+    request: ChatRequest, planner: Planner, similar_questions: bool = False, adapters: AdapterSnapshot | None = None
 ) -> ChatPlan:
     """Retrieve (once, when the route may need it), decide, and build the generator request."""
-    config = context.config
+    adapters = adapters or request.adapters
     phases: dict[str, float] = {}
-    query, search = await search_if_needed(request, context, retrieve, similar_questions, phases)
+    try:
+        query, search = await search_if_needed(request, planner, similar_questions, phases)
+    except ServiceError as exc:
+        if getattr(exc, "service", None) != "retriever" or exc.status_code < 500:
+            raise
+        return plan_without_retriever(request, planner, exc)
     signals = route_signals(search, adapters.states)
     started = time.perf_counter()
-    try:
-        decision = decide(route_request_of(request), signals, config.policy)
-    except RouteHintError as exc:
-        raise BadRequestError(str(exc), param="tutorbook.route") from exc
+    decision = decide(request.route, signals, planner.config.policy)
     phases["route"] = time.perf_counter() - started
     if decision.rule == "small_talk":
-        context.small_talk.remember(latest_question(request), signals.route_matches[SMALL_TALK])
+        planner.small_talk.remember(request.question, signals.route_matches[SMALL_TALK])
     top_score = signals.retrieval.top_score if signals.retrieval else None
-    index_version = search.index_version if search else None
-    similar = search.similar if search else None
+    index_version, similar = (search.index_version, search.similar) if search else (None, None)
     if decision.route is Route.ABSTAIN:
         block = tutorbook_block(decision, [])
         return ChatPlan(decision, block, None, top_score, phases, None, index_version, query, similar)
+    reader = rag_reader(decision, adapters.states, planner.config) if request.route.model == AUTO_MODEL else None
     passages = search.passages if search else []
-    reader = rag_reader(decision, adapters.states, config) if request.model == AUTO_MODEL else None
-    payload, used, labels = generator_payload(request, decision, passages, adapters.active, config, reader)
+    payload, used, labels = generator_payload(request, decision, passages, adapters.active, planner.config, reader)
     block = tutorbook_block(decision, used)
     if reader is not None:
         block["reader"] = {"name": reader.name, "version": reader.version}
-    policy = claims_policy_of(request, config)
-    plan = ChatPlan(decision, block, payload, top_score, phases, labels, index_version, query, similar, used, policy)
-    plan.reader = reader
+    plan = ChatPlan(decision, block, payload, top_score, phases, labels, index_version, query, similar, used)
+    plan.claims_policy, plan.reader = request.claims_policy, reader
+    return plan
+
+
+def plan_without_retriever(request: ChatRequest, planner: Planner, failure: ServiceError) -> ChatPlan:
+    """The plan for remembered small talk when the retriever failed; any other request gets the failure."""
+    planner.metrics.upstream_errors.labels(service="retriever", kind=failure.code or "error").inc()
+    policy = planner.config.policy
+    decision = remembered_small_talk(request.route, request.question, planner.small_talk, policy, failure)
+    if decision is None:
+        raise failure
+    payload, _, _ = generator_payload(request, decision, [], request.adapters.active, planner.config)
+    block = tutorbook_block(decision, [])
+    block["fallback"] = {"without": "retriever", "because": failure.code}
+    return ChatPlan(decision, block, payload)
+
+
+def can_plan_again(request: ChatRequest, plan: ChatPlan) -> bool:
+    """Only the router's own choice of an adapter (or of the grounded reader) is undone; a request that
+    named the adapter gets the 503."""
+    return plan.reader is not None or (plan.decision.adapter is not None and request.route.model == AUTO_MODEL)
+
+
+async def plan_again(request: ChatRequest, failed: ChatPlan, planner: Planner, exc: ModelNotServedError) -> ChatPlan:
+    """The plan without the adapter the generator could not serve: the base model reads in the grounded
+    reader's place; the router routes again without a chosen adapter, its reason saying so."""
+    if failed.reader is not None:
+        assert failed.payload is not None
+        failed.tutorbook["fallback"] = {"from_reader": failed.reader.name, "because": exc.code}
+        failed.tutorbook.pop("reader", None)
+        failed.payload = {**failed.payload, "model": planner.config.policy.base_model}
+        failed.reader = None
+        return failed
+    assert failed.decision.adapter is not None
+    name = failed.decision.adapter.name
+    planner.metrics.adapter_fallbacks.labels(adapter=name).inc()
+    plan = await plan_chat(request, planner, adapters=request.adapters.without(name))
+    plan.tutorbook["reason"] = f"adapter {exc.model} is not served by the generator; {plan.tutorbook['reason']}"
+    plan.tutorbook["fallback"] = {"from_adapter": name, "because": exc.code}
     return plan
 
 

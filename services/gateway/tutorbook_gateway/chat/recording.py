@@ -7,13 +7,24 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tutorbook_gateway.chat.answer_cache import CacheLookup
+from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheLookup
 from tutorbook_gateway.chat.completions import completion
-from tutorbook_gateway.chat.sessions import Caller, new_turns, record_turns
-from tutorbook_gateway.schemas import ChatCompletionRequest
-from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.chat.request import ChatRequest
+from tutorbook_gateway.chat.sessions import record_turns
+from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_gateway.state.conversations import Conversations
 from tutorbook_gateway.state.degrading import degraded
-from tutorbook_gateway.state.feedback import ClaimsOutcome, ResponseRecord
+from tutorbook_gateway.state.feedback import ClaimsOutcome, FeedbackStore, ResponseRecord
+
+
+@dataclass(frozen=True)
+class Keeping:
+    """Where step 7 keeps an answer."""
+
+    conversations: Conversations
+    answers: AnswerCache
+    feedback: FeedbackStore | None  # None: feedback is switched off
+    metrics: GatewayMetrics
 
 
 @dataclass(frozen=True)
@@ -29,25 +40,8 @@ class Answered:
     index_version: int | None
 
 
-def response_record(tutorbook: dict[str, Any], model: str) -> ResponseRecord:
-    adapter = tutorbook.get("adapter")
-    return ResponseRecord(
-        route=str(tutorbook.get("route", "")),
-        adapter=None if not adapter else f"{adapter['name']}@{adapter['version']}",
-        model=model,
-        created=int(time.time()),
-    )
-
-
-async def record_answer(
-    answered: Answered,
-    caller: Caller,
-    request: ChatCompletionRequest,
-    lookup: CacheLookup,
-    services: GatewayServices,
-) -> None:
-    state = services.state
-    await record_turns(caller, new_turns(request, answered.text), state.conversations, services.metrics)
+async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheLookup, keeping: Keeping) -> None:
+    await record_turns(request, answered.text, keeping.conversations, keeping.metrics)
     whole = completion(
         answered.response_id,
         answered.model,
@@ -56,10 +50,11 @@ async def record_answer(
         answered.usage,
         answered.tutorbook,
     )
-    services.answers.store(lookup, whole, answered.index_version)
+    keeping.answers.store(lookup, whole, answered.index_version)
     outcome = claims_outcome(answered.tutorbook)
-    if outcome is not None and state.feedback is not None:
-        await degraded("feedback", state.feedback.remember_claims(answered.response_id, outcome), services.metrics)
+    if outcome is not None and keeping.feedback is not None:
+        remembered = keeping.feedback.remember_claims(answered.response_id, outcome)
+        await degraded("feedback", remembered, keeping.metrics)
 
 
 def claims_outcome(tutorbook: dict[str, Any]) -> ClaimsOutcome | None:

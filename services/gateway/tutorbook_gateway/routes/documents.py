@@ -2,10 +2,9 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, Router, delete, get, post
-from litestar.datastructures import State
 
 from tutorbook_gateway.auth import require_admin_key
-from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_service.errors import BadRequestError
 
 DOCUMENTS_PATH = "/v1/documents"
@@ -21,33 +20,36 @@ def document_path(doc_id: str | None) -> str:
     return f"{DOCUMENTS_PATH}/{quote(doc_id.strip('/'), safe='/')}"
 
 
-async def forward(request: Request[Any, Any, Any], state: State, doc_id: str | None = None) -> Response[bytes]:
+async def forward(
+    request: Request[Any, Any, Any], retriever: RetrieverClient, doc_id: str | None = None
+) -> Response[bytes]:
     """Admins manage documents through the gateway; the retriever validates and answers."""
-    services: GatewayServices = state.services
     body = await request.body() if request.method in {"POST", "PUT"} else b""
     path = document_path(doc_id)
-    forwarded = await services.chat.retriever.forward(request.method, path, body, request.url.query or "")
+    forwarded = await retriever.forward(request.method, path, body, request.url.query or "")
     return Response(forwarded.body, status_code=forwarded.status_code, media_type="application/json")
 
 
 @post("/", status_code=200)
-async def ingest_documents(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-    return await forward(request, state)
+async def ingest_documents(request: Request[Any, Any, Any], retriever: RetrieverClient) -> Response[bytes]:
+    return await forward(request, retriever)
 
 
 @get("/")
-async def list_documents(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-    return await forward(request, state)
+async def list_documents(request: Request[Any, Any, Any], retriever: RetrieverClient) -> Response[bytes]:
+    return await forward(request, retriever)
 
 
 @get("/{doc_id:path}")
-async def get_document(request: Request[Any, Any, Any], state: State, doc_id: str) -> Response[bytes]:
-    return await forward(request, state, doc_id)
+async def get_document(request: Request[Any, Any, Any], retriever: RetrieverClient, doc_id: str) -> Response[bytes]:
+    return await forward(request, retriever, doc_id)
 
 
 @delete("/{doc_id:path}", status_code=200)
-async def delete_document(request: Request[Any, Any, Any], state: State, doc_id: str) -> Response[bytes]:
-    return await forward(request, state, doc_id)
+async def delete_document(
+    request: Request[Any, Any, Any], retriever: RetrieverClient, doc_id: str
+) -> Response[bytes]:
+    return await forward(request, retriever, doc_id)
 
 
 documents_router = Router(

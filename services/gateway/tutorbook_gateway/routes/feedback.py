@@ -3,7 +3,6 @@ from typing import Any
 
 import msgspec
 from litestar import get, post
-from litestar.datastructures import State
 
 from tutorbook_gateway.auth import require_admin_key
 from tutorbook_gateway.services import GatewayServices
@@ -16,7 +15,7 @@ MAX_RESPONSE_ID_CHARS = 1000
 
 def feedback_store(services: GatewayServices) -> FeedbackStore:
     if services.state.feedback is None:
-        raise NotFoundError("feedback is switched off on this gateway (TUTORBOOK_FEEDBACK_ENABLED)")
+        raise NotFoundError("feedback is switched off on this gateway (TUTORBOOK_GATEWAY_STATE__FEEDBACK_ENABLED)")
     return services.state.feedback
 
 
@@ -27,9 +26,8 @@ class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/v1/feedback", status_code=201)
-async def post_feedback(data: FeedbackRequest, state: State) -> dict[str, Any]:
+async def post_feedback(data: FeedbackRequest, services: GatewayServices) -> dict[str, Any]:
     """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it."""
-    services: GatewayServices = state.services
     store = feedback_store(services)
     if data.comment is not None and len(data.comment) > MAX_COMMENT_CHARS:
         raise BadRequestError(f"comment must be at most {MAX_COMMENT_CHARS} characters", param="comment")
@@ -46,9 +44,8 @@ async def post_feedback(data: FeedbackRequest, state: State) -> dict[str, Any]:
 
 
 @get("/v1/feedback", guards=[require_admin_key])
-async def list_feedback(state: State, limit: int = 100) -> dict[str, Any]:
+async def list_feedback(services: GatewayServices, limit: int = 100) -> dict[str, Any]:
     """The most recent feedback, newest first (admin key)."""
-    services: GatewayServices = state.services
     if not 1 <= limit <= MAX_LISTED:
         raise BadRequestError(f"limit must be between 1 and {MAX_LISTED}", param="limit")
     records = await feedback_store(services).recent(limit)

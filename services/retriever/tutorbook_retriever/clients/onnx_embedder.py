@@ -55,7 +55,7 @@ def pooling_mode(folder: Path) -> str:
         return "mean"
     if config.get("pooling_mode_cls_token"):
         return "cls"
-    raise OnnxEmbedderError(f"unsupported pooling in {config_path}; use TUTORBOOK_EMBEDDING_BACKEND=torch")
+    raise OnnxEmbedderError(f"unsupported pooling in {config_path}; use TUTORBOOK_RETRIEVER_EMBEDDING__BACKEND=torch")
 
 
 def max_sequence_length(folder: Path) -> int:

@@ -1,4 +1,4 @@
-"""The judge model's threshold, replayed on answers recorded with a judge (``TUTORBOOK_CLAIMS_JUDGE_MODEL``):
+"""The judge model's threshold, replayed on answers recorded with a judge (``TUTORBOOK_GATEWAY_CLAIMS__JUDGE_MODEL``):
 every claim the judge was asked about carries its probability, so any threshold can be replayed, and "no
 judge" too. For each: how many labelled wrong answers the check catches and how many right ones it changes
 (the same counts as the policies' table), and what the reader sees under ``withhold`` on the questions with

@@ -3,27 +3,20 @@
 
 They live in the retriever's route collection beside the adapters' examples, so one embedding of the
 question scores them all. The gateway puts them there when it starts (and keeps trying until the
-retriever answers); until then it is not ready.
-
-The router also remembers the questions it decided were small talk (:class:`SmallTalkMemory`), so it can
-still recognise them while the retriever is down (:mod:`tutorbook_gateway.chat.retriever_down`).
+retriever answers); until then it is not ready. The router also remembers the questions it decided were
+small talk, so it can still recognise them while the retriever is down (:mod:`tutorbook_gateway.chat.small_talk`).
 """
 
 import asyncio
 import logging
-import re
-from collections import OrderedDict
-from collections.abc import Iterable
 from importlib import resources
 
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.routing import OFF_TOPIC, SMALL_TALK
 from tutorbook_service.errors import ServiceError
 
-log = logging.getLogger("tutorbook.small_talk")
+log = logging.getLogger("tutorbook.route_examples")
 RETRY_SECONDS = 2.0
-WORDS = re.compile(r"[^\W_]+")
-EXAMPLE_SCORE = 1.0  # an example matches itself
 
 
 def read_examples(file_name: str) -> list[str]:
@@ -58,40 +51,3 @@ class RouteExampleSeeder:
         """Readiness: the router can only recognise small talk and off-topic requests once these are stored."""
         if not self.done.is_set():
             raise RuntimeError("the router's route examples are not stored yet")
-
-
-def normalised(text: str) -> str:
-    """Its words, lower case: "Hi!" and "hi" are the same small talk."""
-    return " ".join(WORDS.findall(text.lower()))
-
-
-class SmallTalkMemory:
-    """Questions the router decided were small talk, with their match score, at most ``capacity`` of them
-    (the least recently used go first); the conversation examples are always there."""
-
-    def __init__(self, capacity: int, examples: Iterable[str] = ()) -> None:
-        self._capacity = capacity
-        self._examples = {normalised(example) for example in examples}
-        self._scores: OrderedDict[str, float] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._scores)
-
-    def remember(self, question: str, score: float) -> None:
-        key = normalised(question)
-        if self._capacity <= 0 or not key or key in self._examples:
-            return
-        self._scores[key] = score
-        self._scores.move_to_end(key)
-        while len(self._scores) > self._capacity:
-            self._scores.popitem(last=False)
-
-    def recall(self, question: str) -> float | None:
-        """The question's small-talk score when it was decided, or None: not known as small talk."""
-        key = normalised(question)
-        if key in self._examples:
-            return EXAMPLE_SCORE
-        score = self._scores.get(key)
-        if score is not None:
-            self._scores.move_to_end(key)
-        return score

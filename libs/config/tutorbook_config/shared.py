@@ -1,0 +1,49 @@
+"""The settings that mean one thing in every service that reads them. Each is one variable,
+``TUTORBOOK_<NAME>``, with no service in its name: a deployment sets it once, for every service."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_BASE_MODEL_NAME = "smollm2-135m-instruct"
+# What the generator publishes in the adapter folder for the gateway: the served model's config.json (the
+# layer shapes uploads must fit) and the name vLLM knows it by (written into every stored adapter, since the
+# filesystem resolver loads an adapter only when its base_model_name_or_path says exactly that).
+BASE_MODEL_CONFIG = Path(".base_model") / "config.json"
+BASE_MODEL_NAME = Path(".base_model") / "name"
+
+
+class SharedSettings(BaseModel):
+    """Read by more than one service, with one meaning everywhere."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+    internal_token: str = ""
+    """The secret the gateway sends to the retriever and vLLM (Authorization: Bearer ...). Every service
+    refuses to start without one as strong as a key (16 characters or more, no placeholder) when it is
+    called or calls another. Read by: gateway, retriever, generator."""
+
+    data_dir: Path = Path("data")
+    """The folder each service keeps its files under, each in subfolders of its own (the gateway:
+    adapters/, comparisons/; the retriever: qdrant-edge/, models/onnx/; the generator: models/, adapters/).
+    One folder may serve all three on one machine. Read by: gateway, retriever, generator."""
+
+    redis_url: str = ""
+    """The gateways' Redis (sessions, cache, rate limits, feedback, adapter locks); the retriever publishes
+    the index version there. Empty: no Redis, and the gateway keeps that state in its own memory. Read by:
+    gateway, retriever."""
+
+    adapter_dir: Path | None = None
+    """The adapter store: the gateway writes uploaded adapters there, vLLM's filesystem resolver reads
+    them. Empty: ``<data_dir>/adapters``. Read by: gateway, generator."""
+
+    max_lora_rank: int = 16
+    """The largest LoRA rank vLLM is started for; the gateway refuses an upload above it. Read by: gateway,
+    generator."""
+
+    base_model_name: str = DEFAULT_BASE_MODEL_NAME
+    """The name vLLM serves the base model under, and the name clients send as ``model`` to ask it
+    directly. Read by: gateway, generator."""
+
+    def resolved_adapter_dir(self) -> Path:
+        return self.adapter_dir or self.data_dir / "adapters"

@@ -1,0 +1,181 @@
+"""Step 1 of answering: the chat request, parsed once.
+
+:func:`parse_chat` refuses a malformed request before anything is read or stored, so the same request
+gets the same 4xx whether or not its answer is cached; then it works out, once, what every later step
+reads: the messages as text, the sampling parameters, the route request (the adapter it names, a pinned
+version resolved), the claims policy, and what the request may cost. Later steps read the
+:class:`ChatRequest`; none parses the body again.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tutorbook_gateway.adapters.catalog import AdapterSnapshot
+from tutorbook_gateway.chat.config import ChatConfig, ChatLimits
+from tutorbook_gateway.routing import VERSION_SEPARATOR, RouteHintError, RouteRequest, UnknownModelError, route_request
+from tutorbook_gateway.schemas import ChatCompletionRequest, ChatMessage
+from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN, TURN_OVERHEAD_TOKENS, Turn
+from tutorbook_grounding.policy import ClaimsPolicy
+from tutorbook_service.errors import BadRequestError, NotFoundError, PayloadTooLargeError
+
+ROLES = {"system", "user", "assistant", "developer", "tool"}
+SYSTEM_ROLES = ("system", "developer")
+MAX_MESSAGES = 200
+SESSION_HEADER = "x-tutorbook-session"
+SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """A chat request as the route received it: the body, the key's fingerprint, the session header."""
+
+    body: ChatCompletionRequest
+    owner: str  # the API key's fingerprint: sessions, limits and feedback are per key
+    session_header: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A request parsed and checked; ``messages`` gain the session's earlier turns in step 3."""
+
+    body: ChatCompletionRequest
+    owner: str
+    session_id: str | None
+    messages: tuple[Turn, ...]  # every message as text, in order
+    own_turns: tuple[Turn, ...]  # the request's user and assistant turns: what a session keeps of it
+    question: str  # the last user message
+    route: RouteRequest
+    adapters: AdapterSnapshot  # the active adapters, read once per request
+    sampling: dict[str, Any]  # temperature, max_tokens and what the client set of top_p, stop, seed, user
+    claims_policy: ClaimsPolicy
+    deterministic: bool  # temperature 0 or a seed: the answer may be cached
+    prompt_tokens: int  # estimated, without a tokenizer, before the session's turns are added
+    max_tokens: int
+
+
+def message_text(message: ChatMessage) -> str:
+    if message.content is None:
+        return ""
+    if isinstance(message.content, str):
+        return message.content
+    return "".join(str(part.get("text", "")) for part in message.content if part.get("type") == "text")
+
+
+def parse_chat(call: ChatCall, config: ChatConfig, adapters: AdapterSnapshot) -> ChatRequest:
+    """The request, checked (400, 404 for an unknown model, 413 for a long one) and parsed."""
+    body = call.body
+    validate_messages(body)
+    messages = tuple(Turn(message.role, message_text(message)) for message in body.messages)
+    validate_size(messages, config.limits)
+    validate_parameters(body, config.limits)
+    sampling = sampling_parameters(body, config)
+    chosen = body.tutorbook.claims_policy if body.tutorbook else None
+    return ChatRequest(
+        body=body,
+        owner=call.owner,
+        session_id=chosen_session_id(call.session_header, body),
+        messages=messages,
+        own_turns=tuple(turn for turn in messages if turn.role in ("user", "assistant")),
+        question=messages[-1].content.strip(),
+        route=parse_route(body, config, adapters),
+        adapters=adapters,
+        sampling=sampling,
+        claims_policy=chosen or config.claim_check.policy,
+        deterministic=sampling["temperature"] == 0 or body.seed is not None,
+        prompt_tokens=sum(len(turn.content) for turn in messages) // CHARS_PER_TOKEN + TURN_OVERHEAD_TOKENS * len(messages),
+        max_tokens=sampling["max_tokens"],
+    )
+
+
+def validate_messages(body: ChatCompletionRequest) -> None:
+    if not body.messages:
+        raise BadRequestError("messages must hold at least one message", param="messages")
+    if len(body.messages) > MAX_MESSAGES:
+        raise BadRequestError(f"at most {MAX_MESSAGES} messages per request", param="messages")
+    for index, message in enumerate(body.messages):
+        if message.role not in ROLES:
+            raise BadRequestError(
+                f"messages[{index}].role must be one of {sorted(ROLES)}", param=f"messages[{index}].role"
+            )
+    if body.messages[-1].role != "user":
+        raise BadRequestError("the last message must come from the user", param="messages")
+    if not message_text(body.messages[-1]).strip():
+        raise BadRequestError("the last user message is empty", param="messages")
+
+
+def validate_size(messages: tuple[Turn, ...], limits: ChatLimits) -> None:
+    total = 0
+    for index, message in enumerate(messages):
+        chars = len(message.content)
+        total += chars
+        if chars > limits.max_message_chars:
+            raise PayloadTooLargeError(
+                f"messages[{index}] has {chars} characters; at most {limits.max_message_chars} per message",
+                param=f"messages[{index}].content",
+            )
+    if total > limits.max_request_chars:
+        raise PayloadTooLargeError(
+            f"the messages hold {total} characters; at most {limits.max_request_chars} per request",
+            param="messages",
+        )
+
+
+def validate_parameters(body: ChatCompletionRequest, limits: ChatLimits) -> None:
+    if body.stream_options is not None and not body.stream:
+        raise BadRequestError("stream_options is only allowed when stream is true", param="stream_options")
+    if body.n != 1:
+        raise BadRequestError("only n = 1 is supported", param="n")
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = getattr(body, name)
+        if value is not None and value < 1:
+            raise BadRequestError(f"{name} must be at least 1", param=name)
+        if value is not None and value > limits.max_tokens:
+            raise BadRequestError(f"{name} must be at most {limits.max_tokens}", param=name)
+    if body.temperature is not None and not 0 <= body.temperature <= 2:
+        raise BadRequestError("temperature must be between 0 and 2", param="temperature")
+    if body.top_p is not None and not 0 < body.top_p <= 1:
+        raise BadRequestError("top_p must be in (0, 1]", param="top_p")
+
+
+def chosen_session_id(header: str | None, body: ChatCompletionRequest) -> str | None:
+    """The conversation to continue: the header or ``tutorbook.session_id`` (both: they must agree)."""
+    from_body = body.tutorbook.session_id if body.tutorbook else None
+    if header and from_body and header != from_body:
+        raise BadRequestError(f"the {SESSION_HEADER} header and tutorbook.session_id differ", param="session_id")
+    chosen = header or from_body
+    if chosen is not None and not SESSION_ID.fullmatch(chosen):
+        raise BadRequestError(
+            "session_id must be 1-128 characters of letters, digits and ._:-", param="tutorbook.session_id"
+        )
+    return chosen
+
+
+def sampling_parameters(body: ChatCompletionRequest, config: ChatConfig) -> dict[str, Any]:
+    answers = config.answers
+    params: dict[str, Any] = {
+        "temperature": answers.default_temperature if body.temperature is None else body.temperature,
+        "max_tokens": body.max_completion_tokens or body.max_tokens or answers.default_max_tokens,
+    }
+    optional = {"top_p": body.top_p, "stop": body.stop, "seed": body.seed, "user": body.user}
+    params.update({name: value for name, value in optional.items() if value is not None})
+    return params
+
+
+def parse_route(body: ChatCompletionRequest, config: ChatConfig, adapters: AdapterSnapshot) -> RouteRequest:
+    """The route request; an unknown model (or a pinned version not stored) is a 404, a bad hint a 400."""
+    hint = body.tutorbook.route if body.tutorbook else None
+    try:
+        route = route_request(body.model, hint, config.policy, adapters.states)
+    except UnknownModelError as exc:
+        raise unknown_model(body.model) from exc
+    except RouteHintError as exc:
+        raise BadRequestError(str(exc), param="tutorbook.route") from exc
+    pinned = route.adapter
+    if pinned is not None and VERSION_SEPARATOR in body.model and not adapters.has_version(pinned):
+        raise unknown_model(body.model)  # a pinned version must be stored, not only look like one
+    return route
+
+
+def unknown_model(model: str) -> NotFoundError:
+    return NotFoundError(f"model {model!r} does not exist", param="model", code="model_not_found")
