@@ -81,7 +81,9 @@ def test_a_streamed_answer_brings_its_claims_in_the_last_chunk(
 @pytest.fixture(scope="module")
 def judging_gateway(stack: Stack) -> Iterator[str]:
     """A second gateway on the same stack whose claim check also asks the served model, as a judge."""
-    with another_gateway(stack, "gateway-judge", {"TUTORBOOK_GATEWAY_CLAIMS__JUDGE_MODEL": "smollm2-135m-instruct"}) as url:
+    with another_gateway(
+        stack, "gateway-judge", {"TUTORBOOK_GATEWAY_CLAIMS__JUDGE_MODEL": "smollm2-135m-instruct"}
+    ) as url:
         yield url
 
 

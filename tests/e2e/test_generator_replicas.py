@@ -1,4 +1,4 @@
-"""Two real vLLM replicas behind one gateway (``TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS``): both answer while both
+"""Two real vLLM replicas behind one gateway (``TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS``).
 live; an adapter one replica does not serve is answered by the other; when one is killed with SIGKILL
 under traffic, its requests move to the other and not one request fails; the skips are counted. The
 second replica and the second gateway share the stack's Redis, retriever and model cache; the second

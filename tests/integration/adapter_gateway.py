@@ -55,11 +55,15 @@ class Gateway:
         self.retriever = FakeRetriever([WARRANTY])
         self.loader = FakeLoader()
         self.generator = FakeGenerator()
-        settings = configured(GatewaySettings, 
-            keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__data_dir=tmp_path,
+        settings = configured(
+            GatewaySettings,
+            keys__api_keys="user-key-for-tests-0001",
+            keys__admin_keys="admin-key-for-tests-0001",
+            shared__data_dir=tmp_path,
             adapters__base_model_config=config,
-            adapters__unload_grace_seconds=0, **overrides,
-        )  # fmt: skip
+            adapters__unload_grace_seconds=0,
+            **overrides,
+        )
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, loader=self.loader)
 
     def tree(self) -> list[str]:

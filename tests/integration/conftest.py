@@ -30,18 +30,25 @@ def embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(params=QDRANT_BACKENDS)
 def retriever_settings(request: pytest.FixtureRequest, tmp_path: Path) -> RetrieverSettings:
-    """Qdrant Edge (the embedded default) always; a Qdrant server too when TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is set."""
+    """Qdrant Edge (the embedded default) always; a Qdrant server too when
+    TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is set."""
     if request.param == "server":
         url = os.environ.get("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL", "")
         if not url:
             pytest.skip("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is not set: no Qdrant server to test against")
-        return configured(RetrieverSettings, 
+        return configured(
+            RetrieverSettings,
             shared__data_dir=tmp_path,
             store__qdrant_url=url,
             store__collection_prefix=f"test_{uuid.uuid4().hex}",
             shared__internal_token=INTERNAL_TOKEN,
         )
-    return configured(RetrieverSettings, shared__data_dir=tmp_path, ingest__max_document_chars=20_000, shared__internal_token=INTERNAL_TOKEN)
+    return configured(
+        RetrieverSettings,
+        shared__data_dir=tmp_path,
+        ingest__max_document_chars=20_000,
+        shared__internal_token=INTERNAL_TOKEN,
+    )
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
-from pydantic_settings import BaseSettings
 
 from tests.conftest import INTERNAL_TOKEN, REPO_ROOT
 from tests.integration.deployment_files import (
@@ -42,7 +41,7 @@ from tutorbook_retriever.settings import RetrieverSettings
 
 KUBERNETES_VERSION = "1.31.0"
 CUSTOM_RESOURCE_GROUPS = ("monitoring.coreos.com/",)
-SETTINGS: dict[str, type[BaseSettings]] = {
+SETTINGS: dict[str, Any] = {
     "gateway": GatewaySettings,
     "retriever": RetrieverSettings,
     "generator": GeneratorSettings,
@@ -79,7 +78,10 @@ def probe_routes(service: str) -> set[str]:
     if service == "generator":
         return {HEALTHZ_PATH, READYZ_PATH}
     if service == "gateway":
-        return {route.path for route in create_gateway(configured(GatewaySettings, shared__internal_token=INTERNAL_TOKEN)).routes}
+        return {
+            route.path
+            for route in create_gateway(configured(GatewaySettings, shared__internal_token=INTERNAL_TOKEN)).routes
+        }
     app = create_retriever(configured(RetrieverSettings, shared__internal_token=INTERNAL_TOKEN))
     return {route.path for route in app.routes}
 

@@ -50,11 +50,16 @@ class Gateway:
         self.generator = FakeGenerator()
         self.catalog = FakeAdapterCatalog({"style": ActiveAdapter(STYLE_CARD, 1)})
         self.scratch = tempfile.TemporaryDirectory(prefix="tutorbook-test-")  # removed with this object
-        settings = configured(GatewaySettings, 
-            keys__api_keys="user-key-for-tests-0001,other-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001",
-            shared__base_model_name="base", shared__redis_url=redis_url,
-            router__rag_min_score=0.5, shared__data_dir=Path(self.scratch.name), **overrides,
-        )  # fmt: skip
+        settings = configured(
+            GatewaySettings,
+            keys__api_keys="user-key-for-tests-0001,other-key-for-tests-0001",
+            keys__admin_keys="admin-key-for-tests-0001",
+            shared__base_model_name="base",
+            shared__redis_url=redis_url,
+            router__rag_min_score=0.5,
+            shared__data_dir=Path(self.scratch.name),
+            **overrides,
+        )
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, adapters=self.catalog)
 
     def client(self) -> TestClient[Litestar]:

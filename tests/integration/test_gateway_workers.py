@@ -25,7 +25,8 @@ def test_metrics_count_every_workers_requests(tmp_path: Path) -> None:
         "TUTORBOOK_GATEWAY_SERVER__WORKERS": "2",
         "TUTORBOOK_GATEWAY_KEYS__API_KEYS": "right-key-0123456789",
         "TUTORBOOK_INTERNAL_TOKEN": INTERNAL_TOKEN,
-        "TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL": "http://127.0.0.1:9",  # nothing there: this test needs no upstream
+        # nothing there: this test needs no upstream
+        "TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL": "http://127.0.0.1:9",
         "TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_URL": "http://127.0.0.1:9",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }

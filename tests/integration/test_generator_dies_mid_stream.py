@@ -55,10 +55,15 @@ def generator_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def test_a_stream_the_generator_abandons_ends_with_an_error_the_sdk_raises(generator_url: str) -> None:
-    settings = configured(GatewaySettings, 
-        keys__api_keys=USER_KEY, keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
-        shared__base_model_name="base", upstreams__generator_url=generator_url, router__rag_min_score=0.5,
-    )  # fmt: skip
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys=USER_KEY,
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base",
+        upstreams__generator_url=generator_url,
+        router__rag_min_score=0.5,
+    )
     app = create_app(settings, retriever=FakeRetriever([WARRANTY, RETURNS]))
     with TestClient(app) as http:
         transport: Any = http  # an httpx client over the app (Litestar types it as its own class)

@@ -14,11 +14,16 @@ from tutorbook_gateway.settings import GatewaySettings
 
 
 def test_chat_answers_through_a_hung_redis_within_its_timeouts(silent_address: tuple[str, int]) -> None:
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
-        shared__base_model_name="base", shared__redis_url="redis://{}:{}/0".format(*silent_address), state__redis_timeout_seconds=0.3,
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base",
+        shared__redis_url="redis://{}:{}/0".format(*silent_address),
+        state__redis_timeout_seconds=0.3,
         router__rag_min_score=0.5,
-    )  # fmt: skip
+    )
     app = create_app(settings, retriever=FakeRetriever([WARRANTY, RETURNS]), generator=FakeGenerator())
     with TestClient(app) as client:
         body = {"model": "auto", "messages": [{"role": "user", "content": "How long is the warranty?"}],

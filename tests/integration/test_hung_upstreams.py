@@ -24,11 +24,18 @@ def ask(client: TestClient[Any], question: str) -> tuple[Any, float]:
 
 
 def test_a_hung_generator_opens_the_circuit(silent_address: tuple[str, int]) -> None:
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
-        shared__base_model_name="base", upstreams__generator_url="http://{}:{}".format(*silent_address), upstreams__generator_timeout_seconds=0.5,
-        upstreams__circuit_breaker_failures=2, upstreams__circuit_breaker_open_seconds=30, cache__enabled=False,
-    )  # fmt: skip
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base",
+        upstreams__generator_url="http://{}:{}".format(*silent_address),
+        upstreams__generator_timeout_seconds=0.5,
+        upstreams__circuit_breaker_failures=2,
+        upstreams__circuit_breaker_open_seconds=30,
+        cache__enabled=False,
+    )
     with TestClient(create_app(settings, retriever=FakeRetriever([WARRANTY, RETURNS]))) as client:
         for question in ("first", "second"):
             timed_out, waited = ask(client, question)
@@ -50,11 +57,16 @@ def test_a_hung_generator_opens_the_circuit(silent_address: tuple[str, int]) -> 
 def test_a_hung_retriever_gets_a_504_that_names_it_and_small_talk_it_knows_still_answers(
     silent_address: tuple[str, int],
 ) -> None:
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
-        shared__base_model_name="base", upstreams__retriever_url="http://{}:{}".format(*silent_address), upstreams__retriever_timeout_seconds=0.5,
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base",
+        upstreams__retriever_url="http://{}:{}".format(*silent_address),
+        upstreams__retriever_timeout_seconds=0.5,
         cache__enabled=False,
-    )  # fmt: skip
+    )
     with TestClient(create_app(settings, generator=FakeGenerator())) as client:
         body = {"model": "auto", "messages": [{"role": "user", "content": "How long is the warranty?"}]}
         started = time.monotonic()

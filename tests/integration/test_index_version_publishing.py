@@ -21,7 +21,12 @@ def published(server: RedisServer) -> int | None:
 def test_every_index_version_is_published_and_republished(
     tmp_path, embedder: SentenceTransformerEmbedder, redis_server: RedisServer
 ) -> None:
-    settings = configured(RetrieverSettings, shared__data_dir=tmp_path, shared__redis_url=redis_server.url, shared__internal_token=INTERNAL_TOKEN)
+    settings = configured(
+        RetrieverSettings,
+        shared__data_dir=tmp_path,
+        shared__redis_url=redis_server.url,
+        shared__internal_token=INTERNAL_TOKEN,
+    )
     with internal_client(create_app(settings, embedder=embedder)) as client:
         assert published(redis_server) == client.get("/v1/index-version").json()["index_version"]
         body = client.post("/v1/documents", json={"documents": [{"id": "a", "text": "Alpha text."}]}).json()

@@ -18,7 +18,9 @@ from tutorbook_retriever.settings import RetrieverSettings
 
 def test_evaluation_reports_every_retrieval_side_by_side(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
     chart = tmp_path / "samples.png"
-    report = evaluate_corpus(load_corpus("samples", SAMPLES), configured(RetrieverSettings, shared__data_dir=tmp_path), embedder, chart)
+    report = evaluate_corpus(
+        load_corpus("samples", SAMPLES), configured(RetrieverSettings, shared__data_dir=tmp_path), embedder, chart
+    )
     assert chart.read_bytes().startswith(b"\x89PNG")
     rows = {line[:16].strip(): line[16:].split() for line in report.splitlines() if line[16:17] == " "}
     assert {"dense only", "BM25 only", "hybrid (score)", "hybrid (RRF)"} <= rows.keys()

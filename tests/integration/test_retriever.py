@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN, SAMPLES, internal_client
-from tutorbook_config.service_settings import configured
 from tutorbook_config.key_strength import WeakKeyError
+from tutorbook_config.service_settings import configured
 from tutorbook_retriever.app import create_app
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.loaders import load_markdown_folder
@@ -122,7 +122,12 @@ def test_answered_questions_are_bounded_and_earlier_versions_make_room(
 ) -> None:
     """The semantic cache's questions: at most max_answered_questions; those answered at an earlier index
     version can never be served again, so they make room for the current version's."""
-    settings = configured(RetrieverSettings, shared__data_dir=tmp_path, shared__internal_token=INTERNAL_TOKEN, store__max_answered_questions=2)
+    settings = configured(
+        RetrieverSettings,
+        shared__data_dir=tmp_path,
+        shared__internal_token=INTERNAL_TOKEN,
+        store__max_answered_questions=2,
+    )
 
     def remember(client: Client, key: str, question: str, version: int) -> bool:
         body = {"key": key, "question": question, "index_version": version}

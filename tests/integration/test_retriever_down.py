@@ -41,10 +41,16 @@ def ask(client: TestClient[Any], model: str) -> Any:
 
 def test_retrieval_routes_get_a_503_while_others_answer_and_it_recovers_by_itself() -> None:
     port = free_port()
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
-        shared__base_model_name="base", upstreams__retriever_url=f"http://127.0.0.1:{port}", router__rag_min_score=0.5, cache__enabled=False,
-    )  # fmt: skip
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base",
+        upstreams__retriever_url=f"http://127.0.0.1:{port}",
+        router__rag_min_score=0.5,
+        cache__enabled=False,
+    )
     with TestClient(create_app(settings, generator=FakeGenerator())) as client:
         refused = ask(client, "auto")
         assert refused.status_code == 503 and refused.headers["retry-after"] == "5"

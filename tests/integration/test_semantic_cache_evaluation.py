@@ -10,8 +10,8 @@ def test_the_default_threshold_answers_no_question_wrongly(embedder: SentenceTra
     questions, paraphrases, contrasts = load(SAMPLES)
     results = {result.threshold: result for result in evaluate_thresholds(questions, paraphrases, contrasts, embedder)}
     default = GatewaySettings()
-    assert not default.semantic_cache_enabled
-    at_default = results[default.semantic_cache_min_similarity]
+    assert not default.cache.semantic_enabled
+    at_default = results[default.cache.semantic_min_similarity]
     assert (at_default.distinct_wrong, at_default.contrast_wrong, at_default.paraphrase_wrong) == (0, 0, 0)
     assert results[0.90].contrast_wrong > 0  # looser thresholds do answer near-miss questions wrongly
     print(format_results(list(results.values())))

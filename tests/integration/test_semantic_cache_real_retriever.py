@@ -33,11 +33,17 @@ def test_a_question_in_other_words_is_answered_from_the_real_answered_questions(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     retriever = start_retriever(tmp_path / "retriever", port)
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
-        shared__base_model_name="base", upstreams__retriever_url=url, router__rag_min_score=0.3, shared__data_dir=tmp_path / "gateway",
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base",
+        upstreams__retriever_url=url,
+        router__rag_min_score=0.3,
+        shared__data_dir=tmp_path / "gateway",
         cache__semantic_enabled=True,
-    )  # fmt: skip
+    )
     try:
         with TestClient(create_app(settings, generator=FakeGenerator())) as client:
             assert client.post("/v1/documents", json={"documents": DOCUMENTS}, headers=ADMIN).status_code == 200

@@ -1,6 +1,7 @@
 """The same ingestion and queries on every store backend give the same results, the way qdrant-client
 tests its local and remote modes: Qdrant Edge (the embedded default) against qdrant-client's local mode
-(the reference, and the earlier default), and a Qdrant server too when TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is set. Also:
+(the reference, and the earlier default), and a Qdrant server too when
+TUTORBOOK_RETRIEVER_STORE__QDRANT_URL is set. Also:
 a data folder written by the earlier default is migrated to Edge on the first start, nothing lost."""
 
 import json

@@ -31,7 +31,8 @@ def gateway_on(
     upstream: tuple[FakeRetriever, FakeGenerator], data_dir: Path, **settings: Any
 ) -> Iterator[TestClient[Litestar]]:
     """The gateway on the fakes, with the unit tests' keys and any other ``settings``."""
-    configured = configured(GatewaySettings, 
+    settings_given = configured(
+        GatewaySettings,
         keys__api_keys="user-key-for-tests-0001",
         keys__admin_keys="admin-key-for-tests-0001",
         shared__base_model_name="base",
@@ -40,5 +41,5 @@ def gateway_on(
         **settings,
     )
     retriever, generator = upstream
-    with TestClient(create_app(configured, retriever=retriever, generator=generator)) as test_client:
+    with TestClient(create_app(settings_given, retriever=retriever, generator=generator)) as test_client:
         yield test_client

@@ -84,7 +84,7 @@ async def test_a_429_cancels_a_generation_still_running() -> None:
             raise
         return WholeAnswer("never")
 
-    check = AdmissionCheck(RefusingLimiter(0.01), InFlight(4), "k", 10, 10)  # type: ignore[arg-type]
+    check = AdmissionCheck(RefusingLimiter(0.01), InFlight(4), "k", 10, 10)
     with pytest.raises(RateLimitedError):
         await check.gate(slow_generation())
     await asyncio.wait_for(cancelled.wait(), 1)
@@ -97,7 +97,7 @@ async def test_a_429_closes_a_generation_that_finished_first() -> None:
     async def quick_generation() -> WholeAnswer:
         return answer
 
-    check = AdmissionCheck(RefusingLimiter(0.05), InFlight(4), "k", 10, 10)  # type: ignore[arg-type]
+    check = AdmissionCheck(RefusingLimiter(0.05), InFlight(4), "k", 10, 10)
     with pytest.raises(RateLimitedError):
         await check.gate(quick_generation())
     for _ in range(10):

@@ -12,8 +12,9 @@ from litestar.testing import TestClient
 
 from tests.unit.conftest import gateway_on
 from tests.unit.fakes import USER, FakeGenerator, FakeRetriever, chat, scored_prompt
-from tutorbook_gateway.chat.claim_judging import ClaimJudge, JudgeConfig
-from tutorbook_gateway.chat.label_scoring import LabelTokens
+from tutorbook_gateway.chat.claim_judging import ClaimJudge
+from tutorbook_gateway.chat.classifying import LabelTokens
+from tutorbook_gateway.chat.config import JudgeConfig
 from tutorbook_grounding.judging import (
     JudgeQuestion,
     judge_messages,

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from tutorbook_adapter_format.card import closest_label
-from tutorbook_gateway.chat.label_scoring import continuation
-from tutorbook_gateway.classification import classification_from_logprobs, continuation_logprob
+from tutorbook_adapter_format.classification import classification_from_logprobs
+from tutorbook_gateway.chat.classifying import continuation, continuation_logprob
 
 
 def test_confidence_is_normalised_over_the_labels() -> None:

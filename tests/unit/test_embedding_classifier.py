@@ -6,9 +6,8 @@ import math
 import pytest
 
 from tutorbook_adapter_format.card import CardError, parse_card
-from tutorbook_adapter_format.embedding_classifier import ClassifierError, LinearClassifier, logits, parse_classifier
-from tutorbook_adapter_format.probabilities import softmax
-from tutorbook_gateway.classification import classification_from_logprobs
+from tutorbook_adapter_format.classification import classification_from_logprobs, logits, softmax
+from tutorbook_adapter_format.embedding_classifier import ClassifierError, LinearClassifier, parse_classifier
 from tutorbook_training.embedding_classifier import fit_temperature, stratified_folds
 
 LABELS = ["billing", "returns"]

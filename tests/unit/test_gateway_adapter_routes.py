@@ -38,8 +38,11 @@ def generator() -> FakeGenerator:
 
 @pytest.fixture
 def client(retriever: FakeRetriever, generator: FakeGenerator) -> Iterator[TestClient[Litestar]]:
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__base_model_name="base"
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__base_model_name="base",
     )
     catalog = FakeAdapterCatalog({"triage": ActiveAdapter(TRIAGE_CARD, 3), "style": ActiveAdapter(STYLE_CARD, 1)})
     app = create_app(settings, retriever=retriever, generator=generator, adapters=catalog)

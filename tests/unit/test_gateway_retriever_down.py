@@ -7,9 +7,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import RETURNS, USER, FakeGenerator, FakeRetriever, chat
+from tutorbook_gateway.chat.planning import SmallTalkMemory, normalised
 from tutorbook_gateway.clients.upstream import UpstreamUnreachableError
 from tutorbook_gateway.routing import SMALL_TALK
-from tutorbook_gateway.small_talk import SmallTalkMemory, normalised
 
 DOWN = UpstreamUnreachableError("retriever", "connection refused")
 

@@ -37,7 +37,7 @@ def test_an_unknown_variable_stops_the_gateway_naming_what_was_meant(
     monkeypatch: pytest.MonkeyPatch, variable: str, said: str
 ) -> None:
     monkeypatch.setenv(variable, "1")
-    with pytest.raises(UnknownSettingError, match="docs/settings.md") as refused:
+    with pytest.raises(UnknownSettingError, match=r"docs/settings\.md") as refused:
         create_app()
     assert said in str(refused.value)
 

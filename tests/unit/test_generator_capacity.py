@@ -45,18 +45,24 @@ class GatedGenerator(FakeGenerator):
 
 def test_past_its_slots_and_waiting_room_a_request_is_refused_at_once_with_retry_after() -> None:
     generator = GatedGenerator()
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__internal_token=INTERNAL_TOKEN,
-        shared__base_model_name="base", cache__enabled=False,
-        upstreams__generator_max_in_flight=1, upstreams__generator_max_waiting=1, upstreams__generator_max_wait_seconds=30,
-    )  # fmt: skip
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__base_model_name="base",
+        cache__enabled=False,
+        upstreams__generator_max_in_flight=1,
+        upstreams__generator_max_waiting=1,
+        upstreams__generator_max_wait_seconds=30,
+    )
     app = create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator)
     with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
         ask = partial(client.post, "/v1/chat/completions", headers=USER)
         first = pool.submit(ask, json=chat("one", "base"))
         eventually(lambda: generator.running == 1, what="the first generation")
         second = pool.submit(ask, json=chat("two", "base"))
-        slots = app.state.services.chat.generator.slots
+        slots = app.state.services.generator.slots
         eventually(lambda: slots.waiting == 1, what="the second request waiting for the slot")
         refused = ask(json=chat("three", "base"))
         assert refused.status_code == 503 and refused.headers["retry-after"] == "30"

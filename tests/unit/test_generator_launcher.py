@@ -11,7 +11,9 @@ from tutorbook_generator.settings import GeneratorSettings
 
 
 def test_command_enables_lora_and_probes(tmp_path: Path) -> None:
-    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, server__port=9123, engine__extra_args="--seed 7")
+    settings = configured(
+        GeneratorSettings, shared__data_dir=tmp_path, server__port=9123, engine__extra_args="--seed 7"
+    )
     command = build_vllm_command(settings, "/models/x")
     joined = " ".join(command)
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
@@ -38,7 +40,9 @@ def test_a_better_allocator_is_preloaded_into_vllm_when_one_is_installed(tmp_pat
     assert allocator_library("", tmp_path) is None and allocator_library("/opt/tc.so", tmp_path) == "/opt/tc.so"
     settings = configured(GeneratorSettings, shared__data_dir=tmp_path, engine__malloc_library="/opt/tc.so")
     assert build_vllm_env(settings, {"LD_PRELOAD": "/x/libgomp.so"})["LD_PRELOAD"] == "/opt/tc.so:/x/libgomp.so"
-    assert "LD_PRELOAD" not in build_vllm_env(configured(GeneratorSettings, shared__data_dir=tmp_path, engine__malloc_library=""), {})
+    assert "LD_PRELOAD" not in build_vllm_env(
+        configured(GeneratorSettings, shared__data_dir=tmp_path, engine__malloc_library=""), {}
+    )
 
 
 def test_vllm_answers_only_the_internal_token_which_stays_off_the_command_line(tmp_path: Path) -> None:
@@ -64,7 +68,12 @@ def test_a_hub_model_is_fetched_once_into_the_model_cache_and_served_from_there(
         asked.append(request)
         return str(tmp_path / "snapshot")
 
-    settings = configured(GeneratorSettings, shared__data_dir=tmp_path, model__base_model="Qwen/Qwen2.5-7B-Instruct", model__base_model_revision="v1")
+    settings = configured(
+        GeneratorSettings,
+        shared__data_dir=tmp_path,
+        model__base_model="Qwen/Qwen2.5-7B-Instruct",
+        model__base_model_revision="v1",
+    )
     assert resolve_model(settings, fake_download) == str(tmp_path / "snapshot")
     assert asked[0]["repo_id"] == "Qwen/Qwen2.5-7B-Instruct" and asked[0]["revision"] == "v1"
     assert asked[0]["cache_dir"] == str(tmp_path / "models" / "hub") and "*.safetensors" in asked[0]["allow_patterns"]

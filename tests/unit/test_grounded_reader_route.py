@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import USER, WARRANTY, FakeAdapterCatalog, FakeChunkStream, FakeGenerator, FakeRetriever, chat
-from tutorbook_config.service_settings import configured
 from tutorbook_adapter_format.card import AdapterCard
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.clients.upstream import ModelNotServedError
@@ -26,10 +26,13 @@ def generator() -> FakeGenerator:
 
 @pytest.fixture
 def client(generator: FakeGenerator) -> Iterator[TestClient[Litestar]]:
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__base_model_name="base",
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__base_model_name="base",
         answers__reader_adapter="grounded-reader",
-    )  # fmt: skip
+    )
     catalog = FakeAdapterCatalog({"grounded-reader": ActiveAdapter(READER, 2)})
     app = create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator, adapters=catalog)
     with TestClient(app) as test_client:
@@ -69,10 +72,15 @@ def test_the_reader_does_not_write_answers_without_passages(client: TestClient[L
 
 
 def test_the_penalties_apply_to_answers_written_from_passages_only(tmp_path) -> None:
-    settings = configured(GatewaySettings, 
-        keys__api_keys="user-key-for-tests-0001", keys__admin_keys="admin-key-for-tests-0001", shared__base_model_name="base",
-        answers__repetition_penalty=1.15, answers__frequency_penalty=0.5, shared__data_dir=tmp_path,
-    )  # fmt: skip
+    settings = configured(
+        GatewaySettings,
+        keys__api_keys="user-key-for-tests-0001",
+        keys__admin_keys="admin-key-for-tests-0001",
+        shared__base_model_name="base",
+        answers__repetition_penalty=1.15,
+        answers__frequency_penalty=0.5,
+        shared__data_dir=tmp_path,
+    )
     generator = FakeGenerator()
     with TestClient(create_app(settings, retriever=FakeRetriever([WARRANTY]), generator=generator)) as client:
         client.post("/v1/chat/completions", json=chat("warranty?"), headers=USER)

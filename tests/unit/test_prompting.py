@@ -1,4 +1,4 @@
-from tutorbook_gateway.prompting import ABSTAIN_ANSWER, abstain_answer
+from tutorbook_gateway.chat.generation import ABSTAIN_ANSWER, abstain_answer
 from tutorbook_grounding.prompt import Source, build_rag_messages, format_sources
 
 
@@ -46,16 +46,13 @@ def test_abstain_answer_lists_suggestions() -> None:
 
 
 def test_follow_up_questions_are_searched_with_the_previous_question() -> None:
-    from tutorbook_gateway.conversation import is_follow_up, retrieval_query
-    from tutorbook_gateway.schemas import ChatMessage
+    from tutorbook_gateway.chat.planning import is_follow_up, retrieval_query
+    from tutorbook_gateway.state.conversations import Turn
 
-    history = [
-        ChatMessage("user", "Tell me about the AeroPure 300"),
-        ChatMessage("assistant", "It is an air purifier."),
-    ]
-    follow_up = [*history, ChatMessage("user", "and how much does it cost?")]
+    history = (Turn("user", "Tell me about the AeroPure 300"), Turn("assistant", "It is an air purifier."))
+    follow_up = (*history, Turn("user", "and how much does it cost?"))
     assert retrieval_query(follow_up) == "Tell me about the AeroPure 300 and how much does it cost?"
-    standalone = [*history, ChatMessage("user", "What is the warranty on Brightleaf products?")]
+    standalone = (*history, Turn("user", "What is the warranty on Brightleaf products?"))
     assert retrieval_query(standalone) == "What is the warranty on Brightleaf products?"
-    assert retrieval_query([ChatMessage("user", "what does it cost?")]) == "what does it cost?"
+    assert retrieval_query((Turn("user", "what does it cost?"),)) == "what does it cost?"
     assert not is_follow_up("thanks!")

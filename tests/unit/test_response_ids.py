@@ -5,8 +5,8 @@ import base64
 
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.settings import KeySettings
-from tutorbook_gateway.wiring import response_id_key
 from tutorbook_gateway.state.feedback import ResponseRecord
+from tutorbook_gateway.wiring import response_id_key
 
 RECORD = ResponseRecord("adapter", "triage@2", "triage@2", 1_764_000_000)
 

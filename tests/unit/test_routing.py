@@ -14,7 +14,7 @@ from tutorbook_gateway.routing import (
     RouteSignals,
     UnknownModelError,
     decide,
-    needs_retrieval,
+    route_request,
 )
 
 POLICY = RoutePolicy(
@@ -44,7 +44,7 @@ def signals(
 
 
 def route_of(model: str, route_signals: RouteSignals, hint: str | None = None) -> tuple[Route, str | None]:
-    decision = decide(RouteRequest(model, route_hint=hint), route_signals, POLICY)
+    decision = decide(route_request(model, hint, POLICY, ADAPTERS), route_signals, POLICY)
     return decision.route, decision.adapter.served_name if decision.adapter else None
 
 
@@ -132,13 +132,13 @@ def test_decision_table(
     ],
 )
 def test_only_what_needs_passages_retrieves(model: str, hint: str | None, wanted: bool) -> None:
-    assert needs_retrieval(RouteRequest(model, route_hint=hint), POLICY, ADAPTERS) is wanted
+    assert route_request(model, hint, POLICY, ADAPTERS).retrieves is wanted
 
 
 @pytest.mark.parametrize("model", ["gpt-9", "triage@x", "nope@1"])
 def test_unknown_model_is_refused(model: str) -> None:
     with pytest.raises(UnknownModelError):
-        needs_retrieval(RouteRequest(model), POLICY, ADAPTERS)
+        route_request(model, None, POLICY, ADAPTERS)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_unknown_model_is_refused(model: str) -> None:
 )
 def test_impossible_hints_are_refused(model: str, hint: str) -> None:
     with pytest.raises(RouteHintError):
-        decide(RouteRequest(model, route_hint=hint), RouteSignals(adapters=ADAPTERS), POLICY)
+        route_request(model, hint, POLICY, ADAPTERS)
 
 
 def test_reasons_name_scores_and_thresholds() -> None:

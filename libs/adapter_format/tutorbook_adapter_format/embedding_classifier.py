@@ -9,8 +9,7 @@ the gateway applies the weights. Its file, ``classifier.json``, is shared by tra
      "weights": [[...], ...],   # one row of ``dimension`` numbers per label
      "bias": [...]}             # one number per label
 
-The logits are log-probabilities up to a constant: normalised over the labels they are the confidence
-people see (:func:`logits`).
+Its math (logits, probabilities) is :mod:`tutorbook_adapter_format.classification`.
 """
 
 import math
@@ -18,7 +17,6 @@ import math
 import msgspec
 
 from tutorbook_adapter_format.checked_json import decode_checked
-from tutorbook_adapter_format.probabilities import softmax
 
 CLASSIFIER_FILE = "classifier.json"
 MAX_DIMENSION = 4096
@@ -65,18 +63,3 @@ def parse_classifier(raw: bytes, labels: list[str]) -> LinearClassifier:
 
 def encode_classifier(classifier: LinearClassifier) -> bytes:
     return msgspec.json.encode(classifier) + b"\n"
-
-
-def logits(classifier: LinearClassifier, vector: list[float]) -> dict[str, float]:
-    """Each label's score for an embedded message: log-probabilities up to a shared constant."""
-    if len(vector) != classifier.dimension:
-        raise ValueError(f"the embedding has {len(vector)} numbers, the classifier {classifier.dimension}")
-    return {
-        label: bias + math.fsum(weight * value for weight, value in zip(row, vector, strict=True))
-        for label, row, bias in zip(classifier.labels, classifier.weights, classifier.bias, strict=True)
-    }
-
-
-def probabilities(classifier: LinearClassifier, vector: list[float]) -> dict[str, float]:
-    """Each label's probability for an embedded message: the softmax of the logits over the labels."""
-    return softmax(logits(classifier, vector))

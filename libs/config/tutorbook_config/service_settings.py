@@ -133,7 +133,8 @@ def grouped(fields: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def configured(settings: type[Settings], **fields: Any) -> Settings:
     """The settings with a few ``group__field`` values set over the environment's (tests, tools)."""
-    return settings(**grouped(fields))
+    values: dict[str, Any] = grouped(fields)
+    return settings(**values)
 
 
 def settings_or_exit(settings: type[Settings]) -> Settings:
@@ -147,12 +148,11 @@ def settings_or_exit(settings: type[Settings]) -> Settings:
 def from_variables(settings: type[Settings], variables: Mapping[str, str]) -> Settings:
     """What a process with these variables (and no other) reads, unknown ones refused: the deployment files'
     environments checked as the services would check them."""
-    return settings(**EnvironmentSource(settings, variables)())
+    values: dict[str, Any] = EnvironmentSource(settings, variables)()
+    return settings(**values)
 
 
 def replaced(settings: Settings, **fields: Any) -> Settings:
     """A copy with a few ``group__field`` values changed (unvalidated, as ``model_copy``)."""
-    changes = {
-        group: getattr(settings, group).model_copy(update=values) for group, values in grouped(fields).items()
-    }
+    changes = {group: getattr(settings, group).model_copy(update=values) for group, values in grouped(fields).items()}
     return settings.model_copy(update=changes)

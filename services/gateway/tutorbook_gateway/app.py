@@ -20,6 +20,7 @@ from tutorbook_gateway.routes.feedback import list_feedback, post_feedback
 from tutorbook_gateway.routes.keys import who_am_i
 from tutorbook_gateway.routes.models import list_models
 from tutorbook_gateway.routes.page import page_router
+from tutorbook_gateway.services import DEPENDENCIES
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.wiring import (
     Replacements,
@@ -73,6 +74,7 @@ def create_app(
             page_router(),
         ],
         lifespan=[lifespan],
+        dependencies=DEPENDENCIES,
         exception_handlers=error_handlers(),
         request_class=JsonBodyRequest,
         middleware=[RequestIdMiddleware, ApiKeyMiddleware],

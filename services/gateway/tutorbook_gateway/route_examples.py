@@ -4,7 +4,7 @@
 They live in the retriever's route collection beside the adapters' examples, so one embedding of the
 question scores them all. The gateway puts them there when it starts (and keeps trying until the
 retriever answers); until then it is not ready. The router also remembers the questions it decided were
-small talk, so it can still recognise them while the retriever is down (:mod:`tutorbook_gateway.chat.small_talk`).
+small talk, so it can still recognise them while the retriever is down (:mod:`tutorbook_gateway.chat.planning`).
 """
 
 import asyncio

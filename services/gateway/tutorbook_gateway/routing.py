@@ -20,6 +20,7 @@ health. With ``"model": "auto"`` the rules are, in order:
 4. otherwise ``abstain``, with the closest topics as suggestions.
 """
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class RoutePolicy:
     prompt_margin: float
     off_topic_margin: float
     max_adapter_errors: int
+    reader: str | None = None  # the grounded reader: an adapter that writes RAG answers for "auto"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class RouteDecision:
     suggestions: tuple[str, ...] = field(default=())
     adapter: AdapterState | None = None
     rule: str = ""  # which rule decided, from a small fixed set (a metric label; the reason is free text)
+    reader: AdapterState | None = None  # the adapter that writes a RAG answer in the base model's place
 
 
 class UnknownModelError(ValueError):
@@ -186,11 +189,22 @@ def route_request(
 
 
 def decide(request: RouteRequest, signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:
+    if request.adapter is not None:
+        return decide_for_adapter(request.adapter, request.hint, signals)
     if request.model == AUTO_MODEL and request.hint is None:
-        return decide_auto(signals, policy)
-    if request.adapter is None:
-        return decide_for_base(request.hint, signals, policy)
-    return decide_for_adapter(request.adapter, request.hint, signals)
+        decision = decide_auto(signals, policy)
+    else:
+        decision = decide_for_base(request.hint, signals, policy)
+    return with_reader(decision, signals.adapters, policy) if request.model == AUTO_MODEL else decision
+
+
+def with_reader(decision: RouteDecision, adapters: Mapping[str, AdapterState], policy: RoutePolicy) -> RouteDecision:
+    """A RAG answer for "auto" is written by the grounded reader when one is set, active, generative and
+    healthy (a request that names the base model gets the base model)."""
+    reader = adapters.get(policy.reader) if policy.reader else None
+    if decision.route is not Route.RAG or reader is None or reader.task_type != "generative":
+        return decision
+    return dataclasses.replace(decision, reader=reader) if healthy(reader, policy) is None else decision
 
 
 def decide_for_base(hint: Route | None, signals: RouteSignals, policy: RoutePolicy) -> RouteDecision:

@@ -2,10 +2,11 @@
 handed to each handler as the dependency it names (``chat``, ``retriever``, ``services``)."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.params import Dependency
 
 from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
@@ -41,6 +42,11 @@ def chat_steps(state: State) -> ChatSteps:
 def retriever_client(state: State) -> RetrieverClient:
     return services_of(state).retriever
 
+
+# As handlers name them: built by the app, so Litestar does not validate them on every request.
+Chat = Annotated[ChatSteps, Dependency(skip_validation=True)]
+Retriever = Annotated[RetrieverClient, Dependency(skip_validation=True)]
+Services = Annotated[GatewayServices, Dependency(skip_validation=True)]
 
 DEPENDENCIES: dict[str, Any] = {
     "services": Provide(services_of, sync_to_thread=False),

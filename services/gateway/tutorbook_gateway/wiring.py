@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from tutorbook_config.key_strength import require_strong_keys
+from tutorbook_config.local_keys import split_keys
+from tutorbook_config.shared import BASE_MODEL_CONFIG
+from tutorbook_config.variables import group_variable, shared_variable
 from tutorbook_gateway.adapters.archive import ArchiveLimits
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
@@ -23,9 +27,8 @@ from tutorbook_gateway.chat.answering import ChatSteps
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.config import AnswerConfig, ChatConfig, ChatLimits, ClaimCheckConfig, JudgeConfig
 from tutorbook_gateway.chat.generation import GenerationParts
-from tutorbook_gateway.chat.planning import Planner
+from tutorbook_gateway.chat.planning import Planner, SmallTalkMemory
 from tutorbook_gateway.chat.recording import Keeping
-from tutorbook_gateway.chat.small_talk import SmallTalkMemory
 from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.capacity import Capacity, GenerationSlots, SlotBoundGenerator
 from tutorbook_gateway.clients.generator import GeneratorClient, HttpGeneratorClient, generator_session
@@ -33,21 +36,18 @@ from tutorbook_gateway.clients.replicas import BalancedGenerator, Replica
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.clients.upstream import upstream_session
 from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
+from tutorbook_gateway.route_examples import RouteExampleSeeder, builtin_route_examples
 from tutorbook_gateway.routing import SMALL_TALK, RoutePolicy
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import CacheSettings, ClaimSettings, GatewaySettings, KeySettings, UpstreamSettings
-from tutorbook_gateway.route_examples import RouteExampleSeeder, builtin_route_examples
-from tutorbook_gateway.state.index_version import IndexVersionWatch
 from tutorbook_gateway.state.backend import StateBackend
 from tutorbook_gateway.state.cache import ResponseCache
 from tutorbook_gateway.state.conversations import Conversations
+from tutorbook_gateway.state.degrading import DegradingCache, DegradingClaimsOutcomes, DegradingConversations
 from tutorbook_gateway.state.feedback import FeedbackStore
+from tutorbook_gateway.state.index_version import IndexVersionWatch
 from tutorbook_gateway.state.rate_limits import Limits, RateLimiter, parse_overrides
 from tutorbook_gateway.state.store import GatewayState, open_backend
-from tutorbook_config.key_strength import require_strong_keys
-from tutorbook_config.local_keys import split_keys
-from tutorbook_config.shared import BASE_MODEL_CONFIG
-from tutorbook_config.variables import group_variable, shared_variable
 from tutorbook_grounding.policy import ClaimsPolicy
 from tutorbook_grounding.support import SupportThresholds
 from tutorbook_service.probes import Probes, ReadinessCheck, exposed_registry
@@ -84,6 +84,7 @@ def route_policy(settings: GatewaySettings) -> RoutePolicy:
         prompt_margin=router.prompt_margin,
         off_topic_margin=router.off_topic_margin,
         max_adapter_errors=router.max_adapter_errors,
+        reader=settings.answers.reader_adapter or None,
     )
 
 
@@ -138,7 +139,9 @@ def response_id_key(keys: KeySettings) -> bytes:
     return hashlib.sha256(b"tutorbook response ids\0" + "\0".join(configured).encode()).digest()
 
 
-def gateway_state(settings: GatewaySettings, backend: StateBackend, on_limiter_error: Callable[[], None]) -> GatewayState:
+def gateway_state(
+    settings: GatewaySettings, backend: StateBackend, on_limiter_error: Callable[[], None]
+) -> GatewayState:
     state, cache, limits = settings.state, settings.cache, settings.limits
     return GatewayState(
         backend=backend,
@@ -211,7 +214,6 @@ def chat_config(settings: GatewaySettings) -> ChatConfig:
             context_max_chars=answers.context_max_chars,
             default_temperature=answers.default_temperature,
             default_max_tokens=answers.default_max_tokens,
-            reader=answers.reader_adapter or None,
             repetition_penalty=answers.repetition_penalty,
             frequency_penalty=answers.frequency_penalty,
         ),
@@ -240,7 +242,11 @@ def chat_steps(
         planner=Planner(config, retriever, small_talk, metrics),
         answers=answers,
         generating=GenerationParts(generator, retriever, adapters, health, config.claim_check),
-        keeping=Keeping(state.conversations, answers, state.feedback, metrics),
+        keeping=Keeping(
+            DegradingConversations(state.conversations, metrics),
+            answers,
+            DegradingClaimsOutcomes(state.feedback, metrics) if state.feedback else None,
+        ),
         response_ids=ResponseIds(response_id_key(settings.keys)),
         metrics=metrics,
     )
@@ -253,7 +259,9 @@ async def open_services(
     metrics = create_gateway_metrics()
     retriever, generator = await open_upstreams(settings, given, stack, metrics)
     state_settings = settings.state
-    backend = open_backend(settings.shared.redis_url, state_settings.redis_timeout_seconds, state_settings.memory_max_keys)
+    backend = open_backend(
+        settings.shared.redis_url, state_settings.redis_timeout_seconds, state_settings.memory_max_keys
+    )
     stack.push_async_callback(backend.close)
     background = BackgroundTasks()
     stack.push_async_callback(background.drain)
@@ -264,7 +272,8 @@ async def open_services(
     following = asyncio.create_task(index_version.run())
     stack.callback(following.cancel)
     options, config = cache_options(settings.cache), chat_config(settings)
-    answers = AnswerCache(state.cache, options, index_version, config, retriever, metrics, background)
+    cache = DegradingCache(state.cache, metrics) if state.cache else None
+    answers = AnswerCache(cache, options, index_version, config, retriever, metrics, background)
     chat = chat_steps(settings, config, (retriever, generator), given.adapters or store, state, answers, metrics)
     return GatewayServices(
         keys=key_ring(settings.keys),

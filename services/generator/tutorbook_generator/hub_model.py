@@ -37,6 +37,7 @@ def fetch_hub_model(model_id: str, revision: str, cache_dir: Path, download: Dow
     except Exception as exc:  # network, authentication (HF_TOKEN for gated models), disk
         raise ModelPreparationError(
             f"cannot fetch {model_id!r} from the Hugging Face hub: {exc}. "
-            "Give TUTORBOOK_GENERATOR_MODEL__BASE_MODEL a local model folder instead, or let this machine reach the hub."
+            "Give TUTORBOOK_GENERATOR_MODEL__BASE_MODEL a local model folder instead, or let this machine reach "
+            "the hub."
         ) from exc
     return Path(folder)

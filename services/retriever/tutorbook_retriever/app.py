@@ -102,7 +102,10 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=error_handlers(),
         request_class=JsonBodyRequest,
-        middleware=[RequestIdMiddleware, DefineMiddleware(InternalTokenMiddleware, token=settings.shared.internal_token)],
+        middleware=[
+            RequestIdMiddleware,
+            DefineMiddleware(InternalTokenMiddleware, token=settings.shared.internal_token),
+        ],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.ingest.max_document_chars * 4 + 1_000_000,
     )

@@ -149,7 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-ingest", description=__doc__)
     parser.add_argument("paths", nargs="+", type=Path, help="files or folders")
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="gateway (or retriever) base URL")
-    parser.add_argument("--key", help="admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)")
+    parser.add_argument(
+        "--key", help="admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)"
+    )
     parser.add_argument("--batch", type=int, default=256, help="at most this many documents per request")
     parser.add_argument("--timeout", type=float, default=960, help="seconds to wait for one batch")
     parser.add_argument("--id-field", default="id", help="JSON/JSONL/CSV: the field holding the document id")

@@ -75,14 +75,24 @@ def field_rows(model: type[BaseModel], variable: Any) -> list[str]:
 
 
 def render_shared() -> list[str]:
-    lines = ["## shared", "", f"`SharedSettings` in `libs/config/tutorbook_config/shared.py`. {SharedSettings.__doc__}", ""]
+    lines = [
+        "## shared",
+        "",
+        f"`SharedSettings` in `libs/config/tutorbook_config/shared.py`. {SharedSettings.__doc__}",
+        "",
+    ]
     return lines + field_rows(SharedSettings, shared_variable)
 
 
 def render_service(service: str, settings: type[ServiceSettings]) -> list[str]:
     module = inspect.getsourcefile(settings) or ""
     relative = module[module.index("services/") :] if "services/" in module else module
-    lines = [f"## {service}", "", f"`{settings.__name__}` in `{relative}`: the groups below, and [shared](#shared).", ""]
+    lines = [
+        f"## {service}",
+        "",
+        f"`{settings.__name__}` in `{relative}`: the groups below, and [shared](#shared).",
+        "",
+    ]
     for group, model in groups_of(settings).items():
         if group == SHARED:
             continue
@@ -92,7 +102,12 @@ def render_service(service: str, settings: type[ServiceSettings]) -> list[str]:
 
 
 def render_others() -> list[str]:
-    lines = ["## Variables no service reads", "", "Read by the tools, `make run` or Compose; every service accepts them.", ""]
+    lines = [
+        "## Variables no service reads",
+        "",
+        "Read by the tools, `make run` or Compose; every service accepts them.",
+        "",
+    ]
     lines += ["| variable | what it is |", "|---|---|"]
     lines += [f"| `{name}` | {cell(what)} |" for name, what in OTHER_VARIABLES.items()]
     return [*lines, ""]

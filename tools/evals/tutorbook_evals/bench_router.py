@@ -77,10 +77,10 @@ def time_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder, re
     request = RouteRequest("auto")
     with routing_index(embedder, samples, retriever, gateway.shared.base_model_name) as store:
         for case in cases[:WARM_UP_CASES]:  # the first queries and decisions warm caches up: not timed
-            decide(request, signals_for(case.text, store, embedder, retriever, gateway.rag_top_k, policy), policy)
+            decide(request, signals_for(case.text, store, embedder, retriever, gateway.answers.top_k, policy), policy)
         for case in tqdm(cases, desc="router", unit="request", file=sys.stderr):
             started = time.perf_counter_ns()
-            found = signals_for(case.text, store, embedder, retriever, gateway.rag_top_k, policy)
+            found = signals_for(case.text, store, embedder, retriever, gateway.answers.top_k, policy)
             timings.search_ms.append((time.perf_counter_ns() - started) / 1e6)
             signals = dataclasses.replace(found, adapters=states)
             for _ in range(repeats):

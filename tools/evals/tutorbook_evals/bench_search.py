@@ -110,7 +110,9 @@ def bench_served_search(
     for size in sizes:
         for backend in backends:
             data_dir = root / f"{backend}-{size}"
-            settings = configured(RetrieverSettings, shared__data_dir=data_dir, store__embedded=backend, store__qdrant_url="")  # type: ignore[arg-type]
+            settings = configured(
+                RetrieverSettings, shared__data_dir=data_dir, store__embedded=backend, store__qdrant_url=""
+            )
             store, close = open_store(settings, len(originals[0].dense))
             try:
                 grow_index(store, corpus, originals, size, seed=size)

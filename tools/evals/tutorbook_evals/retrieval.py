@@ -15,7 +15,7 @@ from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_evals.retrieval_scores import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.store import Store
-from tutorbook_retriever.ingestion import IngestLimits, ingest_documents
+from tutorbook_retriever.ingestion import ingest_documents
 from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import Fusion, SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings

@@ -24,13 +24,13 @@ from tutorbook_evals.routing_set import ROUTES, RoutingCase, Split, default_eval
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.planning import route_signals
 from tutorbook_gateway.clients.retriever import search_result
+from tutorbook_gateway.route_examples import builtin_route_examples
 from tutorbook_gateway.routing import RoutePolicy, RouteRequest, RouteSignals, decide
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.wiring import route_policy
-from tutorbook_gateway.small_talk import builtin_route_examples
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.store import Store
-from tutorbook_retriever.ingestion import IngestLimits, ingest_documents, replace_route_examples
+from tutorbook_retriever.ingestion import ingest_documents, replace_route_examples
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn, RouteHit, SearchResponse
 from tutorbook_retriever.search import search_chunks
@@ -97,7 +97,7 @@ def evaluate_routing(cases: list[RoutingCase], samples: Path, embedder: Embedder
         try:
             prepare_store(store, embedder, samples, retriever, gateway.shared.base_model_name)
             for case in tqdm(cases, desc="routing", unit="request", file=sys.stderr):
-                found = signals_for(case.text, store, embedder, retriever, gateway.rag_top_k, policy)
+                found = signals_for(case.text, store, embedder, retriever, gateway.answers.top_k, policy)
                 signals = dataclasses.replace(found, adapters=states)
                 started = time.perf_counter()
                 decision = decide(RouteRequest("auto"), signals, policy)

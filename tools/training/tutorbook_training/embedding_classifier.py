@@ -16,14 +16,12 @@ from pathlib import Path
 import msgspec
 
 from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, parse_card
+from tutorbook_adapter_format.classification import logits, probabilities, softmax
 from tutorbook_adapter_format.embedding_classifier import (
     CLASSIFIER_FILE,
     LinearClassifier,
     encode_classifier,
-    logits,
     parse_classifier,
-    probabilities,
-    softmax,
 )
 from tutorbook_training.data import Dataset, write_card
 from tutorbook_training.label_scoring import expected_calibration_error

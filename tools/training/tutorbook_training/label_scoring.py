@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from tutorbook_adapter_format.probabilities import softmax
+from tutorbook_adapter_format.classification import softmax
 
 
 @dataclass(frozen=True)

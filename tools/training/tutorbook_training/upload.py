@@ -30,7 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-upload-adapter", description=__doc__)
     parser.add_argument("adapter", type=Path)
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
-    parser.add_argument("--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)")
+    parser.add_argument(
+        "--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)"
+    )
     args = parser.parse_args()
     try:
         key = admin_key(args.key, os.environ)

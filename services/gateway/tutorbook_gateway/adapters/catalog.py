@@ -76,26 +76,3 @@ def adapter_states(active: Mapping[str, ActiveAdapter], health: AdapterHealth) -
             recent_errors=health.recent_errors(name),
         )
     return states
-
-
-@dataclass(frozen=True)
-class AdapterSnapshot:
-    """The active adapters, read once per request: their cards, and their state as the router sees it."""
-
-    active: Mapping[str, ActiveAdapter]
-    states: Mapping[str, AdapterState]
-    catalog: AdapterCatalog
-
-    def has_version(self, adapter: AdapterState) -> bool:
-        return self.catalog.has_version(adapter.name, adapter.version)
-
-    def without(self, name: str) -> "AdapterSnapshot":
-        """The same adapters but ``name`` (one the generator could not serve)."""
-        active = {other: adapter for other, adapter in self.active.items() if other != name}
-        states = {other: state for other, state in self.states.items() if other != name}
-        return AdapterSnapshot(active, states, self.catalog)
-
-
-def adapter_snapshot(catalog: AdapterCatalog, health: AdapterHealth) -> AdapterSnapshot:
-    active = catalog.active()
-    return AdapterSnapshot(active, adapter_states(active, health), catalog)

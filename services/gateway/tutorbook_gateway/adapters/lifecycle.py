@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import msgspec
 
+from tutorbook_config.shared import BASE_MODEL_NAME
 from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
 from tutorbook_gateway.adapters.catalog import AdapterHealth
 from tutorbook_gateway.adapters.embedding_tutor import (
@@ -37,7 +38,6 @@ from tutorbook_gateway.adapters.validation import (
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
-from tutorbook_config.shared import BASE_MODEL_NAME
 from tutorbook_service.errors import NotFoundError, ServiceError, ServiceUnavailableError, UpstreamError
 
 log = logging.getLogger("tutorbook.adapters")

@@ -13,14 +13,33 @@ aborts it in vLLM). A refused request never gets an answer.
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from tutorbook_gateway.chat.generation import Generation
 from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN
-from tutorbook_gateway.state.rate_limits import RateLimiter
 from tutorbook_service.errors import RateLimitedError
 
 IN_FLIGHT_RETRY_SECONDS = 1.0
+
+
+class Limiter(Protocol):
+    """The keys' rate limits (:class:`~tutorbook_gateway.state.rate_limits.RateLimiter`)."""
+
+    def reservation(self, owner: str, tokens: int) -> int:
+        """What a request that may cost ``tokens`` reserves."""
+        ...
+
+    def admit_from_lease(self, owner: str, reserve: int = 0) -> bool:
+        """Admitted with no round trip (this process's lease on the key's buckets has room)?"""
+        ...
+
+    async def admit(self, owner: str, reserve: int = 0) -> int:
+        """Admit from the shared buckets (429 when a limit is reached); what was reserved."""
+        ...
+
+    def settle(self, owner: str, reserved: int, used: int) -> None:
+        """The request ended having used ``used`` tokens of the ``reserved``."""
+        ...
 
 
 class InFlight:
@@ -43,7 +62,7 @@ class InFlight:
 
 
 class AdmissionCheck:
-    def __init__(self, limiter: RateLimiter, in_flight: InFlight, owner: str, prompt_tokens: int, max_tokens: int):
+    def __init__(self, limiter: Limiter, in_flight: InFlight, owner: str, prompt_tokens: int, max_tokens: int):
         in_flight.enter(owner)
         self._limiter, self._in_flight, self._owner = limiter, in_flight, owner
         self.prompt_tokens = prompt_tokens
@@ -67,6 +86,10 @@ class AdmissionCheck:
             return
         reserved = self._reserved if self._check is None else self._check.result()
         self._limiter.settle(self._owner, reserved, used_tokens)
+
+    def release_answer(self, usage: dict[str, Any], pieces: list[str], cached: bool) -> None:
+        """The answer has ended: it is charged what it used (a cached answer costs nothing)."""
+        self.release(0 if cached else used_tokens(int(usage.get("total_tokens") or 0), pieces, self.prompt_tokens))
 
     async def gate(self, generating: Coroutine[Any, Any, Generation]) -> Generation:
         """Start ``generating`` now; hand it over only once the key is admitted (429, or 503 when the

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat.config import ChatConfig
@@ -23,12 +23,25 @@ from tutorbook_gateway.chat.request import ChatRequest
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_gateway.routing import AUTO_MODEL
-from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key, is_fresh
-from tutorbook_gateway.state.degrading import degraded, quietly
+from tutorbook_gateway.state.cache import CachedAnswer, cache_key, is_fresh
+from tutorbook_gateway.state.degrading import quietly
 from tutorbook_gateway.state.index_version import IndexVersionWatch
 
 CACHE_HEADER = "x-tutorbook-cache"
 log = logging.getLogger("tutorbook.cache")
+
+
+class CacheStore(Protocol):
+    """The response cache in the state store (:class:`~tutorbook_gateway.state.degrading.DegradingCache`:
+    a store that is down misses and keeps nothing, it never fails a request)."""
+
+    async def lookup(self, key: str) -> CachedAnswer | None: ...
+
+    async def lookup_with_version(self, key: str) -> tuple[CachedAnswer | None, int | None]:
+        """The entry and the published index version, in one round trip (version None: not published)."""
+        ...
+
+    async def store(self, key: str, answer: CachedAnswer) -> None: ...
 
 
 @dataclass
@@ -119,7 +132,7 @@ class LocalEntries:
 class AnswerCache:
     def __init__(
         self,
-        cache: ResponseCache | None,  # None: caching is switched off
+        cache: CacheStore | None,  # None: caching is switched off
         options: CacheOptions,
         index_version: IndexVersionWatch,
         config: ChatConfig,
@@ -158,10 +171,9 @@ class AnswerCache:
             self._metrics.cache_lookups.labels(result="hit").inc()
             return local.completion
         if versioned:  # the index version comes with the entry when the retriever publishes it to Redis
-            found = await degraded("cache", self._cache.lookup_with_version(key), self._metrics)
+            answer, version = await self._cache.lookup_with_version(key)
         else:
-            found = await degraded("cache", self._cache.lookup(key), self._metrics), None
-        answer, version = found or (None, None)
+            answer, version = await self._cache.lookup(key), None
         if answer is None:
             self._metrics.cache_lookups.labels(result="miss").inc()
             return None
@@ -189,7 +201,7 @@ class AnswerCache:
         similar = plan.similar
         if similar is None or similar.score < self._semantic_min_similarity or similar.key == lookup.key:
             return
-        answer = await degraded("cache", self._cache.lookup(similar.key), self._metrics)
+        answer = await self._cache.lookup(similar.key)
         if answer is None or answer.index_version is None or answer.index_version != plan.index_version:
             return
         if answer.owner != lookup.owner:  # another key's question: never shown when the cache is per key
@@ -210,7 +222,7 @@ class AnswerCache:
             return  # the claim check or its judge failed: the next ask may check it in full
         entry = CachedAnswer(completion, index_version, lookup.owner)
         self._local.keep(lookup.key, entry)
-        writes = [degraded("cache", self._cache.store(lookup.key, entry), self._metrics)]
+        writes = [self._cache.store(lookup.key, entry)]
         if lookup.question and index_version is not None:
             remembered = self._retriever.remember_question(lookup.key, lookup.question, index_version)
             writes.append(quietly("semantic cache", remembered))

@@ -2,7 +2,7 @@
 
 1. parse     (:mod:`.request`)      checked and parsed once, before anything is read or stored
 2. admit     (:mod:`.admission`)    the key's rate limits, checked beside steps 3 to 6
-3. converse  (:mod:`.sessions`)     the session's earlier turns
+3. converse  (:mod:`.request`)      the session's earlier turns
 4. cache     (:mod:`.answer_cache`) an exact answer, computed at the current index version
 5. plan      (:mod:`.planning`)     retrieve once, route; then a similar question's answer (semantic cache)
 6. generate  (:mod:`.generation`)   vLLM (whole or streamed), a classifier's label, or abstain
@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth, adapter_snapshot
-from tutorbook_gateway.chat.admission import AdmissionCheck, InFlight, used_tokens
+from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
+from tutorbook_gateway.chat.admission import AdmissionCheck, InFlight, Limiter
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheLookup
 from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.chat.config import ChatConfig
@@ -28,11 +28,9 @@ from tutorbook_gateway.chat.generation import Generation, GenerationParts, gener
 from tutorbook_gateway.chat.measuring import observe_answer, observe_refusal
 from tutorbook_gateway.chat.planning import ChatPlan, Planner, can_plan_again, plan_again, plan_chat, plan_from_cache
 from tutorbook_gateway.chat.recording import Answered, Keeping, record_answer
-from tutorbook_gateway.chat.request import ChatCall, ChatRequest, parse_chat
-from tutorbook_gateway.chat.sessions import continued
+from tutorbook_gateway.chat.request import ChatCall, ChatRequest, adapter_snapshot, continued, parse_chat
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.metrics import GatewayMetrics
-from tutorbook_gateway.state.rate_limits import RateLimiter
 from tutorbook_service.errors import ServiceError
 
 
@@ -43,7 +41,7 @@ class ChatSteps:
     config: ChatConfig
     adapters: AdapterCatalog
     health: AdapterHealth
-    limiter: RateLimiter
+    limiter: Limiter
     in_flight: InFlight
     planner: Planner
     answers: AnswerCache
@@ -97,7 +95,7 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
     )
     try:
         reading = time.perf_counter()
-        request = await continued(request, steps.keeping.conversations, steps.metrics)  # 3
+        request = await continued(request, steps.keeping.conversations)  # 3
         lookup = await steps.answers.lookup(request)  # 4
         state_read = time.perf_counter() - reading
         if lookup.found is None:  # 5
@@ -116,7 +114,7 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
                 raise
             plan = await plan_again(request, plan, steps.planner, exc)  # 5 again, without the adapter
             lookup.key = None  # an answer without the adapter is not what this request's key stands for
-            generation = await admission.gate(generate(plan, steps.generating, stream))  # 6 again
+            generation = await generate(plan, steps.generating, stream)  # 6 again (the key was admitted)
     except BaseException:
         admission.release(used_tokens=0)
         raise
@@ -149,9 +147,7 @@ async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEve
         raise
     finally:
         await generation.aclose()
-        cached = opened.lookup.found is not None  # a cached answer costs nothing
-        total = 0 if cached else int(generation.usage.get("total_tokens") or 0)
-        opened.admission.release(0 if cached else used_tokens(total, pieces, opened.admission.prompt_tokens))
+        opened.admission.release_answer(generation.usage, pieces, cached=opened.lookup.found is not None)
         if status == "200":
             text = generation.checked_text or "".join(pieces)  # a live flagged stream: as marked, not as sent
             answered = Answered(

@@ -11,7 +11,7 @@ sentences leave as they are generated and the claims follow in the last chunk; u
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tutorbook_gateway.chat.claim_judging import ClaimJudge
@@ -22,7 +22,6 @@ from tutorbook_grounding.prompt import Source, heading_of
 from tutorbook_grounding.support import (
     Claim,
     Passage,
-    SupportThresholds,
     candidates_of,
     claim_sentences,
 )

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_adapter_format.probabilities import softmax
+from tutorbook_adapter_format.classification import softmax
+from tutorbook_gateway.chat.classifying import LabelTokens, score_answers
 from tutorbook_gateway.chat.config import JudgeConfig
-from tutorbook_gateway.chat.label_scoring import LabelTokens, score_answers
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_grounding.judging import NO, YES, JudgeQuestion, judge_messages, judge_questions, overrule
 from tutorbook_grounding.support import Claim, Passage

@@ -26,7 +26,6 @@ class AnswerConfig:
     context_max_chars: int = 3000
     default_temperature: float = 0.0
     default_max_tokens: int = 256
-    reader: str | None = None  # an adapter that writes the RAG route's answers (the grounded reader)
     repetition_penalty: float = 1.0  # for answers written from passages (1.0: none)
     frequency_penalty: float = 0.0  # for answers written from passages (0.0: none)
 

@@ -31,7 +31,9 @@ async def delivered(
     if stream:
         include_usage = bool(stream_options and stream_options.include_usage)
         body = as_server_sent_events(start, events, include_usage)
-        return Stream(body, media_type="text/event-stream", headers={**answer_headers(start), "cache-control": "no-cache"})
+        return Stream(
+            body, media_type="text/event-stream", headers={**answer_headers(start), "cache-control": "no-cache"}
+        )
     return Response(await as_completion(start, events), headers=answer_headers(start))
 
 

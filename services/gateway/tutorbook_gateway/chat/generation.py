@@ -15,18 +15,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tutorbook_adapter_format.embedding_classifier import LinearClassifier, logits
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
 from tutorbook_gateway.chat.claim_checking import CHECK_FIELDS, check_answer, claims_block
 from tutorbook_gateway.chat.claim_judging import ClaimJudge
+from tutorbook_gateway.chat.classifying import LabelTokens, classified
 from tutorbook_gateway.chat.completions import completion_text, no_usage
 from tutorbook_gateway.chat.config import ClaimCheckConfig
-from tutorbook_gateway.chat.label_scoring import LabelTokens, score_labels
 from tutorbook_gateway.chat.planning import ChatPlan
-from tutorbook_gateway.classification import Classification, classification_from_logprobs
 from tutorbook_gateway.clients.generator import ChunkStream, GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.clients.upstream import ModelNotServedError
+from tutorbook_grounding.policy import ClaimsPolicy
+from tutorbook_grounding.prompt import Source
+from tutorbook_grounding.sentences import RunawayGuard
+from tutorbook_service.errors import UpstreamError, UpstreamTimeoutError
 
 ABSTAIN_ANSWER = "Not sure about the answer: need more context."
 
@@ -48,10 +50,6 @@ class GenerationParts:
     health: AdapterHealth  # a failing adapter is noted: the router skips one that keeps failing
     claim_check: ClaimCheckConfig
     label_tokens: LabelTokens = field(default_factory=LabelTokens)  # classifier labels as answers, in tokens
-from tutorbook_grounding.policy import ClaimsPolicy
-from tutorbook_grounding.prompt import Source
-from tutorbook_grounding.sentences import RunawayGuard
-from tutorbook_service.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 
 
 class Generation(Protocol):
@@ -227,49 +225,32 @@ async def generate(
     started = time.perf_counter()
     adapter = plan.decision.adapter or plan.reader
     try:
-        if plan.labels is not None:
-            answer: Generation = await classified(plan, parts)
-        elif stream or plan.sources:  # an answer from passages is streamed from vLLM even when whole here:
-            # the runaway guard can then stop vLLM at the first repeated sentence instead of the token limit
-            answer = RelayedStream(await parts.generator.open_chat_stream(plan.payload), started)
-        else:
-            answer = whole_answer(await parts.generator.chat_completion(plan.payload))
+        if plan.labels is None:
+            return await generated_text(plan, parts, stream, started)
+        text, details, usage = await classified(
+            plan, parts.generator, parts.retriever, parts.adapters, parts.label_tokens
+        )
     except (UpstreamError, UpstreamTimeoutError, ModelNotServedError):
         if adapter is not None:
             parts.health.record_error(adapter.name)
         raise
-    if not isinstance(answer, RelayedStream):
-        plan.phase_seconds["generate"] = time.perf_counter() - started
-    if plan.sources and plan.labels is None:
-        config = dataclasses.replace(parts.claim_check, policy=plan.claims_policy)
-        citations = plan.tutorbook["citations"]
-        judge = ClaimJudge(parts.generator, parts.label_tokens, config.judge) if config.judge.model else None
-        return CheckedGeneration(answer, plan.sources, citations, parts.retriever, config, stream, judge)
-    return answer
+    plan.phase_seconds["generate"] = time.perf_counter() - started
+    plan.tutorbook["classification"] = details
+    return WholeAnswer(text, "stop", usage)
 
 
-async def classified(plan: ChatPlan, parts: GenerationParts) -> WholeAnswer:
-    """A classifier's answer: the most probable of its labels, with its confidence and runners-up. An
-    embedding classifier answers here, from the retriever's embedding; a LoRA one is scored by vLLM."""
-    assert plan.labels is not None and plan.payload is not None and plan.decision.adapter is not None
-    adapter = plan.decision.adapter
-    classifier = parts.adapters.embedding_classifier(adapter.name, adapter.version)
-    if classifier is not None:
-        result, usage = await embedded_classification(parts.retriever, classifier, plan.payload), no_usage()
+async def generated_text(plan: ChatPlan, parts: GenerationParts, stream: bool, started: float) -> Generation:
+    """vLLM's answer, whole or streamed; one written from passages goes through the claim check."""
+    assert plan.payload is not None
+    if stream or plan.sources:  # an answer from passages is streamed from vLLM even when whole here:
+        # the runaway guard can then stop vLLM at the first repeated sentence instead of the token limit
+        answer: Generation = RelayedStream(await parts.generator.open_chat_stream(plan.payload), started)
     else:
-        result, usage = await score_labels(parts.generator, plan.payload, plan.labels, parts.label_tokens)
-    plan.tutorbook["classification"] = result.as_dict()
-    return WholeAnswer(result.text(), "stop", {**no_usage(), **usage})
-
-
-async def embedded_classification(
-    retriever: RetrieverClient, classifier: LinearClassifier, payload: dict[str, Any]
-) -> Classification:
-    """The message embedded by the retriever, the classifier's weights applied here: no generator."""
-    embedding = await retriever.embed(payload["messages"][-1]["content"])
-    if embedding.embedder != classifier.embedder:
-        raise ServiceUnavailableError(
-            f"the retriever now embeds with {embedding.embedder!r}, but {payload['model']} was trained on "
-            f"{classifier.embedder!r}: retrain it on the retriever's embedder"
-        )
-    return classification_from_logprobs(logits(classifier, embedding.vector))
+        answer = whole_answer(await parts.generator.chat_completion(plan.payload))
+        plan.phase_seconds["generate"] = time.perf_counter() - started
+    if not plan.sources:
+        return answer
+    config = dataclasses.replace(parts.claim_check, policy=plan.claims_policy)
+    citations = plan.tutorbook["citations"]
+    judge = ClaimJudge(parts.generator, parts.label_tokens, config.judge) if config.judge.model else None
+    return CheckedGeneration(answer, plan.sources, citations, parts.retriever, config, stream, judge)

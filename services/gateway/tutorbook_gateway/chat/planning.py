@@ -1,20 +1,28 @@
 """Step 5 of answering: plan the answer. Gather the router's signals (one retriever call: passages,
 route-example matches and, when asked, the most similar answered question), decide the route, and build
-the generator's request. While the retriever is down, small talk the router knows is still planned
-(:mod:`.small_talk`); when the generator cannot serve the adapter the router chose, the plan is made again
-without it (:func:`plan_again`)."""
+the generator's request. When the generator cannot serve the adapter the router chose, the plan is made
+again without it (:func:`plan_again`).
 
+While the retriever is down, small talk is still answered. The router tells small talk from product
+questions by how well the question matches its conversation examples, and that match comes from the
+retriever, so every question it decides is small talk is remembered (normalised, in a bounded memory per
+process), beside the examples themselves. While the retriever fails, an ``auto`` request whose latest
+question is remembered is answered by plain prompting, its reason saying so; any other request gets the
+retriever's 503 (a product question answered without its passages would be a guess).
+"""
+
+import re
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tutorbook_adapter_format.card import classifier_messages
-from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterSnapshot
+from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.chat.config import ChatConfig
-from tutorbook_gateway.chat.request import ChatRequest
-from tutorbook_gateway.chat.small_talk import SmallTalkMemory, remembered_small_talk
-from tutorbook_gateway.clients.retriever import Passage, RetrieverClient, SearchResult, SimilarQuestion
+from tutorbook_gateway.chat.request import AdapterSnapshot, ChatRequest
+from tutorbook_gateway.clients.retriever import RetrieverClient, SearchResult, SimilarQuestion
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_gateway.routing import (
@@ -24,9 +32,11 @@ from tutorbook_gateway.routing import (
     RetrievalSignals,
     Route,
     RouteDecision,
+    RoutePolicy,
+    RouteRequest,
     RouteSignals,
+    confidence,
     decide,
-    healthy,
 )
 from tutorbook_gateway.state.conversations import Turn
 from tutorbook_grounding.policy import ClaimsPolicy
@@ -34,11 +44,51 @@ from tutorbook_grounding.prompt import Source, build_rag_messages
 from tutorbook_service.errors import ServiceError
 
 SNIPPET_CHARS = 240
+REMEMBERED_RULE = "small_talk_remembered"
+WORDS = re.compile(r"[^\W_]+")
+EXAMPLE_SCORE = 1.0  # an example matches itself
 FOLLOW_UP_MAX_WORDS = 8
 FOLLOW_UP_PRONOUNS = frozenset(
     {"it", "its", "it's", "that", "this", "these", "those", "they", "them", "their", "one", "ones"}
 )
 FOLLOW_UP_OPENERS = frozenset({"and", "also", "but", "so", "plus"})
+
+
+def normalised(text: str) -> str:
+    """Its words, lower case: "Hi!" and "hi" are the same small talk."""
+    return " ".join(WORDS.findall(text.lower()))
+
+
+class SmallTalkMemory:
+    """Questions the router decided were small talk, with their match score, at most ``capacity`` of them
+    (the least recently used go first); the conversation examples are always there."""
+
+    def __init__(self, capacity: int, examples: Iterable[str] = ()) -> None:
+        self._capacity = capacity
+        self._examples = {normalised(example) for example in examples}
+        self._scores: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._scores)
+
+    def remember(self, question: str, score: float) -> None:
+        key = normalised(question)
+        if self._capacity <= 0 or not key or key in self._examples:
+            return
+        self._scores[key] = score
+        self._scores.move_to_end(key)
+        while len(self._scores) > self._capacity:
+            self._scores.popitem(last=False)
+
+    def recall(self, question: str) -> float | None:
+        """The question's small-talk score when it was decided, or None: not known as small talk."""
+        key = normalised(question)
+        if key in self._examples:
+            return EXAMPLE_SCORE
+        score = self._scores.get(key)
+        if score is not None:
+            self._scores.move_to_end(key)
+        return score
 
 
 @dataclass(frozen=True)
@@ -111,7 +161,7 @@ def tutorbook_block(decision: RouteDecision, sources: list[Source]) -> dict[str,
         "adapter": None if adapter is None else {"name": adapter.name, "version": adapter.version},
         "citations": [citation(source) for source in sources],
         "suggestions": list(decision.suggestions),
-    }
+    } | ({"reader": {"name": decision.reader.name, "version": decision.reader.version}} if decision.reader else {})
 
 
 def route_signals(search: SearchResult | None, adapters: Mapping[str, Any]) -> RouteSignals:
@@ -126,44 +176,36 @@ def route_signals(search: SearchResult | None, adapters: Mapping[str, Any]) -> R
     return RouteSignals(retrieval=retrieval, route_matches=search.route_matches, adapters=adapters)
 
 
-def rag_reader(
-    decision: RouteDecision, adapters: Mapping[str, AdapterState], config: ChatConfig
-) -> AdapterState | None:
-    """The grounded reader that writes this RAG answer, when one is set, active and healthy; else None
-    (the base model writes it)."""
-    name = config.answers.reader
-    reader = adapters.get(name) if name else None
-    if decision.route is not Route.RAG or reader is None or reader.task_type != "generative":
-        return None
-    return reader if healthy(reader, config.policy) is None else None
+def prompt_payload(request: ChatRequest, decision: RouteDecision, config: ChatConfig) -> dict[str, Any]:
+    """The conversation as vLLM gets it, with the request's sampling, for the model that writes the answer."""
+    writer = decision.adapter or decision.reader
+    model = config.policy.base_model if writer is None else writer.served_name
+    return {"model": model, "messages": openai_messages(request.messages), **request.sampling}
 
 
 def generator_payload(
     request: ChatRequest,
     decision: RouteDecision,
-    passages: list[Passage],
+    sources: list[Source],
     active: Mapping[str, ActiveAdapter],
     config: ChatConfig,
-    reader: AdapterState | None = None,
 ) -> tuple[dict[str, Any], list[Source], list[str] | None]:
-    """The request for vLLM, the sources put in its prompt, and the labels when a classifier answers."""
-    writer = decision.adapter or reader
-    model = config.policy.base_model if writer is None else writer.served_name
+    """The request for vLLM, the sources put in its prompt (those that fit, in order), and the labels when a
+    classifier answers."""
+    payload = prompt_payload(request, decision, config)
     card = active[decision.adapter.name].card if decision.adapter is not None else None
     if card is not None and card.task_type == "classifier":
-        # scored label by label (chat/label_scoring.py): sampling parameters do not apply
-        return {"model": model, "messages": classifier_messages(card.labels, request.question)}, [], card.labels
-    params = dict(request.sampling)
-    messages = openai_messages(request.messages)
-    used: list[Source] = []
-    if decision.route in (Route.RAG, Route.ADAPTER_RAG) and passages:
-        sources = [Source(p.doc_id, p.title, p.section, p.text, p.dense_score) for p in passages]
-        messages, used = build_rag_messages(messages, sources, config.answers.context_max_chars)
-        if config.answers.repetition_penalty != 1.0:  # vLLM's sampling extension; 1.0 is vLLM's default
-            params["repetition_penalty"] = config.answers.repetition_penalty
-        if config.answers.frequency_penalty:  # OpenAI's; 0.0 is the default
-            params["frequency_penalty"] = config.answers.frequency_penalty
-    return {"model": model, "messages": messages, **params}, used, None
+        # scored label by label (chat/classifying.py): sampling parameters do not apply
+        messages = classifier_messages(card.labels, request.question)
+        return {"model": payload["model"], "messages": messages}, [], card.labels
+    if decision.route not in (Route.RAG, Route.ADAPTER_RAG) or not sources:
+        return payload, [], None
+    if config.answers.repetition_penalty != 1.0:  # vLLM's sampling extension; 1.0 is vLLM's default
+        payload["repetition_penalty"] = config.answers.repetition_penalty
+    if config.answers.frequency_penalty:  # OpenAI's; 0.0 is the default
+        payload["frequency_penalty"] = config.answers.frequency_penalty
+    payload["messages"], used = build_rag_messages(payload["messages"], sources, config.answers.context_max_chars)
+    return payload, used, None
 
 
 async def search_if_needed(
@@ -202,14 +244,13 @@ async def plan_chat(
     if decision.route is Route.ABSTAIN:
         block = tutorbook_block(decision, [])
         return ChatPlan(decision, block, None, top_score, phases, None, index_version, query, similar)
-    reader = rag_reader(decision, adapters.states, planner.config) if request.route.model == AUTO_MODEL else None
-    passages = search.passages if search else []
-    payload, used, labels = generator_payload(request, decision, passages, adapters.active, planner.config, reader)
-    block = tutorbook_block(decision, used)
-    if reader is not None:
-        block["reader"] = {"name": reader.name, "version": reader.version}
-    plan = ChatPlan(decision, block, payload, top_score, phases, labels, index_version, query, similar, used)
-    plan.claims_policy, plan.reader = request.claims_policy, reader
+    sources = [Source(p.doc_id, p.title, p.section, p.text, p.dense_score) for p in search.passages] if search else []
+    block = tutorbook_block(decision, sources)
+    payload, used, labels = generator_payload(request, decision, sources, adapters.active, planner.config)
+    block["citations"] = block["citations"][: len(used)]  # the sources that fit the prompt: the first ones
+    plan = ChatPlan(decision, block, payload, top_score, phases, labels, index_version)
+    plan.query, plan.similar, plan.sources = query, similar, used
+    plan.claims_policy, plan.reader = request.claims_policy, decision.reader
     return plan
 
 
@@ -220,10 +261,9 @@ def plan_without_retriever(request: ChatRequest, planner: Planner, failure: Serv
     decision = remembered_small_talk(request.route, request.question, planner.small_talk, policy, failure)
     if decision is None:
         raise failure
-    payload, _, _ = generator_payload(request, decision, [], request.adapters.active, planner.config)
     block = tutorbook_block(decision, [])
     block["fallback"] = {"without": "retriever", "because": failure.code}
-    return ChatPlan(decision, block, payload)
+    return ChatPlan(decision, block, prompt_payload(request, decision, planner.config))
 
 
 def can_plan_again(request: ChatRequest, plan: ChatPlan) -> bool:
@@ -245,10 +285,32 @@ async def plan_again(request: ChatRequest, failed: ChatPlan, planner: Planner, e
     assert failed.decision.adapter is not None
     name = failed.decision.adapter.name
     planner.metrics.adapter_fallbacks.labels(adapter=name).inc()
-    plan = await plan_chat(request, planner, adapters=request.adapters.without(name))
+    remaining = AdapterSnapshot(
+        {other: adapter for other, adapter in request.adapters.active.items() if other != name},
+        {other: state for other, state in request.adapters.states.items() if other != name},
+        request.adapters.catalog,
+    )
+    plan = await plan_chat(request, planner, adapters=remaining)
     plan.tutorbook["reason"] = f"adapter {exc.model} is not served by the generator; {plan.tutorbook['reason']}"
     plan.tutorbook["fallback"] = {"from_adapter": name, "because": exc.code}
     return plan
+
+
+def remembered_small_talk(
+    route: RouteRequest, question: str, memory: SmallTalkMemory, policy: RoutePolicy, failure: ServiceError
+) -> RouteDecision | None:
+    """Plain prompting for an ``auto`` request the memory knows as small talk; None: nothing to go on."""
+    if route.model != AUTO_MODEL or route.hint is not None:
+        return None
+    score = memory.recall(question)
+    if score is None:
+        return None
+    seen = "is one of its conversation examples" if score == EXAMPLE_SCORE else f"matched them at {score:.2f} before"
+    reason = (
+        f"the retriever is unavailable ({failure.code}); small talk recognised from the router's memory: "
+        f"the question {seen}"
+    )
+    return RouteDecision(Route.PROMPT, confidence(score - policy.prompt_min_score), reason, rule=REMEMBERED_RULE)
 
 
 def plan_from_cache(tutorbook: dict[str, Any]) -> ChatPlan:

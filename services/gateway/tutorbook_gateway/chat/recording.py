@@ -1,30 +1,33 @@
-"""Step 7 of answering: what is kept of an answer. The session's turns (awaited: the next turn must see
-them) and the cache entry (off the response's path). The tokens it used are settled by the admission
-(:mod:`.admission`). The answer's signed id carries what feedback names, except how the claim check found
-it (known only at the end): that is kept beside the id for as long as feedback may come."""
+"""Step 7 of answering: what is kept of an answer. The session's turns (the request's user and assistant
+turns, then the answer; awaited: the next turn must see them) and the cache entry (off the response's path).
+The tokens it used are settled by the admission (:mod:`.admission`). The answer's signed id carries what
+feedback names, except how the claim check found it (known only at the end): that is kept beside the id
+for as long as feedback may come."""
 
-import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheLookup
 from tutorbook_gateway.chat.completions import completion
-from tutorbook_gateway.chat.request import ChatRequest
-from tutorbook_gateway.chat.sessions import record_turns
-from tutorbook_gateway.metrics import GatewayMetrics
-from tutorbook_gateway.state.conversations import Conversations
-from tutorbook_gateway.state.degrading import degraded
-from tutorbook_gateway.state.feedback import ClaimsOutcome, FeedbackStore, ResponseRecord
+from tutorbook_gateway.chat.request import ChatRequest, ConversationStore
+from tutorbook_gateway.state.conversations import Turn
+from tutorbook_gateway.state.feedback import ClaimsOutcome
+
+
+class ClaimsOutcomes(Protocol):
+    """Kept beside each answer's id for its feedback (:class:`~tutorbook_gateway.state.degrading.
+    DegradingClaimsOutcomes`: never fails a request)."""
+
+    async def remember_claims(self, response_id: str, outcome: ClaimsOutcome) -> None: ...
 
 
 @dataclass(frozen=True)
 class Keeping:
     """Where step 7 keeps an answer."""
 
-    conversations: Conversations
+    conversations: ConversationStore
     answers: AnswerCache
-    feedback: FeedbackStore | None  # None: feedback is switched off
-    metrics: GatewayMetrics
+    claims: ClaimsOutcomes | None  # None: feedback is switched off
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,9 @@ class Answered:
 
 
 async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheLookup, keeping: Keeping) -> None:
-    await record_turns(request, answered.text, keeping.conversations, keeping.metrics)
+    if request.session_id is not None:  # awaited: the next turn must see this one
+        turns = [*request.own_turns, Turn("assistant", answered.text)]
+        await keeping.conversations.record(request.owner, request.session_id, turns)
     whole = completion(
         answered.response_id,
         answered.model,
@@ -52,9 +57,8 @@ async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheL
     )
     keeping.answers.store(lookup, whole, answered.index_version)
     outcome = claims_outcome(answered.tutorbook)
-    if outcome is not None and keeping.feedback is not None:
-        remembered = keeping.feedback.remember_claims(answered.response_id, outcome)
-        await degraded("feedback", remembered, keeping.metrics)
+    if outcome is not None and keeping.claims is not None:
+        await keeping.claims.remember_claims(answered.response_id, outcome)
 
 
 def claims_outcome(tutorbook: dict[str, Any]) -> ClaimsOutcome | None:

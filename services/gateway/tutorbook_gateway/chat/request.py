@@ -1,19 +1,29 @@
-"""Step 1 of answering: the chat request, parsed once.
+"""Steps 1 and 3 of answering: the chat request, parsed once, then continued with its session's turns.
 
 :func:`parse_chat` refuses a malformed request before anything is read or stored, so the same request
 gets the same 4xx whether or not its answer is cached; then it works out, once, what every later step
 reads: the messages as text, the sampling parameters, the route request (the adapter it names, a pinned
 version resolved), the claims policy, and what the request may cost. Later steps read the
-:class:`ChatRequest`; none parses the body again.
+:class:`ChatRequest`; none parses the body again. A request that names a session is then
+:func:`continued`: its stored turns go between the request's system messages and its new turns.
 """
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from tutorbook_gateway.adapters.catalog import AdapterSnapshot
+from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.config import ChatConfig, ChatLimits
-from tutorbook_gateway.routing import VERSION_SEPARATOR, RouteHintError, RouteRequest, UnknownModelError, route_request
+from tutorbook_gateway.routing import (
+    VERSION_SEPARATOR,
+    AdapterState,
+    RouteHintError,
+    RouteRequest,
+    UnknownModelError,
+    route_request,
+)
 from tutorbook_gateway.schemas import ChatCompletionRequest, ChatMessage
 from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN, TURN_OVERHEAD_TOKENS, Turn
 from tutorbook_grounding.policy import ClaimsPolicy
@@ -24,6 +34,20 @@ SYSTEM_ROLES = ("system", "developer")
 MAX_MESSAGES = 200
 SESSION_HEADER = "x-tutorbook-session"
 SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+@dataclass(frozen=True)
+class AdapterSnapshot:
+    """The active adapters, read once per request: their cards, and their state as the router sees it."""
+
+    active: Mapping[str, ActiveAdapter]
+    states: Mapping[str, AdapterState]
+    catalog: AdapterCatalog
+
+
+def adapter_snapshot(catalog: AdapterCatalog, health: AdapterHealth) -> AdapterSnapshot:
+    active = catalog.active()
+    return AdapterSnapshot(active, adapter_states(active, health), catalog)
 
 
 @dataclass(frozen=True)
@@ -83,7 +107,8 @@ def parse_chat(call: ChatCall, config: ChatConfig, adapters: AdapterSnapshot) ->
         sampling=sampling,
         claims_policy=chosen or config.claim_check.policy,
         deterministic=sampling["temperature"] == 0 or body.seed is not None,
-        prompt_tokens=sum(len(turn.content) for turn in messages) // CHARS_PER_TOKEN + TURN_OVERHEAD_TOKENS * len(messages),
+        prompt_tokens=sum(len(turn.content) for turn in messages) // CHARS_PER_TOKEN
+        + TURN_OVERHEAD_TOKENS * len(messages),
         max_tokens=sampling["max_tokens"],
     )
 
@@ -172,10 +197,35 @@ def parse_route(body: ChatCompletionRequest, config: ChatConfig, adapters: Adapt
     except RouteHintError as exc:
         raise BadRequestError(str(exc), param="tutorbook.route") from exc
     pinned = route.adapter
-    if pinned is not None and VERSION_SEPARATOR in body.model and not adapters.has_version(pinned):
+    if (
+        pinned is not None
+        and VERSION_SEPARATOR in body.model
+        and not adapters.catalog.has_version(pinned.name, pinned.version)
+    ):
         raise unknown_model(body.model)  # a pinned version must be stored, not only look like one
     return route
 
 
 def unknown_model(model: str) -> NotFoundError:
     return NotFoundError(f"model {model!r} does not exist", param="model", code="model_not_found")
+
+
+class ConversationStore(Protocol):
+    """Sessions in the state store (:class:`~tutorbook_gateway.state.degrading.DegradingConversations`: a
+    store that is down has no history and keeps nothing, it never fails a request)."""
+
+    async def history(self, owner: str, session_id: str) -> list[Turn]: ...
+
+    async def record(self, owner: str, session_id: str, turns: list[Turn]) -> None: ...
+
+
+async def continued(request: ChatRequest, conversations: ConversationStore) -> ChatRequest:
+    """The request with its session's earlier turns (itself when it names no session, or none are kept)."""
+    if request.session_id is None:
+        return request
+    history = await conversations.history(request.owner, request.session_id)
+    if not history:
+        return request
+    system = [turn for turn in request.messages if turn.role in SYSTEM_ROLES]
+    rest = [turn for turn in request.messages if turn.role not in SYSTEM_ROLES]
+    return dataclasses.replace(request, messages=(*system, *history, *rest))

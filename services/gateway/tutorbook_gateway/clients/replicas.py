@@ -1,4 +1,4 @@
-"""Generation over several generator replicas (``TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS`` with two or more URLs).
+"""Generation over several generator replicas (``TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS``, two URLs or more).
 
 Each request goes to the next replica in turn among those not set aside. A replica that refuses or drops
 the connection, or whose circuit is open, is set aside for ``down_seconds`` and the request is sent to the

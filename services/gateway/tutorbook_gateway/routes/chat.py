@@ -6,13 +6,14 @@ from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from tutorbook_gateway.auth import key_holder_of
-from tutorbook_gateway.chat.answering import ChatSteps, answer_chat
+from tutorbook_gateway.chat.answering import answer_chat
 from tutorbook_gateway.chat.delivery import delivered
 from tutorbook_gateway.chat.request import SESSION_HEADER, ChatCall
 from tutorbook_gateway.schemas import ChatCompletionRequest
+from tutorbook_gateway.services import Chat
 
 
-async def chat_completions(data: ChatCompletionRequest, request: Request[Any, Any, Any], chat: ChatSteps) -> Response[Any]:
+async def chat_completions(data: ChatCompletionRequest, request: Request[Any, Any, Any], chat: Chat) -> Response[Any]:
     call = ChatCall(data, key_holder_of(request).fingerprint, request.headers.get(SESSION_HEADER))
     return await delivered(answer_chat(call, chat), data.stream, data.stream_options)
 

@@ -4,7 +4,7 @@ from urllib.parse import quote
 from litestar import Request, Response, Router, delete, get, post
 
 from tutorbook_gateway.auth import require_admin_key
-from tutorbook_gateway.clients.retriever import RetrieverClient
+from tutorbook_gateway.services import Retriever
 from tutorbook_service.errors import BadRequestError
 
 DOCUMENTS_PATH = "/v1/documents"
@@ -20,9 +20,7 @@ def document_path(doc_id: str | None) -> str:
     return f"{DOCUMENTS_PATH}/{quote(doc_id.strip('/'), safe='/')}"
 
 
-async def forward(
-    request: Request[Any, Any, Any], retriever: RetrieverClient, doc_id: str | None = None
-) -> Response[bytes]:
+async def forward(request: Request[Any, Any, Any], retriever: Retriever, doc_id: str | None = None) -> Response[bytes]:
     """Admins manage documents through the gateway; the retriever validates and answers."""
     body = await request.body() if request.method in {"POST", "PUT"} else b""
     path = document_path(doc_id)
@@ -31,24 +29,22 @@ async def forward(
 
 
 @post("/", status_code=200)
-async def ingest_documents(request: Request[Any, Any, Any], retriever: RetrieverClient) -> Response[bytes]:
+async def ingest_documents(request: Request[Any, Any, Any], retriever: Retriever) -> Response[bytes]:
     return await forward(request, retriever)
 
 
 @get("/")
-async def list_documents(request: Request[Any, Any, Any], retriever: RetrieverClient) -> Response[bytes]:
+async def list_documents(request: Request[Any, Any, Any], retriever: Retriever) -> Response[bytes]:
     return await forward(request, retriever)
 
 
 @get("/{doc_id:path}")
-async def get_document(request: Request[Any, Any, Any], retriever: RetrieverClient, doc_id: str) -> Response[bytes]:
+async def get_document(request: Request[Any, Any, Any], retriever: Retriever, doc_id: str) -> Response[bytes]:
     return await forward(request, retriever, doc_id)
 
 
 @delete("/{doc_id:path}", status_code=200)
-async def delete_document(
-    request: Request[Any, Any, Any], retriever: RetrieverClient, doc_id: str
-) -> Response[bytes]:
+async def delete_document(request: Request[Any, Any, Any], retriever: Retriever, doc_id: str) -> Response[bytes]:
     return await forward(request, retriever, doc_id)
 
 

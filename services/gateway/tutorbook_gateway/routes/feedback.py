@@ -5,7 +5,7 @@ import msgspec
 from litestar import get, post
 
 from tutorbook_gateway.auth import require_admin_key
-from tutorbook_gateway.services import GatewayServices
+from tutorbook_gateway.services import Services
 from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, FeedbackStore, Rating
 from tutorbook_service.errors import BadRequestError, NotFoundError
 
@@ -13,7 +13,7 @@ MAX_LISTED = 1000
 MAX_RESPONSE_ID_CHARS = 1000
 
 
-def feedback_store(services: GatewayServices) -> FeedbackStore:
+def feedback_store(services: Services) -> FeedbackStore:
     if services.state.feedback is None:
         raise NotFoundError("feedback is switched off on this gateway (TUTORBOOK_GATEWAY_STATE__FEEDBACK_ENABLED)")
     return services.state.feedback
@@ -26,7 +26,7 @@ class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/v1/feedback", status_code=201)
-async def post_feedback(data: FeedbackRequest, services: GatewayServices) -> dict[str, Any]:
+async def post_feedback(data: FeedbackRequest, services: Services) -> dict[str, Any]:
     """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it."""
     store = feedback_store(services)
     if data.comment is not None and len(data.comment) > MAX_COMMENT_CHARS:
@@ -44,7 +44,7 @@ async def post_feedback(data: FeedbackRequest, services: GatewayServices) -> dic
 
 
 @get("/v1/feedback", guards=[require_admin_key])
-async def list_feedback(services: GatewayServices, limit: int = 100) -> dict[str, Any]:
+async def list_feedback(services: Services, limit: int = 100) -> dict[str, Any]:
     """The most recent feedback, newest first (admin key)."""
     if not 1 <= limit <= MAX_LISTED:
         raise BadRequestError(f"limit must be between 1 and {MAX_LISTED}", param="limit")

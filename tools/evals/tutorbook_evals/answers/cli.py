@@ -44,7 +44,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=int, help="ask at most this many questions of each set")
     run.add_argument("--ingest", action="store_true", help="ingest the E-Manual S10 manual into the stack first")
     run.add_argument("--gateway-url", default="http://127.0.0.1:8000")
-    run.add_argument("--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)")
+    run.add_argument(
+        "--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)"
+    )
     run.add_argument("--policy", choices=[p.value for p in ClaimsPolicy], help="ask for this claims policy")
     run.add_argument("--output", type=Path, required=True)
     score = commands.add_parser("score", help="report on recorded answers")

@@ -15,7 +15,7 @@ from typing import Any
 from tutorbook_evals.answers.scoring import key_of, policy_text
 from tutorbook_evals.answers.tables import markdown_table
 from tutorbook_evals.compare.metrics import contains_reference, mean, token_f1
-from tutorbook_gateway.prompting import abstain_answer
+from tutorbook_gateway.chat.generation import abstain_answer
 from tutorbook_grounding.policy import ClaimsPolicy
 
 # The router's reason when the evidence decided RAG: "the best passage scored 0.61 (threshold 0.36, ...".

@@ -6,10 +6,9 @@ the same code."""
 
 import time
 
-from tutorbook_adapter_format.embedding_classifier import logits
+from tutorbook_adapter_format.classification import classification_from_logprobs, logits
 from tutorbook_evals.compare.datasets import ClassificationSet
 from tutorbook_evals.compare.runner import Observation
-from tutorbook_gateway.classification import classification_from_logprobs
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_training.embedding_classifier import fit_calibrated
 from tutorbook_training.train import TrainOptions

@@ -44,7 +44,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-data", type=Path, help="where banking77, clinc150, emanual-qa lie (default: ../shared)")
     parser.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
     parser.add_argument("--gateway-url", default="http://127.0.0.1:8000")
-    parser.add_argument("--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)")
+    parser.add_argument(
+        "--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)"
+    )
     parser.add_argument("--base-model", default="smollm2-135m-instruct", help="the base model's served name")
     parser.add_argument("--adapter", help="the adapter to compare (default with --train: the dataset's name)")
     parser.add_argument("--train", action="store_true", help="train the adapter on the training split and upload it")

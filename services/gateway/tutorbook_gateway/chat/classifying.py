@@ -1,4 +1,6 @@
-"""A classifier adapter's answer from vLLM: every label scored as the assistant's whole answer.
+"""A classifier's answer: the most probable of its labels, with its confidence and runners-up
+(:mod:`tutorbook_adapter_format.classification`). An embedding classifier answers in the gateway, from the
+retriever's embedding; a LoRA classifier is scored by vLLM, every label as the assistant's whole answer.
 
 One ``/v1/completions`` request carries one prompt per label (the classifier prompt rendered by the chat
 template, then that label's tokens and the end of the turn) with ``prompt_logprobs``; vLLM batches them.
@@ -9,8 +11,14 @@ import asyncio
 from collections import OrderedDict
 from typing import Any
 
-from tutorbook_gateway.classification import Classification, classification_from_logprobs, continuation_logprob
+from tutorbook_adapter_format.classification import classification_from_logprobs, logits
+from tutorbook_adapter_format.embedding_classifier import LinearClassifier
+from tutorbook_gateway.adapters.catalog import AdapterCatalog
+from tutorbook_gateway.chat.completions import no_usage
+from tutorbook_gateway.chat.planning import ChatPlan
 from tutorbook_gateway.clients.generator import GeneratorClient
+from tutorbook_gateway.clients.retriever import RetrieverClient
+from tutorbook_service.errors import ServiceUnavailableError
 
 PROBE = [{"role": "user", "content": "?"}]
 MAX_CACHED_LABEL_SETS = 64
@@ -50,14 +58,48 @@ class LabelTokens:
         return tokens
 
 
+async def classified(
+    plan: ChatPlan,
+    generator: GeneratorClient,
+    retriever: RetrieverClient,
+    adapters: AdapterCatalog,
+    label_tokens: LabelTokens,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The answer's text, its ``tutorbook.classification`` (label, confidence, runners-up) and its usage."""
+    assert plan.labels is not None and plan.payload is not None and plan.decision.adapter is not None
+    adapter = plan.decision.adapter
+    classifier = adapters.embedding_classifier(adapter.name, adapter.version)
+    if classifier is None:
+        scores, usage = await score_labels(generator, plan.payload, plan.labels, label_tokens)
+    else:
+        vector, usage = await embedding_for(retriever, classifier, plan.payload), no_usage()
+        scores = logits(classifier, vector)
+    result = classification_from_logprobs(scores)
+    return result.text(), result.as_dict(), {**no_usage(), **usage}
+
+
+async def embedding_for(
+    retriever: RetrieverClient, classifier: LinearClassifier, payload: dict[str, Any]
+) -> list[float]:
+    """The message embedded by the retriever, as the embedding classifier was trained on (no generator)."""
+    embedding = await retriever.embed(payload["messages"][-1]["content"])
+    if embedding.embedder != classifier.embedder:
+        raise ServiceUnavailableError(
+            f"the retriever now embeds with {embedding.embedder!r}, but {payload['model']} was trained on "
+            f"{classifier.embedder!r}: retrain it on the retriever's embedder"
+        )
+    return embedding.vector
+
+
 async def score_labels(
     generator: GeneratorClient, payload: dict[str, Any], labels: list[str], label_tokens: LabelTokens
-) -> tuple[Classification, dict[str, Any]]:
-    """The classification of ``payload`` (the classifier's chat request), and what scoring it cost."""
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Each label's log-probability as the whole answer to ``payload`` (the classifier's chat request),
+    and what scoring them cost."""
     prompt = generator.tokenize({"messages": payload["messages"], "add_generation_prompt": True})
     prompt_ids, answers = await asyncio.gather(prompt, label_tokens.of(generator, labels))
     (scores,), usage = await score_answers(generator, payload["model"], [prompt_ids], answers)
-    return classification_from_logprobs(dict(zip(labels, scores, strict=True))), usage
+    return dict(zip(labels, scores, strict=True)), usage
 
 
 async def score_answers(
@@ -83,3 +125,15 @@ async def score_answers(
     ]
     width = len(answers)
     return [flat[row * width : (row + 1) * width] for row in range(len(prompts))], completion.get("usage") or {}
+
+
+def continuation_logprob(prompt_logprobs: list[dict[str, Any] | None], continuation: list[int]) -> float:
+    """The summed log-probability of the prompt's last tokens, ``continuation``, from vLLM's
+    ``prompt_logprobs`` (one entry per prompt token, keyed by token id; the first is ``None``)."""
+    scored = prompt_logprobs[len(prompt_logprobs) - len(continuation) :]
+    total = 0.0
+    for entry, token_id in zip(scored, continuation, strict=True):
+        if entry is None or str(token_id) not in entry:
+            raise ValueError(f"vLLM returned no log-probability for prompt token {token_id}")
+        total += float(entry[str(token_id)]["logprob"])
+    return total
