@@ -28,6 +28,9 @@ def internal_client(app: Any) -> Any:
 
 
 SAMPLES = REPO_ROOT / "samples"
+# Models prepared once from their wheels (the converted base model, the embedder's ONNX export), shared by
+# every test's data folder and by `make run`: TUTORBOOK_MODEL_CACHE_DIR.
+MODEL_CACHE = REPO_ROOT / "data" / "models"
 
 
 def free_port() -> int:
@@ -121,3 +124,40 @@ def silent_address() -> Iterator[tuple[str, int]]:
     for connection in held:
         connection.close()
     listener.close()
+
+
+TIERS = ("unit", "integration", "e2e")
+
+
+class TierTimings:
+    """Seconds spent in each tier (setup, call and teardown of its tests; a session fixture's setup counts
+    in the tier of the first test that needs it), printed at the end of the run."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(TIERS, 0.0)
+        self.tests = dict.fromkeys(TIERS, 0)
+        self.started = time.monotonic()
+
+    def add(self, report: pytest.TestReport) -> None:
+        parts = report.nodeid.split("/")
+        tier = parts[1] if len(parts) > 1 and parts[0] == "tests" else ""
+        if tier in self.seconds:
+            self.seconds[tier] += report.duration
+            self.tests[tier] += report.when == "call"
+
+    def lines(self) -> list[str]:
+        rows = [f"{tier:<12} {self.tests[tier]:>5} tests {self.seconds[tier]:>8.1f} s" for tier in TIERS]
+        return [*rows, f"{'all':<12} {sum(self.tests.values()):>5} tests {time.monotonic() - self.started:>8.1f} s"]
+
+
+TIMINGS = TierTimings()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    TIMINGS.add(report)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.section("time by tier")
+    for line in TIMINGS.lines():
+        terminalreporter.write_line(line)

@@ -2,12 +2,13 @@
 
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SAMPLES, free_port
+from tests.conftest import MODEL_CACHE, SAMPLES, free_port
 from tutorbook_devstack.load.adapter import train_tiny
 from tutorbook_devstack.processes import start_service, wait_ready
 from tutorbook_devstack.stack import SERVICE_READY_TIMEOUT, Stack, StackConfig, ingest_folder, running_stack
@@ -27,11 +28,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def adapter_training(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Future[Path]]:
+    """The demo adapter, trained in a thread of its own while the stack starts (when a collected test needs
+    it): support triage (served as ``e2e-triage``), a few steps, enough to answer with a department."""
+    needs = {"trained_adapter", "trained_adapter_folder"}
+    wanted = any(needs & set(getattr(item, "fixturenames", ())) for item in request.session.items)
+    folder = tmp_path_factory.mktemp("adapter")
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(trained_into, folder) if wanted else Future()
+
+
+def trained_into(folder: Path) -> Path:
+    train_tiny(SAMPLES, folder, "e2e-triage")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, adapter_training: Future[Path]) -> Iterator[Stack]:
     config = StackConfig(
         data_dir=tmp_path_factory.mktemp("stack"),
         # The converted base model is reused across runs (and shared with `make run`).
-        model_cache_dir=REPO_ROOT / "data" / "models",
+        model_cache_dir=MODEL_CACHE,
         api_keys=(API_KEY, FUZZ_KEY, *LOAD_KEYS),
         admin_keys=(ADMIN_KEY,),
         gateway_port=free_port(),
@@ -61,12 +80,9 @@ def knowledge_base_folder() -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_adapter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Support triage (served as ``e2e-triage``), trained for a few steps: enough to answer with a
-    department. The folder ``tutorbook-train-adapter`` writes (copy it before changing it)."""
-    folder = tmp_path_factory.mktemp("adapter")
-    train_tiny(SAMPLES, folder, "e2e-triage")
-    return folder
+def trained_adapter_folder(adapter_training: Future[Path]) -> Path:
+    """The folder ``tutorbook-train-adapter`` writes (copy it before changing it)."""
+    return adapter_training.result()
 
 
 @pytest.fixture(scope="session")

@@ -81,7 +81,7 @@ def test_an_embedding_classifier_is_trained_uploaded_and_answers_without_generat
     command, answered by the gateway from the retriever's embedding: no tokens generated."""
     folder = tmp_path / "triage-emb"
     triage = SAMPLES / "support_triage"
-    env = {**os.environ, "TUTORBOOK_DATA_DIR": str(stack.config.data_dir)}  # the retriever's ONNX export
+    env = {**os.environ, "TUTORBOOK_MODEL_CACHE_DIR": str(stack.config.model_cache_dir)}  # the ONNX export
     trained = subprocess.run(
         [sys.executable, "-m", "tutorbook_training.train", str(triage / "train.jsonl"), "--name", "e2e-emb",
          "--kind", "embedding-classifier", "--output", str(folder)],

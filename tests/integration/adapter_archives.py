@@ -63,7 +63,7 @@ def adapter_files(name: str = "triage", scale: float = 0.0, **card: Any) -> dict
 
 def tar_gz(files: dict[str, bytes], folder: str = "", links: dict[str, str] | None = None) -> bytes:
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
         for name, content in files.items():
             info = tarfile.TarInfo(f"{folder}/{name}" if folder else name)
             info.size = len(content)

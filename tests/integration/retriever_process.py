@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.conftest import INTERNAL_TOKEN
+from tests.conftest import INTERNAL_TOKEN, MODEL_CACHE
 from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
 
 
@@ -15,6 +15,7 @@ def start_retriever(data_dir: Path, port: int) -> ServiceProcess:
         TUTORBOOK_DATA_DIR=str(data_dir),
         TUTORBOOK_RETRIEVER_SERVER__PORT=str(port),
         TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
+        TUTORBOOK_MODEL_CACHE_DIR=str(MODEL_CACHE),
         HF_HUB_OFFLINE="1",
     )
     env.pop("TUTORBOOK_RETRIEVER_STORE__QDRANT_URL", None)  # the embedded store, on disk in data_dir

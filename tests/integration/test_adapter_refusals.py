@@ -19,7 +19,7 @@ from tests.integration.adapter_gateway import Gateway, upload
 def tar_with(files: dict[str, bytes], folders: list[str] | None = None, long_name: str = "") -> bytes:
     """A .tar.gz of ``files`` plus empty folders, or plus a member whose name is ``long_name``."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT) as archive:
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT, compresslevel=1) as archive:
         for name in folders or []:
             info = tarfile.TarInfo(name)
             info.type = tarfile.DIRTYPE
@@ -117,7 +117,7 @@ def spoiled(case: str) -> bytes:
 def tar_with_device(files: dict[str, bytes]) -> bytes:
     """The adapter's files plus a character device (as /dev/zero would be archived)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
         for name, content in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(content)

@@ -203,7 +203,7 @@ def test_volume_paths_agree_with_the_code(containers: list[Container]) -> None:
         settings = settings_for(container)
         if container.service == "generator" and container.mounts:
             assert container.mounts["adapters"] == str(settings.shared.resolved_adapter_dir()), container.origin
-            model_cache = settings.model.resolved_cache_dir(settings.shared.data_dir)
+            model_cache = settings.shared.resolved_model_cache_dir()
             assert container.mounts["model-cache"] == str(model_cache), container.origin
         if container.service == "retriever" and "data" in container.mounts:
             assert container.mounts["data"] == str(settings.shared.data_dir), container.origin

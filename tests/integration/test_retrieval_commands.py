@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, SAMPLES
+from tests.conftest import MODEL_CACHE, REPO_ROOT, SAMPLES
 from tutorbook_config.service_settings import configured
 from tutorbook_evals.retrieval import evaluate_corpus
 from tutorbook_evals.retrieval_corpora import load_corpus
@@ -35,7 +35,12 @@ def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
         "--sizes", "100,300", "--queries", "5", "--plot", str(tmp_path / "latency.png"),
         "--json", str(tmp_path / "retrieval.json"),
     ]  # fmt: skip
-    env = {"TUTORBOOK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env = {
+        "TUTORBOOK_DATA_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+        "TUTORBOOK_MODEL_CACHE_DIR": str(MODEL_CACHE),
+    }
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout
@@ -49,7 +54,12 @@ def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
 
 
 def run_command(module: str, *arguments: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {"TUTORBOOK_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env = {
+        "TUTORBOOK_DATA_DIR": str(data_dir),
+        "PATH": "/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+        "TUTORBOOK_MODEL_CACHE_DIR": str(MODEL_CACHE),
+    }
     command = [sys.executable, "-m", module, *arguments]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
 

@@ -41,9 +41,17 @@ class SharedSettings(BaseModel):
     """The largest LoRA rank vLLM is started for; the gateway refuses an upload above it. Read by: gateway,
     generator."""
 
+    model_cache_dir: Path | None = None
+    """Where models prepared once from their wheels are kept: the generator's converted base model, the
+    retriever's ONNX export of its embedder. Several data folders (tests, benchmarks) may share one.
+    Empty: <data_dir>/models. Read by: retriever, generator."""
+
     base_model_name: str = DEFAULT_BASE_MODEL_NAME
     """The name vLLM serves the base model under, and the name clients send as ``model`` to ask it
     directly. Read by: gateway, generator."""
 
     def resolved_adapter_dir(self) -> Path:
         return self.adapter_dir or self.data_dir / "adapters"
+
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"

@@ -1,12 +1,17 @@
 """Work that outlives the request that started it."""
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
+log = logging.getLogger("tutorbook.background")
+DRAIN_SECONDS = 5.0
+
 
 class BackgroundTasks:
-    """Work that outlives a response (saving a finished stream's turns): kept referenced until done."""
+    """Work that outlives a response (saving a finished stream's turns, unloading a replaced adapter after
+    its grace period): kept referenced until done."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -16,6 +21,14 @@ class BackgroundTasks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def drain(self, seconds: float = DRAIN_SECONDS) -> None:
+        """At shutdown: what finishes within ``seconds`` finishes; the rest (a replaced adapter still in its
+        grace period stays loaded) is cancelled, so the process stops in time."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("background work cancelled at shutdown", extra={"tasks": len(pending)})
+            await asyncio.gather(*pending, return_exceptions=True)

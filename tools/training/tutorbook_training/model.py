@@ -12,7 +12,7 @@ def default_base_model() -> Path:
     from tutorbook_generator.settings import GeneratorSettings
 
     settings = GeneratorSettings()
-    return prepare_default_model(settings.model.resolved_cache_dir(settings.shared.data_dir))
+    return prepare_default_model(settings.shared.resolved_model_cache_dir())
 
 
 def load_base_model(folder: Path, qlora: bool = False) -> tuple[Any, Any]:
