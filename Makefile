@@ -26,8 +26,9 @@ integration: install
 e2e: install
 	$(PY) -m pytest tests/e2e
 
+# The unit and integration tiers run beside the e2e tier (logs in data/test-logs/), then the time by tier.
 test: lint typecheck
-	$(PY) -m pytest tests
+	$(PY) -m tutorbook_devstack.test_tiers
 
 # docs/settings.md from the settings classes (a test fails when it is stale).
 settings-docs: install

@@ -1,5 +1,6 @@
 """Fixtures shared by every tier: free ports and a private redis-server."""
 
+import json
 import shutil
 import socket
 import subprocess
@@ -157,7 +158,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     TIMINGS.add(report)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--tier-timings", default="", help="write each tier's tests and seconds to this JSON file")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     terminalreporter.section("time by tier")
     for line in TIMINGS.lines():
         terminalreporter.write_line(line)
+    target = config.getoption("--tier-timings")
+    if target:
+        figures = {tier: {"tests": TIMINGS.tests[tier], "seconds": TIMINGS.seconds[tier]} for tier in TIERS}
+        Path(target).write_text(json.dumps(figures))

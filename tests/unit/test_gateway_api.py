@@ -145,6 +145,7 @@ def test_a_chat_body_over_its_limit_is_refused_before_it_is_read_whole(client: T
     body = b'{"model": "auto", "messages": [{"role": "user", "content": "' + b"x" * 1_100_000 + b'"}]}'
     response = client.post("/v1/chat/completions", content=body, headers={**USER, "content-type": "application/json"})
     assert response.status_code == 413 and response.json()["error"]["type"] == "invalid_request_error"
+    assert "larger than 1000000 bytes" in response.json()["error"]["message"]
     assert upstream[1].payloads == []
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ExceptionHandlersMap, HTTPResponseBodyEvent, HTTPResponseStartEvent, Send
 
 log = logging.getLogger(__name__)
@@ -133,13 +135,28 @@ def handle_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Respon
     return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+BODY_TOO_LARGE = "body_too_large"  # a route's ``opt``: what its 413 says when a body passes its limit
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     message = str(exc.detail)
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        message = body_too_large(request)
     if isinstance(exc, ValidationException) and exc.extra:
         details = "; ".join(describe_validation_problem(item) for item in exc.extra)
         message = f"{message}: {details}"
     headers = dict(exc.headers or {})
     return Response(error_body(exc.status_code, message), status_code=exc.status_code, headers=headers)
+
+
+def body_too_large(request: Request[Any, Any, Any]) -> str:
+    """What a 413 for a body over its route's limit says: the route's own words, else the limit in bytes."""
+    handler = request.scope.get("route_handler")
+    if not isinstance(handler, HTTPRouteHandler):
+        return "the request body is too large"
+    said = handler.opt.get(BODY_TOO_LARGE)
+    limit = handler.resolve_request_max_body_size()
+    return str(said) if said else f"the request body is larger than {limit} bytes, the most this endpoint takes"
 
 
 def describe_validation_problem(item: Any) -> str:

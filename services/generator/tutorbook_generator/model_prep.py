@@ -9,6 +9,7 @@ import argparse
 import fcntl
 import importlib.util
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -68,10 +69,13 @@ def prepare_default_model(cache_dir: Path) -> Path:
     if is_prepared(target):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir / ".converting.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    folder = os.open(cache_dir, os.O_RDONLY)  # the lock is on the folder itself: nothing is left behind
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
         if not is_prepared(target):
             convert_into(find_gguf_file(), cache_dir, target)
+    finally:
+        os.close(folder)
     return target
 
 

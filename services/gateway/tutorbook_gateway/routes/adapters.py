@@ -9,6 +9,7 @@ from litestar.params import Body
 
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
 from tutorbook_gateway.auth import require_admin_key
+from tutorbook_service.errors import BODY_TOO_LARGE
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # the form's boundaries and headers around the archive
 
@@ -68,7 +69,13 @@ async def delete_adapter(name: str, state: State, version: int | None = None) ->
 def adapters_router(max_archive_bytes: int) -> Router:
     """The admin routes; an upload's body may be no larger than the archive limit (413 above it, counted
     as it streams in)."""
-    upload = post("/", status_code=201, request_max_body_size=max_archive_bytes + MULTIPART_OVERHEAD_BYTES)
+    too_large = f"the archive is larger than {max_archive_bytes} bytes (TUTORBOOK_GATEWAY_ADAPTERS__MAX_UPLOAD_BYTES)"
+    upload = post(
+        "/",
+        status_code=201,
+        request_max_body_size=max_archive_bytes + MULTIPART_OVERHEAD_BYTES,
+        opt={BODY_TOO_LARGE: too_large},
+    )
     return Router(
         path="/v1/adapters",
         guards=[require_admin_key],
