@@ -59,8 +59,9 @@ class AdapterState:
 
 @dataclass(frozen=True)
 class RoutePolicy:
-    """The router's thresholds. Their values live in one place: the gateway's settings
-    (:meth:`~tutorbook_gateway.settings.GatewaySettings.route_policy`), which explain each one."""
+    """The router's thresholds. Their values live in one place: the gateway's settings group ``router``
+    (:class:`~tutorbook_gateway.settings.RouterSettings`, which explains each one), turned into this by
+    :func:`~tutorbook_gateway.wiring.route_policy`."""
 
     base_model: str
     rag_min_score: float

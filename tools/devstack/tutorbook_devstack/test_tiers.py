@@ -2,7 +2,8 @@
 tiers beside the e2e tier.
 
 The e2e tier spends most of its time waiting on vLLM, which the CPU backend binds to one core; the unit
-and integration tiers run on what is left, in a pytest process of their own. Each process's output goes
+and integration tiers (and the e2e test of ``make run``, which needs no shared stack) run on what is left,
+in a pytest process of their own. Each process's output goes
 to its own log under ``data/test-logs/`` and is printed whole when it ends, so the two never interleave;
 then the time each tier took. The exit code is non-zero when either process failed.
 """
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOG_DIR = Path("data/test-logs")
-GROUPS = {"unit+integration": ["tests/unit", "tests/integration"], "e2e": ["tests/e2e"]}
+# `make run` from an empty folder starts a stack of its own (the e2e tier's shared stack is not involved):
+# it runs beside the e2e tier too.
+ALONE = "tests/e2e/test_make_run.py"
+GROUPS = {
+    "unit+integration": ["tests/unit", "tests/integration", ALONE],
+    "e2e": ["tests/e2e", f"--ignore={ALONE}"],
+}
 HEARTBEAT_SECONDS = 60.0
 
 

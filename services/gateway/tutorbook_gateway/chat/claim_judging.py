@@ -2,7 +2,7 @@
 
 One ``/v1/completions`` request asks every question at once, so it holds one generation slot and vLLM
 batches it: each question is the judge's chat rendered by the chat template, followed by "Yes", and again
-by "No", scored with ``prompt_logprobs`` by :func:`~.label_scoring.score_answers`, as a classifier's labels
+by "No", scored with ``prompt_logprobs`` by :func:`~.classifying.score_answers`, as a classifier's labels
 are. When the judge cannot answer, the claims stay as the check left them and the summary says why.
 """
 
