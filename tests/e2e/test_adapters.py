@@ -5,12 +5,14 @@ without a failure; then a new version and a rollback."""
 import itertools
 import math
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from peft import PeftModel
 
@@ -53,31 +55,51 @@ def first_token_logprobs(stack: Stack, model: str) -> dict[str, float]:
     return {entry["token"]: entry["logprob"] for entry in choice["logprobs"]["content"][0]["top_logprobs"]}
 
 
-def assert_scored_as_by_the_training_tools(served: dict[str, Any], adapter_folder: Path) -> None:
-    """vLLM's whole-label scores, through the gateway, match the training tools' own (PEFT, float32) on the
-    same question: the answer is the most probable label, and the probabilities are the same ones (to
-    bfloat16's precision: on the tiny adapter trained here, the labels lie close together)."""
+def scored_by_the_training_tools(adapter_folder: Path, question: str) -> dict[str, float]:
+    """The training tools' own scores (PEFT, float32) of the adapter's labels for ``question``: in one step
+    for a code classifier, every label in full for one trained on whole labels (its card says which)."""
     from transformers import AutoTokenizer
 
-    from tutorbook_adapter_format.card import classifier_messages
-    from tutorbook_training.label_scoring import score_labels
+    from tutorbook_adapter_format.card import CARD_FILE, parse_card
+    from tutorbook_adapter_format.classification import classifier_messages
+    from tutorbook_training.label_scoring import score_codes, score_labels
     from tutorbook_training.model import default_base_model, load_base_model
 
-    labels = ["account", "billing", "returns", "shipping", "technical"]
+    card = parse_card((adapter_folder / CARD_FILE).read_bytes())
     model, _ = load_base_model(default_base_model())
     tuned = PeftModel.from_pretrained(model, adapter_folder).eval()
     tokenizer = AutoTokenizer.from_pretrained(default_base_model())
-    expected = score_labels(tuned, tokenizer, classifier_messages(labels, "I was charged twice for my order."), labels)
-    probabilities = dict(zip(expected.labels, expected.probabilities, strict=True))
+    messages = classifier_messages(card.labels, question, card.label_codes or None)
+    if card.label_codes:
+        expected = score_codes(tuned, tokenizer, messages, card.labels, card.label_codes)
+    else:
+        expected = score_labels(tuned, tokenizer, messages, card.labels)
+    return dict(zip(expected.labels, expected.probabilities, strict=True))
+
+
+def assert_scored_as_by_the_training_tools(served: dict[str, Any], adapter_folder: Path, question: str) -> None:
+    """vLLM's scores, through the gateway, match the training tools' own on the same question: the answer
+    is the most probable label, and the probabilities are the same ones (to bfloat16's precision: on the
+    tiny adapter trained here, the labels lie close together)."""
+    probabilities = scored_by_the_training_tools(adapter_folder, question)
     # vLLM computes in bfloat16, the tools in float32: the same scores agree within a factor of 2 (an
     # adapter that was not applied, or other tokens scored, are many times further off)
-    assert math.log(probabilities[served["label"]]) >= math.log(expected.best[1]) - math.log(2), (served, probabilities)
+    best = max(probabilities.values())
+    assert math.log(probabilities[served["label"]]) >= math.log(best) - math.log(2), (served, probabilities)
     for scored in [{"label": served["label"], "probability": served["confidence"]}, *served["runners_up"]]:
         assert scored["probability"] <= served["confidence"]
-        assert abs(math.log(scored["probability"] / probabilities[scored["label"]])) <= math.log(2), (
-            served,
-            probabilities,
-        )
+        ratio = scored["probability"] / probabilities[scored["label"]]
+        assert abs(math.log(ratio)) <= math.log(2), (served, probabilities)
+
+
+def with_card(folder: Path, target: Path, **changes: Any) -> Path:
+    """A copy of an adapter folder whose card says otherwise (its weights the same)."""
+    from tutorbook_adapter_format.card import CARD_FILE, encode_card, parse_card
+
+    shutil.copytree(folder, target)
+    card = parse_card((folder / CARD_FILE).read_bytes())
+    (target / CARD_FILE).write_bytes(encode_card(msgspec.structs.replace(card, **changes)))
+    return target
 
 
 def test_an_upload_is_served_at_once_and_routed_to(
@@ -98,7 +120,8 @@ def test_an_upload_is_served_at_once_and_routed_to(
         print(f"upload to first answer through the new adapter: {seconds:.2f} s")
         answer = first.json()
         assert answer["tutorbook"]["route"] == "adapter" and answer["tutorbook"]["adapter"]["name"] == "e2e-triage"
-        assert_scored_as_by_the_training_tools(answer["tutorbook"]["classification"], trained_adapter_folder)
+        question = "I was charged twice for my order."
+        assert_scored_as_by_the_training_tools(answer["tutorbook"]["classification"], trained_adapter_folder, question)
         base, tuned = (first_token_logprobs(stack, model) for model in ("smollm2-135m-instruct", served_as(uploaded)))
         top = max(base, key=base.__getitem__)  # the base model's likeliest first token
         assert abs(base[top] - tuned.get(top, -100.0)) > 0.05, (base, tuned)  # the LoRA weights are applied
@@ -193,3 +216,34 @@ def test_a_deleted_names_next_upload_is_new_to_the_cache(gateway_url: str, train
         assert answer.json()["tutorbook"]["adapter"] == {"name": "e2e-triage", "version": second}
     finally:
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
+
+
+def test_a_classifier_among_24_labels_answers_in_one_pass_and_one_trained_on_labels_as_the_reference(
+    stack: Stack, gateway_url: str, trained_adapter_folder: Path, tmp_path: Path
+) -> None:
+    """The demo adapter's weights under a card of 24 labels, answered by code: vLLM gets one request, and
+    the answer's probabilities, over all 24 labels, are the training tools' own. The same weights under a
+    card without codes are scored the reference way, every label's full sequence, one prompt each."""
+    from tutorbook_training.upload import pack
+
+    labels = ["account", "billing", "returns", "shipping", "technical"] + [f"topic-{n:02d}" for n in range(19)]
+    codes = [chr(ord("A") + n) for n in range(24)]
+    coded = with_card(trained_adapter_folder, tmp_path / "coded", name="e2e-intents", labels=labels, label_codes=codes)
+    whole = with_card(trained_adapter_folder, tmp_path / "whole", name="e2e-whole-labels", label_codes=[])
+    question = "The package never came and I want my money back."
+    try:
+        for folder in (coded, whole):
+            assert upload(gateway_url, pack(folder)).status_code == 201
+        before = vllm_answered(stack)
+        answer = chat(gateway_url, "e2e-intents", question).json()
+        assert vllm_answered(stack) - before == 1  # one pass, whatever the number of labels
+        served = answer["tutorbook"]["classification"]
+        assert served["label"] in labels and answer["usage"]["completion_tokens"] == 1
+        assert_scored_as_by_the_training_tools(served, coded, question)
+        before = vllm_answered(stack)
+        reference = chat(gateway_url, "e2e-whole-labels", question).json()["tutorbook"]["classification"]
+        assert vllm_answered(stack) - before == 5  # one prompt per label
+        assert_scored_as_by_the_training_tools(reference, whole, question)
+    finally:
+        for name in ("e2e-intents", "e2e-whole-labels"):
+            httpx.delete(f"{gateway_url}/v1/adapters/{name}", headers=ADMIN, timeout=60)

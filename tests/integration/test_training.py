@@ -96,3 +96,18 @@ def test_qlora_is_refused_clearly_without_a_gpu(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "needs a CUDA GPU" in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_a_classifier_prompt_is_never_cut_to_fit() -> None:
+    """Its start is the label list: a --max-length under the longest prompt is refused, saying the length
+    that fits; without one, the longest example decides."""
+    from transformers import AutoTokenizer
+
+    from tutorbook_training.train import length_limit
+
+    tokenizer = AutoTokenizer.from_pretrained(default_base_model())
+    dataset = load_dataset(SAMPLES / "support_intents" / "train.jsonl")  # 24 labels in every prompt
+    longest = max(len(encode(tokenizer, example, max_length=4096)[0]) for example in dataset.examples)
+    assert length_limit(tokenizer, dataset, None) == longest > 128
+    with pytest.raises(DataError, match=f"--max-length {longest} or more"):
+        length_limit(tokenizer, dataset, 128)

@@ -1,6 +1,7 @@
 """In-process fakes of the gateway's upstream clients, for unit tests only."""
 
 import math
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -146,6 +147,8 @@ class FakeGenerator:
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.payloads.append(payload)
+        if payload.get("logprob_token_ids"):
+            return first_token_scores(payload, self.label_probabilities)
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -211,6 +214,25 @@ def scored_prompt(prompt: list[int], probabilities: dict[str, float]) -> dict[st
         value = math.log(probabilities.get(label, 1e-6)) if position == len(prompt) - 1 else 0.0
         logprobs.append({str(token): {"logprob": value, "rank": 1, "decoded_token": "?"}})
     return {"text": "", "finish_reason": "length", "prompt_logprobs": logprobs}
+
+
+CODED_LABEL = re.compile(r"^(.+): (\w+)$", re.M)  # "billing: C", a line per label
+
+
+def first_token_scores(payload: dict[str, Any], probabilities: dict[str, float]) -> dict[str, Any]:
+    """vLLM's answer to one decoding step with ``logprob_token_ids``: each code's token with the probability
+    of its label (the codes and labels as the classifier prompt lists them)."""
+    coded = CODED_LABEL.findall(payload["messages"][0]["content"])
+    by_token = {fake_token_ids(code)[0]: math.log(probabilities.get(label, 1e-6)) for label, code in coded}
+    top = [{"token": f"token_id:{token}", "logprob": by_token[token]} for token in payload["logprob_token_ids"]]
+    content = [{"token": "token_id:0", "logprob": -0.1, "top_logprobs": top}]
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": payload["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "?"}, "logprobs": {"content": content}}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 1, "total_tokens": 31},
+    }
 
 
 class FakeAdapterCatalog:

@@ -93,6 +93,40 @@ FIGURES: dict[str, dict[str, Any]] = {
             adapter_round(3, 1000, 1000, 250, 2),
         ]
     },
+    "tutor": {
+        "latency": {
+            "bench-24": {
+                "labels": 24,
+                "one_token": {
+                    **percentiles(400.0, 500.0, 600.0, n=20),
+                    "ratio_p50_to_one_token": 1.0,
+                    "ratio_p95_to_one_token": 1.0,
+                    "vllm_requests_per_answer": 1,
+                },
+                "code": {
+                    **percentiles(440.0, 600.0, 700.0, n=20),
+                    "ratio_p50_to_one_token": 1.1,
+                    "ratio_p95_to_one_token": 1.2,
+                    "vllm_requests_per_answer": 1,
+                },
+                "reference": {
+                    **percentiles(9000.0, 9500.0, 9600.0, n=3),
+                    "ratio_p50_to_one_token": 22.5,
+                    "ratio_p95_to_one_token": 19.0,
+                    "vllm_requests_per_answer": 24,
+                },
+            }
+        },
+        "throughput": {
+            "lora_classifier_by_code": {
+                "answers": 100,
+                "answers_per_second": 3.3,
+                "failures": 0,
+                "latency_ms": percentiles(2400.0, 2600.0, 2700.0, n=100),
+            },
+        },
+        "concurrency": 8,
+    },
     "load": {
         "mix": "rag",
         "levels": {
@@ -221,6 +255,15 @@ def test_adapter_upload_to_first_answer_medians_and_ratios() -> None:
     assert "the first answer takes **2.40×** a warm one" in text
 
 
+def test_a_lora_classifier_beside_one_generated_token() -> None:
+    page = render_page(a_run(entry("tutor")), documents("tutor"), {})
+    text = section(page.markdown, "A LoRA classifier against one generated token")
+    assert "| bench-24 (24 labels) | one generated token | 20 | 400 | 500 | 1.00× | 1.00× | 1 |" in text
+    assert "| bench-24 (24 labels) | classification by code | 20 | 440 | 600 | 1.10× | 1.20× | 1 |" in text
+    assert "| bench-24 (24 labels) | reference | 3 | 9,000 | 9,500 | 22.50× | 19.00× | 24 |" in text
+    assert "8 clients at once" in text and "| lora_classifier_by_code | 100 | 3.30 | 2,400 | 2,600 | 0 |" in text
+
+
 def test_load_levels_with_errors_refusals_and_ratios_to_one_user() -> None:
     images = {"load_levels": "images/bench-load-rag.png"}
     text = section(
@@ -278,7 +321,7 @@ def test_only_the_benchmarks_run_have_sections_and_a_quick_run_says_so() -> None
 def test_what_bench_all_runs(tmp_path: Path) -> None:
     outputs = Outputs(tmp_path / "bench", tmp_path / "images", tmp_path / "benchmarks.md")
     full = {b.name: b for b in planned_benchmarks(outputs, quick=False, retrieval_data=Path("emanual-qa"))}
-    assert list(full) == ["gateway", "cache", "router", "retrieval", "adapter", "load"]
+    assert list(full) == ["gateway", "cache", "router", "retrieval", "adapter", "tutor", "load"]
     memory_plot, figures = tmp_path / "images" / "bench-load-rag-memory.png", tmp_path / "bench" / "load-rag.json"
     assert full["load"].command[1:] == [
         "-m", "tutorbook_devstack.load", "--mix", "rag", "--plot", str(memory_plot),

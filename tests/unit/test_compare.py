@@ -70,6 +70,12 @@ def test_a_subset_keeps_whole_labels_and_only_their_held_out_texts() -> None:
         narrowed("x", TRAIN, test, Subset())
 
 
+def test_a_held_out_text_also_in_the_training_split_is_never_scored() -> None:
+    leaked = Labelled(f"  {TRAIN[0].text.upper()} ", TRAIN[0].label)  # the same text, another case and spacing
+    chosen = narrowed("x", TRAIN, [*TEST, leaked], Subset())
+    assert leaked not in chosen.test and len(chosen.test) == len(TEST)
+
+
 def test_shots_come_from_the_training_split_one_per_label() -> None:
     shots = pick_shots(TRIAGE, per_label=1, limit=24, seed=0)
     assert sorted(shot.label for shot in shots) == LABELS and all(shot in TRAIN for shot in shots)

@@ -1,8 +1,9 @@
 """The adapter card (``tutorbook.json``) and the classifier prompt: shared by training and serving.
 
 Only ``name``, ``base_model`` and ``task_type`` are required, so an adapter trained elsewhere can be
-uploaded with a hand-written card. A classifier adapter is trained and served with the same prompt,
-:func:`classifier_messages`; its answer is one of its labels.
+uploaded with a hand-written card. A classifier adapter's answer is one of its labels, or, when the card
+has ``label_codes``, the code of one: a single token each, so that one decoding step scores every label
+at once (the prompt it is trained and served with: :mod:`tutorbook_adapter_format.classification`).
 """
 
 import re
@@ -18,6 +19,8 @@ MAX_LABELS = 200
 MAX_LABEL_CHARS = 100
 MAX_ROUTE_EXAMPLES = 500
 MAX_ROUTE_EXAMPLE_CHARS = 2000
+MAX_CODE_CHARS = 8
+MAX_CODED_LABELS = 128  # vLLM returns at most 128 log-probabilities by token id (logprob_token_ids)
 
 TaskType = Literal["generative", "classifier"]
 # "lora": a LoRA adapter vLLM serves; "embedding_classifier": a linear classifier on the retriever's
@@ -33,6 +36,8 @@ class AdapterCard(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     kind: TutorKind = "lora"
     version: int | None = None  # assigned by the store on upload; a card's own value is informative
     labels: list[str] = msgspec.field(default_factory=list)
+    # A classifier trained to answer with a code per label (labels[i] is answered as label_codes[i]).
+    label_codes: list[str] = msgspec.field(default_factory=list)
     route_examples: list[str] = msgspec.field(default_factory=list)
     wants_context: bool = False
     training_data_sha256: str | None = None
@@ -57,6 +62,7 @@ def card_problems(card: AdapterCard) -> list[str]:
             problems.append("labels must be distinct")
     elif card.labels:
         problems.append("labels are only for task_type 'classifier'")
+    problems += code_problems(card)
     if card.kind == "embedding_classifier" and card.task_type != "classifier":
         problems.append("an embedding_classifier's task_type is 'classifier'")
     if len(card.labels) > MAX_LABELS or any(not label.strip() or len(label) > MAX_LABEL_CHARS for label in card.labels):
@@ -68,21 +74,26 @@ def card_problems(card: AdapterCard) -> list[str]:
     return problems
 
 
+def code_problems(card: AdapterCard) -> list[str]:
+    if not card.label_codes:
+        return []
+    if card.kind != "lora" or len(card.label_codes) != len(card.labels):
+        return ["label_codes are for a LoRA classifier: one code per label, in the labels' order"]
+    if len(card.label_codes) > MAX_CODED_LABELS:
+        return [f"at most {MAX_CODED_LABELS} labels answer by code (one decoding step scores that many)"]
+    if len(set(card.label_codes)) != len(card.label_codes):
+        return ["label_codes must be distinct"]
+    if any(not code.strip() or code != code.strip() or len(code) > MAX_CODE_CHARS for code in card.label_codes):
+        return [f"each label code is 1-{MAX_CODE_CHARS} characters, with no space around it"]
+    return []
+
+
 def parse_card(raw: bytes) -> AdapterCard:
     return decode_checked(raw, AdapterCard, CARD_FILE, card_problems, CardError)
 
 
 def encode_card(card: AdapterCard) -> bytes:
     return msgspec.json.format(msgspec.json.encode(card), indent=2) + b"\n"
-
-
-def classifier_system_prompt(labels: list[str]) -> str:
-    return "Classify the message. Answer with exactly one label from this list: " + ", ".join(labels) + "."
-
-
-def classifier_messages(labels: list[str], text: str) -> list[dict[str, str]]:
-    """The prompt a classifier adapter is trained on and served with."""
-    return [{"role": "system", "content": classifier_system_prompt(labels)}, {"role": "user", "content": text}]
 
 
 def normalise_label(text: str) -> str:

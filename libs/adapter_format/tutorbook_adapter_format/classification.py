@@ -1,7 +1,9 @@
-"""What a classifier tutor answers: its scores over the labels read as probabilities, then the most
-probable label, its confidence and the runners-up. One owner for the softmax and for the shape of a
-classification, shared by serving (LoRA classifiers scored by vLLM, embedding classifiers applied by the
-gateway, the claim judge's Yes/No) and by training's evaluation.
+"""What a classifier tutor is asked, and what it answers. A LoRA classifier is trained and served with
+one prompt, :func:`classifier_messages` (its labels, with their codes when it answers by code). Its scores
+over the labels are read as probabilities, then the most probable label, its confidence and the
+runners-up. One owner for the prompt, the softmax and the shape of a classification, shared by serving
+(LoRA classifiers scored by vLLM, embedding classifiers applied by the gateway, the claim judge's Yes/No)
+and by training and its evaluation.
 
 Normalised over the whole label set, the probabilities are what people see: the answer is the most probable
 label, and no runner-up can outrank it.
@@ -15,6 +17,24 @@ from typing import Any, TypeVar
 from tutorbook_adapter_format.embedding_classifier import LinearClassifier
 
 Key = TypeVar("Key", bound=Hashable)
+
+
+def classifier_system_prompt(labels: list[str], codes: list[str] | None = None) -> str:
+    """The labels, or a line per label with its code after it: ``billing: C`` (a small model learns to
+    answer with the code after the label it means several times faster than with ``C = billing``, where
+    the code comes first: docs/adapters.md)."""
+    if codes:
+        listed = "\n".join(f"{label}: {code}" for code, label in zip(codes, labels, strict=True))
+        return f"Classify the message into one of these labels, and answer with its code only.\n{listed}"
+    return "Classify the message. Answer with exactly one label from this list: " + ", ".join(labels) + "."
+
+
+def classifier_messages(labels: list[str], text: str, codes: list[str] | None = None) -> list[dict[str, str]]:
+    """The prompt a classifier adapter is trained on and served with (with its label codes, when it has any)."""
+    system = classifier_system_prompt(labels, codes)
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+
 RUNNERS_UP = 3
 MIN_RUNNER_UP = 0.01
 

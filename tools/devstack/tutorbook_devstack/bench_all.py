@@ -30,13 +30,14 @@ from tutorbook_devstack.bench_charts import plot_levels
 from tutorbook_devstack.bench_machine import describe_code, describe_machine
 from tutorbook_devstack.bench_page import render_page
 
-BENCHMARKS = ("gateway", "cache", "router", "retrieval", "adapter", "load")  # in the order they run
+BENCHMARKS = ("gateway", "cache", "router", "retrieval", "adapter", "tutor", "load")  # in the order they run
 MODULES = {
     "gateway": "tutorbook_devstack.bench_gateway",
     "cache": "tutorbook_devstack.bench_cache",
     "router": "tutorbook_evals.bench_router",
     "retrieval": "tutorbook_evals.bench_retrieval",  # search latency by index size, and ingestion
     "adapter": "tutorbook_devstack.bench_adapter",
+    "tutor": "tutorbook_evals.bench_tutor",  # a LoRA classifier against one generated token, 5-77 labels
     "load": "tutorbook_devstack.load",
 }
 JSON_NAMES = {"load": "load-rag"}  # beside the default mix's load.json (make load)
@@ -46,6 +47,7 @@ PORTS = {
     "cache": "18100-18102, 18479",
     "retrieval": "18201",
     "adapter": "18300-18303",
+    "tutor": "18600-18603",
     "load": "18500-18503",
 }
 FULL_ARGUMENTS = {"load": ("--levels", "1,8,32", "--seconds", "60")}  # the others: their own defaults
@@ -55,6 +57,7 @@ BRIEF_ARGUMENTS = {  # --quick
     "router": ("--cases", "40", "--repeats", "5"),
     "retrieval": ("--sizes", "1000", "--queries", "10"),
     "adapter": ("--rounds", "1"),
+    "tutor": ("--rounds", "3", "--reference-rounds", "1,1,0", "--seconds", "5"),
     "load": ("--levels", "1,8,32", "--seconds", "5", "--max-requests", "40"),
 }
 TAIL_BYTES = 16_000  # of a benchmark's output, kept to show how a failed one ended

@@ -1,18 +1,21 @@
 """Training data: JSONL of chat examples (``messages``) or classifier pairs (``text``, ``label``).
 
 A classifier pair becomes the chat the adapter is trained and served with (the shared classifier prompt,
-then the label as the assistant's answer), so serving and training never drift apart.
+then the label as the assistant's answer; or, with label codes, the label's code), so serving and training
+never drift apart.
 """
 
+import dataclasses
 import hashlib
 import json
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, TutorKind, classifier_messages, encode_card
+from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, TutorKind, encode_card
+from tutorbook_adapter_format.classification import classifier_messages
 
 TaskType = Literal["generative", "classifier"]
 
@@ -35,6 +38,28 @@ class Dataset:
     examples: list[Example]
     labels: list[str]
     sha256: str
+    codes: list[str] = field(default_factory=list)  # a classifier that answers with a code per label
+
+
+def classifier_example(labels: list[str], codes: list[str], text: str, label: str) -> Example:
+    """The chat a classifier is trained on: the shared prompt, then the label (or its code) as the answer."""
+    answer = codes[labels.index(label)] if codes else label
+    return Example(classifier_messages(labels, text, codes or None), answer, label, text)
+
+
+def classifier_dataset(labels: list[str], pairs: list[tuple[str, str]], sha256: str = "") -> Dataset:
+    """(text, label) pairs as a classifier's training data, answered with whole labels."""
+    examples = [classifier_example(labels, [], text, label) for text, label in pairs]
+    return Dataset("classifier", examples, list(labels), sha256)
+
+
+def with_labels(dataset: Dataset, labels: list[str], codes: list[str]) -> Dataset:
+    """The same classifier pairs, prompted with these labels (an adapter's, in its order) and codes."""
+    unknown = {example.label for example in dataset.examples} - set(labels)
+    if unknown:
+        raise DataError(f"labels the adapter does not know: {sorted(str(label) for label in unknown)}")
+    examples = [classifier_example(labels, codes, e.text or "", e.label or "") for e in dataset.examples]
+    return dataclasses.replace(dataset, examples=examples, labels=list(labels), codes=list(codes))
 
 
 def read_rows(path: Path) -> list[dict[str, object]]:
@@ -74,12 +99,7 @@ def load_dataset(path: Path) -> Dataset:
         labels = sorted({str(row["label"]) for row in rows})
         if len(labels) < 2:
             raise DataError(f"{path}: a classifier needs at least two labels")
-        examples = [
-            Example(
-                classifier_messages(labels, str(row["text"])), str(row["label"]), str(row["label"]), str(row["text"])
-            )
-            for row in rows
-        ]
+        examples = [classifier_example(labels, [], str(row["text"]), str(row["label"])) for row in rows]
         return Dataset("classifier", examples, labels, digest)
     examples = [chat_example(row, f"{path}:{index + 1}") for index, row in enumerate(rows)]
     return Dataset("generative", examples, [], digest)
@@ -117,6 +137,7 @@ def write_card(
         task_type=dataset.task_type,
         kind=kind,
         labels=dataset.labels,
+        label_codes=dataset.codes,
         route_examples=route_examples(dataset) if routed else [],
         training_data_sha256=dataset.sha256,
         eval={"training": {key: round(value, 4) for key, value in figures.items() if not math.isnan(value)}},

@@ -2,9 +2,11 @@
 held-out file against few-shot prompting of its base model on the same examples, and write both scores
 into the adapter's card (the question Tutorbook exists to answer: when does fine-tuning beat prompting?).
 
-Classifiers are scored as the gateway serves them: every label's full token sequence scored as the
-answer, normalised over the label set (:mod:`tutorbook_training.label_scoring`); accuracy, and the
-expected calibration error of the confidence. Generative adapters: the mean token F1 of the answer
+Classifiers are scored as the gateway serves them (:mod:`tutorbook_training.label_scoring`): one that
+answers with label codes in one step, each code's first token; one trained on whole labels by every
+label's full token sequence; both normalised over the label set: accuracy, and the expected calibration
+error of the confidence. A code classifier is scored the reference way too, every code's full sequence
+(``reference`` in the report and the card). Generative adapters: the mean token F1 of the answer
 against the reference. An embedding classifier (``--kind embedding-classifier``) is scored on the
 retriever's embeddings, beside the same few-shot prompting.
 """
@@ -22,9 +24,9 @@ import torch
 from tqdm import tqdm
 
 from tutorbook_adapter_format.card import CARD_FILE, encode_card, parse_card
-from tutorbook_training.data import Dataset, Example, load_dataset
+from tutorbook_training.data import Dataset, Example, load_dataset, with_labels
 from tutorbook_training.embedding_classifier import score_on
-from tutorbook_training.label_scoring import expected_calibration_error, score_labels
+from tutorbook_training.label_scoring import LabelDistribution, expected_calibration_error, score_codes, score_labels
 from tutorbook_training.model import default_base_model, load_base_model
 
 
@@ -41,6 +43,18 @@ class Scores:
     examples: int
     shots: int
     metric: str
+    reference: PathScore | None = None  # a code classifier scored by every code's full sequence
+
+
+Scorer = Callable[[Any, Any, list[dict[str, str]], Dataset], LabelDistribution]
+
+
+def whole_answers(model: Any, tokenizer: Any, messages: list[dict[str, str]], dataset: Dataset) -> LabelDistribution:
+    return score_labels(model, tokenizer, messages, dataset.labels, dataset.codes or None)
+
+
+def one_step(model: Any, tokenizer: Any, messages: list[dict[str, str]], dataset: Dataset) -> LabelDistribution:
+    return score_codes(model, tokenizer, messages, dataset.labels, dataset.codes)
 
 
 def few_shot_messages(example: Example, shots: list[Example]) -> list[dict[str, str]]:
@@ -93,13 +107,13 @@ def generate(model: Any, tokenizer: Any, messages: list[dict[str, str]], max_new
 
 def score(
     examples: list[Example], messages: Callable[[Example], list[dict[str, str]]], model: Any, tokenizer: Any,
-    dataset: Dataset, description: str,
+    dataset: Dataset, description: str, scorer: Scorer = whole_answers,
 ) -> PathScore:  # fmt: skip
-    """Classifiers: accuracy and calibration of the whole-label scores; otherwise the mean token F1."""
+    """Classifiers: accuracy and calibration of the label scores; otherwise the mean token F1."""
     confidences, correct, total = [], [], 0.0
     for example in tqdm(examples, desc=description, unit="example", file=sys.stderr):
         if dataset.task_type == "classifier":
-            label, confidence = score_labels(model, tokenizer, messages(example), dataset.labels).best
+            label, confidence = scorer(model, tokenizer, messages(example), dataset).best
             confidences.append(confidence)
             correct.append(label == example.label)
         else:
@@ -110,22 +124,37 @@ def score(
 
 
 def evaluate(adapter_dir: Path, heldout: Dataset, shots: list[Example], base_model: Path) -> Scores:
-    from peft import PeftModel
-
     model, tokenizer = load_base_model(base_model)
     model.eval()
     few_shot = score(
         heldout.examples, lambda example: few_shot_messages(example, shots), model, tokenizer, heldout,
         "few-shot prompting",
     )  # fmt: skip
-    if parse_card((adapter_dir / CARD_FILE).read_bytes()).kind == "embedding_classifier":
-        adapter = PathScore(*score_on(adapter_dir, heldout))  # no language model: the retriever's embeddings
-    else:
-        tuned = PeftModel.from_pretrained(model, adapter_dir)
-        tuned.eval()
-        adapter = score(heldout.examples, lambda example: example.messages, tuned, tokenizer, heldout, "adapter")
     metric = "accuracy" if heldout.task_type == "classifier" else "token_f1"
-    return Scores(adapter, few_shot, len(heldout.examples), len(shots), metric)
+    card = parse_card((adapter_dir / CARD_FILE).read_bytes())
+    if card.kind == "embedding_classifier":
+        adapter = PathScore(*score_on(adapter_dir, heldout))  # no language model: the retriever's embeddings
+        return Scores(adapter, few_shot, len(heldout.examples), len(shots), metric)
+    adapter, reference = adapter_scores(model, tokenizer, adapter_dir, heldout)
+    return Scores(adapter, few_shot, len(heldout.examples), len(shots), metric, reference)
+
+
+def adapter_scores(
+    model: Any, tokenizer: Any, adapter_dir: Path, heldout: Dataset
+) -> tuple[PathScore, PathScore | None]:
+    """The LoRA adapter's score as served and, for a code classifier, the reference way (every code in
+    full), with the held-out data prompted as its card says (its labels in its order, its codes)."""
+    from peft import PeftModel
+
+    card = parse_card((adapter_dir / CARD_FILE).read_bytes())
+    tuned = PeftModel.from_pretrained(model, adapter_dir)
+    tuned.eval()
+    served = with_labels(heldout, card.labels, card.label_codes) if card.labels else heldout
+    if not served.codes:
+        return score(served.examples, lambda e: e.messages, tuned, tokenizer, served, "adapter"), None
+    adapter = score(served.examples, lambda e: e.messages, tuned, tokenizer, served, "adapter, one step", one_step)
+    reference = score(served.examples, lambda e: e.messages, tuned, tokenizer, served, "adapter, reference")
+    return adapter, reference
 
 
 def record(adapter_dir: Path, scores: Scores, heldout_path: Path) -> None:
@@ -143,6 +172,11 @@ def record(adapter_dir: Path, scores: Scores, heldout_path: Path) -> None:
         card.eval.update(
             adapter_calibration_error=round(scores.adapter.calibration_error, 4),
             few_shot_calibration_error=round(scores.few_shot.calibration_error, 4),
+        )
+    if scores.reference is not None and scores.reference.calibration_error is not None:
+        card.eval.update(
+            reference_accuracy=round(scores.reference.quality, 4),
+            reference_calibration_error=round(scores.reference.calibration_error, 4),
         )
     card_path.write_bytes(encode_card(card))
 
@@ -167,7 +201,11 @@ def main() -> None:
     scores = evaluate(args.adapter, heldout, shots, args.base_model or default_base_model())
     record(args.adapter, scores, args.heldout)
     print(f"{scores.examples} held-out examples, {scores.metric}:")
-    for name, path in (("adapter", scores.adapter), (f"few-shot prompting ({scores.shots} shots)", scores.few_shot)):
+    paths = [("adapter", scores.adapter), (f"few-shot prompting ({scores.shots} shots)", scores.few_shot)]
+    if scores.reference is not None:
+        paths[0] = ("adapter, one step (served)", scores.adapter)
+        paths.insert(1, ("adapter, every code in full", scores.reference))
+    for name, path in paths:
         calibration = "" if path.calibration_error is None else f" (calibration error {path.calibration_error:.3f})"
         print(f"  {name:<28} {path.quality:.3f}{calibration}")
     print(f"scores written to {args.adapter / CARD_FILE}")

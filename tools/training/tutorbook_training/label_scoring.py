@@ -1,17 +1,26 @@
-"""Scoring a classifier by its labels' full token sequences, the way the gateway serves it.
+"""Scoring a classifier the ways the gateway serves it.
 
-Every label is scored as the complete answer (its tokens and the end of the turn) after the prompt; the
-probabilities are normalised over the label set, so the answer is the most probable label and its
-confidence is comparable with the runners-up. The prompt is run once; the labels share its key/value cache.
+A classifier trained to answer with label codes (one token each, :func:`label_codes`) is scored in one
+step: the log-probabilities of every code's token as the first token of the answer (:func:`score_codes`).
+The reference, and the way an adapter trained on whole labels is served: every label scored as the
+complete answer (its tokens and the end of the turn) after the prompt (:func:`score_labels`). Either way
+the probabilities are normalised over the label set, so the answer is the most probable label and its
+confidence is comparable with the runners-up.
 """
 
+import itertools
 import math
+import string
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from tutorbook_adapter_format.card import MAX_CODED_LABELS
 from tutorbook_adapter_format.classification import softmax
+from tutorbook_training.data import DataError, Dataset, with_labels
 
 
 @dataclass(frozen=True)
@@ -40,12 +49,53 @@ def chat_token_ids(tokenizer: Any, messages: list[dict[str, str]], add_generatio
     return ids
 
 
-def label_token_ids(tokenizer: Any, labels: list[str]) -> list[list[int]]:
-    """Each label as the assistant's whole answer, as the chat template renders it (the gateway's
-    ``chat/label_scoring.py`` takes the same tokens from vLLM's ``/tokenize``)."""
+def code_candidates() -> Iterator[str]:
+    """A to Z, then two capital letters (AA, AB, ...): short, distinct, and with no meaning of their own."""
+    yield from string.ascii_uppercase
+    yield from ("".join(pair) for pair in itertools.product(string.ascii_uppercase, repeat=2))
+
+
+def answer_tokens(tokenizer: Any, answers: list[str]) -> list[list[int]]:
+    """Each answer's tokens as the assistant's whole turn, its end included (as the chat template renders it)."""
     prompt = chat_token_ids(tokenizer, PROBE, add_generation_prompt=True)
-    answers = [chat_token_ids(tokenizer, [*PROBE, {"role": "assistant", "content": label}], False) for label in labels]
-    return [answer[len(prompt) :] for answer in answers]
+    rendered = [chat_token_ids(tokenizer, [*PROBE, {"role": "assistant", "content": a}], False) for a in answers]
+    return [ids[len(prompt) :] for ids in rendered]
+
+
+def label_codes(tokenizer: Any, labels: list[str]) -> list[str]:
+    """A code per label, each a single token as the assistant's answer (then the end of the turn, as for
+    every other code): one decoding step gives every label's log-probability."""
+    if len(labels) > MAX_CODED_LABELS:
+        raise DataError(f"{len(labels)} labels: at most {MAX_CODED_LABELS} answer by code; train with --answer label")
+    end = answer_tokens(tokenizer, ["A"])[0][1:]
+    codes: list[str] = []
+    for candidate in code_candidates():
+        if len(codes) == len(labels):
+            return codes
+        tokens = answer_tokens(tokenizer, [candidate])[0]
+        if len(tokens) == 1 + len(end) and tokens[1:] == end:
+            codes.append(candidate)
+    raise ValueError(f"the tokenizer has no {len(labels)} one-token codes among the candidates")
+
+
+def with_codes(dataset: Dataset, base_model: Path) -> Dataset:
+    """A classifier's data answered with one-token codes, chosen on the base model's tokenizer."""
+    from transformers import AutoTokenizer
+
+    codes = label_codes(AutoTokenizer.from_pretrained(base_model), dataset.labels)
+    return with_labels(dataset, dataset.labels, codes)
+
+
+def score_codes(
+    model: Any, tokenizer: Any, messages: list[dict[str, str]], labels: list[str], codes: list[str]
+) -> LabelDistribution:
+    """One step: each code's token as the answer's first token, normalised over the codes."""
+    code_ids = [tokens[0] for tokens in answer_tokens(tokenizer, codes)]
+    prompt_ids = chat_token_ids(tokenizer, messages, add_generation_prompt=True)
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([prompt_ids])).logits[0, -1].float()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    return LabelDistribution(list(labels), normalised([float(logprobs[token]) for token in code_ids]))
 
 
 def sequence_logprobs(model: Any, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
@@ -69,9 +119,14 @@ def sequence_logprobs(model: Any, prompt_ids: list[int], continuations: list[lis
     return totals
 
 
-def score_labels(model: Any, tokenizer: Any, messages: list[dict[str, str]], labels: list[str]) -> LabelDistribution:
+def score_labels(
+    model: Any, tokenizer: Any, messages: list[dict[str, str]], labels: list[str], answers: list[str] | None = None
+) -> LabelDistribution:
+    """Every label's answer (the label, or its code) scored as the whole answer: the reference, exact, one
+    continuation per label (the gateway's ``chat/classifying.py`` takes the same tokens from vLLM's
+    ``/tokenize``)."""
     prompt_ids = chat_token_ids(tokenizer, messages, add_generation_prompt=True)
-    logprobs = sequence_logprobs(model, prompt_ids, label_token_ids(tokenizer, labels))
+    logprobs = sequence_logprobs(model, prompt_ids, answer_tokens(tokenizer, answers or labels))
     return LabelDistribution(list(labels), normalised(logprobs))
 
 

@@ -7,6 +7,7 @@ The output folder is a standard PEFT adapter (safetensors) plus its card, ``tuto
 """
 
 import argparse
+import dataclasses
 import math
 import random
 import sys
@@ -18,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from tutorbook_training.data import DataError, Dataset, Example, load_dataset, split, write_card
+from tutorbook_training.label_scoring import with_codes
 from tutorbook_training.model import load_base_model
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -33,13 +35,22 @@ class TrainOptions:
     target_modules: tuple[str, ...] = ALL_PROJECTIONS
     epochs: float = 5.0
     learning_rate: float = 1e-3
-    max_length: int = 256
+    max_length: int | None = None  # tokens of prompt + answer (None: the longest example's, up to MAX_LENGTH)
     batch_size: int = 8
     validation_split: float = 0.1
     patience: int = 2  # epochs without a lower validation loss before training stops
     seed: int = 0
     qlora: bool = False
     bf16: bool | None = None  # compute in bfloat16 (master weights stay float32); None: where the CPU supports it
+
+
+CODE_EPOCHS = 10.0  # a classifier answering by code learns to read its answer off the prompt: slower to train
+
+
+def options_for(dataset: Dataset, **changes: Any) -> TrainOptions:
+    """The defaults for this data (a classifier answering by code trains for up to CODE_EPOCHS), changed."""
+    epochs = CODE_EPOCHS if dataset.codes else TrainOptions.epochs
+    return dataclasses.replace(TrainOptions(epochs=epochs), **changes)
 
 
 def bf16_supported() -> bool:
@@ -51,8 +62,11 @@ def autocast(enabled: bool) -> Any:
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
 
 
+MAX_LENGTH = 2048  # the generator's context (TUTORBOOK_GENERATOR_ENGINE__MAX_MODEL_LEN's default)
+
+
 def encode(tokenizer: Any, example: Example, max_length: int) -> tuple[list[int], list[int]]:
-    """Token ids of prompt + answer, and labels that mask the prompt (-100)."""
+    """Token ids of prompt + answer, and labels that mask the prompt (-100); a longer one loses its start."""
     prompt = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(example.answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
@@ -129,6 +143,20 @@ def run_epoch(
     return taken
 
 
+def length_limit(tokenizer: Any, dataset: Dataset, max_length: int | None) -> int:
+    """``max_length``, or the longest example's length up to MAX_LENGTH. A classifier's prompt is never cut:
+    its start is the label list the adapter must learn to answer from, so a longer one is refused."""
+    longest = max(len(encode(tokenizer, example, MAX_LENGTH * 4)[0]) for example in dataset.examples)
+    if max_length is None:
+        return min(longest, MAX_LENGTH)
+    if dataset.task_type == "classifier" and longest > max_length:
+        raise DataError(
+            f"the longest classifier example is {longest} tokens (its label list and the message), over "
+            f"--max-length {max_length}: its labels would be cut off; pass --max-length {longest} or more"
+        )
+    return max_length
+
+
 def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[Any, dict[str, float]]:
     from peft import LoraConfig, get_peft_model
 
@@ -139,9 +167,10 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
         r=options.rank, lora_alpha=options.alpha, target_modules=list(options.target_modules), task_type="CAUSAL_LM"
     )
     model = get_peft_model(model, config)
+    max_length = length_limit(tokenizer, dataset, options.max_length)
     training, validation = split(dataset.examples, options.validation_split, options.seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    valid_batches = batches([encode(tokenizer, e, options.max_length) for e in validation], options.batch_size, pad)
+    valid_batches = batches([encode(tokenizer, e, max_length) for e in validation], options.batch_size, pad)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=options.learning_rate)
     steps = max(1, math.ceil(len(training) / options.batch_size * options.epochs))
     progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
@@ -150,7 +179,7 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
     while step < steps:
         shuffled = list(training)
         order.shuffle(shuffled)
-        encoded = [encode(tokenizer, example, options.max_length) for example in shuffled]
+        encoded = [encode(tokenizer, example, max_length) for example in shuffled]
         step += run_epoch(model, optimizer, batches(encoded, options.batch_size, pad), steps - step, progress, bf16)
         epochs += 1
         if stopping.should_stop(model, mean_loss(model, valid_batches, bf16)):
@@ -160,6 +189,7 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
         model.load_state_dict(stopping.best_state, strict=False)
     figures = {"train_loss": mean_loss(model, batches(encoded, options.batch_size, pad), bf16), "steps": float(step)}
     figures.update(validation_loss=mean_loss(model, valid_batches, bf16), epochs=float(epochs), bf16=float(bf16))
+    figures.update(max_length=float(max_length))
     return model, figures
 
 
@@ -171,15 +201,19 @@ def parser() -> argparse.ArgumentParser:
                         help="embedding-classifier: a logistic regression on the retriever's embeddings, served "
                         "by the gateway without the generator (classifier data only; seconds to train)")  # fmt: skip
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--answer", choices=("code", "label"), default="code",
+                        help="classifiers: answer with a one-token code per label (served in one decoding step) "
+                        "or with the label itself (served by scoring every label: slower)")  # fmt: skip
     parser.add_argument("--base-model", type=Path, help="HF folder of the base model (default: SmolLM2 from its wheel)")
     parser.add_argument("--base-model-name", default="smollm2-135m-instruct", help="the base model's served name")
     defaults = TrainOptions()
     parser.add_argument("--rank", type=int, default=defaults.rank)
     parser.add_argument("--alpha", type=int, default=defaults.alpha)
     parser.add_argument("--target-modules", default=",".join(defaults.target_modules))
-    parser.add_argument("--epochs", type=float, default=defaults.epochs, help="at most (early stopping may end sooner)")
+    epochs = f"at most (early stopping may end sooner); default {defaults.epochs:g}, {CODE_EPOCHS:g} answering by code"
+    parser.add_argument("--epochs", type=float, help=epochs)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--max-length", type=int, default=defaults.max_length)
+    parser.add_argument("--max-length", type=int, help="tokens of prompt and answer (default: the longest example's)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--validation-split", type=float, default=defaults.validation_split,
                         help="held out of the training data for early stopping (0: train every epoch)")  # fmt: skip
@@ -195,15 +229,20 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> None:
-    args = parser().parse_args()
-    options = TrainOptions(
-        rank=args.rank, alpha=args.alpha, target_modules=tuple(args.target_modules.split(",")), epochs=args.epochs,
+def chosen_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The training options given on the command line (the others: :func:`options_for` the data)."""
+    chosen = dict(
+        rank=args.rank, alpha=args.alpha, target_modules=tuple(args.target_modules.split(",")),
         learning_rate=args.learning_rate, max_length=args.max_length, batch_size=args.batch_size,
         validation_split=args.validation_split, patience=args.patience, seed=args.seed, qlora=args.qlora,
         bf16={"auto": None, "bf16": True, "fp32": False}[args.precision],
     )  # fmt: skip
-    if options.qlora and not torch.cuda.is_available():
+    return chosen if args.epochs is None else {**chosen, "epochs": args.epochs}
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.qlora and not torch.cuda.is_available():
         sys.exit("--qlora trains in 4 bits with bitsandbytes, which needs a CUDA GPU; none is present here")
     try:
         dataset = load_dataset(args.data)
@@ -216,7 +255,12 @@ def main() -> None:
 
     base = args.base_model or default_base_model()
     print(f"{dataset.task_type} adapter {args.name!r}: {len(dataset.examples)} examples, base model {base}")
-    model, figures = train(dataset, options, base)
+    try:
+        if dataset.task_type == "classifier" and args.answer == "code":
+            dataset = with_codes(dataset, base)
+        model, figures = train(dataset, options_for(dataset, **chosen_options(args)), base)
+    except DataError as exc:
+        sys.exit(str(exc))
     args.output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output, safe_serialization=True)
     write_card(dataset, args.name, args.base_model_name, args.output, figures, routed=not args.no_route_examples)

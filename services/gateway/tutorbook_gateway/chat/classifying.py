@@ -1,10 +1,17 @@
 """A classifier's answer: the most probable of its labels, with its confidence and runners-up
 (:mod:`tutorbook_adapter_format.classification`). An embedding classifier answers in the gateway, from the
-retriever's embedding; a LoRA classifier is scored by vLLM, every label as the assistant's whole answer.
+retriever's embedding; a LoRA classifier is scored by vLLM:
 
-One ``/v1/completions`` request carries one prompt per label (the classifier prompt rendered by the chat
-template, then that label's tokens and the end of the turn) with ``prompt_logprobs``; vLLM batches them.
-Each label's tokens come from the chat template once per served model and label set, then from memory.
+- trained to answer with a one-token code per label (its card's ``label_codes``): one decoding step, one
+  chat request with ``logprob_token_ids`` (vLLM returns the log-probability of every code's token as the
+  answer's first token; one generation slot, as long as generating one token);
+- trained on whole labels, the reference: every label as the assistant's whole answer, one
+  ``/v1/completions`` request carrying one prompt per label (the classifier prompt rendered by the chat
+  template, then that label's tokens and the end of the turn) with ``prompt_logprobs``, which vLLM cannot
+  answer from its prefix cache: as slow as the labels are many.
+
+The tokens of labels and codes come from the chat template once per served model and label set, then from
+memory.
 """
 
 import asyncio
@@ -18,7 +25,7 @@ from tutorbook_gateway.chat.completions import no_usage
 from tutorbook_gateway.chat.planning import ChatPlan
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
-from tutorbook_service.errors import ServiceUnavailableError
+from tutorbook_service.errors import ServiceUnavailableError, UpstreamError
 
 PROBE = [{"role": "user", "content": "?"}]
 MAX_CACHED_LABEL_SETS = 64
@@ -57,6 +64,12 @@ class LabelTokens:
             self._cached.popitem(last=False)
         return tokens
 
+    async def first_tokens(self, generator: GeneratorClient, codes: list[str]) -> list[int] | None:
+        """Each code's token, when every code is one token followed by the same end of the turn; else None."""
+        answers = await self.of(generator, codes)
+        end = answers[0][1:]
+        return [answer[0] for answer in answers] if all(answer[1:] == end for answer in answers) else None
+
 
 async def classified(
     plan: ChatPlan,
@@ -69,7 +82,9 @@ async def classified(
     assert plan.labels is not None and plan.payload is not None and plan.decision.adapter is not None
     adapter = plan.decision.adapter
     classifier = adapters.embedding_classifier(adapter.name, adapter.version)
-    if classifier is None:
+    if classifier is None and plan.codes:
+        scores, usage = await score_codes(generator, plan.payload, plan.labels, plan.codes, label_tokens)
+    elif classifier is None:
         scores, usage = await score_labels(generator, plan.payload, plan.labels, label_tokens)
     else:
         vector, usage = await embedding_for(retriever, classifier, plan.payload), no_usage()
@@ -91,14 +106,43 @@ async def embedding_for(
     return embedding.vector
 
 
-async def score_labels(
-    generator: GeneratorClient, payload: dict[str, Any], labels: list[str], label_tokens: LabelTokens
+async def score_codes(
+    generator: GeneratorClient, payload: dict[str, Any], labels: list[str], codes: list[str], tokens: LabelTokens
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Each label's log-probability as the whole answer to ``payload`` (the classifier's chat request),
-    and what scoring them cost."""
+    """One decoding step: each label's code as the first token of the answer, and what it cost. A code the
+    served tokenizer splits in two (an adapter trained for another base model) is scored the reference way."""
+    code_ids = await tokens.first_tokens(generator, codes)
+    if code_ids is None:
+        return await score_labels(generator, payload, labels, tokens, codes)
+    step = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "logprob_token_ids": code_ids}
+    completion = await generator.chat_completion({**payload, **step, "return_tokens_as_token_ids": True})
+    return dict(zip(labels, first_token_logprobs(completion, code_ids), strict=True)), completion.get("usage") or {}
+
+
+def first_token_logprobs(completion: dict[str, Any], token_ids: list[int]) -> list[float]:
+    """Each token's log-probability as the answer's first token, from vLLM's ``top_logprobs`` (tokens named
+    ``token_id:<id>``)."""
+    choices = completion.get("choices") or [{}]
+    steps = (choices[0].get("logprobs") or {}).get("content") or [{}]
+    found = {entry.get("token"): entry.get("logprob") for entry in steps[0].get("top_logprobs") or []}
+    missing = [token for token in token_ids if found.get(f"token_id:{token}") is None]
+    if missing:
+        raise UpstreamError(f"generator: no log-probability came for the label tokens {missing}")
+    return [float(found[f"token_id:{token}"]) for token in token_ids]
+
+
+async def score_labels(
+    generator: GeneratorClient,
+    payload: dict[str, Any],
+    labels: list[str],
+    label_tokens: LabelTokens,
+    answers: list[str] | None = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Each label's log-probability as the whole answer to ``payload`` (the classifier's chat request: the
+    label, or its code in ``answers``), and what scoring them cost."""
     prompt = generator.tokenize({"messages": payload["messages"], "add_generation_prompt": True})
-    prompt_ids, answers = await asyncio.gather(prompt, label_tokens.of(generator, labels))
-    (scores,), usage = await score_answers(generator, payload["model"], [prompt_ids], answers)
+    prompt_ids, answer_ids = await asyncio.gather(prompt, label_tokens.of(generator, answers or labels))
+    (scores,), usage = await score_answers(generator, payload["model"], [prompt_ids], answer_ids)
     return dict(zip(labels, scores, strict=True)), usage
 
 

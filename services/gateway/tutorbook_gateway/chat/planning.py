@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutorbook_adapter_format.card import classifier_messages
+from tutorbook_adapter_format.classification import classifier_messages
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
 from tutorbook_gateway.chat.config import ChatConfig
 from tutorbook_gateway.chat.request import AdapterSnapshot, ChatRequest
@@ -117,6 +117,7 @@ class ChatPlan:
     sources: list[Source] = field(default_factory=list)  # the passages in the prompt, as numbered there
     claims_policy: ClaimsPolicy = ClaimsPolicy.WITHHOLD  # for an answer written from the sources
     reader: AdapterState | None = None  # the adapter writing a RAG answer in the base model's place
+    codes: list[str] = field(default_factory=list)  # a classifier trained to answer with its labels' codes
 
 
 def is_follow_up(question: str) -> bool:
@@ -195,8 +196,8 @@ def generator_payload(
     payload = prompt_payload(request, decision, config)
     card = active[decision.adapter.name].card if decision.adapter is not None else None
     if card is not None and card.task_type == "classifier":
-        # scored label by label (chat/classifying.py): sampling parameters do not apply
-        messages = classifier_messages(card.labels, request.question)
+        # scored, not sampled (chat/classifying.py): sampling parameters do not apply
+        messages = classifier_messages(card.labels, request.question, card.label_codes or None)
         return {"model": payload["model"], "messages": messages}, [], card.labels
     if decision.route not in (Route.RAG, Route.ADAPTER_RAG) or not sources:
         return payload, [], None
@@ -251,6 +252,8 @@ async def plan_chat(
     plan = ChatPlan(decision, block, payload, top_score, phases, labels, index_version)
     plan.query, plan.similar, plan.sources = query, similar, used
     plan.claims_policy, plan.reader = request.claims_policy, decision.reader
+    if labels is not None and decision.adapter is not None:
+        plan.codes = adapters.active[decision.adapter.name].card.label_codes
     return plan
 
 

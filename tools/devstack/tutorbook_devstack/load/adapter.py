@@ -19,14 +19,17 @@ def adapter_folder(samples: Path) -> Path:
 
 
 def train_tiny(samples: Path, folder: Path, name: str) -> None:
-    """Support triage, trained for a few steps (about 20 s): enough to answer with a department."""
+    """Support triage, trained for a few steps (about 20 s) to answer with its labels' codes, as
+    ``tutorbook-train-adapter`` does by default: enough to answer with a department."""
     from tutorbook_training.data import load_dataset, write_card
+    from tutorbook_training.label_scoring import with_codes
     from tutorbook_training.model import default_base_model
     from tutorbook_training.train import TrainOptions, train
 
-    dataset = load_dataset(samples / "support_triage" / "train.jsonl")
+    base = default_base_model()
+    dataset = with_codes(load_dataset(samples / "support_triage" / "train.jsonl"), base)
     options = TrainOptions(rank=8, epochs=0.5, batch_size=8, max_length=160, learning_rate=1e-3, seed=0)
-    model, figures = train(dataset, options, default_base_model())
+    model, figures = train(dataset, options, base)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
     write_card(dataset, name, "smollm2-135m-instruct", folder, figures)

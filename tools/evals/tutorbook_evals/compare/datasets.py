@@ -17,7 +17,7 @@ from tutorbook_evals.retrieval_corpora import EvalQuestion, load_corpus
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn
 
-CLASSIFICATION_SETS = ("support-triage", "banking77", "clinc150")
+CLASSIFICATION_SETS = ("support-triage", "support-intents", "banking77", "clinc150")
 QA_SETS = ("samples", "emanual-s10", "emanual-tv")
 
 
@@ -75,8 +75,15 @@ def classification_files(name: str, train: Path, test: Path, subset: Subset) -> 
     return narrowed(name, labelled_file(train), labelled_file(test), subset)
 
 
+def normalised(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
 def narrowed(name: str, train: list[Labelled], test: list[Labelled], subset: Subset) -> ClassificationSet:
-    """Keep ``subset.labels`` labels (chosen at random, sorted) and at most so many texts of each."""
+    """Keep ``subset.labels`` labels (chosen at random, sorted) and at most so many texts of each. A held-out
+    text that is also a training text (the same once case and spaces are normalised) is dropped."""
+    seen = {normalised(example.text) for example in train}
+    test = [example for example in test if normalised(example.text) not in seen]
     rng = random.Random(subset.seed)
     labels = sorted({example.label for example in train})
     if subset.labels is not None and subset.labels < len(labels):
@@ -134,8 +141,8 @@ def builtin_qa(name: str, samples: Path, eval_data: Path | None) -> QASet:
 
 
 def builtin_classification(name: str, samples: Path, eval_data: Path | None, subset: Subset) -> ClassificationSet:
-    if name == "support-triage":
-        folder = samples / "support_triage"
+    if name in ("support-triage", "support-intents"):
+        folder = samples / name.replace("-", "_")
         return classification_files(name, folder / "train.jsonl", folder / "test.jsonl", subset)
     if eval_data is None:
         raise ValueError(f"{name} is read from ../shared/eval-data/{name}; pass --eval-data")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tutorbook_adapter_format.card import classifier_messages
+from tutorbook_adapter_format.classification import classifier_messages
 from tutorbook_evals.compare.datasets import ClassificationSet, Labelled
 
 CLASSIFY_MAX_TOKENS = 16

@@ -1,5 +1,6 @@
-"""``tutorbook-compare --train``: train an adapter on the training split with the training CLI's defaults,
-upload it to the running gateway and return the name it is served under."""
+"""``tutorbook-compare --train``: train an adapter on the training split with the training CLI's defaults
+(a classifier answers with a one-token code per label), upload it to the running gateway and return the
+name it is served under."""
 
 import time
 from pathlib import Path
@@ -7,7 +8,6 @@ from tempfile import TemporaryDirectory
 
 import httpx
 
-from tutorbook_adapter_format.card import classifier_messages
 from tutorbook_evals.compare.datasets import ClassificationSet
 
 
@@ -15,15 +15,16 @@ def train_and_upload(
     dataset: ClassificationSet, name: str, base_model: str, gateway_url: str, key: str
 ) -> tuple[str, float]:
     """The adapter's name and the training time in seconds."""
-    from tutorbook_training.data import Dataset, Example, write_card
+    from tutorbook_training.data import classifier_dataset, write_card
+    from tutorbook_training.label_scoring import with_codes
     from tutorbook_training.model import default_base_model
-    from tutorbook_training.train import TrainOptions, train
+    from tutorbook_training.train import options_for, train
     from tutorbook_training.upload import pack
 
-    examples = [Example(classifier_messages(dataset.labels, e.text), e.label, e.label, e.text) for e in dataset.train]
-    training = Dataset("classifier", examples, dataset.labels, "")
+    base = default_base_model()
+    training = with_codes(classifier_dataset(dataset.labels, [(e.text, e.label) for e in dataset.train]), base)
     started = time.perf_counter()
-    model, figures = train(training, TrainOptions(), default_base_model())
+    model, figures = train(training, options_for(training), base)
     seconds = time.perf_counter() - started
     with TemporaryDirectory(prefix="tutorbook-compare-") as folder:
         model.save_pretrained(folder, safe_serialization=True)

@@ -1,0 +1,120 @@
+"""``python -m tutorbook_evals.tutors`` (``make eval-tutors``): does answering by code cost a LoRA
+classifier accuracy or calibration?
+
+For each label set, two adapters of the base model trained with the same options on the same training
+split: one answering with the label itself (scored the reference way, every label's full sequence), one
+answering with a one-token code per label (scored as the gateway serves it, one decoding step, and the
+reference way, every code in full). Each is scored on the held-out split, which no training or tuning
+saw (test texts that also appear in the training split, after normalising case and spaces, are dropped
+first). Accuracy and the expected calibration error of the confidence, by the training tools (PEFT,
+float32; the e2e tests check that the gateway's scores from vLLM are these). Writes JSON
+(``data/eval/tutors.json``) and prints a Markdown table.
+
+Sets: support triage (5 labels) and support intents (24) from the samples; banking77 from the evaluation
+data: 20 labels (as docs/compare.md), and all 77 with ``--sets banking77-77`` (long: its prompt is 760
+tokens).
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tutorbook_devstack.bench_report import write_results
+from tutorbook_evals.compare.datasets import ClassificationSet, Subset, builtin_classification
+from tutorbook_evals.routing_set import default_eval_data
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SETS = {  # name: (dataset, subset)
+    "support-triage": ("support-triage", Subset()),
+    "support-intents": ("support-intents", Subset()),
+    "banking77-20": ("banking77", Subset(labels=20, train_per_label=15, test_per_label=5)),
+    "banking77-77": ("banking77", Subset(train_per_label=10, test_per_label=3)),
+}
+DEFAULT_SETS = "support-triage,support-intents,banking77-20"
+
+
+def train_adapter(dataset: ClassificationSet, answer: str, folder: Path, seed: int) -> float:
+    """Trains an adapter answering ``answer`` ("code" or "label") into ``folder``; the seconds it took."""
+    from tutorbook_training.data import classifier_dataset, write_card
+    from tutorbook_training.label_scoring import with_codes
+    from tutorbook_training.model import default_base_model
+    from tutorbook_training.train import options_for, train
+
+    base = default_base_model()
+    data = classifier_dataset(dataset.labels, [(e.text, e.label) for e in dataset.train])
+    data = with_codes(data, base) if answer == "code" else data
+    started = time.perf_counter()
+    model, figures = train(data, options_for(data, seed=seed), base)
+    seconds = time.perf_counter() - started
+    model.save_pretrained(folder, safe_serialization=True)
+    write_card(data, f"eval-{answer}s", "smollm2-135m-instruct", folder, figures, routed=False)
+    return seconds
+
+
+def scored(folder: Path, dataset: ClassificationSet) -> dict[str, dict[str, float]]:
+    """The adapter's accuracy and calibration error as served and, for a code classifier, the reference way."""
+    from tutorbook_training.data import classifier_dataset
+    from tutorbook_training.evaluate import adapter_scores
+    from tutorbook_training.model import default_base_model, load_base_model
+
+    model, tokenizer = load_base_model(default_base_model())
+    heldout = classifier_dataset(dataset.labels, [(e.text, e.label) for e in dataset.test])
+    served, reference = adapter_scores(model, tokenizer, folder, heldout)
+    figures = {"served": {"accuracy": served.quality, "calibration_error": served.calibration_error or 0.0}}
+    if reference is not None:
+        figures["reference"] = {"accuracy": reference.quality, "calibration_error": reference.calibration_error or 0.0}
+    return figures
+
+
+def evaluate_set(name: str, eval_data: Path | None, seed: int, root: Path) -> dict[str, Any]:
+    source, subset = SETS[name]
+    dataset = builtin_classification(source, REPO_ROOT / "samples", eval_data, subset)
+    figures: dict[str, Any] = {"labels": len(dataset.labels), "train": len(dataset.train), "test": len(dataset.test)}
+    for answer in ("label", "code"):
+        print(f"{name}: training the adapter answering by {answer} ...", file=sys.stderr, flush=True)
+        folder = root / f"{name}-{answer}"
+        seconds = train_adapter(dataset, answer, folder, seed)
+        figures[answer] = {"train_seconds": seconds, **scored(folder, dataset)}
+    return figures
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        "| label set | labels | held out | by label, every label in full | by code, one step (served) "
+        "| by code, every code in full |",
+        "|:---|---:|---:|---:|---:|---:|",
+    ]
+    for name, figures in results.items():
+        cells = [figures["label"]["served"], figures["code"]["served"], figures["code"]["reference"]]
+        shown = [f"{cell['accuracy']:.1%} (ECE {cell['calibration_error']:.3f})" for cell in cells]
+        rows.append(f"| {name} | {figures['labels']} | {figures['test']} | " + " | ".join(shown) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tutorbook_evals.tutors", description=__doc__)
+    parser.add_argument("--sets", default=DEFAULT_SETS, help=f"comma-separated, of: {', '.join(SETS)}")
+    parser.add_argument("--eval-data", type=Path, default=default_eval_data(REPO_ROOT), help="for banking77")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=Path("data/eval/tutors.json"))
+    args = parser.parse_args()
+    names = [name.strip() for name in args.sets.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(SETS))
+    if unknown:
+        parser.error(f"--sets: unknown {', '.join(unknown)}; known: {', '.join(SETS)}")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="tutorbook-eval-tutors-") as tmp:
+        for name in names:
+            results[name] = evaluate_set(name, args.eval_data, args.seed, Path(tmp))
+            write_results(
+                "tutors", {"seed": args.seed, "sets": results}, args.json
+            )  # after each: a long run keeps them
+    print(table(results))
+    print(f"figures: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
