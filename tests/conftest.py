@@ -65,18 +65,25 @@ def wait_until_answering(url: str, timeout_seconds: float = 60) -> None:
 
 
 class RedisServer:
-    """A private redis-server on a free port, without persistence; can be stopped and started again."""
+    """A private redis-server on a free port, without persistence unless given a folder (then with its
+    append-only file, as compose and Kubernetes run it); can be stopped, killed and started again."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, folder: Path | None = None, fsync: str = "everysec") -> None:
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
+        self.folder = folder
+        self.fsync = fsync  # "always": a write is answered once it is on disk
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         server = shutil.which("redis-server")
         if server is None:
             pytest.fail("redis-server is not installed (make test installs it)")
-        command = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        command = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        persistence = ["--appendonly", "no"]
+        if self.folder is not None:
+            persistence = ["--dir", str(self.folder), "--appendonly", "yes", "--appendfsync", self.fsync]
+        command += persistence
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -90,6 +97,13 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last write."""
+        if self.process is not None:
+            self.process.kill()
             self.process.wait(10)
             self.process = None
 

@@ -165,7 +165,7 @@ def test_with_redis_killed_chat_keeps_answering_and_the_cache_returns_with_redis
         not_ready = httpx.get(f"{gateway_url}/readyz", timeout=10)
         during = running.answers[mark:]
         stack.restart("redis")
-        wait_redis(stack.services["redis"], stack.config)
+        wait_redis(stack.services["redis"], stack.config, stack.config.redis_port)
     assert all(answer.status == 200 for answer in during), during
     assert not_ready.status_code == 503
     eventually(lambda: httpx.get(f"{gateway_url}/readyz", timeout=10).status_code == 200, 30, "ready again")

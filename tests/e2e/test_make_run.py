@@ -27,6 +27,7 @@ def test_make_run_starts_everything_answers_the_printed_example_and_stops_on_ctr
     env = {key: value for key, value in os.environ.items() if not key.startswith("TUTORBOOK_")}
     env.update({f"TUTORBOOK_{name}_SERVER__PORT": str(port) for name, port in ports.items()})
     env["TUTORBOOK_REDIS_PORT"] = str(free_port())
+    env["TUTORBOOK_RECORDS_REDIS_PORT"] = str(free_port())
     env["TUTORBOOK_DATA_DIR"] = str(tmp_path / "data")
     env["TUTORBOOK_MODEL_CACHE_DIR"] = str(REPO_ROOT / "data" / "models")  # converted model, ONNX export: shared
     command = [

@@ -9,7 +9,6 @@ import json
 import os
 import random
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import INTERNAL_TOKEN, free_port
+from tests.conftest import free_port
 from tests.integration.adapter_archives import SMOLLM2_CONFIG, adapter_files, tar_gz
+from tests.integration.gateway_process import start_gateway
 from tests.unit.fakes import ADMIN
-from tutorbook_devstack.processes import ServiceProcess, start_service, wait_ready
 
 README = base64.b64encode(random.Random(1).randbytes(20_000_000))  # a large archive: a long write
 FILES = {**adapter_files(), "README.md": README}
@@ -36,24 +35,6 @@ def adapter_dir(tmp_path: Path) -> Path:
     (published / "config.json").write_text(json.dumps(SMOLLM2_CONFIG))
     (published / "name").write_text("/models/SmolLM2-135M-Instruct")
     return tmp_path / "adapters"
-
-
-def start_gateway(data_dir: Path, port: int, upstream: str = "") -> ServiceProcess:
-    env = dict(
-        os.environ,
-        TUTORBOOK_DATA_DIR=str(data_dir),
-        TUTORBOOK_GATEWAY_SERVER__PORT=str(port),
-        TUTORBOOK_GATEWAY_KEYS__API_KEYS="user-key-for-tests-0001",
-        TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS="admin-key-for-tests-0001",
-        TUTORBOOK_INTERNAL_TOKEN=INTERNAL_TOKEN,
-        TUTORBOOK_REDIS_URL="",
-        # Nothing there unless a stand-in is given: uploads are stored, then fail to load.
-        TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL=upstream or f"http://127.0.0.1:{free_port()}",
-        TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_URL=upstream or f"http://127.0.0.1:{free_port()}",
-    )
-    service = start_service("gateway", [sys.executable, "-m", "tutorbook_gateway"], env, data_dir / "logs", append=True)
-    wait_ready(service, f"http://127.0.0.1:{port}/healthz", timeout=60)
-    return service
 
 
 def complete_versions(adapter_dir: Path) -> Iterator[Path]:

@@ -25,6 +25,7 @@ OTHER_VARIABLES: dict[str, str] = {
     "tutorbook-compare, tutorbook-eval-answers); else the first of .env's admin keys",
     "TUTORBOOK_EVAL_DATA": "where the evaluations find the shared evaluation data (default: ../shared/eval-data)",
     "TUTORBOOK_REDIS_PORT": "the port `make run` starts its Redis on",
+    "TUTORBOOK_RECORDS_REDIS_PORT": "the port `make run` starts the access records' Redis on (6380)",
     "TUTORBOOK_SCREENSHOTS": "where the browser tests write the page's screenshots",
     "TUTORBOOK_GPU_BASE_MODEL": "Compose: the GPU profile's base model (substituted into the generator's setting)",
     "TUTORBOOK_GPU_SERVED_MODEL_NAME": "Compose: the GPU profile's served model name (for the gateway and the "

@@ -13,6 +13,7 @@ from tutorbook_gateway.auth import ApiKeyMiddleware
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.routes.adapters import adapters_router
+from tutorbook_gateway.routes.admin import admin_router
 from tutorbook_gateway.routes.advisor import advisor_router
 from tutorbook_gateway.routes.chat import chat_route
 from tutorbook_gateway.routes.documents import documents_router
@@ -65,6 +66,7 @@ def create_app(
             adapters_router(settings.adapters.max_upload_bytes),
             chat_route(settings.server.chat_max_request_bytes),
             advisor_router(settings.adapters.comparisons_dir or settings.shared.data_dir / "comparisons"),
+            admin_router,
             list_models,
             who_am_i,
             documents_router,

@@ -1,59 +1,27 @@
-"""API keys: bearer keys for chat, admin keys for admin endpoints. Constant-time comparison.
+"""API keys: every request names its caller with a bearer key (:mod:`tutorbook_gateway.access`); each
+endpoint needs a scope (chat, documents, adapters, admin).
 
 Every request needs a known key (:class:`ApiKeyMiddleware`), except the probes, metrics and the page's own
 files (``/`` and ``/ui/``; the page asks for a key and sends it with every API call): a route added
-later is protected without anyone remembering to. Admin endpoints add :func:`require_admin_key`.
+later is protected without anyone remembering to. Endpoints beyond chat add :func:`require_scope`.
 """
 
-import enum
-import hashlib
-import hmac
-from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import MiddlewareProtocol
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Guard, Receive, Send
+from litestar.types import Scope as AsgiScope
 
+from tutorbook_gateway.access.directory import Caller, KeyDirectory
+from tutorbook_gateway.access.model import Scope
 from tutorbook_service.errors import ForbiddenError, UnauthorizedError, send_service_error
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
 PUBLIC_PREFIX = "/ui/"  # the page's scripts and styles: the page asks for a key, then sends it to the API
 AUTHORIZATION = b"authorization"
-
-
-class Role(enum.Enum):
-    USER = "user"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class KeyRing:
-    api_keys: frozenset[str]
-    admin_keys: frozenset[str]
-
-    def role_of(self, key: str) -> Role | None:
-        """Compare against every key, so timing does not tell which keys exist."""
-        is_admin = any([hmac.compare_digest(key.encode(), known.encode()) for known in self.admin_keys])
-        is_user = any([hmac.compare_digest(key.encode(), known.encode()) for known in self.api_keys])
-        if is_admin:
-            return Role.ADMIN
-        return Role.USER if is_user else None
-
-
-@dataclass(frozen=True)
-class KeyHolder:
-    """Who is asking: the key's role, and its fingerprint (sessions, limits and logs name keys by it)."""
-
-    role: Role
-    fingerprint: str
-
-
-def key_fingerprint(api_key: str) -> str:
-    """How a key is named in state, logs and settings: never the key itself."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -65,17 +33,17 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(authorization: str | None, keys: KeyRing) -> KeyHolder:
+def authenticate(authorization: str | None, keys: KeyDirectory) -> Caller:
     token = bearer_token(authorization)
     if token is None:
         raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
-    role = keys.role_of(token)
-    if role is None:
-        raise UnauthorizedError("invalid API key")
-    return KeyHolder(role, key_fingerprint(token))
+    caller = keys.identify(token)
+    if caller is None:
+        raise UnauthorizedError("invalid API key (unknown, revoked, expired, or rotated out)")
+    return caller
 
 
-def authorization_header(scope: Scope) -> str | None:
+def authorization_header(scope: AsgiScope) -> str | None:
     for name, value in scope["headers"]:
         if name.lower() == AUTHORIZATION:
             return bytes(value).decode("latin-1")
@@ -88,16 +56,16 @@ class ApiKeyMiddleware(MiddlewareProtocol):
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and not is_public(scope["path"]):
             services = scope["litestar_app"].state.services
             try:
-                holder = authenticate(authorization_header(scope), services.keys)
+                caller = authenticate(authorization_header(scope), services.access.directory)
             except UnauthorizedError as exc:
                 services.metrics.auth_failures.labels(reason=exc.code or "invalid").inc()
                 await send_service_error(send, exc)
                 return
-            scope.setdefault("state", {})["key_holder"] = holder
+            scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
 
 
@@ -105,13 +73,21 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
 
 
-def key_holder_of(connection: ASGIConnection[Any, Any, Any, Any]) -> KeyHolder:
-    holder: KeyHolder = connection.scope["state"]["key_holder"]
-    return holder
+def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    caller: Caller = connection.scope["state"]["caller"]
+    return caller
 
 
-async def require_admin_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Async on purpose: Litestar runs a sync guard in a worker thread, a thread hop on every request."""
-    if key_holder_of(connection).role is not Role.ADMIN:
-        connection.app.state.services.metrics.auth_failures.labels(reason="not_admin").inc()
-        raise ForbiddenError("this endpoint needs an admin key")
+def require_scope(scope: Scope) -> Guard:
+    """A guard: the caller's key has ``scope`` (or ``admin``), else 403 naming it."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        # async on purpose: Litestar runs a sync guard in a worker thread, a thread hop on every request
+        if not caller_of(connection).may(scope):
+            connection.app.state.services.metrics.auth_failures.labels(reason=f"no_{scope.value}_scope").inc()
+            raise ForbiddenError(f"this endpoint needs a key with the {scope.value!r} scope")
+
+    return guard
+
+
+require_admin_key = require_scope(Scope.ADMIN)

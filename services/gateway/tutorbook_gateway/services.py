@@ -8,7 +8,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Dependency
 
-from tutorbook_gateway.auth import KeyRing
+from tutorbook_gateway.access.opening import Access
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat.answering import ChatSteps
 from tutorbook_gateway.chat.completions import ResponseIds
@@ -20,7 +20,7 @@ from tutorbook_gateway.state.store import GatewayState
 
 @dataclass(frozen=True)
 class GatewayServices:
-    keys: KeyRing
+    access: Access  # keys, teams and the audit log
     chat: ChatSteps
     retriever: RetrieverClient
     generator: GeneratorClient

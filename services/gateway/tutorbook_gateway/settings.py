@@ -47,6 +47,20 @@ class KeySettings(SettingsGroup):
     response_id_secret: str = ""
     """Signs response ids (they carry what feedback names: route, adapter, model, time). Every replica needs
     the same one; empty: derived from the admin keys (rotating them ends feedback on earlier answers)."""
+    records_redis_url: str = ""
+    """Where teams, keys and the audit log are kept (docs/security.md): empty, the shared Redis
+    (TUTORBOOK_REDIS_URL); without either, this process's memory (runtime keys end with it)."""
+    refresh_seconds: Annotated[float, Field(gt=0.0, le=10.0)] = 0.25
+    """How often each process asks whether teams or keys changed: a key made or revoked anywhere works, or
+    stops working, everywhere within this and one read."""
+    max_teams: Annotated[int, Field(ge=1)] = 1000
+    max_keys: Annotated[int, Field(ge=1)] = 10000
+    """Runtime keys, revoked ones included (they stay listed)."""
+    max_models_per_key: Annotated[int, Field(ge=1)] = 100
+    max_grace_seconds: Annotated[float, Field(ge=0.0)] = 604800.0
+    """The longest a rotated-out secret may keep working (a week)."""
+    audit_max_entries: Annotated[int, Field(ge=1)] = 10000
+    """The audit log keeps the newest this many admin actions."""
 
 
 class UpstreamSettings(SettingsGroup):

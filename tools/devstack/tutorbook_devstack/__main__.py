@@ -59,6 +59,7 @@ def config_from_environment(
         retriever_port=int(environ.get("TUTORBOOK_RETRIEVER_SERVER__PORT", "8001")),
         generator_port=int(environ.get("TUTORBOOK_GENERATOR_SERVER__PORT", "8002")),
         redis_port=int(environ.get("TUTORBOOK_REDIS_PORT", "6379")),
+        records_redis_port=int(environ.get("TUTORBOOK_RECORDS_REDIS_PORT", "6380")),
     )
 
 

@@ -1,8 +1,10 @@
 """Start Redis, the generator, the retriever and the gateway as local processes, wired together."""
 
+import dataclasses
 import os
 import secrets
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +34,9 @@ class StackConfig:
     generator_port: int = 8002
     redis_port: int = 6379
     redis_persistent: bool = True
+    # The access records' Redis (teams, keys, the audit log: every write on disk before it is answered);
+    # None: a free port, chosen when the stack starts.
+    records_redis_port: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     # Shared by the gateway, the retriever and vLLM; a fresh one per stack unless given.
     internal_token: str = field(default_factory=lambda: f"tb-internal-{secrets.token_urlsafe(24)}")
@@ -84,6 +89,7 @@ def service_env(config: StackConfig) -> dict[str, str]:
             "TUTORBOOK_GATEWAY_UPSTREAMS__RETRIEVER_URL": config.url(config.retriever_port),
             "TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_URL": config.url(config.generator_port),
             "TUTORBOOK_REDIS_URL": f"redis://{config.host}:{config.redis_port}/0",
+            "TUTORBOOK_GATEWAY_KEYS__RECORDS_REDIS_URL": f"redis://{config.host}:{config.records_redis_port}/0",
             "TUTORBOOK_GATEWAY_KEYS__API_KEYS": ",".join(config.api_keys),
             "TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS": ",".join(config.admin_keys),
             "TUTORBOOK_INTERNAL_TOKEN": config.internal_token,
@@ -99,46 +105,70 @@ def service_env(config: StackConfig) -> dict[str, str]:
 
 
 def redis_command(config: StackConfig) -> list[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        raise RuntimeError("redis-server is not installed: apt-get install redis-server (make run does it as root)")
-    command = [server, "--port", str(config.redis_port), "--bind", config.host, "--save", ""]
+    """The chat state's Redis: its append-only file synced every second (or no persistence, for tests)."""
+    command = redis_server(config.host, config.redis_port)
     if config.redis_persistent:
-        redis_dir = config.data_dir / "redis"
-        redis_dir.mkdir(parents=True, exist_ok=True)
-        return [*command, "--dir", str(redis_dir.resolve()), "--appendonly", "yes"]
+        return [*command, "--dir", str(redis_folder(config, "redis")), "--appendonly", "yes"]
     return [*command, "--appendonly", "no"]
 
 
-def wait_redis(service: ServiceProcess, config: StackConfig, timeout: float = 20.0) -> None:
-    import socket
+def records_redis_command(config: StackConfig) -> list[str]:
+    """The access records' Redis: each write synced to disk before it is answered (docs/security.md)."""
+    assert config.records_redis_port is not None
+    command = redis_server(config.host, config.records_redis_port)
+    return [*command, "--dir", str(redis_folder(config, "records")), "--appendonly", "yes", "--appendfsync", "always"]
 
+
+def redis_server(host: str, port: int) -> list[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("redis-server is not installed: apt-get install redis-server (make run does it as root)")
+    return [server, "--port", str(port), "--bind", host, "--save", ""]
+
+
+def redis_folder(config: StackConfig, name: str) -> Path:
+    folder = config.data_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.resolve()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_redis(service: ServiceProcess, config: StackConfig, port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((config.host, config.redis_port), timeout=1) as connection:
+            with socket.create_connection((config.host, port), timeout=1) as connection:
                 connection.sendall(b"PING\r\n")
                 if connection.recv(16).startswith(b"+PONG"):
                     service.ready_after = time.monotonic() - service.started_at
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"redis-server did not answer on port {config.redis_port}:\n{service.log_tail()}")
+    raise RuntimeError(f"redis-server did not answer on port {port}:\n{service.log_tail()}")
 
 
 @contextmanager
 def running_stack(config: StackConfig) -> Iterator[Stack]:
     """Start everything, wait until every service is ready, stop everything on exit."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    records_port = config.records_redis_port or free_port()
+    config = dataclasses.replace(config, records_redis_port=records_port)
     python = sys.executable
     stack = Stack(config, service_env(config), config.data_dir / "logs")
     with ExitStack() as cleanup:
         cleanup.callback(stack.stop)  # whichever processes are current, restarted ones included
         redis = stack.launch("redis", redis_command(config))
+        records = stack.launch("records-redis", records_redis_command(config))
         generator = stack.launch("generator", [python, "-m", "tutorbook_generator.launcher"])
         retriever = stack.launch("retriever", [python, "-m", "tutorbook_retriever"])
         gateway = stack.launch("gateway", [python, "-m", "tutorbook_gateway"])
-        wait_redis(redis, config)
+        wait_redis(redis, config, config.redis_port)
+        wait_redis(records, config, records_port)
         wait_ready(retriever, config.url(config.retriever_port) + "/readyz", SERVICE_READY_TIMEOUT)
         wait_ready(generator, config.url(config.generator_port) + "/readyz", GENERATOR_READY_TIMEOUT)
         wait_ready(gateway, config.gateway_url + "/readyz", SERVICE_READY_TIMEOUT)

@@ -12,7 +12,7 @@ aborts it in vLLM). A refused request never gets an answer.
 """
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from tutorbook_gateway.chat.generation import Generation
@@ -45,14 +45,16 @@ class Limiter(Protocol):
 class InFlight:
     """Requests of each key being answered by this process now."""
 
-    def __init__(self, max_per_key: int) -> None:
+    def __init__(self, max_per_key: int, own_limit: Callable[[str], int] = lambda owner: 0) -> None:
         self._max_per_key = max_per_key
+        self._own_limit = own_limit  # a runtime key's own (0: the default)
         self._counts: dict[str, int] = {}
 
     def enter(self, owner: str) -> None:
         count = self._counts.get(owner, 0)
-        if self._max_per_key and count >= self._max_per_key:
-            raise RateLimitedError("requests in flight", self._max_per_key, IN_FLIGHT_RETRY_SECONDS, per="at once")
+        limit = self._own_limit(owner) or self._max_per_key
+        if limit and count >= limit:
+            raise RateLimitedError("requests in flight", limit, IN_FLIGHT_RETRY_SECONDS, per="at once")
         self._counts[owner] = count + 1
 
     def leave(self, owner: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tutorbook_gateway.access.directory import Caller
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.config import ChatConfig, ChatLimits
 from tutorbook_gateway.routing import (
@@ -27,7 +28,7 @@ from tutorbook_gateway.routing import (
 from tutorbook_gateway.schemas import ChatCompletionRequest, ChatMessage
 from tutorbook_gateway.state.conversations import CHARS_PER_TOKEN, TURN_OVERHEAD_TOKENS, Turn
 from tutorbook_grounding.policy import ClaimsPolicy
-from tutorbook_service.errors import BadRequestError, NotFoundError, PayloadTooLargeError
+from tutorbook_service.errors import BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError
 
 ROLES = {"system", "user", "assistant", "developer", "tool"}
 SYSTEM_ROLES = ("system", "developer")
@@ -52,10 +53,10 @@ def adapter_snapshot(catalog: AdapterCatalog, health: AdapterHealth) -> AdapterS
 
 @dataclass(frozen=True)
 class ChatCall:
-    """A chat request as the route received it: the body, the key's fingerprint, the session header."""
+    """A chat request as the route received it: the body, who asks, the session header."""
 
     body: ChatCompletionRequest
-    owner: str  # the API key's fingerprint: sessions, limits and feedback are per key
+    caller: Caller  # sessions, limits and feedback are per key; documents and caches per team
     session_header: str | None = None
 
 
@@ -64,7 +65,7 @@ class ChatRequest:
     """A request parsed and checked; ``messages`` gain the session's earlier turns in step 3."""
 
     body: ChatCompletionRequest
-    owner: str
+    caller: Caller
     session_id: str | None
     messages: tuple[Turn, ...]  # every message as text, in order
     own_turns: tuple[Turn, ...]  # the request's user and assistant turns: what a session keeps of it
@@ -76,6 +77,10 @@ class ChatRequest:
     deterministic: bool  # temperature 0 or a seed: the answer may be cached
     prompt_tokens: int  # estimated, without a tokenizer, before the session's turns are added
     max_tokens: int
+
+    @property
+    def owner(self) -> str:
+        return self.caller.owner
 
 
 def message_text(message: ChatMessage) -> str:
@@ -95,9 +100,10 @@ def parse_chat(call: ChatCall, config: ChatConfig, adapters: AdapterSnapshot) ->
     validate_parameters(body, config.limits)
     sampling = sampling_parameters(body, config)
     chosen = body.tutorbook.claims_policy if body.tutorbook else None
+    adapters = permitted(call.caller, body.model, adapters)
     return ChatRequest(
         body=body,
-        owner=call.owner,
+        caller=call.caller,
         session_id=chosen_session_id(call.session_header, body),
         messages=messages,
         own_turns=tuple(turn for turn in messages if turn.role in ("user", "assistant")),
@@ -111,6 +117,17 @@ def parse_chat(call: ChatCall, config: ChatConfig, adapters: AdapterSnapshot) ->
         + TURN_OVERHEAD_TOKENS * len(messages),
         max_tokens=sampling["max_tokens"],
     )
+
+
+def permitted(caller: Caller, model: str, adapters: AdapterSnapshot) -> AdapterSnapshot:
+    """The adapters this caller may be answered by (403 for a model its key may not name): those its key
+    lists, when it lists any."""
+    if not caller.may_use(model):
+        raise ForbiddenError(f"this key may not use the model {model!r}", param="model", code="model_not_allowed")
+    if not caller.models:
+        return adapters
+    states = {name: state for name, state in adapters.states.items() if caller.may_use(name)}
+    return dataclasses.replace(adapters, states=states)
 
 
 def validate_messages(body: ChatCompletionRequest) -> None:

@@ -7,8 +7,9 @@ from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
+from tutorbook_gateway.access.model import Scope
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
-from tutorbook_gateway.auth import require_admin_key
+from tutorbook_gateway.auth import require_scope
 from tutorbook_service.errors import BODY_TOO_LARGE
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # the form's boundaries and headers around the archive
@@ -78,6 +79,6 @@ def adapters_router(max_archive_bytes: int) -> Router:
     )
     return Router(
         path="/v1/adapters",
-        guards=[require_admin_key],
+        guards=[require_scope(Scope.ADAPTERS)],
         route_handlers=[upload(upload_adapter), list_adapters, show_adapter, activate_adapter, delete_adapter],
     )

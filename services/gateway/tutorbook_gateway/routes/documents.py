@@ -3,7 +3,8 @@ from urllib.parse import quote
 
 from litestar import Request, Response, Router, delete, get, post
 
-from tutorbook_gateway.auth import require_admin_key
+from tutorbook_gateway.access.model import Scope
+from tutorbook_gateway.auth import require_scope
 from tutorbook_gateway.services import Retriever
 from tutorbook_service.errors import BadRequestError
 
@@ -50,6 +51,6 @@ async def delete_document(request: Request[Any, Any, Any], retriever: Retriever,
 
 documents_router = Router(
     path=DOCUMENTS_PATH,
-    guards=[require_admin_key],
+    guards=[require_scope(Scope.DOCUMENTS)],
     route_handlers=[ingest_documents, list_documents, get_document, delete_document],
 )

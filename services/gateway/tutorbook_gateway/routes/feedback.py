@@ -4,7 +4,8 @@ from typing import Any
 import msgspec
 from litestar import get, post
 
-from tutorbook_gateway.auth import require_admin_key
+from tutorbook_gateway.access.model import Scope
+from tutorbook_gateway.auth import require_admin_key, require_scope
 from tutorbook_gateway.services import Services
 from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, FeedbackStore, Rating
 from tutorbook_service.errors import BadRequestError, NotFoundError
@@ -25,7 +26,7 @@ class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
     comment: str | None = None
 
 
-@post("/v1/feedback", status_code=201)
+@post("/v1/feedback", status_code=201, guards=[require_scope(Scope.CHAT)])
 async def post_feedback(data: FeedbackRequest, services: Services) -> dict[str, Any]:
     """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it."""
     store = feedback_store(services)

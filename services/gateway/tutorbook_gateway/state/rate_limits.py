@@ -63,10 +63,12 @@ class RateLimiter:
         fail_open: bool,
         lease_seconds: float = 1.0,
         on_store_error: Callable[[], None] = lambda: None,
+        own_limits: Callable[[str], Limits | None] = lambda owner: None,
     ) -> None:
         self._backend = backend
         self._default = default
         self._overrides = overrides
+        self._own_limits = own_limits  # a runtime key's, set when it was made (0: the default)
         self.fail_open = fail_open
         self._lease_seconds = lease_seconds
         self._on_store_error = on_store_error  # counts each admission the store could not check
@@ -74,7 +76,7 @@ class RateLimiter:
         self._pending: dict[str, int] = {}  # tokens used per key, not yet charged
 
     def limits_for(self, owner: str) -> Limits:
-        return self._overrides.get(owner, self._default)
+        return self._own_limits(owner) or self._overrides.get(owner, self._default)
 
     def reservation(self, owner: str, tokens: int) -> int:
         """What a request that may cost ``tokens`` reserves: none without a token limit; never more than

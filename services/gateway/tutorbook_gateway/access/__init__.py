@@ -1,0 +1,1 @@
+"""Teams, keys and the audit log: who may call the gateway, and what they did."""

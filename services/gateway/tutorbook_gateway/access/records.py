@@ -1,0 +1,131 @@
+"""Where teams, keys and the audit log are kept: authoritative records, never evicted, never expiring.
+
+In Redis (every gateway replica reads the same ones): a hash of keys and one of teams, a version number
+raised with every change in the same transaction (replicas poll it to know when to reload), and the audit
+log as a capped list. None of them has a TTL, so ``volatile-lru`` never evicts them. Without Redis, one
+process keeps them in memory (they end with it: docs/security.md).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from tutorbook_gateway.state.backend import StateUnavailableError
+
+KEYS, TEAMS, VERSION, AUDIT = "tb:access:keys", "tb:access:teams", "tb:access:version", "tb:access:audit"
+
+
+@dataclass(frozen=True)
+class Records:
+    version: int
+    keys: dict[str, bytes]  # key id -> KeyRecord (JSON)
+    teams: dict[str, bytes]  # team name -> Team (JSON)
+
+
+class RecordStore(Protocol):
+    async def version(self) -> int: ...
+
+    async def load(self) -> Records: ...
+
+    async def put(self, kind: str, name: str, value: bytes) -> None:
+        """Write a key (``kind`` "keys") or team ("teams") record and raise the version, atomically."""
+        ...
+
+    async def remove(self, kind: str, name: str) -> None: ...
+
+    async def append_audit(self, entry: bytes, keep: int) -> None:
+        """Add an entry to the audit log, keeping the newest ``keep``."""
+        ...
+
+    async def audit(self, newest: int) -> list[bytes]:
+        """The newest ``newest`` entries, newest first."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class MemoryRecords:
+    """One process's records (the embedded default, and tests)."""
+
+    _version: int = 0
+    _kinds: dict[str, dict[str, bytes]] = field(default_factory=lambda: {"keys": {}, "teams": {}})
+    _audit: list[bytes] = field(default_factory=list)
+
+    async def version(self) -> int:
+        return self._version
+
+    async def load(self) -> Records:
+        return Records(self._version, dict(self._kinds["keys"]), dict(self._kinds["teams"]))
+
+    async def put(self, kind: str, name: str, value: bytes) -> None:
+        self._kinds[kind][name] = value
+        self._version += 1
+
+    async def remove(self, kind: str, name: str) -> None:
+        self._kinds[kind].pop(name, None)
+        self._version += 1
+
+    async def append_audit(self, entry: bytes, keep: int) -> None:
+        self._audit = [entry, *self._audit][:keep]
+
+    async def audit(self, newest: int) -> list[bytes]:
+        return self._audit[:newest]
+
+    async def close(self) -> None:
+        return None
+
+
+def by_name(found: dict[bytes, bytes]) -> dict[str, bytes]:
+    return {name.decode(): value for name, value in found.items()}
+
+
+class RedisRecords:
+    """The records in Redis (``url``: the shared state's Redis unless the deployment names another)."""
+
+    def __init__(self, url: str, timeout_seconds: float) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
+        self._hashes = {"keys": KEYS, "teams": TEAMS}
+
+    async def _call(self, operation: Any) -> Any:
+        try:
+            return await operation
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise StateUnavailableError(f"redis (access records): {type(exc).__name__}: {exc}") from exc
+
+    async def version(self) -> int:
+        return int(await self._call(self._client.get(VERSION)) or 0)
+
+    async def load(self) -> Records:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.get(VERSION)
+            pipe.hgetall(KEYS)
+            pipe.hgetall(TEAMS)
+            version, keys, teams = await self._call(pipe.execute())
+        return Records(int(version or 0), by_name(keys), by_name(teams))
+
+    async def put(self, kind: str, name: str, value: bytes) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(self._hashes[kind], name, value)
+            pipe.incr(VERSION)
+            await self._call(pipe.execute())
+
+    async def remove(self, kind: str, name: str) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._hashes[kind], name)
+            pipe.incr(VERSION)
+            await self._call(pipe.execute())
+
+    async def append_audit(self, entry: bytes, keep: int) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.lpush(AUDIT, entry)
+            pipe.ltrim(AUDIT, 0, keep - 1)
+            await self._call(pipe.execute())
+
+    async def audit(self, newest: int) -> list[bytes]:
+        return list(await self._call(self._client.lrange(AUDIT, 0, newest - 1))) if newest > 0 else []
+
+    async def close(self) -> None:
+        await self._client.aclose()
