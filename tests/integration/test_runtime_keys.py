@@ -4,11 +4,15 @@ write is answered). A key made through one gateway works on the other within a s
 through one is refused by both within a second; a key made right before the records' Redis and every
 gateway are killed with SIGKILL works again once they are restarted, and its audit entry is there."""
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +22,7 @@ from tests.integration.gateway_process import start_gateway
 from tests.unit.fakes import ADMIN
 from tutorbook_devstack.processes import ServiceProcess
 
+ADMIN_KEY = ADMIN["Authorization"].removeprefix("Bearer ")
 SECOND = 1.0
 
 
@@ -95,5 +100,33 @@ def test_a_key_survives_sigkill_of_redis_and_of_every_gateway(
         assert me(url, key) == 200
         audit = httpx.get(f"{url}/v1/admin/audit", headers=ADMIN, timeout=10).json()["data"]
         assert audit[0]["action"] == "key.create" and audit[0]["outcome"] == "ok"
+    finally:
+        kill(gateway)
+
+
+def keys_cli(url: str, *arguments: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "tutorbook_gateway.keys_cli", "--url", url, "--key", ADMIN_KEY, *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_the_keys_command_makes_a_team_and_a_key_lists_and_revokes_it(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    gateway = start_gateway(tmp_path / "g", port)
+    try:
+        assert keys_cli(url, "team", "support")["name"] == "support"
+        created = keys_cli(url, "create", "helpdesk", "--team", "support", "--rpm", "60", "--expires-in", "90d")
+        assert me(url, created["key"]) == 200 and created["limits"]["requests_per_minute"] == 60
+        listed = keys_cli(url, "list", "--team", "support")["data"]
+        assert [key["name"] for key in listed] == ["helpdesk"] and created["key"] not in json.dumps(listed)
+        keys_cli(url, "revoke", created["prefix"])
+        assert me(url, created["key"]) == 401
+        refused = subprocess.run(
+            [sys.executable, "-m", "tutorbook_gateway.keys_cli", "--url", url, "--key", ADMIN_KEY, "revoke", "tbk_0"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "refused (404)" in refused.stderr
     finally:
         kill(gateway)

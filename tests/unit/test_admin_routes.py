@@ -69,3 +69,14 @@ def test_a_key_s_own_rate_limit_applies_to_it_alone(client: TestClient[Litestar]
     second = client.post("/v1/chat/completions", json=chat("And returns?"), headers=limited)
     assert first.status_code == 200 and second.status_code == 429 and "retry-after" in second.headers
     assert client.post("/v1/chat/completions", json=chat("And returns?"), headers=USER).status_code == 200
+
+
+def test_document_and_adapter_changes_are_audited_with_their_outcome(client: TestClient[Litestar]) -> None:
+    documents = {"documents": [{"id": "warranty", "text": "Two years."}]}
+    client.post("/v1/documents", json=documents, headers=ADMIN)
+    refused = client.post("/v1/adapters", files={"file": ("a.tar.gz", b"not an archive")}, headers=ADMIN)
+    assert 400 <= refused.status_code < 500
+    entries = client.get("/v1/admin/audit", headers=ADMIN).json()["data"]
+    upload, ingest = entries[0], entries[1]
+    assert upload["action"] == "adapter.upload" and upload["outcome"].startswith(f"refused: {refused.status_code}")
+    assert ingest["action"] == "documents.ingest" and ingest["details"]["ids"] == ["warranty"]

@@ -2,16 +2,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Router, delete, get, post
+from litestar import Request, Router, delete, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
+from tutorbook_gateway.access.audit import AuditLog
 from tutorbook_gateway.access.model import Scope
 from tutorbook_gateway.adapters.lifecycle import AdapterAdmin
-from tutorbook_gateway.auth import require_scope
+from tutorbook_gateway.auth import caller_of, require_scope
 from tutorbook_service.errors import BODY_TOO_LARGE
 
+AnyRequest = Request[Any, Any, Any]
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # the form's boundaries and headers around the archive
 
 
@@ -29,14 +31,22 @@ def admin_of(state: State) -> AdapterAdmin:
     return admin
 
 
+def audit_of(state: State) -> AuditLog:
+    audit: AuditLog = state.services.access.audit
+    return audit
+
+
 async def upload_adapter(
-    data: Annotated[AdapterUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State
+    data: Annotated[AdapterUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State, request: AnyRequest
 ) -> dict[str, Any]:
     """Multipart upload (field ``file``) of a .tar.gz or .zip of a PEFT adapter folder with its card. The
     archive is never held whole in memory: the form parser streams it to a temporary file (in memory up
     to 1 MiB, then in /tmp), which is read from there and deleted after the request."""
     try:
-        return await admin_of(state).upload(data.file.file)
+        async with audit_of(state).action(caller_of(request), "adapter.upload", data.file.filename) as details:
+            uploaded = await admin_of(state).upload(data.file.file)
+            details.update(name=uploaded.get("name"), version=uploaded.get("version"))
+        return uploaded
     finally:
         await data.file.close()
 
@@ -54,17 +64,20 @@ def show_adapter(name: str, state: State) -> dict[str, Any]:
 
 
 @post("/{name:str}/activate", status_code=200)
-async def activate_adapter(name: str, data: Activation, state: State) -> dict[str, Any]:
+async def activate_adapter(name: str, data: Activation, state: State, request: AnyRequest) -> dict[str, Any]:
     """Make ``version`` the active one (a rollback is activating an earlier version)."""
     admin = admin_of(state)
-    loads = await admin.activate(name, data.version)
+    async with audit_of(state).action(caller_of(request), "adapter.activate", f"{name}@{data.version}"):
+        loads = await admin.activate(name, data.version)
     return {**admin.describe(name), "loads": loads}
 
 
 @delete("/{name:str}", status_code=200)
-async def delete_adapter(name: str, state: State, version: int | None = None) -> dict[str, Any]:
+async def delete_adapter(name: str, state: State, request: AnyRequest, version: int | None = None) -> dict[str, Any]:
     """Delete one version (``?version=N``, not the active one) or the whole adapter."""
-    return await admin_of(state).delete(name, version)
+    target = name if version is None else f"{name}@{version}"
+    async with audit_of(state).action(caller_of(request), "adapter.delete", target):
+        return await admin_of(state).delete(name, version)
 
 
 def adapters_router(max_archive_bytes: int) -> Router:

@@ -1,14 +1,16 @@
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, Router, delete, get, post
 
 from tutorbook_gateway.access.model import Scope
-from tutorbook_gateway.auth import require_scope
-from tutorbook_gateway.services import Retriever
+from tutorbook_gateway.auth import caller_of, require_scope
+from tutorbook_gateway.services import GatewayServices, Retriever
 from tutorbook_service.errors import BadRequestError
 
 DOCUMENTS_PATH = "/v1/documents"
+AUDITED_IDS = 20  # an audit entry names at most this many of a batch's documents
 
 
 def document_path(doc_id: str | None) -> str:
@@ -22,11 +24,31 @@ def document_path(doc_id: str | None) -> str:
 
 
 async def forward(request: Request[Any, Any, Any], retriever: Retriever, doc_id: str | None = None) -> Response[bytes]:
-    """Admins manage documents through the gateway; the retriever validates and answers."""
+    """Keys with the documents scope manage documents through the gateway; the retriever validates and
+    answers. Every change is audited with its outcome."""
     body = await request.body() if request.method in {"POST", "PUT"} else b""
     path = document_path(doc_id)
     forwarded = await retriever.forward(request.method, path, body, request.url.query or "")
+    if request.method != "GET":
+        await audit_change(request, doc_id, forwarded.status_code, ingested_ids(body))
     return Response(forwarded.body, status_code=forwarded.status_code, media_type="application/json")
+
+
+def ingested_ids(body: bytes) -> list[str]:
+    """The ids of the documents a batch names (for the audit log; the retriever validates the batch)."""
+    try:
+        documents = msgspec.json.decode(body).get("documents") if body else None
+    except (msgspec.DecodeError, AttributeError):
+        return []
+    return [str(d.get("id")) for d in documents if isinstance(d, dict)] if isinstance(documents, list) else []
+
+
+async def audit_change(request: Request[Any, Any, Any], doc_id: str | None, status: int, ids: list[str]) -> None:
+    action = "documents.ingest" if request.method == "POST" else "documents.delete"
+    outcome = "ok" if status < 400 else f"refused: {status}"
+    details = {"documents": len(ids), "ids": ids[:AUDITED_IDS]} if ids else {}
+    services: GatewayServices = request.app.state.services
+    await services.access.audit.record(caller_of(request), action, doc_id or "*", outcome, details)
 
 
 @post("/", status_code=200)
