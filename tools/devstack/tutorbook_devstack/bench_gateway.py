@@ -15,7 +15,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path as FilePath
@@ -41,6 +41,7 @@ from tutorbook_gateway.wiring import route_policy
 from tutorbook_service.internal_auth import bearer_header
 
 BENCH_KEY = "bench-key-0123456789"
+ADMIN_KEY = "bench-admin-0123456789"
 BASE_MODEL = "smollm2-135m-instruct"
 BARE_PROXY_PORT = 18003
 WARM_UP = 30
@@ -62,6 +63,48 @@ def router_decision_ms(repeats: int) -> tuple[float, float]:
         decide(request, signals, policy)
         timings.append((time.perf_counter_ns() - started) / 1e6)
     return summary(timings)["p50"], percentile(timings, 0.95)
+
+
+def key_check_us(repeats: int, runtime_keys: int = 1000) -> dict[str, dict[str, float]]:
+    """A request's key check in the gateway process, microseconds: the check before runtime keys (every
+    configured key compared in constant time, its code kept here as the reference), the same check of a
+    configured (bootstrap) key now, and a runtime key among ``runtime_keys`` others. Interleaved."""
+    import asyncio
+    import hmac
+
+    import msgspec
+
+    from tutorbook_gateway.access.directory import KeyDirectory, bootstrap_callers
+    from tutorbook_gateway.access.model import KeyRecord, Scope, SecretHash, new_key_id, new_secret, secret_hash
+    from tutorbook_gateway.access.records import MemoryRecords
+
+    def before(key: str) -> bool:  # the KeyRing of commit 87b58bf^, as it checked a key
+        admins = any([hmac.compare_digest(key.encode(), known.encode()) for known in (ADMIN_KEY,)])
+        users = any([hmac.compare_digest(key.encode(), known.encode()) for known in (BENCH_KEY,)])
+        return admins or users
+
+    records, secret = MemoryRecords(), ""
+    for _ in range(runtime_keys):
+        key_id = new_key_id()
+        secret = new_secret(key_id)
+        record = KeyRecord(key_id, "bench", "default", [Scope.CHAT], 0.0, [SecretHash(secret_hash(secret))])
+        asyncio.run(records.put("keys", key_id, msgspec.json.encode(record)))
+    directory = KeyDirectory(records, bootstrap_callers([BENCH_KEY], [ADMIN_KEY]))
+    asyncio.run(directory.refresh())
+    checks: dict[str, Callable[[], object]] = {
+        "before": lambda: before(BENCH_KEY),
+        "bootstrap_key": lambda: directory.identify(BENCH_KEY),
+        "runtime_key": lambda: directory.identify(secret),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in checks}
+    for _ in range(repeats):
+        for name, check in checks.items():
+            started = time.perf_counter_ns()
+            check()
+            timings[name].append((time.perf_counter_ns() - started) / 1000)
+    figures = {name: summary(values) for name, values in timings.items()}
+    print("key check (us, p50):", ", ".join(f"{name} {row['p50']:.2f}" for name, row in figures.items()))
+    return figures
 
 
 def time_post(client: httpx.Client, url: str, body: dict[str, object], headers: dict[str, str]) -> float:
@@ -122,14 +165,27 @@ class Target:
     internal_token: str
 
 
-def measure_paths(target: Target, requests: int, warm_up: int, log_dir: FilePath) -> dict[str, Any]:
+def measure_paths(
+    target: Target, requests: int, warm_up: int, log_dir: FilePath, runtime_key: str | None = None
+) -> dict[str, Any]:
+    """``runtime_key``: a key made through the admin API, measured beside the configured one."""
     with bare_proxy(target.generator_url, log_dir) as proxy_url:
         paths = [
             Path("direct", target.generator_url, bearer_header(target.internal_token)),
             Path("bare_proxy", proxy_url, bearer_header(target.internal_token)),
             Path("gateway", target.gateway_url, bearer_header(target.key)),
         ]
+        if runtime_key:
+            paths.append(Path("gateway_runtime_key", target.gateway_url, bearer_header(runtime_key)))
         return report(measure(paths, requests, warm_up))
+
+
+def made_key(gateway_url: str) -> str:
+    """A runtime key, made through the admin API as an application's would be."""
+    body = {"name": "bench", "scopes": ["chat"]}
+    response = httpx.post(f"{gateway_url}/v1/admin/keys", json=body, headers=bearer_header(ADMIN_KEY), timeout=30)
+    response.raise_for_status()
+    return str(response.json()["key"])
 
 
 def main() -> None:
@@ -150,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     p50, p95 = router_decision_ms(10_000)
     print(f"router decision (no embedding): p50 {p50 * 1000:.1f} us, p95 {p95 * 1000:.1f} us")
-    router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}}
+    router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}, "key_check_us": key_check_us(100_000)}
     if args.gateway_url and args.generator_url:
         target = Target(args.gateway_url, args.generator_url, args.key, args.internal_token)
         with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as logs:
@@ -167,7 +223,7 @@ def measure_own_stack(args: argparse.Namespace) -> dict[str, Any]:
         extra["TUTORBOOK_REDIS_URL"] = ""
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         config = StackConfig(
-            data_dir=FilePath(tmp), api_keys=(BENCH_KEY,), admin_keys=("bench-admin-0123456789",),
+            data_dir=FilePath(tmp), api_keys=(BENCH_KEY,), admin_keys=(ADMIN_KEY,),
             model_cache_dir=FilePath("data/models").resolve(), gateway_port=18000, retriever_port=18001,
             generator_port=18002, redis_port=18379, redis_persistent=False,
             extra_env={"TUTORBOOK_GATEWAY_CACHE__ENABLED": "false", **extra},
@@ -177,7 +233,9 @@ def measure_own_stack(args: argparse.Namespace) -> dict[str, Any]:
         with running_stack(config) as stack:
             target = Target(config.gateway_url, stack.config.url(config.generator_port), BENCH_KEY,
                             config.internal_token)  # fmt: skip
-            figures = measure_paths(target, args.requests, args.warm_up, FilePath(tmp) / "logs")
+            figures = measure_paths(
+                target, args.requests, args.warm_up, FilePath(tmp) / "logs", made_key(config.gateway_url)
+            )
     return {"state": "memory" if args.memory_state else "redis", **figures}
 
 
@@ -199,7 +257,9 @@ def report(timings: dict[str, list[float]]) -> dict[str, Any]:
         print(f"{label:<34}{row['p50']:>9.2f}{row['p95']:>9.2f}{row['p99']:>9.2f}")
     ratio = gateway["p50"] / direct["p50"]
     print(f"ratio gateway / direct at p50: {ratio:.3f}")
+    runtime = runtime_key_figures(timings, gateway)
     return {
+        **runtime,
         "direct_ms": direct,
         "bare_proxy_ms": bare,
         "gateway_ms": gateway,
@@ -208,6 +268,16 @@ def report(timings: dict[str, list[float]]) -> dict[str, Any]:
         "gateway_beyond_bare_hop_ms": own,
         "ratio_p50": ratio,
     }
+
+
+def runtime_key_figures(timings: dict[str, list[float]], gateway: dict[str, float]) -> dict[str, Any]:
+    """The same request with a runtime key: what it adds over the configured key, in microseconds."""
+    if "gateway_runtime_key" not in timings:
+        return {}
+    runtime = summary(timings["gateway_runtime_key"])
+    added = {name: (runtime[name] - gateway[name]) * 1000 for name in ("p50", "p95", "p99")}
+    print(f"a runtime key instead of a configured one: {added['p50']:+.0f} us at p50")
+    return {"gateway_runtime_key_ms": runtime, "runtime_key_added_us": added}
 
 
 if __name__ == "__main__":

@@ -90,6 +90,27 @@ def gateway_section(figures: Figures, images: Images) -> list[str]:
         f"directly at p50 (**{signed(added)} ms**; a bare hop: {signed(hop)} ms).",
         "",
     ]
+    return lines + key_check_lines(figures)
+
+
+def key_check_lines(figures: Figures) -> list[str]:
+    """Runtime keys beside configured ones: in the process (the check alone) and through the gateway."""
+    checks = figures.get("key_check_us")
+    if not checks:
+        return []
+    rows = [
+        [name.replace("_", " "), str(int(row["n"])), *(number(row[p]) for p in PERCENTILES)]
+        for name, row in checks.items()
+    ]
+    lines = ["A request's key check alone, in the gateway process (microseconds; `before`: the check before runtime "
+             "keys, kept in the benchmark as the reference; a runtime key among 1,000):", ""]  # fmt: skip
+    lines += table(["microseconds", "n", "p50", "p95", "p99"], rows)
+    added = figures.get("runtime_key_added_us")
+    if added:
+        lines += [
+            f"Through the gateway, a runtime key instead of a configured one: **{signed(added['p50'])} us** at p50.",
+            "",
+        ]
     return lines
 
 
