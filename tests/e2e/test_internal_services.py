@@ -19,9 +19,13 @@ def test_only_the_internal_token_opens_the_retriever_and_vllm(stack: Stack) -> N
         assert httpx.get(f"{retriever}/v1/documents", headers=headers).status_code == 401
         assert httpx.post(f"{generator}/v1/chat/completions", json=body, headers=headers).status_code == 401
         assert httpx.post(f"{generator}/v1/load_lora_adapter", json=load, headers=headers).status_code == 401
+        # paths vLLM itself leaves open: a whole chat completion, and the tokenizer
+        assert httpx.post(f"{generator}/invocations", json=body, headers=headers).status_code == 401
+        assert httpx.post(f"{generator}/tokenize", json={"prompt": "hi"}, headers=headers).status_code == 401
     for url in (retriever, generator):
         assert httpx.get(f"{url}/metrics").status_code == 200 and httpx.get(f"{url}/readyz").status_code == 200
     token = bearer_header(stack.config.internal_token)
     assert httpx.get(f"{retriever}/v1/documents", headers=token).status_code == 200
     answered = httpx.post(f"{generator}/v1/chat/completions", json=body, headers=token, timeout=60)
     assert answered.status_code == 200
+    assert httpx.post(f"{generator}/tokenize", json={"prompt": "hi"}, headers=token).status_code == 200

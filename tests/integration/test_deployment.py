@@ -247,6 +247,29 @@ def test_the_retriever_may_reach_redis(rendered: dict[str, list[dict[str, Any]]]
     assert sorted(allowed) == ["gateway", "retriever"]
 
 
+def test_monitoring_reaches_the_internal_services_only_from_prometheus(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Not every pod of the monitoring namespace: its Prometheus (the services open only /metrics and the
+    probes without the internal token)."""
+    for name in ("retriever-from-gateway", "generator-from-gateway"):
+        [policy] = [d for d in rendered["cpu"] if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == name]
+        monitoring = [peer for peer in policy["spec"]["ingress"][0]["from"] if "namespaceSelector" in peer]
+        assert [peer["podSelector"]["matchLabels"] for peer in monitoring] == [{"app.kubernetes.io/name": "prometheus"}]
+
+
+def test_access_records_are_synced_before_each_write_is_answered(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Teams and keys survive a crash of their Redis (docs/security.md); nothing there is ever evicted."""
+    compose = load_compose()["services"]["redis-records"]["command"]
+    [statefulset] = [
+        d for d in rendered["cpu"] if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "redis-records"
+    ]
+    for args in (compose, statefulset["spec"]["template"]["spec"]["containers"][0]["args"]):
+        options = dict(itertools.pairwise(args))
+        assert options["--appendonly"] == "yes" and options["--appendfsync"] == "always"
+        assert "--maxmemory" not in options
+
+
 def test_every_service_gets_the_internal_token_from_the_secret(containers: list[Container]) -> None:
     """The gateway sends it; the retriever and vLLM answer nobody without it. Never a value in a file."""
     for container in containers:

@@ -1,3 +1,4 @@
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -7,6 +8,7 @@ import pytest
 from tutorbook_config.service_settings import configured
 from tutorbook_generator import model_prep
 from tutorbook_generator.launcher import allocator_library, build_vllm_command, build_vllm_env, resolve_model
+from tutorbook_generator.probes import ProbeMiddleware, send_json
 from tutorbook_generator.settings import GeneratorSettings
 
 
@@ -165,3 +167,36 @@ def test_the_vllm_plugin_skips_the_lm_head_delta_for_prompt_token_rows() -> None
     patched(Wrapper(), torch.zeros(69, 10), torch.zeros(69, 8), None, None, 1.0)  # a request's prompt tokens
     patched(Wrapper(), torch.zeros(4, 10), torch.zeros(4, 8), None, None, 1.0)  # one row per request
     assert calls == [4] and patched.tutorbook_patched
+
+
+TOKEN = "internal-token-for-tests"
+
+
+def call(path: str, presented: str | None = None) -> tuple[int, list[str]]:
+    """What the middleware in front of vLLM answers (its status), and the paths vLLM itself was asked for."""
+    reached: list[str] = []
+    statuses: list[int] = []
+
+    async def vllm(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+        await send_json(send, 200, b"{}")
+
+    async def collect(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    headers = [(b"authorization", f"Bearer {presented}".encode())] if presented else []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(ProbeMiddleware(vllm, TOKEN)({"type": "http", "path": path, "headers": headers}, receive, collect))
+    return statuses[0], reached
+
+
+@pytest.mark.parametrize("path", ["/invocations", "/tokenize", "/detokenize", "/pooling", "/v1/chat/completions"])
+def test_every_vllm_path_but_the_probes_and_metrics_needs_the_internal_token(path: str) -> None:
+    assert call(path) == (401, []) and call(path, "wrong") == (401, [])
+    assert call(path, TOKEN) == (200, [path])
+    assert call("/metrics") == (200, ["/metrics"]) and call("/readyz") == (200, ["/health"])
+    assert call("/healthz") == (200, [])
