@@ -230,3 +230,23 @@ def test_identifiers_must_match_whole(
     response = client.post("/v1/chat/completions", json={**chat("hello"), **body}, headers=USER)
     assert response.status_code == status and response.json()["error"]["param"] == param
     assert generator.payloads == []
+
+
+def test_a_pinned_version_that_fails_never_takes_the_active_one_out_of_service(
+    client: TestClient[Litestar], generator: FakeGenerator
+) -> None:
+    """Errors count per served version: one key pinning an old version vLLM cannot serve (however often)
+    does not switch the adapter off for everyone."""
+    served = generator.completion
+
+    async def old_version_gone(payload: dict[str, Any]) -> dict[str, Any]:
+        if payload["model"] == "triage@1":
+            raise ModelNotServedError("triage@1", "The model `triage@1` does not exist.")
+        return await served(payload)
+
+    generator.completion = old_version_gone  # type: ignore[method-assign]
+    for _ in range(5):
+        pinned = client.post("/v1/chat/completions", json=chat("I was charged twice", "triage@1"), headers=USER)
+        assert pinned.status_code == 503
+    routed = client.post("/v1/chat/completions", json=chat("I was charged twice again"), headers=USER)
+    assert routed.headers["x-tutorbook-route"] == "adapter", routed.json()["tutorbook"]["reason"]

@@ -34,18 +34,19 @@ class AdapterCatalog(Protocol):
 
 
 class AdapterHealth:
-    """Which adapter versions failed to load, and each adapter's generation errors in the last minute."""
+    """Which adapter versions failed to load, and each version's generation errors in the last minute (by
+    served name, ``name@version``: a pinned version vLLM cannot serve never counts against the active one)."""
 
     def __init__(self, window_seconds: float = ERROR_WINDOW_SECONDS) -> None:
         self._window = window_seconds
         self._errors: dict[str, deque[float]] = {}
         self._unloaded: set[str] = set()
 
-    def record_error(self, name: str, now: float | None = None) -> None:
-        self._errors.setdefault(name, deque(maxlen=100)).append(time.monotonic() if now is None else now)
+    def record_error(self, served_name: str, now: float | None = None) -> None:
+        self._errors.setdefault(served_name, deque(maxlen=100)).append(time.monotonic() if now is None else now)
 
-    def recent_errors(self, name: str, now: float | None = None) -> int:
-        errors = self._errors.get(name)
+    def recent_errors(self, served_name: str, now: float | None = None) -> int:
+        errors = self._errors.get(served_name)
         if not errors:
             return 0
         cutoff = (time.monotonic() if now is None else now) - self._window
@@ -73,6 +74,6 @@ def adapter_states(active: Mapping[str, ActiveAdapter], health: AdapterHealth) -
             adapter.card.task_type,
             adapter.card.wants_context,
             loaded=health.loaded(state.served_name),
-            recent_errors=health.recent_errors(name),
+            recent_errors=health.recent_errors(state.served_name),
         )
     return states

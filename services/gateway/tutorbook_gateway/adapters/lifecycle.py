@@ -190,6 +190,9 @@ class AdapterAdmin:
             "served_name": served_name(name, version),
             "active": self.store.active_version(name) == version,
             "loaded": self.health.loaded(served_name(name, version)),
+            # Generations through this version that failed in this gateway process (5xx, timeouts, not
+            # served by the replica that took them): the router stops choosing an active one with too many.
+            "generation_errors_last_minute": self.health.recent_errors(served_name(name, version)),
             "card": msgspec.to_builtins(card),
         }
 
@@ -197,12 +200,14 @@ class AdapterAdmin:
         versions = self.store.versions(name)
         if not versions:
             raise NotFoundError(f"adapter {name!r} does not exist", param="name")
+        active = self.store.active_version(name)
         return {
             "name": name,
-            "active_version": self.store.active_version(name),
-            # Generations that failed in this gateway process (5xx, timeouts, not served by the replica that
-            # took them): the router stops choosing an adapter with too many.
-            "generation_errors_last_minute": self.health.recent_errors(name),
+            "active_version": active,
+            # the active version's (each version has its own, below): what the router reads
+            "generation_errors_last_minute": 0
+            if active is None
+            else self.health.recent_errors(served_name(name, active)),
             "versions": [self.describe_version(name, version) for version in versions],
         }
 

@@ -232,7 +232,7 @@ async def generate(
         )
     except (UpstreamError, UpstreamTimeoutError, ModelNotServedError):
         if adapter is not None:
-            parts.health.record_error(adapter.name)
+            parts.health.record_error(adapter.served_name)
         raise
     plan.phase_seconds["generate"] = time.perf_counter() - started
     plan.tutorbook["classification"] = details
