@@ -80,3 +80,12 @@ def test_document_and_adapter_changes_are_audited_with_their_outcome(client: Tes
     upload, ingest = entries[0], entries[1]
     assert upload["action"] == "adapter.upload" and upload["outcome"].startswith(f"refused: {refused.status_code}")
     assert ingest["action"] == "documents.ingest" and ingest["details"]["ids"] == ["warranty"]
+
+
+def test_ratings_take_from_the_key_s_requests_per_minute(client: TestClient[Litestar]) -> None:
+    """A rating is stored for 30 days: a key may not send them faster than its requests."""
+    limited = bearer(str(new_key(client, limits={"requests_per_minute": 2})["key"]))
+    answer = client.post("/v1/chat/completions", json=chat("How long is the warranty?"), headers=limited).json()
+    first = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "up"}, headers=limited)
+    second = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "down"}, headers=limited)
+    assert first.status_code == 201 and second.status_code == 429

@@ -2,10 +2,10 @@ import time
 from typing import Any
 
 import msgspec
-from litestar import get, post
+from litestar import Request, get, post
 
 from tutorbook_gateway.access.model import Scope
-from tutorbook_gateway.auth import require_admin_key, require_scope
+from tutorbook_gateway.auth import caller_of, require_admin_key, require_scope
 from tutorbook_gateway.services import Services
 from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, FeedbackStore, Rating
 from tutorbook_service.errors import BadRequestError, NotFoundError
@@ -27,9 +27,11 @@ class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/v1/feedback", status_code=201, guards=[require_scope(Scope.CHAT)])
-async def post_feedback(data: FeedbackRequest, services: Services) -> dict[str, Any]:
-    """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it."""
+async def post_feedback(data: FeedbackRequest, services: Services, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it.
+    A rating is a request like any other: it takes from the key's requests per minute (429 past them)."""
     store = feedback_store(services)
+    await services.chat.limiter.admit(caller_of(request).owner)
     if data.comment is not None and len(data.comment) > MAX_COMMENT_CHARS:
         raise BadRequestError(f"comment must be at most {MAX_COMMENT_CHARS} characters", param="comment")
     if not data.response_id.strip() or len(data.response_id) > MAX_RESPONSE_ID_CHARS:
