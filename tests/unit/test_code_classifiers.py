@@ -110,3 +110,10 @@ def test_more_labels_than_one_step_scores_cannot_answer_by_code() -> None:
     with pytest.raises(CardError, match="at most 128 labels answer by code"):
         parse_card(encode_card(card))
     parse_card(encode_card(AdapterCard(name="wide", base_model="base", task_type="classifier", labels=labels)))
+
+
+def test_a_message_too_long_to_classify_is_refused_before_the_generator_is_asked(generator: FakeGenerator) -> None:
+    for client in gateway(generator, ["A", "B", "C"]):
+        long = client.post("/v1/chat/completions", json=chat("x " * 2001, model="triage"), headers=USER)
+        assert long.status_code == 413 and "MAX_CLASSIFIED_CHARS" in long.json()["error"]["message"]
+        assert generator.payloads == []

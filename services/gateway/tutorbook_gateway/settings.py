@@ -160,6 +160,8 @@ class LimitSettings(SettingsGroup):
     """Characters in one message (above: 413)."""
     max_request_chars: int = 100_000
     """Characters in all of a request's messages (above: 413)."""
+    max_classified_chars: int = 4_000
+    """Characters of a message a classifier scores (above: 413): by label, every label's prompt carries it."""
 
 
 class RouterSettings(SettingsGroup):

@@ -206,7 +206,9 @@ def chat_config(settings: GatewaySettings) -> ChatConfig:
     limits, answers = settings.limits, settings.answers
     return ChatConfig(
         policy=route_policy(settings),
-        limits=ChatLimits(limits.max_tokens, limits.max_message_chars, limits.max_request_chars),
+        limits=ChatLimits(
+            limits.max_tokens, limits.max_message_chars, limits.max_request_chars, limits.max_classified_chars
+        ),
         answers=AnswerConfig(
             top_k=answers.top_k,
             context_max_chars=answers.context_max_chars,

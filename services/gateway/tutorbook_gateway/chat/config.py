@@ -16,6 +16,7 @@ class ChatLimits:
     max_tokens: int = 1024
     max_message_chars: int = 32_000
     max_request_chars: int = 100_000
+    max_classified_chars: int = 4_000
 
 
 @dataclass(frozen=True)

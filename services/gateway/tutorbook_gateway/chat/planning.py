@@ -41,7 +41,7 @@ from tutorbook_gateway.routing import (
 from tutorbook_gateway.state.conversations import Turn
 from tutorbook_grounding.policy import ClaimsPolicy
 from tutorbook_grounding.prompt import Source, build_rag_messages
-from tutorbook_service.errors import ServiceError
+from tutorbook_service.errors import PayloadTooLargeError, ServiceError
 
 SNIPPET_CHARS = 240
 REMEMBERED_RULE = "small_talk_remembered"
@@ -184,6 +184,12 @@ def prompt_payload(request: ChatRequest, decision: RouteDecision, config: ChatCo
     return {"model": model, "messages": openai_messages(request.messages), **request.sampling}
 
 
+def check_classified_length(question: str, limit: int) -> None:
+    if len(question) > limit:
+        setting = "TUTORBOOK_GATEWAY_LIMITS__MAX_CLASSIFIED_CHARS"
+        raise PayloadTooLargeError(f"a classifier scores at most {limit} characters of a message ({setting})")
+
+
 def generator_payload(
     request: ChatRequest,
     decision: RouteDecision,
@@ -197,6 +203,7 @@ def generator_payload(
     card = active[decision.adapter.name].card if decision.adapter is not None else None
     if card is not None and card.task_type == "classifier":
         # scored, not sampled (chat/classifying.py): sampling parameters do not apply
+        check_classified_length(request.question, config.limits.max_classified_chars)
         messages = classifier_messages(card.labels, request.question, card.label_codes or None)
         return {"model": payload["model"], "messages": messages}, [], card.labels
     if decision.route not in (Route.RAG, Route.ADAPTER_RAG) or not sources:
