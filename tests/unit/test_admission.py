@@ -1,11 +1,14 @@
 """Step 2 of answering: requests in flight per key, and token reservations settled however a request ends."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from tutorbook_gateway.chat.admission import AdmissionCheck, InFlight
-from tutorbook_gateway.chat.generation import WholeAnswer
+from tutorbook_gateway.chat.config import ClaimCheckConfig
+from tutorbook_gateway.chat.generation import CheckedGeneration, RelayedStream, WholeAnswer
 from tutorbook_gateway.state.memory import MemoryBackend
 from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
 from tutorbook_service.errors import RateLimitedError
@@ -104,3 +107,42 @@ async def test_a_429_closes_a_generation_that_finished_first() -> None:
         await asyncio.sleep(0)
     assert answer.closed  # its slot and its vLLM request are given back, never read
     check.release(used_tokens=0)
+
+
+class StillGenerating:
+    """vLLM's stream of an answer: ``pieces`` tokens so far, no usage yet, more to come."""
+
+    def __init__(self, pieces: int) -> None:
+        self.count = pieces
+        self.sent = 0
+        self.all_sent = asyncio.Event()
+        self.closed = False
+
+    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        for _ in range(self.count):
+            self.sent += 1
+            yield {"choices": [{"delta": {"content": " word"}}]}
+        self.all_sent.set()
+        await asyncio.Event().wait()  # the rest is still being generated
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_withheld_answer_dropped_before_its_claim_check_is_charged_what_vllm_generated() -> None:
+    """Under ``withhold`` nothing leaves before the check: a client gone by then received nothing, but vLLM
+    generated for it, and the key pays for that."""
+    limiter = RateLimiter(MemoryBackend(), Limits(tokens_per_minute=1000), {}, True, lease_seconds=0)
+    check = AdmissionCheck(limiter, InFlight(max_per_key=1), "k", prompt_tokens=100, max_tokens=500)
+    upstream = StillGenerating(40)
+    generation = CheckedGeneration(RelayedStream(upstream, 0.0), [], [], None, ClaimCheckConfig(), stream=True)  # type: ignore[arg-type]
+    await check.gate(done())
+    reading = asyncio.ensure_future(anext(aiter(generation.pieces())))
+    await upstream.all_sent.wait()
+    reading.cancel()  # the client leaves
+    await generation.aclose()
+    check.release_answer(generation.usage, [], generation.generated_pieces, cached=False)
+    assert upstream.closed and generation.generated_pieces == 40
+    assert await limiter.admit("k", 860) == 860  # 1000 - (100 prompt + 40 generated) left, no more
+    with pytest.raises(RateLimitedError, match="tokens"):
+        await limiter.admit("k", 1)

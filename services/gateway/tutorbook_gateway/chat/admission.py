@@ -89,9 +89,10 @@ class AdmissionCheck:
         reserved = self._reserved if self._check is None else self._check.result()
         self._limiter.settle(self._owner, reserved, used_tokens)
 
-    def release_answer(self, usage: dict[str, Any], pieces: list[str], cached: bool) -> None:
-        """The answer has ended: it is charged what it used (a cached answer costs nothing)."""
-        self.release(0 if cached else used_tokens(int(usage.get("total_tokens") or 0), pieces, self.prompt_tokens))
+    def release_answer(self, usage: dict[str, Any], pieces: list[str], generated: int, cached: bool) -> None:
+        """The answer has ended: it is charged what it used, delivered or not (a cached answer costs nothing)."""
+        total = int(usage.get("total_tokens") or 0)
+        self.release(0 if cached else used_tokens(total, pieces, generated, self.prompt_tokens))
 
     async def gate(self, generating: Coroutine[Any, Any, Generation]) -> Generation:
         """Start ``generating`` now; hand it over only once the key is admitted (429, or 503 when the
@@ -108,13 +109,14 @@ class AdmissionCheck:
         return await task
 
 
-def used_tokens(reported_total: int, pieces: list[str], prompt_tokens: int) -> int:
-    """What an answer cost: vLLM's count; for a stream that ended early (no usage came), its prompt and what
-    was sent (a piece is a token or, through the runaway guard, a sentence)."""
-    if reported_total or not pieces:
+def used_tokens(reported_total: int, pieces: list[str], generated: int, prompt_tokens: int) -> int:
+    """What an answer cost: vLLM's count; for a stream that ended early (no usage came), its prompt and
+    what vLLM generated, sent or not: the pieces it streamed (a token each), or what was sent when more
+    (a piece through the runaway guard is a sentence)."""
+    if reported_total or not (pieces or generated):
         return reported_total
     sent = max(len(pieces), sum(len(piece) for piece in pieces) // CHARS_PER_TOKEN)
-    return prompt_tokens + sent
+    return prompt_tokens + max(sent, generated)
 
 
 def close_unwanted(task: "asyncio.Future[Generation]") -> None:

@@ -147,7 +147,8 @@ async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEve
         raise
     finally:
         await generation.aclose()
-        opened.admission.release_answer(generation.usage, pieces, cached=opened.lookup.found is not None)
+        cached = opened.lookup.found is not None
+        opened.admission.release_answer(generation.usage, pieces, generation.generated_pieces, cached)
         if status == "200":
             text = generation.checked_text or "".join(pieces)  # a live flagged stream: as marked, not as sent
             answered = Answered(

@@ -67,6 +67,12 @@ class Generation(Protocol):
         ...
 
     @property
+    def generated_pieces(self) -> int:
+        """Pieces vLLM generated so far, delivered or not (held for the claim check, or never read by a
+        client that left): what the key is charged when no usage came."""
+        ...
+
+    @property
     def tutorbook(self) -> dict[str, Any]:
         """What the answer adds to its ``tutorbook`` block once every piece has been read (the claims)."""
         ...
@@ -92,6 +98,7 @@ class WholeAnswer:
     first_piece_seconds: float | None = None
     tutorbook: dict[str, Any] = field(default_factory=dict)
     checked_text: str | None = None
+    generated_pieces: int = 0  # its usage says what it cost
 
     async def pieces(self) -> AsyncIterator[str]:
         if self.text:
@@ -110,6 +117,7 @@ class RelayedStream:
         self.first_piece_seconds: float | None = None
         self.tutorbook: dict[str, Any] = {}
         self.checked_text: str | None = None
+        self.generated_pieces = 0
 
     async def pieces(self) -> AsyncIterator[str]:
         try:
@@ -119,6 +127,7 @@ class RelayedStream:
                     self.finish_reason = choice.get("finish_reason") or self.finish_reason
                     content = (choice.get("delta") or {}).get("content")
                     if content:
+                        self.generated_pieces += 1
                         if self.first_piece_seconds is None:
                             self.first_piece_seconds = time.perf_counter() - self._started
                         yield content
@@ -165,6 +174,10 @@ class CheckedGeneration:
     @property
     def first_piece_seconds(self) -> float | None:
         return self._inner.first_piece_seconds
+
+    @property
+    def generated_pieces(self) -> int:
+        return self._inner.generated_pieces
 
     async def pieces(self) -> AsyncIterator[str]:
         live = self._live
