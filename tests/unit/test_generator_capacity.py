@@ -15,7 +15,13 @@ from tests.conftest import INTERNAL_TOKEN, eventually
 from tests.unit.fakes import USER, WARRANTY, FakeGenerator, FakeRetriever, chat
 from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
-from tutorbook_gateway.clients.capacity import Capacity, GenerationSlots, GeneratorBusyError, SlotBoundGenerator
+from tutorbook_gateway.clients.capacity import (
+    GENERATION_OWNER,
+    Capacity,
+    GenerationSlots,
+    GeneratorBusyError,
+    SlotBoundGenerator,
+)
 from tutorbook_gateway.settings import GatewaySettings
 
 
@@ -100,7 +106,7 @@ async def test_a_stream_holds_its_slot_until_it_ends_or_is_closed() -> None:
     await abandoned.aclose()
     await abandoned.aclose()  # given back once, however often it is closed
     await bound.chat_completion({"model": "base"})
-    assert not slots._free.locked()
+    assert slots.in_use == 0
 
 
 async def test_no_limit_when_in_flight_is_zero() -> None:
@@ -129,4 +135,53 @@ async def test_a_request_cancelled_while_waiting_leaves_no_slot_behind() -> None
     assert isinstance(results[0], asyncio.CancelledError) and slots.waiting == 0
     for _ in range(3):  # the one slot is free again each time
         await asyncio.wait_for(bound.chat_completion({"model": "base"}), 5)
-    assert not slots._free.locked()
+    assert slots.in_use == 0
+
+
+class Order:
+    """The order in which generations got their slot."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.finish = asyncio.Event()
+
+    async def generate(self, slots: GenerationSlots, owner: str, name: str) -> None:
+        GENERATION_OWNER.set(owner)  # as the chat path does for each request
+        held = await slots.acquire()
+        self.started.append(name)
+        try:
+            await self.finish.wait()
+        finally:
+            slots.release(held)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_freed_slot_goes_to_the_waiting_key_that_holds_the_fewest() -> None:
+    """One key with many requests at once holds every slot only while nobody else waits: another key's
+    request gets the next slot, ahead of the first key's earlier waiters."""
+    slots, order = GenerationSlots(Capacity(in_flight=2, waiting=8, wait_seconds=10)), Order()
+    tasks = [asyncio.create_task(order.generate(slots, "a", f"a{n}")) for n in range(5)]
+    await settle()
+    tasks.append(asyncio.create_task(order.generate(slots, "b", "b0")))
+    await settle()
+    assert order.started == ["a0", "a1"] and slots.waiting == 4
+    order.finish.set()  # everything runs to the end, one slot at a time
+    await asyncio.gather(*tasks)
+    assert order.started.index("b0") == 2 and slots.in_use == 0 and slots.waiting == 0
+
+
+async def test_a_full_waiting_room_makes_place_for_another_key() -> None:
+    slots, order = GenerationSlots(Capacity(in_flight=1, waiting=3, wait_seconds=10)), Order()
+    tasks = [asyncio.create_task(order.generate(slots, "a", f"a{n}")) for n in range(4)]
+    await settle()
+    newcomer = asyncio.create_task(order.generate(slots, "b", "b0"))
+    await settle()
+    results = await asyncio.wait_for(asyncio.gather(tasks[3], return_exceptions=True), 5)
+    assert isinstance(results[0], GeneratorBusyError)  # a's newest waiter gave its place up
+    order.finish.set()
+    await asyncio.gather(newcomer, *tasks[:3])
+    assert order.started[:2] == ["a0", "b0"]

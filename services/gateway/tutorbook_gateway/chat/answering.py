@@ -29,6 +29,7 @@ from tutorbook_gateway.chat.measuring import observe_answer, observe_refusal
 from tutorbook_gateway.chat.planning import ChatPlan, Planner, can_plan_again, plan_again, plan_chat, plan_from_cache
 from tutorbook_gateway.chat.recording import Answered, Keeping, record_answer
 from tutorbook_gateway.chat.request import ChatCall, ChatRequest, adapter_snapshot, continued, parse_chat
+from tutorbook_gateway.clients.capacity import GENERATION_OWNER
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_service.errors import ServiceError
@@ -127,6 +128,7 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
 async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEvent]:
     """Steps 1 to 6, then the answer as it leaves, then step 7 (however the delivery ends)."""
     started = time.perf_counter()
+    GENERATION_OWNER.set(call.caller.owner)  # generation slots are shared fairly between keys
     try:
         opened = await open_answer(call, steps)
     except ServiceError as exc:

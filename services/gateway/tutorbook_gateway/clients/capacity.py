@@ -5,8 +5,11 @@ anything beyond gets a 503 at once with ``Retry-After``, which the OpenAI SDKs h
 need no generation (cache hits, abstentions) never wait here."""
 
 import asyncio
+import itertools
 import math
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,46 +35,137 @@ class Capacity:
     wait_seconds: float
 
 
+# Whose generation asks for a slot: the chat path sets it once per request (the key's owner name), and the
+# tasks it starts inherit it; nothing else needs to hand it down.
+GENERATION_OWNER: ContextVar[str] = ContextVar("generation_owner", default="")
+
+
+@dataclass
+class Waiter:
+    order: int  # when it started waiting
+    granted: asyncio.Future[None]
+
+
 class GenerationSlots:
+    """``in_flight`` slots shared fairly between keys: a freed slot goes to the waiting key that holds the
+    fewest, then to the one given the fewest since keys started waiting (turn by turn), then to the longest
+    waiting; so one key sending many requests at once takes every slot only while nobody else waits. The
+    ``waiting`` places are shared the same way: when they are full, a newcomer takes the place of the newest
+    waiter of the key that has the most."""
+
     def __init__(self, capacity: Capacity) -> None:
         self.capacity = capacity
-        self._free = asyncio.Semaphore(max(capacity.in_flight, 1))
-        self.waiting = 0
+        self.in_use = 0
+        self._held: Counter[str] = Counter()
+        self._served: Counter[str] = Counter()  # slots given since the waiting room was last empty
+        self._queues: dict[str, deque[Waiter]] = {}
+        self._order = itertools.count()
 
-    async def acquire(self) -> None:
+    @property
+    def waiting(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    async def acquire(self) -> str:
+        """Wait for a slot for the current owner (:data:`GENERATION_OWNER`); returns whose slot it is, for
+        :meth:`release`."""
+        owner = GENERATION_OWNER.get()
         if self.capacity.in_flight <= 0:
-            return
-        if self._free.locked() and self.waiting >= self.capacity.waiting:
-            raise GeneratorBusyError(
-                f"{self.capacity.in_flight} generating and {self.waiting} waiting", self.capacity.wait_seconds
-            )
-        self.waiting += 1
+            return owner
+        if self.in_use < self.capacity.in_flight and not self._queues:
+            self._served.clear()  # nobody waits: turns start again
+            self._take(owner)
+            return owner
+        if self.waiting >= self.capacity.waiting and not self._make_room_for(owner):
+            detail = f"{self.capacity.in_flight} generating and {self.waiting} waiting"
+            raise GeneratorBusyError(detail, self.capacity.wait_seconds)
+        waiter = Waiter(next(self._order), asyncio.get_running_loop().create_future())
+        self._queues.setdefault(owner, deque()).append(waiter)
         try:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives as
             # the slot is granted, and the slot would never come back.
             async with asyncio.timeout(self.capacity.wait_seconds):
-                await self._free.acquire()
+                await waiter.granted
+            return owner
         except TimeoutError:
+            self._give_up(owner, waiter)
             detail = f"no generation slot within {self.capacity.wait_seconds:g} s"
             raise GeneratorBusyError(detail, self.capacity.wait_seconds) from None
-        finally:
-            self.waiting -= 1
+        except BaseException:
+            self._give_up(owner, waiter)
+            raise
 
-    def release(self) -> None:
+    def release(self, owner: str) -> None:
         if self.capacity.in_flight > 0:
-            self._free.release()
+            self._release(owner)
+
+    def _take(self, owner: str) -> None:
+        self.in_use += 1
+        self._held[owner] += 1
+        self._served[owner] += 1
+
+    def _release(self, owner: str) -> None:
+        self.in_use -= 1
+        self._held[owner] -= 1
+        if self._held[owner] <= 0:
+            del self._held[owner]
+        self._grant()
+
+    def _grant(self) -> None:
+        while self.in_use < self.capacity.in_flight and self._queues:
+            owner = min(self._queues, key=self._turn)
+            waiter = self._pop(owner)
+            if not waiter.granted.done():
+                self._take(owner)
+                waiter.granted.set_result(None)
+
+    def _turn(self, owner: str) -> tuple[int, int, int]:
+        return self._held[owner], self._served[owner], self._queues[owner][0].order
+
+    def _pop(self, owner: str, newest: bool = False) -> Waiter:
+        queue = self._queues[owner]
+        waiter = queue.pop() if newest else queue.popleft()
+        if not queue:
+            del self._queues[owner]
+        return waiter
+
+    def _give_up(self, owner: str, waiter: Waiter) -> None:
+        """A waiter that stops waiting: out of the queue, or, granted as it gave up, its slot given back."""
+        if waiter.granted.done() and not waiter.granted.cancelled() and waiter.granted.exception() is None:
+            self._release(owner)
+            return
+        queue = self._queues.get(owner)
+        if queue is not None and waiter in queue:
+            queue.remove(waiter)
+            if not queue:
+                del self._queues[owner]
+
+    def _make_room_for(self, owner: str) -> bool:
+        """Full: the key with the most waiting (and more than the newcomer's key would have) gives up its
+        newest place (503), or nobody does."""
+
+        def share(name: str) -> int:
+            return len(self._queues.get(name, ())) + self._held[name]
+
+        greediest = max(self._queues, key=share, default=None)
+        if greediest is None or greediest == owner or share(greediest) <= share(owner) + 1:
+            return False
+        evicted = self._pop(greediest, newest=True)
+        detail = f"a waiting place was given to another key; {self.capacity.in_flight} generating"
+        evicted.granted.set_exception(GeneratorBusyError(detail, self.capacity.wait_seconds))
+        return True
 
 
 class SlotStream:
     """The inner stream; its slot is given back once, when it ends or is closed."""
 
-    def __init__(self, inner: ChunkStream, slots: GenerationSlots) -> None:
+    def __init__(self, inner: ChunkStream, slots: GenerationSlots, owner: str) -> None:
         self._inner = inner
         self._slots: GenerationSlots | None = slots
+        self._owner = owner
 
     def _give_back(self) -> None:
         if self._slots is not None:
-            self._slots.release()
+            self._slots.release(self._owner)
             self._slots = None
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
@@ -102,23 +196,23 @@ class SlotBoundGenerator:
         return await self._in_a_slot(lambda: self._inner.completion(payload))
 
     async def _in_a_slot(self, call: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        await self.slots.acquire()
+        owner = await self.slots.acquire()
         try:
             return await call()
         finally:
-            self.slots.release()
+            self.slots.release(owner)
 
     async def tokenize(self, payload: dict[str, Any]) -> list[int]:
         return await self._inner.tokenize(payload)
 
     async def open_chat_stream(self, payload: dict[str, Any]) -> ChunkStream:
-        await self.slots.acquire()
+        owner = await self.slots.acquire()
         try:
             stream = await self._inner.open_chat_stream(payload)
         except BaseException:
-            self.slots.release()
+            self.slots.release(owner)
             raise
-        return SlotStream(stream, self.slots)
+        return SlotStream(stream, self.slots, owner)
 
     async def list_models(self) -> list[dict[str, Any]]:
         return await self._inner.list_models()
