@@ -89,3 +89,19 @@ def test_ratings_take_from_the_key_s_requests_per_minute(client: TestClient[Lite
     first = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "up"}, headers=limited)
     second = client.post("/v1/feedback", json={"response_id": answer["id"], "rating": "down"}, headers=limited)
     assert first.status_code == 201 and second.status_code == 429
+
+
+def test_no_key_can_fill_the_shared_state_with_conversations(client: TestClient[Litestar]) -> None:
+    """As a new user would try it: a new session for every request, long turns. The key's byte budget
+    ends it with a 429 naming the budget; another key's conversations go on."""
+    greedy = bearer(str(new_key(client, limits={"state_bytes": 50_000})["key"]))
+    statuses = []
+    for number in range(30):
+        body = chat("x" * 3990, tutorbook={"session_id": f"s{number}"})
+        statuses.append(client.post("/v1/chat/completions", json=body, headers=greedy).status_code)
+    assert statuses[:3] == [200] * 3 and statuses[-1] == 429, statuses
+    refused = client.post("/v1/chat/completions", json=chat("hi", tutorbook={"session_id": "new"}), headers=greedy)
+    assert "bytes of kept state" in refused.json()["error"]["message"] and refused.headers["retry-after"]
+    assert client.post("/v1/chat/completions", json=chat("hi"), headers=greedy).status_code == 200  # keeps nothing
+    other = client.post("/v1/chat/completions", json=chat("hi", tutorbook={"session_id": "mine"}), headers=USER)
+    assert other.status_code == 200

@@ -85,9 +85,11 @@ class RateLimitedError(ServiceError):
     status_code = 429
     code = "rate_limit_exceeded"
 
-    def __init__(self, limit: str, allowed: int, retry_after_seconds: float, per: str = "per minute") -> None:
+    def __init__(
+        self, limit: str, allowed: int, retry_after_seconds: float, per: str = "per minute", whom: str = "this key"
+    ) -> None:
         wait = max(1, math.ceil(retry_after_seconds))
-        super().__init__(f"rate limit reached: {allowed} {limit} {per} for this key; retry in {wait} s")
+        super().__init__(f"rate limit reached: {allowed} {limit} {per} for {whom}; retry in {wait} s")
         self.headers = {"Retry-After": str(wait)}
         self.limit = limit
 

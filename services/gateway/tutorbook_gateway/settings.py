@@ -101,9 +101,9 @@ class StateSettings(SettingsGroup):
     feedback. The cache and the rate limits have groups of their own."""
 
     redis_timeout_seconds: float = 0.5
-    memory_max_keys: int = 100_000
-    """Without Redis: how many entries of each kind (values, lists, rate-limit buckets) the in-memory store
-    holds; beyond that the least recently written goes."""
+    memory_max_bytes: Annotated[int, Field(ge=1_000_000)] = 256_000_000
+    """Without Redis: the bytes the in-memory store may hold (keys, contents and an overhead per entry, as
+    counted by the gateway); past them the least recently written entries go, whatever their kind."""
     session_ttl_seconds: float = 86400.0
     """Conversations (session_id) are kept this long after the last turn, at most session_max_turns turns
     of at most session_max_turn_chars characters each (a longer message or answer is stored cut, marked
@@ -115,6 +115,13 @@ class StateSettings(SettingsGroup):
     """Whether POST /v1/feedback records feedback on answers at all (false: 404)."""
     feedback_ttl_seconds: float = 30 * 86400.0
     """How long answers can be rated, and ratings kept."""
+    key_state_bytes: int = 64_000_000
+    """Bytes of conversations, ratings and claim records one key may make the gateway keep per
+    state_budget_window_seconds (0: no budget; a key's own limit or its team's may say otherwise): past it,
+    429 naming the budget for whatever would keep more. What a key keeps at once stays under twice this."""
+    state_budget_window_seconds: Annotated[float, Field(gt=0.0)] = 86400.0
+    """The budgets refill over this time; records kept longer (ratings and claim records, 30 days) are
+    charged in proportion, so that the bound holds for them too."""
 
 
 class CacheSettings(SettingsGroup):

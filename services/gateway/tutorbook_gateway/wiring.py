@@ -43,6 +43,7 @@ from tutorbook_gateway.routing import SMALL_TALK, RoutePolicy
 from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import CacheSettings, ClaimSettings, GatewaySettings, KeySettings, UpstreamSettings
 from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_gateway.state.budget import StateBudget
 from tutorbook_gateway.state.cache import ResponseCache
 from tutorbook_gateway.state.conversations import Conversations
 from tutorbook_gateway.state.degrading import DegradingCache, DegradingClaimsOutcomes, DegradingConversations
@@ -161,6 +162,7 @@ def gateway_state(
         ),
         feedback=FeedbackStore(backend, state.feedback_ttl_seconds) if state.feedback_enabled else None,
         feedback_ttl_seconds=state.feedback_ttl_seconds,
+        budget=state_budget(settings, backend, keys),
     )
 
 
@@ -226,6 +228,20 @@ def cache_options(cache: CacheSettings) -> CacheOptions:
     return CacheOptions(semantic, cache.ttl_seconds, cache.local_entries, cache.scope == "key")
 
 
+def state_budget(settings: GatewaySettings, backend: StateBackend, keys: KeyDirectory) -> StateBudget:
+    """The bytes budgets: the default per key, a runtime key's own, its team's."""
+    state = settings.state
+
+    def team_bytes(team: str) -> int:
+        record = keys.teams.get(team)
+        return 0 if record is None else record.state_bytes
+
+    def own_bytes(owner: str) -> int:
+        return (keys.limits_of(owner) or NO_LIMITS).state_bytes
+
+    return StateBudget(backend, state.key_state_bytes, state.state_budget_window_seconds, own_bytes, team_bytes)
+
+
 def own_rate_limits(keys: KeyDirectory, default: Limits, owner: str) -> Limits | None:
     """A runtime key's own rates, each falling back to the default where its record says 0."""
     own = keys.limits_of(owner)
@@ -258,6 +274,8 @@ def chat_steps(
             DegradingConversations(state.conversations, metrics),
             answers,
             DegradingClaimsOutcomes(state.feedback, metrics) if state.feedback else None,
+            state.budget,
+            state.feedback_ttl_seconds,
         ),
         response_ids=ResponseIds(response_id_key(settings.keys)),
         metrics=metrics,
@@ -272,7 +290,7 @@ async def open_services(
     retriever, generator = await open_upstreams(settings, given, stack, metrics)
     state_settings = settings.state
     backend = open_backend(
-        settings.shared.redis_url, state_settings.redis_timeout_seconds, state_settings.memory_max_keys
+        settings.shared.redis_url, state_settings.redis_timeout_seconds, state_settings.memory_max_bytes
     )
     stack.push_async_callback(backend.close)
     background = BackgroundTasks()

@@ -27,7 +27,7 @@ from tutorbook_gateway.chat.config import ChatConfig
 from tutorbook_gateway.chat.generation import Generation, GenerationParts, generate
 from tutorbook_gateway.chat.measuring import observe_answer, observe_refusal
 from tutorbook_gateway.chat.planning import ChatPlan, Planner, can_plan_again, plan_again, plan_chat, plan_from_cache
-from tutorbook_gateway.chat.recording import Answered, Keeping, record_answer
+from tutorbook_gateway.chat.recording import Answered, Keeping, budget_owner, record_answer
 from tutorbook_gateway.chat.request import ChatCall, ChatRequest, adapter_snapshot, continued, parse_chat
 from tutorbook_gateway.clients.capacity import GENERATION_OWNER
 from tutorbook_gateway.clients.upstream import ModelNotServedError
@@ -91,6 +91,8 @@ class OpenedAnswer:
 
 async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
     request = parse_chat(call, steps.config, adapter_snapshot(steps.adapters, steps.health))  # 1
+    if request.session_id is not None:  # 2: a conversation keeps its turns, within the key's byte budget
+        await steps.keeping.budget.check(budget_owner(request))
     admission = AdmissionCheck(  # 2
         steps.limiter, steps.in_flight, request.owner, request.prompt_tokens, request.max_tokens
     )

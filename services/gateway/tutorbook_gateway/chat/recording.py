@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheLookup
 from tutorbook_gateway.chat.completions import completion
 from tutorbook_gateway.chat.request import ChatRequest, ConversationStore
+from tutorbook_gateway.state.budget import BudgetOwner, StateBudget, kept_size
 from tutorbook_gateway.state.conversations import Turn
 from tutorbook_gateway.state.feedback import ClaimsOutcome
 
@@ -23,11 +24,17 @@ class ClaimsOutcomes(Protocol):
 
 @dataclass(frozen=True)
 class Keeping:
-    """Where step 7 keeps an answer."""
+    """Where step 7 keeps an answer, and what it may keep (a key's and its team's byte budgets)."""
 
     conversations: ConversationStore
     answers: AnswerCache
     claims: ClaimsOutcomes | None  # None: feedback is switched off
+    budget: StateBudget
+    claims_seconds: float = 0.0  # how long a claim record is kept
+
+
+def budget_owner(request: ChatRequest) -> BudgetOwner:
+    return BudgetOwner(request.caller.owner, request.caller.team)
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,11 @@ class Answered:
 
 
 async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheLookup, keeping: Keeping) -> None:
+    who = budget_owner(request)
     if request.session_id is not None:  # awaited: the next turn must see this one
         turns = [*request.own_turns, Turn("assistant", answered.text)]
         await keeping.conversations.record(request.owner, request.session_id, turns)
+        await keeping.budget.charge(who, kept_size(request.session_id, *(turn.content for turn in turns)))
     whole = completion(
         answered.response_id,
         answered.model,
@@ -57,8 +66,9 @@ async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheL
     )
     keeping.answers.store(lookup, whole, answered.index_version)
     outcome = claims_outcome(answered.tutorbook)
-    if outcome is not None and keeping.claims is not None:
+    if outcome is not None and keeping.claims is not None and await keeping.budget.within(who):
         await keeping.claims.remember_claims(answered.response_id, outcome)
+        await keeping.budget.charge(who, kept_size(answered.response_id, outcome), keeping.claims_seconds)
 
 
 def claims_outcome(tutorbook: dict[str, Any]) -> ClaimsOutcome | None:

@@ -7,6 +7,7 @@ from litestar import Request, get, post
 from tutorbook_gateway.access.model import Scope
 from tutorbook_gateway.auth import caller_of, require_admin_key, require_scope
 from tutorbook_gateway.services import Services
+from tutorbook_gateway.state.budget import BudgetOwner, kept_size
 from tutorbook_gateway.state.feedback import MAX_COMMENT_CHARS, FeedbackStore, Rating
 from tutorbook_service.errors import BadRequestError, NotFoundError
 
@@ -31,7 +32,10 @@ async def post_feedback(data: FeedbackRequest, services: Services, request: Requ
     """Rate an answer (its ``id``) up or down; the route and adapter that produced it are recorded with it.
     A rating is a request like any other: it takes from the key's requests per minute (429 past them)."""
     store = feedback_store(services)
-    await services.chat.limiter.admit(caller_of(request).owner)
+    caller = caller_of(request)
+    who = BudgetOwner(caller.owner, caller.team)
+    await services.chat.limiter.admit(caller.owner)
+    await services.state.budget.check(who)  # a rating is kept for feedback_ttl_seconds
     if data.comment is not None and len(data.comment) > MAX_COMMENT_CHARS:
         raise BadRequestError(f"comment must be at most {MAX_COMMENT_CHARS} characters", param="comment")
     if not data.response_id.strip() or len(data.response_id) > MAX_RESPONSE_ID_CHARS:
@@ -40,6 +44,8 @@ async def post_feedback(data: FeedbackRequest, services: Services, request: Requ
     if response is None or response.created < time.time() - services.state.feedback_ttl_seconds:
         raise NotFoundError(f"no answer with id {data.response_id!r} (or it is too old)", param="response_id")
     record = await store.record(data.response_id, response, data.rating, data.comment)
+    size = kept_size(data.response_id, msgspec.json.encode(record))
+    await services.state.budget.charge(who, size, services.state.feedback_ttl_seconds)
     services.metrics.feedback.labels(route=record.route or "unknown", rating=record.rating).inc()
     if record.claims is not None:
         services.metrics.feedback_by_claims.labels(claims=record.claims, rating=record.rating).inc()

@@ -1,45 +1,60 @@
 """The in-memory state backend: one process, same behaviour as Redis (TTLs, lists, token buckets).
 
-Bounded: each kind of entry (values, lists, buckets) holds at most ``max_keys``; a new key beyond that
-evicts the least recently written one, in constant time (like Redis's ``allkeys-lru`` at its
-``maxmemory``). Expired entries go when they are next read.
+Bounded in bytes, as Redis is by its ``maxmemory``: every entry (a value, a list, a bucket) counts its key
+and its contents plus an overhead; a write that would go past ``max_bytes`` first evicts the least recently
+written entries, whatever their kind (like Redis's ``allkeys-lru``). Expired entries go when they are next
+read.
 """
 
 import asyncio
 import math
 import time
-from collections import deque
-from collections.abc import AsyncIterator
-from typing import TypeVar
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from tutorbook_gateway.state.backend import BucketResult, BucketStep
 
-T = TypeVar("T")
+ENTRY_OVERHEAD = 96  # bytes counted beside each entry's key and contents (Python's objects around them)
+BUCKET_BYTES = 48  # a bucket's two numbers
 
 
 class MemoryBackend:
     name = "memory"
 
-    def __init__(self, max_keys: int = 100_000) -> None:
+    def __init__(self, max_bytes: int = 256_000_000) -> None:
         self._values: dict[str, tuple[bytes, float]] = {}
         self._lists: dict[str, tuple[deque[bytes], float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # tokens, last refill (monotonic)
-        self._max_keys = max_keys
+        self._kinds: dict[str, dict[str, Any]] = {"value": self._values, "list": self._lists, "bucket": self._buckets}
+        self._sizes: OrderedDict[tuple[str, str], int] = OrderedDict()  # least recently written first
+        self.bytes = 0
+        self._max_bytes = max_bytes
 
     def _alive(self, expires: float) -> bool:
         return expires > time.monotonic()
 
-    def _put(self, entries: dict[str, T], key: str, entry: T) -> None:
-        """Write ``key`` as the most recent entry, evicting the least recently written when full."""
-        entries.pop(key, None)
-        while len(entries) >= self._max_keys:
-            del entries[next(iter(entries))]
-        entries[key] = entry
+    def _put(self, kind: str, key: str, entry: Any, contents: Iterable[bytes] = ()) -> None:
+        """Write ``key`` as the most recent entry, evicting the least recently written while over the cap."""
+        self._forget(kind, key)
+        size = (
+            ENTRY_OVERHEAD + len(key) + sum(len(part) for part in contents) + (BUCKET_BYTES if kind == "bucket" else 0)
+        )
+        while self._sizes and self.bytes + size > self._max_bytes:
+            (old_kind, old_key), _ = next(iter(self._sizes.items()))
+            self._forget(old_kind, old_key)
+        self._kinds[kind][key] = entry
+        self._sizes[(kind, key)] = size
+        self.bytes += size
+
+    def _forget(self, kind: str, key: str) -> None:
+        self._kinds[kind].pop(key, None)
+        self.bytes -= self._sizes.pop((kind, key), 0)
 
     async def get(self, key: str) -> bytes | None:
         found = self._values.get(key)
         if found is None or not self._alive(found[1]):
-            self._values.pop(key, None)
+            self._forget("value", key)
             return None
         return found[0]
 
@@ -47,7 +62,7 @@ class MemoryBackend:
         return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        self._put(self._values, key, (value, time.monotonic() + ttl_seconds))
+        self._put("value", key, (value, time.monotonic() + ttl_seconds), [value])
 
     async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
         if await self.get(key) is not None:
@@ -56,8 +71,8 @@ class MemoryBackend:
         return True
 
     async def delete(self, key: str) -> None:
-        self._values.pop(key, None)
-        self._lists.pop(key, None)
+        self._forget("value", key)
+        self._forget("list", key)
 
     async def push(self, key: str, values: list[bytes], keep_last: int, ttl_seconds: float) -> None:
         found = self._lists.get(key)
@@ -65,12 +80,12 @@ class MemoryBackend:
         items.extend(values)
         while len(items) > keep_last:
             items.popleft()
-        self._put(self._lists, key, (items, time.monotonic() + ttl_seconds))
+        self._put("list", key, (items, time.monotonic() + ttl_seconds), items)
 
     async def items(self, key: str, last: int) -> list[bytes]:
         found = self._lists.get(key)
         if found is None or not self._alive(found[1]):
-            self._lists.pop(key, None)
+            self._forget("list", key)
             return []
         return list(found[0])[-last:] if last > 0 else []
 
@@ -86,7 +101,7 @@ class MemoryBackend:
             taken = 0.0
             if all(enough):
                 taken = min(step.cost, max(0.0, math.floor(level))) if step.partial else step.cost
-            self._put(self._buckets, step.key, (level - taken, now))
+            self._put("bucket", step.key, (level - taken, now))
             retry = 0.0 if ok else (step.need - level) / step.per_second
             results.append(BucketResult(ok, retry, level - taken, taken))
         return results

@@ -4,6 +4,7 @@ URL is set, memory otherwise; every part on one backend."""
 from dataclasses import dataclass
 
 from tutorbook_gateway.state.backend import StateBackend
+from tutorbook_gateway.state.budget import StateBudget
 from tutorbook_gateway.state.cache import ResponseCache
 from tutorbook_gateway.state.conversations import Conversations
 from tutorbook_gateway.state.feedback import FeedbackStore
@@ -20,9 +21,10 @@ class GatewayState:
     limiter: RateLimiter
     feedback: FeedbackStore | None  # None: feedback is switched off
     feedback_ttl_seconds: float
+    budget: StateBudget  # bytes kept per key and per team
 
 
-def open_backend(redis_url: str, timeout_seconds: float, memory_max_keys: int) -> StateBackend:
+def open_backend(redis_url: str, timeout_seconds: float, memory_max_bytes: int) -> StateBackend:
     if redis_url:
         return RedisBackend(redis_url, timeout_seconds)
-    return MemoryBackend(memory_max_keys)
+    return MemoryBackend(memory_max_bytes)
