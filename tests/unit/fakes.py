@@ -23,20 +23,24 @@ class FakeRetriever:
         self.route_examples: dict[str, list[str]] = {}
         self.version = 1
         self.answered: dict[str, tuple[str, int]] = {}
+        self.answered_teams: dict[str, str] = {}
+        self.teams: list[str] = []  # whose documents each search was asked for
         self.failure: ServiceError | None = None  # set: every search fails with it (the retriever is down)
         self.embedder = "fake-embedder"
         self.vectors: dict[str, list[float]] = {}  # text -> its embedding; others: DEFAULT_VECTOR
         self.similarity_calls = 0
 
-    async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
+    async def search(self, query: str, top_k: int, team: str, similar_questions: bool = False) -> SearchResult:
         self.queries.append(query)
+        self.teams.append(team)
         if self.failure is not None:
             raise self.failure
         similar = self.most_similar(query) if similar_questions else None
         return SearchResult(self.passages[:top_k], dict(self.route_matches), self.version, similar)
 
-    async def remember_question(self, key: str, question: str, index_version: int) -> None:
+    async def remember_question(self, key: str, question: str, index_version: int, team: str) -> None:
         self.answered[key] = (question, index_version)
+        self.answered_teams[key] = team
 
     def most_similar(self, query: str) -> SimilarQuestion | None:
         """Word-set overlap stands in for embedding similarity; only answers at the current version count."""

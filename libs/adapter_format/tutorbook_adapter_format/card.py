@@ -20,6 +20,7 @@ MAX_LABEL_CHARS = 100
 MAX_ROUTE_EXAMPLES = 500
 MAX_ROUTE_EXAMPLE_CHARS = 2000
 MAX_CODE_CHARS = 8
+MAX_TEAMS = 50  # team names follow the same rule as adapter names (tutorbook_service.teams.TEAM_NAME)
 MAX_CODED_LABELS = 128  # vLLM returns at most 128 log-probabilities by token id (logprob_token_ids)
 
 TaskType = Literal["generative", "classifier"]
@@ -40,6 +41,8 @@ class AdapterCard(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label_codes: list[str] = msgspec.field(default_factory=list)
     route_examples: list[str] = msgspec.field(default_factory=list)
     wants_context: bool = False
+    # The teams whose keys may use it (and whose requests the router may send to it); empty: every team.
+    teams: list[str] = msgspec.field(default_factory=list)
     training_data_sha256: str | None = None
     eval: dict[str, Any] = msgspec.field(default_factory=dict)
 
@@ -63,6 +66,8 @@ def card_problems(card: AdapterCard) -> list[str]:
     elif card.labels:
         problems.append("labels are only for task_type 'classifier'")
     problems += code_problems(card)
+    if len(card.teams) > MAX_TEAMS or any(not NAME_PATTERN.fullmatch(team) or team == "public" for team in card.teams):
+        problems.append(f"teams: at most {MAX_TEAMS} team names (lowercase letters, digits and '-')")
     if card.kind == "embedding_classifier" and card.task_type != "classifier":
         problems.append("an embedding_classifier's task_type is 'classifier'")
     if len(card.labels) > MAX_LABELS or any(not label.strip() or len(label) > MAX_LABEL_CHARS for label in card.labels):

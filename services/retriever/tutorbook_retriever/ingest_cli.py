@@ -1,7 +1,9 @@
 """``tutorbook-ingest PATH ...``: ingest files and folders through the gateway (or a retriever).
 
-Markdown, text, HTML, PDF, JSON, JSONL and CSV. Shows a progress bar and ends with a summary: documents
-created, updated and unchanged (skipped), chunks written, and every failure with its reason. A batch the
+Markdown, text, HTML, PDF, JSON, JSONL and CSV. ``--access team-a,public`` says who may see the documents
+that do not say it themselves (front matter, or a record's ``access`` field; default: public). Shows a
+progress bar and ends with a summary: documents created, updated and unchanged (skipped), chunks
+written, and every failure with its reason. A batch the
 server refuses is retried one document at a time, so one bad document does not hide the good ones. A
 batch that gets no answer (a timeout, a dropped connection, a 5xx) may have been committed anyway: each of
 its documents is checked on the server (its content hash), so the summary counts only real failures, and
@@ -20,8 +22,9 @@ import msgspec
 from tqdm import tqdm
 
 from tutorbook_config.local_keys import MissingKeyError, admin_key
+from tutorbook_retriever.access import access_problem
 from tutorbook_retriever.ingestion import content_hash
-from tutorbook_retriever.loaders import FieldMapping, LoadError, find_files, load_file
+from tutorbook_retriever.loaders import FieldMapping, LoadError, find_files, load_file, parse_access
 from tutorbook_retriever.schemas import DocumentIn
 
 BATCH_CHARS = 2_000_000  # characters of text per request, at most (a single larger document goes alone)
@@ -83,8 +86,25 @@ def load_documents(paths: list[Path], mapping: FieldMapping, summary: IngestSumm
     return documents
 
 
+def with_default_access(documents: list[dict[str, Any]], access: list[str] | None) -> list[dict[str, Any]]:
+    """``access`` (``--access``) for each document that does not carry its own access list."""
+    if access is None:
+        return documents
+    return [document if "access" in document else {**document, "access": list(access)} for document in documents]
+
+
+def access_argument(value: str) -> list[str]:
+    """``--access team-a,public``, checked here as the server would check it (one message, not one per document)."""
+    entries = parse_access(value)
+    problem = access_problem(entries)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"--access {problem}")
+    return entries
+
+
 def is_stored(server: DocumentServer, document: dict[str, Any]) -> bool:
-    """Whether the server holds exactly this document (the same content hash)."""
+    """Whether the server holds exactly this document: the same content hash, computed by the function the
+    server computes it with (access list included)."""
     response = server.get(f"/v1/documents/{document['id']}")
     expected = content_hash(msgspec.convert(document, DocumentIn))
     return response.status_code == 200 and response.json().get("content_hash") == expected
@@ -135,9 +155,16 @@ def batches(documents: list[dict[str, Any]], batch_size: int) -> list[list[dict[
     return [batch for batch in grouped if batch]
 
 
-def ingest_paths(server: DocumentServer, paths: list[Path], mapping: FieldMapping, batch_size: int) -> IngestSummary:
+def ingest_paths(
+    server: DocumentServer,
+    paths: list[Path],
+    mapping: FieldMapping,
+    batch_size: int,
+    access: list[str] | None = None,
+) -> IngestSummary:
+    """Load, then send in batches; ``access`` for the documents without their own (None: the server's default)."""
     summary = IngestSummary()
-    documents = load_documents(paths, mapping, summary)
+    documents = with_default_access(load_documents(paths, mapping, summary), access)
     with tqdm(total=len(documents), unit="doc", desc="ingest") as progress:
         for batch in batches(documents, batch_size):
             send(server, batch, summary)
@@ -158,17 +185,22 @@ def main() -> None:
     parser.add_argument("--title-field", default="title")
     parser.add_argument("--text-field", default="text")
     parser.add_argument("--metadata-fields", default="", help="comma-separated; default: every other field")
+    parser.add_argument("--access-field", default="access", help="JSON/JSONL/CSV: the field holding the access list")
+    parser.add_argument(
+        "--access",
+        type=access_argument,
+        help="who may see documents that do not say (front matter, access field): team names and/or public",
+    )
     args = parser.parse_args()
     try:
         key = admin_key(args.key, os.environ)
     except MissingKeyError as exc:
         sys.exit(str(exc))
-    mapping = FieldMapping(
-        args.id_field, args.title_field, args.text_field, tuple(f for f in args.metadata_fields.split(",") if f)
-    )
+    metadata_fields = tuple(field for field in args.metadata_fields.split(",") if field)
+    mapping = FieldMapping(args.id_field, args.title_field, args.text_field, metadata_fields, args.access_field)
     headers = {"authorization": f"Bearer {key}"}
     with httpx.Client(base_url=args.url, headers=headers, timeout=args.timeout) as client:
-        summary = ingest_paths(client, args.paths, mapping, args.batch)
+        summary = ingest_paths(client, args.paths, mapping, args.batch, args.access)
     print(summary.table())
     sys.exit(1 if summary.failed else 0)
 

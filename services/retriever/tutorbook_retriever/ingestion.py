@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tutorbook_retriever import lexical
+from tutorbook_retriever.access import ACCESS_FIELD, default_access, may_see, validate_access
 from tutorbook_retriever.chunking import Chunk, chunk_document
 from tutorbook_retriever.clients.chunk_index import ChunkPoint
 from tutorbook_retriever.clients.document_registry import DocumentRecord
@@ -80,6 +81,7 @@ def validate_document(document: DocumentIn, where: str, limits: IngestLimits) ->
             )
     if len(json.dumps(document.metadata)) > MAX_METADATA_BYTES:
         raise BadRequestError(f"{where}.metadata is larger than {MAX_METADATA_BYTES} bytes", param=f"{where}.metadata")
+    validate_access(document.access, f"{where}.access")
 
 
 def validate_documents(documents: list[DocumentIn], limits: IngestLimits) -> None:
@@ -101,8 +103,14 @@ def validate_documents(documents: list[DocumentIn], limits: IngestLimits) -> Non
 
 
 def content_hash(document: DocumentIn) -> str:
+    """What a document is, besides its id: a change to any part is a new version (re-chunked, switched,
+    old chunks deleted). The sorted access list is a part unless it is the default (public), so a public
+    document keeps the hash it had before access lists existed and upgrading re-embeds nothing."""
+    parts = [document.title, document.text, json.dumps(document.metadata, sort_keys=True)]
+    if sorted(document.access) != default_access():
+        parts.append(json.dumps(sorted(document.access)))
     digest = hashlib.sha256()
-    for part in (document.title, document.text, json.dumps(document.metadata, sort_keys=True)):
+    for part in parts:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
@@ -157,6 +165,7 @@ def build_points(
                     "text": chunk.text,
                     "metadata": dict(document.metadata),
                     "content_hash": digest,
+                    ACCESS_FIELD: sorted(document.access),
                 },
             )
         )
@@ -192,7 +201,9 @@ def ingest_documents(
             store.chunks.write(points[start : start + WRITE_BATCH])
         now = time.time()
         records = [
-            DocumentRecord(d.id, d.title or d.id, digests[d.id], len(chunked[d.id]), dict(d.metadata), now)
+            DocumentRecord(
+                d.id, d.title or d.id, digests[d.id], len(chunked[d.id]), dict(d.metadata), now, sorted(d.access)
+            )
             for d in changed
         ]
         if records:
@@ -213,11 +224,25 @@ def ingest_documents(
     return IngestResult(outcomes, version)
 
 
-def delete_document(doc_id: str, store: Store) -> int:
-    """Remove a document (registry first, so searches stop seeing it at once); returns the new index version."""
+def document_not_found(doc_id: str) -> NotFoundError:
+    """The same answer for a document that does not exist and one the caller may not see: a team cannot
+    learn which ids another team holds."""
+    return NotFoundError(f"document {doc_id!r} does not exist", param="id", code="document_not_found")
+
+
+def visible_record(doc_id: str, store: Store, visible_to: list[str] | None) -> DocumentRecord:
+    """The registered document ``doc_id`` if ``visible_to`` may see it, else a 404."""
+    record = store.registry.get(doc_id)
+    if record is None or not may_see(record.access, visible_to):
+        raise document_not_found(doc_id)
+    return record
+
+
+def delete_document(doc_id: str, store: Store, visible_to: list[str] | None = None) -> int:
+    """Remove a document (registry first, so searches stop seeing it at once); returns the new index version.
+    A document ``visible_to`` may not see is not found (one team cannot delete another's)."""
     with store.write_lock:
-        if store.registry.get(doc_id) is None:
-            raise NotFoundError(f"document {doc_id!r} does not exist", param="id", code="document_not_found")
+        visible_record(doc_id, store, visible_to)
         store.registry.remove(doc_id)
         store.chunks.delete_document(doc_id)
         return store.registry.bump_version()

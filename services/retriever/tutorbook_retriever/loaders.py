@@ -1,12 +1,17 @@
-"""Read files into the ingest shape ``{"id", "title", "text", "metadata"}``.
+"""Read files into the ingest shape ``{"id", "title", "text", "metadata"}``, plus ``"access"`` when the
+file names who may see it.
 
 One file is one document for Markdown, plain text, HTML and PDF (id: the path below the ingested folder,
-without its suffix). JSON, JSONL and CSV files hold records; a :class:`FieldMapping` names the fields that
-are the id, title and text, and which become metadata.
+without its suffix). A Markdown or text file may start with front matter: a ``---`` line, ``key: value``
+lines, a ``---`` line; its ``title`` and ``access`` (``[team-a, public]`` or ``team-a, public``) are read,
+other keys are ignored, and the block is not part of the text (a small parser of these two keys: no YAML
+dependency). JSON, JSONL and CSV files hold records; a :class:`FieldMapping` names the fields that are the
+id, title, text and access list (a list, or a comma-separated string), and which become metadata.
 """
 
 import csv
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -20,6 +25,10 @@ PDF = {".pdf"}
 RECORDS = {".json", ".jsonl", ".csv"}
 SUPPORTED = MARKDOWN | TEXT | HTML | PDF | RECORDS
 SCALARS = (str, int, float, bool)
+FRONT_MATTER_FENCE = "---"
+FRONT_MATTER_KEYS = frozenset({"title", "access"})
+# A line front matter may hold: "key: value", an indented continuation, a comment, or nothing.
+FRONT_MATTER_LINE = re.compile(r"[A-Za-z0-9_-]+\s*:.*|\s+.*|#.*|")
 
 
 class LoadError(ValueError):
@@ -33,6 +42,7 @@ class FieldMapping:
     text: str = "text"
     # Fields copied into metadata; empty means every other field with a scalar value.
     metadata: tuple[str, ...] = ()
+    access: str = "access"  # who may see the record's document: a list, or a comma-separated string
 
 
 def markdown_title(text: str, fallback: str) -> str:
@@ -44,6 +54,54 @@ def markdown_title(text: str, fallback: str) -> str:
 
 def file_document(doc_id: str, title: str, text: str, source: str) -> dict[str, Any]:
     return {"id": doc_id, "title": title, "text": text, "metadata": {"source": source}}
+
+
+def unquoted(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].strip()
+    return value
+
+
+def parse_access(value: str) -> list[str]:
+    """``[team-a, public]``, ``team-a, public`` or ``team-a``: the entries, in order (an entry may be quoted)."""
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    return [entry for entry in (unquoted(part) for part in value.split(",")) if entry]
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """The ``title`` and ``access`` of a leading front matter block, and the text without the block. A
+    first ``---`` line without a closing one, or a block holding a line that is not ``key: value``, is
+    not front matter: the text is returned whole."""
+    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
+    if not lines or lines[0].strip() != FRONT_MATTER_FENCE:
+        return {}, text
+    end = next((n for n, line in enumerate(lines[1:], start=1) if line.strip() == FRONT_MATTER_FENCE), None)
+    if end is None or not all(FRONT_MATTER_LINE.fullmatch(line.rstrip("\r\n")) for line in lines[1:end]):
+        return {}, text
+    fields: dict[str, str] = {}
+    for line in lines[1:end]:
+        key, colon, value = line.partition(":")
+        if colon and not line[0].isspace() and key.strip() in FRONT_MATTER_KEYS:
+            fields[key.strip()] = value.strip()
+    return fields, "".join(lines[end + 1 :]).lstrip("\r\n")
+
+
+def load_text(path: Path, doc_id: str, source: str) -> dict[str, Any]:
+    """A Markdown or plain text file; its front matter's title and access list win over what the text says."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"not UTF-8 text: {exc}") from exc
+    fields, text = split_front_matter(raw)
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), doc_id)
+    title = markdown_title(text, doc_id) if path.suffix.lower() in MARKDOWN else first_line[:200]
+    document = file_document(doc_id, unquoted(fields.get("title", "")) or title, text, source)
+    if "access" in fields:
+        document["access"] = parse_access(fields["access"])
+    return document
 
 
 class HtmlToMarkdown(HTMLParser):
@@ -123,14 +181,27 @@ def record_document(record: Any, mapping: FieldMapping, where: str, source: str)
     for field in (mapping.id, mapping.text):
         if record.get(field) in (None, ""):
             raise LoadError(f"{where} has no {field!r} field")
-    wanted = mapping.metadata or tuple(k for k in record if k not in {mapping.id, mapping.title, mapping.text})
-    metadata = {key: record[key] for key in wanted if isinstance(record.get(key), SCALARS)}
-    return {
+    named = {mapping.id, mapping.title, mapping.text, mapping.access}
+    wanted = mapping.metadata or tuple(k for k in record if k not in named)
+    metadata = {key: record[key] for key in wanted if isinstance(record.get(key), SCALARS) and key != mapping.access}
+    document = {
         "id": str(record[mapping.id]),
         "title": str(record.get(mapping.title) or record[mapping.id]),
         "text": str(record[mapping.text]),
         "metadata": {**metadata, "source": source},
     }
+    if record.get(mapping.access) not in (None, ""):
+        document["access"] = record_access(record[mapping.access], f"{where}'s {mapping.access!r} field")
+    return document
+
+
+def record_access(value: Any, where: str) -> list[str]:
+    """A record's access list: a list of names, or one comma-separated string (what a CSV cell can hold)."""
+    if isinstance(value, str):
+        return parse_access(value)
+    if isinstance(value, list) and all(isinstance(entry, str) for entry in value):
+        return [entry.strip() for entry in value]
+    raise LoadError(f"{where} must be a list of names or a comma-separated string")
 
 
 def load_records(path: Path, mapping: FieldMapping, source: str) -> list[dict[str, Any]]:
@@ -163,13 +234,7 @@ def load_file(path: Path, root: Path, mapping: FieldMapping = FieldMapping()) ->
     if suffix in HTML:
         return [load_html(path, doc_id, source)]
     if suffix in MARKDOWN | TEXT:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise LoadError(f"not UTF-8 text: {exc}") from exc
-        first_line = next((line.strip() for line in text.splitlines() if line.strip()), doc_id)
-        title = markdown_title(text, doc_id) if suffix in MARKDOWN else first_line[:200]
-        return [file_document(doc_id, title, text, source)]
+        return [load_text(path, doc_id, source)]
     raise LoadError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
 
 

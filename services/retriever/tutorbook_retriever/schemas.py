@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from tutorbook_retriever.access import default_access
+
 SearchMode = Literal["hybrid", "dense", "lexical"]
 Scalar = str | int | float | bool
 
@@ -13,6 +15,8 @@ class DocumentIn(msgspec.Struct):
     text: str
     title: str = ""
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    # Who may see it: "public" and team names (see tutorbook_retriever.access).
+    access: list[str] = msgspec.field(default_factory=default_access)
 
 
 class IngestRequest(msgspec.Struct):
@@ -40,6 +44,7 @@ class DocumentInfo(msgspec.Struct):
     chunks: int
     metadata: dict[str, Any]
     updated_at: float
+    access: list[str]  # empty: ingested before access lists, seen by every team
 
 
 class DocumentList(msgspec.Struct):
@@ -85,6 +90,10 @@ class SearchRequest(msgspec.Struct):
     include_routes: bool = False
     # Also find the most similar question already answered at the current index version (semantic cache).
     similar_questions: bool = False
+    # Only chunks of documents whose access list names one of these (or that have none); None: every chunk.
+    visible_to: list[str] | None = None
+    # The similar question must have been answered for this team; None: any team's.
+    team: str | None = None
 
 
 class SearchHit(msgspec.Struct):
@@ -122,6 +131,7 @@ class AnsweredQuestion(msgspec.Struct, forbid_unknown_fields=True):
     key: str
     question: str
     index_version: int
+    team: str = ""  # whose answer it is: only this team's searches find it ("": no team)
 
 
 class RouteExamplesRequest(msgspec.Struct):

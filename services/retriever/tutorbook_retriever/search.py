@@ -28,6 +28,8 @@ class SearchOptions:
     score_threshold: float | None = None
     include_routes: bool = False
     similar_questions: bool = False
+    visible_to: list[str] | None = None  # only chunks these teams (and "public") may see; None: all
+    team: str | None = None  # only this team's answered questions; None: any team's
     candidates: int = 50
     fusion: Fusion = "score"
     dense_weight: float = 0.5
@@ -106,8 +108,15 @@ def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store:
     embedding_seconds = time.perf_counter() - started
     filters = options.filters or {}
     limit = max(options.candidates, options.top_k)
-    dense = store.chunks.dense_search(vector, limit, filters) if options.mode != "lexical" else []
-    sparse = store.chunks.lexical_search(lexical.query_vector(query), limit, filters) if options.mode != "dense" else []
+    # Qdrant applies the filters (metadata and access) before it takes the top ``limit``: a team never
+    # gets fewer hits because another team's chunks ranked higher.
+    visible = options.visible_to
+    dense = store.chunks.dense_search(vector, limit, filters, visible) if options.mode != "lexical" else []
+    sparse = (
+        store.chunks.lexical_search(lexical.query_vector(query), limit, filters, visible)
+        if options.mode != "dense"
+        else []
+    )
     live = store.registry.hashes([str(hit.payload["doc_id"]) for hit in [*dense, *sparse]])
     dense, sparse = live_hits(dense, live), live_hits(sparse, live)
 
@@ -144,5 +153,5 @@ def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store:
     ]
     routes = store.routes.search(vector, ROUTE_MATCHES) if options.include_routes else []
     version = store.registry.index_version()
-    similar = store.questions.nearest(vector, version) if options.similar_questions else None
+    similar = store.questions.nearest(vector, version, options.team) if options.similar_questions else None
     return SearchOutcome(hits, routes, version, embedding_seconds, similar)

@@ -11,7 +11,6 @@ from tutorbook_gateway.access.audit import AuditLog
 from tutorbook_gateway.access.directory import Caller, KeyDirectory
 from tutorbook_gateway.access.model import (
     DEFAULT_TEAM,
-    NAME_PATTERN,
     KeyLimits,
     KeyRecord,
     Scope,
@@ -23,6 +22,7 @@ from tutorbook_gateway.access.model import (
 )
 from tutorbook_gateway.access.records import RecordStore
 from tutorbook_service.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError
+from tutorbook_service.teams import PUBLIC, is_team_name
 
 MAX_KEY_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 500
@@ -144,8 +144,9 @@ class AccessAdmin:
 
 
 def check_team_request(request: TeamRequest) -> None:
-    if not NAME_PATTERN.match(request.name):
-        raise BadRequestError("team name: lowercase letters, digits and '-', at most 63", param="name")
+    if not is_team_name(request.name):
+        wrong = f"team name: lowercase letters, digits and '-', at most 63, not {PUBLIC!r}"
+        raise BadRequestError(wrong, param="name")
     if len(request.description) > MAX_DESCRIPTION_CHARS or request.state_bytes < 0:
         raise BadRequestError(f"description: at most {MAX_DESCRIPTION_CHARS} characters; state_bytes: 0 or more")
 

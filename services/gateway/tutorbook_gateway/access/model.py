@@ -14,11 +14,12 @@ import secrets
 
 import msgspec
 
+from tutorbook_service.teams import PUBLIC
+
 KEY_PREFIX = "tbk_"
 ID_CHARS = 10  # hex digits of a key's id
 SECRET_BYTES = 32
 DEFAULT_TEAM = "default"
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # team names: lowercase letters, digits, '-'
 KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}([0-9a-f]{{{ID_CHARS}}})_[A-Za-z0-9_-]{{20,100}}$")
 
 
@@ -79,6 +80,11 @@ class KeyRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def previous_secret_until(self) -> float | None:
         return max((s.valid_until for s in self.secrets if s.valid_until is not None), default=None)
+
+
+def visible_to(team: str) -> list[str]:
+    """What a team's requests may be answered from: its own documents and the public ones."""
+    return [team, PUBLIC]
 
 
 def secret_hash(key: str) -> str:

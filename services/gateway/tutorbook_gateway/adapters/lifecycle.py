@@ -38,7 +38,7 @@ from tutorbook_gateway.adapters.validation import (
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
-from tutorbook_service.errors import NotFoundError, ServiceError, ServiceUnavailableError, UpstreamError
+from tutorbook_service.errors import ForbiddenError, NotFoundError, ServiceError, ServiceUnavailableError, UpstreamError
 
 log = logging.getLogger("tutorbook.adapters")
 
@@ -70,9 +70,10 @@ class AdapterAdmin:
     unload_grace_seconds: float
     locks: AdapterLocks
 
-    async def upload(self, archive: IO[bytes]) -> dict[str, Any]:
+    async def upload(self, archive: IO[bytes], team: str | None = None) -> dict[str, Any]:
         """Validate, store and (unless an evaluation gate holds it) activate the tutor in ``archive`` (a LoRA
-        adapter, or an embedding classifier), a seekable file: the upload as the route streamed it to disk."""
+        adapter, or an embedding classifier), a seekable file: the upload as the route streamed it to disk.
+        ``team``: uploaded by a team's key (not an admin's): the tutor must be private to that team."""
         try:
             files, adapter = await self.unpack_and_validate(archive)
         except AdapterRefusedError as exc:
@@ -85,6 +86,9 @@ class AdapterAdmin:
                 self.metrics.adapter_refusals.labels(reason="archive").inc()
             raise
         name = adapter.card.name
+        if team is not None:
+            self.check_private_to(adapter.card.teams, team)
+            self.check_owner(name, team, missing_ok=True)
         if adapter.card.kind == "lora":
             files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME.name)
         async with self.locks.hold(name):
@@ -211,8 +215,27 @@ class AdapterAdmin:
             "versions": [self.describe_version(name, version) for version in versions],
         }
 
-    def listing(self) -> list[dict[str, Any]]:
-        return [self.describe(name) for name in self.store.names()]
+    def listing(self, team: str | None = None) -> list[dict[str, Any]]:
+        """Every adapter (``team``: only that team's private ones)."""
+        return [self.describe(name) for name in self.store.names() if team is None or self.owned_by(name, team)]
+
+    def owned_by(self, name: str, team: str) -> bool:
+        """Every stored version of ``name`` is private to ``team``."""
+        versions = self.store.versions(name)
+        return bool(versions) and all(self.store.card(name, number).teams == [team] for number in versions)
+
+    def check_owner(self, name: str, team: str | None, missing_ok: bool = False) -> None:
+        """A team's key manages only its team's adapters: another's (or a shared one) is not there for it."""
+        if team is None or (missing_ok and not self.store.versions(name)) or self.owned_by(name, team):
+            return
+        raise NotFoundError(f"adapter {name!r} does not exist", param="name")
+
+    @staticmethod
+    def check_private_to(teams: list[str], team: str) -> None:
+        if teams != [team]:
+            raise ForbiddenError(
+                f"a key of team {team!r} uploads tutors private to its team: the card says teams: [{team!r}]"
+            )
 
     async def replicas(self) -> list[dict[str, Any]]:
         """What each generator replica serves now (a version's ``served_name`` among ``models`` is loaded there)."""

@@ -49,7 +49,8 @@ class CacheLookup:
     """What the cache said about one request."""
 
     key: str | None  # None: the answer is not deterministic, so not cacheable
-    owner: str | None = None  # the asking key's fingerprint when the cache is per key
+    owner: str | None = None  # whose answers it may be served: the key (per key), else its team
+    team: str = ""  # the asking key's team: its semantic cache is its own
     found: dict[str, Any] | None = None  # a fresh cached completion (served under a new id)
     source: str = "hit"  # how ``found`` was found: "hit" (exact) or "semantic-hit"
     asked_similar: bool = False  # planning searched for a similar answered question
@@ -152,13 +153,14 @@ class AnswerCache:
 
     async def lookup(self, request: ChatRequest) -> CacheLookup:
         """The exact lookup; an answer that may depend on the index is served only at its index version,
-        and (when the cache is per key) only to the key it was answered for."""
+        and only to the key it was answered for (per key) or to its team (shared)."""
         fields = cache_fields(request, self._config) if self._cache is not None else None
         if fields is None:
             self._metrics.cache_lookups.labels(result="bypass").inc()
             return CacheLookup(None)
-        scope = request.owner if self._per_key else None
-        lookup = CacheLookup(cache_key({**fields, "owner": scope}), scope)
+        team = request.caller.team  # shared or not, a cache never crosses a team's boundary
+        scope = request.owner if self._per_key else f"team:{team}"
+        lookup = CacheLookup(cache_key({**fields, "owner": scope}), scope, team)
         lookup.found = await self._fresh_entry(lookup.key or "", request.route.retrieves)
         single_question = len(request.messages) == 1 and request.messages[0].role == "user"
         lookup.asked_similar = lookup.found is None and single_question and self._semantic_min_similarity is not None
@@ -204,7 +206,7 @@ class AnswerCache:
         answer = await self._cache.lookup(similar.key)
         if answer is None or answer.index_version is None or answer.index_version != plan.index_version:
             return
-        if answer.owner != lookup.owner:  # another key's question: never shown when the cache is per key
+        if answer.owner != lookup.owner:  # another key's (per key) or team's question: never shown
             return
         checked = (answer.completion.get("tutorbook") or {}).get("answer_check")
         if checked and checked.get("policy") != plan.claims_policy.value:
@@ -224,7 +226,7 @@ class AnswerCache:
         self._local.keep(lookup.key, entry)
         writes = [self._cache.store(lookup.key, entry)]
         if lookup.question and index_version is not None:
-            remembered = self._retriever.remember_question(lookup.key, lookup.question, index_version)
+            remembered = self._retriever.remember_question(lookup.key, lookup.question, index_version, lookup.team)
             writes.append(quietly("semantic cache", remembered))
         for write in writes:
             self._background.spawn(write)

@@ -122,7 +122,7 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
         admission.release(used_tokens=0)
         raise
     model = plan.payload["model"] if plan.payload else str((lookup.found or {}).get("model") or request.route.model)
-    response_id = steps.response_ids.mint_answer(plan.tutorbook, model)
+    response_id = steps.response_ids.mint_answer(plan.tutorbook, model, request.caller.team)
     start = AnswerStart(response_id, model, plan.tutorbook, lookup.status, request.session_id)
     return OpenedAnswer(request, plan, lookup, generation, start, admission)
 

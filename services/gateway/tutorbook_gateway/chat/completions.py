@@ -29,6 +29,7 @@ class SignedFields(msgspec.Struct, array_like=True, frozen=True):
     route: str
     model: str
     adapter: str | None
+    team: str = ""  # trailing, with a default: ids minted before teams still read
 
 
 def encoded(raw: bytes) -> str:
@@ -39,13 +40,14 @@ def decoded(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def response_record(tutorbook: dict[str, Any], model: str) -> ResponseRecord:
+def response_record(tutorbook: dict[str, Any], model: str, team: str) -> ResponseRecord:
     adapter = tutorbook.get("adapter")
     return ResponseRecord(
         route=str(tutorbook.get("route", "")),
         adapter=None if not adapter else f"{adapter['name']}@{adapter['version']}",
         model=model,
         created=int(time.time()),
+        team=team,
     )
 
 
@@ -58,13 +60,13 @@ class ResponseIds:
     def _signature(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
 
-    def mint_answer(self, tutorbook: dict[str, Any], model: str) -> str:
-        """The id of an answer given under this decision (``tutorbook``) by ``model``."""
-        return self.mint(response_record(tutorbook, model))
+    def mint_answer(self, tutorbook: dict[str, Any], model: str, team: str) -> str:
+        """The id of an answer given under this decision (``tutorbook``) by ``model`` to a key of ``team``."""
+        return self.mint(response_record(tutorbook, model, team))
 
     def mint(self, record: ResponseRecord) -> str:
         fields = SignedFields(
-            record.created, secrets.token_hex(NONCE_BYTES), record.route, record.model, record.adapter
+            record.created, secrets.token_hex(NONCE_BYTES), record.route, record.model, record.adapter, record.team
         )
         payload = msgspec.json.encode(fields)
         return f"{RESPONSE_ID_PREFIX}{encoded(payload)}.{encoded(self._signature(payload))}"
@@ -79,7 +81,7 @@ class ResponseIds:
             fields = msgspec.json.decode(payload, type=SignedFields)
         except (binascii.Error, ValueError, msgspec.DecodeError):
             return None
-        return ResponseRecord(fields.route, fields.adapter, fields.model, fields.created)
+        return ResponseRecord(fields.route, fields.adapter, fields.model, fields.created, fields.team)
 
 
 def no_usage() -> dict[str, int]:

@@ -224,7 +224,8 @@ async def search_if_needed(
         return None, None
     query = retrieval_query(request.messages)
     started = time.perf_counter()
-    search = await planner.retriever.search(query, planner.config.answers.top_k, similar_questions)
+    team = request.caller.team  # only the documents its team may see
+    search = await planner.retriever.search(query, planner.config.answers.top_k, team, similar_questions)
     phases["retrieve"] = time.perf_counter() - started
     return query, search
 

@@ -120,14 +120,20 @@ def parse_chat(call: ChatCall, config: ChatConfig, adapters: AdapterSnapshot) ->
 
 
 def permitted(caller: Caller, model: str, adapters: AdapterSnapshot) -> AdapterSnapshot:
-    """The adapters this caller may be answered by (403 for a model its key may not name): those its key
-    lists, when it lists any."""
+    """The adapters this caller may be answered by: those private to other teams are not there at all (a
+    request naming one: 404, as for any unknown model), and when its key lists models, only those (naming
+    another: 403)."""
     if not caller.may_use(model):
         raise ForbiddenError(f"this key may not use the model {model!r}", param="model", code="model_not_allowed")
-    if not caller.models:
-        return adapters
-    states = {name: state for name, state in adapters.states.items() if caller.may_use(name)}
-    return dataclasses.replace(adapters, states=states)
+    visible = {name: state for name, state in adapters.states.items() if usable(caller, name, adapters.active)}
+    if model.split(VERSION_SEPARATOR, 1)[0] in set(adapters.states) - set(visible):
+        raise unknown_model(model)
+    return dataclasses.replace(adapters, states=visible)
+
+
+def usable(caller: Caller, name: str, active: Mapping[str, ActiveAdapter]) -> bool:
+    teams = active[name].card.teams if name in active else []
+    return caller.may_use(name) and (not teams or caller.team in teams)
 
 
 def validate_messages(body: ChatCompletionRequest) -> None:

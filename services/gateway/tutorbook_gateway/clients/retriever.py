@@ -6,6 +6,7 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from tutorbook_gateway.access.model import visible_to
 from tutorbook_gateway.clients.breaker import CircuitBreaker
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
@@ -58,13 +59,13 @@ class Embedding:
 
 
 class RetrieverClient(Protocol):
-    async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
-        """Passages for ``query`` and its route-example matches (and, when asked, the most similar
-        question answered before), from one embedding of it."""
+    async def search(self, query: str, top_k: int, team: str, similar_questions: bool = False) -> SearchResult:
+        """Passages for ``query`` from the documents ``team`` may see, and its route-example matches (and,
+        when asked, the most similar question ``team`` had answered before), from one embedding of it."""
         ...
 
-    async def remember_question(self, key: str, question: str, index_version: int) -> None:
-        """Note an answered question for the semantic cache."""
+    async def remember_question(self, key: str, question: str, index_version: int, team: str) -> None:
+        """Note an answered question for the semantic cache (of ``team`` only)."""
         ...
 
     async def index_version(self) -> int:
@@ -150,12 +151,13 @@ class HttpRetrieverClient:
         result: dict[str, Any] = msgspec.json.decode(response.body)
         return result
 
-    async def search(self, query: str, top_k: int, similar_questions: bool = False) -> SearchResult:
-        request = {"query": query, "top_k": top_k, "include_routes": True, "similar_questions": similar_questions}
+    async def search(self, query: str, top_k: int, team: str, similar_questions: bool = False) -> SearchResult:
+        request = {"query": query, "top_k": top_k, "include_routes": True, "similar_questions": similar_questions,
+                   "visible_to": visible_to(team), "team": team}  # fmt: skip
         return search_result(await self._json("POST", "/v1/search", request))
 
-    async def remember_question(self, key: str, question: str, index_version: int) -> None:
-        body = {"key": key, "question": question, "index_version": index_version}
+    async def remember_question(self, key: str, question: str, index_version: int, team: str) -> None:
+        body = {"key": key, "question": question, "index_version": index_version, "team": team}
         await self._json("PUT", "/v1/answered-questions", body)
 
     async def index_version(self) -> int:

@@ -31,6 +31,12 @@ def admin_of(state: State) -> AdapterAdmin:
     return admin
 
 
+def managing_team(request: AnyRequest) -> str | None:
+    """None for an admin (every adapter); a team's key manages its team's private adapters only."""
+    caller = caller_of(request)
+    return None if caller.may(Scope.ADMIN) else caller.team
+
+
 def audit_of(state: State) -> AuditLog:
     audit: AuditLog = state.services.access.audit
     return audit
@@ -44,7 +50,7 @@ async def upload_adapter(
     to 1 MiB, then in /tmp), which is read from there and deleted after the request."""
     try:
         async with audit_of(state).action(caller_of(request), "adapter.upload", data.file.filename) as details:
-            uploaded = await admin_of(state).upload(data.file.file)
+            uploaded = await admin_of(state).upload(data.file.file, managing_team(request))
             details.update(name=uploaded.get("name"), version=uploaded.get("version"))
         return uploaded
     finally:
@@ -52,14 +58,15 @@ async def upload_adapter(
 
 
 @get("/")
-async def list_adapters(state: State) -> dict[str, Any]:
-    """Every adapter with its versions, and what each generator replica serves now."""
+async def list_adapters(state: State, request: AnyRequest) -> dict[str, Any]:
+    """Every adapter with its versions (a team's key: its team's), and what each generator replica serves."""
     admin = admin_of(state)
-    return {"object": "list", "data": admin.listing(), "replicas": await admin.replicas()}
+    return {"object": "list", "data": admin.listing(managing_team(request)), "replicas": await admin.replicas()}
 
 
 @get("/{name:str}", sync_to_thread=False)
-def show_adapter(name: str, state: State) -> dict[str, Any]:
+def show_adapter(name: str, state: State, request: AnyRequest) -> dict[str, Any]:
+    admin_of(state).check_owner(name, managing_team(request))
     return admin_of(state).describe(name)
 
 
@@ -68,6 +75,7 @@ async def activate_adapter(name: str, data: Activation, state: State, request: A
     """Make ``version`` the active one (a rollback is activating an earlier version)."""
     admin = admin_of(state)
     async with audit_of(state).action(caller_of(request), "adapter.activate", f"{name}@{data.version}"):
+        admin.check_owner(name, managing_team(request))
         loads = await admin.activate(name, data.version)
     return {**admin.describe(name), "loads": loads}
 
@@ -77,6 +85,7 @@ async def delete_adapter(name: str, state: State, request: AnyRequest, version: 
     """Delete one version (``?version=N``, not the active one) or the whole adapter."""
     target = name if version is None else f"{name}@{version}"
     async with audit_of(state).action(caller_of(request), "adapter.delete", target):
+        admin_of(state).check_owner(name, managing_team(request))
         return await admin_of(state).delete(name, version)
 
 

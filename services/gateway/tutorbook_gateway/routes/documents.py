@@ -4,10 +4,10 @@ from urllib.parse import quote
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
 
-from tutorbook_gateway.access.model import Scope
+from tutorbook_gateway.access.model import Scope, visible_to
 from tutorbook_gateway.auth import caller_of, require_scope
 from tutorbook_gateway.services import GatewayServices, Retriever
-from tutorbook_service.errors import BadRequestError
+from tutorbook_service.errors import BadRequestError, ForbiddenError
 
 DOCUMENTS_PATH = "/v1/documents"
 AUDITED_IDS = 20  # an audit entry names at most this many of a batch's documents
@@ -27,11 +27,34 @@ async def forward(request: Request[Any, Any, Any], retriever: Retriever, doc_id:
     """Keys with the documents scope manage documents through the gateway; the retriever validates and
     answers. Every change is audited with its outcome."""
     body = await request.body() if request.method in {"POST", "PUT"} else b""
-    path = document_path(doc_id)
-    forwarded = await retriever.forward(request.method, path, body, request.url.query or "")
+    caller = caller_of(request)
+    query = request.url.query or ""
+    if not caller.may(Scope.ADMIN):  # a team's key: its own documents and the public ones, nothing else
+        body = within_team(body, caller.team) if body else body
+        query = "&".join(part for part in (query, f"visible_to={','.join(visible_to(caller.team))}") if part)
+    forwarded = await retriever.forward(request.method, document_path(doc_id), body, query)
     if request.method != "GET":
         await audit_change(request, doc_id, forwarded.status_code, ingested_ids(body))
     return Response(forwarded.body, status_code=forwarded.status_code, media_type="application/json")
+
+
+def within_team(body: bytes, team: str) -> bytes:
+    """A team key's batch: each document without an access list gets its team's; one that names another
+    team is refused (403) before anything is stored. The retriever validates the rest."""
+    try:
+        batch = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body  # the retriever says what is wrong with it
+    documents = batch.get("documents") if isinstance(batch, dict) else None
+    if not isinstance(documents, list):
+        return body
+    allowed = set(visible_to(team))
+    for document in documents:
+        if isinstance(document, dict):
+            access = document.setdefault("access", [team])
+            if isinstance(access, list) and not set(map(str, access)) <= allowed:
+                raise ForbiddenError(f"a key of team {team!r} may give documents only the access {sorted(allowed)}")
+    return msgspec.json.encode(batch)
 
 
 def ingested_ids(body: bytes) -> list[str]:

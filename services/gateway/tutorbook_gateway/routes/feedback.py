@@ -41,7 +41,8 @@ async def post_feedback(data: FeedbackRequest, services: Services, request: Requ
     if not data.response_id.strip() or len(data.response_id) > MAX_RESPONSE_ID_CHARS:
         raise BadRequestError("response_id must be the id of an answer", param="response_id")
     response = services.response_ids.read(data.response_id)
-    if response is None or response.created < time.time() - services.state.feedback_ttl_seconds:
+    foreign = response is not None and response.team not in ("", caller.team)  # another team's answer
+    if response is None or foreign or response.created < time.time() - services.state.feedback_ttl_seconds:
         raise NotFoundError(f"no answer with id {data.response_id!r} (or it is too old)", param="response_id")
     record = await store.record(data.response_id, response, data.rating, data.comment)
     size = kept_size(data.response_id, msgspec.json.encode(record))

@@ -23,6 +23,7 @@ class ResponseRecord(msgspec.Struct, frozen=True):
     adapter: str | None  # "name@version"
     model: str
     created: int
+    team: str = ""  # whose keys may rate it (ids minted before teams: any)
 
 
 class FeedbackRecord(msgspec.Struct, frozen=True):

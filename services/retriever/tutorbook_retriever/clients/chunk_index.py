@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from qdrant_client import models
 
+from tutorbook_retriever.access import ACCESS_FIELD
 from tutorbook_retriever.clients.qdrant import QdrantCollection, cosine_vectors
 from tutorbook_retriever.lexical import SparseVector
 
@@ -40,9 +41,16 @@ class ChunkIndex(Protocol):
 
     def delete_document(self, doc_id: str) -> None: ...
 
-    def dense_search(self, vector: list[float], limit: int, filters: Filters) -> list[ChunkHit]: ...
+    def dense_search(
+        self, vector: list[float], limit: int, filters: Filters, visible_to: list[str] | None
+    ) -> list[ChunkHit]:
+        """The ``limit`` nearest chunks among those matching ``filters`` and visible to ``visible_to`` (None:
+        every chunk), filtered inside Qdrant before the top ``limit`` is taken."""
+        ...
 
-    def lexical_search(self, vector: SparseVector, limit: int, filters: Filters) -> list[ChunkHit]: ...
+    def lexical_search(
+        self, vector: SparseVector, limit: int, filters: Filters, visible_to: list[str] | None
+    ) -> list[ChunkHit]: ...
 
     def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]: ...
 
@@ -59,6 +67,19 @@ def metadata_filter(filters: Filters, extra: list[models.Condition] | None = Non
     return models.Filter(must=conditions) if conditions else None
 
 
+def chunk_filter(filters: Filters, visible_to: list[str] | None) -> models.Filter | None:
+    """The metadata conditions (all must hold) and, when ``visible_to`` is given, the access rule: the chunk's
+    access list names one of ``visible_to``, or it has none (ingested before access lists: public)."""
+    metadata = metadata_filter(filters)
+    if visible_to is None:
+        return metadata
+    visible: list[models.Condition] = [
+        models.FieldCondition(key=ACCESS_FIELD, match=models.MatchAny(any=list(visible_to))),
+        models.IsEmptyCondition(is_empty=models.PayloadField(key=ACCESS_FIELD)),
+    ]
+    return models.Filter(must=metadata.must if metadata else None, should=visible)
+
+
 def document_condition(doc_id: str) -> models.FieldCondition:
     return models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))
 
@@ -69,7 +90,7 @@ class QdrantChunkIndex(QdrantCollection):
         self._create_if_missing(
             {DENSE: cosine_vectors(dimension)},
             sparse={LEXICAL: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            indexes={"doc_id": keyword, "content_hash": keyword},
+            indexes={"doc_id": keyword, "content_hash": keyword, ACCESS_FIELD: keyword},
         )
 
     def write(self, points: list[ChunkPoint]) -> None:
@@ -100,24 +121,23 @@ class QdrantChunkIndex(QdrantCollection):
         with self._qdrant.guard():
             self._client.delete(self._collection, points_selector=selector, wait=True)
 
-    def dense_search(self, vector: list[float], limit: int, filters: Filters) -> list[ChunkHit]:
-        return self._query(vector, DENSE, limit, filters)
+    def dense_search(
+        self, vector: list[float], limit: int, filters: Filters, visible_to: list[str] | None
+    ) -> list[ChunkHit]:
+        return self._query(vector, DENSE, limit, chunk_filter(filters, visible_to))
 
-    def lexical_search(self, vector: SparseVector, limit: int, filters: Filters) -> list[ChunkHit]:
+    def lexical_search(
+        self, vector: SparseVector, limit: int, filters: Filters, visible_to: list[str] | None
+    ) -> list[ChunkHit]:
         if not vector.indices:
             return []
         sparse = models.SparseVector(indices=vector.indices, values=vector.values)
-        return self._query(sparse, LEXICAL, limit, filters)
+        return self._query(sparse, LEXICAL, limit, chunk_filter(filters, visible_to))
 
-    def _query(self, query: Any, using: str, limit: int, filters: Filters) -> list[ChunkHit]:
+    def _query(self, query: Any, using: str, limit: int, query_filter: models.Filter | None) -> list[ChunkHit]:
         with self._qdrant.guard():
             response = self._client.query_points(
-                self._collection,
-                query=query,
-                using=using,
-                limit=limit,
-                query_filter=metadata_filter(filters),
-                with_payload=True,
+                self._collection, query=query, using=using, limit=limit, query_filter=query_filter, with_payload=True
             )
         return [ChunkHit(str(point.id), float(point.score), dict(point.payload or {})) for point in response.points]
 

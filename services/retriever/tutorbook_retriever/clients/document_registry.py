@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from qdrant_client import models
 
+from tutorbook_retriever.access import ACCESS_FIELD
 from tutorbook_retriever.clients.qdrant import QdrantCollection
 
 NAMESPACE = uuid.UUID("1d4f5e7a-9c1b-4b8e-a3f2-6e0d9b7c5a41")
@@ -27,6 +28,7 @@ class DocumentRecord:
     chunks: int
     metadata: dict[str, Any] = field(default_factory=dict)
     updated_at: float = 0.0
+    access: list[str] = field(default_factory=list)  # empty: registered before access lists (public)
 
 
 class DocumentRegistry(Protocol):
@@ -61,6 +63,7 @@ def record_from_payload(payload: dict[str, Any]) -> DocumentRecord:
         chunks=int(payload.get("chunks", 0)),
         metadata=dict(payload.get("metadata") or {}),
         updated_at=float(payload.get("updated_at", 0.0)),
+        access=[str(entry) for entry in payload.get(ACCESS_FIELD) or []],
     )
 
 

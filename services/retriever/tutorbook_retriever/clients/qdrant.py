@@ -52,12 +52,18 @@ class QdrantCollection:
         """The collection, created when it does not exist, with a payload index on each filtered field (on a
         server: local mode scans every point anyway, and warns about payload indexes)."""
         with self._qdrant.guard():
-            if self._client.collection_exists(self._collection):
-                return
-            self._client.create_collection(self._collection, vectors_config=vectors, sparse_vectors_config=sparse)
-            if self._qdrant.server:
-                for key, schema in (indexes or {}).items():
-                    self._client.create_payload_index(self._collection, key, schema)
+            if not self._client.collection_exists(self._collection):
+                self._client.create_collection(self._collection, vectors_config=vectors, sparse_vectors_config=sparse)
+            if self._qdrant.server and indexes:
+                self._index_missing_fields(indexes)
+
+    def _index_missing_fields(self, indexes: dict[str, models.PayloadSchemaType]) -> None:
+        """A payload index on each field that has none yet: a collection created before a field was filtered
+        on (``access``) gets its index at the next start, not only new collections."""
+        present = self._client.get_collection(self._collection).payload_schema
+        for key, schema in indexes.items():
+            if key not in present:
+                self._client.create_payload_index(self._collection, key, schema, wait=True)
 
 
 def cosine_vectors(dimension: int) -> models.VectorParams:

@@ -1,7 +1,9 @@
 from litestar import delete, get, post
 from litestar.datastructures import State
 
-from tutorbook_retriever.ingestion import delete_document, ingest_documents
+from tutorbook_retriever.access import may_see, parse_visible_to
+from tutorbook_retriever.clients.document_registry import DocumentRecord
+from tutorbook_retriever.ingestion import delete_document, ingest_documents, visible_record
 from tutorbook_retriever.schemas import (
     DeleteResponse,
     DocumentInfo,
@@ -12,7 +14,7 @@ from tutorbook_retriever.schemas import (
     IngestResponse,
 )
 from tutorbook_retriever.services import RetrieverServices
-from tutorbook_service.errors import NotFoundError, ServiceError
+from tutorbook_service.errors import ServiceError
 
 
 @post("/v1/documents", status_code=200, sync_to_thread=True)
@@ -38,33 +40,44 @@ def ingest(data: IngestRequest, state: State) -> IngestResponse:
     )
 
 
+def document_info(record: DocumentRecord) -> DocumentInfo:
+    return DocumentInfo(
+        id=record.doc_id,
+        title=record.title,
+        content_hash=record.content_hash,
+        chunks=record.chunks,
+        metadata=record.metadata,
+        updated_at=record.updated_at,
+        access=record.access,
+    )
+
+
 @get("/v1/documents", sync_to_thread=True)
-def list_documents(state: State, limit: int = 100, offset: int = 0) -> DocumentList:
+def list_documents(state: State, limit: int = 100, offset: int = 0, visible_to: str | None = None) -> DocumentList:
+    """``visible_to`` (comma-separated teams and ``public``): only the documents those may see."""
     services: RetrieverServices = state.services
-    records = services.store.registry.all()
+    teams = parse_visible_to(visible_to)
+    records = [record for record in services.store.registry.all() if may_see(record.access, teams)]
     page = records[max(offset, 0) : max(offset, 0) + max(min(limit, 1000), 0)]
     return DocumentList(
-        documents=[DocumentInfo(r.doc_id, r.title, r.content_hash, r.chunks, r.metadata, r.updated_at) for r in page],
+        documents=[document_info(record) for record in page],
         total=len(records),
         index_version=services.store.registry.index_version(),
     )
 
 
 @get("/v1/documents/{doc_id:path}", sync_to_thread=True)
-def get_document(doc_id: str, state: State) -> DocumentInfo:
+def get_document(doc_id: str, state: State, visible_to: str | None = None) -> DocumentInfo:
+    """404 for a document ``visible_to`` may not see, as for one that does not exist."""
     services: RetrieverServices = state.services
-    record = services.store.registry.get(doc_id.lstrip("/"))
-    if record is None:
-        raise NotFoundError(f"document {doc_id.lstrip('/')!r} does not exist", param="id", code="document_not_found")
-    return DocumentInfo(
-        record.doc_id, record.title, record.content_hash, record.chunks, record.metadata, record.updated_at
-    )
+    return document_info(visible_record(doc_id.lstrip("/"), services.store, parse_visible_to(visible_to)))
 
 
 @delete("/v1/documents/{doc_id:path}", status_code=200, sync_to_thread=True)
-def remove_document(doc_id: str, state: State) -> DeleteResponse:
+def remove_document(doc_id: str, state: State, visible_to: str | None = None) -> DeleteResponse:
+    """404 for a document ``visible_to`` may not see: one team cannot delete another's."""
     services: RetrieverServices = state.services
-    version = delete_document(doc_id.lstrip("/"), services.store)
+    version = delete_document(doc_id.lstrip("/"), services.store, parse_visible_to(visible_to))
     services.index_changed(version)
     return DeleteResponse(deleted=doc_id.lstrip("/"), index_version=version)
 

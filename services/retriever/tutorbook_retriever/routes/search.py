@@ -6,6 +6,7 @@ import numpy as np
 from litestar import post, put
 from litestar.datastructures import State
 
+from tutorbook_retriever.access import validate_access, validate_team
 from tutorbook_retriever.schemas import (
     AnsweredQuestion,
     EmbedRequest,
@@ -31,6 +32,9 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
     services: RetrieverServices = state.services
     validate_query(data.query, data.top_k, services.max_top_k)
     validate_filters(data.filters)
+    if data.visible_to is not None:
+        validate_access(data.visible_to, "visible_to")
+    validate_team(data.team)
     options = dataclasses.replace(
         services.search_defaults,
         top_k=data.top_k,
@@ -39,6 +43,8 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
         score_threshold=data.score_threshold,
         include_routes=data.include_routes,
         similar_questions=data.similar_questions,
+        visible_to=data.visible_to,
+        team=data.team,
     )
     started = time.perf_counter()
     outcome = search_chunks(data.query, options, services.embedder, services.store)
@@ -59,11 +65,13 @@ def search(data: SearchRequest, state: State) -> SearchResponse:
 @put("/v1/answered-questions", sync_to_thread=True)
 def put_answered_question(data: AnsweredQuestion, state: State) -> dict[str, str | bool]:
     """Remember that ``question`` was answered (cache ``key``) at ``index_version``: the gateway's semantic
-    cache finds it again when a similar question comes. ``kept`` is false when the index is full."""
+    cache finds it again when a similar question comes from the same ``team``. ``kept`` is false when the
+    index is full."""
     services: RetrieverServices = state.services
     validate_query(data.question, 1, 1)
+    validate_team(data.team)
     [vector] = services.embedder.embed([data.question])
-    kept = services.store.questions.put(data.key, data.question, data.index_version, vector)
+    kept = services.store.questions.put(data.key, data.question, data.index_version, vector, data.team)
     return {"key": data.key, "kept": kept}
 
 

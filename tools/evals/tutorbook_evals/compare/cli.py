@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, default=256, help="QA: the longest answer generated")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, help="default: data/comparisons/DATASET")
+    parser.add_argument("--team", help="the result is this team's: data/comparisons/teams/TEAM/DATASET by default, "
+                        "read by the advisor for that team's keys only")  # fmt: skip
     return parser
 
 
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         dataset=args.dataset, task=task, metric=metric, examples=examples, paths=results, created=created,
         command=command,
     )  # fmt: skip
-    finish(comparison, notes, confidences, args.output or Path("data") / "comparisons" / args.dataset, started)
+    folder = Path("data") / "comparisons" / ("teams/" + args.team if args.team else "") / args.dataset
+    finish(comparison, notes, confidences, args.output or folder, started)
 
 
 def finish(

@@ -8,7 +8,10 @@ from qdrant_edge import (
     EdgeConfig,
     EdgeSparseVectorParams,
     EdgeVectorParams,
+    FieldCondition,
     Filter,
+    IsEmptyCondition,
+    MatchAny,
     Modifier,
     PayloadSchemaType,
     Point,
@@ -18,6 +21,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from tutorbook_retriever.access import ACCESS_FIELD
 from tutorbook_retriever.clients.chunk_index import DENSE, LEXICAL, ChunkHit, ChunkPoint
 from tutorbook_retriever.clients.edge.shards import SEARCH_THREADS, EdgeShards, Filters, equals, metadata_filter
 from tutorbook_retriever.lexical import SparseVector as LexicalVector
@@ -31,6 +35,20 @@ def chunks_config(dimension: int) -> EdgeConfig:
     )
 
 
+def chunk_filter(filters: Filters, visible_to: list[str] | None) -> Filter | None:
+    """The metadata conditions (all must hold) and, when ``visible_to`` is given, the access rule: the chunk's
+    access list names one of ``visible_to``, or it has none (ingested before access lists: public). The
+    same filter as the server backend's ``chunk_index.chunk_filter``, in Edge's types."""
+    metadata = metadata_filter(filters)
+    if visible_to is None:
+        return metadata
+    visible: list[Any] = [
+        FieldCondition(key=ACCESS_FIELD, match=MatchAny(list(visible_to))),
+        IsEmptyCondition(ACCESS_FIELD),
+    ]
+    return Filter(must=metadata.must if metadata else None, should=visible)
+
+
 class EdgeChunkIndex:
     def __init__(self, shards: EdgeShards, name: str) -> None:
         self._shards, self._name = shards, name
@@ -38,7 +56,7 @@ class EdgeChunkIndex:
 
     def ensure(self, dimension: int) -> None:
         keyword = PayloadSchemaType.Keyword
-        indexes = {"doc_id": keyword, "content_hash": keyword}
+        indexes = {"doc_id": keyword, "content_hash": keyword, ACCESS_FIELD: keyword}
         self._shard = self._shards.open(self._name, chunks_config(dimension), indexes)
 
     def write(self, points: list[ChunkPoint]) -> None:
@@ -59,16 +77,21 @@ class EdgeChunkIndex:
     def delete_document(self, doc_id: str) -> None:
         self._shard.update(UpdateOperation.delete_points_by_filter(Filter(must=[equals("doc_id", doc_id)])))
 
-    def dense_search(self, vector: list[float], limit: int, filters: Filters) -> list[ChunkHit]:
-        return self._query(Query.Nearest(vector, using=DENSE), limit, filters)
+    def dense_search(
+        self, vector: list[float], limit: int, filters: Filters, visible_to: list[str] | None
+    ) -> list[ChunkHit]:
+        return self._query(Query.Nearest(vector, using=DENSE), limit, chunk_filter(filters, visible_to))
 
-    def lexical_search(self, vector: LexicalVector, limit: int, filters: Filters) -> list[ChunkHit]:
+    def lexical_search(
+        self, vector: LexicalVector, limit: int, filters: Filters, visible_to: list[str] | None
+    ) -> list[ChunkHit]:
         if not vector.indices:
             return []
-        return self._query(Query.Nearest(SparseVector(vector.indices, vector.values), using=LEXICAL), limit, filters)
+        query = Query.Nearest(SparseVector(vector.indices, vector.values), using=LEXICAL)
+        return self._query(query, limit, chunk_filter(filters, visible_to))
 
-    def _query(self, query: Query, limit: int, filters: Filters) -> list[ChunkHit]:
-        request = QueryRequest(limit=limit, query=query, filter=metadata_filter(filters), with_payload=True)
+    def _query(self, query: Query, limit: int, query_filter: Filter | None) -> list[ChunkHit]:
+        request = QueryRequest(limit=limit, query=query, filter=query_filter, with_payload=True)
         return [
             ChunkHit(str(point.id), float(point.score), dict(point.payload or {}))
             for point in self._shard.query(request)

@@ -69,7 +69,7 @@ def copy_everything(client: QdrantClient, prefix: str, store: Store) -> dict[str
     for record in records(client, f"{prefix}_answered_questions"):
         payload = record.payload or {}
         questions += store.questions.put(
-            payload["key"], payload["question"], int(payload["index_version"]), record.vector
+            payload["key"], payload["question"], int(payload["index_version"]), record.vector, payload.get("team", "")
         )
     if version:
         store.registry.bump_version()  # a clock: above the old version, so caches keyed on it start again

@@ -16,7 +16,7 @@ from qdrant_edge import (
 )
 
 from tutorbook_retriever.clients.edge.shards import SEARCH_THREADS, EdgeShards, equals
-from tutorbook_retriever.clients.question_index import SimilarQuestion, question_id
+from tutorbook_retriever.clients.question_index import TEAM_FIELD, SimilarQuestion, question_id
 
 
 class EdgeQuestionIndex:
@@ -30,26 +30,26 @@ class EdgeQuestionIndex:
         config = EdgeConfig(
             vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine), max_search_threads=SEARCH_THREADS
         )
-        self._shard = self._shards.open(self._name, config, {"index_version": PayloadSchemaType.Integer})
+        indexes = {"index_version": PayloadSchemaType.Integer, TEAM_FIELD: PayloadSchemaType.Keyword}
+        self._shard = self._shards.open(self._name, config, indexes)
 
-    def put(self, key: str, question: str, index_version: int, vector: list[float]) -> bool:
+    def put(self, key: str, question: str, index_version: int, vector: list[float], team: str = "") -> bool:
         if self._shard.count(CountRequest(exact=True)) >= self._max_questions:
             stale = Filter(must_not=[equals("index_version", index_version)])
             self._shard.update(UpdateOperation.delete_points_by_filter(stale))
             if self._shard.count(CountRequest(exact=True)) >= self._max_questions:
                 return False
-        payload = {"key": key, "question": question, "index_version": index_version}
+        payload = {"key": key, "question": question, "index_version": index_version, TEAM_FIELD: team}
         self._shard.update(UpdateOperation.upsert_points([Point(question_id(key), vector, payload)]))
         return True
 
-    def nearest(self, vector: list[float], index_version: int) -> SimilarQuestion | None:
-        """The most similar question answered at this index version (older answers may be stale)."""
-        request = QueryRequest(
-            limit=1,
-            query=Query.Nearest(vector),
-            filter=Filter(must=[equals("index_version", index_version)]),
-            with_payload=True,
-        )
+    def nearest(self, vector: list[float], index_version: int, team: str | None = None) -> SimilarQuestion | None:
+        """The most similar question answered at this index version (older answers may be stale), for
+        ``team`` when given."""
+        conditions: list[Any] = [equals("index_version", index_version)]
+        if team is not None:
+            conditions.append(equals(TEAM_FIELD, team))
+        request = QueryRequest(limit=1, query=Query.Nearest(vector), filter=Filter(must=conditions), with_payload=True)
         found = self._shard.query(request)
         if not found:
             return None

@@ -39,17 +39,14 @@ class EdgeShards:
 
     def open(self, name: str, config: EdgeConfig, indexes: dict[str, PayloadSchemaType] | None = None) -> EdgeShard:
         """The shard ``name``: loaded when its folder holds one (with ``config``, checked against what is
-        on disk), otherwise created, with a payload index on each field of ``indexes``."""
+        on disk), otherwise created; either way with a payload index on each field of ``indexes``."""
         if name not in self._shards:
             path = self.root / name
             exists = path.is_dir() and any(path.iterdir())
             path.mkdir(parents=True, exist_ok=True)
-            if exists:
-                self._shards[name] = EdgeShard.load(str(path), config)
-            else:
-                shard = self._shards[name] = EdgeShard.create(str(path), config)
-                for key, schema in (indexes or {}).items():
-                    shard.update(UpdateOperation.create_field_index(key, schema))
+            shard = EdgeShard.load(str(path), config) if exists else EdgeShard.create(str(path), config)
+            index_missing_fields(shard, indexes or {})
+            self._shards[name] = shard
         return self._shards[name]
 
     def optimize(self) -> None:
@@ -68,6 +65,16 @@ class EdgeShards:
             shard.flush()
             shard.close()
         self._shards.clear()
+
+
+def index_missing_fields(shard: EdgeShard, indexes: dict[str, PayloadSchemaType]) -> None:
+    """A payload index on each field that has none yet: a shard written before a field was filtered on
+    (``access``) gets its index when it is next loaded, not only new shards."""
+    present = shard.info().payload_schema
+    for key, schema in indexes.items():
+        if key not in present:
+            shard.update(UpdateOperation.create_field_index(key, schema))
+            log.info("indexed payload field %s", key)
 
 
 def equals(key: str, value: str | int | bool) -> FieldCondition:
