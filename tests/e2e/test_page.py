@@ -1,6 +1,7 @@
 """The page in a real browser (headless Chromium) against the running stack: chat, the advisor, the adapter
 console, keys, a hostile document, the phone layout. Screenshots land in data/page-screenshots."""
 
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -244,13 +245,42 @@ def test_keys_stay_in_the_tab_and_users_see_no_console(page: Page) -> None:
     page.find("#key-form button[type=submit]").click()
     page.wait(lambda _: "refused" in page.text_of("#key-status"))
     page.sign_in(API_KEY)
-    assert not page.find("#console-tab").is_displayed()
+    assert not page.find("#console-tab").is_displayed() and not page.find("#keys-tab").is_displayed()
     assert API_KEY not in page.driver.current_url
     assert page.script("return sessionStorage.getItem('tutorbook.key')") == API_KEY
     assert page.script("return localStorage.length + document.cookie.length") == 0
     page.find("#key-forget").click()
     assert page.script("return sessionStorage.getItem('tutorbook.key')") is None
     assert not page.find("#chat-panel").is_displayed()
+
+
+def test_the_keys_console_makes_a_team_and_a_key_shown_once_and_revokes_it(page: Page, gateway_url: str) -> None:
+    team = f"page-{secrets.token_hex(3)}"
+    page.sign_in(ADMIN_KEY)
+    page.find("#keys-tab").click()
+    page.find("#new-team-name").send_keys(team)
+    page.find("#new-team-form button[type=submit]").click()
+    page.wait(lambda _: f"Team {team} made" in page.text_of("#keys-status"))
+    page.wait(lambda _: page.all(f"#new-key-team option[value={team}]"))
+    page.find("#new-key-name").send_keys("helpdesk")
+    page.find(f"#new-key-team option[value={team}]").click()
+    page.find("#new-key-form button[type=submit]").click()
+    secret = page.visible("#new-key-secret .secret-once").text
+    holder = {"Authorization": f"Bearer {secret}"}
+    assert httpx.get(f"{gateway_url}/v1/me", headers=holder, timeout=10).json()["team"] == team
+    prefix = secret[:14]
+    row = page.visible(f"#key-list tr[data-key={prefix}]")
+    assert team in row.text and "active" in row.text and secret not in page.text_of("#key-list")
+    page.shot("keys-console")
+    page.click(f"#key-list tr[data-key={prefix}] button[data-action=revoke]")
+    page.find("#confirm-dialog button[value=confirm]").click()
+    page.wait(lambda _: f"Revoked {prefix}" in page.text_of("#keys-status"))
+    page.wait(lambda _: "revoked" in page.text_of(f"#key-list tr[data-key={prefix}]"))
+    assert (
+        httpx.get(f"{gateway_url}/v1/me", headers={"Authorization": f"Bearer {secret}"}, timeout=10).status_code == 401
+    )
+    page.find("#key-forget").click()
+    assert not page.all("#key-list tr") and not page.text_of("#new-key-secret")  # nothing stays for the next key
 
 
 def test_every_control_is_labelled_and_reachable_by_keyboard(page: Page) -> None:

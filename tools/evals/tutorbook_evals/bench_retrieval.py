@@ -5,7 +5,10 @@ Qdrant Edge (the embedded default) beside qdrant-client's local mode (the earlie
    commit) and chunks per second end to end through ``ingest_documents``, per backend.
 2. Single-query embedding latency, sentence-transformers (torch) against ONNX Runtime.
 3. Search through the retriever's HTTP API (query embedding included, hybrid, top 5) at several index
-   sizes, each backend in its own retriever process: p50 / p95 and the process's memory.
+   sizes, each backend in its own retriever process: p50 / p95 and the process's memory; and beside each
+   search, interleaved in the same run, the same search filtered by permission (``visible_to``, with a
+   fifth of the chunks private to other teams): its p50 / p95 and its ratio to the unfiltered one (the
+   target: within 1.2x at 100,000 chunks).
 
 Figures go to ``data/bench/retrieval.json`` too.
 """
@@ -22,7 +25,7 @@ from typing import Any
 
 from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import summary, write_results
-from tutorbook_evals.bench_search import bench_served_search
+from tutorbook_evals.bench_search import bench_served_search, permission_filter_summary
 from tutorbook_evals.retrieval_charts import plot_search_latency
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_retriever import lexical
@@ -151,6 +154,7 @@ def main() -> None:
         sizes = [int(size) for size in args.sizes.split(",") if size]  # none: ingestion and embedding only
         served = bench_served_search(corpus, originals, sizes, args.backends.split(","), args.queries, Path(tmp))
     figures["search"] = [dataclasses.asdict(row) for row in served]
+    figures["permission_filter"] = permission_filter_summary(served)
     print(f"figures: {write_results('retrieval', figures, args.json)}")
     if args.plot is not None and sizes:
         rows = {

@@ -4,6 +4,7 @@ import { loadAdvisor, forgetAdvice, setUpAdvisor } from "./advisor.js";
 import { abortCalls, call, keys } from "./api.js";
 import { forgetConversation, loadModels, setUpChat } from "./chat.js";
 import { forgetAdapters, loadAdapters, setUpConsole } from "./console.js";
+import { forgetKeys, loadKeys, setUpKeys as setUpKeysConsole } from "./keys.js";
 import { byId, say } from "./dom.js";
 
 function showPanel(panelId) {
@@ -21,6 +22,7 @@ function signedOut(message = "", kind = "") {
   forgetConversation();
   forgetAdvice();
   forgetAdapters();
+  forgetKeys();
   byId("tabs").hidden = true;
   byId("welcome").hidden = false;
   byId("key-forget").hidden = true;
@@ -37,7 +39,8 @@ async function signIn() {
   byId("key-forget").hidden = false;
   byId("key-entry").hidden = true;
   byId("console-tab").hidden = !admin;
-  say(byId("key-status"), `Signed in with a${admin ? "n admin" : " user"} key (${me.fingerprint.slice(0, 8)}).`, "ok");
+  byId("keys-tab").hidden = !admin;
+  say(byId("key-status"), `Signed in with a${admin ? "n admin" : " user"} key of team ${me.team} (${me.fingerprint.slice(0, 12)}).`, "ok");
   showPanel("chat-panel");
   byId("question").focus();
   const loads = [loadModels(), loadAdvisor(), admin ? loadAdapters() : null];
@@ -84,6 +87,9 @@ function setUpTabs() {
       if (tab.dataset.panel === "console-panel") {
         loadAdapters().catch((error) => error.name === "AbortError" || say(byId("console-status"), error.message, "error"));
       }
+      if (tab.dataset.panel === "keys-panel") {
+        loadKeys().catch((error) => error.name === "AbortError" || say(byId("keys-status"), error.message, "error"));
+      }
       if (tab.dataset.panel === "chat-panel") loadModels().catch(() => {});
     });
   }
@@ -94,4 +100,5 @@ setUpTabs();
 setUpChat();
 setUpAdvisor();
 setUpConsole();
+setUpKeysConsole();
 if (keys.get()) useKey(keys.get());
