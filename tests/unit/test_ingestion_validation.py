@@ -22,6 +22,10 @@ def doc(doc_id: str = "a", text: str = "hello", **metadata: object) -> DocumentI
         ([doc(text="   ")], BadRequestError, "documents[0].text"),
         ([doc(text="x" * 101)], PayloadTooLargeError, "documents[0].text"),
         ([doc(tags=["a"])], BadRequestError, "documents[0].metadata"),
+        ([doc("a"), DocumentIn(id="b", text="x", access=[])], BadRequestError, "documents[1].access"),
+        ([DocumentIn(id="a", text="x", access=["Team A"])], BadRequestError, "documents[0].access"),
+        ([DocumentIn(id="a", text="x", access=["team-a", "team-a"])], BadRequestError, "documents[0].access"),
+        ([DocumentIn(id="a", text="x", access=[f"t{n}" for n in range(51)])], BadRequestError, "documents[0].access"),
     ],
 )
 def test_bad_batches_are_refused_with_the_field_named(
@@ -34,6 +38,7 @@ def test_bad_batches_are_refused_with_the_field_named(
 
 def test_a_good_batch_passes() -> None:
     validate_documents([doc("product/a-1", category="tv", price=10.5, new=True, note=None)], LIMITS)
+    validate_documents([DocumentIn(id="a", text="x", access=["team-a", "public"])], LIMITS)
 
 
 def test_content_hash_changes_with_any_part() -> None:
@@ -41,3 +46,4 @@ def test_content_hash_changes_with_any_part() -> None:
     assert base == content_hash(doc())
     assert base != content_hash(doc(text="hello!"))
     assert base != content_hash(doc(lang="en"))
+    assert base != content_hash(DocumentIn(id="a", text="hello", access=["team-a"]))
