@@ -2,6 +2,7 @@
 
     tutorbook-keys team support                        # a team
     tutorbook-keys create helpdesk --team support --scopes chat --rpm 60 --expires-in 90d
+    export HELPDESK_KEY=$(tutorbook-keys create helpdesk --team support --secret-only)
     tutorbook-keys list --team support                 # never a secret: ids, names, scopes, state
     tutorbook-keys rotate tbk_1a2b3c4d5e --grace 1h    # a new secret; the old one works for an hour
     tutorbook-keys revoke tbk_1a2b3c4d5e               # refused by every gateway within a second
@@ -81,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
     for flag in ("--rpm", "--tpm", "--in-flight", "--state-bytes"):
         create.add_argument(flag, type=int, default=0, help="its own limit (0: the gateway's default)")
     create.add_argument("--expires-in", type=seconds, help="e.g. 90d (default: never)")
+    create.add_argument("--secret-only", action="store_true", help="print only the new key (for a variable)")
     listing = commands.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--team")
     rotate = commands.add_parser("rotate", help="a new secret for a key")
@@ -109,7 +111,7 @@ def main() -> None:
     answer = response.json() if response.content else {}
     if response.is_error:
         sys.exit(f"refused ({response.status_code}): {answer.get('error', {}).get('message', answer)}")
-    print(json.dumps(answer, indent=2))
+    print(answer["key"] if getattr(args, "secret_only", False) else json.dumps(answer, indent=2))
 
 
 if __name__ == "__main__":
