@@ -171,3 +171,49 @@ def test_the_command_prints_its_summary_and_exits_1_when_anything_failed(tmp_pat
         assert keyless.returncode == 1 and keyless.stderr.startswith("no admin key: pass --key")
     finally:
         retriever.stop()
+
+
+def write_corpus_with_access(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "payroll.md").write_text(
+        "---\ntitle: Payroll runbook\naccess: [team-a]\nauthor: Ann\n---\n# Payroll\n\nSalaries are paid on the 25th.\n"
+    )
+    (folder / "handbook.md").write_text("# Handbook\n\nHolidays are listed on the intranet.\n")
+    (folder / "notes.txt").write_text("---\naccess: team-c, public\n---\nParking notes\nThe car park opens at 7.\n")
+    records = [
+        {"id": "rec-list", "text": "The canteen opens at noon.", "access": ["team-d"], "floor": 2},
+        {"id": "rec-text", "text": "The gym opens at six.", "access": "team-d,team-e"},
+        {"id": "rec-none", "text": "The library opens at nine."},
+    ]
+    (folder / "records.jsonl").write_text("\n".join(json.dumps(record) for record in records))
+
+
+def test_front_matter_record_fields_and_the_access_flag_say_who_may_see_each_document(
+    tmp_path: Path, retriever: TestClient[Litestar]
+) -> None:
+    """Front matter and a record's access field win; --access covers the rest; the front matter is not
+    indexed; and a re-run (the client's content hash matching the server's, access included) writes nothing."""
+    corpus = tmp_path / "corpus"  # tmp_path is the retriever's data folder
+    write_corpus_with_access(corpus)
+    summary = ingest_paths(retriever, [corpus], FieldMapping(), batch_size=16, access=["team-b", "public"])
+    assert (summary.created, summary.failed) == (6, [])
+    listed = {d["id"]: d for d in retriever.get("/v1/documents").json()["documents"]}
+    assert {doc_id: d["access"] for doc_id, d in listed.items()} == {
+        "payroll": ["team-a"],
+        "handbook": ["public", "team-b"],
+        "notes": ["public", "team-c"],
+        "rec-list": ["team-d"],
+        "rec-text": ["team-d", "team-e"],
+        "rec-none": ["public", "team-b"],
+    }
+    assert (listed["payroll"]["title"], listed["notes"]["title"]) == ("Payroll runbook", "Parking notes")
+    assert listed["rec-list"]["metadata"] == {"floor": 2, "source": "records.jsonl"}  # access is not metadata
+    body = {"query": "when are salaries paid", "top_k": 1, "visible_to": ["team-a"]}
+    [hit] = retriever.post("/v1/search", json=body).json()["hits"]
+    assert hit["doc_id"] == "payroll" and "access:" not in hit["text"] and "---" not in hit["text"]
+    lost = ingest_paths(AnswerLost(retriever), [corpus], FieldMapping(), batch_size=16, access=["team-b", "public"])
+    assert (lost.confirmed, lost.failed) == (6, [])  # is_stored computes the same hash as the server
+    again = ingest_paths(retriever, [corpus], FieldMapping(), batch_size=16, access=["team-b", "public"])
+    assert (again.unchanged, again.created, again.updated) == (6, 0, 0)
+    moved = ingest_paths(retriever, [corpus], FieldMapping(), batch_size=16, access=["team-b"])
+    assert (moved.updated, moved.unchanged) == (2, 4)  # only the documents the flag applies to changed

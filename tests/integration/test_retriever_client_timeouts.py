@@ -42,4 +42,4 @@ async def test_a_slow_batch_is_waited_for_and_a_slow_search_is_not(retriever_url
         written = await client.forward("POST", "/v1/documents", b'{"documents": []}', "")
         assert written.status_code == 200
         with pytest.raises(UpstreamCallTimeoutError):
-            await client.search("warranty", 3)
+            await client.search("warranty", 3, "default")

@@ -9,7 +9,7 @@ import pytest
 from qdrant_client import models
 from qdrant_edge import IsEmptyCondition
 
-from tutorbook_retriever.access import access_problem, may_see, parse_visible_to, validate_team
+from tutorbook_retriever.access import may_see, parse_visible_to, validate_access, validate_team
 from tutorbook_retriever.clients import chunk_index
 from tutorbook_retriever.clients.edge import chunks as edge_chunks
 from tutorbook_retriever.clients.question_index import servable
@@ -38,7 +38,12 @@ from tutorbook_service.errors import BadRequestError
     ],
 )
 def test_an_access_list_holds_1_to_50_distinct_public_or_team_names(entries: list[str], fine: bool) -> None:
-    assert (access_problem(entries) is None) is fine
+    if fine:
+        validate_access(entries, "documents[0].access")
+        return
+    with pytest.raises(BadRequestError) as caught:
+        validate_access(entries, "documents[0].access")
+    assert caught.value.param == "documents[0].access"
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,10 @@ import msgspec
 from tqdm import tqdm
 
 from tutorbook_config.local_keys import MissingKeyError, admin_key
-from tutorbook_retriever.access import access_problem
 from tutorbook_retriever.ingestion import content_hash
 from tutorbook_retriever.loaders import FieldMapping, LoadError, find_files, load_file, parse_access
 from tutorbook_retriever.schemas import DocumentIn
+from tutorbook_service.teams import access_problem
 
 BATCH_CHARS = 2_000_000  # characters of text per request, at most (a single larger document goes alone)
 
@@ -98,7 +98,7 @@ def access_argument(value: str) -> list[str]:
     entries = parse_access(value)
     problem = access_problem(entries)
     if problem is not None:
-        raise argparse.ArgumentTypeError(f"--access {problem}")
+        raise argparse.ArgumentTypeError(f"--access is invalid: {problem}")
     return entries
 
 

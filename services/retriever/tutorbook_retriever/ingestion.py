@@ -172,6 +172,18 @@ def build_points(
     return points
 
 
+def document_record(document: DocumentIn, digest: str, chunks: int, now: float) -> DocumentRecord:
+    return DocumentRecord(
+        doc_id=document.id,
+        title=document.title or document.id,
+        content_hash=digest,
+        chunks=chunks,
+        metadata=dict(document.metadata),
+        updated_at=now,
+        access=sorted(document.access),
+    )
+
+
 def ingest_documents(
     documents: list[DocumentIn], embedder: Embedder, store: Store, limits: IngestLimits
 ) -> IngestResult:
@@ -200,12 +212,7 @@ def ingest_documents(
         for start in range(0, len(points), WRITE_BATCH):
             store.chunks.write(points[start : start + WRITE_BATCH])
         now = time.time()
-        records = [
-            DocumentRecord(
-                d.id, d.title or d.id, digests[d.id], len(chunked[d.id]), dict(d.metadata), now, sorted(d.access)
-            )
-            for d in changed
-        ]
+        records = [document_record(d, digests[d.id], len(chunked[d.id]), now) for d in changed]
         if records:
             store.registry.put(records)  # the switch, one point per document
         for document in changed:

@@ -102,23 +102,27 @@ def to_search_hit(payload: dict[str, Any], score: float, dense: float | None, le
     )
 
 
+def candidate_hits(
+    query: str, vector: list[float], options: SearchOptions, store: Store
+) -> tuple[list[ChunkHit], list[ChunkHit]]:
+    """The live dense and lexical candidates (each per the mode). Qdrant applies the filters (metadata, and
+    access when ``visible_to`` is given) before it takes the top ``limit``: a team never gets fewer hits
+    because another team's chunks ranked higher, and never sees them."""
+    filters, visible = options.filters or {}, options.visible_to
+    limit = max(options.candidates, options.top_k)
+    dense = store.chunks.dense_search(vector, limit, filters, visible) if options.mode != "lexical" else []
+    sparse = []
+    if options.mode != "dense":
+        sparse = store.chunks.lexical_search(lexical.query_vector(query), limit, filters, visible)
+    live = store.registry.hashes([str(hit.payload["doc_id"]) for hit in [*dense, *sparse]])
+    return live_hits(dense, live), live_hits(sparse, live)
+
+
 def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store: Store) -> SearchOutcome:
     started = time.perf_counter()
     [vector] = embedder.embed([query])
     embedding_seconds = time.perf_counter() - started
-    filters = options.filters or {}
-    limit = max(options.candidates, options.top_k)
-    # Qdrant applies the filters (metadata and access) before it takes the top ``limit``: a team never
-    # gets fewer hits because another team's chunks ranked higher.
-    visible = options.visible_to
-    dense = store.chunks.dense_search(vector, limit, filters, visible) if options.mode != "lexical" else []
-    sparse = (
-        store.chunks.lexical_search(lexical.query_vector(query), limit, filters, visible)
-        if options.mode != "dense"
-        else []
-    )
-    live = store.registry.hashes([str(hit.payload["doc_id"]) for hit in [*dense, *sparse]])
-    dense, sparse = live_hits(dense, live), live_hits(sparse, live)
+    dense, sparse = candidate_hits(query, vector, options, store)
 
     payloads = {hit.point_id: hit.payload for hit in [*sparse, *dense]}
     dense_scores = {hit.point_id: hit.score for hit in dense}
