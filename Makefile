@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint typecheck unit integration e2e clean settings-docs
+.PHONY: install run test lint typecheck unit integration e2e clean settings-docs doc-figures
 
 install:
 	@bash scripts/install.sh
@@ -33,6 +33,11 @@ test: lint typecheck
 # docs/settings.md from the settings classes (a test fails when it is stale).
 settings-docs: install
 	$(PY) -m tutorbook_devstack.settings_reference
+
+# The figure tables in the docs from the committed result files in data/bench and data/eval (a test fails
+# when a page differs from its files).
+doc-figures: install
+	$(PY) -m tutorbook_evals.doc_figures
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

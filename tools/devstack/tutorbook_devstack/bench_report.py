@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tutorbook_devstack.bench_machine import describe_code
+
 RESULTS_DIR = Path("data/bench")
 
 
@@ -39,13 +41,15 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
-    """``data/bench/<name>.json`` unless told otherwise: the figures, the machine, the command, the time."""
+    """``data/bench/<name>.json`` unless told otherwise: the figures, the machine, the command, the commit
+    measured, the time."""
     target = path or RESULTS_DIR / f"{name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": name,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "commit": describe_code(__file__),
         "machine": machine(),
         "figures": figures,
     }

@@ -16,14 +16,18 @@ tokens).
 """
 
 import argparse
+import datetime
+import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from tutorbook_devstack.bench_machine import describe_code
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.compare.datasets import ClassificationSet, Subset, builtin_classification
+from tutorbook_evals.doc_figures import tutor_accuracy
 from tutorbook_evals.routing_set import default_eval_data
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -73,6 +77,10 @@ def evaluate_set(name: str, eval_data: Path | None, seed: int, root: Path) -> di
     source, subset = SETS[name]
     dataset = builtin_classification(source, REPO_ROOT / "samples", eval_data, subset)
     figures: dict[str, Any] = {"labels": len(dataset.labels), "train": len(dataset.train), "test": len(dataset.test)}
+    figures["measured"] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": describe_code(__file__),
+    }
     for answer in ("label", "code"):
         print(f"{name}: training the adapter answering by {answer} ...", file=sys.stderr, flush=True)
         folder = root / f"{name}-{answer}"
@@ -81,17 +89,14 @@ def evaluate_set(name: str, eval_data: Path | None, seed: int, root: Path) -> di
     return figures
 
 
-def table(results: dict[str, dict[str, Any]]) -> str:
-    rows = [
-        "| label set | labels | held out | by label, every label in full | by code, one step (served) "
-        "| by code, every code in full |",
-        "|:---|---:|---:|---:|---:|---:|",
-    ]
-    for name, figures in results.items():
-        cells = [figures["label"]["served"], figures["code"]["served"], figures["code"]["reference"]]
-        shown = [f"{cell['accuracy']:.1%} (ECE {cell['calibration_error']:.3f})" for cell in cells]
-        rows.append(f"| {name} | {figures['labels']} | {figures['test']} | " + " | ".join(shown) + " |")
-    return "\n".join(rows)
+def earlier_sets(path: Path, rerun: list[str]) -> dict[str, Any]:
+    """The sets an earlier run wrote to ``path`` and this one does not measure again (each keeps its own
+    ``measured`` date and commit), so one set can be re-measured without hours for the others."""
+    try:
+        sets = json.loads(path.read_text())["figures"]["sets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {name: figures for name, figures in sets.items() if name not in rerun and "measured" in figures}
 
 
 def main() -> None:
@@ -105,14 +110,14 @@ def main() -> None:
     unknown = sorted(set(names) - set(SETS))
     if unknown:
         parser.error(f"--sets: unknown {', '.join(unknown)}; known: {', '.join(SETS)}")
-    results = {}
+    results = earlier_sets(args.json, names)
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-tutors-") as tmp:
         for name in names:
             results[name] = evaluate_set(name, args.eval_data, args.seed, Path(tmp))
             write_results(
                 "tutors", {"seed": args.seed, "sets": results}, args.json
             )  # after each: a long run keeps them
-    print(table(results))
+    print("\n".join(tutor_accuracy({"figures": {"sets": results}})))
     print(f"figures: {args.json}")
 
 

@@ -47,6 +47,7 @@ class Comparison(msgspec.Struct, kw_only=True):
     paths: list[PathResult]
     created: str = ""
     command: str = ""
+    commit: str = ""  # the code measured (tutorbook-compare's checkout), when known
     recommendation: dict[str, str] = msgspec.field(default_factory=dict)  # as tutorbook-compare wrote it
 
 

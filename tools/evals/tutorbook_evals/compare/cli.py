@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tutorbook_config.local_keys import MissingKeyError, admin_key
+from tutorbook_devstack.bench_machine import describe_code
 from tutorbook_evals.compare.datasets import (
     CLASSIFICATION_SETS,
     QA_SETS,
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     comparison = Comparison(
         dataset=args.dataset, task=task, metric=metric, examples=examples, paths=results, created=created,
-        command=command,
+        command=command, commit=describe_code(__file__) or "",
     )  # fmt: skip
     folder = Path("data") / "comparisons" / ("teams/" + args.team if args.team else "") / args.dataset
     finish(comparison, notes, confidences, args.output or folder, started)

@@ -1,0 +1,137 @@
+"""``python -m tutorbook_evals.doc_figures`` (``make doc-figures``): the figure tables in the docs, written
+from the committed result files that the measuring commands wrote, never typed.
+
+A block in a Markdown page is
+``<!-- figures: NAME -->`` ... ``<!-- /figures -->``; NAME is one of :data:`BLOCKS`, each a result file and
+a function from its JSON to Markdown lines. Each block starts with where its figures come from: the
+command, the date, the commit and the machine, as the file records them. ``--check`` changes nothing and
+fails when a page differs from what its files give (the test suite runs it).
+"""
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tutorbook_devstack.bench_sections import table, tutor_section
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PAGES = ("docs/adapters.md", "docs/compare.md")
+BLOCK = re.compile(r"(<!-- figures: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.DOTALL)
+Render = Callable[[dict[str, Any]], list[str]]
+
+
+def provenance(document: dict[str, Any], path: str) -> str:
+    """One line naming what measured the figures, when, at which commit, on what, and the file."""
+    machine = document.get("machine") or {}
+    where = f"{machine.get('cores', '?')} cores, {machine.get('processor', '?')}" if machine else "this machine"
+    commit = document.get("commit") or "not recorded"
+    date = str(document.get("date") or document.get("created") or "?")[:10]
+    return (
+        f"*Measured by `{document.get('command', '?')}` on {date}, commit {commit}, on {where}; the figures "
+        f"are `{path}`, this table is written from it (`make doc-figures`).*"
+    )
+
+
+def tutor_latency(document: dict[str, Any]) -> list[str]:
+    return tutor_section(document["figures"], {})
+
+
+def tutor_accuracy(document: dict[str, Any]) -> list[str]:
+    rows = [
+        "| label set | labels | train | held out | by label, every label in full (the reference) "
+        "| by code, one step (as served) | by code, every code in full |",
+        "|:---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, figures in document["figures"]["sets"].items():
+        cells = [figures["label"]["served"], figures["code"]["served"], figures["code"]["reference"]]
+        shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" for cell in cells]
+        counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
+        rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
+    return [*rows, ""]
+
+
+PATH_NAMES = {
+    "zero_shot": "zero-shot prompting",
+    "few_shot": "few-shot prompting",
+    "adapter": "adapter",
+    "router": "router (`auto`)",
+    "embedding_classifier": "embedding classifier",
+}
+
+
+def classification_comparison(document: dict[str, Any]) -> list[str]:
+    """A ``tutorbook-compare`` run of a classification set: every path's quality, tokens and latency."""
+    rows = []
+    for path in document["paths"]:
+        figures = path["figures"]
+        calibration = figures.get("calibration_error")
+        rows.append(
+            [
+                PATH_NAMES.get(path["path"], path["path"]),
+                f"{figures['accuracy']:.3f}",
+                f"{figures['macro_f1']:.3f}",
+                "" if calibration is None else f"{calibration:.3f}",
+                f"{path['prompt_tokens']:,.0f}",
+                f"{path['p50_ms']:,.0f}",
+                f"{path['p95_ms']:,.0f}",
+            ]
+        )
+    headings = ["path", "accuracy", "macro-F1", "calibration error", "prompt tokens", "p50 ms", "p95 ms"]
+    return table(headings, rows)
+
+
+BLOCKS: dict[str, tuple[str, Render]] = {
+    "tutor-latency": ("data/bench/tutor.json", tutor_latency),
+    "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
+    "compare-support-triage": ("docs/examples/compare-support-triage/comparison.json", classification_comparison),
+}
+
+
+def rendered(name: str, root: Path) -> str:
+    path, render = BLOCKS[name]
+    document = json.loads((root / path).read_text())
+    return "\n".join([provenance(document, path), "", *render(document)]).rstrip("\n") + "\n"
+
+
+def filled(page: str, root: Path) -> str:
+    """``page`` with every block rewritten from its file (an unknown block name is an error)."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in BLOCKS:
+            raise KeyError(f"unknown figures block {name!r}; known: {', '.join(BLOCKS)}")
+        return match.group(1) + rendered(name, root) + match.group(4)
+
+    return BLOCK.sub(replace, page)
+
+
+def stale_pages(root: Path, write: bool) -> list[str]:
+    """The pages whose blocks differ from their files (rewritten when ``write``)."""
+    stale = []
+    for relative in PAGES:
+        page = root / relative
+        text = page.read_text()
+        fresh = filled(text, root)
+        if fresh != text:
+            stale.append(relative)
+            if write:
+                page.write_text(fresh)
+    return stale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tutorbook_evals.doc_figures", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="change nothing; fail if a page is stale")
+    args = parser.parse_args()
+    stale = stale_pages(REPO_ROOT, write=not args.check)
+    if args.check and stale:
+        sys.exit(f"figures differ from their result files in: {', '.join(stale)}; run `make doc-figures`")
+    print("\n".join(f"wrote {page}" for page in stale) or "every figures block is up to date")
+
+
+if __name__ == "__main__":
+    main()
