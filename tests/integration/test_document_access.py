@@ -97,6 +97,26 @@ def test_listing_reading_and_deleting_answer_only_for_documents_the_caller_may_s
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "visible_to"
 
 
+def test_a_team_changes_only_documents_whose_access_list_names_it(retriever: Client) -> None:
+    ingest(retriever, [PAYROLL, HANDBOOK])
+    before = retriever.get("/v1/documents").json()["documents"]
+    taken = {"documents": [{"id": "payroll", "text": "Team B's now.", "access": ["team-b"]}]}
+    refused = retriever.post("/v1/documents", json=taken, params={"team": "team-b"})
+    assert refused.status_code == 403 and refused.json()["error"]["param"] == "documents[0].id"
+    public = {"documents": [{"id": "handbook", "text": "Rewritten by team B.", "access": ["team-b"]}]}
+    assert retriever.post("/v1/documents", json=public, params={"team": "team-b"}).status_code == 403
+    deleted = retriever.delete("/v1/documents/handbook", params={"visible_to": "team-b,public", "team": "team-b"})
+    assert deleted.status_code == 403  # seen, as public, but an admin's to change
+    assert retriever.get("/v1/documents").json()["documents"] == before  # nothing changed
+    assert found(retriever, "hybrid", ["team-a"]) == {"payroll"}
+    own = {"documents": [{"id": "payroll", "text": "Salaries of team A are paid on the 26th.", "access": ["team-a"]}]}
+    assert (
+        retriever.post("/v1/documents", json=own, params={"team": "team-a"}).json()["results"][0]["status"] == "updated"
+    )
+    mine = retriever.delete("/v1/documents/payroll", params={"visible_to": "team-a,public", "team": "team-a"})
+    assert mine.status_code == 200
+
+
 def test_an_access_only_change_is_a_new_version_and_leaves_no_old_chunks(retriever: Client) -> None:
     public = {**PAYROLL, "access": ["public"]}
     first = ingest(retriever, [public])

@@ -85,16 +85,20 @@ def test_a_team_s_private_adapter_does_not_exist_for_other_teams(client: TestCli
 
 def test_a_team_key_s_documents_stay_within_its_team(client: TestClient[Litestar], retriever: FakeRetriever) -> None:
     writer = key_of(client, "alpha", "documents")
-    batch = {"documents": [{"id": "a", "text": "Alpha only."}, {"id": "b", "text": "All.", "access": ["public"]}]}
+    batch = {
+        "documents": [{"id": "a", "text": "Alpha only."}, {"id": "b", "text": "All.", "access": ["alpha", "public"]}]
+    }
     assert client.post("/v1/documents", json=batch, headers=writer).status_code == 200
     _, _, sent, query = retriever.forwarded[-1]
-    assert [doc["access"] for doc in msgspec.json.decode(sent)["documents"]] == [["alpha"], ["public"]]
-    assert query == "visible_to=alpha,public"
-    other = {"documents": [{"id": "c", "text": "Beta's.", "access": ["beta"]}]}
-    refused = client.post("/v1/documents", json=other, headers=writer)
-    assert refused.status_code == 403 and len(retriever.forwarded) == 1  # nothing reached the retriever
+    assert [doc["access"] for doc in msgspec.json.decode(sent)["documents"]] == [["alpha"], ["alpha", "public"]]
+    assert query == "visible_to=alpha,public&team=alpha"  # the retriever replaces only documents naming alpha
+    for access in (["beta"], ["public"]):  # another team's, or one alpha could never change again
+        other = {"documents": [{"id": "c", "text": "Not alpha's.", "access": access}]}
+        refused = client.post("/v1/documents", json=other, headers=writer)
+        assert refused.status_code == 403 and len(retriever.forwarded) == 1  # nothing reached the retriever
     client.get("/v1/documents", headers=writer)
+    assert retriever.forwarded[-1][3] == "visible_to=alpha,public"
     client.delete("/v1/documents/a", headers=writer)
-    assert all(query.endswith("visible_to=alpha,public") for _, _, _, query in retriever.forwarded[1:])
+    assert retriever.forwarded[-1][3] == "visible_to=alpha,public&team=alpha"
     client.get("/v1/documents", headers=ADMIN)
     assert retriever.forwarded[-1][3] == ""  # an admin sees every team's

@@ -42,8 +42,8 @@ class KeySettings(SettingsGroup):
     """Comma-separated bearer keys. No keys configured: every request is refused. Each key: at least 16
     characters and no placeholder, or the gateway refuses to start."""
     admin_keys: str = ""
-    """Comma-separated admin keys (admin routes: documents, adapters, feedback listing). Admin keys may also
-    chat."""
+    """Comma-separated bootstrap admin keys: every scope (chat, documents, adapters, admin), team
+    ``default``. Keys made at runtime (``/v1/admin/keys``) carry the scopes they were given."""
     response_id_secret: str = ""
     """Signs response ids (they carry what feedback names: route, adapter, model, time). Every replica needs
     the same one; empty: derived from the admin keys (rotating them ends feedback on earlier answers)."""
@@ -134,8 +134,8 @@ class CacheSettings(SettingsGroup):
     checked against the index version the process follows through a Redis subscription."""
     scope: Literal["key", "shared"] = "key"
     """"key": an answer is served from the cache only to the API key it was answered for, so a hit never
-    tells one key what another asked (keys may belong to different customers); "shared": every key shares
-    answers (more hits, for deployments whose keys all belong to one product)."""
+    tells one key what another asked (keys may belong to different customers); "shared": the keys of one team
+    share answers (more hits, for a team whose keys all serve one product); never across teams."""
     semantic_enabled: bool = False
     """A single question similar enough to one answered at the current index version gets that answer. Off
     by default: `make eval-semantic-cache` measures how often it would answer wrongly."""

@@ -7,7 +7,7 @@ counts as public: every request sees it, in the registry here and in the chunk f
 (``IsEmpty(access)`` beside ``MatchAny(access, visible_to)``).
 """
 
-from tutorbook_service.errors import BadRequestError
+from tutorbook_service.errors import BadRequestError, ForbiddenError
 from tutorbook_service.teams import PUBLIC, access_problem, is_team_name
 
 ACCESS_FIELD = "access"  # the chunk payload field (keyword-indexed) and the registry record's
@@ -44,3 +44,20 @@ def may_see(access: list[str], visible_to: list[str] | None) -> bool:
     """Whether a request that sees ``visible_to`` (None: everything) may see a document with ``access``
     (empty: a document from before access lists, which every request sees)."""
     return visible_to is None or not access or not set(access).isdisjoint(visible_to)
+
+
+def may_change(access: list[str], team: str | None) -> bool:
+    """Whether a caller writing for ``team`` (None: an admin, who may change any document) may replace or
+    delete a document with ``access``: only one whose access list names its team. A public document an
+    admin made, or one from before access lists (no list), is an admin's to change."""
+    return team is None or team in access
+
+
+def check_may_change(doc_id: str, access: list[str], team: str | None, param: str) -> None:
+    """A 403 when ``team`` may not change the stored document ``doc_id`` (see :func:`may_change`)."""
+    if not may_change(access, team):
+        raise ForbiddenError(
+            f"{param} {doc_id!r} is a document whose access list does not name team {team!r}: only an admin, "
+            "or a key of a team it names, may replace or delete it",
+            param=param,
+        )

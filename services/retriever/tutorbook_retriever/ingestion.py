@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tutorbook_retriever import lexical
-from tutorbook_retriever.access import ACCESS_FIELD, default_access, may_see, validate_access
+from tutorbook_retriever.access import ACCESS_FIELD, check_may_change, default_access, may_see, validate_access
 from tutorbook_retriever.chunking import Chunk, chunk_document
 from tutorbook_retriever.clients.chunk_index import ChunkPoint
 from tutorbook_retriever.clients.document_registry import DocumentRecord
@@ -185,11 +185,16 @@ def document_record(document: DocumentIn, digest: str, chunks: int, now: float) 
 
 
 def ingest_documents(
-    documents: list[DocumentIn], embedder: Embedder, store: Store, limits: IngestLimits
+    documents: list[DocumentIn], embedder: Embedder, store: Store, limits: IngestLimits, team: str | None = None
 ) -> IngestResult:
+    """Writes what changed. With ``team`` (a team's key, through the gateway), a batch that would replace a
+    document whose access list does not name that team is refused whole (403) before anything is written."""
     validate_documents(documents, limits)
     with store.write_lock:
         registered = {document.id: store.registry.get(document.id) for document in documents}
+        for index, (doc_id, record) in enumerate(registered.items()):
+            if record is not None:
+                check_may_change(doc_id, record.access, team, f"documents[{index}].id")
         digests = {document.id: content_hash(document) for document in documents}
         changed = [
             document
@@ -245,11 +250,13 @@ def visible_record(doc_id: str, store: Store, visible_to: list[str] | None) -> D
     return record
 
 
-def delete_document(doc_id: str, store: Store, visible_to: list[str] | None = None) -> int:
+def delete_document(doc_id: str, store: Store, visible_to: list[str] | None = None, team: str | None = None) -> int:
     """Remove a document (registry first, so searches stop seeing it at once); returns the new index version.
-    A document ``visible_to`` may not see is not found (one team cannot delete another's)."""
+    A document ``visible_to`` may not see is not found (one team cannot delete another's); one it sees but
+    whose access list does not name ``team`` (a public one) is a 403."""
     with store.write_lock:
-        visible_record(doc_id, store, visible_to)
+        record = visible_record(doc_id, store, visible_to)
+        check_may_change(doc_id, record.access, team, "id")
         store.registry.remove(doc_id)
         store.chunks.delete_document(doc_id)
         return store.registry.bump_version()

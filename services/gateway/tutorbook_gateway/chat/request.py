@@ -56,7 +56,7 @@ class ChatCall:
     """A chat request as the route received it: the body, who asks, the session header."""
 
     body: ChatCompletionRequest
-    caller: Caller  # sessions, limits and feedback are per key; documents and caches per team
+    caller: Caller  # sessions, limits, feedback and the exact cache per key; documents per team
     session_header: str | None = None
 
 

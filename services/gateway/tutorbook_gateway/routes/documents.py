@@ -29,9 +29,11 @@ async def forward(request: Request[Any, Any, Any], retriever: Retriever, doc_id:
     body = await request.body() if request.method in {"POST", "PUT"} else b""
     caller = caller_of(request)
     query = request.url.query or ""
-    if not caller.may(Scope.ADMIN):  # a team's key: its own documents and the public ones, nothing else
+    if not caller.may(Scope.ADMIN):  # a team's key: sees its own documents and the public ones, changes its own
         body = within_team(body, caller.team) if body else body
-        query = "&".join(part for part in (query, f"visible_to={','.join(visible_to(caller.team))}") if part)
+        ours = [f"visible_to={','.join(visible_to(caller.team))}"]
+        ours += [f"team={caller.team}"] if request.method in {"POST", "DELETE"} else []
+        query = "&".join(part for part in (query, *ours) if part)
     forwarded = await retriever.forward(request.method, document_path(doc_id), body, query)
     if request.method != "GET":
         await audit_change(request, doc_id, forwarded.status_code, ingested_ids(body))
@@ -40,7 +42,9 @@ async def forward(request: Request[Any, Any, Any], retriever: Retriever, doc_id:
 
 def within_team(body: bytes, team: str) -> bytes:
     """A team key's batch: each document without an access list gets its team's; one that names another
-    team is refused (403) before anything is stored. The retriever validates the rest."""
+    team, or not its own, is refused (403) before anything is stored (so the team may change it later).
+    The retriever refuses to replace a document whose access list does not name the team, and validates
+    the rest."""
     try:
         batch = msgspec.json.decode(body)
     except msgspec.DecodeError:
@@ -52,8 +56,11 @@ def within_team(body: bytes, team: str) -> bytes:
     for document in documents:
         if isinstance(document, dict):
             access = document.setdefault("access", [team])
-            if isinstance(access, list) and not set(map(str, access)) <= allowed:
-                raise ForbiddenError(f"a key of team {team!r} may give documents only the access {sorted(allowed)}")
+            if isinstance(access, list) and (team not in access or not set(map(str, access)) <= allowed):
+                raise ForbiddenError(
+                    f"a key of team {team!r} gives documents the access [{team!r}] or {sorted(allowed)}, "
+                    "naming its team"
+                )
     return msgspec.json.encode(batch)
 
 

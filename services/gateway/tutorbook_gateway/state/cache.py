@@ -18,7 +18,7 @@ from tutorbook_service.index_version import INDEX_VERSION_KEY
 class CachedAnswer(msgspec.Struct):
     completion: dict[str, Any]
     index_version: int | None  # None: no retrieval was involved (the base model or an adapter, named)
-    owner: str | None = None  # the key fingerprint it was answered for, when the cache is per key
+    owner: str | None = None  # whom it may be served to: the key's owner, or ``team:<team>`` when shared
 
 
 def cache_key(request: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 from litestar import delete, get, post
 from litestar.datastructures import State
 
-from tutorbook_retriever.access import may_see, parse_visible_to
+from tutorbook_retriever.access import may_see, parse_visible_to, validate_team
 from tutorbook_retriever.clients.document_registry import DocumentRecord
 from tutorbook_retriever.ingestion import delete_document, ingest_documents, visible_record
 from tutorbook_retriever.schemas import (
@@ -18,12 +18,16 @@ from tutorbook_service.errors import ServiceError
 
 
 @post("/v1/documents", status_code=200, sync_to_thread=True)
-def ingest(data: IngestRequest, state: State) -> IngestResponse:
+def ingest(data: IngestRequest, state: State, team: str | None = None) -> IngestResponse:
+    """``team`` (the gateway adds it for a team's key): documents whose access list does not name it are
+    not replaced (403)."""
     services: RetrieverServices = state.services
     metrics = services.metrics
     try:
+        validate_team(team)
         with metrics.ingest_seconds.time():
-            result = ingest_documents(data.documents, services.embedder, services.store, services.ingest_limits)
+            limits = services.ingest_limits
+            result = ingest_documents(data.documents, services.embedder, services.store, limits, team or None)
     except ServiceError as exc:
         metrics.ingest_failures.labels(reason=exc.code or "invalid").inc()
         raise
@@ -74,10 +78,14 @@ def get_document(doc_id: str, state: State, visible_to: str | None = None) -> Do
 
 
 @delete("/v1/documents/{doc_id:path}", status_code=200, sync_to_thread=True)
-def remove_document(doc_id: str, state: State, visible_to: str | None = None) -> DeleteResponse:
-    """404 for a document ``visible_to`` may not see: one team cannot delete another's."""
+def remove_document(
+    doc_id: str, state: State, visible_to: str | None = None, team: str | None = None
+) -> DeleteResponse:
+    """404 for a document ``visible_to`` may not see: one team cannot delete another's; 403 for one it sees
+    whose access list does not name ``team`` (a public document is an admin's)."""
     services: RetrieverServices = state.services
-    version = delete_document(doc_id.lstrip("/"), services.store, parse_visible_to(visible_to))
+    validate_team(team)
+    version = delete_document(doc_id.lstrip("/"), services.store, parse_visible_to(visible_to), team or None)
     services.index_changed(version)
     return DeleteResponse(deleted=doc_id.lstrip("/"), index_version=version)
 
