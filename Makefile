@@ -77,6 +77,8 @@ grounded-reader: install
 	$(VENV)/bin/tutorbook-train-adapter data/reader/train.jsonl --name grounded-reader --max-length 512 --epochs 2 \
 		--no-route-examples --output data/reader/adapter
 
+# Search latency by index size and ingestion speed (its own retriever on port 18201); writes
+# data/bench/retrieval.json and overwrites docs/images/search-latency.png (in git).
 bench-retrieval: install
 	$(PY) -m tutorbook_evals.bench_retrieval --data $(EVAL_DATA) --plot docs/images/search-latency.png
 
@@ -94,6 +96,7 @@ bench-tutor: install
 
 # Every benchmark on the real stack, one after the other (each starting its own stack, ports 18000-18603), then
 # docs/benchmarks.md from their figures: JSON in data/bench/, plots in docs/images/ (--quick, --only: see --help).
+# Overwrites docs/benchmarks.md and docs/images/bench-*.png (in git) and data/bench/*.json (not git-ignored).
 bench: install
 	$(PY) -m tutorbook_devstack.bench_all
 
@@ -129,7 +132,8 @@ load: install
 		--plot data/bench/load-memory.png
 
 # 10 minutes at 50 concurrent (SOAK_MINUTES=30 for longer); memory of every process sampled each
-# second, with its slope.
+# second, with its slope. Overwrites docs/images/soak-memory-$(SOAK_MINUTES)min.png (in git; docs/reliability.md
+# shows it) and writes data/bench/soak-$(SOAK_MINUTES)min.json.
 SOAK_MINUTES ?= 10
 soak: install
 	$(PY) -m tutorbook_devstack.load --levels '' --soak-minutes $(SOAK_MINUTES) --soak-concurrency 50 \

@@ -106,3 +106,12 @@ def test_the_not_sure_suggestions_name_only_what_the_team_may_see(gateway_url: s
     assert alpha.doc_id not in str(listed) and beta.doc_id in str(listed)
     assert httpx.get(f"{gateway_url}/v1/documents/{alpha.doc_id}", headers=beta.key, timeout=30).status_code == 404
     assert httpx.delete(f"{gateway_url}/v1/documents/{alpha.doc_id}", headers=beta.key, timeout=30).status_code == 404
+
+
+def test_a_team_cannot_take_over_another_team_s_document_by_its_id(gateway_url: str, teams: tuple[Team, Team]) -> None:
+    alpha, beta = teams
+    takeover = {"documents": [{"id": alpha.doc_id, "title": "Mine now", "text": "Nothing to see here."}]}
+    refused = httpx.post(f"{gateway_url}/v1/documents", json=takeover, headers=beta.key, timeout=60)
+    assert refused.status_code == 403, refused.text
+    kept = httpx.get(f"{gateway_url}/v1/documents/{alpha.doc_id}", headers=alpha.key, timeout=30).json()
+    assert kept["title"] == alpha.title and kept["access"] == [alpha.name]
