@@ -62,7 +62,7 @@ class EmbeddingSettings(SettingsGroup):
     threads: int = 0
     """ONNX Runtime intra-op threads; 0 = one per core."""
     precision: Literal["fp32", "int8"] = "int8"
-    """ONNX only: "int8" quantizes the model's matrix multiplications (about 2x faster ingestion on CPU;
+    """ONNX only: "int8" quantizes the model's matrix multiplications (faster embedding on CPU: docs/benchmarks.md;
     retrieval quality measured within 0.01 of fp32, docs/retriever.md); "fp32" computes exactly."""
     similarity_cache_sentences: int = 20_000
     """Passage sentences whose vectors the claim check's /v1/similarities keeps (least recently used go

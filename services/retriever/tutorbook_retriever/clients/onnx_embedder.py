@@ -1,4 +1,5 @@
-"""Sentence embeddings with ONNX Runtime: the same vectors as sentence-transformers, about 3x faster per query.
+"""Sentence embeddings with ONNX Runtime: the same vectors as sentence-transformers, faster per query
+(measured by `make bench-retrieval`: docs/benchmarks.md).
 
 The model folder's transformer is exported once with ``torch.onnx`` into a cache (written to a temporary
 file, then renamed); later starts load the cached file. ``int8`` quantizes the weights of its matrix
