@@ -41,13 +41,16 @@ def free_port() -> int:
         return port
 
 
-def eventually(condition: Callable[[], bool], timeout_seconds: float = 10, what: str = "the condition") -> None:
-    """Wait on ``condition`` with a deadline (never a fixed sleep), or fail the test."""
+def eventually(
+    condition: Callable[[], bool], timeout_seconds: float = 10, what: str = "the condition", every: float = 0.02
+) -> None:
+    """Wait on ``condition``, checked every ``every`` seconds, with a deadline (never a fixed sleep), or fail
+    the test."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.02)
+        time.sleep(every)
     pytest.fail(f"{what} did not hold within {timeout_seconds} s")
 
 

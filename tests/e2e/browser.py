@@ -43,8 +43,18 @@ def screenshot_dir() -> Path:
     return folder
 
 
+# Set to 1 by `make test` (tutorbook_devstack.test_tiers), which installed Chromium and its driver
+# (scripts/install.sh): there a missing browser fails the page's tests instead of skipping them. Not a
+# TUTORBOOK_* name: the services refuse unknown ones, and they inherit the tests' environment.
+REQUIRE_BROWSER_VARIABLE = "REQUIRE_BROWSER"
+
+
 def browser_available() -> bool:
     return bool(shutil.which("chromium") and shutil.which("chromedriver"))
+
+
+def browser_required() -> bool:
+    return os.environ.get(REQUIRE_BROWSER_VARIABLE) == "1"
 
 
 @contextmanager

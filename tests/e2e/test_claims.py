@@ -22,10 +22,11 @@ def client(gateway_url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=API_KEY, max_retries=0)
 
 
-def ask(client: openai.OpenAI, policy: str, question: str = QUESTION) -> tuple[str, dict[str, Any]]:
+def ask(client: openai.OpenAI, policy: str, question: str = QUESTION, **tutorbook: str) -> tuple[str, dict[str, Any]]:
+    """``tutorbook``: more of the request's ``tutorbook`` object (``route="rag"``: answered from passages)."""
     answer = client.chat.completions.create(
         model="auto", messages=[{"role": "user", "content": question}], max_tokens=64,
-        extra_body={"tutorbook": {"claims_policy": policy}},
+        extra_body={"tutorbook": {"claims_policy": policy, **tutorbook}},
     )  # fmt: skip
     return answer.choices[0].message.content or "", (answer.model_extra or {})["tutorbook"]
 
@@ -54,13 +55,15 @@ def test_quote_answers_only_with_passage_sentences(client: openai.OpenAI, sample
 
 
 def test_withhold_keeps_only_supported_sentences(client: openai.OpenAI, sample_knowledge_base: object) -> None:
-    text, tutorbook = ask(client, "withhold", "My thermostat shows error E4, what do I do?")
-    if tutorbook["route"] in ("rag", "adapter+rag"):
-        unsupported = [claim for claim in tutorbook["claims"] if not claim["supported"]]
-        assert all(claim["text"] is None and claim["reason"] for claim in unsupported)  # withheld: not sent
-        supported = [claim for claim in tutorbook["claims"] if claim["supported"] and not claim["hedge"]]
-        assert supported or text.startswith(NOT_SURE)
-        assert all(claim["text"][:20] in text for claim in supported)
+    # The route forced to RAG: whatever the router would pick, the answer is written from passages and checked.
+    text, tutorbook = ask(client, "withhold", "My thermostat shows error E4, what do I do?", route="rag")
+    assert tutorbook["route"] == "rag", tutorbook["route"]
+    assert tutorbook["answer_check"]["policy"] == "withhold" and tutorbook["answer_check"]["checked"] is True
+    unsupported = [claim for claim in tutorbook["claims"] if not claim["supported"]]
+    assert all(claim["text"] is None and claim["reason"] for claim in unsupported)  # withheld: not sent
+    supported = [claim for claim in tutorbook["claims"] if claim["supported"] and not claim["hedge"]]
+    assert supported or text.startswith(NOT_SURE)
+    assert all(claim["text"][:20] in text for claim in supported)
 
 
 def test_a_streamed_answer_brings_its_claims_in_the_last_chunk(

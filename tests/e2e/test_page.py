@@ -10,16 +10,36 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.browser import PHONE, Page, browser_available, chromium
+from tests.e2e.browser import (
+    PHONE,
+    REQUIRE_BROWSER_VARIABLE,
+    Page,
+    browser_available,
+    browser_required,
+    chromium,
+)
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
 from tutorbook_devstack.stack import Stack
 from tutorbook_grounding.policy import UNSUPPORTED_MARK, ClaimsPolicy, apply_policy, flagged
 from tutorbook_grounding.support import Claim
 
-pytestmark = pytest.mark.skipif(not browser_available(), reason="chromium and chromedriver are installed by make test")
+# Skipped without the browser (`make e2e` on a machine without it), unless it is required (`make test`).
+pytestmark = pytest.mark.skipif(
+    not browser_available() and not browser_required(), reason="chromium and chromedriver are installed by make test"
+)
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 TRIAGE = "article[data-adapter=e2e-triage]"  # the uploaded adapter's entry in the console
 WARRANTY_QUESTION = "How long is the warranty on Brightleaf products?"
+
+
+@pytest.fixture(autouse=True)
+def browser_installed() -> None:
+    """Where the browser is required (``REQUIRE_BROWSER=1``: ``make test`` installed it), its absence is a
+    failure of every test here, never a skip."""
+    if not browser_available():
+        pytest.fail(
+            f"chromium or chromedriver is missing, and {REQUIRE_BROWSER_VARIABLE}=1 says make test installed them"
+        )
 
 
 @pytest.fixture

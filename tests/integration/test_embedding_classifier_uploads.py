@@ -18,6 +18,7 @@ from tests.integration.adapter_gateway import Gateway, upload
 from tests.unit.fakes import ADMIN, USER, chat
 from tutorbook_adapter_format.card import CARD_FILE
 from tutorbook_adapter_format.embedding_classifier import CLASSIFIER_FILE
+from tutorbook_gateway.adapters.embedding_tutor import PROBE_TEXT
 
 LABELS = ["billing", "returns", "shipping"]
 BILLING = [1.0, 0.0, 0.0]  # what the fake retriever embeds "I was charged twice" as
@@ -118,6 +119,28 @@ def test_a_classifier_of_another_dimension_is_refused(client: TestClient[Litesta
     assert response.status_code == 400
     assert "(4 dimensions), but the retriever embeds with 'fake-embedder' (3 dimensions)" in response.text
     assert gateway.tree() == []
+
+
+def test_a_classifier_of_another_dimension_than_the_real_embedders_is_refused(
+    client: TestClient[Litestar], gateway: Gateway, retriever: TestClient[Litestar]
+) -> None:
+    """Against what the real retriever answers (all-MiniLM-L6-v2, 384 dimensions), not the 3-dimension
+    stand-in: the gateway's probe is answered with the real retriever's /v1/embed of it."""
+    served = retriever.post("/v1/embed", json={"texts": [PROBE_TEXT]}).json()
+    assert (served["embedder"], served["dimension"], len(served["vectors"][0])) == ("all-MiniLM-L6-v2", 384, 384)
+    gateway.retriever.embedder = served["embedder"]
+    gateway.retriever.vectors[PROBE_TEXT] = served["vectors"][0]
+    for dimension in (383, 768):
+        refused = upload(client, tar_gz(classifier_files(embedder="all-MiniLM-L6-v2", dimension=dimension)))
+        assert refused.status_code == 400, refused.text
+        assert (
+            f"was trained on 'all-MiniLM-L6-v2' ({dimension} dimensions), "
+            "but the retriever embeds with 'all-MiniLM-L6-v2' (384 dimensions)"
+        ) in refused.json()["error"]["message"]
+        assert gateway.tree() == []
+    stored = upload(client, tar_gz(classifier_files(embedder="all-MiniLM-L6-v2", dimension=384)))
+    assert stored.status_code == 201, stored.text  # the right dimension: stored and activated
+    assert stored.json()["version"] == 1 and stored.json()["activated"] is True
 
 
 def test_a_classifier_whose_embedder_the_retriever_no_longer_serves_says_to_retrain(

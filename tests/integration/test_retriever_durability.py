@@ -5,15 +5,19 @@ import contextlib
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import INTERNAL, free_port
+from tests.conftest import INTERNAL, eventually, free_port
 from tests.integration.retriever_process import start_retriever
 from tutorbook_devstack.processes import ServiceProcess
+
+# Where ingestion is held for the kill (tests/integration/retriever_probe.py): its batch's chunks written
+# and no document switched to them yet; or the documents switched, their old chunks not yet deleted.
+PHASES = ["chunks-written", "switched"]
 
 
 def test_acknowledged_documents_survive_kill_9(tmp_path: Path) -> None:
@@ -61,20 +65,22 @@ def editions_found(client: httpx.Client, item: dict[str, Any]) -> list[str]:
     return [edition for hit in hits for edition in ("E1", "E2") if f"edition {edition} " in hit["text"]]
 
 
+@pytest.mark.parametrize("phase", PHASES)
 def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leaves_none_half_indexed(
-    tmp_path: Path,
+    tmp_path: Path, phase: str
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     documents = [manual(number) for number in range(48)]
     batches = [documents[start : start + 8] for start in range(0, len(documents), 8)]
     acknowledged: list[str] = []
-    first = start_retriever(tmp_path, port)
+    probe = tmp_path / "probe"
+    first = start_retriever(tmp_path, port, probe=probe)
     with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
         for batch in batches[:3]:
             assert client.post("/v1/documents", json={"documents": batch}).status_code == 200
             acknowledged += [str(document["id"]) for document in batch]
-        kill_while_posting(first, client, documents[24:])  # about 100 chunks
+        kill_while_posting(first, client, documents[24:], probe, phase)  # about 100 chunks
     second = start_retriever(tmp_path, port)
     try:
         with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
@@ -94,18 +100,20 @@ def test_kill_9_during_a_large_ingestion_loses_no_acknowledged_document_and_leav
         second.stop()
 
 
-def test_kill_9_while_documents_are_replaced_leaves_each_whole_in_one_edition(tmp_path: Path) -> None:
+@pytest.mark.parametrize("phase", PHASES)
+def test_kill_9_while_documents_are_replaced_leaves_each_whole_in_one_edition(tmp_path: Path, phase: str) -> None:
     """Every document stored, then all of them replaced by a new edition in one batch, and the retriever
     killed while it writes: after a restart each document is entirely the old edition or entirely the
     new, never a mix or a gap; sending the new edition again finishes the job."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     first_editions = [manual(number) for number in range(24)]
-    first = start_retriever(tmp_path, port)
+    probe = tmp_path / "probe"
+    first = start_retriever(tmp_path, port, probe=probe)
     with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
         assert client.post("/v1/documents", json={"documents": first_editions}).status_code == 200
         second_editions = [manual(number, edition=2) for number in range(24)]
-        kill_while_posting(first, client, second_editions)  # about 120 chunks
+        kill_while_posting(first, client, second_editions, probe, phase)  # about 120 chunks
     second = start_retriever(tmp_path, port)
     try:
         with httpx.Client(base_url=url, headers=INTERNAL, timeout=60) as client:
@@ -122,18 +130,27 @@ def test_kill_9_while_documents_are_replaced_leaves_each_whole_in_one_edition(tm
         second.stop()
 
 
-def kill_while_posting(retriever: ServiceProcess, client: httpx.Client, batch: list[dict[str, object]]) -> None:
-    """Send ``batch`` and ``kill -9`` the retriever while it embeds or writes it (before it answers)."""
+def kill_while_posting(
+    retriever: ServiceProcess, client: httpx.Client, batch: list[dict[str, object]], probe: Path, phase: str
+) -> None:
+    """Send ``batch`` and ``kill -9`` the retriever (started with ``probe``) once its ingestion of the batch
+    has reached ``phase`` and is held there: after the batch arrived, before it is answered."""
     answers: list[int] = []
 
     def post() -> None:
         with contextlib.suppress(httpx.HTTPError):  # the process is killed under it
             answers.append(client.post("/v1/documents", json={"documents": batch}).status_code)
 
+    paused = probe / "paused-at"
+    probe.mkdir(exist_ok=True)
+    (probe / "pause-at").write_text(phase)  # only this batch: the earlier ones were answered
     in_flight = threading.Thread(target=post)
     in_flight.start()
-    time.sleep(0.3)  # the batch is being embedded or written by now
-    os.kill(retriever.process.pid, signal.SIGKILL)
-    retriever.process.wait(10)
-    in_flight.join()
+    try:
+        eventually(lambda: paused.is_file() or not in_flight.is_alive(), 120, f"the ingestion to reach {phase}")
+    finally:
+        os.kill(retriever.process.pid, signal.SIGKILL)  # no shutdown hook runs
+        retriever.process.wait(10)
+        in_flight.join()
     assert answers == [], "the kill landed after the batch was answered: it tested nothing"
+    assert paused.is_file() and paused.read_text() == phase, "the kill did not land in the phase under test"

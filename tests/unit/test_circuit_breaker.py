@@ -50,7 +50,10 @@ def test_a_failed_probe_opens_it_again() -> None:
     with pytest.raises(UpstreamUnreachableError):
         breaker.before_call()
     clock.now = 10.0
-    breaker.before_call()
+    breaker.before_call()  # the next probe, let through
+    assert breaker.is_open  # until it answers
+    with pytest.raises(UpstreamUnreachableError):
+        breaker.before_call()  # one probe at a time
 
 
 def test_a_probe_that_gets_no_answer_keeps_it_open_and_does_not_wedge_it() -> None:
@@ -68,17 +71,30 @@ def test_a_probe_that_gets_no_answer_keeps_it_open_and_does_not_wedge_it() -> No
     clock.now = 10.0
     breaker.before_call()  # probing again
     breaker.succeeded()
+    assert not breaker.is_open
     breaker.before_call()
     breaker.not_answered()  # a closed circuit does not count it
+    assert not breaker.is_open
     breaker.before_call()
 
 
 def test_zero_failures_switches_it_off() -> None:
-    breaker = CircuitBreaker("generator", failures=0, open_seconds=5)
+    """No number of timeouts in a row opens it: every call goes through, a guarded timeout still a 504."""
+    from tutorbook_gateway.clients.upstream import UpstreamCallTimeoutError
+
+    clock = Clock()
+    breaker = CircuitBreaker("generator", failures=0, open_seconds=5, clock=clock)
     for _ in range(10):
         breaker.before_call()
         breaker.failed()
-    breaker.before_call()
+        assert not breaker.is_open
+    for _ in range(10):
+        with pytest.raises(UpstreamCallTimeoutError), breaker.guard():  # let through, and counted for nothing
+            raise TimeoutError
+    assert not breaker.is_open
+    clock.now = 1.0  # within what would have been the wait
+    breaker.before_call()  # let through, not refused with a 503
+    assert not breaker.is_open
 
 
 async def test_a_guarded_call_maps_its_outcome_and_probes_once() -> None:
@@ -100,5 +116,6 @@ async def test_a_guarded_call_maps_its_outcome_and_probes_once() -> None:
     clock.now = 5.0
     with breaker.guard():
         pass  # the probe answered
+    assert not breaker.is_open
     breaker.before_call()
-    breaker.before_call()  # closed again
+    breaker.before_call()  # closed again: more than one call at a time

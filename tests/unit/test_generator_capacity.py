@@ -49,6 +49,31 @@ class GatedGenerator(FakeGenerator):
             await asyncio.wait_for(self.changed.wait_for(lambda: self.running >= count), 10)
 
 
+class WatchedSlots(GenerationSlots):
+    """Slots that tell a test how many requests have asked for one. ``acquire`` gives a free slot or queues
+    the request before it first suspends, so once :meth:`until_asked` returns, each of those requests holds
+    a slot or waits for one: no guessing how many scheduler turns that takes."""
+
+    def __init__(self, capacity: Capacity) -> None:
+        super().__init__(capacity)
+        self.asked = 0
+        self._watchers: list[tuple[int, asyncio.Event]] = []
+
+    async def acquire(self) -> str:
+        self.asked += 1
+        for count, event in self._watchers:
+            if self.asked >= count:
+                event.set()
+        return await super().acquire()
+
+    async def until_asked(self, count: int) -> None:
+        event = asyncio.Event()
+        self._watchers.append((count, event))
+        if self.asked >= count:
+            event.set()
+        await asyncio.wait_for(event.wait(), 5)
+
+
 def test_past_its_slots_and_waiting_room_a_request_is_refused_at_once_with_retry_after() -> None:
     generator = GatedGenerator()
     settings = configured(
@@ -111,23 +136,28 @@ async def test_a_stream_holds_its_slot_until_it_ends_or_is_closed() -> None:
 
 async def test_no_limit_when_in_flight_is_zero() -> None:
     generator = GatedGenerator()
-    bound = SlotBoundGenerator(generator, GenerationSlots(Capacity(in_flight=0, waiting=0, wait_seconds=0)))
+    slots = GenerationSlots(Capacity(in_flight=0, waiting=0, wait_seconds=0))
+    bound = SlotBoundGenerator(generator, slots)
     tasks = [asyncio.create_task(bound.chat_completion({"model": "base"})) for _ in range(20)]
-    await generator.until_running(20)
+    await generator.until_running(20)  # all twenty generate at once (within 10 s, or a TimeoutError)
+    assert generator.running == 20 and slots.in_use == 0 and slots.waiting == 0  # none holds or waits for a slot
     generator.gate.set()
-    await asyncio.gather(*tasks)
+    answers = await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert [answer["choices"][0]["message"]["content"] for answer in answers] == ["Two years [1]."] * 20
+    assert generator.running == 0
 
 
 async def test_a_request_cancelled_while_waiting_leaves_no_slot_behind() -> None:
     """A client that goes away while its request waits (or just as it is granted the slot)."""
     generator = GatedGenerator()
-    slots = GenerationSlots(Capacity(in_flight=1, waiting=5, wait_seconds=5))
+    slots = WatchedSlots(Capacity(in_flight=1, waiting=5, wait_seconds=5))
     bound = SlotBoundGenerator(generator, slots)
     holder = asyncio.create_task(bound.chat_completion({"model": "base"}))
     await generator.until_running(1)
     waiters = [asyncio.create_task(bound.chat_completion({"model": "base"})) for _ in range(3)]
-    await asyncio.sleep(0)
-    waiters[0].cancel()
+    await slots.until_asked(4)  # the holder and the three waiters
+    assert slots.waiting == 3
+    waiters[0].cancel()  # while it waits
     generator.gate.set()
     await holder
     waiters[1].cancel()  # most likely just as it is granted the slot
@@ -155,19 +185,14 @@ class Order:
             slots.release(held)
 
 
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 async def test_a_freed_slot_goes_to_the_waiting_key_that_holds_the_fewest() -> None:
     """One key with many requests at once holds every slot only while nobody else waits: another key's
     request gets the next slot, ahead of the first key's earlier waiters."""
-    slots, order = GenerationSlots(Capacity(in_flight=2, waiting=8, wait_seconds=10)), Order()
+    slots, order = WatchedSlots(Capacity(in_flight=2, waiting=8, wait_seconds=10)), Order()
     tasks = [asyncio.create_task(order.generate(slots, "a", f"a{n}")) for n in range(5)]
-    await settle()
+    await slots.until_asked(5)
     tasks.append(asyncio.create_task(order.generate(slots, "b", "b0")))
-    await settle()
+    await slots.until_asked(6)
     assert order.started == ["a0", "a1"] and slots.waiting == 4
     order.finish.set()  # everything runs to the end, one slot at a time
     await asyncio.gather(*tasks)
@@ -175,11 +200,12 @@ async def test_a_freed_slot_goes_to_the_waiting_key_that_holds_the_fewest() -> N
 
 
 async def test_a_full_waiting_room_makes_place_for_another_key() -> None:
-    slots, order = GenerationSlots(Capacity(in_flight=1, waiting=3, wait_seconds=10)), Order()
+    slots, order = WatchedSlots(Capacity(in_flight=1, waiting=3, wait_seconds=10)), Order()
     tasks = [asyncio.create_task(order.generate(slots, "a", f"a{n}")) for n in range(4)]
-    await settle()
+    await slots.until_asked(4)
+    assert order.started == ["a0"] and slots.waiting == 3  # the waiting room is full
     newcomer = asyncio.create_task(order.generate(slots, "b", "b0"))
-    await settle()
+    await slots.until_asked(5)
     results = await asyncio.wait_for(asyncio.gather(tasks[3], return_exceptions=True), 5)
     assert isinstance(results[0], GeneratorBusyError)  # a's newest waiter gave its place up
     order.finish.set()

@@ -1,7 +1,13 @@
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
 import pytest
 
-from tutorbook_retriever.ingestion import IngestLimits, content_hash, validate_documents
+from tutorbook_retriever.clients.edge.shards import EdgeShards
+from tutorbook_retriever.clients.store import Store
+from tutorbook_retriever.ingestion import IngestLimits, content_hash, ingest_documents, validate_documents
 from tutorbook_retriever.schemas import DocumentIn
+from tutorbook_retriever.wiring import edge_store
 from tutorbook_service.errors import BadRequestError, PayloadTooLargeError
 
 LIMITS = IngestLimits(max_documents=3, max_document_chars=100, chunk_max_tokens=50, chunk_overlap_tokens=0)
@@ -36,9 +42,39 @@ def test_bad_batches_are_refused_with_the_field_named(
     assert caught.value.param == param  # type: ignore[attr-defined]
 
 
-def test_a_good_batch_passes() -> None:
-    validate_documents([doc("product/a-1", category="tv", price=10.5, new=True, note=None)], LIMITS)
-    validate_documents([DocumentIn(id="a", text="x", access=["team-a", "public"])], LIMITS)
+class OneAxisEmbedder:
+    dimension = 3
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0, 0.0, 0.0] for _ in texts]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    shards = EdgeShards(tmp_path)
+    store = edge_store(shards, "test", max_answered_questions=10)
+    store.ensure(OneAxisEmbedder.dimension)
+    yield store
+    shards.close()
+
+
+def test_a_good_batch_passes(store: Store) -> None:
+    """Every document at a limit (as many as allowed, the longest text, id and title, every scalar kind of
+    metadata, a team beside public): validated, then ingested whole, each exactly as sent."""
+    batch = [
+        doc("product/a-1", category="tv", price=10.5, new=True, count=3, note=None),
+        DocumentIn(id="a", text="x", access=["team-a", "public"]),
+        DocumentIn(id="A" + "._:/@-" * 33 + "9", text="y" * 100, title="t" * 500),
+    ]
+    assert len(batch) == LIMITS.max_documents and len(batch[2].id) == 200
+    validate_documents(batch, LIMITS)  # raises nothing
+    result = ingest_documents(batch, OneAxisEmbedder(), store, LIMITS)
+    assert [(outcome.doc_id, outcome.status) for outcome in result.outcomes] == [(d.id, "created") for d in batch]
+    for document in batch:
+        record = store.registry.get(document.id)
+        assert record is not None and record.chunks >= 1
+        assert (record.metadata, record.access) == (document.metadata, sorted(document.access))
+        assert record.content_hash == content_hash(document)
 
 
 def test_content_hash_changes_with_any_part() -> None:

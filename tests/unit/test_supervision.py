@@ -90,3 +90,38 @@ def test_deaths_long_ago_are_forgiven() -> None:
     die(supervisor, "retriever")
     supervisor.check()
     assert "restarting in 1 s" in lines[-1]
+
+
+def die_and_restart(supervisor: Supervisor, clock: Clock, name: str, at: float) -> None:
+    """``name`` dies at ``at`` and is restarted once its backoff is over."""
+    clock.now = at
+    die(supervisor, name)
+    supervisor.check()
+    clock.now = supervisor.due[name]
+    supervisor.check()
+    assert name not in supervisor.due and supervisor.services[name].process.poll() is None
+
+
+def test_by_default_the_sixth_death_within_five_minutes_stops_the_stack() -> None:
+    """The limits the README states: the stack stops when one service dies more than 5 times in 5 minutes."""
+    policy = RestartPolicy()
+    assert (policy.max_restarts, policy.window_seconds) == (5, 300.0)
+    supervisor, clock, lines, restarted = supervised(policy)
+    for at in (0.0, 40.0, 80.0, 120.0, 160.0):
+        die_and_restart(supervisor, clock, "retriever", at)
+    assert restarted == ["retriever"] * 5 and "death 5 of at most 6 in 300 s" in lines[-2]
+    clock.now = 299.0  # the first death is still within five minutes
+    die(supervisor, "retriever")
+    with pytest.raises(ServiceKeepsFailingError, match="retriever exited \\(code -9\\) 6 times in 300 s"):
+        supervisor.check()
+    assert restarted == ["retriever"] * 5
+
+
+def test_by_default_deaths_more_than_five_minutes_ago_do_not_count() -> None:
+    supervisor, clock, lines, restarted = supervised(RestartPolicy())
+    for at in (0.0, 40.0, 80.0, 120.0, 160.0):
+        die_and_restart(supervisor, clock, "retriever", at)
+    die_and_restart(supervisor, clock, "retriever", 300.0)  # the first death is five minutes old: forgiven
+    assert "death 5 of at most 6" in lines[-2] and restarted == ["retriever"] * 6
+    die_and_restart(supervisor, clock, "retriever", 340.0)  # and the second one now
+    assert "death 5 of at most 6" in lines[-2] and restarted == ["retriever"] * 7
