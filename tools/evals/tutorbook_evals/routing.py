@@ -4,6 +4,9 @@ The retriever runs in-process on a fresh embedded index holding the sample knowl
 small-talk examples and the demo adapter's route examples; every request then goes through the
 gateway's own code: the retriever's search response is read by the gateway's client parser, turned into
 router signals, and decided by the router with the gateway's default thresholds.
+
+Tune on ``--split val``; quote ``--split test``, which shares no request with it
+(:mod:`tutorbook_evals.routing_set`).
 """
 
 import argparse
@@ -139,7 +142,12 @@ def format_report(report: RoutingReport, split: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-eval-routing", description=__doc__)
-    parser.add_argument("--split", choices=["val", "test"], default="test", help="CLINC150 split (thresholds: val)")
+    parser.add_argument(
+        "--split",
+        choices=["val", "test"],
+        default="test",
+        help="val: the half the thresholds are tuned on; test: the other half, to report (they share no request)",
+    )
     parser.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
     parser.add_argument("--eval-data", type=Path, help="folder holding clinc150/ (default: ../shared/eval-data)")
     args = parser.parse_args()

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from tutorbook_gateway.chat.answer_cache import AnswerCache, CacheLookup
 from tutorbook_gateway.chat.completions import completion
 from tutorbook_gateway.chat.request import ChatRequest, ConversationStore
-from tutorbook_gateway.state.budget import BudgetOwner, StateBudget, kept_size
+from tutorbook_gateway.state.budget import BudgetOwner
 from tutorbook_gateway.state.conversations import Turn
 from tutorbook_gateway.state.feedback import ClaimsOutcome
 
@@ -22,6 +22,17 @@ class ClaimsOutcomes(Protocol):
     async def remember_claims(self, response_id: str, outcome: ClaimsOutcome) -> None: ...
 
 
+class KeptBytes(Protocol):
+    """A key's and its team's byte budgets for kept state (:class:`~tutorbook_gateway.state.budget.
+    StateBudget`)."""
+
+    async def check(self, who: BudgetOwner) -> None: ...
+
+    async def within(self, who: BudgetOwner) -> bool: ...
+
+    async def keep(self, who: BudgetOwner, *parts: str | bytes, kept_seconds: float = 0.0) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Keeping:
     """Where step 7 keeps an answer, and what it may keep (a key's and its team's byte budgets)."""
@@ -29,7 +40,7 @@ class Keeping:
     conversations: ConversationStore
     answers: AnswerCache
     claims: ClaimsOutcomes | None  # None: feedback is switched off
-    budget: StateBudget
+    budget: KeptBytes
     claims_seconds: float = 0.0  # how long a claim record is kept
 
 
@@ -55,7 +66,7 @@ async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheL
     if request.session_id is not None:  # awaited: the next turn must see this one
         turns = [*request.own_turns, Turn("assistant", answered.text)]
         await keeping.conversations.record(request.owner, request.session_id, turns)
-        await keeping.budget.charge(who, kept_size(request.session_id, *(turn.content for turn in turns)))
+        await keeping.budget.keep(who, request.session_id, *(turn.content for turn in turns))
     whole = completion(
         answered.response_id,
         answered.model,
@@ -68,7 +79,7 @@ async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheL
     outcome = claims_outcome(answered.tutorbook)
     if outcome is not None and keeping.claims is not None and await keeping.budget.within(who):
         await keeping.claims.remember_claims(answered.response_id, outcome)
-        await keeping.budget.charge(who, kept_size(answered.response_id, outcome), keeping.claims_seconds)
+        await keeping.budget.keep(who, answered.response_id, outcome, kept_seconds=keeping.claims_seconds)
 
 
 def claims_outcome(tutorbook: dict[str, Any]) -> ClaimsOutcome | None:

@@ -79,6 +79,10 @@ class StateBudget:
             return True
         return all(result.remaining > 0 for result in results)
 
+    async def keep(self, who: BudgetOwner, *parts: str | bytes, kept_seconds: float = 0.0) -> bool:
+        """Charge what a write of ``parts`` keeps (:func:`kept_size`), as :meth:`charge`."""
+        return await self.charge(who, kept_size(*parts), kept_seconds)
+
     async def within(self, who: BudgetOwner) -> bool:
         try:
             await self.check(who)
