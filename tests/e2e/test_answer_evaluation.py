@@ -33,5 +33,8 @@ def test_answers_are_recorded_with_their_claims_and_scored_per_policy(
     )  # fmt: skip
     assert "| policy | wrong answers caught | right answers changed |" in scored.stdout
     figures = json.loads(report.read_text())[str(recorded)]
-    assert figures["claims_policies"]["labelled"] == 4
+    coverage = figures["labels"]  # a label counts only for the exact text it was written for
+    assert coverage["answers"] == 4 and coverage["labelled"] + len(coverage["unlabelled"]) == 4
+    assert figures["claims_policies"]["labelled"] == coverage["labelled"]
+    assert f"cover {coverage['labelled']} of 4 answers" in scored.stdout
     assert set(figures["sets"]["samples"]) == {"behaviour", "as_generated", "flag", "withhold", "quote"}

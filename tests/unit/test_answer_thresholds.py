@@ -3,6 +3,7 @@
 
 from typing import Any
 
+from tutorbook_evals.answers.labels import labels_of
 from tutorbook_evals.answers.thresholds import threshold_sweep
 
 REASON = "the best passage scored {score} (threshold 0.36, margin 0.05, dense and lexical search agree)"
@@ -23,7 +24,11 @@ def test_a_higher_threshold_abstains_on_weak_passages_and_counts_what_it_costs()
         answer(2, 0.41, "The warranty lasts five years [1].", "two years", supported=False),
         answer(3, 0.33, "Returns take 30 days [1].", "30 days"),  # let through by the agreement band
     ]
-    labels = {"samples/q1": {"correct": True}, "samples/q2": {"correct": False}, "samples/q3": {"correct": True}}
+    verdicts = {"q1": True, "q2": False, "q3": True}
+    labels = labels_of(
+        ("test", {"set": "samples", "id": r["id"], "answer": r["answer"], "correct": verdicts[r["id"]]})
+        for r in records
+    )
     forced = {**answer(4, 0.30, "Returns take 30 days [1].", "30 days"), "reason": "route forced by the request"}
     records.append(forced)  # a forced route never met the threshold: never replayed
     at_recorded, raised = threshold_sweep(records, labels, [0.36, 0.45])

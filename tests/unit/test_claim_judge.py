@@ -141,6 +141,7 @@ def recorded(number: int, claims: list[Claim], correct: bool) -> tuple[dict[str,
 
 def test_the_judges_threshold_is_replayed_on_recorded_answers_with_no_judge_beside_it() -> None:
     from tutorbook_evals.answers.judge_replay import judge_sweep
+    from tutorbook_evals.answers.labels import labels_of
 
     right = claim("Two years from delivery [1].", True, "supported", citation=0, quote="Two years from delivery.")
     wrong = claim("It covers drops [1].", True, "supported", citation=0, quote="Two years from delivery.")
@@ -148,7 +149,10 @@ def test_the_judges_threshold_is_replayed_on_recorded_answers_with_no_judge_besi
         recorded(1, [overrule(right, JudgeQuestion(0, 0), 0.8, 0.5)], correct=True),
         recorded(2, [overrule(wrong, JudgeQuestion(0, 0), 0.4, 0.5)], correct=False),
     ]
-    labels = {f"samples/q{n}": {"correct": kind == "correct"} for n, (_, kind) in enumerate(records, start=1)}
+    labels = labels_of(
+        ("test", {"set": "samples", "id": r["id"], "answer": r["answer"], "correct": kind == "correct"})
+        for r, kind in records
+    )
     no_judge, at_half, strict = judge_sweep([r for r, _ in records], labels, [0.5, 0.9])
     assert (no_judge["caught"], no_judge["false_flags"]) == (0, 0)  # the check alone supported both
     assert (at_half["caught"], at_half["false_flags"]) == (1, 0)  # the judge withdrew the wrong one's support

@@ -1,11 +1,14 @@
 """``tutorbook-eval-answers``: ask the running stack questions through ``auto`` and score its answers.
 
     tutorbook-eval-answers run --sets samples,contrast,emanual-s10 --ingest --output data/answers/after.json
-    tutorbook-eval-answers score data/answers/after.json --labels docs/answers/labels.jsonl
+    tutorbook-eval-answers score data/answers/after.json --labels docs/answers/labelled-answers.jsonl \
+        --unlabelled data/answers/unlabelled.jsonl
 
 ``run`` records every answer (its text, route, citations, claims, latency); ``score`` reports correctness
 against the references, runaway answers, the claim check's time and, with hand labels, how many wrong
-answers each claims policy catches and how many right ones it wrongly changes.
+answers each claims policy catches and how many right ones it wrongly changes. A label counts only for the
+exact answer text it was written for (``labels.py``); the other answers are listed as unlabelled, and
+``--unlabelled`` writes them out to be labelled by hand.
 """
 
 import argparse
@@ -19,9 +22,10 @@ from tqdm import tqdm
 
 from tutorbook_config.local_keys import MissingKeyError, admin_key
 from tutorbook_evals.answers.judge_replay import judge_sweep, judge_table
+from tutorbook_evals.answers.labels import Labels, coverage, read_labels, unlabelled_rows, write_unlabelled
 from tutorbook_evals.answers.questions import ANSWER_SETS, Question, questions_of
-from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, key_of, policy_text
-from tutorbook_evals.answers.tables import markdown
+from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, policy_text
+from tutorbook_evals.answers.tables import covering, markdown
 from tutorbook_evals.answers.thresholds import sweep_table, threshold_sweep
 from tutorbook_evals.compare.datasets import builtin_qa
 from tutorbook_evals.compare.runner import gateway_client
@@ -51,7 +55,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, required=True)
     score = commands.add_parser("score", help="report on recorded answers")
     score.add_argument("runs", type=Path, nargs="+", help="answers recorded by run (a report per file)")
-    score.add_argument("--labels", type=Path, action="append", default=[], help="JSONL {set, id, correct, reason}")
+    score.add_argument(
+        "--labels", type=Path, action="append", default=[],
+        help="JSONL {set, id, answer, correct, reason}: a label counts for that exact answer text only",
+    )  # fmt: skip
+    score.add_argument(
+        "--unlabelled", type=Path,
+        help="write the answers no label covers here (JSONL, the labels' format, label empty) to label by hand",
+    )  # fmt: skip
     score.add_argument("--output", type=Path, help="write the report as JSON here")
     score.add_argument(
         "--rag-thresholds",
@@ -107,17 +118,9 @@ def run(args: argparse.Namespace) -> None:
     print(f"{len(records)} answers written to {args.output}", file=sys.stderr)
 
 
-def read_labels(paths: list[Path]) -> dict[str, dict[str, Any]]:
-    labels: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                labels[f"{row['set']}/{row['id']}"] = row
-    return labels
-
-
-def report_of(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def report_of(records: list[dict[str, Any]], labels: Labels | None) -> dict[str, Any]:
+    """Correctness and behaviour per set for every answer; with labels, how far they cover the answers
+    and the policies' catches over the labelled ones only."""
     by_set: dict[str, Any] = {}
     for name in sorted({r["set"] for r in records}):
         chosen = [r for r in records if r["set"] == name]
@@ -126,30 +129,46 @@ def report_of(records: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
             "as_generated": correctness(chosen),
             **{policy.value: correctness(chosen, lambda r, p=policy: policy_text(r, p)) for policy in ClaimsPolicy},
         }
-    labelled = [r for r in records if key_of(r) in labels]
-    return {"sets": by_set, "claims_policies": catch_rates(labelled, labels) if labelled else None}
+    if labels is None:
+        return {"sets": by_set, "labels": None, "claims_policies": None}
+    labelled = labels.labelled(records)
+    return {
+        "sets": by_set,
+        "labels": coverage(records, labels),
+        "claims_policies": catch_rates(labelled) if labelled else None,
+    }
 
 
 def score(args: argparse.Namespace) -> None:
-    labels = read_labels(args.labels)
+    labels = read_labels(args.labels) if args.labels else None
     thresholds = [float(value) for value in args.rag_thresholds.split(",")] if args.rag_thresholds else []
     judge_thresholds = [float(value) for value in args.judge_thresholds.split(",")] if args.judge_thresholds else []
-    reports = {}
+    reports, runs = {}, {}
     for path in args.runs:
-        records = json.loads(path.read_text(encoding="utf-8"))["answers"]
+        records = runs[str(path)] = json.loads(path.read_text(encoding="utf-8"))["answers"]
         reports[str(path)] = report_of(records, labels)
         if thresholds:
-            reports[str(path)]["rag_thresholds"] = threshold_sweep(records, labels, thresholds)
+            reports[str(path)]["rag_thresholds"] = threshold_sweep(records, labels or Labels(), thresholds)
         if judge_thresholds:
-            reports[str(path)]["judge_thresholds"] = judge_sweep(records, labels, judge_thresholds)
+            reports[str(path)]["judge_thresholds"] = judge_sweep(records, labels or Labels(), judge_thresholds)
     print(markdown(reports))
     for path, report in reports.items():
         if thresholds:
-            print(f"\nThe router's RAG threshold replayed on {path}:\n\n{sweep_table(report['rag_thresholds'])}")
+            table = sweep_table(report["rag_thresholds"])
+            print(f"\nThe router's RAG threshold replayed on {path}{covering(report)}:\n\n{table}")
         if judge_thresholds:
-            print(f"\nThe judge's threshold replayed on {path}:\n\n{judge_table(report['judge_thresholds'])}")
+            table = judge_table(report["judge_thresholds"])
+            print(f"\nThe judge's threshold replayed on {path}{covering(report)}:\n\n{table}")
     if args.output:
         args.output.write_text(json.dumps(reports, indent=1) + "\n", encoding="utf-8")
+    if labels is not None:
+        to_label = unlabelled_rows([r for records in runs.values() for r in records], labels)
+        if args.unlabelled:
+            write_unlabelled(args.unlabelled, to_label)
+            print(f"{len(to_label)} unlabelled answers written to {args.unlabelled}", file=sys.stderr)
+        elif to_label:
+            print(f"{len(to_label)} answers have no label for their exact text: --unlabelled PATH writes them out "
+                  "to label by hand (docs/answers.md, 'The labelled answer set')", file=sys.stderr)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,12 +1,13 @@
 """The judge model's threshold, replayed on answers recorded with a judge (``TUTORBOOK_GATEWAY_CLAIMS__JUDGE_MODEL``):
 every claim the judge was asked about carries its probability, so any threshold can be replayed, and "no
 judge" too. For each: how many labelled wrong answers the check catches and how many right ones it changes
-(the same counts as the policies' table), and what the reader sees under ``withhold`` on the questions with
-a reference (token F1, containment)."""
+(the same counts as the policies' table, over the answers with a label for their exact text), and what the
+reader sees under ``withhold`` on the questions with a reference (token F1, containment)."""
 
 from collections.abc import Sequence
 from typing import Any
 
+from tutorbook_evals.answers.labels import Labels
 from tutorbook_evals.answers.scoring import catch_rates, correctness, policy_text
 from tutorbook_evals.answers.tables import markdown_table
 from tutorbook_grounding.judging import claims_at
@@ -30,11 +31,10 @@ def judge_failed(record: dict[str, Any]) -> bool:
     return "error" in ((record.get("answer_check") or {}).get("judge") or {})
 
 
-def judge_row(
-    records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], threshold: float | None
-) -> dict[str, Any]:
+def judge_row(records: Sequence[dict[str, Any]], labels: Labels, threshold: float | None) -> dict[str, Any]:
     shown = [replayed(record, threshold) for record in records]
-    caught = catch_rates(shown, labels)
+    # labels are matched on the answers as recorded: the replay rebuilds their text
+    caught = catch_rates([(replayed(record, threshold), label) for record, label in labels.labelled(records)])
     seen = correctness(shown, lambda r: policy_text(r, ClaimsPolicy.WITHHOLD))
     return {
         "threshold": threshold,
@@ -48,9 +48,7 @@ def judge_row(
     }
 
 
-def judge_sweep(
-    records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], thresholds: Sequence[float]
-) -> list[dict[str, Any]]:
+def judge_sweep(records: Sequence[dict[str, Any]], labels: Labels, thresholds: Sequence[float]) -> list[dict[str, Any]]:
     return [judge_row(records, labels, threshold) for threshold in [None, *thresholds]]
 
 

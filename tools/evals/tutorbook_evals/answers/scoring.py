@@ -1,12 +1,12 @@
 """What the answer evaluation reports: correctness against the references (token F1, containment, yes/no),
-runaway answers, and, against hand labels, how many wrong answers each claims policy catches and how many
-right ones it wrongly changes."""
+runaway answers, and, against hand labels (each for one exact answer text: ``labels.py``), how many wrong
+answers each claims policy catches and how many right ones it wrongly changes."""
 
 from collections.abc import Sequence
 from typing import Any
 
 from tutorbook_evals.compare.metrics import contains_reference, mean, percentile, token_f1, yes_no_correct
-from tutorbook_grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy
+from tutorbook_grounding.policy import NOT_SURE, ClaimsPolicy, apply_policy, cites_as_written
 from tutorbook_grounding.sentences import normalised, split_sentences
 from tutorbook_grounding.support import Claim, Passage
 
@@ -14,6 +14,24 @@ from tutorbook_grounding.support import Claim, Passage
 def repeats_a_sentence(answer: str) -> bool:
     sentences = [normalised(sentence) for sentence in split_sentences(answer)]
     return len(sentences) != len(set(sentences))
+
+
+def generated_answer(record: dict[str, Any]) -> str:
+    """The answer as the model wrote it, before the claims policy: what the labels record and what a label
+    is matched to. The recorded answer when the policy left it as written (no claims; under ``flag`` or
+    ``withhold``, every claim supported and citing as written); otherwise its claims' sentences joined by
+    a space (``flag``, which ``make eval-answers`` asks for, marks unsupported sentences "(not found in the
+    sources)", and the recorded answer carries the marks). An answer recorded under ``withhold`` or
+    ``quote`` that lost a sentence cannot be rebuilt (its withheld claims carry no text): the recorded
+    answer is returned, and no label for the text as generated will match it."""
+    claims = record.get("claims")
+    if not claims or any(claim.get("text") is None for claim in claims):
+        return str(record["answer"])
+    parsed = [Claim.from_dict(claim) for claim in claims]
+    policy = (record.get("answer_check") or {}).get("policy")
+    if policy != ClaimsPolicy.QUOTE and all(claim.supported and cites_as_written(claim) for claim in parsed):
+        return str(record["answer"])
+    return " ".join(claim.text for claim in parsed)
 
 
 def policy_text(record: dict[str, Any], policy: ClaimsPolicy) -> str:
@@ -26,8 +44,7 @@ def policy_text(record: dict[str, Any], policy: ClaimsPolicy) -> str:
     passages = [
         Passage(f"{c.get('title', '')} > {c.get('section', '')}", c.get("snippet", "")) for c in record["citations"]
     ]
-    raw = record["answer"] if all(claim.supported for claim in parsed) else " ".join(claim.text for claim in parsed)
-    return apply_policy(raw, parsed, passages, policy)
+    return apply_policy(generated_answer(record), parsed, passages, policy)
 
 
 def correctness(records: Sequence[dict[str, Any]], text_of: Any = lambda r: r["answer"]) -> dict[str, Any]:
@@ -71,11 +88,12 @@ def changed_by(record: dict[str, Any], policy: ClaimsPolicy) -> bool:
     return any(not claim["supported"] for claim in record.get("claims") or [])
 
 
-def catch_rates(records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per policy: the share of wrong answers it caught and of right answers it changed."""
-    judged = [r for r in records if key_of(r) in labels and r.get("claims") is not None]
-    wrong = [r for r in judged if not labels[key_of(r)]["correct"]]
-    right = [r for r in judged if labels[key_of(r)]["correct"]]
+def catch_rates(labelled: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Per policy: the share of wrong answers it caught and of right answers it changed, over the checked
+    answers with a label for their exact text (``Labels.labelled``: pairs of the answer and its label)."""
+    judged = [(record, label) for record, label in labelled if record.get("claims") is not None]
+    wrong = [record for record, label in judged if not label["correct"]]
+    right = [record for record, label in judged if label["correct"]]
     report: dict[str, Any] = {"labelled": len(judged), "wrong": len(wrong), "right": len(right)}
     for policy in ClaimsPolicy:
         caught = sum(changed_by(r, policy) for r in wrong)

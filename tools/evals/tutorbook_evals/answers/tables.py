@@ -1,5 +1,6 @@
 """The answer evaluation's report as Markdown tables (docs/answers.md quotes them)."""
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -64,5 +65,35 @@ def catch_table(reports: dict[str, Any]) -> str:
     return markdown_table(columns, rows)
 
 
+def covering(report: dict[str, Any]) -> str:
+    """What the label-read figures of a run cover, for a table's caption ("" without labels)."""
+    labels = report.get("labels")
+    if labels is None:
+        return ""
+    return f" (right and wrong: the {labels['labelled']} of {labels['answers']} answers labelled for their exact text)"
+
+
+def coverage_lines(reports: dict[str, Any]) -> str:
+    """Per run: how many answers the labels cover, and the unlabelled ones, which no label-read figure
+    counts (token F1, containment and yes/no are scored against the references, for every answer)."""
+    lines = []
+    for run, report in reports.items():
+        labels = report.get("labels")
+        if labels is None:
+            continue
+        unlabelled = labels["unlabelled"]
+        lines.append(
+            f"Labels on {run}: the figures read from labels (wrong answers caught, right answers changed, right and "
+            f"wrong kept or lost) cover {labels['labelled']} of {labels['answers']} answers, those with a label for "
+            f"their exact text (whitespace at both ends aside); {len(unlabelled)} unlabelled, not scored against labels"
+            + (":" if unlabelled else ".")
+        )
+        for row in unlabelled:
+            stale = " (labelled for another text)" if row["labelled_for_another_text"] else ""
+            lines.append(f"- {row['set']}/{row['id']}{stale}: {json.dumps(row['answer'], ensure_ascii=False)}")
+    return "\n".join(lines)
+
+
 def markdown(reports: dict[str, Any]) -> str:
-    return "\n\n".join([correctness_table(reports), policy_table(reports), catch_table(reports)])
+    parts = [correctness_table(reports), policy_table(reports), catch_table(reports), coverage_lines(reports)]
+    return "\n\n".join(part for part in parts if part)

@@ -1,7 +1,8 @@
 """The router's evidence threshold for RAG, replayed on recorded answers: at a higher threshold, an answer
 whose best passage scored below it would have been "not sure" (abstain) instead. For each threshold: how
-many labelled answers are kept right, kept wrong, or become "not sure", and the reader's token F1 and
-containment under ``withhold`` (what the default shows) on the questions with a reference.
+many labelled answers (a label for their exact text) are kept right, kept wrong, or become "not sure", and
+the reader's token F1 and containment under ``withhold`` (what the default shows) on the questions with a
+reference (labelled or not: they are scored against the reference).
 
 The replay reads the best passage's dense score from the citations and the threshold the answer was
 routed at from the router's reason; the router's other rules (the agreement band just under the threshold,
@@ -12,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tutorbook_evals.answers.scoring import key_of, policy_text
+from tutorbook_evals.answers.labels import Labels
+from tutorbook_evals.answers.scoring import policy_text
 from tutorbook_evals.answers.tables import markdown_table
 from tutorbook_evals.compare.metrics import contains_reference, mean, token_f1
 from tutorbook_gateway.chat.generation import abstain_answer
@@ -39,13 +41,13 @@ def shown_at(record: dict[str, Any], threshold: float) -> tuple[str, bool]:
     return policy_text(record, ClaimsPolicy.WITHHOLD), False
 
 
-def sweep_row(records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], threshold: float) -> dict[str, Any]:
+def sweep_row(records: Sequence[dict[str, Any]], labels: Labels, threshold: float) -> dict[str, Any]:
     counts = {"right_kept": 0, "right_lost": 0, "wrong_kept": 0, "wrong_avoided": 0, "abstained": 0}
     f1, contained = [], []
     for record in records:
         text, abstained = shown_at(record, threshold)
         counts["abstained"] += abstained
-        label = labels.get(key_of(record))
+        label = labels.label_of(record)
         if label is not None:
             kind = "right" if label["correct"] else "wrong"
             counts[f"{kind}_{('lost' if kind == 'right' else 'avoided') if abstained else 'kept'}"] += 1
@@ -56,7 +58,7 @@ def sweep_row(records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any
 
 
 def threshold_sweep(
-    records: Sequence[dict[str, Any]], labels: dict[str, dict[str, Any]], thresholds: Sequence[float]
+    records: Sequence[dict[str, Any]], labels: Labels, thresholds: Sequence[float]
 ) -> list[dict[str, Any]]:
     return [sweep_row(records, labels, threshold) for threshold in thresholds]
 
