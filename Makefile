@@ -55,6 +55,7 @@ eval-retrieval: install
 # support triage, support intents and 20 banking77 intents (about an hour: six adapters trained).
 eval-tutors: install
 	$(PY) -m tutorbook_evals.tutors
+	$(PY) -m tutorbook_evals.doc_figures
 
 # Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
 eval-routing: install
@@ -85,6 +86,7 @@ bench-retrieval: install
 # Gateway overhead against vLLM directly (starts its own stack on ports 18000-18379).
 bench-gateway: install
 	$(PY) -m tutorbook_devstack.bench_gateway
+	$(PY) -m tutorbook_evals.doc_figures
 
 # Response cache: a hit against a miss end to end, and what Redis adds to a miss (ports 18100-18479).
 bench-cache: install
@@ -93,12 +95,14 @@ bench-cache: install
 # A LoRA classifier (5, 24, 77 labels) against one generated token, and answers/s at 8 clients (ports 18600-18603).
 bench-tutor: install
 	$(PY) -m tutorbook_evals.bench_tutor
+	$(PY) -m tutorbook_evals.doc_figures
 
 # Every benchmark on the real stack, one after the other (each starting its own stack, ports 18000-18603), then
 # docs/benchmarks.md from their figures: JSON in data/bench/, plots in docs/images/ (--quick, --only: see --help).
 # Overwrites docs/benchmarks.md and docs/images/bench-*.png (in git) and data/bench/*.json (not git-ignored).
 bench: install
 	$(PY) -m tutorbook_devstack.bench_all
+	$(PY) -m tutorbook_evals.doc_figures
 
 # The demo adapter (Brightleaf support triage, samples/support_triage): train with PEFT, score it against
 # few-shot prompting on the held-out requests (both scores go into its card), upload it to the stack that

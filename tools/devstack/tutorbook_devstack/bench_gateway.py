@@ -149,7 +149,8 @@ def bare_proxy(generator_url: str, log_dir: FilePath) -> Iterator[str]:
     command = [sys.executable, "-m", "tutorbook_devstack.bare_proxy", generator_url, str(BARE_PROXY_PORT)]
     service = start_service("bare-proxy", command, dict(os.environ), log_dir)
     try:
-        wait_ready(service, f"http://127.0.0.1:{BARE_PROXY_PORT}/health", 60)
+        # the generator's own probe, forwarded: vLLM's /health wants the internal token, which this has not
+        wait_ready(service, f"http://127.0.0.1:{BARE_PROXY_PORT}/healthz", 60)
         yield f"http://127.0.0.1:{BARE_PROXY_PORT}"
     finally:
         service.stop()

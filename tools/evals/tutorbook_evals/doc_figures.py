@@ -19,7 +19,7 @@ from typing import Any
 from tutorbook_devstack.bench_sections import table, tutor_section
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-PAGES = ("docs/adapters.md", "docs/compare.md")
+PAGES = ("docs/adapters.md", "docs/compare.md", "docs/security.md")
 BLOCK = re.compile(r"(<!-- figures: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.DOTALL)
 Render = Callable[[dict[str, Any]], list[str]]
 
@@ -46,12 +46,17 @@ def tutor_accuracy(document: dict[str, Any]) -> list[str]:
         "| by code, one step (as served) | by code, every code in full |",
         "|:---|---:|---:|---:|---:|---:|---:|",
     ]
+    measured = []
     for name, figures in document["figures"]["sets"].items():
         cells = [figures["label"]["served"], figures["code"]["served"], figures["code"]["reference"]]
         shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" for cell in cells]
         counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
         rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
-    return [*rows, ""]
+        if "measured" in figures:
+            when = figures["measured"]
+            measured.append(f"{name} on {when['date'][:16].replace('T', ' ')} UTC at {when['commit']}")
+    note = [f"Each set was measured on its own run: {'; '.join(measured)}.", ""] if measured else []
+    return [*rows, "", *note]
 
 
 PATH_NAMES = {
@@ -84,7 +89,56 @@ def classification_comparison(document: dict[str, Any]) -> list[str]:
     return table(headings, rows)
 
 
+def key_check(document: dict[str, Any]) -> list[str]:
+    """``make bench-gateway``: a request's key check in the gateway process, and a runtime key end to end."""
+    figures = document["figures"]
+    names = {
+        "before": "the check before runtime keys (the configured keys, compared in constant time)",
+        "bootstrap_key": "a configured (bootstrap) key now",
+        "runtime_key": "a runtime key, among 1,000 others",
+    }
+    checks = figures["key_check_us"]
+    rows = [[names[name], f"{row['p50']:.2f}", f"{row['p95']:.2f}"] for name, row in checks.items()]
+    lines = table(["key check, in the gateway process", "p50 µs", "p95 µs"], rows)
+    added = figures.get("runtime_key_added_us")
+    if added:
+        lines += [
+            f"Through the gateway, the same chat request with a runtime key instead of a configured one: "
+            f"{added['p50']:+.0f} µs at p50, {added['p95']:+.0f} µs at p95 (interleaved, "
+            f"{int(figures['gateway_ms']['n'])} requests each).",
+            "",
+        ]
+    return lines
+
+
+def permission_filter(document: dict[str, Any]) -> list[str]:
+    """``make bench-retrieval``: search with a permission filter beside the same search without one."""
+    figures = document["figures"]
+    share = figures["permission_filter"]["private_share"]
+    rows = [
+        [
+            row["backend"],
+            f"{row['chunks']:,}",
+            f"{row['latency_ms']['p50']:.2f}",
+            f"{row['filtered_latency_ms']['p50']:.2f}",
+            f"{row['latency_ms']['p95']:.2f}",
+            f"{row['filtered_latency_ms']['p95']:.2f}",
+            f"{row['filtered_ratio']:.2f}×",
+        ]
+        for row in figures["search"]
+    ]
+    headings = ["store", "chunks", "p50 ms", "filtered p50 ms", "p95 ms", "filtered p95 ms", "filtered / plain p50"]
+    intro = (
+        f"Hybrid top-5 search through the retriever's HTTP API (query embedding included), each question asked "
+        f"without and with `visible_to` {figures['permission_filter']['visible_to']}, interleaved; {share:.0%} of "
+        "the chunks private to other teams."
+    )
+    return [intro, "", *table(headings, rows, left=2)]
+
+
 BLOCKS: dict[str, tuple[str, Render]] = {
+    "key-check": ("data/bench/gateway.json", key_check),
+    "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
     "compare-support-triage": ("docs/examples/compare-support-triage/comparison.json", classification_comparison),
