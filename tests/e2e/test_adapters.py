@@ -123,8 +123,8 @@ def test_an_upload_is_served_at_once_and_routed_to(
         question = "I was charged twice for my order."
         assert_scored_as_by_the_training_tools(answer["tutorbook"]["classification"], trained_adapter_folder, question)
         base, tuned = (first_token_logprobs(stack, model) for model in ("smollm2-135m-instruct", served_as(uploaded)))
-        top = max(base, key=base.__getitem__)  # the base model's likeliest first token
-        assert abs(base[top] - tuned.get(top, -100.0)) > 0.05, (base, tuned)  # the LoRA weights are applied
+        shift = max(abs(base[token] - tuned.get(token, -100.0)) for token in base)
+        assert shift > 0.05, (base, tuned)  # the LoRA weights are applied: the first token's odds move
 
         version = uploaded.json()["version"]
         expected = {"route": "adapter", "adapter": {"name": "e2e-triage", "version": version}}

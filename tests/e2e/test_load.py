@@ -42,5 +42,5 @@ def test_the_mix_from_8_users_at_once_is_answered_whole(
     assert figures["errors"] == 0, figures["error_examples"]
     assert figures["answered"] >= 8
     assert {outcome.kind for outcome in outcomes if outcome.status == 200} == set(MIX)
-    assert set(memory) == {"redis", "generator", "retriever", "gateway"}
+    assert set(memory) == {"redis", "records-redis", "generator", "retriever", "gateway"}
     assert all(row["peak_mib"] > 0 for row in memory.values())

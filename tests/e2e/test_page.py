@@ -293,7 +293,7 @@ def test_the_keys_console_makes_a_team_and_a_key_shown_once_and_revokes_it(page:
     assert team in row.text and "active" in row.text and secret not in page.text_of("#key-list")
     page.shot("keys-console")
     page.click(f"#key-list tr[data-key={prefix}] button[data-action=revoke]")
-    page.find("#confirm-dialog button[value=confirm]").click()
+    page.visible("#confirm-dialog button[value=confirm]").click()  # the dialog opens after the click
     page.wait(lambda _: f"Revoked {prefix}" in page.text_of("#keys-status"))
     page.wait(lambda _: "revoked" in page.text_of(f"#key-list tr[data-key={prefix}]"))
     assert (

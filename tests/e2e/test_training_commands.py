@@ -60,18 +60,22 @@ def test_the_evaluation_command_scores_the_adapter_against_few_shot_prompting(
                  "--shots-from", str(triage / "train.jsonl"), "--limit", "6", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("6 held-out examples, accuracy:"), result.stdout
-    printed = [
-        re.search(r"(\d\.\d{3}) \(calibration error (\d\.\d{3})\)$", line) for line in result.stdout.splitlines()[1:3]
-    ]
-    assert all(printed), result.stdout
-    scores = [float(match.group(1)) for match in printed if match]
-    errors = [float(match.group(2)) for match in printed if match]
-    assert all(0.0 <= value <= 1.0 for value in scores + errors)
+    printed = {  # path name: (score, calibration error), as the command prints them
+        found.group(1): (float(found.group(2)), float(found.group(3)))
+        for line in result.stdout.splitlines()[1:]
+        if (found := re.match(r"^  (.+?)\s+(\d\.\d{3}) \(calibration error (\d\.\d{3})\)$", line))
+    }
+    few_shot = next(figures for name, figures in printed.items() if name.startswith("few-shot prompting"))
+    served, reference = printed["adapter, one step (served)"], printed["adapter, every code in full"]  # by code
+    assert all(0.0 <= value <= 1.0 for figures in printed.values() for value in figures), result.stdout
     recorded = json.loads((adapter / "tutorbook.json").read_text())["eval"]
     assert recorded["examples"] == 6 and recorded["metric"] == "accuracy"
-    assert [recorded["adapter_accuracy"], recorded["few_shot_accuracy"]] == pytest.approx(scores, abs=0.001)
+    assert [recorded["adapter_accuracy"], recorded["few_shot_accuracy"]] == pytest.approx(
+        [served[0], few_shot[0]], abs=0.001
+    )
     calibration = [recorded["adapter_calibration_error"], recorded["few_shot_calibration_error"]]
-    assert calibration == pytest.approx(errors, abs=0.001)
+    assert calibration == pytest.approx([served[1], few_shot[1]], abs=0.001)
+    assert recorded["reference_accuracy"] == pytest.approx(reference[0], abs=0.001)
 
 
 def test_an_embedding_classifier_is_trained_uploaded_and_answers_without_generating(

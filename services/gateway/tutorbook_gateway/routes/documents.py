@@ -47,7 +47,7 @@ def within_team(body: bytes, team: str) -> bytes:
     the rest."""
     try:
         batch = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return body  # the retriever says what is wrong with it
     documents = batch.get("documents") if isinstance(batch, dict) else None
     if not isinstance(documents, list):
@@ -68,8 +68,8 @@ def ingested_ids(body: bytes) -> list[str]:
     """The ids of the documents a batch names (for the audit log; the retriever validates the batch)."""
     try:
         documents = msgspec.json.decode(body).get("documents") if body else None
-    except (msgspec.DecodeError, AttributeError):
-        return []
+    except (msgspec.DecodeError, UnicodeDecodeError, AttributeError):
+        return []  # the retriever refused it, saying why
     return [str(d.get("id")) for d in documents if isinstance(d, dict)] if isinstance(documents, list) else []
 
 

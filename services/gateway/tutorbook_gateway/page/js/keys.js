@@ -18,11 +18,12 @@ function state(key) {
 }
 
 function keyRow(key) {
-  const revoke = key.revoked ? null : el("button", { type: "button", className: "danger", text: `Revoke ${key.prefix}`,
-    "data-action": "revoke", onclick: () => revoke(key) });
+  // named apart from the function it calls: a const named `revoke` would be what the handler calls
+  const revokeButton = key.revoked ? null : el("button", { type: "button", className: "danger",
+    text: `Revoke ${key.prefix}`, "data-action": "revoke", onclick: () => revoke(key) });
   return el("tr", { "data-key": key.prefix },
     el("td", { text: key.prefix }), el("td", { text: key.name }), el("td", { text: key.team }),
-    el("td", { text: key.scopes.join(", ") }), el("td", { text: state(key) }), el("td", {}, revoke));
+    el("td", { text: key.scopes.join(", ") }), el("td", { text: state(key) }), el("td", {}, revokeButton));
 }
 
 function keyTable(listed) {
