@@ -94,7 +94,9 @@ class Page:
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
     def wait(self, condition: Callable[[webdriver.Chrome], T], seconds: float = 60) -> T:
-        return WebDriverWait(self.driver, seconds, poll_frequency=0.05).until(condition)
+        """Until ``condition`` holds; an element the page re-rendered while it was read is read again."""
+        ignored = (StaleElementReferenceException,)
+        return WebDriverWait(self.driver, seconds, poll_frequency=0.05, ignored_exceptions=ignored).until(condition)
 
     def visible(self, css: str, seconds: float = 60) -> WebElement:
         def shown(_: webdriver.Chrome) -> WebElement | None:
