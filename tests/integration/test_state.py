@@ -8,6 +8,7 @@ import redis
 from tests.conftest import RedisServer
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.state.backend import BucketStep, StateBackend
+from tutorbook_gateway.state.budget import BudgetOwner, StateBudget, kept_size
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
 from tutorbook_gateway.state.conversations import Conversations, Turn
 from tutorbook_gateway.state.feedback import FeedbackStore, ResponseRecord
@@ -147,6 +148,26 @@ async def test_one_change_at_a_time_per_adapter_name_across_replicas(backend: St
             pass
     async with second.hold("triage"):  # released: the other replica goes on
         pass
+
+
+async def test_a_write_kept_only_within_the_budget_is_refused_once_the_budget_is_spent(
+    backend: StateBackend,
+) -> None:
+    """Claim records: kept only while the key and its team have bytes left; one refused is not charged."""
+    record = "x" * 400
+    size = kept_size("id", record)
+    budget = StateBudget(backend, key_bytes=2 * size, window_seconds=3600, team_bytes=lambda team: 10 * size)
+    who = BudgetOwner("key-a", "support")
+    assert await budget.keep(who, "id", record, only_within=True)
+    assert await budget.keep(who, "id", record, only_within=True)  # the last bytes: charged, the budget now spent
+    assert not await budget.keep(who, "id", record, only_within=True)  # spent: refused, not charged
+    with pytest.raises(RateLimitedError, match="kept state"):
+        await budget.check(who)
+    assert await budget.keep(BudgetOwner("key-b", "support"), "id", record, only_within=True)  # its own budget
+    team_spent = BudgetOwner("key-c", "sales")
+    small_team = StateBudget(backend, key_bytes=100 * size, window_seconds=3600, team_bytes=lambda team: size)
+    assert await small_team.keep(team_spent, "id", record, only_within=True)
+    assert not await small_team.keep(team_spent, "id", record, only_within=True)  # the team's budget, spent
 
 
 async def test_conversations_are_per_key_and_trimmed_to_the_budget(backend: StateBackend) -> None:

@@ -28,9 +28,9 @@ class KeptBytes(Protocol):
 
     async def check(self, who: BudgetOwner) -> None: ...
 
-    async def within(self, who: BudgetOwner) -> bool: ...
-
-    async def keep(self, who: BudgetOwner, *parts: str | bytes, kept_seconds: float = 0.0) -> bool: ...
+    async def keep(
+        self, who: BudgetOwner, *parts: str | bytes, kept_seconds: float = 0.0, only_within: bool = False
+    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,11 @@ async def record_answer(answered: Answered, request: ChatRequest, lookup: CacheL
     )
     keeping.answers.store(lookup, whole, answered.index_version)
     outcome = claims_outcome(answered.tutorbook)
-    if outcome is not None and keeping.claims is not None and await keeping.budget.within(who):
+    if outcome is None or keeping.claims is None:
+        return
+    kept_seconds = keeping.claims_seconds
+    if await keeping.budget.keep(who, answered.response_id, outcome, kept_seconds=kept_seconds, only_within=True):
         await keeping.claims.remember_claims(answered.response_id, outcome)
-        await keeping.budget.keep(who, answered.response_id, outcome, kept_seconds=keeping.claims_seconds)
 
 
 def claims_outcome(tutorbook: dict[str, Any]) -> ClaimsOutcome | None:

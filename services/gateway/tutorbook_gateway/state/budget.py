@@ -79,16 +79,25 @@ class StateBudget:
             return True
         return all(result.remaining > 0 for result in results)
 
-    async def keep(self, who: BudgetOwner, *parts: str | bytes, kept_seconds: float = 0.0) -> bool:
-        """Charge what a write of ``parts`` keeps (:func:`kept_size`), as :meth:`charge`."""
-        return await self.charge(who, kept_size(*parts), kept_seconds)
-
-    async def within(self, who: BudgetOwner) -> bool:
+    async def keep(
+        self, who: BudgetOwner, *parts: str | bytes, kept_seconds: float = 0.0, only_within: bool = False
+    ) -> bool:
+        """Charge what a write of ``parts`` keeps (:func:`kept_size`), as :meth:`charge`. ``only_within``:
+        charge it only if the key and its team have budget left, checked and charged in one step (one round
+        trip; two replicas cannot both pass the check on the last byte), and say whether it was: the caller
+        keeps the write only then."""
+        if not only_within:
+            return await self.charge(who, kept_size(*parts), kept_seconds)
+        size = kept_size(*parts) * max(1.0, kept_seconds / self.window_seconds)
+        steps = self._steps(who, need=1.0, debit=0.0)
+        if not steps:
+            return True
+        charged = [BucketStep(s.key, s.capacity, s.per_second, s.need, size) for _, s in steps]
         try:
-            await self.check(who)
-        except RateLimitedError:
-            return False
-        return True
+            results = await self._backend.take(charged)
+        except StateUnavailableError:
+            return True
+        return all(result.allowed for result in results)
 
 
 PART_OVERHEAD = 64  # bytes a store keeps beside each key or list item
