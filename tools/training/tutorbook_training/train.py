@@ -113,13 +113,15 @@ class EarlyStopping:
     patience: int
     best_loss: float = math.inf
     best_state: dict[str, torch.Tensor] | None = None
+    best_train_loss: float = math.nan  # the mean step loss of the epoch whose weights are kept
     stale: int = 0
 
-    def should_stop(self, model: Any, validation_loss: float) -> bool:
+    def should_stop(self, model: Any, validation_loss: float, train_loss: float = math.nan) -> bool:
         if math.isnan(validation_loss):
             return False  # no validation split: train for every epoch
         if validation_loss < self.best_loss:
             self.best_loss, self.best_state, self.stale = validation_loss, lora_state(model), 0
+            self.best_train_loss = train_loss
             return False
         self.stale += 1
         return self.stale >= self.patience
@@ -127,20 +129,21 @@ class EarlyStopping:
 
 def run_epoch(
     model: Any, optimizer: Any, data: list[dict[str, torch.Tensor]], steps_left: int, progress: Any, bf16: bool
-) -> int:
-    """Train on ``data`` (at most ``steps_left`` batches); returns the steps taken."""
+) -> tuple[int, float]:
+    """Train on ``data`` (at most ``steps_left`` batches); returns the steps taken and their mean loss (as
+    Hugging Face's Trainer reports its training loss: no second pass over the data)."""
     model.train()
-    taken = 0
+    taken, total = 0, 0.0
     for batch in data[:steps_left]:
         with autocast(bf16):
             loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        taken += 1
+        taken, total = taken + 1, total + loss.item()
         progress.update(1)
         progress.set_postfix(loss=f"{loss.item():.4f}")
-    return taken
+    return taken, total / max(1, taken)
 
 
 def length_limit(tokenizer: Any, dataset: Dataset, max_length: int | None) -> int:
@@ -180,15 +183,18 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
         shuffled = list(training)
         order.shuffle(shuffled)
         encoded = [encode(tokenizer, example, max_length) for example in shuffled]
-        step += run_epoch(model, optimizer, batches(encoded, options.batch_size, pad), steps - step, progress, bf16)
-        epochs += 1
-        if stopping.should_stop(model, mean_loss(model, valid_batches, bf16)):
+        taken, train_loss = run_epoch(
+            model, optimizer, batches(encoded, options.batch_size, pad), steps - step, progress, bf16
+        )
+        step, epochs, validation_loss = step + taken, epochs + 1, mean_loss(model, valid_batches, bf16)
+        if stopping.should_stop(model, validation_loss, train_loss):
             break
     progress.close()
-    if stopping.best_state is not None:
+    if stopping.best_state is not None:  # the kept epoch's figures (each measured once, during training)
         model.load_state_dict(stopping.best_state, strict=False)
-    figures = {"train_loss": mean_loss(model, batches(encoded, options.batch_size, pad), bf16), "steps": float(step)}
-    figures.update(validation_loss=mean_loss(model, valid_batches, bf16), epochs=float(epochs), bf16=float(bf16))
+        train_loss, validation_loss = stopping.best_train_loss, stopping.best_loss
+    figures = {"train_loss": train_loss, "steps": float(step), "validation_loss": validation_loss}
+    figures.update(epochs=float(epochs), bf16=float(bf16))
     figures.update(max_length=float(max_length))
     return model, figures
 
