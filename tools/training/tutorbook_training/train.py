@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from tutorbook_training.answer_loss import CodeSmoothing, answer_loss, code_token_ids
 from tutorbook_training.data import DataError, Dataset, Example, load_dataset, split, write_card
 from tutorbook_training.label_scoring import with_codes
 from tutorbook_training.model import load_base_model
@@ -42,6 +43,7 @@ class TrainOptions:
     seed: int = 0
     qlora: bool = False
     bf16: bool | None = None  # compute in bfloat16 (master weights stay float32); None: where the CPU supports it
+    code_smoothing: float = 0.0  # answering by code: label smoothing over the codes (answer_loss.py; measured, not on)
 
 
 CODE_EPOCHS = 10.0  # a classifier answering by code learns to read its answer off the prompt: slower to train
@@ -91,12 +93,14 @@ def batches(encoded: list[tuple[list[int], list[int]]], size: int, pad: int) -> 
     return out
 
 
-def mean_loss(model: Any, data: list[dict[str, torch.Tensor]], bf16: bool = False) -> float:
+def mean_loss(
+    model: Any, data: list[dict[str, torch.Tensor]], bf16: bool = False, codes: CodeSmoothing | None = None
+) -> float:
     if not data:
         return math.nan
     model.eval()
     with torch.no_grad(), autocast(bf16):
-        losses = [float(model(**batch).loss) for batch in data]
+        losses = [float(answer_loss(model, batch, codes)) for batch in data]
     model.train()
     return sum(losses) / len(losses)
 
@@ -128,7 +132,13 @@ class EarlyStopping:
 
 
 def run_epoch(
-    model: Any, optimizer: Any, data: list[dict[str, torch.Tensor]], steps_left: int, progress: Any, bf16: bool
+    model: Any,
+    optimizer: Any,
+    data: list[dict[str, torch.Tensor]],
+    steps_left: int,
+    progress: Any,
+    bf16: bool,
+    codes: CodeSmoothing | None = None,
 ) -> tuple[int, float]:
     """Train on ``data`` (at most ``steps_left`` batches); returns the steps taken and their mean loss (as
     Hugging Face's Trainer reports its training loss: no second pass over the data)."""
@@ -136,8 +146,8 @@ def run_epoch(
     taken, total = 0, 0.0
     for batch in data[:steps_left]:
         with autocast(bf16):
-            loss = model(**batch).loss
-        loss.backward()
+            loss = answer_loss(model, batch, codes)
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         optimizer.step()
         optimizer.zero_grad()
         taken, total = taken + 1, total + loss.item()
@@ -179,14 +189,14 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
     progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
     order, stopping, step, epochs = random.Random(options.seed), EarlyStopping(options.patience), 0, 0
     bf16 = bf16_supported() if options.bf16 is None else options.bf16
+    codes = CodeSmoothing(code_token_ids(tokenizer, dataset.codes), options.code_smoothing) if dataset.codes else None
     while step < steps:
         shuffled = list(training)
         order.shuffle(shuffled)
         encoded = [encode(tokenizer, example, max_length) for example in shuffled]
-        taken, train_loss = run_epoch(
-            model, optimizer, batches(encoded, options.batch_size, pad), steps - step, progress, bf16
-        )
-        step, epochs, validation_loss = step + taken, epochs + 1, mean_loss(model, valid_batches, bf16)
+        data = batches(encoded, options.batch_size, pad)
+        taken, train_loss = run_epoch(model, optimizer, data, steps - step, progress, bf16, codes)
+        step, epochs, validation_loss = step + taken, epochs + 1, mean_loss(model, valid_batches, bf16, codes)
         if stopping.should_stop(model, validation_loss, train_loss):
             break
     progress.close()
@@ -194,8 +204,9 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
         model.load_state_dict(stopping.best_state, strict=False)
         train_loss, validation_loss = stopping.best_train_loss, stopping.best_loss
     figures = {"train_loss": train_loss, "steps": float(step), "validation_loss": validation_loss}
-    figures.update(epochs=float(epochs), bf16=float(bf16))
-    figures.update(max_length=float(max_length))
+    figures.update(epochs=float(epochs), bf16=float(bf16), max_length=float(max_length))
+    if codes is not None:
+        figures.update(code_smoothing=codes.smoothing)
     return model, figures
 
 
@@ -227,6 +238,10 @@ def parser() -> argparse.ArgumentParser:
         "--patience", type=int, default=defaults.patience, help="epochs without a better validation loss"
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--code-smoothing", type=float, default=defaults.code_smoothing,
+                        help="answering by code: label smoothing over the codes, so the served confidence is "
+                        "not trained towards 1 (default 0, plain cross-entropy: 0.1 made support-triage's "
+                        "confidence far too low, docs/adapters.md)")  # fmt: skip
     unrouted = "'auto' never routes to it by the question (the grounded reader: docs/answers.md)"
     parser.add_argument("--no-route-examples", action="store_true", help=unrouted)
     parser.add_argument("--qlora", action="store_true", help="train in 4 bits with bitsandbytes (needs CUDA)")
@@ -241,6 +256,7 @@ def chosen_options(args: argparse.Namespace) -> dict[str, Any]:
         rank=args.rank, alpha=args.alpha, target_modules=tuple(args.target_modules.split(",")),
         learning_rate=args.learning_rate, max_length=args.max_length, batch_size=args.batch_size,
         validation_split=args.validation_split, patience=args.patience, seed=args.seed, qlora=args.qlora,
+        code_smoothing=args.code_smoothing,
         bf16={"auto": None, "bf16": True, "fp32": False}[args.precision],
     )  # fmt: skip
     return chosen if args.epochs is None else {**chosen, "epochs": args.epochs}
