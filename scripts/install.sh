@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what Tutorbook needs into ./.venv (and redis-server, prometheus, chromium through apt), skipping what is there.
+# Install what Tutorbook needs into ./.venv (and redis-server, redis-sentinel, prometheus, chromium through apt), skipping what is there.
 # Idempotent: a stamp records what was installed; a second run with the same inputs does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,8 @@ inputs_digest() {
 }
 
 ensure_apt_tool redis-server redis-server
+# Redis Sentinel: the failover tests run a primary, a replica and three sentinels (tests/integration/test_redis_failover.py).
+ensure_apt_tool redis-sentinel redis-sentinel
 # Prometheus and promtool: the dashboard and alert tests evaluate every query against a live Prometheus.
 ensure_apt_tool prometheus prometheus
 # Headless Chromium and its driver: the page's tests run in a real browser (tests/e2e/test_page.py).

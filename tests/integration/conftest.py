@@ -72,7 +72,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]
     server.start()
     # The contract tests check what the store does, not how fast: a generous timeout, so a busy machine
     # (the e2e tier runs beside this one) does not read as a Redis outage.
-    redis = RedisBackend(server.url, timeout_seconds=CONTRACT_TIMEOUT_SECONDS)
+    redis = RedisBackend(server.target, timeout_seconds=CONTRACT_TIMEOUT_SECONDS)
     try:
         yield redis
     finally:

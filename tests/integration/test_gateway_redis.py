@@ -96,7 +96,7 @@ def redis_calls(server: RedisServer, command: str) -> int:
 def test_a_repeated_answer_is_served_from_the_process_until_the_index_changes(redis_server: RedisServer) -> None:
     """The retriever's publisher announces index versions in Redis; the gateway follows them, so a hit on an
     entry it keeps costs no round trip, and a new version stops it at once."""
-    publisher = RedisVersionPublisher(redis_server.url)
+    publisher = RedisVersionPublisher(redis_server.target)
     gateway = Gateway(redis_server.url)
     publisher.publish(gateway.retriever.version)
     with gateway.client() as client:

@@ -44,7 +44,7 @@ def test_every_index_version_is_published_and_republished(
 def test_an_older_version_never_overwrites_a_newer_one(redis_server: RedisServer) -> None:
     from tutorbook_retriever.clients.version_publisher import RedisVersionPublisher
 
-    publisher = RedisVersionPublisher(redis_server.url)
+    publisher = RedisVersionPublisher(redis_server.target)
     publisher.publish(20)
     publisher.publish(10)  # a slower replica reporting an earlier change
     assert published(redis_server) == 20

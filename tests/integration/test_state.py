@@ -130,7 +130,7 @@ async def test_a_request_reserves_what_it_may_cost_and_gets_back_what_it_did_not
 
 async def test_a_bucket_in_debt_is_not_forgotten_before_it_would_have_refilled(redis_server: RedisServer) -> None:
     """Key expiry is Redis's (the in-memory store keeps buckets until it evicts them)."""
-    backend = RedisBackend(redis_server.url)
+    backend = RedisBackend(redis_server.target)
     await backend.take([BucketStep("debt-ttl", 60, 1, 0, 0, debit=600)])  # 600 tokens over a 60-token bucket
     assert redis.Redis.from_url(redis_server.url).ttl("debt-ttl") >= 600  # a minute's TTL would forgive it
     await backend.close()

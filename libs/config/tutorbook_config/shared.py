@@ -3,7 +3,9 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from tutorbook_config.redis_target import RedisTarget, redis_target
 
 DEFAULT_BASE_MODEL_NAME = "smollm2-135m-instruct"
 # What the generator publishes in the adapter folder for the gateway: the served model's config.json (the
@@ -30,8 +32,17 @@ class SharedSettings(BaseModel):
 
     redis_url: str = ""
     """The gateways' Redis (sessions, cache, rate limits, feedback, adapter locks); the retriever publishes
-    the index version there. Empty: no Redis, and the gateway keeps that state in its own memory. Read by:
-    gateway, retriever."""
+    the index version there. Empty: no Redis, and the gateway keeps that state in its own memory (unless
+    the sentinels below are set instead). Read by: gateway, retriever."""
+
+    redis_sentinels: str = ""
+    """Redis Sentinel instead of ``redis_url``: the sentinels, ``host:port`` separated by commas. The
+    clients ask them for the current primary, so a failover needs no restart (docs/state.md says what a
+    failover may lose). Read by: gateway, retriever."""
+
+    redis_sentinel_master: str = ""
+    """The name the sentinels monitor the primary under (``sentinel monitor <name> ...``); needed with
+    ``redis_sentinels``. Read by: gateway, retriever."""
 
     adapter_dir: Path | None = None
     """The adapter store: the gateway writes uploaded adapters there, vLLM's filesystem resolver reads
@@ -49,6 +60,14 @@ class SharedSettings(BaseModel):
     base_model_name: str = DEFAULT_BASE_MODEL_NAME
     """The name vLLM serves the base model under, and the name clients send as ``model`` to ask it
     directly. Read by: gateway, generator."""
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> "SharedSettings":
+        self.redis_target()  # a ValueError names what does not fit
+        return self
+
+    def redis_target(self) -> RedisTarget:
+        return redis_target(self.redis_url, self.redis_sentinels, self.redis_sentinel_master)
 
     def resolved_adapter_dir(self) -> Path:
         return self.adapter_dir or self.data_dir / "adapters"

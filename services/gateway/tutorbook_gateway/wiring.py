@@ -290,12 +290,12 @@ async def open_services(
     retriever, generator = await open_upstreams(settings, given, stack, metrics)
     state_settings = settings.state
     backend = open_backend(
-        settings.shared.redis_url, state_settings.redis_timeout_seconds, state_settings.memory_max_bytes
+        settings.shared.redis_target(), state_settings.redis_timeout_seconds, state_settings.memory_max_bytes
     )
     stack.push_async_callback(backend.close)
     background = BackgroundTasks()
     stack.push_async_callback(background.drain)
-    access = await open_access(settings.keys, settings.shared.redis_url, stack)
+    access = await open_access(settings.keys, settings.shared.redis_target(), stack)
     state = gateway_state(settings, backend, metrics.state_errors.labels(component="rate_limits").inc, access.directory)
     flushing = asyncio.create_task(state.limiter.flush_every(TOKEN_FLUSH_SECONDS))
     stack.callback(flushing.cancel)
@@ -377,6 +377,6 @@ def readiness_probes(settings: GatewaySettings, services: GatewayServices, seede
         "generator": services.generator.ping,
         "route_examples": seeder.check,
     }
-    if settings.shared.redis_url:
+    if settings.shared.redis_target().configured:
         checks["redis"] = services.state.backend.ping
     return Probes(registry=exposed_registry(services.metrics.registry), checks=checks)

@@ -106,8 +106,8 @@ def ingest_limits(settings: RetrieverSettings, max_documents: int | None = None)
 
 
 def open_publisher(settings: RetrieverSettings) -> VersionPublisher:
-    redis_url = settings.shared.redis_url
-    return RedisVersionPublisher(redis_url) if redis_url else NoPublisher()
+    redis = settings.shared.redis_target()
+    return RedisVersionPublisher(redis) if redis.configured else NoPublisher()
 
 
 def build_services(

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from tutorbook_config.local_keys import split_keys
+from tutorbook_config.redis_target import RedisTarget
 from tutorbook_gateway.access.admin import AccessAdmin, AccessBounds
 from tutorbook_gateway.access.audit import AuditLog
 from tutorbook_gateway.access.directory import KeyDirectory, bootstrap_callers
@@ -25,13 +26,14 @@ class Access:
     admin: AccessAdmin
 
 
-def record_store(keys: KeySettings, shared_redis_url: str) -> RecordStore:
-    url = keys.records_redis_url or shared_redis_url
-    return RedisRecords(url, RECORDS_TIMEOUT_SECONDS) if url else MemoryRecords()
+def record_store(keys: KeySettings, shared_redis: RedisTarget) -> RecordStore:
+    """The records' own Redis if the deployment names one, else the shared state's."""
+    target = RedisTarget(keys.records_redis_url) if keys.records_redis_url else shared_redis
+    return RedisRecords(target, RECORDS_TIMEOUT_SECONDS) if target.configured else MemoryRecords()
 
 
-async def open_access(keys: KeySettings, shared_redis_url: str, stack: AsyncExitStack) -> Access:
-    records = record_store(keys, shared_redis_url)
+async def open_access(keys: KeySettings, shared_redis: RedisTarget, stack: AsyncExitStack) -> Access:
+    records = record_store(keys, shared_redis)
     stack.push_async_callback(records.close)
     directory = KeyDirectory(records, bootstrap_callers(split_keys(keys.api_keys), split_keys(keys.admin_keys)))
     try:

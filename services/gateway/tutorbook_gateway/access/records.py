@@ -9,10 +9,11 @@ process keeps them in memory (they end with it: docs/security.md).
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from tutorbook_config.redis_target import RedisTarget
 from tutorbook_gateway.state.backend import StateUnavailableError
+from tutorbook_service.redis_clients import async_redis
 
 KEYS, TEAMS, VERSION, AUDIT = "tb:access:keys", "tb:access:teams", "tb:access:version", "tb:access:audit"
 
@@ -83,10 +84,10 @@ def by_name(found: dict[bytes, bytes]) -> dict[str, bytes]:
 
 
 class RedisRecords:
-    """The records in Redis (``url``: the shared state's Redis unless the deployment names another)."""
+    """The records in Redis (the shared state's Redis unless the deployment names another)."""
 
-    def __init__(self, url: str, timeout_seconds: float) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
+    def __init__(self, target: RedisTarget, timeout_seconds: float) -> None:
+        self._client = async_redis(target, timeout_seconds)
         self._hashes = {"keys": KEYS, "teams": TEAMS}
 
     async def _call(self, operation: Any) -> Any:

@@ -4,12 +4,13 @@ request milliseconds, not seconds; redis-py reconnects by itself once Redis is b
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError
 
+from tutorbook_config.redis_target import RedisTarget
 from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnavailableError
+from tutorbook_service.redis_clients import async_redis
 
 T = TypeVar("T")
 
@@ -71,13 +72,12 @@ def as_bytes(value: bytes | str | None) -> bytes | None:
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, url: str, timeout_seconds: float = 0.5) -> None:
-        # A pooled connection that a Redis restart broke is replaced once, at once (not reported as an
-        # outage); a Redis that does not answer in time is not retried.
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
+    def __init__(self, target: RedisTarget, timeout_seconds: float = 0.5) -> None:
+        # A pooled connection that a Redis restart (or a failover) broke is replaced once, at once (not
+        # reported as an outage); a Redis that does not answer in time is not retried.
+        self._client = async_redis(
+            target,
+            timeout_seconds,
             health_check_interval=10,
             retry=Retry(NoBackoff(), retries=1, supported_errors=(ConnectionError,)),
         )

@@ -3,6 +3,7 @@ URL is set, memory otherwise; every part on one backend."""
 
 from dataclasses import dataclass
 
+from tutorbook_config.redis_target import RedisTarget
 from tutorbook_gateway.state.backend import StateBackend
 from tutorbook_gateway.state.budget import StateBudget
 from tutorbook_gateway.state.cache import ResponseCache
@@ -24,7 +25,7 @@ class GatewayState:
     budget: StateBudget  # bytes kept per key and per team
 
 
-def open_backend(redis_url: str, timeout_seconds: float, memory_max_bytes: int) -> StateBackend:
-    if redis_url:
-        return RedisBackend(redis_url, timeout_seconds)
+def open_backend(redis: RedisTarget, timeout_seconds: float, memory_max_bytes: int) -> StateBackend:
+    if redis.configured:
+        return RedisBackend(redis, timeout_seconds)
     return MemoryBackend(memory_max_bytes)

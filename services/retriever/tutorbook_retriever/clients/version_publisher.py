@@ -5,10 +5,11 @@ gateway asks the retriever (``GET /v1/index-version``)."""
 import logging
 from typing import Protocol
 
-import redis
 from redis.exceptions import RedisError
 
+from tutorbook_config.redis_target import RedisTarget
 from tutorbook_service.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
+from tutorbook_service.redis_clients import sync_redis
 
 log = logging.getLogger("tutorbook.index_version")
 
@@ -39,8 +40,8 @@ class NoPublisher:
 
 
 class RedisVersionPublisher:
-    def __init__(self, url: str, timeout_seconds: float = 1.0) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
+    def __init__(self, target: RedisTarget, timeout_seconds: float = 1.0) -> None:
+        self._client = sync_redis(target, timeout_seconds)
         self._script = self._client.register_script(PUBLISH_SCRIPT)
 
     def publish(self, version: int) -> None:

@@ -1,0 +1,45 @@
+"""Where the services find Redis: one URL, or Redis Sentinel (the sentinels' addresses and the name of
+the master they watch), so that a failover moves every client to the new primary without a restart."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    url: str = ""
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str = ""  # the name the sentinels monitor the primary under
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url or self.sentinels)
+
+    def described(self) -> str:
+        """For logs: never a password."""
+        if self.sentinels:
+            return f"sentinel master {self.master!r} via " + ",".join(f"{host}:{port}" for host, port in self.sentinels)
+        return self.url.rsplit("@", 1)[-1] if self.url else "none"
+
+
+def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
+    """``host:port,host:port`` (spaces allowed); ValueError naming the entry that is not one."""
+    found = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{entry!r} is not host:port")
+        found.append((host.strip("[]"), int(port)))
+    return tuple(found)
+
+
+def redis_target(url: str, sentinels: str, master: str) -> RedisTarget:
+    """ValueError when the three do not say one thing (both a URL and sentinels, sentinels without a
+    master, a master without sentinels)."""
+    addresses = parse_sentinels(sentinels)
+    if addresses and url:
+        raise ValueError("set the Redis URL or the sentinels, not both")
+    if bool(addresses) != bool(master.strip()):
+        raise ValueError("Redis Sentinel needs both the sentinels (host:port,...) and the master's name")
+    return RedisTarget(url, addresses, master.strip())

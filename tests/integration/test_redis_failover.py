@@ -1,0 +1,102 @@
+"""Redis Sentinel, for real: a primary, a replica and three sentinels on loopback; the primary is killed
+with SIGKILL under traffic. Requests keep being answered (state degraded while no primary answers, never a
+5xx); after the failover the same clients, without a restart, keep sessions, limits, locks and the index
+version on the new primary; a write acknowledged by the replica too (WAIT) survives the failover."""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import eventually
+from tests.integration.redis_sentinels import MASTER, SentinelGroup
+from tests.integration.test_gateway_state import Gateway, ask
+from tests.unit.fakes import USER
+from tutorbook_gateway.adapters.locking import AdapterLocks
+from tutorbook_gateway.state.backend import StateUnavailableError
+from tutorbook_gateway.state.conversations import Conversations, Turn
+from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
+from tutorbook_gateway.state.redis_backend import RedisBackend
+from tutorbook_retriever.clients.version_publisher import RedisVersionPublisher
+from tutorbook_service.errors import ConflictError, RateLimitedError
+from tutorbook_service.index_version import INDEX_VERSION_KEY
+
+FAILOVER_SECONDS = 30  # the bound a test waits for one; measured: a few seconds
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path) -> Iterator[SentinelGroup]:
+    group = SentinelGroup(tmp_path)
+    group.start()
+    yield group
+    group.stop()
+
+
+def replicated(group: SentinelGroup) -> None:
+    """WAIT: every write so far is on the replica too (what an acknowledgement that survives a failover
+    needs; docs/state.md says which writes wait for it)."""
+    primary = redis.Redis(port=group.primary.port)
+    primary.set("test:marker", 1)  # WAIT counts the replicas that have this connection's last write, and
+    assert primary.wait(1, 2000) >= 1  # the replication stream is in order: every earlier write too
+
+
+async def until_answered(backend: RedisBackend) -> int:
+    """Writes until one is answered (by the new primary); how many failed meanwhile, each as the state
+    store being unavailable (what the gateway degrades on), never another error."""
+    failed, deadline = 0, time.monotonic() + FAILOVER_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            await backend.set("probe", b"after the failover", 60)
+            return failed
+        except StateUnavailableError:
+            failed += 1
+            await asyncio.sleep(0.05)
+    pytest.fail(f"no primary answered within {FAILOVER_SECONDS} s")
+
+
+async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(sentinels: SentinelGroup) -> None:
+    backend = RedisBackend(sentinels.target, timeout_seconds=0.5)
+    conversations = Conversations(backend, ttl_seconds=60, max_turns=50, max_tokens=1000, max_turn_chars=1000)
+    turns = [Turn("user", "what does the warranty cover?"), Turn("assistant", "two years of parts")]
+    await conversations.record("key-a", "s1", turns)
+    replicated(sentinels)
+    sentinels.primary.kill()
+    assert await until_answered(backend) >= 1  # the old primary's death was seen, then the new one answered
+    assert sentinels.master_port() == sentinels.replica.port
+    kept = await conversations.history("key-a", "s1")
+    assert kept == turns, (kept, redis.Redis(port=sentinels.replica.port).lrange("tb:session:key-a:s1", 0, -1))
+    async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
+        with pytest.raises(ConflictError):
+            async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
+                pass
+    limiter = RateLimiter(backend, Limits(requests_per_minute=2), {}, True)
+    await limiter.admit("key-a")
+    await limiter.admit("key-a")
+    with pytest.raises(RateLimitedError):
+        await limiter.admit("key-a")
+    publisher = RedisVersionPublisher(sentinels.target)  # the retriever's client, through the sentinels too
+    publisher.publish(7)
+    assert await backend.get(INDEX_VERSION_KEY) == b"7"
+    publisher.close()
+    await backend.close()
+
+
+def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels: SentinelGroup) -> None:
+    gateway = Gateway("", shared__redis_sentinels=",".join(f"127.0.0.1:{port}" for port in sentinels.sentinel_ports),
+                      shared__redis_sentinel_master=MASTER)  # fmt: skip
+    session = {**USER, "x-tutorbook-session": "s1"}
+    with gateway.client() as client:
+        assert ask(client, "Tell me about the warranty", session).status_code == 200
+        replicated(sentinels)
+        sentinels.primary.kill()
+        statuses = []
+        while sentinels.master_port() != sentinels.replica.port:  # traffic until the sentinels promote
+            statuses.append(ask(client, "warranty?").status_code)
+            assert len(statuses) < 2000, "no failover"
+        assert set(statuses) == {200}, statuses  # degraded while no primary answered, never a 5xx
+        eventually(lambda: client.get("/readyz").status_code == 200, what="ready on the new primary")
+        assert ask(client, "and how long is it?", session).status_code == 200
+        assert gateway.retriever.queries[-1] == "Tell me about the warranty and how long is it?"

@@ -1,0 +1,36 @@
+"""Where the services find Redis: a URL, or Redis Sentinel; a setting that does not say one thing stops the
+service with a message naming what is wrong."""
+
+import pytest
+from pydantic import ValidationError
+
+from tutorbook_config.redis_target import RedisTarget, redis_target
+from tutorbook_config.shared import SharedSettings
+
+
+def test_sentinels_are_read_as_host_and_port() -> None:
+    target = redis_target("", " sentinel-0:26379, 10.0.0.2:26380,[::1]:26381 ", "tutorbook")
+    assert target.sentinels == (("sentinel-0", 26379), ("10.0.0.2", 26380), ("::1", 26381))
+    assert target.master == "tutorbook" and target.configured
+    assert "sentinel master 'tutorbook' via sentinel-0:26379" in target.described()
+
+
+def test_a_url_alone_or_nothing_at_all() -> None:
+    assert redis_target("redis://redis:6379/0", "", "") == RedisTarget("redis://redis:6379/0")
+    assert not redis_target("", "", "").configured
+    assert RedisTarget("redis://:secret@redis:6379/0").described() == "redis:6379/0"  # never the password
+
+
+@pytest.mark.parametrize(
+    ("url", "sentinels", "master", "message"),
+    [
+        ("redis://redis:6379/0", "s:26379", "tutorbook", "not both"),
+        ("", "s:26379", "", "both the sentinels"),
+        ("", "", "tutorbook", "both the sentinels"),
+        ("", "s:port", "tutorbook", "'s:port' is not host:port"),
+        ("", "s:70000", "tutorbook", "is not host:port"),
+    ],
+)
+def test_settings_that_do_not_say_one_thing_are_refused(url: str, sentinels: str, master: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        SharedSettings(redis_url=url, redis_sentinels=sentinels, redis_sentinel_master=master)
