@@ -4,9 +4,12 @@ with SIGKILL under traffic. Requests keep being answered (state degraded while n
 version on the new primary; a write acknowledged by the replica too (WAIT) survives the failover."""
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -14,7 +17,7 @@ import redis
 from tests.conftest import eventually
 from tests.integration.redis_sentinels import MASTER, SentinelGroup
 from tests.integration.test_gateway_state import Gateway, ask
-from tests.unit.fakes import USER
+from tests.unit.fakes import ADMIN, USER
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.state.backend import StateUnavailableError
 from tutorbook_gateway.state.conversations import Conversations, Turn
@@ -84,9 +87,13 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
     await backend.close()
 
 
+def sentinel_gateway(sentinels: SentinelGroup, **overrides: Any) -> Gateway:
+    addresses = ",".join(f"127.0.0.1:{port}" for port in sentinels.sentinel_ports)
+    return Gateway("", shared__redis_sentinels=addresses, shared__redis_sentinel_master=MASTER, **overrides)
+
+
 def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels: SentinelGroup) -> None:
-    gateway = Gateway("", shared__redis_sentinels=",".join(f"127.0.0.1:{port}" for port in sentinels.sentinel_ports),
-                      shared__redis_sentinel_master=MASTER)  # fmt: skip
+    gateway = sentinel_gateway(sentinels)
     session = {**USER, "x-tutorbook-session": "s1"}
     with gateway.client() as client:
         assert ask(client, "Tell me about the warranty", session).status_code == 200
@@ -100,3 +107,31 @@ def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels:
         eventually(lambda: client.get("/readyz").status_code == 200, what="ready on the new primary")
         assert ask(client, "and how long is it?", session).status_code == 200
         assert gateway.retriever.queries[-1] == "Tell me about the warranty and how long is it?"
+
+
+def test_a_key_acknowledged_by_a_replica_survives_the_primary_killed_at_once(sentinels: SentinelGroup) -> None:
+    """Key records wait for a replica (``records_replicas``) before the API answers 201: the primary is
+    killed the moment the answer arrives, and after the failover the key works."""
+    with sentinel_gateway(sentinels, keys__records_replicas=1).client() as client:
+        made = client.post("/v1/admin/keys", json={"name": "app"}, headers=ADMIN)
+        sentinels.primary.kill()
+        assert made.status_code == 201, made.text
+        key = {"Authorization": f"Bearer {made.json()['key']}"}
+        eventually(lambda: sentinels.master_port() == sentinels.replica.port, FAILOVER_SECONDS, "the failover")
+        eventually(lambda: client.get("/v1/me", headers=key).status_code == 200, what="the key, after the failover")
+        assert ask(client, "warranty?", key).status_code == 200
+
+
+def test_a_key_write_no_replica_took_is_refused_with_503(sentinels: SentinelGroup) -> None:
+    """The replica paused (SIGSTOP): WAIT sees no replica within its 2 s, and the API says the change was
+    not taken (503), never 201 for a key a failover could lose."""
+    with sentinel_gateway(sentinels, keys__records_replicas=1).client() as client:
+        assert sentinels.replica.process is not None
+        os.kill(sentinels.replica.process.pid, signal.SIGSTOP)
+        try:
+            refused = client.post("/v1/admin/keys", json={"name": "app"}, headers=ADMIN)
+        finally:
+            os.kill(sentinels.replica.process.pid, signal.SIGCONT)
+        assert refused.status_code == 503, refused.text
+        assert "did not take the change" in refused.json()["error"]["message"]
+        assert str(sentinels.primary.port) not in refused.text  # the store's own words stay in the logs

@@ -50,6 +50,10 @@ class KeySettings(SettingsGroup):
     records_redis_url: str = ""
     """Where teams, keys and the audit log are kept (docs/security.md): empty, the shared Redis
     (TUTORBOOK_REDIS_URL); without either, this process's memory (runtime keys end with it)."""
+    records_replicas: Annotated[int, Field(ge=0, le=5)] = 0
+    """Behind Redis Sentinel: a team, key or audit write is acknowledged only once this many replicas have
+    it (Redis ``WAIT``, up to 2 s; fewer: 503, the write may or may not survive a failover), so a key the
+    API made survives the primary's death (docs/state.md). 0: acknowledged by the primary alone."""
     refresh_seconds: Annotated[float, Field(gt=0.0, le=10.0)] = 0.25
     """How often each process asks whether teams or keys changed: a key made or revoked anywhere works, or
     stops working, everywhere within this and one read."""

@@ -13,7 +13,7 @@ import msgspec
 from tutorbook_gateway.access.directory import Caller
 from tutorbook_gateway.access.records import RecordStore
 from tutorbook_gateway.state.backend import StateUnavailableError
-from tutorbook_service.errors import ServiceError
+from tutorbook_service.errors import ServiceError, ServiceUnavailableError
 
 log = logging.getLogger("tutorbook.audit")
 
@@ -51,7 +51,13 @@ class AuditLog:
         in the details (never a secret)."""
         details: dict[str, Any] = {}
         try:
-            yield details
+            try:
+                yield details
+            except StateUnavailableError as exc:  # the records' store: down, or the write not on its replicas
+                log.error("%s %s: %s", action, target, exc)  # the store's own words stay in the logs
+                raise ServiceUnavailableError(
+                    "the key and team records' store did not take the change; try again"
+                ) from exc
         except ServiceError as exc:
             await self.record(caller, action, target, f"refused: {exc.status_code} {exc.message}", details)
             raise

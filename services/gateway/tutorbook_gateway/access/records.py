@@ -9,6 +9,7 @@ process keeps them in memory (they end with it: docs/security.md).
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from tutorbook_config.redis_target import RedisTarget
@@ -83,12 +84,20 @@ def by_name(found: dict[bytes, bytes]) -> dict[str, bytes]:
     return {name.decode(): value for name, value in found.items()}
 
 
+PUT = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return redis.call('INCR', KEYS[2])"
+REMOVE = "redis.call('HDEL', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])"
+AUDIT_PUSH = "redis.call('LPUSH', KEYS[1], ARGV[1]); return redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)"
+
+
 class RedisRecords:
     """The records in Redis (the shared state's Redis unless the deployment names another)."""
 
-    def __init__(self, target: RedisTarget, timeout_seconds: float) -> None:
+    def __init__(self, target: RedisTarget, timeout_seconds: float, replicas: int = 0) -> None:
         self._client = async_redis(target, timeout_seconds)
         self._hashes = {"keys": KEYS, "teams": TEAMS}
+        self._put, self._remove = self._client.register_script(PUT), self._client.register_script(REMOVE)
+        self._audit = self._client.register_script(AUDIT_PUSH)
+        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 1000)
 
     async def _call(self, operation: Any) -> Any:
         try:
@@ -107,23 +116,25 @@ class RedisRecords:
             version, keys, teams = await self._call(pipe.execute())
         return Records(int(version or 0), by_name(keys), by_name(teams))
 
+    async def _write(self, script: AsyncScript, keys: list[str], args: list[str | bytes | int]) -> None:
+        """One atomic script, then (asked for ``replicas``) WAIT on the same connection: answered once that
+        many replicas have the write, so a failover cannot lose it (fewer within the timeout: 503)."""
+        async with self._client.pipeline(transaction=False) as pipe:  # one connection for both
+            await script(keys=keys, args=args, client=pipe)
+            if self._replicas > 0:
+                pipe.wait(self._replicas, self._wait_ms)
+            results = await self._call(pipe.execute())
+        if self._replicas > 0 and int(results[-1]) < self._replicas:
+            raise StateUnavailableError(f"access records written, but on {results[-1]} of {self._replicas} replicas")
+
     async def put(self, kind: str, name: str, value: bytes) -> None:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.hset(self._hashes[kind], name, value)
-            pipe.incr(VERSION)
-            await self._call(pipe.execute())
+        await self._write(self._put, [self._hashes[kind], VERSION], [name, value])
 
     async def remove(self, kind: str, name: str) -> None:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.hdel(self._hashes[kind], name)
-            pipe.incr(VERSION)
-            await self._call(pipe.execute())
+        await self._write(self._remove, [self._hashes[kind], VERSION], [name])
 
     async def append_audit(self, entry: bytes, keep: int) -> None:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.lpush(AUDIT, entry)
-            pipe.ltrim(AUDIT, 0, keep - 1)
-            await self._call(pipe.execute())
+        await self._write(self._audit, [AUDIT], [entry, keep])
 
     async def audit(self, newest: int) -> list[bytes]:
         return list(await self._call(self._client.lrange(AUDIT, 0, newest - 1))) if newest > 0 else []
