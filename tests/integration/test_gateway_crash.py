@@ -7,13 +7,14 @@ landed in is asserted: never a kill that lands before the request arrived or aft
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.conftest import eventually, free_port
 from tests.integration.adapter_archives import SMOLLM2_CONFIG, adapter_files, tar_gz
 from tests.integration.gateway_process import start_gateway
 from tests.unit.fakes import ADMIN
+from tutorbook_devstack.processes import ServiceProcess
 
 README = base64.b64encode(random.Random(1).randbytes(20_000_000))  # a large archive: a long write
 FILES = {**adapter_files(), "README.md": README}
@@ -156,19 +158,26 @@ def kill_uploading(tmp_path: Path, port: int, upstream: Upstream, archive: bytes
 
     gateway = start_gateway(tmp_path, port, upstream.url)
     answers: list[int] = []
-    sender = threading.Thread(target=upload_ignoring_errors, args=(f"http://127.0.0.1:{port}", archive, answers))
-    sender.start()
-    try:
-        eventually(lambda: reached() or not sender.is_alive(), 60, f"the upload to reach {phase}", every=0.001)
-    finally:
-        os.kill(gateway.process.pid, signal.SIGKILL)
-        gateway.process.wait(10)
-        sender.join()
+    send = functools.partial(upload_ignoring_errors, f"http://127.0.0.1:{port}", archive, answers)
+    kill_when(gateway, send, reached, f"the upload to reach {phase}")
     if answers:
         return "answered"
     if new(adapter_dir.glob("triage@*")):
         return "stored"
     return "writing" if new(incoming.glob("*")) else "receiving"
+
+
+def kill_when(gateway: ServiceProcess, send: Callable[[], None], reached: Callable[[], bool], what: str) -> None:
+    """Run ``send`` against ``gateway`` in a thread and ``kill -9`` the gateway the moment ``reached()`` (or
+    the request was answered first); returns once the sender has seen the connection end."""
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        eventually(lambda: reached() or not sender.is_alive(), 60, what, every=0.001)
+    finally:
+        os.kill(gateway.process.pid, signal.SIGKILL)
+        gateway.process.wait(10)
+        sender.join()
 
 
 def upload_ignoring_errors(url: str, archive: bytes, answers: list[int]) -> None:
@@ -231,14 +240,8 @@ def kill_activating(tmp_path: Path, port: int, upstream: Upstream, adapter_dir: 
     gateway = start_gateway(tmp_path, port, upstream.url)
     upstream.received.clear()  # what this activation asks of vLLM and the retriever
     answers: list[int] = []
-    sender = threading.Thread(target=activate_ignoring_errors, args=(f"http://127.0.0.1:{port}", target, answers))
-    sender.start()
-    try:
-        eventually(lambda: reached() or not sender.is_alive(), 60, f"the activation to reach {phase}", every=0.001)
-    finally:
-        os.kill(gateway.process.pid, signal.SIGKILL)
-        gateway.process.wait(10)
-        sender.join()
+    send = functools.partial(activate_ignoring_errors, f"http://127.0.0.1:{port}", target, answers)
+    kill_when(gateway, send, reached, f"the activation to reach {phase}")
     if answers:
         return "answered"
     if active_pointer(adapter_dir) == target:
