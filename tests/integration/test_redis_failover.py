@@ -14,16 +14,20 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import eventually
+from tests.conftest import INTERNAL_TOKEN, eventually, internal_client
 from tests.integration.redis_sentinels import MASTER, SentinelGroup
 from tests.integration.test_gateway_state import Gateway, ask
 from tests.unit.fakes import ADMIN, USER
+from tutorbook_config.service_settings import configured
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.state.backend import StateUnavailableError
 from tutorbook_gateway.state.conversations import Conversations, Turn
 from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
 from tutorbook_gateway.state.redis_backend import RedisBackend
+from tutorbook_retriever.app import create_app as create_retriever
+from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.clients.version_publisher import RedisVersionPublisher
+from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_service.errors import ConflictError, RateLimitedError
 from tutorbook_service.index_version import INDEX_VERSION_KEY
 
@@ -135,3 +139,49 @@ def test_a_key_write_no_replica_took_is_refused_with_503(sentinels: SentinelGrou
         assert refused.status_code == 503, refused.text
         assert "did not take the change" in refused.json()["error"]["message"]
         assert str(sentinels.primary.port) not in refused.text  # the store's own words stay in the logs
+
+
+def sentinel_retriever(sentinels: SentinelGroup, tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Any:
+    addresses = ",".join(f"127.0.0.1:{port}" for port in sentinels.sentinel_ports)
+    settings = configured(
+        RetrieverSettings,
+        shared__data_dir=tmp_path,
+        shared__internal_token=INTERNAL_TOKEN,
+        shared__redis_sentinels=addresses,
+        shared__redis_sentinel_master=MASTER,
+        ingest__version_replicas=1,
+    )
+    return internal_client(create_retriever(settings, embedder=embedder))
+
+
+WARRANTY_DOCUMENT = {"id": "warranty", "title": "Warranty", "text": "The warranty covers parts for two years."}
+
+
+def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
+    sentinels: SentinelGroup, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The index version of a document change reaches a replica before the change is answered: the
+    primary killed the moment the answer arrives, the new primary has that version, so no cached answer
+    from before the change can be served."""
+    with sentinel_retriever(sentinels, tmp_path, embedder) as retriever:
+        answered = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
+        sentinels.primary.kill()
+        assert answered.status_code == 200, answered.text
+        eventually(lambda: sentinels.master_port() == sentinels.replica.port, FAILOVER_SECONDS, "the failover")
+        on_new_primary = redis.Redis(port=sentinels.replica.port).get(INDEX_VERSION_KEY)
+        assert on_new_primary is not None and int(on_new_primary) >= answered.json()["index_version"]
+
+
+def test_a_document_change_whose_version_no_replica_took_is_answered_503(
+    sentinels: SentinelGroup, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    with sentinel_retriever(sentinels, tmp_path, embedder) as retriever:
+        assert sentinels.replica.process is not None
+        os.kill(sentinels.replica.process.pid, signal.SIGSTOP)
+        try:
+            refused = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
+        finally:
+            os.kill(sentinels.replica.process.pid, signal.SIGCONT)
+        assert refused.status_code == 503 and "send the same request again" in refused.json()["error"]["message"]
+        again = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})  # stored already
+        assert again.status_code == 200 and again.json()["results"][0]["status"] == "unchanged", again.text

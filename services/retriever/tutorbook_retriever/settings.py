@@ -5,7 +5,7 @@ Variables: ``TUTORBOOK_RETRIEVER_<GROUP>__<FIELD>``, plus the shared ``TUTORBOOK
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -81,6 +81,11 @@ class IngestSettings(SettingsGroup):
     chunk_overlap_tokens: int = 32
     max_document_chars: int = 1_000_000
     max_documents_per_request: int = 256
+    version_replicas: Annotated[int, Field(ge=0, le=5)] = 0
+    """Behind Redis Sentinel: a document change is answered only once this many replicas have its new
+    index version (Redis ``WAIT``, up to 1 s; fewer: 503, the change is stored, send it again), so a
+    failover cannot bring back the version before it and with it cached answers from before the change
+    (docs/state.md). 0: published by the primary alone."""
 
 
 class SearchSettings(SettingsGroup):

@@ -107,7 +107,9 @@ def ingest_limits(settings: RetrieverSettings, max_documents: int | None = None)
 
 def open_publisher(settings: RetrieverSettings) -> VersionPublisher:
     redis = settings.shared.redis_target()
-    return RedisVersionPublisher(redis) if redis.configured else NoPublisher()
+    if not redis.configured:
+        return NoPublisher()
+    return RedisVersionPublisher(redis, replicas=settings.ingest.version_replicas)
 
 
 def build_services(

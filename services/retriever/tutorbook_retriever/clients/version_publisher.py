@@ -26,30 +26,47 @@ return redis.call('GET', KEYS[1])
 
 
 class VersionPublisher(Protocol):
-    def publish(self, version: int) -> None: ...
+    must_replicate: bool  # a document change is acknowledged only once its version is on a replica
+
+    def publish(self, version: int) -> bool:
+        """Whether the version is stored (and, if ``must_replicate``, on the replicas asked for)."""
 
     def close(self) -> None: ...
 
 
 class NoPublisher:
-    def publish(self, version: int) -> None:
-        return None
+    must_replicate = False
+
+    def publish(self, version: int) -> bool:
+        return True
 
     def close(self) -> None:
         return None
 
 
 class RedisVersionPublisher:
-    def __init__(self, target: RedisTarget, timeout_seconds: float = 1.0) -> None:
+    def __init__(self, target: RedisTarget, timeout_seconds: float = 1.0, replicas: int = 0) -> None:
         self._client = sync_redis(target, timeout_seconds)
         self._script = self._client.register_script(PUBLISH_SCRIPT)
+        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 1000)
+        self.must_replicate = replicas > 0
 
-    def publish(self, version: int) -> None:
-        """Best effort: a failure is logged; the retriever publishes again every second."""
+    def publish(self, version: int) -> bool:
+        """A failure is logged (the retriever publishes again every second). With ``replicas``: the script,
+        then WAIT on the same connection, so the version survives a failover of the primary."""
         try:
-            self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL])
+            with self._client.pipeline(transaction=False) as pipe:  # one connection for both
+                self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL], client=pipe)
+                if self._replicas > 0:
+                    pipe.wait(self._replicas, self._wait_ms)
+                results = pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("index version %s not published: %s", version, exc)
+            return False
+        if self._replicas > 0 and int(results[-1]) < self._replicas:
+            log.warning("index version %s published on %s of %s replicas", version, results[-1], self._replicas)
+            return False
+        return True
 
     def close(self) -> None:
         self._client.close()

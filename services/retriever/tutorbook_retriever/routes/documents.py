@@ -34,7 +34,7 @@ def ingest(data: IngestRequest, state: State, team: str | None = None) -> Ingest
     for outcome in result.outcomes:
         metrics.documents_ingested.labels(status=outcome.status).inc()
     metrics.chunks_indexed.inc(result.chunks)
-    services.index_changed(result.index_version)
+    services.acknowledge_change(result.index_version)
     return IngestResponse(
         documents=len(result.outcomes),
         chunks=result.chunks,
@@ -86,7 +86,7 @@ def remove_document(
     services: RetrieverServices = state.services
     validate_team(team)
     version = delete_document(doc_id.lstrip("/"), services.store, parse_visible_to(visible_to), team or None)
-    services.index_changed(version)
+    services.acknowledge_change(version)
     return DeleteResponse(deleted=doc_id.lstrip("/"), index_version=version)
 
 
