@@ -73,12 +73,8 @@ class RedisServer:
     """A private redis-server on a free port, without persistence unless given a folder (then with its
     append-only file, as compose and Kubernetes run it); can be stopped, killed and started again."""
 
-    def __init__(
-        self, port: int, folder: Path | None = None, fsync: str = "everysec", replica_of: int | None = None
-    ) -> None:
+    def __init__(self, port: int, folder: Path | None = None, fsync: str = "everysec") -> None:
         self.port = port
-        self.replica_of = replica_of  # the primary's port: a replica (for the Sentinel failover tests); it
-        # keeps the primary's snapshot in ``folder``, which it then needs
         self.url = f"redis://127.0.0.1:{port}/0"
         self.target = RedisTarget(self.url)
         self.folder = folder
@@ -94,8 +90,6 @@ class RedisServer:
         if self.folder is not None:
             persistence = ["--dir", str(self.folder), "--appendonly", "yes", "--appendfsync", self.fsync]
         command += persistence
-        if self.replica_of is not None:
-            command += ["--replicaof", "127.0.0.1", str(self.replica_of), "--appendonly", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

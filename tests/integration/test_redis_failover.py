@@ -15,10 +15,10 @@ import pytest
 import redis
 
 from tests.conftest import INTERNAL_TOKEN, eventually, internal_client
-from tests.integration.redis_sentinels import MASTER, SentinelGroup
 from tests.integration.test_gateway_state import Gateway, ask
 from tests.unit.fakes import ADMIN, USER
 from tutorbook_config.service_settings import configured
+from tutorbook_devstack.sentinels import MASTER, SentinelGroup
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.state.backend import StateUnavailableError
 from tutorbook_gateway.state.conversations import Conversations, Turn
@@ -36,16 +36,18 @@ FAILOVER_SECONDS = 30  # the bound a test waits for one; measured: a few seconds
 
 @pytest.fixture
 def sentinels(tmp_path: Path) -> Iterator[SentinelGroup]:
-    group = SentinelGroup(tmp_path)
-    group.start()
-    yield group
-    group.stop()
+    group = SentinelGroup(tmp_path / "redis")
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
 
 
 def replicated(group: SentinelGroup) -> None:
     """WAIT: every write so far is on the replica too (what an acknowledgement that survives a failover
     needs; docs/state.md says which writes wait for it)."""
-    primary = redis.Redis(port=group.primary.port)
+    primary = redis.Redis(port=group.primary_port)
     primary.set("test:marker", 1)  # WAIT counts the replicas that have this connection's last write, and
     assert primary.wait(1, 2000) >= 1  # the replication stream is in order: every earlier write too
 
@@ -70,11 +72,11 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
     turns = [Turn("user", "what does the warranty cover?"), Turn("assistant", "two years of parts")]
     await conversations.record("key-a", "s1", turns)
     replicated(sentinels)
-    sentinels.primary.kill()
+    sentinels.kill("primary")
     assert await until_answered(backend) >= 1  # the old primary's death was seen, then the new one answered
-    assert sentinels.master_port() == sentinels.replica.port
+    assert sentinels.failed_over()
     kept = await conversations.history("key-a", "s1")
-    assert kept == turns, (kept, redis.Redis(port=sentinels.replica.port).lrange("tb:session:key-a:s1", 0, -1))
+    assert kept == turns, (kept, redis.Redis(port=sentinels.replica_port).lrange("tb:session:key-a:s1", 0, -1))
     async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
         with pytest.raises(ConflictError):
             async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
@@ -92,8 +94,9 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
 
 
 def sentinel_gateway(sentinels: SentinelGroup, **overrides: Any) -> Gateway:
-    addresses = ",".join(f"127.0.0.1:{port}" for port in sentinels.sentinel_ports)
-    return Gateway("", shared__redis_sentinels=addresses, shared__redis_sentinel_master=MASTER, **overrides)
+    return Gateway(
+        "", shared__redis_sentinels=sentinels.sentinels_setting, shared__redis_sentinel_master=MASTER, **overrides
+    )
 
 
 def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels: SentinelGroup) -> None:
@@ -102,9 +105,9 @@ def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels:
     with gateway.client() as client:
         assert ask(client, "Tell me about the warranty", session).status_code == 200
         replicated(sentinels)
-        sentinels.primary.kill()
+        sentinels.kill("primary")
         statuses = []
-        while sentinels.master_port() != sentinels.replica.port:  # traffic until the sentinels promote
+        while not sentinels.failed_over():  # traffic until the sentinels promote
             statuses.append(ask(client, "warranty?").status_code)
             assert len(statuses) < 2000, "no failover"
         assert set(statuses) == {200}, statuses  # degraded while no primary answered, never a 5xx
@@ -118,10 +121,10 @@ def test_a_key_acknowledged_by_a_replica_survives_the_primary_killed_at_once(sen
     killed the moment the answer arrives, and after the failover the key works."""
     with sentinel_gateway(sentinels, keys__records_replicas=1).client() as client:
         made = client.post("/v1/admin/keys", json={"name": "app"}, headers=ADMIN)
-        sentinels.primary.kill()
+        sentinels.kill("primary")
         assert made.status_code == 201, made.text
         key = {"Authorization": f"Bearer {made.json()['key']}"}
-        eventually(lambda: sentinels.master_port() == sentinels.replica.port, FAILOVER_SECONDS, "the failover")
+        eventually(lambda: sentinels.failed_over(), FAILOVER_SECONDS, "the failover")
         eventually(lambda: client.get("/v1/me", headers=key).status_code == 200, what="the key, after the failover")
         assert ask(client, "warranty?", key).status_code == 200
 
@@ -130,24 +133,22 @@ def test_a_key_write_no_replica_took_is_refused_with_503(sentinels: SentinelGrou
     """The replica paused (SIGSTOP): WAIT sees no replica within its 2 s, and the API says the change was
     not taken (503), never 201 for a key a failover could lose."""
     with sentinel_gateway(sentinels, keys__records_replicas=1).client() as client:
-        assert sentinels.replica.process is not None
-        os.kill(sentinels.replica.process.pid, signal.SIGSTOP)
+        os.kill(sentinels.pid("replica"), signal.SIGSTOP)
         try:
             refused = client.post("/v1/admin/keys", json={"name": "app"}, headers=ADMIN)
         finally:
-            os.kill(sentinels.replica.process.pid, signal.SIGCONT)
+            os.kill(sentinels.pid("replica"), signal.SIGCONT)
         assert refused.status_code == 503, refused.text
         assert "did not take the change" in refused.json()["error"]["message"]
-        assert str(sentinels.primary.port) not in refused.text  # the store's own words stay in the logs
+        assert str(sentinels.primary_port) not in refused.text  # the store's own words stay in the logs
 
 
 def sentinel_retriever(sentinels: SentinelGroup, tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Any:
-    addresses = ",".join(f"127.0.0.1:{port}" for port in sentinels.sentinel_ports)
     settings = configured(
         RetrieverSettings,
         shared__data_dir=tmp_path,
         shared__internal_token=INTERNAL_TOKEN,
-        shared__redis_sentinels=addresses,
+        shared__redis_sentinels=sentinels.sentinels_setting,
         shared__redis_sentinel_master=MASTER,
         ingest__version_replicas=1,
     )
@@ -165,10 +166,10 @@ def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
     from before the change can be served."""
     with sentinel_retriever(sentinels, tmp_path, embedder) as retriever:
         answered = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
-        sentinels.primary.kill()
+        sentinels.kill("primary")
         assert answered.status_code == 200, answered.text
-        eventually(lambda: sentinels.master_port() == sentinels.replica.port, FAILOVER_SECONDS, "the failover")
-        on_new_primary = redis.Redis(port=sentinels.replica.port).get(INDEX_VERSION_KEY)
+        eventually(lambda: sentinels.failed_over(), FAILOVER_SECONDS, "the failover")
+        on_new_primary = redis.Redis(port=sentinels.replica_port).get(INDEX_VERSION_KEY)
         assert on_new_primary is not None and int(on_new_primary) >= answered.json()["index_version"]
 
 
@@ -176,12 +177,11 @@ def test_a_document_change_whose_version_no_replica_took_is_answered_503(
     sentinels: SentinelGroup, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     with sentinel_retriever(sentinels, tmp_path, embedder) as retriever:
-        assert sentinels.replica.process is not None
-        os.kill(sentinels.replica.process.pid, signal.SIGSTOP)
+        os.kill(sentinels.pid("replica"), signal.SIGSTOP)
         try:
             refused = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
         finally:
-            os.kill(sentinels.replica.process.pid, signal.SIGCONT)
+            os.kill(sentinels.pid("replica"), signal.SIGCONT)
         assert refused.status_code == 503 and "send the same request again" in refused.json()["error"]["message"]
         again = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})  # stored already
         assert again.status_code == 200 and again.json()["results"][0]["status"] == "unchanged", again.text

@@ -1,0 +1,105 @@
+"""A real Redis Sentinel deployment on loopback: a primary, a replica and three sentinels (Debian's
+redis-sentinel), which promote the replica within seconds of the primary's death. Used by the failover
+tests and ``make ha-check``."""
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from tutorbook_config.redis_target import RedisTarget
+from tutorbook_devstack.stack import free_port, redis_server
+
+MASTER = "tutorbook"
+DOWN_AFTER_MS = 500  # a primary silent this long is down (Sentinel's default: 30 s)
+START_SECONDS = 20.0
+
+
+def sentinel_config(port: int, primary: int, folder: Path) -> str:
+    return "\n".join([
+        f"port {port}", "bind 127.0.0.1", "daemonize no", f'dir "{folder}"',
+        f"sentinel monitor {MASTER} 127.0.0.1 {primary} 2",
+        f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}",
+        f"sentinel failover-timeout {MASTER} 5000",
+        f"sentinel parallel-syncs {MASTER} 1", "",
+    ])  # fmt: skip
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> float:
+    """Seconds until ``condition`` held (checked every 20 ms); RuntimeError naming ``what`` past the limit."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise RuntimeError(f"{what}: not within {seconds:g} s")
+
+
+class SentinelGroup:
+    """``start()``; ``kill_primary()``; ``stop()`` (everything, killed: sentinels first, so none left
+    running can reconfigure a later server that happens to get the same port)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.primary_port, self.replica_port = free_port(), free_port()
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.target = RedisTarget(sentinels=tuple(("127.0.0.1", port) for port in self.sentinel_ports), master=MASTER)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def sentinels_setting(self) -> str:
+        """As TUTORBOOK_REDIS_SENTINELS wants it."""
+        return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+
+    def start(self) -> None:
+        sentinel = shutil.which("redis-sentinel")
+        if sentinel is None:
+            raise RuntimeError("redis-sentinel is not installed: apt-get install redis-sentinel (make test does it)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        primary = [*redis_server("127.0.0.1", self.primary_port), "--appendonly", "no"]
+        replica = [*redis_server("127.0.0.1", self.replica_port), "--appendonly", "no", "--dir", str(self.folder)]
+        self.launch("primary", primary)
+        self.launch("replica", [*replica, "--replicaof", "127.0.0.1", str(self.primary_port)])
+        for port in self.sentinel_ports:
+            config = self.folder / f"sentinel-{port}.conf"  # Sentinel rewrites its own file
+            config.write_text(sentinel_config(port, self.primary_port, self.folder))
+            self.launch(f"sentinel-{port}", [sentinel, str(config)])
+        wait_for(lambda: self.in_sync(self.primary_port), START_SECONDS, "the replica in sync and known to Sentinel")
+
+    def launch(self, name: str, command: list[str]) -> None:
+        self.processes[name] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no shutdown, no last write."""
+        process = self.processes[name]
+        process.kill()
+        process.wait(10)
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].pid
+
+    def stop(self) -> None:
+        for name in sorted(self.processes, key=lambda name: not name.startswith("sentinel")):
+            self.kill(name)
+
+    def master_port(self) -> int | None:
+        """Where the sentinels say the primary is now (None: they do not answer)."""
+        try:
+            address = redis.Redis(port=self.sentinel_ports[0]).sentinel_get_master_addr_by_name(MASTER)
+        except redis.RedisError:
+            return None
+        return int(address[1]) if isinstance(address, tuple) else None
+
+    def failed_over(self) -> bool:
+        return self.master_port() == self.replica_port
+
+    def in_sync(self, primary: int) -> bool:
+        try:
+            replica = redis.Redis(port=primary).info("replication").get("slave0", {})
+            known = redis.Redis(port=self.sentinel_ports[0]).sentinel_slaves(MASTER)
+        except redis.RedisError:
+            return False
+        return replica.get("state") == "online" and len(known) >= 1 and self.master_port() == primary
