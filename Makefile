@@ -129,7 +129,7 @@ compare-all: install
 
 
 # Load, soak and generated input against a stack each starts for itself (see docs/reliability.md).
-.PHONY: load soak fuzz
+.PHONY: load soak fuzz ha-check
 # The request mix at 1, 8, 32 and 50 concurrent, 60 s each (ports 18500-18503).
 load: install
 	$(PY) -m tutorbook_devstack.load --levels 1,8,32,50 --seconds 60 --json data/bench/load.json \
@@ -147,3 +147,9 @@ soak: install
 # the schema and 500 that do not, per operation (ports 18510-18513).
 fuzz: install
 	$(PY) -m tutorbook_devstack.fuzz --cases 500
+
+# Redis Sentinel's failover under traffic on the real stack (a primary, a replica, three sentinels; the
+# primary killed): requests, 5xx, acknowledged writes lost, seconds without Redis. Writes data/bench/ha-check.json.
+ha-check: install
+	$(PY) -m tutorbook_devstack.ha_check
+	$(PY) -m tutorbook_evals.doc_figures

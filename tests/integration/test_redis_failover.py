@@ -72,7 +72,7 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
     turns = [Turn("user", "what does the warranty cover?"), Turn("assistant", "two years of parts")]
     await conversations.record("key-a", "s1", turns)
     replicated(sentinels)
-    sentinels.kill("primary")
+    sentinels.kill_primary()
     assert await until_answered(backend) >= 1  # the old primary's death was seen, then the new one answered
     assert sentinels.failed_over()
     kept = await conversations.history("key-a", "s1")
@@ -105,7 +105,7 @@ def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels:
     with gateway.client() as client:
         assert ask(client, "Tell me about the warranty", session).status_code == 200
         replicated(sentinels)
-        sentinels.kill("primary")
+        sentinels.kill_primary()
         statuses = []
         while not sentinels.failed_over():  # traffic until the sentinels promote
             statuses.append(ask(client, "warranty?").status_code)
@@ -121,7 +121,7 @@ def test_a_key_acknowledged_by_a_replica_survives_the_primary_killed_at_once(sen
     killed the moment the answer arrives, and after the failover the key works."""
     with sentinel_gateway(sentinels, keys__records_replicas=1).client() as client:
         made = client.post("/v1/admin/keys", json={"name": "app"}, headers=ADMIN)
-        sentinels.kill("primary")
+        sentinels.kill_primary()
         assert made.status_code == 201, made.text
         key = {"Authorization": f"Bearer {made.json()['key']}"}
         eventually(lambda: sentinels.failed_over(), FAILOVER_SECONDS, "the failover")
@@ -166,7 +166,7 @@ def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
     from before the change can be served."""
     with sentinel_retriever(sentinels, tmp_path, embedder) as retriever:
         answered = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
-        sentinels.kill("primary")
+        sentinels.kill_primary()
         assert answered.status_code == 200, answered.text
         eventually(lambda: sentinels.failed_over(), FAILOVER_SECONDS, "the failover")
         on_new_primary = redis.Redis(port=sentinels.replica_port).get(INDEX_VERSION_KEY)

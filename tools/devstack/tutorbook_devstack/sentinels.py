@@ -14,15 +14,16 @@ from tutorbook_config.redis_target import RedisTarget
 from tutorbook_devstack.stack import free_port, redis_server
 
 MASTER = "tutorbook"
-DOWN_AFTER_MS = 500  # a primary silent this long is down (Sentinel's default: 30 s)
+DOWN_AFTER_MS = 1000  # a primary silent this long is down (Sentinel's default: 30 s; shorter fails over
+# without cause on a machine busy with vLLM and training)
 START_SECONDS = 20.0
 
 
-def sentinel_config(port: int, primary: int, folder: Path) -> str:
+def sentinel_config(port: int, primary: int, folder: Path, down_after_ms: int = DOWN_AFTER_MS) -> str:
     return "\n".join([
         f"port {port}", "bind 127.0.0.1", "daemonize no", f'dir "{folder}"',
         f"sentinel monitor {MASTER} 127.0.0.1 {primary} 2",
-        f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}",
+        f"sentinel down-after-milliseconds {MASTER} {down_after_ms}",
         f"sentinel failover-timeout {MASTER} 5000",
         f"sentinel parallel-syncs {MASTER} 1", "",
     ])  # fmt: skip
@@ -42,8 +43,8 @@ class SentinelGroup:
     """``start()``; ``kill_primary()``; ``stop()`` (everything, killed: sentinels first, so none left
     running can reconfigure a later server that happens to get the same port)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, down_after_ms: int = DOWN_AFTER_MS) -> None:
+        self.folder, self.down_after_ms = folder, down_after_ms
         self.primary_port, self.replica_port = free_port(), free_port()
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.target = RedisTarget(sentinels=tuple(("127.0.0.1", port) for port in self.sentinel_ports), master=MASTER)
@@ -65,7 +66,7 @@ class SentinelGroup:
         self.launch("replica", [*replica, "--replicaof", "127.0.0.1", str(self.primary_port)])
         for port in self.sentinel_ports:
             config = self.folder / f"sentinel-{port}.conf"  # Sentinel rewrites its own file
-            config.write_text(sentinel_config(port, self.primary_port, self.folder))
+            config.write_text(sentinel_config(port, self.primary_port, self.folder, self.down_after_ms))
             self.launch(f"sentinel-{port}", [sentinel, str(config)])
         wait_for(lambda: self.in_sync(self.primary_port), START_SECONDS, "the replica in sync and known to Sentinel")
 
@@ -92,6 +93,13 @@ class SentinelGroup:
         except redis.RedisError:
             return None
         return int(address[1]) if isinstance(address, tuple) else None
+
+    def kill_primary(self) -> None:
+        """SIGKILL the primary the sentinels started with; RuntimeError if they had already moved away from
+        it (a failover without cause: the kill would test nothing)."""
+        if self.master_port() != self.primary_port:
+            raise RuntimeError(f"the sentinels failed over before the kill (down-after {self.down_after_ms} ms)")
+        self.kill("primary")
 
     def failed_over(self) -> bool:
         return self.master_port() == self.replica_port

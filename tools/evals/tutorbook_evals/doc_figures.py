@@ -19,7 +19,7 @@ from typing import Any
 from tutorbook_devstack.bench_sections import table, tutor_section
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-PAGES = ("docs/adapters.md", "docs/compare.md", "docs/security.md")
+PAGES = ("docs/adapters.md", "docs/compare.md", "docs/security.md", "docs/state.md")
 BLOCK = re.compile(r"(<!-- figures: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.DOTALL)
 Render = Callable[[dict[str, Any]], list[str]]
 
@@ -136,8 +136,23 @@ def permission_filter(document: dict[str, Any]) -> list[str]:
     return [intro, "", *table(headings, rows, left=2)]
 
 
+def failover_check(document: dict[str, Any]) -> list[str]:
+    """``make ha-check``: Redis Sentinel's failover under chat traffic and key writes on the real stack."""
+    figures = document["figures"]
+    rows = [
+        ["requests sent (chat and key writes)", str(figures["requests"])],
+        ["chat answered 5xx", str(figures["five_xx"])],
+        ["key writes refused with 503 (never acknowledged)", str(figures["key_writes_refused"])],
+        ["acknowledged key writes lost", f"{figures['acknowledged_writes_lost']} of {figures['keys_acknowledged']}"],
+        ["seconds a client of the sentinels could not write", f"{figures['seconds_without_redis']:.2f}"],
+        ["seconds from the kill to the promotion", f"{figures['failover_seconds']:.2f}"],
+    ]
+    return table([f"failover under traffic, {figures['clients']} clients", "measured"], rows)
+
+
 BLOCKS: dict[str, tuple[str, Render]] = {
     "key-check": ("data/bench/gateway.json", key_check),
+    "failover": ("data/bench/ha-check.json", failover_check),
     "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
