@@ -49,11 +49,13 @@ class KeySettings(SettingsGroup):
     the same one; empty: derived from the admin keys (rotating them ends feedback on earlier answers)."""
     records_redis_url: str = ""
     """Where teams, keys and the audit log are kept (docs/security.md): empty, the shared Redis
-    (TUTORBOOK_REDIS_URL); without either, this process's memory (runtime keys end with it)."""
+    (TUTORBOOK_REDIS_URL, or the primary TUTORBOOK_REDIS_SENTINELS name); without either, this process's
+    memory (runtime keys end with it). A URL only: records of their own cannot be behind Sentinel yet."""
     records_replicas: Annotated[int, Field(ge=0, le=5)] = 0
     """Behind Redis Sentinel: a team, key or audit write is acknowledged only once this many replicas have
-    it (Redis ``WAIT``, up to 2 s; fewer: 503, the write may or may not survive a failover), so a key the
-    API made survives the primary's death (docs/state.md). 0: acknowledged by the primary alone."""
+    it (Redis ``WAIT``, up to 1 s; fewer: 503, the write is on the primary unconfirmed and may or may not
+    survive a failover), so a key the API made survives the primary's death (docs/state.md). 0:
+    acknowledged by the primary alone."""
     refresh_seconds: Annotated[float, Field(gt=0.0, le=10.0)] = 0.25
     """How often each process asks whether teams or keys changed: a key made or revoked anywhere works, or
     stops working, everywhere within this and one read."""
@@ -101,8 +103,9 @@ class UpstreamSettings(SettingsGroup):
 
 
 class StateSettings(SettingsGroup):
-    """Shared state in Redis (shared.redis_url), or in this process's memory without it: conversations and
-    feedback. The cache and the rate limits have groups of their own."""
+    """Shared state in Redis (shared.redis_url, or behind Sentinel: shared.redis_sentinels), or in this
+    process's memory without it: conversations and feedback. The cache and the rate limits have groups of
+    their own."""
 
     redis_timeout_seconds: float = 0.5
     memory_max_bytes: Annotated[int, Field(ge=1_000_000)] = 256_000_000

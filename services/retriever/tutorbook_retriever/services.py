@@ -24,21 +24,22 @@ class RetrieverServices:
     publisher: VersionPublisher
     sentence_vectors: SentenceVectors  # the claim check's passage sentences, kept between requests
 
-    def index_changed(self, index_version: int) -> bool:
+    def index_changed(self, index_version: int, confirm: bool = False) -> bool:
         """After every change (and at start): publish the version for the gateways, refresh the gauges;
-        whether it was published (on the replicas asked for)."""
-        published = self.publisher.publish(index_version)
+        whether it was published (``confirm``: on the replicas asked for)."""
+        published = self.publisher.publish(index_version, confirm)
         self.metrics.index_version.set(index_version)
         self.metrics.indexed_chunks.set(self.store.chunks.count())
         self.metrics.indexed_documents.set(len(self.store.registry.all()))
         return published
 
     def acknowledge_change(self, index_version: int) -> None:
-        """A document change's answer: 503 when its version must reach a Redis replica and did not (the
-        change is stored; sent again, it replaces the same documents), since a failover could then bring
-        back the version before it, and with it cached answers from before the change."""
-        if not self.index_changed(index_version) and self.publisher.must_replicate:
+        """A document change's answer: 503 when its version must reach a Redis replica and did not, since a
+        failover could then bring back the version before it, and with it cached answers from before the
+        change. The change itself is stored: documents sent again are "unchanged", and their answer
+        confirms the version (the script writes it each time)."""
+        if not self.index_changed(index_version, confirm=True) and self.publisher.must_replicate:
             raise ServiceUnavailableError(
-                "the documents are stored, but the new index version did not reach a Redis replica in time; "
-                "send the same request again"
+                "the change is stored, but its index version was not confirmed on a Redis replica in time: "
+                "a failover now could bring back cached answers from before it"
             )

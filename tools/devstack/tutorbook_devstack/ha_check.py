@@ -142,7 +142,7 @@ def run(clients: int, before: float, after: float, folder: Path) -> dict[str, An
     finally:
         stop.set()
         group.stop()
-    five_xx = sum(count for status, count in tally.statuses.items() if status.startswith("chat 5"))
+    five_xx = sum(count for status, count in tally.statuses.items() if status.startswith(("chat 5", "no answer")))
     refused_writes = sum(count for status, count in tally.statuses.items() if status.startswith("key 5"))
     return {
         "clients": clients, "requests": sum(tally.statuses.values()), "statuses": dict(tally.statuses),
@@ -163,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tutorbook-ha-") as tmp:
         figures = run(args.clients, args.before, args.after, Path(tmp))
     print(f"requests sent            {figures['requests']}  ({figures['statuses']})")
-    print(f"5xx on chat              {figures['five_xx']}")
+    print(f"5xx or no answer on chat {figures['five_xx']}")
     print(f"key writes refused (503) {figures['key_writes_refused']}  (not acknowledged: the client retries)")
     print(f"acknowledged writes lost {figures['acknowledged_writes_lost']} of {figures['keys_acknowledged']} keys")
     promoted = f"(promoted after {figures['failover_seconds']} s)"

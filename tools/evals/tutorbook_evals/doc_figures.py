@@ -141,7 +141,7 @@ def failover_check(document: dict[str, Any]) -> list[str]:
     figures = document["figures"]
     rows = [
         ["requests sent (chat and key writes)", str(figures["requests"])],
-        ["chat answered 5xx", str(figures["five_xx"])],
+        ["chat answered 5xx, or any request not answered", str(figures["five_xx"])],
         ["key writes refused with 503 (never acknowledged)", str(figures["key_writes_refused"])],
         ["acknowledged key writes lost", f"{figures['acknowledged_writes_lost']} of {figures['keys_acknowledged']}"],
         ["seconds a client of the sentinels could not write", f"{figures['seconds_without_redis']:.2f}"],

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from tutorbook_gateway.access.directory import Caller
-from tutorbook_gateway.access.records import RecordStore
+from tutorbook_gateway.access.records import RecordStore, UnconfirmedWriteError
 from tutorbook_gateway.state.backend import StateUnavailableError
 from tutorbook_service.errors import ServiceError, ServiceUnavailableError
 
@@ -26,6 +26,16 @@ class AuditEntry(msgspec.Struct, frozen=True):
     target: str
     outcome: str  # "ok", or "refused: <status> <message>"
     details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def unavailable_message(exc: StateUnavailableError) -> str:
+    if isinstance(exc, UnconfirmedWriteError):
+        return (
+            "the change was made on the records' Redis primary but no replica confirmed it in time, so a "
+            "failover may undo it: list the keys or teams to see it before repeating it (a key made this way "
+            "never showed its secret: revoke it)"
+        )
+    return "the key and team records' store did not take the change; try again"
 
 
 class AuditLog:
@@ -55,9 +65,7 @@ class AuditLog:
                 yield details
             except StateUnavailableError as exc:  # the records' store: down, or the write not on its replicas
                 log.error("%s %s: %s", action, target, exc)  # the store's own words stay in the logs
-                raise ServiceUnavailableError(
-                    "the key and team records' store did not take the change; try again"
-                ) from exc
+                raise ServiceUnavailableError(unavailable_message(exc)) from exc
         except ServiceError as exc:
             await self.record(caller, action, target, f"refused: {exc.status_code} {exc.message}", details)
             raise

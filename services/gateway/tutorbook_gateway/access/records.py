@@ -89,6 +89,10 @@ REMOVE = "redis.call('HDEL', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2
 AUDIT_PUSH = "redis.call('LPUSH', KEYS[1], ARGV[1]); return redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)"
 
 
+class UnconfirmedWriteError(StateUnavailableError):
+    """The write is on the primary, but not on the replicas asked for: a failover may or may not lose it."""
+
+
 class RedisRecords:
     """The records in Redis (the shared state's Redis unless the deployment names another)."""
 
@@ -97,7 +101,8 @@ class RedisRecords:
         self._hashes = {"keys": KEYS, "teams": TEAMS}
         self._put, self._remove = self._client.register_script(PUT), self._client.register_script(REMOVE)
         self._audit = self._client.register_script(AUDIT_PUSH)
-        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 1000)
+        # WAIT gives up well before the socket does, so a missing replica reads as a count, not a timeout.
+        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 500)
 
     async def _call(self, operation: Any) -> Any:
         try:
@@ -118,14 +123,15 @@ class RedisRecords:
 
     async def _write(self, script: AsyncScript, keys: list[str], args: list[str | bytes | int]) -> None:
         """One atomic script, then (asked for ``replicas``) WAIT on the same connection: answered once that
-        many replicas have the write, so a failover cannot lose it (fewer within the timeout: 503)."""
+        many replicas have the write, so a failover cannot lose it. Fewer within the wait: an error saying
+        the write is on the primary, unconfirmed (Redis does not undo it; a failover may or may not)."""
         async with self._client.pipeline(transaction=False) as pipe:  # one connection for both
             await script(keys=keys, args=args, client=pipe)
             if self._replicas > 0:
                 pipe.wait(self._replicas, self._wait_ms)
             results = await self._call(pipe.execute())
         if self._replicas > 0 and int(results[-1]) < self._replicas:
-            raise StateUnavailableError(f"access records written, but on {results[-1]} of {self._replicas} replicas")
+            raise UnconfirmedWriteError(f"on the primary, confirmed by {results[-1]} of {self._replicas} replicas")
 
     async def put(self, kind: str, name: str, value: bytes) -> None:
         await self._write(self._put, [self._hashes[kind], VERSION], [name, value])

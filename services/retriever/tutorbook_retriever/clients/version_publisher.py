@@ -15,11 +15,15 @@ log = logging.getLogger("tutorbook.index_version")
 
 # Versions only move forward (they are nanosecond clocks): an older value never overwrites a newer one.
 # A new version is also announced on the channel, so gateways that keep a copy learn of it at once.
+# The stored version is written back even when it is not older: a write every time, so a WAIT after the
+# script covers the version now stored (WAIT counts replicas that have this connection's last write).
 PUBLISH_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
 if not current or tonumber(ARGV[1]) > tonumber(current) then
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('PUBLISH', ARGV[2], ARGV[1])
+else
+  redis.call('SET', KEYS[1], current)
 end
 return redis.call('GET', KEYS[1])
 """
@@ -28,8 +32,8 @@ return redis.call('GET', KEYS[1])
 class VersionPublisher(Protocol):
     must_replicate: bool  # a document change is acknowledged only once its version is on a replica
 
-    def publish(self, version: int) -> bool:
-        """Whether the version is stored (and, if ``must_replicate``, on the replicas asked for)."""
+    def publish(self, version: int, confirm: bool = False) -> bool:
+        """Whether the version is stored (and, ``confirm`` with ``must_replicate``, on the replicas asked for)."""
 
     def close(self) -> None: ...
 
@@ -37,7 +41,7 @@ class VersionPublisher(Protocol):
 class NoPublisher:
     must_replicate = False
 
-    def publish(self, version: int) -> bool:
+    def publish(self, version: int, confirm: bool = False) -> bool:
         return True
 
     def close(self) -> None:
@@ -45,25 +49,28 @@ class NoPublisher:
 
 
 class RedisVersionPublisher:
-    def __init__(self, target: RedisTarget, timeout_seconds: float = 1.0, replicas: int = 0) -> None:
+    def __init__(self, target: RedisTarget, timeout_seconds: float = 2.0, replicas: int = 0) -> None:
         self._client = sync_redis(target, timeout_seconds)
         self._script = self._client.register_script(PUBLISH_SCRIPT)
-        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 1000)
+        # WAIT gives up well before the socket does, so a missing replica reads as a count, not a timeout.
+        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 500)
         self.must_replicate = replicas > 0
 
-    def publish(self, version: int) -> bool:
-        """A failure is logged (the retriever publishes again every second). With ``replicas``: the script,
-        then WAIT on the same connection, so the version survives a failover of the primary."""
+    def publish(self, version: int, confirm: bool = False) -> bool:
+        """A failure is logged (the retriever publishes again every second). ``confirm`` (a document
+        change's answer waits on it) with ``replicas``: the script, then WAIT on the same connection, so the
+        version survives a failover of the primary."""
+        wait = confirm and self._replicas > 0
         try:
             with self._client.pipeline(transaction=False) as pipe:  # one connection for both
                 self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL], client=pipe)
-                if self._replicas > 0:
+                if wait:
                     pipe.wait(self._replicas, self._wait_ms)
                 results = pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("index version %s not published: %s", version, exc)
             return False
-        if self._replicas > 0 and int(results[-1]) < self._replicas:
+        if wait and int(results[-1]) < self._replicas:
             log.warning("index version %s published on %s of %s replicas", version, results[-1], self._replicas)
             return False
         return True
