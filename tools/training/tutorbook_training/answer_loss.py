@@ -38,7 +38,7 @@ def answer_loss(model: Any, batch: dict[str, torch.Tensor], codes: CodeSmoothing
     targets = batch["labels"][:, 1:]
     answered = targets != -100
     losses = -logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    rows = torch.arange(targets.shape[0])
+    rows = torch.arange(targets.shape[0], device=targets.device)
     first = answered.int().argmax(dim=1)  # the code: each answer's first token
     code_losses = -logprobs[rows, first][:, codes.code_ids]  # (rows, codes)
     right = losses[rows, first]
