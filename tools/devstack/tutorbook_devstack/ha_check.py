@@ -1,11 +1,12 @@
 """``make ha-check``: Redis Sentinel's failover under traffic, on the real stack (gateway, retriever, vLLM)
 and a real primary, replica and three sentinels. Chat requests and key writes run from several clients;
-the primary is killed with SIGKILL; traffic goes on through the promotion and after it. Prints requests
-sent, 5xx on chat, key writes refused (503 while no primary could take them: never acknowledged),
-acknowledged writes lost (keys the API answered 201 for that no longer work) and the seconds a client of
-the sentinels could not write; writes ``data/bench/ha-check.json``. Exits 1 on a chat 5xx or a lost
-acknowledged write. Key writes wait for a replica (``TUTORBOOK_GATEWAY_KEYS__RECORDS_REPLICAS=1``), as
-docs/state.md advises behind Sentinel."""
+the primary is killed with SIGKILL; traffic goes on through the promotion and after it, and the killed
+server is started again (empty), as an orchestrator would, to rejoin as the new primary's replica.
+Prints requests sent, 5xx on chat, key writes refused (503 while no primary, or no replica, could take
+them: never acknowledged), acknowledged writes lost (keys the API answered 201 for that no longer work)
+and the seconds a client of the sentinels could not write; writes ``data/bench/ha-check.json``. Exits 1
+on a chat 5xx, an unanswered request or a lost acknowledged write. Key writes wait for a replica
+(``TUTORBOOK_GATEWAY_KEYS__RECORDS_REPLICAS=1``), as docs/state.md advises behind Sentinel."""
 
 import argparse
 import collections
@@ -134,6 +135,8 @@ def run(clients: int, before: float, after: float, folder: Path) -> dict[str, An
             killed_at = time.monotonic()
             group.kill_primary()
             failover = wait_for(group.failed_over, 60, "the sentinels promoting the replica")
+            group.restart_old_primary()  # as an orchestrator would: key writes wait for a replica again
+            rejoined = time.monotonic() - killed_at
             time.sleep(after)
             stop.set()
             for thread in threads:
@@ -148,7 +151,7 @@ def run(clients: int, before: float, after: float, folder: Path) -> dict[str, An
         "clients": clients, "requests": sum(tally.statuses.values()), "statuses": dict(tally.statuses),
         "five_xx": five_xx, "keys_acknowledged": len(tally.keys), "acknowledged_writes_lost": lost,
         "key_writes_refused": refused_writes,
-        "failover_seconds": round(failover, 2),
+        "failover_seconds": round(failover, 2), "replica_back_seconds": round(rejoined, 2),
         "seconds_without_redis": round(seconds_without_redis(outcomes, killed_at), 2),
     }  # fmt: skip
 

@@ -49,6 +49,7 @@ class SentinelGroup:
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.target = RedisTarget(sentinels=tuple(("127.0.0.1", port) for port in self.sentinel_ports), master=MASTER)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, list[str]] = {}
 
     @property
     def sentinels_setting(self) -> str:
@@ -71,7 +72,14 @@ class SentinelGroup:
         wait_for(lambda: self.in_sync(self.primary_port), START_SECONDS, "the replica in sync and known to Sentinel")
 
     def launch(self, name: str, command: list[str]) -> None:
+        self.commands[name] = command
         self.processes[name] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def restart_old_primary(self) -> None:
+        """The killed primary back, empty, on its port (as an orchestrator restarts it): the sentinels make
+        it a replica of the new primary, so writes that wait for a replica can be confirmed again."""
+        self.launch("primary", self.commands["primary"])
+        wait_for(lambda: self.in_sync(self.replica_port), START_SECONDS, "the old primary back as a replica")
 
     def kill(self, name: str) -> None:
         """SIGKILL: no shutdown, no last write."""
@@ -105,6 +113,7 @@ class SentinelGroup:
         return self.master_port() == self.replica_port
 
     def in_sync(self, primary: int) -> bool:
+        """``primary`` is the primary the sentinels name, with a replica online."""
         try:
             replica = redis.Redis(port=primary).info("replication").get("slave0", {})
             known = redis.Redis(port=self.sentinel_ports[0]).sentinel_slaves(MASTER)

@@ -146,6 +146,10 @@ def failover_check(document: dict[str, Any]) -> list[str]:
         ["acknowledged key writes lost", f"{figures['acknowledged_writes_lost']} of {figures['keys_acknowledged']}"],
         ["seconds a client of the sentinels could not write", f"{figures['seconds_without_redis']:.2f}"],
         ["seconds from the kill to the promotion", f"{figures['failover_seconds']:.2f}"],
+        [
+            "seconds from the kill to a replica again (the old primary restarted)",
+            f"{figures['replica_back_seconds']:.2f}",
+        ],
     ]
     return table([f"failover under traffic, {figures['clients']} clients", "measured"], rows)
 
