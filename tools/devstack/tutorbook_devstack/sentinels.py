@@ -60,9 +60,10 @@ class SentinelGroup:
         sentinel = shutil.which("redis-sentinel")
         if sentinel is None:
             raise RuntimeError("redis-sentinel is not installed: apt-get install redis-sentinel (make test does it)")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        primary = [*redis_server("127.0.0.1", self.primary_port), "--appendonly", "no"]
-        replica = [*redis_server("127.0.0.1", self.replica_port), "--appendonly", "no", "--dir", str(self.folder)]
+        (self.folder / "r").mkdir(parents=True, exist_ok=True)
+        # Both keep their snapshots (a full sync writes one) in the group's folder, not the working directory.
+        primary = [*redis_server("127.0.0.1", self.primary_port), "--appendonly", "no", "--dir", str(self.folder)]
+        replica = [*redis_server("127.0.0.1", self.replica_port), "--appendonly", "no", "--dir", str(self.folder / "r")]
         self.launch("primary", primary)
         self.launch("replica", [*replica, "--replicaof", "127.0.0.1", str(self.primary_port)])
         for port in self.sentinel_ports:
