@@ -62,7 +62,8 @@ def describe_machine() -> dict[str, Any]:
 
 def describe_code(package_file: str) -> str | None:
     """The commit of the code a run imports (the git checkout holding ``package_file``), and whether that
-    checkout had uncommitted changes when the run started; None outside a git checkout."""
+    checkout had uncommitted changes when this is called (result writers call it as they write); None
+    outside a git checkout."""
 
     def git(*arguments: str) -> str | None:
         try:
