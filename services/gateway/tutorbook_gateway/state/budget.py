@@ -66,38 +66,31 @@ class StateBudget:
                 wait = max(1.0, result.retry_after_seconds)
                 raise RateLimitedError(what, int(step.capacity), wait, per=per, whom=f"this {kind}")
 
-    async def charge(self, who: BudgetOwner, size: int, kept_seconds: float = 0.0) -> bool:
+    async def charge(self, who: BudgetOwner, size: int, kept_seconds: float = 0.0, only_within: bool = False) -> bool:
         """Charge ``size`` bytes just kept (for ``kept_seconds``: beyond the window, in proportion); False when
-        the key or its team is now over its budget."""
+        the key or its team is now over its budget. ``only_within``: charge them only if the key and its team
+        have budget left, checked and charged in one step (one round trip; two replicas cannot both pass the
+        check on the last byte), and say whether they were: the caller keeps the write only then."""
         debit = size * max(1.0, kept_seconds / self.window_seconds)
-        steps = self._steps(who, need=0.0, debit=debit)
+        steps = [
+            step if not only_within else BucketStep(step.key, step.capacity, step.per_second, 1.0, debit)
+            for _, step in self._steps(who, need=0.0, debit=0.0 if only_within else debit)
+        ]
         if not steps:
             return True
         try:
-            results = await self._backend.take([step for _, step in steps])
+            results = await self._backend.take(steps)
         except StateUnavailableError:
             return True
+        if only_within:
+            return all(result.allowed for result in results)
         return all(result.remaining > 0 for result in results)
 
     async def keep(
         self, who: BudgetOwner, *parts: str | bytes, kept_seconds: float = 0.0, only_within: bool = False
     ) -> bool:
-        """Charge what a write of ``parts`` keeps (:func:`kept_size`), as :meth:`charge`. ``only_within``:
-        charge it only if the key and its team have budget left, checked and charged in one step (one round
-        trip; two replicas cannot both pass the check on the last byte), and say whether it was: the caller
-        keeps the write only then."""
-        if not only_within:
-            return await self.charge(who, kept_size(*parts), kept_seconds)
-        size = kept_size(*parts) * max(1.0, kept_seconds / self.window_seconds)
-        steps = self._steps(who, need=1.0, debit=0.0)
-        if not steps:
-            return True
-        charged = [BucketStep(s.key, s.capacity, s.per_second, s.need, size) for _, s in steps]
-        try:
-            results = await self._backend.take(charged)
-        except StateUnavailableError:
-            return True
-        return all(result.allowed for result in results)
+        """Charge what a write of ``parts`` keeps (:func:`kept_size`), as :meth:`charge`."""
+        return await self.charge(who, kept_size(*parts), kept_seconds, only_within)
 
 
 PART_OVERHEAD = 64  # bytes a store keeps beside each key or list item
