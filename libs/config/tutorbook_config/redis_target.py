@@ -14,12 +14,6 @@ class RedisTarget:
     def configured(self) -> bool:
         return bool(self.url or self.sentinels)
 
-    def described(self) -> str:
-        """For logs: never a password."""
-        if self.sentinels:
-            return f"sentinel master {self.master!r} via " + ",".join(f"{host}:{port}" for host, port in self.sentinels)
-        return self.url.rsplit("@", 1)[-1] if self.url else "none"
-
 
 def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
     """``host:port,host:port`` (spaces allowed); ValueError naming the entry that is not one."""
