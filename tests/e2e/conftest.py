@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MODEL_CACHE, SAMPLES, free_port
+from tests.e2e.otlp_receiver import OtlpReceiver
 from tutorbook_devstack.load.adapter import train_tiny
 from tutorbook_devstack.processes import start_service, wait_ready
 from tutorbook_devstack.stack import SERVICE_READY_TIMEOUT, Stack, StackConfig, ingest_folder, running_stack
@@ -46,7 +47,18 @@ def trained_into(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, adapter_training: Future[Path]) -> Iterator[Stack]:
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """Where every service of the stack sends its traces (as to an OpenTelemetry collector)."""
+    receiver = OtlpReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, adapter_training: Future[Path], otlp_receiver: OtlpReceiver
+) -> Iterator[Stack]:
     config = StackConfig(
         data_dir=tmp_path_factory.mktemp("stack"),
         # The converted base model is reused across runs (and shared with `make run`).
@@ -58,7 +70,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, adapter_training: Future[Pat
         generator_port=free_port(),
         redis_port=free_port(),
         redis_persistent=False,
-        extra_env={"TUTORBOOK_GENERATOR_ENGINE__EXTRA_ARGS": "--enable-log-requests"},  # vLLM logs each request's id
+        extra_env={
+            "TUTORBOOK_GENERATOR_ENGINE__EXTRA_ARGS": "--enable-log-requests",  # vLLM logs each request's id
+            "TUTORBOOK_OTLP_ENDPOINT": otlp_receiver.url,
+            "OTEL_BSP_SCHEDULE_DELAY": "500",  # spans exported every half second (the SDK's default: 5 s)
+        },
     )
     with running_stack(config) as running:
         print("ready after (s):", running.ready_seconds())

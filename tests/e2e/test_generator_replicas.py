@@ -1,11 +1,13 @@
-"""Two real vLLM replicas behind one gateway (``TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS``).
-live; an adapter one replica does not serve is answered by the other; when one is killed with SIGKILL
-under traffic, its requests move to the other and not one request fails; the skips are counted. The
-second replica and the second gateway share the stack's Redis, retriever and model cache; the second
-replica's resolver looks in an empty folder (as if its volume lacked the adapters)."""
+"""Two real vLLM replicas behind one gateway (``TUTORBOOK_GATEWAY_UPSTREAMS__GENERATOR_REPLICAS``): both
+take turns; an adapter one replica does not serve is answered by the other; when one is killed with SIGKILL
+in the middle of streaming an answer, under traffic, that stream ends in an error (never as if complete) and
+is not cached, and every other request moves to the live replica; the skips are counted. The second replica
+and the second gateway share the stack's Redis, retriever and model cache; the second replica's resolver
+looks in an empty folder (as if its volume lacked the adapters)."""
 
 import os
 import re
+import secrets
 import signal
 import sys
 import threading
@@ -103,28 +105,78 @@ def test_an_adapter_one_replica_does_not_serve_is_answered_by_the_other(
         httpx.delete(f"{balancing_gateway}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
 
 
-def test_traffic_moves_to_the_live_replica_when_one_is_killed(
+STORY = {"model": "smollm2-135m-instruct", "max_tokens": 1000, "temperature": 0.0, "stream": True}
+
+
+class Stream:
+    """A long answer streamed through the gateway in a thread of its own, under a request id of its own
+    (vLLM takes it as its own: ``chatcmpl-<id>`` in the replica's log says which replica answers it)."""
+
+    def __init__(self, gateway_url: str, number: int) -> None:
+        question = f"Count from {number} to 5000, one number per line."  # long, whatever the model
+        self.number = number
+        self.request_id = f"e2e-mid-stream-{number}-{secrets.token_hex(3)}"
+        self.body = {**STORY, "messages": [{"role": "user", "content": question}]}
+        self.events: list[str] = []
+        self.cache = ""
+        self.thread = threading.Thread(target=self.read, args=(gateway_url,))
+        self.thread.start()
+
+    def read(self, gateway_url: str) -> None:
+        headers = {**USER, "x-request-id": self.request_id}
+        try:
+            with httpx.stream("POST", f"{gateway_url}/v1/chat/completions", json=self.body, headers=headers,
+                              timeout=300) as response:  # fmt: skip
+                self.cache = response.headers.get("x-tutorbook-cache", "")
+                self.events += (line[6:] for line in response.iter_lines() if line.startswith("data: "))
+        except httpx.HTTPError as exc:
+            self.events.append(f"transport error: {exc!r}")
+
+    def answered_by(self, replica: ServiceProcess) -> bool:
+        return f"chatcmpl-{self.request_id}" in replica.log_path.read_text(errors="replace")
+
+    def has_text(self) -> bool:
+        return any('"content":"' in event and '"content":""' not in event for event in self.events)
+
+    def finished(self) -> bool:
+        """Ended as a complete answer does: a finish reason, then [DONE]."""
+        return self.events[-1:] == ["[DONE]"] and any('"finish_reason":"' in event for event in self.events)
+
+
+def test_a_replica_killed_mid_answer_breaks_only_its_own_stream_and_traffic_moves_on(
     stack: Stack, second_replica: tuple[str, ServiceProcess], balancing_gateway: str
 ) -> None:
+    """kill -9 of a real vLLM while it streams: that stream ends in an error event, never a finish reason,
+    and is not cached; the stream on the other replica ends whole; traffic before, during and after the
+    kill gets 200s, and the killed replica's turns go to the live one."""
     first = stack.config.url(stack.config.generator_port)
     second, replica = second_replica
     before = answered(first), answered(second)
     assert [ask(balancing_gateway, number) for number in range(6)] == [200] * 6
     assert answered(first) > before[0] and answered(second) > before[1]  # both took turns
     statuses: list[int] = []
-    stopping = threading.Event()
+    stopping, turn = threading.Event(), threading.Lock()  # the traffic holds ``turn`` while it asks
 
     def traffic() -> None:
         number = 100
         while not stopping.is_set():
-            statuses.append(ask(balancing_gateway, number))
+            with turn:
+                statuses.append(ask(balancing_gateway, number))
             number += 1
             stopping.wait(0.2)  # under the key's 600 requests a minute
 
     sender = threading.Thread(target=traffic)
     sender.start()
+    streams: list[Stream] = []
     try:
-        eventually(lambda: len(statuses) >= 3, 120, "traffic before the kill")
+        eventually(lambda: len(statuses) >= 2, 120, "traffic before the kill")
+        with turn:  # no request of the traffic's between the two: one stream to each replica, in turn
+            streams += [Stream(balancing_gateway, number) for number in (1, 2)]
+            eventually(lambda: all(s.answered_by(replica) or s.answered_by(stack.services["generator"])
+                                   for s in streams), 60, "each stream on a replica")  # fmt: skip
+        [doomed] = [stream for stream in streams if stream.answered_by(replica)]
+        eventually(doomed.has_text, 120, "the doomed stream's first words")
+        assert not doomed.finished(), "the stream to be cut ended before the kill"
         os.killpg(replica.process.pid, signal.SIGKILL)
         replica.process.wait(10)
         killed_at = len(statuses)
@@ -132,5 +184,14 @@ def test_traffic_moves_to_the_live_replica_when_one_is_killed(
     finally:
         stopping.set()
         sender.join()
+        for stream in streams:
+            stream.thread.join(300)
     assert statuses == [200] * len(statuses), statuses
     assert skips(balancing_gateway, second, "upstream_unavailable") >= 1
+    [spared] = [stream for stream in streams if stream is not doomed]
+    assert spared.finished(), spared.events[-2:]
+    assert not any('"finish_reason":"' in event for event in doomed.events), doomed.events[-3:]
+    assert doomed.events[-1] == "[DONE]" and "error" in doomed.events[-2], doomed.events[-3:]  # an error event
+    again = Stream(balancing_gateway, doomed.number)  # the very request: answered anew, not from a cache
+    again.thread.join(300)
+    assert again.cache == "miss" and again.finished(), again.events[-2:]

@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import INTERNAL_TOKEN, RedisServer, free_port, internal_client
+from tests.integration.redis_cluster import RedisCluster
 from tutorbook_config.service_settings import configured
 from tutorbook_gateway.state.backend import StateBackend
 from tutorbook_gateway.state.memory import MemoryBackend
@@ -59,22 +60,42 @@ def retriever(
         yield client
 
 
-STATE_BACKENDS = ["memory", "redis"]
+STATE_BACKENDS = ["memory", "redis", "redis-cluster"]
 CONTRACT_TIMEOUT_SECONDS = 5.0
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest_asyncio.fixture(params=STATE_BACKENDS, loop_scope="function")
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
+    """The in-memory store; a real redis-server of the test's own; a real three-master Redis Cluster
+    (shared by the session, emptied for each test)."""
     if request.param == "memory":
         yield MemoryBackend()
         return
-    server = RedisServer(free_port())
-    server.start()
+    server: RedisServer | None = None
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        target = cluster.target
+    else:
+        server = RedisServer(free_port())
+        server.start()
+        target = server.target
     # The contract tests check what the store does, not how fast: a generous timeout, so a busy machine
     # (the e2e tier runs beside this one) does not read as a Redis outage.
-    redis = RedisBackend(server.target, timeout_seconds=CONTRACT_TIMEOUT_SECONDS)
+    redis = RedisBackend(target, timeout_seconds=CONTRACT_TIMEOUT_SECONDS)
     try:
         yield redis
     finally:
         await redis.close()
-        server.stop()
+        if server is not None:
+            server.stop()

@@ -1,4 +1,6 @@
-"""The gateway's state, each test run against the in-memory backend and against a real redis-server."""
+"""The gateway's state, each test run against the in-memory backend, a real redis-server and a real
+three-master Redis Cluster. Buckets taken together share a hash slot (``{tag}`` in their names), as every
+caller's do, so that one script can take from them on a cluster."""
 
 import asyncio
 
@@ -12,7 +14,7 @@ from tutorbook_gateway.state.budget import BudgetOwner, StateBudget, kept_size
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
 from tutorbook_gateway.state.conversations import Conversations, Turn
 from tutorbook_gateway.state.feedback import FeedbackStore, ResponseRecord
-from tutorbook_gateway.state.rate_limits import Limits, RateLimiter
+from tutorbook_gateway.state.rate_limits import Limits, RateLimiter, request_bucket
 from tutorbook_gateway.state.redis_backend import RedisBackend
 from tutorbook_service.errors import ConflictError, RateLimitedError
 
@@ -44,7 +46,7 @@ async def test_token_buckets_refuse_when_empty_and_go_into_debt(backend: StateBa
     def step(key: str, capacity: float, per_second: float, need: float, cost: float) -> BucketStep:
         return BucketStep(key, capacity, per_second, need, cost)
 
-    results = [(await backend.take([step("bucket", 3, 0.5, 1, 1)]))[0] for _ in range(4)]
+    results = [(await backend.take([step("{one}bucket", 3, 0.5, 1, 1)]))[0] for _ in range(4)]
     assert [result.allowed for result in results] == [True, True, True, False]
     assert 1.0 < results[-1].retry_after_seconds <= 2.0  # one token at 0.5 per second
     [debt] = await backend.take([step("debt", 10, 1, 0, 25)])
@@ -52,9 +54,9 @@ async def test_token_buckets_refuse_when_empty_and_go_into_debt(backend: StateBa
     [refused] = await backend.take([step("debt", 10, 1, 1, 0)])
     assert not refused.allowed and 14 < refused.retry_after_seconds <= 16  # 15 owed plus 1; less as time passes
     # All or nothing: a full bucket beside an empty one is not taken from.
-    both = await backend.take([step("full", 5, 1, 1, 1), step("bucket", 3, 0.5, 1, 1)])
+    both = await backend.take([step("{one}full", 5, 1, 1, 1), step("{one}bucket", 3, 0.5, 1, 1)])
     assert [result.allowed for result in both] == [True, False]
-    [full] = await backend.take([step("full", 5, 1, 1, 0)])
+    [full] = await backend.take([step("{one}full", 5, 1, 1, 0)])
     assert full.remaining == pytest.approx(5, abs=0.1)
 
 
@@ -64,10 +66,10 @@ async def test_takes_at_the_same_moment_never_admit_more_than_the_bucket_holds(b
     one = BucketStep("race", 10, 0.001, 1, 1)
     results = await asyncio.gather(*(backend.take([one]) for _ in range(50)))
     assert sum(result.allowed for [result] in results) == 10
-    pair = [BucketStep("left", 10, 0.001, 1, 1), BucketStep("right", 5, 0.001, 1, 1)]
+    pair = [BucketStep("{pair}left", 10, 0.001, 1, 1), BucketStep("{pair}right", 5, 0.001, 1, 1)]
     paired = await asyncio.gather(*(backend.take(pair) for _ in range(30)))
     assert sum(all(result.allowed for result in results) for results in paired) == 5
-    [left] = await backend.take([BucketStep("left", 10, 0.001, 0, 0)])
+    [left] = await backend.take([BucketStep("{pair}left", 10, 0.001, 0, 0)])
     assert left.remaining == pytest.approx(5, abs=0.1)  # the refused pairs took nothing from the left
 
 
@@ -109,7 +111,7 @@ async def test_replicas_leasing_one_key_never_admit_more_than_its_limit(backend:
     assert await admitted(held, 1, "big") == 1  # a block of 100, one used
     held._leases["big"].expires = 0  # the lease ran out: its 99 unused go back with the next flush
     await held.flush()
-    [level] = await backend.take([BucketStep("tb:rl:req:big", 6000, 100, 0, 0)])
+    [level] = await backend.take([BucketStep(request_bucket("big"), 6000, 100, 0, 0)])
     assert level.remaining > 5990
 
 

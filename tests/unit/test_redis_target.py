@@ -1,11 +1,14 @@
-"""Where the services find Redis: a URL, or Redis Sentinel; a setting that does not say one thing stops the
-service with a message naming what is wrong."""
+"""Where the services find Redis: a URL, Redis Sentinel, or a Redis Cluster; a setting that does not say
+one thing stops the service with a message naming what is wrong."""
 
 import pytest
 from pydantic import ValidationError
 
 from tutorbook_config.redis_target import RedisTarget, redis_target
+from tutorbook_config.service_settings import configured
 from tutorbook_config.shared import SharedSettings
+from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_retriever.settings import RetrieverSettings
 
 
 def test_sentinels_are_read_as_host_and_port() -> None:
@@ -32,3 +35,19 @@ def test_a_url_alone_or_nothing_at_all() -> None:
 def test_settings_that_do_not_say_one_thing_are_refused(url: str, sentinels: str, master: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         SharedSettings(redis_url=url, redis_sentinels=sentinels, redis_sentinel_master=master)
+
+
+def test_a_cluster_is_reached_through_one_nodes_url() -> None:
+    assert SharedSettings(redis_url="redis://node-0:6379", redis_cluster=True).redis_target().cluster
+    with pytest.raises(ValidationError, match="URL of one of its nodes"):
+        SharedSettings(redis_cluster=True)
+
+
+def test_with_a_cluster_the_records_need_a_redis_of_their_own_and_nothing_waits_on_replicas() -> None:
+    cluster = {"shared__redis_url": "redis://node-0:6379", "shared__redis_cluster": True}
+    with pytest.raises(ValidationError, match="RECORDS_REDIS_URL"):
+        configured(GatewaySettings, **cluster)
+    records = configured(GatewaySettings, **cluster, keys__records_redis_url="redis://records:6379/0")
+    assert records.keys.records_redis_url
+    with pytest.raises(ValidationError, match="VERSION_REPLICAS"):
+        configured(RetrieverSettings, **cluster, ingest__version_replicas=1)

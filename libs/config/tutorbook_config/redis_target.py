@@ -1,5 +1,6 @@
 """Where the services find Redis: one URL, or Redis Sentinel (the sentinels' addresses and the name of
-the master they watch), so that a failover moves every client to the new primary without a restart."""
+the master they watch), so that a failover moves every client to the new primary without a restart, or a
+Redis Cluster (the URL of any of its nodes: the client finds the others and follows the slots)."""
 
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ class RedisTarget:
     url: str = ""
     sentinels: tuple[tuple[str, int], ...] = ()
     master: str = ""  # the name the sentinels monitor the primary under
+    cluster: bool = False  # the URL is one node of a Redis Cluster
 
     @property
     def configured(self) -> bool:
@@ -28,12 +30,14 @@ def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
-def redis_target(url: str, sentinels: str, master: str) -> RedisTarget:
-    """ValueError when the three do not say one thing (both a URL and sentinels, sentinels without a
-    master, a master without sentinels)."""
+def redis_target(url: str, sentinels: str, master: str, cluster: bool = False) -> RedisTarget:
+    """ValueError when they do not say one thing (both a URL and sentinels, sentinels without a master, a
+    master without sentinels, a cluster without a URL)."""
+    if cluster and not url:
+        raise ValueError("a Redis Cluster is reached through the URL of one of its nodes: set the Redis URL")
     addresses = parse_sentinels(sentinels)
     if addresses and url:
         raise ValueError("set the Redis URL or the sentinels, not both")
     if bool(addresses) != bool(master.strip()):
         raise ValueError("Redis Sentinel needs both the sentinels (host:port,...) and the master's name")
-    return RedisTarget(url, addresses, master.strip())
+    return RedisTarget(url, addresses, master.strip(), cluster)

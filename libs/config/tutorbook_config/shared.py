@@ -44,6 +44,17 @@ class SharedSettings(BaseModel):
     """The name the sentinels monitor the primary under (``sentinel monitor <name> ...``); needed with
     ``redis_sentinels``. Read by: gateway, retriever."""
 
+    redis_cluster: bool = False
+    """``redis_url`` is one node of a Redis Cluster (managed Redis services often run in cluster mode): the
+    clients discover the other nodes and send each key to the node that holds its slot; every key a script
+    or a transaction touches together shares one slot (docs/state.md). Read by: gateway, retriever."""
+
+    otlp_endpoint: str = ""
+    """An OpenTelemetry collector's OTLP/HTTP address (``http://collector:4318``): each service exports a
+    span per request and per step to it, one trace per request across the gateway, the retriever and vLLM
+    (the trace context travels in ``traceparent``). Empty: nothing is traced or exported. Read by:
+    gateway, retriever, generator."""
+
     adapter_dir: Path | None = None
     """The adapter store: the gateway writes uploaded adapters there, vLLM's filesystem resolver reads
     them. Empty: ``<data_dir>/adapters``. Read by: gateway, generator."""
@@ -67,7 +78,14 @@ class SharedSettings(BaseModel):
         return self
 
     def redis_target(self) -> RedisTarget:
-        return redis_target(self.redis_url, self.redis_sentinels, self.redis_sentinel_master)
+        return redis_target(self.redis_url, self.redis_sentinels, self.redis_sentinel_master, self.redis_cluster)
+
+    def otlp_traces_url(self) -> str:
+        """The collector's OTLP/HTTP traces URL (``http://collector:4318`` -> ``.../v1/traces``); empty: none."""
+        endpoint = self.otlp_endpoint.rstrip("/")
+        if not endpoint or endpoint.endswith("/v1/traces"):
+            return endpoint
+        return f"{endpoint}/v1/traces"
 
     def resolved_adapter_dir(self) -> Path:
         return self.adapter_dir or self.data_dir / "adapters"

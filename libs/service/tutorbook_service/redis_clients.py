@@ -1,9 +1,10 @@
 """Redis clients for a :class:`~tutorbook_config.redis_target.RedisTarget`: by URL, or through Redis
 Sentinel, whose clients ask the sentinels for the current primary when they connect, so a connection a
 failover broke is replaced by one to the new primary (a write to a demoted primary fails with a
-read-only error and is reconnected the same way)."""
+read-only error and is reconnected the same way); or a Redis Cluster, whose clients route each key to the
+node that holds its slot and follow the slots when they move."""
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import redis
 import redis.asyncio
@@ -15,9 +16,14 @@ from redis.retry import Retry
 
 from tutorbook_config.redis_target import RedisTarget
 
+AsyncRedis: TypeAlias = redis.asyncio.Redis | redis.asyncio.RedisCluster
+SyncRedis: TypeAlias = redis.Redis | redis.RedisCluster
 
-def async_redis(target: RedisTarget, timeout_seconds: float, **options: Any) -> redis.asyncio.Redis:
+
+def async_redis(target: RedisTarget, timeout_seconds: float, **options: Any) -> AsyncRedis:
     options.update(socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
+    if target.cluster:
+        return redis.asyncio.RedisCluster.from_url(target.url, **options)
     if not target.sentinels:
         return redis.asyncio.Redis.from_url(target.url, **options)
     # Asking a sentinel is tried once: redis-py's default retries (10, with backoff) would make one dead
@@ -32,8 +38,10 @@ def async_redis(target: RedisTarget, timeout_seconds: float, **options: Any) -> 
     return client
 
 
-def sync_redis(target: RedisTarget, timeout_seconds: float) -> redis.Redis:
+def sync_redis(target: RedisTarget, timeout_seconds: float) -> SyncRedis:
     options = {"socket_timeout": timeout_seconds, "socket_connect_timeout": timeout_seconds}
+    if target.cluster:
+        return redis.RedisCluster.from_url(target.url, **options)
     if not target.sentinels:
         return redis.Redis.from_url(target.url, **options)
     asking = {**options, "retry": Retry(NoBackoff(), 0)}  # once per sentinel, as above

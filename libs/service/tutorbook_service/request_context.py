@@ -1,22 +1,49 @@
 """Request ids: taken from ``x-request-id`` (when it looks like an id) or made up, returned in the response,
-and available to logs and outgoing calls through a context variable."""
+and available to logs and outgoing calls through a context variable. And, when the service traces
+(:mod:`tutorbook_service.tracing`), the request's tracer: its steps' spans and the trace context its
+outgoing calls carry."""
 
 import re
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.middleware import MiddlewareProtocol
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry.trace import Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 REQUEST_ID_HEADER = "x-request-id"
 VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 request_id_var: ContextVar[str | None] = ContextVar("tutorbook_request_id", default=None)
+tracer_var: ContextVar[Tracer | None] = ContextVar("tutorbook_tracer", default=None)  # set while a request is traced
+REQUEST_ID_ATTRIBUTE = "tutorbook.request_id"
+TRACE_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def current_request_id() -> str | None:
     return request_id_var.get()
+
+
+def traced(step: str) -> AbstractContextManager[Any]:
+    """A span for one step of the current request (with its request id) when the request is traced; else
+    nothing, at the cost of one context-variable read."""
+    tracer = tracer_var.get()
+    if tracer is None:
+        return nullcontext()
+    return tracer.start_as_current_span(step, attributes={REQUEST_ID_ATTRIBUTE: current_request_id() or ""})
+
+
+def trace_headers() -> dict[str, str]:
+    """``traceparent`` (and ``tracestate``) for an outgoing call, so the callee's spans join the trace."""
+    if tracer_var.get() is None:
+        return {}
+    carrier: dict[str, str] = {}
+    TRACE_PROPAGATOR.inject(carrier)
+    return carrier
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:

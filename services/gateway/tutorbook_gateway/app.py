@@ -35,6 +35,7 @@ from tutorbook_service.errors import error_handlers
 from tutorbook_service.json_bodies import JsonBodyRequest
 from tutorbook_service.probes import PROBE_ROUTES
 from tutorbook_service.request_context import RequestIdMiddleware
+from tutorbook_service.tracing import open_tracing, tracing_middleware
 
 
 def create_app(
@@ -49,10 +50,13 @@ def create_app(
     settings = settings or GatewaySettings()
     given = Replacements(retriever, generator, adapters, loader)
     check_keys(settings, calls_upstreams=retriever is None or generator is None)
+    tracing = open_tracing("gateway", settings.shared.otlp_traces_url())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if tracing is not None:
+                stack.callback(tracing.close)  # last: the spans of the shutdown's own calls too
             store = FileAdapterStore(settings.shared.resolved_adapter_dir())
             await asyncio.to_thread(store.sweep_leftovers)  # of processes killed while writing
             app.state.services = services = await open_services(settings, given, store, stack)
@@ -79,7 +83,7 @@ def create_app(
         dependencies=DEPENDENCIES,
         exception_handlers=error_handlers(),
         request_class=JsonBodyRequest,
-        middleware=[RequestIdMiddleware, ApiKeyMiddleware],
+        middleware=[RequestIdMiddleware, *tracing_middleware(tracing), ApiKeyMiddleware],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them
         request_max_body_size=settings.server.max_request_bytes,
     )

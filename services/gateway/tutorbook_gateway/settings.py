@@ -7,7 +7,7 @@ Variables: ``TUTORBOOK_GATEWAY_<GROUP>__<FIELD>``, plus the shared ``TUTORBOOK_<
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tutorbook_config.service_settings import ServiceSettings, SettingsGroup
 
@@ -50,7 +50,9 @@ class KeySettings(SettingsGroup):
     records_redis_url: str = ""
     """Where teams, keys and the audit log are kept (docs/security.md): empty, the shared Redis
     (TUTORBOOK_REDIS_URL, or the primary TUTORBOOK_REDIS_SENTINELS name); without either, this process's
-    memory (runtime keys end with it). A URL only: records of their own cannot be behind Sentinel yet."""
+    memory (runtime keys end with it). A URL only: records of their own cannot be behind Sentinel yet.
+    Needed with TUTORBOOK_REDIS_CLUSTER: the records are written by scripts over several keys, and kept
+    in a small durable Redis of their own (as compose and the Kubernetes base run them)."""
     records_replicas: Annotated[int, Field(ge=0, le=5)] = 0
     """Behind Redis Sentinel: a team, key or audit write is acknowledged only once this many replicas have
     it (Redis ``WAIT``, up to 1 s; fewer: 503, the write is on the primary unconfirmed and may or may not
@@ -276,3 +278,12 @@ class GatewaySettings(ServiceSettings):
     answers: AnswerSettings = Field(default_factory=AnswerSettings)
     claims: ClaimSettings = Field(default_factory=ClaimSettings)
     adapters: AdapterSettings = Field(default_factory=AdapterSettings)
+
+    @model_validator(mode="after")
+    def _records_beside_a_cluster(self) -> "GatewaySettings":
+        if self.shared.redis_cluster and not self.keys.records_redis_url:
+            raise ValueError(
+                "with a Redis Cluster (TUTORBOOK_REDIS_CLUSTER) the access records need a Redis of their own: "
+                "set TUTORBOOK_GATEWAY_KEYS__RECORDS_REDIS_URL"
+            )
+        return self

@@ -44,6 +44,8 @@ def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
         PROBE_MIDDLEWARE,
         "--disable-uvicorn-access-log",
     ]
+    if settings.shared.otlp_endpoint:  # vLLM's own spans, in the trace the gateway's traceparent names
+        command += ["--otlp-traces-endpoint", settings.shared.otlp_traces_url()]
     return command + shlex.split(settings.engine.extra_args)
 
 
@@ -63,6 +65,9 @@ def build_vllm_env(settings: GeneratorSettings, base_env: dict[str, str]) -> dic
             "VLLM_API_KEY": settings.shared.internal_token,
         }
     )
+    if settings.shared.otlp_endpoint:
+        env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "http/protobuf"  # as the other services export (vLLM: gRPC)
+        env.setdefault("OTEL_SERVICE_NAME", "tutorbook-generator")
     env.pop("TUTORBOOK_INTERNAL_TOKEN", None)
     allocator = allocator_library(settings.engine.malloc_library)
     if allocator is not None:

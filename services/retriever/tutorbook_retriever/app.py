@@ -24,6 +24,7 @@ from tutorbook_service.internal_auth import InternalTokenMiddleware
 from tutorbook_service.json_bodies import JsonBodyRequest
 from tutorbook_service.probes import PROBE_ROUTES, Probes
 from tutorbook_service.request_context import RequestIdMiddleware
+from tutorbook_service.tracing import open_tracing, tracing_middleware
 
 ROUTES = [
     ingest, list_documents, get_document, remove_document, index_version, search,
@@ -76,6 +77,7 @@ def create_app(
     internal token: the retriever answers only the gateway (and operators) holding it."""
     settings = settings or RetrieverSettings()
     require_strong_keys("TUTORBOOK_INTERNAL_TOKEN", [settings.shared.internal_token])
+    tracing = open_tracing("retriever", settings.shared.otlp_traces_url())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -96,6 +98,8 @@ def create_app(
             services.publisher.close()
             if close_store is not None:
                 close_store()
+            if tracing is not None:
+                tracing.close()
 
     return Litestar(
         route_handlers=[*ROUTES, *PROBE_ROUTES],
@@ -104,6 +108,7 @@ def create_app(
         request_class=JsonBodyRequest,
         middleware=[
             RequestIdMiddleware,
+            *tracing_middleware(tracing),
             DefineMiddleware(InternalTokenMiddleware, token=settings.shared.internal_token),
         ],
         logging_config=None,  # each service's main sets up JSON logs; the app must not replace them

@@ -14,6 +14,7 @@ from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from tutorbook_retriever.schemas import SearchHit, SearchMode
 from tutorbook_service.errors import BadRequestError
+from tutorbook_service.request_context import traced
 
 MAX_QUERY_CHARS = 4000
 Fusion = Literal["score", "rrf"]
@@ -120,9 +121,11 @@ def candidate_hits(
 
 def search_chunks(query: str, options: SearchOptions, embedder: Embedder, store: Store) -> SearchOutcome:
     started = time.perf_counter()
-    [vector] = embedder.embed([query])
+    with traced("embed"):
+        [vector] = embedder.embed([query])
     embedding_seconds = time.perf_counter() - started
-    dense, sparse = candidate_hits(query, vector, options, store)
+    with traced("candidates"):  # dense and sparse, from Qdrant
+        dense, sparse = candidate_hits(query, vector, options, store)
 
     payloads = {hit.point_id: hit.payload for hit in [*sparse, *dense]}
     dense_scores = {hit.point_id: hit.score for hit in dense}

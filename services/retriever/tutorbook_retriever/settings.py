@@ -7,7 +7,7 @@ Variables: ``TUTORBOOK_RETRIEVER_<GROUP>__<FIELD>``, plus the shared ``TUTORBOOK
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tutorbook_config.service_settings import ServiceSettings, SettingsGroup
 
@@ -85,7 +85,7 @@ class IngestSettings(SettingsGroup):
     """Behind Redis Sentinel: a document change is answered only once this many replicas have its new
     index version (Redis ``WAIT``, up to 1 s; fewer: 503, the change is stored, send it again), so a
     failover cannot bring back the version before it and with it cached answers from before the change
-    (docs/state.md). 0: published by the primary alone."""
+    (docs/state.md). 0: published by the primary alone. Not with TUTORBOOK_REDIS_CLUSTER."""
 
 
 class SearchSettings(SettingsGroup):
@@ -108,3 +108,10 @@ class RetrieverSettings(ServiceSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+
+    @model_validator(mode="after")
+    def _replicas_outside_a_cluster(self) -> "RetrieverSettings":
+        if self.shared.redis_cluster and self.ingest.version_replicas:
+            raise ValueError("TUTORBOOK_RETRIEVER_INGEST__VERSION_REPLICAS waits on a primary's replicas (Redis "
+                             "WAIT), which a Redis Cluster does not offer here: set it to 0")  # fmt: skip
+        return self

@@ -107,6 +107,35 @@ def key_check_us(repeats: int, runtime_keys: int = 1000) -> dict[str, dict[str, 
     return figures
 
 
+def tracing_hooks_us(repeats: int) -> dict[str, dict[str, float]]:
+    """What a RAG request's tracing hooks cost in the gateway process, microseconds: its 8 step spans and
+    the trace context of its 3 upstream calls, untraced (``TUTORBOOK_OTLP_ENDPOINT`` unset, the default)
+    and traced (spans made and ended; exporting them is a batch thread's work). Interleaved."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from tutorbook_service.request_context import trace_headers, traced, tracer_var
+
+    def request_hooks() -> None:
+        for step in ("validate", "state_read", "plan", "retrieve", "route", "generate", "claim_check", "state_write"):
+            with traced(step):
+                pass
+        for _ in range(3):
+            trace_headers()
+
+    tracer = TracerProvider().get_tracer("bench")
+    timings: dict[str, list[float]] = {"untraced": [], "traced": []}
+    for _ in range(repeats):
+        for name, current in (("untraced", None), ("traced", tracer)):
+            token = tracer_var.set(current)
+            started = time.perf_counter_ns()
+            request_hooks()
+            timings[name].append((time.perf_counter_ns() - started) / 1000)
+            tracer_var.reset(token)
+    figures = {name: summary(values) for name, values in timings.items()}
+    print("tracing hooks per request (us, p50):", ", ".join(f"{n} {row['p50']:.2f}" for n, row in figures.items()))
+    return figures
+
+
 def time_post(client: httpx.Client, url: str, body: dict[str, object], headers: dict[str, str]) -> float:
     started = time.perf_counter()
     response = client.post(url, json=body, headers=headers)
@@ -207,7 +236,8 @@ def main() -> None:
     args = parser.parse_args()
     p50, p95 = router_decision_ms(10_000)
     print(f"router decision (no embedding): p50 {p50 * 1000:.1f} us, p95 {p95 * 1000:.1f} us")
-    router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}, "key_check_us": key_check_us(100_000)}
+    router = {"router_decision_us": {"p50": p50 * 1000, "p95": p95 * 1000}, "key_check_us": key_check_us(100_000),
+              "tracing_hooks_us": tracing_hooks_us(20_000)}  # fmt: skip
     if args.gateway_url and args.generator_url:
         target = Target(args.gateway_url, args.generator_url, args.key, args.internal_token)
         with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as logs:

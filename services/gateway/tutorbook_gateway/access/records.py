@@ -9,6 +9,7 @@ process keeps them in memory (they end with it: docs/security.md).
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import redis.asyncio
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -97,7 +98,10 @@ class RedisRecords:
     """The records in Redis (the shared state's Redis unless the deployment names another)."""
 
     def __init__(self, target: RedisTarget, timeout_seconds: float, replicas: int = 0) -> None:
-        self._client = async_redis(target, timeout_seconds)
+        client = async_redis(target, timeout_seconds)
+        if not isinstance(client, redis.asyncio.Redis):  # the settings refuse a cluster for the records
+            raise TypeError("the access records are kept in a Redis of their own, not in a Redis Cluster")
+        self._client = client
         self._hashes = {"keys": KEYS, "teams": TEAMS}
         self._put, self._remove = self._client.register_script(PUT), self._client.register_script(REMOVE)
         self._audit = self._client.register_script(AUDIT_PUSH)

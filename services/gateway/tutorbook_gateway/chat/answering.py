@@ -33,6 +33,7 @@ from tutorbook_gateway.clients.capacity import GENERATION_OWNER
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_service.errors import ServiceError
+from tutorbook_service.request_context import traced
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class OpenedAnswer:
 
 
 async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
-    request = parse_chat(call, steps.config, adapter_snapshot(steps.adapters, steps.health))  # 1
+    with traced("validate"):
+        request = parse_chat(call, steps.config, adapter_snapshot(steps.adapters, steps.health))  # 1
     if request.session_id is not None:  # 2: a conversation keeps its turns, within the key's byte budget
         await steps.keeping.budget.check(budget_owner(request))
     admission = AdmissionCheck(  # 2
@@ -98,11 +100,13 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
     )
     try:
         reading = time.perf_counter()
-        request = await continued(request, steps.keeping.conversations)  # 3
-        lookup = await steps.answers.lookup(request)  # 4
+        with traced("state_read"):  # the session, and the cache
+            request = await continued(request, steps.keeping.conversations)  # 3
+            lookup = await steps.answers.lookup(request)  # 4
         state_read = time.perf_counter() - reading
         if lookup.found is None:  # 5
-            plan = await plan_chat(request, steps.planner, lookup.asked_similar)
+            with traced("plan"):  # retrieval and routing
+                plan = await plan_chat(request, steps.planner, lookup.asked_similar)
             await steps.answers.lookup_similar(lookup, plan)
         if lookup.found is not None:
             plan = plan_from_cache(lookup.found.get("tutorbook") or {})
@@ -111,7 +115,8 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
             lookup.key = None  # an answer the router gave without a part is not cached as the usual one
         stream = request.body.stream
         try:
-            generation = await admission.gate(generate(plan, steps.generating, stream, lookup.found))  # 6
+            with traced("generate"):  # until the answer starts (a stream goes on under the request's span)
+                generation = await admission.gate(generate(plan, steps.generating, stream, lookup.found))  # 6
         except ModelNotServedError as exc:
             if not can_plan_again(request, plan):
                 raise
@@ -160,7 +165,8 @@ async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEve
                 start.tutorbook, opened.plan.index_version,
             )  # fmt: skip
             writing = time.perf_counter()
-            await record_answer(answered, opened.request, opened.lookup, steps.keeping)  # 7
+            with traced("state_write"):
+                await record_answer(answered, opened.request, opened.lookup, steps.keeping)  # 7
             opened.plan.phase_seconds["state_write"] = time.perf_counter() - writing
         seconds = time.perf_counter() - started
         # Metrics and the log line wait until the response has left: the handler does not yield to the

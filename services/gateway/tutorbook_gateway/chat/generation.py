@@ -29,6 +29,7 @@ from tutorbook_grounding.policy import ClaimsPolicy
 from tutorbook_grounding.prompt import Source
 from tutorbook_grounding.sentences import RunawayGuard
 from tutorbook_service.errors import UpstreamError, UpstreamTimeoutError
+from tutorbook_service.request_context import traced
 
 ABSTAIN_ANSWER = "Not sure about the answer: need more context."
 
@@ -197,7 +198,8 @@ class CheckedGeneration:
             if live:
                 yield rest
         answer = "".join(released)
-        outcome = await check_answer(answer, self._sources, self._retriever, self._config, self._judge)
+        with traced("claim_check"):
+            outcome = await check_answer(answer, self._sources, self._retriever, self._config, self._judge)
         self.tutorbook = claims_block(outcome, self._config, self._citations, self._guard.stopped)
         if live and outcome.text != answer:
             self.checked_text = outcome.text  # recorded and cached as marked

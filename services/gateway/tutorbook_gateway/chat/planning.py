@@ -42,6 +42,7 @@ from tutorbook_gateway.state.conversations import Turn
 from tutorbook_grounding.policy import ClaimsPolicy
 from tutorbook_grounding.prompt import Source, build_rag_messages
 from tutorbook_service.errors import PayloadTooLargeError, ServiceError
+from tutorbook_service.request_context import traced
 
 SNIPPET_CHARS = 240
 REMEMBERED_RULE = "small_talk_remembered"
@@ -225,7 +226,8 @@ async def search_if_needed(
     query = retrieval_query(request.messages)
     started = time.perf_counter()
     team = request.caller.team  # only the documents its team may see
-    search = await planner.retriever.search(query, planner.config.answers.top_k, team, similar_questions)
+    with traced("retrieve"):
+        search = await planner.retriever.search(query, planner.config.answers.top_k, team, similar_questions)
     phases["retrieve"] = time.perf_counter() - started
     return query, search
 
@@ -244,7 +246,8 @@ async def plan_chat(
         return plan_without_retriever(request, planner, exc)
     signals = route_signals(search, adapters.states)
     started = time.perf_counter()
-    decision = decide(request.route, signals, planner.config.policy)
+    with traced("route"):
+        decision = decide(request.route, signals, planner.config.policy)
     phases["route"] = time.perf_counter() - started
     if decision.rule == "small_talk":
         planner.small_talk.remember(request.question, signals.route_matches[SMALL_TALK])

@@ -6,7 +6,7 @@ import msgspec
 
 from tutorbook_service.errors import BadRequestError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from tutorbook_service.internal_auth import bearer_header
-from tutorbook_service.request_context import REQUEST_ID_HEADER, current_request_id
+from tutorbook_service.request_context import REQUEST_ID_HEADER, current_request_id, trace_headers
 
 RETRY_UNREACHABLE_SECONDS = 5
 # Idle pooled connections are dropped before uvicorn's 5 s keep-alive closes them on the other side, so a
@@ -28,9 +28,10 @@ def upstream_session(
 
 
 def request_headers() -> dict[str, str]:
-    """JSON, and the current request id, so the upstream's logs can be matched with the gateway's."""
+    """JSON, the current request id (so the upstream's logs can be matched with the gateway's) and, when
+    the request is traced, its trace context."""
     request_id = current_request_id()
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **trace_headers()}
     return {**headers, REQUEST_ID_HEADER: request_id} if request_id else headers
 
 

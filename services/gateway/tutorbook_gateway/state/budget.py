@@ -40,8 +40,11 @@ class StateBudget:
         self._team_bytes = team_bytes  # the team's (0: none)
 
     def _steps(self, who: BudgetOwner, need: float, debit: float) -> list[tuple[str, BucketStep]]:
-        budgets = [("key", f"tb:bytes:key:{who.owner}", self._own_key_bytes(who.owner) or self._key_bytes)]
-        budgets.append(("team", f"tb:bytes:team:{who.team}", self._team_bytes(who.team)))
+        # Both in the team's hash slot ({team}), so one script takes from both on a Redis Cluster.
+        budgets = [
+            ("key", f"tb:bytes:{{{who.team}}}:key:{who.owner}", self._own_key_bytes(who.owner) or self._key_bytes)
+        ]
+        budgets.append(("team", f"tb:bytes:{{{who.team}}}:team", self._team_bytes(who.team)))
         return [
             (kind, BucketStep(key, capacity, capacity / self.window_seconds, need, 0.0, debit))
             for kind, key, capacity in budgets

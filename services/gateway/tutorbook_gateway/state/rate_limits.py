@@ -27,6 +27,18 @@ from tutorbook_gateway.state.backend import BucketStep, StateBackend, StateUnava
 from tutorbook_service.errors import RateLimitedError, ServiceUnavailableError
 
 SECONDS_PER_MINUTE = 60.0
+
+
+def request_bucket(owner: str) -> str:
+    """The key's request bucket; its token bucket shares the hash slot (``{owner}``), so that one script
+    can take from both on a Redis Cluster."""
+    return f"tb:rl:{{{owner}}}:req"
+
+
+def token_bucket(owner: str) -> str:
+    return f"tb:rl:{{{owner}}}:tok"
+
+
 log = logging.getLogger("tutorbook.rate_limits")
 
 
@@ -141,14 +153,15 @@ class RateLimiter:
             return None
         per_second = limits.requests_per_minute / SECONDS_PER_MINUTE
         block = max(1, math.ceil(per_second * self._lease_seconds))
-        key = f"tb:rl:req:{owner}"
-        return BucketStep(key, limits.requests_per_minute, per_second, 1, block, -unused, partial=True)
+        return BucketStep(
+            request_bucket(owner), limits.requests_per_minute, per_second, 1, block, -unused, partial=True
+        )
 
     def _token_step(self, owner: str, limits: Limits, debit: int, reserve: int = 0) -> BucketStep | None:
         if not limits.tokens_per_minute:
             return None
         per_minute, need = limits.tokens_per_minute, max(1, reserve)
-        return BucketStep(f"tb:rl:tok:{owner}", per_minute, per_minute / SECONDS_PER_MINUTE, need, reserve, debit)
+        return BucketStep(token_bucket(owner), per_minute, per_minute / SECONDS_PER_MINUTE, need, reserve, debit)
 
     def settle(self, owner: str, reserved: int, used: int) -> None:
         """A request has ended: charge what it used beyond its reservation, or give back what it did not
@@ -172,11 +185,11 @@ class RateLimiter:
         steps = []
         if tokens and limits.tokens_per_minute:
             per_minute = limits.tokens_per_minute
-            steps.append(BucketStep(f"tb:rl:tok:{owner}", per_minute, per_minute / SECONDS_PER_MINUTE, 0, 0, tokens))
+            steps.append(BucketStep(token_bucket(owner), per_minute, per_minute / SECONDS_PER_MINUTE, 0, 0, tokens))
         if unused_requests and limits.requests_per_minute:
             per_minute = limits.requests_per_minute
             per_second = per_minute / SECONDS_PER_MINUTE
-            steps.append(BucketStep(f"tb:rl:req:{owner}", per_minute, per_second, 0, 0, -unused_requests))
+            steps.append(BucketStep(request_bucket(owner), per_minute, per_second, 0, 0, -unused_requests))
         if not steps:
             return
         try:

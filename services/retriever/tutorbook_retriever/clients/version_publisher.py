@@ -62,16 +62,18 @@ class RedisVersionPublisher:
         version survives a failover of the primary."""
         wait = confirm and self._replicas > 0
         try:
-            with self._client.pipeline(transaction=False) as pipe:  # one connection for both
-                self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL], client=pipe)
-                if wait:
+            if wait:
+                with self._client.pipeline(transaction=False) as pipe:  # one connection for both
+                    self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL], client=pipe)
                     pipe.wait(self._replicas, self._wait_ms)
-                results = pipe.execute()
+                    replicated = int(pipe.execute()[-1])
+            else:
+                self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL])
         except (RedisError, OSError) as exc:
             log.warning("index version %s not published: %s", version, exc)
             return False
-        if wait and int(results[-1]) < self._replicas:
-            log.warning("index version %s published on %s of %s replicas", version, results[-1], self._replicas)
+        if wait and replicated < self._replicas:
+            log.warning("index version %s published on %s of %s replicas", version, replicated, self._replicas)
             return False
         return True
 
