@@ -105,7 +105,7 @@ def test_an_adapter_one_replica_does_not_serve_is_answered_by_the_other(
         httpx.delete(f"{balancing_gateway}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
 
 
-STORY = {"model": "smollm2-135m-instruct", "max_tokens": 1000, "temperature": 0.0, "stream": True}
+STORY = {"model": "smollm2-135m-instruct", "max_tokens": 300, "temperature": 0.0, "stream": True}
 
 
 class Stream:

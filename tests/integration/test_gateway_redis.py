@@ -109,3 +109,19 @@ def test_a_repeated_answer_is_served_from_the_process_until_the_index_changes(re
         eventually(lambda: cache_header(client, "warranty?") == "miss", what="a miss after the index changed")
         assert len(gateway.generator.payloads) == 2
     publisher.close()
+
+
+def test_each_answer_counts_its_redis_round_trips(redis_server: RedisServer) -> None:
+    """The capacity model's Redis cost per request, as a metric: every answer is counted once, with its
+    admission (no lease here), its cache read and its claims record at least; the cache's background write
+    is not the request's, so an answer from the cache costs no more than the miss that computed it."""
+    with Gateway(redis_server.url, limits__lease_seconds=0).client() as client:
+        answers = 'tutorbook_gateway_redis_round_trips_count{route="rag"}'
+        trips = 'tutorbook_gateway_redis_round_trips_sum{route="rag"}'
+        assert cache_header(client, "warranty?") == "miss"
+        miss = metric(client, trips)
+        assert metric(client, answers) == 1 and miss >= 3
+        eventually(lambda: cache_header(client, "warranty?") == "hit", what="the entry written in the background")
+        before = metric(client, trips), metric(client, answers)
+        assert cache_header(client, "warranty?") == "hit"
+        assert metric(client, answers) == before[1] + 1 and 1 <= metric(client, trips) - before[0] <= miss

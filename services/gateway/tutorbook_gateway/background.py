@@ -1,9 +1,12 @@
 """Work that outlives the request that started it."""
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any
+
+from tutorbook_gateway.state.backend import ROUND_TRIPS
 
 log = logging.getLogger("tutorbook.background")
 DRAIN_SECONDS = 5.0
@@ -16,8 +19,10 @@ class BackgroundTasks:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        context = contextvars.copy_context()
+        context.run(ROUND_TRIPS.set, None)  # no longer on the request's path
+        task = asyncio.get_running_loop().create_task(work, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

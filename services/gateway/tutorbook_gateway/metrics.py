@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+ROUND_TRIP_BUCKETS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0)
 PHASE_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ROUTES = ("rag", "adapter", "adapter+rag", "prompt", "abstain")
@@ -21,6 +22,7 @@ class GatewayMetrics:
     request_seconds: Histogram
     first_token_seconds: Histogram
     phase_seconds: Histogram
+    redis_round_trips: Histogram
     router_decisions: Counter
     retrieval_top_score: Histogram
     auth_failures: Counter
@@ -65,6 +67,12 @@ def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
         ),
         "phase_seconds": histogram(
             "phase_duration_seconds", "Latency of each phase (retrieve, route, generate)", ["phase"], PHASE_BUCKETS
+        ),
+        "redis_round_trips": histogram(
+            "redis_round_trips",
+            "Redis round trips on a chat request's path (admission, session, cache, record), by route",
+            ["route"],
+            ROUND_TRIP_BUCKETS,
         ),
         "router_decisions": counter(
             "router_decisions",

@@ -45,6 +45,18 @@ OVERVIEW = Dashboard(
             "s",
         ),
         Panel(
+            "Redis round trips per request by route",
+            "How many Redis round trips does an answer cost (the capacity model's Redis load per request)?",
+            (
+                Query(
+                    f"sum by (route) (rate(tutorbook_gateway_redis_round_trips_sum[{RATE}])) / "
+                    f"sum by (route) (rate(tutorbook_gateway_redis_round_trips_count[{RATE}]))",
+                    "mean {{route}}",
+                ),
+            ),
+            "short",
+        ),
+        Panel(
             "Time to first token by route (p95)",
             "How soon does a streamed answer start?",
             quantiles("tutorbook_gateway_time_to_first_token_seconds", "route")[1:2],

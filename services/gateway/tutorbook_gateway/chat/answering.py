@@ -32,6 +32,7 @@ from tutorbook_gateway.chat.request import ChatCall, ChatRequest, adapter_snapsh
 from tutorbook_gateway.clients.capacity import GENERATION_OWNER
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_gateway.state.backend import ROUND_TRIPS, RoundTrips
 from tutorbook_service.errors import ServiceError
 from tutorbook_service.request_context import traced
 
@@ -136,6 +137,8 @@ async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEve
     """Steps 1 to 6, then the answer as it leaves, then step 7 (however the delivery ends)."""
     started = time.perf_counter()
     GENERATION_OWNER.set(call.caller.owner)  # generation slots are shared fairly between keys
+    round_trips = RoundTrips()
+    ROUND_TRIPS.set(round_trips)
     try:
         opened = await open_answer(call, steps)
     except ServiceError as exc:
@@ -172,5 +175,11 @@ async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEve
         # Metrics and the log line wait until the response has left: the handler does not yield to the
         # event loop between here and writing it, so this runs right after.
         asyncio.get_running_loop().call_soon(
-            observe_answer, steps.metrics, opened.plan, status, seconds, generation.first_piece_seconds
+            observe_answer,
+            steps.metrics,
+            opened.plan,
+            status,
+            seconds,
+            generation.first_piece_seconds,
+            round_trips.count,
         )

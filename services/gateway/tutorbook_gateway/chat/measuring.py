@@ -32,12 +32,18 @@ def model_label(plan: ChatPlan) -> str:
 
 
 def observe_answer(
-    metrics: GatewayMetrics, plan: ChatPlan, status: str, seconds: float, first_token_seconds: float | None
+    metrics: GatewayMetrics,
+    plan: ChatPlan,
+    status: str,
+    seconds: float,
+    first_token_seconds: float | None,
+    redis_round_trips: int = 0,
 ) -> None:
     """An answer that was decided: 200, or for a stream 502 (broken upstream) or 499 (client gone)."""
     route = plan.decision.route.value
     labelled(metrics.requests, route, model_label(plan), status).inc()
     labelled(metrics.request_seconds, route).observe(seconds)
+    labelled(metrics.redis_round_trips, route).observe(redis_round_trips)
     if plan.decision.rule != "cache":
         labelled(metrics.router_decisions, route, plan.decision.rule or "unknown").inc()
     for phase, phase_seconds in plan.phase_seconds.items():

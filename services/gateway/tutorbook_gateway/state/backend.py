@@ -7,12 +7,30 @@ means for them (a cache miss, a conversation without history, a rate limit that 
 """
 
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
 
 class StateUnavailableError(Exception):
     """The state store did not answer (Redis down, timed out, or refused the command)."""
+
+
+@dataclass
+class RoundTrips:
+    """The shared store's round trips made on one chat request's path (a metric: the capacity model's
+    Redis cost per request). Work a request leaves to the background is not counted."""
+
+    count: int = 0
+
+
+ROUND_TRIPS: ContextVar[RoundTrips | None] = ContextVar("tutorbook_state_round_trips", default=None)
+
+
+def count_round_trip() -> None:
+    trips = ROUND_TRIPS.get()
+    if trips is not None:
+        trips.count += 1
 
 
 @dataclass(frozen=True)

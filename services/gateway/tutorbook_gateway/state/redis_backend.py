@@ -11,7 +11,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError
 
 from tutorbook_config.redis_target import RedisTarget
-from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnavailableError
+from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnavailableError, count_round_trip
 from tutorbook_service.redis_clients import async_redis
 
 T = TypeVar("T")
@@ -99,6 +99,7 @@ class RedisBackend:
                 self._slots_known = True
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        count_round_trip()
         try:
             await self._discovered()
             return await operation()
