@@ -37,7 +37,9 @@ def test_the_tuning_and_test_splits_share_no_request_and_hold_none_the_router_ha
             assert any(case.source.startswith(source) for case in cases), (split, source)
 
 
-def test_the_router_routes_at_least_95_percent_of_the_test_split() -> None:
+def test_the_router_routes_at_least_93_percent_of_the_test_split() -> None:
+    """The floor is below the measured 0.950 (151 of 159, 2026-12-06) by three requests of 159, so that a
+    change of one or two decisions shows in docs/routing.md rather than failing here."""
     eval_data = eval_data_or_skip()
     command = [sys.executable, "-m", "tutorbook_evals.routing", "--split", "test", "--eval-data", str(eval_data)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
@@ -46,7 +48,5 @@ def test_the_router_routes_at_least_95_percent_of_the_test_split() -> None:
     print(printed)
     found = re.search(r"routing set \(test split\): (\d+) requests; accuracy (\d\.\d+)", printed)
     assert found is not None, printed
-    assert int(found.group(1)) > 150 and float(found.group(2)) >= 0.93, (
-        printed
-    )  # measured 0.950 (151 of 159), 2026-12-06
+    assert int(found.group(1)) > 150 and float(found.group(2)) >= 0.93, printed
     assert "confusion matrix" in printed and "router decision" in printed
