@@ -45,7 +45,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: eval-retrieval eval-tutors eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
+.PHONY: capacity eval-retrieval eval-tutors eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
 	$(PY) -m tutorbook_evals.retrieval emanual-tv --data $(EVAL_DATA)
@@ -131,6 +131,13 @@ compare-all: install
 # Load, soak and generated input against a stack each starts for itself (see docs/reliability.md).
 .PHONY: load soak fuzz ha-check
 # The request mix at 1, 8, 32 and 50 concurrent, 60 s each (ports 18500-18503).
+# The capacity model (docs/scaling.md): one user's service times, CPU and vLLM's batching measured, then
+# p50 and p95 predicted at 8 and 32 users before they are measured (ports 18500-18503; about 8 minutes).
+# Overwrites data/bench/capacity.json and the table docs/scaling.md quotes from it.
+capacity: install
+	$(PY) -m tutorbook_devstack.capacity
+	$(PY) -m tutorbook_evals.doc_figures
+
 load: install
 	$(PY) -m tutorbook_devstack.load --levels 1,8,32,50 --seconds 60 --json data/bench/load.json \
 		--plot data/bench/load-memory.png

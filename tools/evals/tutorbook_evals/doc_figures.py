@@ -19,7 +19,14 @@ from typing import Any
 from tutorbook_devstack.bench_sections import table, tutor_section
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-PAGES = ("docs/adapters.md", "docs/compare.md", "docs/observability.md", "docs/security.md", "docs/state.md")
+PAGES = (
+    "docs/adapters.md",
+    "docs/compare.md",
+    "docs/observability.md",
+    "docs/scaling.md",
+    "docs/security.md",
+    "docs/state.md",
+)
 BLOCK = re.compile(r"(<!-- figures: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.DOTALL)
 Render = Callable[[dict[str, Any]], list[str]]
 
@@ -122,6 +129,39 @@ def tracing_hooks(document: dict[str, Any]) -> list[str]:
     return table(["a RAG request's 8 step spans and 3 outgoing trace contexts", "p50 µs", "p95 µs"], rows)
 
 
+def capacity(document: dict[str, Any]) -> list[str]:
+    """``make capacity``: the model's prediction beside the measurement, and what rates would need."""
+    figures = document["figures"]
+    alone = figures["service_times"]
+    speedups = ", ".join(f"{n}: {value:.2f}×" for n, value in alone["vllm_speedups"].items())
+    intro = (
+        f"Inputs, one user sending `make load`'s mix: {alone['answers']} answers (their latencies are the service "
+        f"times); the stack kept {alone['cores_per_request']:.2f} of {alone['cores']} cores busy, "
+        f"{alone['cpu_seconds_per_request']:.2f} CPU-seconds an answer; vLLM's throughput with n requests at once "
+        f"over one: {speedups}."
+    )
+    rows = [
+        [
+            str(row["users"]),
+            f"{row['predicted']['p50_ms']:,.0f}",
+            f"{row['measured']['p50_ms']:,.0f}",
+            f"{row['error']['p50']:+.0%}",
+            f"{row['predicted']['p95_ms']:,.0f}",
+            f"{row['measured']['p95_ms']:,.0f}",
+            f"{row['error']['p95']:+.0%}",
+        ]
+        for row in figures["levels"]
+    ]
+    headings = ["users", "p50 ms predicted", "p50 ms measured", "error", "p95 ms predicted", "p95 ms measured", "error"]
+    best = figures["machines_like_this_one"]
+    sizing = ", ".join(f"{int(rate):,}/s: {count:,.0f}" for rate, count in best["machines"].items())
+    closing = (
+        f"Machines like this one for the same mix on CPU, each at the best throughput measured here "
+        f"({best['answers_per_second']:.2f} answers a second): {sizing}."
+    )
+    return [intro, "", *table(headings, rows), closing, ""]
+
+
 def permission_filter(document: dict[str, Any]) -> list[str]:
     """``make bench-retrieval``: search with a permission filter beside the same search without one."""
     figures = document["figures"]
@@ -169,6 +209,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
     "key-check": ("data/bench/gateway.json", key_check),
     "tracing-hooks": ("data/bench/gateway.json", tracing_hooks),
     "failover": ("data/bench/ha-check.json", failover_check),
+    "capacity": ("data/bench/capacity.json", capacity),
     "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
