@@ -7,15 +7,17 @@ import asyncio
 import pytest
 import redis
 
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, free_port
+from tutorbook_config.redis_target import RedisTarget
 from tutorbook_gateway.adapters.locking import AdapterLocks
-from tutorbook_gateway.state.backend import BucketStep, StateBackend
+from tutorbook_gateway.state.backend import BucketStep, StateBackend, StateUnavailableError
 from tutorbook_gateway.state.budget import BudgetOwner, StateBudget, kept_size
 from tutorbook_gateway.state.cache import CachedAnswer, ResponseCache, cache_key
 from tutorbook_gateway.state.conversations import Conversations, Turn
 from tutorbook_gateway.state.feedback import FeedbackStore, ResponseRecord
 from tutorbook_gateway.state.rate_limits import Limits, RateLimiter, request_bucket
 from tutorbook_gateway.state.redis_backend import RedisBackend
+from tutorbook_retriever.clients.version_publisher import RedisVersionPublisher
 from tutorbook_service.errors import ConflictError, RateLimitedError
 
 
@@ -232,3 +234,20 @@ async def test_feedback_names_the_route_once_per_answer(backend: StateBackend) -
     with pytest.raises(ConflictError):
         await feedback.record("chatcmpl-1", triage, "down", None)
     assert [record.response_id for record in await feedback.recent(10)] == ["chatcmpl-2", "chatcmpl-1"]
+
+
+async def test_a_cluster_that_cannot_be_reached_reads_as_the_store_being_down() -> None:
+    """Not a 500, and no queue: the gateway's store says it is down (and at once for a second after), and
+    the retriever's publisher, which connects only when it first publishes, logs and goes on."""
+    target = RedisTarget(f"redis://127.0.0.1:{free_port()}/0", cluster=True)  # nothing listens there
+    backend = RedisBackend(target, timeout_seconds=0.5)
+    try:
+        with pytest.raises(StateUnavailableError):
+            await backend.get("k")
+        with pytest.raises(StateUnavailableError, match="a moment ago"):
+            await backend.take([BucketStep(request_bucket("k"), 10, 1, 1, 1)])
+    finally:
+        await backend.close()
+    publisher = RedisVersionPublisher(target)
+    assert publisher.publish(5) is False
+    publisher.close()

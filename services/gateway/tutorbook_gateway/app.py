@@ -56,7 +56,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             if tracing is not None:
-                stack.callback(tracing.close)  # last: the spans of the shutdown's own calls too
+                stack.push_async_callback(asyncio.to_thread, tracing.close)  # last; exporting blocks, off the loop
             store = FileAdapterStore(settings.shared.resolved_adapter_dir())
             await asyncio.to_thread(store.sweep_leftovers)  # of processes killed while writing
             app.state.services = services = await open_services(settings, given, store, stack)

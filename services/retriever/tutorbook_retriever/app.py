@@ -99,7 +99,7 @@ def create_app(
             if close_store is not None:
                 close_store()
             if tracing is not None:
-                tracing.close()
+                await asyncio.to_thread(tracing.close)  # exporting what is left blocks: off the event loop
 
     return Litestar(
         route_handlers=[*ROUTES, *PROBE_ROUTES],

@@ -10,6 +10,7 @@ fails when a page differs from what its files give (the test suite runs it).
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -154,7 +155,7 @@ def capacity(document: dict[str, Any]) -> list[str]:
     ]
     headings = ["users", "p50 ms predicted", "p50 ms measured", "error", "p95 ms predicted", "p95 ms measured", "error"]
     best = figures["machines_like_this_one"]
-    sizing = ", ".join(f"{int(rate):,}/s: {count:,.0f}" for rate, count in best["machines"].items())
+    sizing = ", ".join(f"{int(rate):,}/s: {math.ceil(count):,}" for rate, count in best["machines"].items())
     closing = (
         f"Machines like this one for the same mix on CPU, each at the best throughput measured here "
         f"({best['answers_per_second']:.2f} answers a second): {sizing}."

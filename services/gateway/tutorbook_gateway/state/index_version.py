@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError
+from tutorbook_gateway.state.backend import StateBackend
 from tutorbook_service.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
 
 RESUBSCRIBE_SECONDS = 1.0
@@ -57,13 +57,13 @@ class IndexVersionWatch:
             await asyncio.sleep(self._reread_seconds)
             try:
                 await self.read_published()
-            except StateUnavailableError as exc:  # the subscription notices too, and starts over
+            except Exception as exc:  # noqa: BLE001 - the copy stays as it was; the subscription goes on
                 log.warning("index version not read again: %s", exc)
 
     async def run(self) -> None:
         while True:
             try:
                 await self.follow()
-            except StateUnavailableError as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever ended it, subscribe again (never a dead watch)
                 log.warning("index version subscription lost, checking freshness in Redis meanwhile: %s", exc)
             await asyncio.sleep(RESUBSCRIBE_SECONDS)

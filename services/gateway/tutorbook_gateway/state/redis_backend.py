@@ -2,13 +2,14 @@
 request milliseconds, not seconds; redis-py reconnects by itself once Redis is back."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis.asyncio import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import ConnectionError, RedisClusterException, RedisError
 
 from tutorbook_config.redis_target import RedisTarget
 from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnavailableError, count_round_trip
@@ -65,6 +66,7 @@ return results
 
 
 SUBSCRIPTION_POLL_SECONDS = 30.0  # a subscription waits this long for a message before asking again
+DISCOVERY_RETRY_SECONDS = 1.0  # after a cluster could not be reached, requests fail at once for this long
 
 
 def as_bytes(value: bytes | str | None) -> bytes | None:
@@ -86,6 +88,7 @@ class RedisBackend:
         self._take = self._client.register_script(TAKE_SCRIPT)
         self._slots_known = not isinstance(self._client, RedisCluster)
         self._discovery = asyncio.Lock()
+        self._discovery_failed_at = -DISCOVERY_RETRY_SECONDS
 
     async def _discovered(self) -> None:
         """A cluster client learns the slots once, before any command: redis-py's async cluster client,
@@ -93,9 +96,15 @@ class RedisBackend:
         (50 concurrent scripts as the first commands failed 1 run in 6 here; after this, 0 in 20)."""
         if self._slots_known:
             return
+        if time.monotonic() - self._discovery_failed_at < DISCOVERY_RETRY_SECONDS:  # no queue on a dead cluster
+            raise StateUnavailableError("redis cluster: unreachable a moment ago")
         async with self._discovery:
             if not self._slots_known and isinstance(self._client, RedisCluster):
-                await self._client.initialize()
+                try:
+                    await self._client.initialize()
+                except BaseException:
+                    self._discovery_failed_at = time.monotonic()
+                    raise
                 self._slots_known = True
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
@@ -103,7 +112,7 @@ class RedisBackend:
         try:
             await self._discovered()
             return await operation()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:  # the cluster's are not RedisErrors
             raise StateUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
     async def get(self, key: str) -> bytes | None:

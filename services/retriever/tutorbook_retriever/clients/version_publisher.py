@@ -5,11 +5,11 @@ gateway asks the retriever (``GET /v1/index-version``)."""
 import logging
 from typing import Protocol
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from tutorbook_config.redis_target import RedisTarget
 from tutorbook_service.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
-from tutorbook_service.redis_clients import sync_redis
+from tutorbook_service.redis_clients import SyncRedis, sync_redis
 
 log = logging.getLogger("tutorbook.index_version")
 
@@ -50,8 +50,8 @@ class NoPublisher:
 
 class RedisVersionPublisher:
     def __init__(self, target: RedisTarget, timeout_seconds: float = 2.0, replicas: int = 0) -> None:
-        self._client = sync_redis(target, timeout_seconds)
-        self._script = self._client.register_script(PUBLISH_SCRIPT)
+        self._target, self._timeout = target, timeout_seconds
+        self._client: SyncRedis | None = None  # opened at the first publication (a cluster client connects at once)
         # WAIT gives up well before the socket does, so a missing replica reads as a count, not a timeout.
         self._replicas, self._wait_ms = replicas, int(timeout_seconds * 500)
         self.must_replicate = replicas > 0
@@ -62,6 +62,9 @@ class RedisVersionPublisher:
         version survives a failover of the primary."""
         wait = confirm and self._replicas > 0
         try:
+            if self._client is None:
+                self._client = sync_redis(self._target, self._timeout)
+                self._script = self._client.register_script(PUBLISH_SCRIPT)
             if wait:
                 with self._client.pipeline(transaction=False) as pipe:  # one connection for both
                     self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL], client=pipe)
@@ -69,7 +72,7 @@ class RedisVersionPublisher:
                     replicated = int(pipe.execute()[-1])
             else:
                 self._script(keys=[INDEX_VERSION_KEY], args=[version, INDEX_VERSION_CHANNEL])
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:  # a cluster's errors are not RedisErrors
             log.warning("index version %s not published: %s", version, exc)
             return False
         if wait and replicated < self._replicas:
@@ -78,4 +81,5 @@ class RedisVersionPublisher:
         return True
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
