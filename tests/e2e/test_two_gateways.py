@@ -110,7 +110,7 @@ def test_a_keys_request_limit_holds_across_both_gateways(
 ) -> None:
     """Both gateways asked as fast as they answer (cache hits after the first) for a few seconds: together
     they admit what the key's shared bucket holds (its minute's worth, full at the start) plus what it
-    refilled meanwhile, and no more; each admitted some (which one wins the race for the rest is chance)."""
+    refilled meanwhile, and no more (which gateway wins each token is chance: one may win them all)."""
     per_minute = 12
     key = limited_key(gateway_url, per_minute)
     question = "Is there a fee for international shipping?"
@@ -139,5 +139,7 @@ def test_a_keys_request_limit_holds_across_both_gateways(
     refused = sum(seen.count(429) for seen in statuses.values())
     print(f"admitted {admitted} and refused {refused} in {elapsed:.1f} s at {per_minute} a minute")
     assert all(code in (200, 429) for seen in statuses.values() for code in seen), statuses
-    assert sum(admitted.values()) <= per_minute + per_minute / 60 * elapsed and refused > 0
-    assert all(admitted.values())
+    # The bucket was used up (its minute's worth, full at the start) and never more than its refill on top,
+    # whichever gateway won each token; both gateways answered, the one that lost the race with 429s.
+    assert per_minute <= sum(admitted.values()) <= per_minute + per_minute / 60 * elapsed and refused > 0
+    assert all(statuses.values())
