@@ -1,6 +1,7 @@
-"""What a dashboard is made of: panels of PromQL queries, and the query shapes the dashboards repeat."""
+"""What a dashboard is made of (panels of PromQL queries, the shapes they repeat) and its Grafana JSON."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 RATE = "$__rate_interval"
 
@@ -45,3 +46,54 @@ def quantile(q: float, metric: str, legend: str) -> Query:
 
 def ratio(numerator: str, denominator: str) -> str:
     return f"(sum(rate({numerator}[{RATE}])) or vector(0)) / sum(rate({denominator}[{RATE}]))"
+
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def panel_json(panel: Panel, index: int) -> dict[str, Any]:
+    return {
+        "id": index + 1,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+        "options": {},
+        "targets": [
+            {
+                "refId": chr(ord("A") + number),
+                "expr": query.expr,
+                "legendFormat": query.legend,
+                "datasource": DATASOURCE,
+            }
+            for number, query in enumerate(panel.queries)
+        ],
+    }
+
+
+def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
+    return {
+        "uid": dashboard.uid,
+        "title": dashboard.title,
+        "tags": ["tutorbook"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "label": "Data source",
+                    "current": {},
+                    "hide": 0,
+                }
+            ]
+        },
+        "panels": [panel_json(panel, index) for index, panel in enumerate(dashboard.panels)],
+    }

@@ -8,13 +8,20 @@ Every panel's queries are evaluated against a live Prometheus scraping the real 
 
 import json
 from pathlib import Path
-from typing import Any
 
-from tutorbook_devstack.dashboard_parts import RATE, Dashboard, Panel, Query, quantile, quantiles, ratio
+from tutorbook_devstack.dashboard_parts import (
+    RATE,
+    Dashboard,
+    Panel,
+    Query,
+    dashboard_json,
+    quantile,
+    quantiles,
+    ratio,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 OUTPUTS = (REPO / "deploy" / "grafana" / "dashboards", REPO / "k8s" / "base" / "dashboards")
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
 CHAT = "tutorbook_gateway_chat_requests_total"
@@ -341,54 +348,6 @@ RETRIEVER = Dashboard(
 )
 
 DASHBOARDS = (OVERVIEW, GENERATOR, RETRIEVER)
-
-
-def panel_json(panel: Panel, index: int) -> dict[str, Any]:
-    return {
-        "id": index + 1,
-        "type": panel.kind,
-        "title": panel.title,
-        "description": panel.description,
-        "datasource": DATASOURCE,
-        "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
-        "options": {},
-        "targets": [
-            {
-                "refId": chr(ord("A") + number),
-                "expr": query.expr,
-                "legendFormat": query.legend,
-                "datasource": DATASOURCE,
-            }
-            for number, query in enumerate(panel.queries)
-        ],
-    }
-
-
-def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
-    return {
-        "uid": dashboard.uid,
-        "title": dashboard.title,
-        "tags": ["tutorbook"],
-        "timezone": "browser",
-        "schemaVersion": 39,
-        "version": 1,
-        "refresh": "30s",
-        "time": {"from": "now-1h", "to": "now"},
-        "templating": {
-            "list": [
-                {
-                    "name": "datasource",
-                    "type": "datasource",
-                    "query": "prometheus",
-                    "label": "Data source",
-                    "current": {},
-                    "hide": 0,
-                }
-            ]
-        },
-        "panels": [panel_json(panel, index) for index, panel in enumerate(dashboard.panels)],
-    }
 
 
 def rendered() -> dict[str, str]:
