@@ -31,7 +31,8 @@ from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_service.errors import ConflictError, RateLimitedError
 from tutorbook_service.index_version import INDEX_VERSION_KEY
 
-FAILOVER_SECONDS = 30  # the bound a test waits for one; measured: a few seconds
+FAILOVER_SECONDS = 60  # the bound a test waits for one; measured: a few seconds alone, but an election the
+# sentinels split under a loaded machine is retried only after 2 x failover-timeout (10 s)
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def replicated(group: SentinelGroup) -> None:
     assert primary.wait(1, 2000) >= 1  # the replication stream is in order: every earlier write too
 
 
-async def until_answered(backend: RedisBackend) -> int:
+async def until_answered(backend: RedisBackend, group: SentinelGroup) -> int:
     """Writes until one is answered (by the new primary); how many failed meanwhile, each as the state
     store being unavailable (what the gateway degrades on), never another error."""
     failed, deadline = 0, time.monotonic() + FAILOVER_SECONDS
@@ -63,7 +64,7 @@ async def until_answered(backend: RedisBackend) -> int:
         except StateUnavailableError:
             failed += 1
             await asyncio.sleep(0.05)
-    pytest.fail(f"no primary answered within {FAILOVER_SECONDS} s")
+    pytest.fail(f"no primary answered within {FAILOVER_SECONDS} s; {group.story()}")
 
 
 async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(sentinels: SentinelGroup) -> None:
@@ -73,8 +74,8 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
     await conversations.record("key-a", "s1", turns)
     replicated(sentinels)
     sentinels.kill_primary()
-    assert await until_answered(backend) >= 1  # the old primary's death was seen, then the new one answered
-    assert sentinels.failed_over()
+    assert await until_answered(backend, sentinels) >= 1  # the old primary's death was seen, then the new one answered
+    assert sentinels.failed_over(), sentinels.story()
     kept = await conversations.history("key-a", "s1")
     assert kept == turns, (kept, redis.Redis(port=sentinels.replica_port).lrange("tb:session:key-a:s1", 0, -1))
     async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
@@ -106,10 +107,10 @@ def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels:
         assert ask(client, "Tell me about the warranty", session).status_code == 200
         replicated(sentinels)
         sentinels.kill_primary()
-        statuses = []
+        statuses, deadline = [], time.monotonic() + FAILOVER_SECONDS
         while not sentinels.failed_over():  # traffic until the sentinels promote
             statuses.append(ask(client, "warranty?").status_code)
-            assert len(statuses) < 2000, "no failover"
+            assert time.monotonic() < deadline, f"no failover within {FAILOVER_SECONDS} s; {sentinels.story()}"
         assert set(statuses) == {200}, statuses  # degraded while no primary answered, never a 5xx
         eventually(lambda: client.get("/readyz").status_code == 200, what="ready on the new primary")
         assert ask(client, "and how long is it?", session).status_code == 200
@@ -124,7 +125,7 @@ def test_a_key_acknowledged_by_a_replica_survives_the_primary_killed_at_once(sen
         sentinels.kill_primary()
         assert made.status_code == 201, made.text
         key = {"Authorization": f"Bearer {made.json()['key']}"}
-        eventually(lambda: sentinels.failed_over(), FAILOVER_SECONDS, "the failover")
+        eventually(sentinels.failed_over, FAILOVER_SECONDS, "the failover")
         eventually(lambda: client.get("/v1/me", headers=key).status_code == 200, what="the key, after the failover")
         assert ask(client, "warranty?", key).status_code == 200
 
@@ -170,7 +171,7 @@ def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
         answered = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
         sentinels.kill_primary()
         assert answered.status_code == 200, answered.text
-        eventually(lambda: sentinels.failed_over(), FAILOVER_SECONDS, "the failover")
+        eventually(sentinels.failed_over, FAILOVER_SECONDS, "the failover")
         on_new_primary = redis.Redis(port=sentinels.replica_port).get(INDEX_VERSION_KEY)
         assert on_new_primary is not None and int(on_new_primary) >= answered.json()["index_version"]
 

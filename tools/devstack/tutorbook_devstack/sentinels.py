@@ -21,7 +21,7 @@ START_SECONDS = 20.0
 
 def sentinel_config(port: int, primary: int, folder: Path, down_after_ms: int = DOWN_AFTER_MS) -> str:
     return "\n".join([
-        f"port {port}", "bind 127.0.0.1", "daemonize no", f'dir "{folder}"',
+        f"port {port}", "bind 127.0.0.1", "daemonize no", f'dir "{folder}"', f'logfile "{folder}/sentinel-{port}.log"',
         f"sentinel monitor {MASTER} 127.0.0.1 {primary} 2",
         f"sentinel down-after-milliseconds {MASTER} {down_after_ms}",
         f"sentinel failover-timeout {MASTER} 5000",
@@ -109,6 +109,15 @@ class SentinelGroup:
         if self.master_port() != self.primary_port:
             raise RuntimeError(f"the sentinels failed over before the kill (down-after {self.down_after_ms} ms)")
         self.kill("primary")
+
+    def story(self, lines: int = 12) -> str:
+        """The last lines each sentinel logged (elections, promotions, aborts): what a failed test shows."""
+        tails = []
+        for port in self.sentinel_ports:
+            log = self.folder / f"sentinel-{port}.log"
+            text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+            tails.append(f"sentinel {port}:\n" + "\n".join(text))
+        return f"the sentinels name port {self.master_port()} as primary\n" + "\n".join(tails)
 
     def failed_over(self) -> bool:
         return self.master_port() == self.replica_port
