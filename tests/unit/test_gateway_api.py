@@ -104,6 +104,7 @@ def test_probes_and_metrics(client: TestClient[Litestar]) -> None:
     assert 'tutorbook_gateway_chat_requests_total{model="base",route="rag",status="200"} 1.0' in metrics
     assert 'tutorbook_gateway_auth_failures_total{reason="missing_api_key"} 1.0' in metrics
     assert 'tutorbook_gateway_phase_duration_seconds_count{phase="retrieve"} 1.0' in metrics
+    assert 'tutorbook_gateway_phase_duration_seconds_count{phase="generate"} 1.0' in metrics  # from passages too
     assert 'tutorbook_gateway_router_decisions_total{route="rag",rule="relevant_passage"} 1.0' in metrics
 
 

@@ -15,14 +15,17 @@ from typing import Any
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from tutorbook_config.shared import DEFAULT_BASE_MODEL_NAME as BASE_MODEL
 from tutorbook_devstack.bench_report import write_results
-from tutorbook_devstack.capacity_model import ServiceTimes, machines_needed, predicted
+from tutorbook_devstack.capacity_model import Machine, Sample, machines_needed, predicted
 from tutorbook_devstack.load.__main__ import USER_KEYS, prepare, stack_config
 from tutorbook_devstack.load.driver import Level, Outcome, run_level
+from tutorbook_devstack.load.mix import MIX
 from tutorbook_devstack.load.report import level_figures
 from tutorbook_devstack.stack import running_stack
+from tutorbook_gateway.settings import UpstreamSettings
 
 WARM_UP_SECONDS = 15.0
 RATES = (100, 1000, 10000)  # requests a second a deployment may need
@@ -44,6 +47,32 @@ def stack_cpu_seconds(pids: list[int]) -> float:
 
 def answered(outcomes: list[Outcome]) -> list[Outcome]:
     return [outcome for outcome in outcomes if outcome.status == 200 and outcome.complete]
+
+
+def gateway_sums(gateway_url: str) -> tuple[float, float]:
+    """Seconds the gateway spent in the ``generate`` phase and on whole chat requests, since it started."""
+    families = text_string_to_metric_families(httpx.get(f"{gateway_url}/metrics", timeout=10).text)
+    sums = {"generate": 0.0, "requests": 0.0}
+    for family in families:
+        for sample in family.samples:
+            if sample.name == "tutorbook_gateway_phase_duration_seconds_sum" and sample.labels["phase"] == "generate":
+                sums["generate"] += sample.value
+            elif sample.name == "tutorbook_gateway_chat_request_duration_seconds_sum":
+                sums["requests"] += sample.value
+    return sums["generate"], sums["requests"]
+
+
+def generation_shares(gateway_url: str, sources: Any, seconds: float) -> dict[str, float]:
+    """Of each kind's time alone, the share spent generating: one user sending only that kind, the
+    gateway's own sums before and after. A cache hit generates nothing; a repeated question the cache has
+    not answered yet is a RAG question."""
+    shares = {"cache_hit": 0.0}
+    for kind in (kind for kind in MIX if kind != "cache_hit"):
+        generate, requests = gateway_sums(gateway_url)
+        asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, seconds, 10**6), 5, {kind: 1.0}))
+        generate_after, requests_after = gateway_sums(gateway_url)
+        shares[kind] = (generate_after - generate) / max(1e-9, requests_after - requests)
+    return {**shares, "repeat_miss": shares["rag"]}
 
 
 SPEEDUP_LEVELS = (2, 4, 8, 16, 32)
@@ -81,18 +110,36 @@ def vllm_speedups(generator_url: str, token: str, model: str, seconds: float) ->
     return {at_once: rate(at_once) / alone for at_once in SPEEDUP_LEVELS}
 
 
-def one_user(gateway_url: str, sources: Any, pids: list[int], seconds: float) -> tuple[list[float], float]:
+def one_user(gateway_url: str, sources: Any, rest_pids: list[int], seconds: float) -> tuple[list[Outcome], float]:
+    """One user's answers (after a warm-up that also fills the cache), and the CPU-seconds the processes
+    other than vLLM used meanwhile."""
     asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, WARM_UP_SECONDS, 10**6), seed=99))
-    cpu, started = stack_cpu_seconds(pids), time.perf_counter()
+    cpu = stack_cpu_seconds(rest_pids)
     outcomes = asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, seconds, 10**6), seed=0))
-    cores_busy = (stack_cpu_seconds(pids) - cpu) / (time.perf_counter() - started)
-    return [o.milliseconds / 1000 for o in answered(outcomes)], cores_busy
+    return answered(outcomes), stack_cpu_seconds(rest_pids) - cpu
 
 
-def compared(times: ServiceTimes, levels: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def measured_inputs(
+    stack: Any, sources: Any, args: argparse.Namespace
+) -> tuple[Machine, list[Sample], dict[str, float]]:
+    gateway_url = stack.config.gateway_url
+    rest_pids = [service.process.pid for name, service in stack.services.items() if name != "generator"]
+    alone, rest_cpu = one_user(gateway_url, sources, rest_pids, args.seconds_alone)
+    shares = generation_shares(gateway_url, sources, args.seconds_per_kind)
+    samples = [Sample(o.milliseconds / 1000, o.milliseconds / 1000 * shares[o.label]) for o in alone]
+    generator = stack.config.url(stack.config.generator_port)
+    speedups = vllm_speedups(generator, stack.config.internal_token, BASE_MODEL, args.speedup_seconds)
+    rest_cores = rest_cpu / max(1e-9, sum(sample.rest for sample in samples))
+    slots = UpstreamSettings.model_fields["generator_max_in_flight"].default
+    return Machine(os.cpu_count() or 1, rest_cores, slots, speedups), samples, shares
+
+
+def compared(
+    machine: Machine, samples: list[Sample], levels: dict[int, dict[str, Any]], seconds: float
+) -> list[dict[str, Any]]:
     rows = []
     for users, measured in levels.items():
-        model = predicted(times, users)
+        model = predicted(machine, samples, users, seconds)
         latency = measured["latency_ms"]
         rows.append({
             "users": users,
@@ -102,14 +149,16 @@ def compared(times: ServiceTimes, levels: dict[int, dict[str, Any]]) -> list[dic
             "error": {q: model[f"{q}_ms"] / latency[q] - 1 for q in ("p50", "p95")},
             "answered": measured["answered"],
             "errors": measured["errors"],
+            "refused": measured["refused_with_retry_after"],
         })  # fmt: skip
     return rows
 
 
-def print_rows(times: ServiceTimes, rows: list[dict[str, Any]]) -> None:
-    print(f"\none user: {len(times.seconds)} answers; {times.cores_per_request:.2f} cores busy per request in flight "
-          f"(of {times.cores}); {times.cpu_seconds_per_request:.2f} CPU-seconds per request; vLLM's speedup "
-          f"with n at once: {', '.join(f'{n}: {v:.2f}' for n, v in times.speedups.items())}")  # fmt: skip
+def print_rows(inputs: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    speedups = ", ".join(f"{n}: {v:.2f}" for n, v in inputs["vllm_speedups"].items())
+    print(f"\none user: {inputs['answers']} answers, {inputs['generating_share']:.0%} of their time generating; "
+          f"the rest keeps {inputs['rest_cores']:.2f} cores busy (of {inputs['cores']}); {inputs['slots']} "
+          f"generation slots; vLLM's speedup with n at once: {speedups}")  # fmt: skip
     print(f"{'users':>6}{'p50 pred':>10}{'p50 meas':>10}{'error':>8}{'p95 pred':>10}{'p95 meas':>10}{'error':>8}")
     for row in rows:
         p, m, e = row["predicted"], row["measured"], row["error"]
@@ -117,42 +166,47 @@ def print_rows(times: ServiceTimes, rows: list[dict[str, Any]]) -> None:
               f"{p['p95_ms']:>10.0f}{m['p95_ms']:>10.0f}{e['p95']:>+8.0%}")  # fmt: skip
 
 
-def main() -> None:
+def described(machine: Machine, samples: list[Sample], shares: dict[str, float]) -> dict[str, Any]:
+    """The model's inputs as the result file keeps them (the samples too: the prediction can be redone)."""
+    return {
+        "answers": len(samples), "cores": machine.cores, "rest_cores": machine.rest_cores, "slots": machine.slots,
+        "vllm_speedups": machine.speedups, "generating_share_by_kind": shares,
+        "generating_share": sum(s.generating for s in samples) / sum(s.seconds for s in samples),
+        "samples": [[round(s.seconds, 4), round(s.generating, 4)] for s in samples],
+    }  # fmt: skip
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tutorbook_devstack.capacity", description=__doc__)
     parser.add_argument("--seconds-alone", type=float, default=120.0, help="one user, for the service times")
-    parser.add_argument("--levels", default="8,32", help="the concurrency levels predicted, then measured")
+    parser.add_argument("--seconds-per-kind", type=float, default=20.0, help="one user, one kind: its generation")
+    parser.add_argument("--levels", default="1,8,32,20", help="the concurrency levels predicted, then measured")
     parser.add_argument("--seconds", type=float, default=60.0, help="per level")
     parser.add_argument("--speedup-seconds", type=float, default=12.0, help="per vLLM throughput point")
     parser.add_argument("--json", type=Path, default=Path("data/bench/capacity.json"))
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     levels = [int(level) for level in args.levels.split(",") if level.strip()]
     with (
         tempfile.TemporaryDirectory(prefix="tutorbook-capacity-") as tmp,
         running_stack(stack_config(Path(tmp))) as stack,
     ):
         sources = prepare(stack)
-        gateway_url = stack.config.gateway_url
-        pids = [service.process.pid for service in stack.services.values()]
-        seconds, cores_busy = one_user(gateway_url, sources, pids, args.seconds_alone)
-        generator = stack.config.url(stack.config.generator_port)
-        speedups = vllm_speedups(generator, stack.config.internal_token, BASE_MODEL, args.speedup_seconds)
-        times = ServiceTimes(seconds, cores_busy, os.cpu_count() or 1, speedups)
+        machine, samples, shares = measured_inputs(stack, sources, args)
         measured = {}
         for users in levels:
-            outcomes = asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(users, args.seconds, 5000),
-                                             seed=users))  # fmt: skip
-            measured[users] = level_figures(outcomes)
-    rows = compared(times, measured)
-    print_rows(times, rows)
+            level = Level(users, args.seconds, 5000)
+            measured[users] = level_figures(asyncio.run(run_level(stack.config.gateway_url, list(USER_KEYS),
+                                                                  sources, level, seed=users)))  # fmt: skip
+    rows = compared(machine, samples, measured, args.seconds)
+    inputs = described(machine, samples, shares)
+    print_rows(inputs, rows)
     best = max(row["measured"]["requests_per_second"] for row in rows)  # the machine's measured peak
     sizing = {"answers_per_second": best, "machines": {str(rate): machines_needed(rate, best) for rate in RATES}}
-    results = {
-        "service_times": {"answers": len(times.seconds), "cores_per_request": times.cores_per_request,
-                          "vllm_speedups": times.speedups, "cpu_seconds_per_request": times.cpu_seconds_per_request,
-                          "cores": times.cores},
-        "levels": rows,
-        "machines_like_this_one": sizing,
-    }  # fmt: skip
+    results = {"inputs": inputs, "levels": rows, "machines_like_this_one": sizing}
     print(f"\nwrote {write_results('capacity', results, args.json)}")
 
 

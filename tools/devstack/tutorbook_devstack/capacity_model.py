@@ -1,33 +1,45 @@
 """A capacity model driven by measured service times: what ``make load``'s mix costs per request, and a
-simulation of N closed-loop users that predicts its latency at higher concurrency.
+simulation of the load tool's own protocol that predicts its latency at any number of users.
 
-Inputs, both measured with one user (``make load``'s mix, one request after another):
-- each answered request's latency alone (its service time, by kind: RAG, cache hit, small talk, adapter,
-  stream), sampled as measured;
-- the CPU the whole stack (every process of it, vLLM's engine included) used meanwhile, as cores busy
-  per request in flight (``cores_per_request``).
+Inputs, all measured with one request in flight except vLLM's batching (``capacity.py`` measures them):
+- every answer's latency alone, split into its **generation** (the gateway's ``generate`` phase: the
+  time it holds a generation slot and vLLM works for it) and **the rest** (gateway, retriever, embeddings,
+  the claim check), as ``Sample``;
+- the cores the rest keeps busy alone (the gateway's, the retriever's and Redis's CPU over the rest's
+  seconds): ``Machine.rest_cores``;
+- vLLM's throughput with n requests at once over one (``speedup``), measured on vLLM directly;
+- the gateway's generation slots (``generator_max_in_flight``): more generations than that wait in line.
 
-- vLLM's own throughput with n requests at once, relative to one (``speedup``: batching makes n answers
-  cost less than n times one), measured on vLLM directly with requests of the mix's length.
-
-The model: the machine is one processor-sharing server; with n requests in flight it does ``speedup(n)``
-requests' worth of work per second (never more than n), shared equally, so each request progresses at
-``speedup(n) / n`` of its speed alone. N users send requests back to back, each drawn from the one-user
-samples. Nothing in it is fitted to the levels it predicts.
+The model: each request does its rest, then (if it generates) waits for a slot and generates. The
+machine's cores are shared in proportion to demand: each request in its rest wants ``rest_cores``, vLLM
+wants every core while it has work. When demand exceeds the cores, everything slows alike; a generating
+request also progresses at ``speedup(m) / m`` with m generating (batching). Users start together and
+send back to back until the window closes; every request started is finished, as the load tool does.
+Nothing in it is fitted to a level it predicts.
 """
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tutorbook_devstack.bench_report import percentile
 
 
 @dataclass(frozen=True)
-class ServiceTimes:
-    seconds: list[float]  # each answered request's latency with one user in the system
-    cores_per_request: float  # the stack's CPU seconds per wall second, one request always in flight
+class Sample:
+    seconds: float  # the answer's latency alone
+    generating: float  # of which generating (0: answered without vLLM, a cache hit)
+
+    @property
+    def rest(self) -> float:
+        return self.seconds - self.generating
+
+
+@dataclass(frozen=True)
+class Machine:
     cores: int
+    rest_cores: float  # cores one request's rest keeps busy alone
+    slots: int  # generations at once; more wait in line (the gateway's generator_max_in_flight)
     speedups: dict[int, float]  # vLLM's throughput with n requests at once over its throughput with one
 
     def speedup(self, in_flight: int) -> float:
@@ -38,43 +50,93 @@ class ServiceTimes:
                 return low_value + (high_value - low_value) * (in_flight - low) / (high - low)
         return points[-1][1]
 
-    @property
-    def cpu_seconds_per_request(self) -> float:
-        return self.cores_per_request * sum(self.seconds) / len(self.seconds)
+    def speeds(self, resting: int, generating: int) -> tuple[float, float]:
+        """How fast (1: as alone) a request in its rest, and one generating, progress now."""
+        demand = resting * self.rest_cores + (self.cores if generating else 0)
+        share = min(1.0, self.cores / demand) if demand else 1.0
+        batched = self.speedup(generating) / generating if generating else 1.0
+        return share, share * min(1.0, batched)
 
 
-def simulate(times: ServiceTimes, users: int, requests: int = 20_000, seed: int = 0) -> list[float]:
-    """Latencies (seconds) of ``requests`` answers with ``users`` users sending back to back."""
-    rng = random.Random(seed)
-    remaining: dict[int, float] = {}  # user -> work left (seconds at full speed)
-    started: dict[int, float] = {}
-    now, latencies = 0.0, list[float]()
-    for user in range(users):
-        remaining[user], started[user] = rng.choice(times.seconds), 0.0
-    while len(latencies) < requests:
-        rate = min(1.0, times.speedup(len(remaining)) / len(remaining))
-        user, work = min(remaining.items(), key=lambda item: item[1])
-        step = work / rate
-        now += step
-        for other in remaining:
-            remaining[other] -= step * rate
-        latencies.append(now - started[user])
-        remaining[user], started[user] = rng.choice(times.seconds), now
-    return latencies
+@dataclass(eq=False)  # each request is itself: two alike are still two
+class Request:
+    sample: Sample
+    started: float
+    left: float  # seconds of work (at speed 1) left in the current phase
+    phase: str = "rest"  # rest, waiting (for a slot), generating
 
 
-def predicted(times: ServiceTimes, users: int) -> dict[str, float]:
-    latencies = simulate(times, users)
+@dataclass
+class Window:
+    """One run of the load tool's protocol, simulated."""
+
+    machine: Machine
+    samples: list[Sample]
+    rng: random.Random
+    now: float = 0.0
+    requests: list[Request] = field(default_factory=list)
+    line: list[Request] = field(default_factory=list)  # waiting for a slot, first come first served
+    latencies: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        sample = self.rng.choice(self.samples)
+        self.requests.append(Request(sample, self.now, sample.rest))
+
+    def step(self) -> Request:
+        """Advance to the next phase end; the request whose phase ended."""
+        resting = sum(1 for r in self.requests if r.phase == "rest")
+        generating = sum(1 for r in self.requests if r.phase == "generating")
+        speeds = dict(zip(("rest", "generating"), self.machine.speeds(resting, generating), strict=True))
+        active = [r for r in self.requests if r.phase != "waiting"]
+        first = min(active, key=lambda r: r.left / speeds[r.phase])
+        elapsed = first.left / speeds[first.phase]
+        for request in active:
+            request.left -= elapsed * speeds[request.phase]
+        self.now += elapsed
+        return first
+
+    def advance(self, ended: Request) -> bool:
+        """The next phase of ``ended``; True when the request is answered."""
+        slots_free = self.machine.slots - sum(1 for r in self.requests if r.phase == "generating")
+        if ended.phase == "rest" and ended.sample.generating > 0:
+            ended.phase, ended.left = "waiting", ended.sample.generating
+            self.line.append(ended)
+        else:
+            self.requests.remove(ended)
+            self.latencies.append(self.now - ended.started)
+            slots_free += ended.phase == "generating"
+        while self.line and slots_free > 0:
+            self.line.pop(0).phase = "generating"
+            slots_free -= 1
+        return ended not in self.requests
+
+
+def simulate(
+    machine: Machine, samples: list[Sample], users: int, seconds: float, seed: int = 0
+) -> tuple[list[float], float]:
+    """Latencies of every request ``users`` users start within ``seconds``, each sending back to back, and
+    when the last one ended."""
+    window = Window(machine, samples, random.Random(seed))
+    for _ in range(users):
+        window.start()
+    while window.requests:
+        if window.advance(window.step()) and window.now < seconds:
+            window.start()
+    return window.latencies, window.now
+
+
+def predicted(machine: Machine, samples: list[Sample], users: int, seconds: float, runs: int = 40) -> dict[str, float]:
+    """p50 and p95 over ``runs`` simulated windows, and answers a second (answers over the window's span)."""
+    latencies, rates = [], []
+    for seed in range(runs):
+        answered, span = simulate(machine, samples, users, seconds, seed)
+        latencies += answered
+        rates.append(len(answered) / span)
     return {
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p95_ms": percentile(latencies, 0.95) * 1000,
-        "requests_per_second": len(latencies) / max(1e-9, _span(latencies, users)),
+        "requests_per_second": sum(rates) / len(rates),
     }
-
-
-def _span(latencies: list[float], users: int) -> float:
-    """Simulated time elapsed: the users' latencies add up to ``users`` times the span."""
-    return sum(latencies) / users
 
 
 def machines_needed(requests_per_second: float, answers_per_second_per_machine: float) -> float:

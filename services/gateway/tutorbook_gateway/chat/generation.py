@@ -110,9 +110,13 @@ class WholeAnswer:
 
 
 class RelayedStream:
-    def __init__(self, upstream: ChunkStream, started: float) -> None:
+    """vLLM's stream relayed piece by piece; when it ends, its seconds are the answer's ``generate`` phase
+    (in ``phases``: the plan's, which the metrics read once the answer is delivered)."""
+
+    def __init__(self, upstream: ChunkStream, started: float, phases: dict[str, float] | None = None) -> None:
         self._upstream = upstream
         self._started = started
+        self._phases = {} if phases is None else phases
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] = no_usage()
         self.first_piece_seconds: float | None = None
@@ -133,6 +137,7 @@ class RelayedStream:
                             self.first_piece_seconds = time.perf_counter() - self._started
                         yield content
         finally:
+            self._phases["generate"] = time.perf_counter() - self._started
             await self._upstream.aclose()
 
     async def aclose(self) -> None:
@@ -259,7 +264,9 @@ async def generated_text(plan: ChatPlan, parts: GenerationParts, stream: bool, s
     assert plan.payload is not None
     if stream or plan.sources:  # an answer from passages is streamed from vLLM even when whole here:
         # the runaway guard can then stop vLLM at the first repeated sentence instead of the token limit
-        answer: Generation = RelayedStream(await parts.generator.open_chat_stream(plan.payload), started)
+        answer: Generation = RelayedStream(
+            await parts.generator.open_chat_stream(plan.payload), started, plan.phase_seconds
+        )
     else:
         answer = whole_answer(await parts.generator.chat_completion(plan.payload))
         plan.phase_seconds["generate"] = time.perf_counter() - started
