@@ -4,6 +4,7 @@ with SIGKILL under traffic. Requests keep being answered (state degraded while n
 version on the new primary; a write acknowledged by the replica too (WAIT) survives the failover."""
 
 import asyncio
+import dataclasses
 import os
 import signal
 import time
@@ -12,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from tests.conftest import INTERNAL_TOKEN, eventually, internal_client
 from tests.integration.test_gateway_state import Gateway, ask
 from tests.unit.fakes import ADMIN, USER
 from tutorbook_config.service_settings import configured
-from tutorbook_devstack.sentinels import MASTER, SentinelGroup
+from tutorbook_devstack.sentinels import MASTER, Passwords, SentinelGroup
 from tutorbook_gateway.adapters.locking import AdapterLocks
 from tutorbook_gateway.state.backend import StateUnavailableError
 from tutorbook_gateway.state.conversations import Conversations, Turn
@@ -48,7 +48,7 @@ def sentinels(tmp_path: Path) -> Iterator[SentinelGroup]:
 def replicated(group: SentinelGroup) -> None:
     """WAIT: every write so far is on the replica too (what an acknowledgement that survives a failover
     needs; docs/state.md says which writes wait for it)."""
-    primary = redis.Redis(port=group.primary_port)
+    primary = group.redis(group.primary_port)
     primary.set("test:marker", 1)  # WAIT counts the replicas that have this connection's last write, and
     assert primary.wait(1, 2000) >= 1  # the replication stream is in order: every earlier write too
 
@@ -77,7 +77,7 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
     assert await until_answered(backend, sentinels) >= 1  # the old primary's death was seen, then the new one answered
     assert sentinels.failed_over(), sentinels.story()
     kept = await conversations.history("key-a", "s1")
-    assert kept == turns, (kept, redis.Redis(port=sentinels.replica_port).lrange("tb:session:key-a:s1", 0, -1))
+    assert kept == turns, (kept, sentinels.redis(sentinels.replica_port).lrange("tb:session:key-a:s1", 0, -1))
     async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
         with pytest.raises(ConflictError):
             async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
@@ -92,6 +92,31 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
     assert await backend.get(INDEX_VERSION_KEY) == b"7"
     publisher.close()
     await backend.close()
+
+
+async def test_behind_passwords_the_clients_with_them_fail_over_and_one_without_is_the_store_down(
+    tmp_path: Path,
+) -> None:
+    """The primary and replica ask for a password, the sentinels for their own (as a managed deployment
+    does): clients given both (TUTORBOOK_REDIS_PASSWORD, TUTORBOOK_REDIS_SENTINEL_PASSWORD) keep working
+    through a failover; a client without them sees the store unavailable, never another error."""
+    group = SentinelGroup(tmp_path / "redis", passwords=Passwords("primary-password-0001", "sentinel-password-0001"))
+    try:
+        group.start()
+        backend = RedisBackend(group.target, timeout_seconds=0.5)
+        await backend.set("before", b"kept", 60)
+        without = RedisBackend(dataclasses.replace(group.target, password="", sentinel_password=""), 0.5)
+        with pytest.raises(StateUnavailableError):
+            await without.get("before")
+        replicated(group)
+        group.kill_primary()
+        await until_answered(backend, group)
+        assert group.failed_over(), group.story()
+        assert await backend.get("before") == b"kept"
+        await backend.close()
+        await without.close()
+    finally:
+        group.stop()
 
 
 def sentinel_gateway(sentinels: SentinelGroup, **overrides: Any) -> Gateway:
@@ -117,10 +142,25 @@ def test_chat_is_answered_through_a_failover_and_uses_the_new_primary(sentinels:
         assert gateway.retriever.queries[-1] == "Tell me about the warranty and how long is it?"
 
 
-def test_a_key_acknowledged_by_a_replica_survives_the_primary_killed_at_once(sentinels: SentinelGroup) -> None:
+def records_gateway(sentinels: SentinelGroup, where: str) -> Gateway:
+    """The access records with the shared state behind the sentinels, or in a Redis of their own behind
+    them (the shared state then elsewhere: here, in the process)."""
+    if where == "shared":
+        return sentinel_gateway(sentinels, keys__records_replicas=1)
+    own: dict[str, Any] = {
+        "keys__records_redis_sentinels": sentinels.sentinels_setting,
+        "keys__records_redis_sentinel_master": MASTER,
+    }
+    return Gateway("", keys__records_replicas=1, **own)
+
+
+@pytest.mark.parametrize("where", ["shared", "records-own"])
+def test_a_key_acknowledged_by_a_replica_survives_the_primary_killed_at_once(
+    sentinels: SentinelGroup, where: str
+) -> None:
     """Key records wait for a replica (``records_replicas``) before the API answers 201: the primary is
     killed the moment the answer arrives, and after the failover the key works."""
-    with sentinel_gateway(sentinels, keys__records_replicas=1).client() as client:
+    with records_gateway(sentinels, where).client() as client:
         made = client.post("/v1/admin/keys", json={"name": "app"}, headers=ADMIN)
         sentinels.kill_primary()
         assert made.status_code == 201, made.text
@@ -172,7 +212,7 @@ def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
         sentinels.kill_primary()
         assert answered.status_code == 200, answered.text
         eventually(sentinels.failed_over, FAILOVER_SECONDS, "the failover")
-        on_new_primary = redis.Redis(port=sentinels.replica_port).get(INDEX_VERSION_KEY)
+        on_new_primary = sentinels.redis(sentinels.replica_port).get(INDEX_VERSION_KEY)
         assert on_new_primary is not None and int(on_new_primary) >= answered.json()["index_version"]
 
 
@@ -190,5 +230,5 @@ def test_a_document_change_whose_version_no_replica_took_is_answered_503(
         if again.status_code == 503:  # the resumed replica not caught up within the wait: as a client would
             again = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
         assert again.status_code == 200 and again.json()["results"][0]["status"] == "unchanged", again.text
-        on_replica = redis.Redis(port=sentinels.replica_port).get(INDEX_VERSION_KEY)  # the answer confirmed it
+        on_replica = sentinels.redis(sentinels.replica_port).get(INDEX_VERSION_KEY)  # the answer confirmed it
         assert on_replica is not None and int(on_replica) >= again.json()["index_version"]

@@ -51,3 +51,26 @@ def test_with_a_cluster_the_records_need_a_redis_of_their_own_and_nothing_waits_
     assert records.keys.records_redis_url
     with pytest.raises(ValidationError, match="VERSION_REPLICAS"):
         configured(RetrieverSettings, **cluster, ingest__version_replicas=1)
+
+
+def test_the_records_own_redis_may_be_behind_sentinel_and_is_refused_half_said() -> None:
+    own = {"keys__records_redis_sentinels": "s:26379", "keys__records_redis_sentinel_master": "records"}
+    keys = configured(GatewaySettings, shared__redis_url="redis://node-0:6379", shared__redis_cluster=True, **own).keys
+    assert keys.records_target() == RedisTarget(sentinels=(("s", 26379),), master="records")
+    assert configured(GatewaySettings).keys.records_target() is None  # kept with the shared state
+    with pytest.raises(ValidationError, match="both the sentinels"):
+        configured(GatewaySettings, keys__records_redis_sentinels="s:26379")
+
+
+def test_passwords_go_with_the_sentinels_and_never_into_a_repr() -> None:
+    shared = SharedSettings(
+        redis_sentinels="s:26379",
+        redis_sentinel_master="tutorbook",
+        redis_password="primary-password-0001",
+        redis_sentinel_password="sentinel-password-0001",
+    )
+    target = shared.redis_target()
+    assert (target.password, target.sentinel_password) == ("primary-password-0001", "sentinel-password-0001")
+    assert "password-0001" not in repr(target)
+    with pytest.raises(ValidationError, match="put the password in it"):
+        SharedSettings(redis_url="redis://redis:6379/0", redis_password="primary-password-0001")

@@ -44,6 +44,15 @@ class SharedSettings(BaseModel):
     """The name the sentinels monitor the primary under (``sentinel monitor <name> ...``); needed with
     ``redis_sentinels``. Read by: gateway, retriever."""
 
+    redis_password: str = ""
+    """Behind ``redis_sentinels``: the password of the primary and its replicas (their ``requirepass``).
+    With ``redis_url`` the password is part of the URL (``redis://:password@host:6379/0``; ``rediss://``
+    for TLS). Read by: gateway, retriever."""
+
+    redis_sentinel_password: str = ""
+    """The sentinels' own password (Sentinel's ``requirepass``), when they ask for one. Read by: gateway,
+    retriever."""
+
     redis_cluster: bool = False
     """``redis_url`` is one node of a Redis Cluster (managed Redis services often run in cluster mode): the
     clients discover the other nodes and send each key to the node that holds its slot; every key a script
@@ -78,7 +87,14 @@ class SharedSettings(BaseModel):
         return self
 
     def redis_target(self) -> RedisTarget:
-        return redis_target(self.redis_url, self.redis_sentinels, self.redis_sentinel_master, self.redis_cluster)
+        return redis_target(
+            self.redis_url,
+            self.redis_sentinels,
+            self.redis_sentinel_master,
+            self.redis_cluster,
+            self.redis_password,
+            self.redis_sentinel_password,
+        )
 
     def otlp_traces_url(self) -> str:
         """The collector's OTLP/HTTP traces URL (``http://collector:4318`` -> ``.../v1/traces``); empty: none."""

@@ -32,10 +32,20 @@ def async_redis(target: RedisTarget, timeout_seconds: float, **options: Any) -> 
         "socket_timeout": timeout_seconds,
         "socket_connect_timeout": timeout_seconds,
         "retry": AsyncRetry(NoBackoff(), 0),
+        **sentinel_auth(target),
     }
     sentinel = redis.asyncio.sentinel.Sentinel(list(target.sentinels), sentinel_kwargs=asking)  # type: ignore[no-untyped-call]
+    options.update(primary_auth(target))
     client: redis.asyncio.Redis = sentinel.master_for(target.master, **options)
     return client
+
+
+def sentinel_auth(target: RedisTarget) -> dict[str, Any]:
+    return {"password": target.sentinel_password} if target.sentinel_password else {}
+
+
+def primary_auth(target: RedisTarget) -> dict[str, Any]:
+    return {"password": target.password} if target.password else {}
 
 
 def sync_redis(target: RedisTarget, timeout_seconds: float) -> SyncRedis:
@@ -44,7 +54,7 @@ def sync_redis(target: RedisTarget, timeout_seconds: float) -> SyncRedis:
         return redis.RedisCluster.from_url(target.url, **options)
     if not target.sentinels:
         return redis.Redis.from_url(target.url, **options)
-    asking = {**options, "retry": Retry(NoBackoff(), 0)}  # once per sentinel, as above
+    asking = {**options, "retry": Retry(NoBackoff(), 0), **sentinel_auth(target)}  # once per sentinel, as above
     sentinel = redis.sentinel.Sentinel(list(target.sentinels), sentinel_kwargs=asking)  # type: ignore[no-untyped-call]
-    client: redis.Redis = sentinel.master_for(target.master, **options)  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinel.master_for(target.master, **options, **primary_auth(target))  # type: ignore[no-untyped-call]
     return client

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from tutorbook_config.redis_target import RedisTarget, redis_target
 from tutorbook_config.service_settings import ServiceSettings, SettingsGroup
 
 # The retriever scores at most 160 texts per call (its MAX_SIMILARITY_TEXTS): sentences and candidates.
@@ -48,11 +49,20 @@ class KeySettings(SettingsGroup):
     """Signs response ids (they carry what feedback names: route, adapter, model, time). Every replica needs
     the same one; empty: derived from the admin keys (rotating them ends feedback on earlier answers)."""
     records_redis_url: str = ""
-    """Where teams, keys and the audit log are kept (docs/security.md): empty, the shared Redis
-    (TUTORBOOK_REDIS_URL, or the primary TUTORBOOK_REDIS_SENTINELS name); without either, this process's
-    memory (runtime keys end with it). A URL only: records of their own cannot be behind Sentinel yet.
-    Needed with TUTORBOOK_REDIS_CLUSTER: the records are written by scripts over several keys, and kept
-    in a small durable Redis of their own (as compose and the Kubernetes base run them)."""
+    """Where teams, keys and the audit log are kept (docs/security.md): empty (and no records sentinels),
+    the shared Redis (TUTORBOOK_REDIS_URL, or the primary TUTORBOOK_REDIS_SENTINELS name); without either,
+    this process's memory (runtime keys end with it). A Redis of their own is needed with
+    TUTORBOOK_REDIS_CLUSTER: the records are written by scripts over several keys, and kept in a small
+    durable Redis of their own (as compose and the Kubernetes base run them)."""
+    records_redis_sentinels: str = ""
+    """The records' own Redis behind Redis Sentinel instead of records_redis_url: its sentinels,
+    ``host:port`` separated by commas (they may be the shared Redis's sentinels, watching another name)."""
+    records_redis_sentinel_master: str = ""
+    """The name the records' sentinels monitor their primary under; needed with records_redis_sentinels."""
+    records_redis_password: str = ""
+    """Behind records_redis_sentinels: their primary's password (a URL carries its own)."""
+    records_redis_sentinel_password: str = ""
+    """The records' sentinels' own password, when they ask for one."""
     records_replicas: Annotated[int, Field(ge=0, le=5)] = 0
     """Behind Redis Sentinel: a team, key or audit write is acknowledged only once this many replicas have
     it (Redis ``WAIT``, up to 1 s; fewer: 503, the write is on the primary unconfirmed and may or may not
@@ -69,6 +79,22 @@ class KeySettings(SettingsGroup):
     """The longest a rotated-out secret may keep working (a week)."""
     audit_max_entries: Annotated[int, Field(ge=1)] = 10000
     """The audit log keeps the newest this many admin actions."""
+
+    @model_validator(mode="after")
+    def _records_target_is_one_thing(self) -> "KeySettings":
+        self.records_target()  # ValueError, naming what is missing or doubled
+        return self
+
+    def records_target(self) -> RedisTarget | None:
+        """The records' own Redis, or None: they are kept with the shared state."""
+        target = redis_target(
+            self.records_redis_url,
+            self.records_redis_sentinels,
+            self.records_redis_sentinel_master,
+            password=self.records_redis_password,
+            sentinel_password=self.records_redis_sentinel_password,
+        )
+        return target if target.configured else None
 
 
 class UpstreamSettings(SettingsGroup):
@@ -281,9 +307,9 @@ class GatewaySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _records_beside_a_cluster(self) -> "GatewaySettings":
-        if self.shared.redis_cluster and not self.keys.records_redis_url:
+        if self.shared.redis_cluster and self.keys.records_target() is None:
             raise ValueError(
                 "with a Redis Cluster (TUTORBOOK_REDIS_CLUSTER) the access records need a Redis of their own: "
-                "set TUTORBOOK_GATEWAY_KEYS__RECORDS_REDIS_URL"
+                "set TUTORBOOK_GATEWAY_KEYS__RECORDS_REDIS_URL (or its sentinels)"
             )
         return self

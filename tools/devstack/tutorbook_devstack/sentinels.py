@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -19,14 +20,27 @@ DOWN_AFTER_MS = 1000  # a primary silent this long is down (Sentinel's default: 
 START_SECONDS = 20.0
 
 
-def sentinel_config(port: int, primary: int, folder: Path, down_after_ms: int = DOWN_AFTER_MS) -> str:
-    return "\n".join([
+@dataclass(frozen=True)
+class Passwords:
+    """The primary's and replica's (``requirepass``, ``masterauth``), and the sentinels' own."""
+
+    redis: str = ""
+    sentinel: str = ""
+
+
+def sentinel_config(port: int, primary: int, folder: Path, down_after_ms: int, passwords: Passwords) -> str:
+    lines = [
         f"port {port}", "bind 127.0.0.1", "daemonize no", f'dir "{folder}"', f'logfile "{folder}/sentinel-{port}.log"',
         f"sentinel monitor {MASTER} 127.0.0.1 {primary} 2",
         f"sentinel down-after-milliseconds {MASTER} {down_after_ms}",
         f"sentinel failover-timeout {MASTER} 5000",
-        f"sentinel parallel-syncs {MASTER} 1", "",
-    ])  # fmt: skip
+        f"sentinel parallel-syncs {MASTER} 1",
+    ]  # fmt: skip
+    if passwords.redis:
+        lines.append(f"sentinel auth-pass {MASTER} {passwords.redis}")
+    if passwords.sentinel:  # asked of clients, and of each other
+        lines += [f"requirepass {passwords.sentinel}", f"sentinel sentinel-pass {passwords.sentinel}"]
+    return "\n".join([*lines, ""])
 
 
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> float:
@@ -43,11 +57,14 @@ class SentinelGroup:
     """``start()``; ``kill_primary()``; ``stop()`` (everything, killed: sentinels first, so none left
     running can reconfigure a later server that happens to get the same port)."""
 
-    def __init__(self, folder: Path, down_after_ms: int = DOWN_AFTER_MS) -> None:
-        self.folder, self.down_after_ms = folder, down_after_ms
+    def __init__(self, folder: Path, down_after_ms: int = DOWN_AFTER_MS, passwords: Passwords = Passwords()) -> None:
+        self.folder, self.down_after_ms, self.passwords = folder, down_after_ms, passwords
         self.primary_port, self.replica_port = free_port(), free_port()
         self.sentinel_ports = [free_port() for _ in range(3)]
-        self.target = RedisTarget(sentinels=tuple(("127.0.0.1", port) for port in self.sentinel_ports), master=MASTER)
+        addresses = tuple(("127.0.0.1", port) for port in self.sentinel_ports)
+        self.target = RedisTarget(
+            sentinels=addresses, master=MASTER, password=passwords.redis, sentinel_password=passwords.sentinel
+        )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.commands: dict[str, list[str]] = {}
 
@@ -62,13 +79,16 @@ class SentinelGroup:
             raise RuntimeError("redis-sentinel is not installed: apt-get install redis-sentinel (make test does it)")
         (self.folder / "r").mkdir(parents=True, exist_ok=True)
         # Both keep their snapshots (a full sync writes one) in the group's folder, not the working directory.
+        password = self.passwords.redis
+        auth = ["--requirepass", password, "--masterauth", password] if password else []
         primary = [*redis_server("127.0.0.1", self.primary_port), "--appendonly", "no", "--dir", str(self.folder)]
         replica = [*redis_server("127.0.0.1", self.replica_port), "--appendonly", "no", "--dir", str(self.folder / "r")]
+        primary, replica = [*primary, *auth], [*replica, *auth]
         self.launch("primary", primary)
         self.launch("replica", [*replica, "--replicaof", "127.0.0.1", str(self.primary_port)])
         for port in self.sentinel_ports:
             config = self.folder / f"sentinel-{port}.conf"  # Sentinel rewrites its own file
-            config.write_text(sentinel_config(port, self.primary_port, self.folder, self.down_after_ms))
+            config.write_text(sentinel_config(port, self.primary_port, self.folder, self.down_after_ms, self.passwords))
             self.launch(f"sentinel-{port}", [sentinel, str(config)])
         wait_for(lambda: self.in_sync(self.primary_port), START_SECONDS, "the replica in sync and known to Sentinel")
 
@@ -95,10 +115,15 @@ class SentinelGroup:
         for name in sorted(self.processes, key=lambda name: not name.startswith("sentinel")):
             self.kill(name)
 
+    def redis(self, port: int) -> redis.Redis:
+        """A client of one server of the group (the primary, the replica or a sentinel), with its password."""
+        password = self.passwords.sentinel if port in self.sentinel_ports else self.passwords.redis
+        return redis.Redis(port=port, password=password or None)
+
     def master_port(self) -> int | None:
         """Where the sentinels say the primary is now (None: they do not answer)."""
         try:
-            address = redis.Redis(port=self.sentinel_ports[0]).sentinel_get_master_addr_by_name(MASTER)
+            address = self.redis(self.sentinel_ports[0]).sentinel_get_master_addr_by_name(MASTER)
         except redis.RedisError:
             return None
         return int(address[1]) if isinstance(address, tuple) else None
@@ -125,8 +150,8 @@ class SentinelGroup:
     def in_sync(self, primary: int) -> bool:
         """``primary`` is the primary the sentinels name, with a replica online."""
         try:
-            replica = redis.Redis(port=primary).info("replication").get("slave0", {})
-            known = redis.Redis(port=self.sentinel_ports[0]).sentinel_slaves(MASTER)
+            replica = self.redis(primary).info("replication").get("slave0", {})
+            known = self.redis(self.sentinel_ports[0]).sentinel_slaves(MASTER)
         except redis.RedisError:
             return False
         return replica.get("state") == "online" and len(known) >= 1 and self.master_port() == primary

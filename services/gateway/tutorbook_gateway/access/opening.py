@@ -28,7 +28,7 @@ class Access:
 
 def record_store(keys: KeySettings, shared_redis: RedisTarget) -> RecordStore:
     """The records' own Redis if the deployment names one, else the shared state's."""
-    target = RedisTarget(keys.records_redis_url) if keys.records_redis_url else shared_redis
+    target = keys.records_target() or shared_redis
     if not target.configured:
         return MemoryRecords()
     return RedisRecords(target, RECORDS_TIMEOUT_SECONDS, keys.records_replicas)
