@@ -10,6 +10,8 @@ import asyncio
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tutorbook_config.shared import DEFAULT_BASE_MODEL_NAME as BASE_MODEL
 from tutorbook_devstack.bench_report import write_results
-from tutorbook_devstack.capacity_model import Machine, Sample, machines_needed, predicted
-from tutorbook_devstack.load.__main__ import USER_KEYS, prepare, stack_config
-from tutorbook_devstack.load.driver import Level, Outcome, run_level
+from tutorbook_devstack.capacity_model import Kinds, Machine, Sample, machines_needed, predicted
+from tutorbook_devstack.load.__main__ import SAMPLES, USER_KEYS, prepare, stack_config
+from tutorbook_devstack.load.driver import Level, Outcome, UserPlan, run_level
 from tutorbook_devstack.load.mix import MIX
 from tutorbook_devstack.load.report import level_figures
 from tutorbook_devstack.stack import running_stack
@@ -76,23 +78,51 @@ def generation_shares(gateway_url: str, sources: Any, seconds: float) -> dict[st
 
 
 SPEEDUP_LEVELS = (2, 4, 8, 16, 32)
-ANSWER_TOKENS = 48  # the mix's answers (max_tokens of its RAG questions and streams)
+VLLM_COUNTERS = {"vllm:prompt_tokens_total": "prompt", "vllm:generation_tokens_total": "generated",
+                 "vllm:request_success_total": "requests"}  # fmt: skip
 
 
-async def vllm_answers_per_second(generator_url: str, token: str, model: str, at_once: int, seconds: float) -> float:
-    """Answers a second from vLLM directly with ``at_once`` requests always in flight, each exactly
-    ``ANSWER_TOKENS`` tokens long (``ignore_eos``), a new question each."""
-    body = {"model": model, "max_tokens": ANSWER_TOKENS, "ignore_eos": True, "temperature": 0.0}
+def vllm_counts(generator_url: str, token: str) -> dict[str, float]:
+    """vLLM's own counters: prompt tokens, generated tokens, requests finished."""
+    text = httpx.get(f"{generator_url}/metrics", headers={"authorization": f"Bearer {token}"}, timeout=10).text
+    counts = dict.fromkeys(VLLM_COUNTERS.values(), 0.0)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in VLLM_COUNTERS:
+                counts[VLLM_COUNTERS[sample.name]] += sample.value
+    return counts
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """The mean request the mix sent vLLM with one user (its counters over the one-user run)."""
+
+    prompt_tokens: float
+    generated_tokens: float
+
+    def body(self, model: str, passage: str, number: int) -> dict[str, Any]:
+        """A request of this shape: a passage of the knowledge base (about 4 characters a token), a new
+        question each, exactly the mean answer's tokens (``ignore_eos``)."""
+        text = (passage * 10)[: int(self.prompt_tokens * 4)]
+        messages = [{"role": "user", "content": f"{text}\n\nQuestion {number}: what does this say?"}]
+        answer_tokens = max(1, round(self.generated_tokens))
+        return {"model": model, "messages": messages, "max_tokens": answer_tokens, "ignore_eos": True,
+                "temperature": 0.0}  # fmt: skip
+
+
+async def vllm_answers_per_second(generator_url: str, token: str, shape: RequestShape, at_once: int,
+                                  seconds: float) -> float:  # fmt: skip
+    """Answers a second from vLLM directly with ``at_once`` requests of ``shape`` always in flight."""
     headers = {"authorization": f"Bearer {token}"}
+    passages = [path.read_text() for path in sorted((SAMPLES / "knowledge_base").glob("*.md"))]
     done, deadline = 0, time.perf_counter() + seconds
     async with httpx.AsyncClient(base_url=generator_url, timeout=120, headers=headers) as client:
 
         async def worker(number: int) -> None:
             nonlocal done
             while time.perf_counter() < deadline:
-                messages = [{"role": "user", "content": f"Tell me about product number {number}-{done}."}]
-                answer = await client.post("/v1/chat/completions", json={**body, "messages": messages})
-                answer.raise_for_status()
+                body = shape.body(BASE_MODEL, passages[(number + done) % len(passages)], done)
+                (await client.post("/v1/chat/completions", json=body)).raise_for_status()
                 done += 1
 
         started = time.perf_counter()
@@ -100,46 +130,60 @@ async def vllm_answers_per_second(generator_url: str, token: str, model: str, at
         return done / (time.perf_counter() - started)
 
 
-def vllm_speedups(generator_url: str, token: str, model: str, seconds: float) -> dict[int, float]:
+def vllm_speedups(generator_url: str, token: str, shape: RequestShape, seconds: float) -> dict[int, float]:
     """vLLM's throughput with n requests at once over its throughput with one."""
 
     def rate(at_once: int) -> float:
-        return asyncio.run(vllm_answers_per_second(generator_url, token, model, at_once, seconds))
+        return asyncio.run(vllm_answers_per_second(generator_url, token, shape, at_once, seconds))
 
     alone = rate(1)
     return {at_once: rate(at_once) / alone for at_once in SPEEDUP_LEVELS}
 
 
-def one_user(gateway_url: str, sources: Any, rest_pids: list[int], seconds: float) -> tuple[list[Outcome], float]:
-    """One user's answers (after a warm-up that also fills the cache), and the CPU-seconds the processes
-    other than vLLM used meanwhile."""
-    asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, WARM_UP_SECONDS, 10**6), seed=99))
-    cpu = stack_cpu_seconds(rest_pids)
-    outcomes = asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, seconds, 10**6), seed=0))
-    return answered(outcomes), stack_cpu_seconds(rest_pids) - cpu
-
-
-def measured_inputs(
-    stack: Any, sources: Any, args: argparse.Namespace
-) -> tuple[Machine, list[Sample], dict[str, float]]:
-    gateway_url = stack.config.gateway_url
+def one_user(stack: Any, sources: Any, seconds: float) -> tuple[list[Outcome], float, RequestShape]:
+    """One user's answers (after a warm-up that also fills the cache), the CPU-seconds the processes
+    other than vLLM used meanwhile, and the mean request vLLM got."""
+    gateway_url, generator_url, token = stack.config.gateway_url, generator_of(stack), stack.config.internal_token
     rest_pids = [service.process.pid for name, service in stack.services.items() if name != "generator"]
-    alone, rest_cpu = one_user(gateway_url, sources, rest_pids, args.seconds_alone)
-    shares = generation_shares(gateway_url, sources, args.seconds_per_kind)
-    samples = [Sample(o.milliseconds / 1000, o.milliseconds / 1000 * shares[o.label]) for o in alone]
-    generator = stack.config.url(stack.config.generator_port)
-    speedups = vllm_speedups(generator, stack.config.internal_token, BASE_MODEL, args.speedup_seconds)
+    asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, WARM_UP_SECONDS, 10**6), seed=99))
+    cpu, counts = stack_cpu_seconds(rest_pids), vllm_counts(generator_url, token)
+    outcomes = asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, seconds, 10**6), seed=0))
+    rest_cpu, after = stack_cpu_seconds(rest_pids) - cpu, vllm_counts(generator_url, token)
+    requests = max(1.0, after["requests"] - counts["requests"])
+    shape = RequestShape(*((after[name] - counts[name]) / requests for name in ("prompt", "generated")))
+    return answered(outcomes), rest_cpu, shape
+
+
+def generator_of(stack: Any) -> str:
+    return str(stack.config.url(stack.config.generator_port))
+
+
+def measured_inputs(stack: Any, sources: Any, args: argparse.Namespace) -> tuple[Machine, list[Sample], dict[str, Any]]:
+    alone, rest_cpu, shape = one_user(stack, sources, args.seconds_alone)
+    shares = generation_shares(stack.config.gateway_url, sources, args.seconds_per_kind)
+    samples = [Sample(o.milliseconds / 1000, o.milliseconds / 1000 * shares[o.label], o.kind) for o in alone]
+    speedups = vllm_speedups(generator_of(stack), stack.config.internal_token, shape, args.speedup_seconds)
     rest_cores = rest_cpu / max(1e-9, sum(sample.rest for sample in samples))
     slots = UpstreamSettings.model_fields["generator_max_in_flight"].default
-    return Machine(os.cpu_count() or 1, rest_cores, slots, speedups), samples, shares
+    found = {"shares": shares, "prompt_tokens": shape.prompt_tokens, "generated_tokens": shape.generated_tokens}
+    return Machine(os.cpu_count() or 1, rest_cores, slots, speedups), samples, found
 
 
-def compared(
-    machine: Machine, samples: list[Sample], levels: dict[int, dict[str, Any]], seconds: float
-) -> list[dict[str, Any]]:
+def planned_kinds(sources: Any, seed: int) -> Kinds:
+    """The kinds each user of a level sends, in order: the load tool's own plan for that seed."""
+
+    def kinds(user: int) -> Iterator[str]:
+        plan = UserPlan(sources, seed, user)
+        while True:
+            yield plan.next(0).kind
+
+    return kinds
+
+
+def compared(predictions: dict[int, dict[str, float]], levels: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for users, measured in levels.items():
-        model = predicted(machine, samples, users, seconds)
+        model = predictions[users]
         latency = measured["latency_ms"]
         rows.append({
             "users": users,
@@ -166,13 +210,14 @@ def print_rows(inputs: dict[str, Any], rows: list[dict[str, Any]]) -> None:
               f"{p['p95_ms']:>10.0f}{m['p95_ms']:>10.0f}{e['p95']:>+8.0%}")  # fmt: skip
 
 
-def described(machine: Machine, samples: list[Sample], shares: dict[str, float]) -> dict[str, Any]:
+def described(machine: Machine, samples: list[Sample], found: dict[str, Any]) -> dict[str, Any]:
     """The model's inputs as the result file keeps them (the samples too: the prediction can be redone)."""
     return {
         "answers": len(samples), "cores": machine.cores, "rest_cores": machine.rest_cores, "slots": machine.slots,
-        "vllm_speedups": machine.speedups, "generating_share_by_kind": shares,
+        "vllm_speedups": machine.speedups, "generating_share_by_kind": found["shares"],
+        "vllm_request": {"prompt_tokens": found["prompt_tokens"], "generated_tokens": found["generated_tokens"]},
         "generating_share": sum(s.generating for s in samples) / sum(s.seconds for s in samples),
-        "samples": [[round(s.seconds, 4), round(s.generating, 4)] for s in samples],
+        "samples": [[s.kind, round(s.seconds, 4), round(s.generating, 4)] for s in samples],
     }  # fmt: skip
 
 
@@ -195,14 +240,16 @@ def main() -> None:
         running_stack(stack_config(Path(tmp))) as stack,
     ):
         sources = prepare(stack)
-        machine, samples, shares = measured_inputs(stack, sources, args)
-        measured = {}
-        for users in levels:
+        machine, samples, found = measured_inputs(stack, sources, args)
+        predictions, measured = {}, {}
+        for users in levels:  # each predicted before it is measured
+            kinds = planned_kinds(sources, seed=users)
+            predictions[users] = predicted(machine, samples, users, args.seconds, kinds=kinds)
             level = Level(users, args.seconds, 5000)
             measured[users] = level_figures(asyncio.run(run_level(stack.config.gateway_url, list(USER_KEYS),
                                                                   sources, level, seed=users)))  # fmt: skip
-    rows = compared(machine, samples, measured, args.seconds)
-    inputs = described(machine, samples, shares)
+    rows = compared(predictions, measured)
+    inputs = described(machine, samples, found)
     print_rows(inputs, rows)
     best = max(row["measured"]["requests_per_second"] for row in rows)  # the machine's measured peak
     sizing = {"answers_per_second": best, "machines": {str(rate): machines_needed(rate, best) for rate in RATES}}

@@ -20,6 +20,7 @@ Nothing in it is fitted to a level it predicts.
 
 import itertools
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tutorbook_devstack.bench_report import percentile
@@ -29,6 +30,7 @@ from tutorbook_devstack.bench_report import percentile
 class Sample:
     seconds: float  # the answer's latency alone
     generating: float  # of which generating (0: answered without vLLM, a cache hit)
+    kind: str = "any"  # the mix's kind it was sent as
 
     @property
     def rest(self) -> float:
@@ -58,8 +60,16 @@ class Machine:
         return share, share * min(1.0, batched)
 
 
+Kinds = Callable[[int], Iterator[str]]  # a user's number -> the kinds it sends, in order
+
+
+def any_kind(user: int) -> Iterator[str]:
+    return itertools.repeat("any")
+
+
 @dataclass(eq=False)  # each request is itself: two alike are still two
 class Request:
+    user: int
     sample: Sample
     started: float
     left: float  # seconds of work (at speed 1) left in the current phase
@@ -68,19 +78,21 @@ class Request:
 
 @dataclass
 class Window:
-    """One run of the load tool's protocol, simulated."""
+    """One run of the load tool's protocol, simulated: each user's requests are of the kinds it sends,
+    each one's service time drawn from the samples of its kind."""
 
     machine: Machine
-    samples: list[Sample]
+    samples: dict[str, list[Sample]]
+    kinds: list[Iterator[str]]
     rng: random.Random
     now: float = 0.0
     requests: list[Request] = field(default_factory=list)
     line: list[Request] = field(default_factory=list)  # waiting for a slot, first come first served
     latencies: list[float] = field(default_factory=list)
 
-    def start(self) -> None:
-        sample = self.rng.choice(self.samples)
-        self.requests.append(Request(sample, self.now, sample.rest))
+    def start(self, user: int) -> None:
+        sample = self.rng.choice(self.samples[next(self.kinds[user])])
+        self.requests.append(Request(user, sample, self.now, sample.rest))
 
     def step(self) -> Request:
         """Advance to the next phase end; the request whose phase ended."""
@@ -111,25 +123,35 @@ class Window:
         return ended not in self.requests
 
 
+def by_kind(samples: list[Sample]) -> dict[str, list[Sample]]:
+    grouped: dict[str, list[Sample]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.kind, []).append(sample)
+    return grouped
+
+
 def simulate(
-    machine: Machine, samples: list[Sample], users: int, seconds: float, seed: int = 0
+    machine: Machine, samples: list[Sample], users: int, seconds: float, seed: int = 0, kinds: Kinds = any_kind
 ) -> tuple[list[float], float]:
     """Latencies of every request ``users`` users start within ``seconds``, each sending back to back, and
     when the last one ended."""
-    window = Window(machine, samples, random.Random(seed))
-    for _ in range(users):
-        window.start()
+    window = Window(machine, by_kind(samples), [kinds(user) for user in range(users)], random.Random(seed))
+    for user in range(users):
+        window.start(user)
     while window.requests:
-        if window.advance(window.step()) and window.now < seconds:
-            window.start()
+        ended = window.step()
+        if window.advance(ended) and window.now < seconds:
+            window.start(ended.user)
     return window.latencies, window.now
 
 
-def predicted(machine: Machine, samples: list[Sample], users: int, seconds: float, runs: int = 40) -> dict[str, float]:
+def predicted(
+    machine: Machine, samples: list[Sample], users: int, seconds: float, runs: int = 40, kinds: Kinds = any_kind
+) -> dict[str, float]:
     """p50 and p95 over ``runs`` simulated windows, and answers a second (answers over the window's span)."""
     latencies, rates = [], []
     for seed in range(runs):
-        answered, span = simulate(machine, samples, users, seconds, seed)
+        answered, span = simulate(machine, samples, users, seconds, seed, kinds)
         latencies += answered
         rates.append(len(answered) / span)
     return {

@@ -133,13 +133,14 @@ def tracing_hooks(document: dict[str, Any]) -> list[str]:
 def capacity(document: dict[str, Any]) -> list[str]:
     """``make capacity``: the model's prediction beside the measurement, and what rates would need."""
     figures = document["figures"]
-    alone = figures["service_times"]
-    speedups = ", ".join(f"{n}: {value:.2f}×" for n, value in alone["vllm_speedups"].items())
+    inputs = figures["inputs"]
+    speedups = ", ".join(f"{n}: {value:.2f}×" for n, value in inputs["vllm_speedups"].items())
+    shares = ", ".join(f"{kind} {share:.0%}" for kind, share in inputs["generating_share_by_kind"].items())
     intro = (
-        f"Inputs, one user sending `make load`'s mix: {alone['answers']} answers (their latencies are the service "
-        f"times); the stack kept {alone['cores_per_request']:.2f} of {alone['cores']} cores busy, "
-        f"{alone['cpu_seconds_per_request']:.2f} CPU-seconds an answer; vLLM's throughput with n requests at once "
-        f"over one: {speedups}."
+        f"Inputs, one user sending `make load`'s mix: {inputs['answers']} answers, {inputs['generating_share']:.0%} "
+        f"of their time generating (by kind: {shares}); the rest kept {inputs['rest_cores']:.2f} of "
+        f"{inputs['cores']} cores busy; {inputs['slots']} generation slots; vLLM's throughput with n requests "
+        f"at once over one: {speedups}."
     )
     rows = [
         [

@@ -44,6 +44,22 @@ class Level:
     max_requests: int
 
 
+class UserPlan:
+    """The requests one virtual user sends, in order: the first of the mix's kind ``number % len(mix)``
+    (every kind from the start), then each drawn from the mix with the user's own seeded random numbers.
+    The same seed and number give the same kinds (the capacity model replays them)."""
+
+    def __init__(self, sources: MixSources, seed: int, number: int, mix: Mapping[str, float] = MIX) -> None:
+        self.sources, self.seed, self.mix = sources, seed, mix
+        self.rng = random.Random(seed * 1000 + number)
+        self.first_kind: str | None = list(mix)[number % len(mix)]
+
+    def next(self, serial: int) -> PlannedRequest:
+        planned = plan_request(self.sources, self.rng, self.seed * 1_000_000 + serial, self.first_kind, self.mix)
+        self.first_kind = None
+        return planned
+
+
 async def send(client: httpx.AsyncClient, key: str, planned: PlannedRequest, level_start: float) -> Outcome:
     started = time.perf_counter()
     headers = {"authorization": f"Bearer {key}"}
@@ -100,13 +116,9 @@ async def run_level(
     limits = httpx.Limits(max_connections=level.concurrency, max_keepalive_connections=level.concurrency)
 
     async def user(number: int, client: httpx.AsyncClient) -> None:
-        rng = random.Random(seed * 1000 + number)
-        key = keys[number % len(keys)]
-        first_kind: str | None = list(mix)[number % len(mix)]  # every kind from the start
+        plan, key = UserPlan(sources, seed, number, mix), keys[number % len(keys)]
         while time.perf_counter() < deadline and (serial := next(budget, None)) is not None:
-            planned = plan_request(sources, rng, seed * 1_000_000 + serial, first_kind, mix)
-            first_kind = None
-            outcome = await send(client, key, planned, level_start)
+            outcome = await send(client, key, plan.next(serial), level_start)
             outcomes.append(outcome)
             if outcome.retry_after is not None:  # as the OpenAI SDKs do
                 await asyncio.sleep(min(outcome.retry_after, max(0.0, deadline - time.perf_counter())))
