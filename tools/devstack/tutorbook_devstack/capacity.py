@@ -29,7 +29,7 @@ from tutorbook_devstack.load.report import level_figures
 from tutorbook_devstack.stack import running_stack
 from tutorbook_gateway.settings import UpstreamSettings
 
-WARM_UP_SECONDS = 15.0
+WARM_UP_SECONDS = 60.0
 RATES = (100, 1000, 10000)  # requests a second a deployment may need
 
 
@@ -65,16 +65,25 @@ def gateway_sums(gateway_url: str) -> tuple[float, float]:
 
 
 def generation_shares(gateway_url: str, sources: Any, seconds: float) -> dict[str, float]:
-    """Of each kind's time alone, the share spent generating: one user sending only that kind, the
-    gateway's own sums before and after. A cache hit generates nothing; a repeated question the cache has
-    not answered yet is a RAG question."""
-    shares = {"cache_hit": 0.0}
+    """Of each kind's time alone when the cache does not answer, the share spent generating: one user
+    sending only that kind, the seconds the gateway's ``generate`` phase grew by over the latencies of the
+    answers that were not cache hits. A repeated question the cache has not answered yet is a RAG question;
+    a kind the cache answered every time gets the others' mean share."""
+    shares: dict[str, float] = {}
     for kind in (kind for kind in MIX if kind != "cache_hit"):
-        generate, requests = gateway_sums(gateway_url)
-        asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, seconds, 10**6), 5, {kind: 1.0}))
-        generate_after, requests_after = gateway_sums(gateway_url)
-        shares[kind] = (generate_after - generate) / max(1e-9, requests_after - requests)
-    return {**shares, "repeat_miss": shares["rag"]}
+        generate = gateway_sums(gateway_url)[0]
+        level = Level(1, seconds, 10**6)
+        outcomes = asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, level, 5, {kind: 1.0}))
+        missed = sum(o.milliseconds / 1000 for o in answered(outcomes) if o.cache != "hit")
+        if missed:
+            shares[kind] = min(1.0, (gateway_sums(gateway_url)[0] - generate) / missed)
+    mean = sum(shares.values()) / max(1, len(shares))
+    return {**{kind: shares.get(kind, mean) for kind in MIX}, "repeat_miss": shares.get("rag", mean)}
+
+
+def generating_seconds(outcome: Outcome, shares: dict[str, float]) -> float:
+    """A cache hit generates nothing; any other answer generates its kind's share of its latency."""
+    return 0.0 if outcome.cache == "hit" else outcome.milliseconds / 1000 * shares[outcome.label]
 
 
 SPEEDUP_LEVELS = (2, 4, 8, 16, 32)
@@ -140,18 +149,24 @@ def vllm_speedups(generator_url: str, token: str, shape: RequestShape, seconds: 
     return {at_once: rate(at_once) / alone for at_once in SPEEDUP_LEVELS}
 
 
-def one_user(stack: Any, sources: Any, seconds: float) -> tuple[list[Outcome], float, RequestShape]:
-    """One user's answers (after a warm-up that also fills the cache), the CPU-seconds the processes
-    other than vLLM used meanwhile, and the mean request vLLM got."""
-    gateway_url, generator_url, token = stack.config.gateway_url, generator_of(stack), stack.config.internal_token
+def warm_up(stack: Any, sources: Any, seconds: float) -> RequestShape:
+    """One user for ``seconds`` (vLLM warms up, the cache fills); the mean request vLLM got meanwhile,
+    by its own counters."""
+    generator_url, token = generator_of(stack), stack.config.internal_token
+    before = vllm_counts(generator_url, token)
+    asyncio.run(run_level(stack.config.gateway_url, list(USER_KEYS), sources, Level(1, seconds, 10**6), seed=99))
+    after = vllm_counts(generator_url, token)
+    requests = max(1.0, after["requests"] - before["requests"])
+    return RequestShape(*((after[name] - before[name]) / requests for name in ("prompt", "generated")))
+
+
+def one_user(stack: Any, sources: Any, seconds: float) -> tuple[list[Outcome], float]:
+    """One user's answers, and the CPU-seconds the processes other than vLLM used meanwhile."""
     rest_pids = [service.process.pid for name, service in stack.services.items() if name != "generator"]
-    asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, WARM_UP_SECONDS, 10**6), seed=99))
-    cpu, counts = stack_cpu_seconds(rest_pids), vllm_counts(generator_url, token)
-    outcomes = asyncio.run(run_level(gateway_url, list(USER_KEYS), sources, Level(1, seconds, 10**6), seed=0))
-    rest_cpu, after = stack_cpu_seconds(rest_pids) - cpu, vllm_counts(generator_url, token)
-    requests = max(1.0, after["requests"] - counts["requests"])
-    shape = RequestShape(*((after[name] - counts[name]) / requests for name in ("prompt", "generated")))
-    return answered(outcomes), rest_cpu, shape
+    cpu = stack_cpu_seconds(rest_pids)
+    level = Level(1, seconds, 10**6)
+    outcomes = asyncio.run(run_level(stack.config.gateway_url, list(USER_KEYS), sources, level, seed=0))
+    return answered(outcomes), stack_cpu_seconds(rest_pids) - cpu
 
 
 def generator_of(stack: Any) -> str:
@@ -159,10 +174,13 @@ def generator_of(stack: Any) -> str:
 
 
 def measured_inputs(stack: Any, sources: Any, args: argparse.Namespace) -> tuple[Machine, list[Sample], dict[str, Any]]:
-    alone, rest_cpu, shape = one_user(stack, sources, args.seconds_alone)
-    shares = generation_shares(stack.config.gateway_url, sources, args.seconds_per_kind)
-    samples = [Sample(o.milliseconds / 1000, o.milliseconds / 1000 * shares[o.label], o.kind) for o in alone]
+    # A warm-up, then vLLM's batching, before one user is measured: a fresh vLLM on CPU answers more slowly
+    # in its first minutes (a run that measured one user first found it twice as slow as the 1-user level).
+    shape = warm_up(stack, sources, WARM_UP_SECONDS)
     speedups = vllm_speedups(generator_of(stack), stack.config.internal_token, shape, args.speedup_seconds)
+    alone, rest_cpu = one_user(stack, sources, args.seconds_alone)
+    shares = generation_shares(stack.config.gateway_url, sources, args.seconds_per_kind)
+    samples = [Sample(o.milliseconds / 1000, generating_seconds(o, shares), o.kind) for o in alone]
     rest_cores = rest_cpu / max(1e-9, sum(sample.rest for sample in samples))
     slots = UpstreamSettings.model_fields["generator_max_in_flight"].default
     found = {"shares": shares, "prompt_tokens": shape.prompt_tokens, "generated_tokens": shape.generated_tokens}
@@ -194,6 +212,7 @@ def compared(predictions: dict[int, dict[str, float]], levels: dict[int, dict[st
             "answered": measured["answered"],
             "errors": measured["errors"],
             "refused": measured["refused_with_retry_after"],
+            "by_kind_p50_ms": measured["by_kind_p50_ms"], "by_kind_p95_ms": measured["by_kind_p95_ms"],
         })  # fmt: skip
     return rows
 

@@ -37,9 +37,11 @@ def level_figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "error_examples": sorted({f"{o.status} {o.kind}: {o.detail[:160]}" for o in outcomes if is_error(o)})[:5],
         "latency_ms": summary([o.milliseconds for o in answered]) if answered else {},
         "by_kind_p50_ms": {},
+        "by_kind_p95_ms": {},
     }
     for label in sorted({o.label for o in answered}):
-        figures["by_kind_p50_ms"][label] = summary([o.milliseconds for o in answered if o.label == label])["p50"]
+        of_kind = summary([o.milliseconds for o in answered if o.label == label])
+        figures["by_kind_p50_ms"][label], figures["by_kind_p95_ms"][label] = of_kind["p50"], of_kind["p95"]
     streams = [o.first_token_milliseconds for o in answered if o.kind == "stream"]
     if streams:
         figures["stream_first_token_ms"] = summary(streams)
