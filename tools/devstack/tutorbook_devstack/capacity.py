@@ -7,6 +7,7 @@ load tool measures them there. Prints prediction and measurement side by side an
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import tempfile
 import time
@@ -23,8 +24,8 @@ from tutorbook_config.shared import DEFAULT_BASE_MODEL_NAME as BASE_MODEL
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_devstack.capacity_model import Kinds, Machine, Sample, machines_needed, predicted
 from tutorbook_devstack.load.__main__ import SAMPLES, USER_KEYS, prepare, stack_config
-from tutorbook_devstack.load.driver import Level, Outcome, UserPlan, run_level
-from tutorbook_devstack.load.mix import MIX
+from tutorbook_devstack.load.driver import CLIENT_TIMEOUT_SECONDS, Level, Outcome, UserPlan, run_level, send
+from tutorbook_devstack.load.mix import MIX, PlannedRequest, request_of, topics
 from tutorbook_devstack.load.report import level_figures
 from tutorbook_devstack.stack import running_stack
 from tutorbook_gateway.settings import UpstreamSettings
@@ -81,9 +82,13 @@ def generation_shares(gateway_url: str, sources: Any, seconds: float) -> dict[st
     return {**{kind: shares.get(kind, mean) for kind in MIX}, "repeat_miss": shares.get("rag", mean)}
 
 
-def generating_seconds(outcome: Outcome, shares: dict[str, float]) -> float:
-    """A cache hit generates nothing; any other answer generates its kind's share of its latency."""
-    return 0.0 if outcome.cache == "hit" else outcome.milliseconds / 1000 * shares[outcome.label]
+def with_generation(sample: Sample, shares: dict[str, float]) -> Sample:
+    """A cache hit generates nothing (``generating`` 0 already); any other answer generates its kind's
+    share of its latency."""
+    if sample.generating >= 0:
+        return sample
+    kind = sample.kind.split("|", 1)[0]
+    return dataclasses.replace(sample, generating=sample.seconds * shares["rag" if kind == "cache_hit" else kind])
 
 
 SPEEDUP_LEVELS = (2, 4, 8, 16, 32)
@@ -160,13 +165,33 @@ def warm_up(stack: Any, sources: Any, seconds: float) -> RequestShape:
     return RequestShape(*((after[name] - before[name]) / requests for name in ("prompt", "generated")))
 
 
-def one_user(stack: Any, sources: Any, seconds: float) -> tuple[list[Outcome], float]:
-    """One user's answers, and the CPU-seconds the processes other than vLLM used meanwhile."""
+SWEEP_SERIALS = 900_000_000  # far from the levels' (seed x 1,000,000): each of its questions is new
+
+
+def every_request_alone(stack: Any, sources: Any) -> tuple[list[Sample], float]:
+    """Every request the mix can send (each kind made from each of its questions, tickets or phrases),
+    once, one after another: its latency alone, keyed by kind and topic; and the CPU-seconds the processes
+    other than vLLM used meanwhile. The shares of generation are filled in later."""
     rest_pids = [service.process.pid for name, service in stack.services.items() if name != "generator"]
-    cpu = stack_cpu_seconds(rest_pids)
-    level = Level(1, seconds, 10**6)
-    outcomes = asyncio.run(run_level(stack.config.gateway_url, list(USER_KEYS), sources, level, seed=0))
-    return answered(outcomes), stack_cpu_seconds(rest_pids) - cpu
+    planned = [request_of(sources, kind, topic, SWEEP_SERIALS + number)
+               for number, (kind, topic) in enumerate((k, t) for k in MIX for t in topics(sources, k))]  # fmt: skip
+    cpu, samples = stack_cpu_seconds(rest_pids), []
+
+    async def sweep() -> None:
+        async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
+            for request in planned:
+                outcome = await send(client, USER_KEYS[0], request, time.perf_counter())
+                if outcome.status != 200 or not outcome.complete:  # every request needs its time
+                    raise RuntimeError(f"{key_of(request)}: {outcome.status} {outcome.detail}")
+                hit = outcome.cache == "hit"
+                samples.append(Sample(outcome.milliseconds / 1000, 0.0 if hit else -1.0, key_of(request)))
+
+    asyncio.run(sweep())
+    return samples, stack_cpu_seconds(rest_pids) - cpu
+
+
+def key_of(request: PlannedRequest) -> str:
+    return f"{request.kind}|{request.topic}"
 
 
 def generator_of(stack: Any) -> str:
@@ -178,9 +203,9 @@ def measured_inputs(stack: Any, sources: Any, args: argparse.Namespace) -> tuple
     # in its first minutes (a run that measured one user first found it twice as slow as the 1-user level).
     shape = warm_up(stack, sources, WARM_UP_SECONDS)
     speedups = vllm_speedups(generator_of(stack), stack.config.internal_token, shape, args.speedup_seconds)
-    alone, rest_cpu = one_user(stack, sources, args.seconds_alone)
+    swept, rest_cpu = every_request_alone(stack, sources)
     shares = generation_shares(stack.config.gateway_url, sources, args.seconds_per_kind)
-    samples = [Sample(o.milliseconds / 1000, generating_seconds(o, shares), o.kind) for o in alone]
+    samples = [with_generation(sample, shares) for sample in swept]
     rest_cores = rest_cpu / max(1e-9, sum(sample.rest for sample in samples))
     slots = UpstreamSettings.model_fields["generator_max_in_flight"].default
     found = {"shares": shares, "prompt_tokens": shape.prompt_tokens, "generated_tokens": shape.generated_tokens}
@@ -188,12 +213,13 @@ def measured_inputs(stack: Any, sources: Any, args: argparse.Namespace) -> tuple
 
 
 def planned_kinds(sources: Any, seed: int) -> Kinds:
-    """The kinds each user of a level sends, in order: the load tool's own plan for that seed."""
+    """The requests each user of a level sends, in order (as ``key_of`` names them): the load tool's own
+    plan for that seed."""
 
     def kinds(user: int) -> Iterator[str]:
         plan = UserPlan(sources, seed, user)
         while True:
-            yield plan.next(0).kind
+            yield key_of(plan.next(0))
 
     return kinds
 
@@ -219,7 +245,7 @@ def compared(predictions: dict[int, dict[str, float]], levels: dict[int, dict[st
 
 def print_rows(inputs: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     speedups = ", ".join(f"{n}: {v:.2f}" for n, v in inputs["vllm_speedups"].items())
-    print(f"\none user: {inputs['answers']} answers, {inputs['generating_share']:.0%} of their time generating; "
+    print(f"\nalone: {inputs['answers']} requests, {inputs['generating_share']:.0%} of their time generating; "
           f"the rest keeps {inputs['rest_cores']:.2f} cores busy (of {inputs['cores']}); {inputs['slots']} "
           f"generation slots; vLLM's speedup with n at once: {speedups}")  # fmt: skip
     print(f"{'users':>6}{'p50 pred':>10}{'p50 meas':>10}{'error':>8}{'p95 pred':>10}{'p95 meas':>10}{'error':>8}")
@@ -242,7 +268,6 @@ def described(machine: Machine, samples: list[Sample], found: dict[str, Any]) ->
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tutorbook_devstack.capacity", description=__doc__)
-    parser.add_argument("--seconds-alone", type=float, default=120.0, help="one user, for the service times")
     parser.add_argument("--seconds-per-kind", type=float, default=20.0, help="one user, one kind: its generation")
     parser.add_argument("--levels", default="1,8,32,20", help="the concurrency levels predicted, then measured")
     parser.add_argument("--seconds", type=float, default=60.0, help="per level")

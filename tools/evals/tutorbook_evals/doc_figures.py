@@ -137,8 +137,9 @@ def capacity(document: dict[str, Any]) -> list[str]:
     speedups = ", ".join(f"{n}: {value:.2f}×" for n, value in inputs["vllm_speedups"].items())
     shares = ", ".join(f"{kind} {share:.0%}" for kind, share in inputs["generating_share_by_kind"].items())
     intro = (
-        f"Inputs, one user sending `make load`'s mix: {inputs['answers']} answers, {inputs['generating_share']:.0%} "
-        f"of their time generating (by kind: {shares}); the rest kept {inputs['rest_cores']:.2f} of "
+        f"Inputs: every request `make load`'s mix can send, each once alone ({inputs['answers']} requests), "
+        f"{inputs['generating_share']:.0%} of their time generating (by kind, when the cache does not answer: "
+        f"{shares}); the rest kept {inputs['rest_cores']:.2f} of "
         f"{inputs['cores']} cores busy; {inputs['slots']} generation slots; vLLM's throughput with n requests "
         f"at once over one: {speedups}."
     )

@@ -21,6 +21,7 @@ MAX_TOKENS = {"rag": 48, "cache_hit": 48, "small_talk": 24, "adapter": 8, "strea
 class PlannedRequest:
     kind: str
     body: dict[str, Any]
+    topic: str = ""  # the question, ticket or phrase it was made from (before its serial)
 
     @property
     def stream(self) -> bool:
@@ -54,15 +55,22 @@ def plan_request(
     kind = kind or rng.choices(list(mix), weights=list(mix.values()))[0]
     if kind == "adapter" and sources.adapter is None:
         kind = "rag"
-    model = "auto"
-    if kind == "cache_hit":
-        text = rng.choice(REPEATED_QUESTIONS)
-    elif kind == "small_talk":
-        text = rng.choice(SMALL_TALK)
-    elif kind == "adapter":
-        text, model = f"{rng.choice(sources.tickets)} (ticket {serial})", str(sources.adapter)
-    else:
-        text = f"{rng.choice(sources.questions)} (asked {serial})"
+    return request_of(sources, kind, rng.choice(topics(sources, kind)), serial)
+
+
+def topics(sources: MixSources, kind: str) -> tuple[str, ...]:
+    """What requests of ``kind`` are made from."""
+    pools = {"cache_hit": REPEATED_QUESTIONS, "small_talk": SMALL_TALK, "adapter": sources.tickets}
+    return pools.get(kind, sources.questions)
+
+
+def request_of(sources: MixSources, kind: str, topic: str, serial: int) -> PlannedRequest:
+    """The request of ``kind`` made from ``topic``: questions and tickets made new by ``serial``."""
+    model, text = "auto", topic
+    if kind == "adapter":
+        text, model = f"{topic} (ticket {serial})", str(sources.adapter)
+    elif kind in ("rag", "stream"):
+        text = f"{topic} (asked {serial})"
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": text}],
@@ -70,4 +78,4 @@ def plan_request(
     }
     if kind == "stream":
         body["stream"] = True
-    return PlannedRequest(kind, body)
+    return PlannedRequest(kind, body, topic)
