@@ -27,7 +27,7 @@ from tutorbook_devstack.load.__main__ import SAMPLES, USER_KEYS, prepare, stack_
 from tutorbook_devstack.load.driver import CLIENT_TIMEOUT_SECONDS, Level, Outcome, UserPlan, run_level, send
 from tutorbook_devstack.load.mix import MIX, PlannedRequest, request_of, topics
 from tutorbook_devstack.load.report import level_figures
-from tutorbook_devstack.stack import running_stack
+from tutorbook_devstack.stack import StackConfig, running_stack
 from tutorbook_gateway.settings import UpstreamSettings
 
 WARM_UP_SECONDS = 60.0
@@ -87,7 +87,7 @@ def with_generation(sample: Sample, shares: dict[str, float]) -> Sample:
     share of its latency."""
     if sample.generating >= 0:
         return sample
-    kind = sample.kind.split("|", 1)[0]
+    kind = sample.kind.split("|", 1)[0]  # a text the cache keeps, asked first, is answered as RAG or small talk
     return dataclasses.replace(sample, generating=sample.seconds * shares["rag" if kind == "cache_hit" else kind])
 
 
@@ -166,6 +166,11 @@ def warm_up(stack: Any, sources: Any, seconds: float) -> RequestShape:
 
 
 SWEEP_SERIALS = 900_000_000  # far from the levels' (seed x 1,000,000): each of its questions is new
+CACHED_KINDS = ("cache_hit", "small_talk")  # the same text again: the cache answers it the second time
+# Keys of the capacity run's own: each level's users get fresh ones, so a level starts with nothing cached
+# per key (the gateway's answer cache is per key), as the model assumes; the sweep has its own too.
+FRESH_KEYS = tuple(f"capacity-key-{number:04d}-0123456789" for number in range(512))  # levels from the
+# front, the sweep from the back
 
 
 def every_request_alone(stack: Any, sources: Any) -> tuple[list[Sample], float]:
@@ -179,18 +184,23 @@ def every_request_alone(stack: Any, sources: Any) -> tuple[list[Sample], float]:
 
     async def sweep() -> None:
         async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
-            for request in planned:
-                outcome = await send(client, USER_KEYS[0], request, time.perf_counter())
-                if outcome.status != 200 or not outcome.complete:  # every request needs its time
-                    raise RuntimeError(f"{key_of(request)}: {outcome.status} {outcome.detail}")
-                hit = outcome.cache == "hit"
-                samples.append(Sample(outcome.milliseconds / 1000, 0.0 if hit else -1.0, key_of(request)))
+            for number, request in enumerate(planned):  # a key each: nothing cached for it yet
+                for seen in (False, True) if request.kind in CACHED_KINDS else (False,):
+                    outcome = await send(client, FRESH_KEYS[-1 - number], request, time.perf_counter())
+                    if outcome.status != 200 or not outcome.complete:  # every request needs its time
+                        raise RuntimeError(f"{key_of(request, seen)}: {outcome.status} {outcome.detail}")
+                    hit = outcome.cache == "hit"
+                    samples.append(Sample(outcome.milliseconds / 1000, 0.0 if hit else -1.0, key_of(request, seen)))
 
     asyncio.run(sweep())
     return samples, stack_cpu_seconds(rest_pids) - cpu
 
 
-def key_of(request: PlannedRequest) -> str:
+def key_of(request: PlannedRequest, seen: bool = False) -> str:
+    """What the model looks a request's time up by: its kind and topic, and for a text the cache keeps,
+    whether its key has sent it before."""
+    if request.kind in CACHED_KINDS:
+        return f"{request.kind}|{request.topic}|{'again' if seen else 'first'}"
     return f"{request.kind}|{request.topic}"
 
 
@@ -217,9 +227,11 @@ def planned_kinds(sources: Any, seed: int) -> Kinds:
     plan for that seed."""
 
     def kinds(user: int) -> Iterator[str]:
-        plan = UserPlan(sources, seed, user)
+        plan, sent = UserPlan(sources, seed, user), set[str]()
         while True:
-            yield key_of(plan.next(0))
+            request = plan.next(0)
+            yield key_of(request, seen=request.topic in sent)
+            sent.add(request.topic)
 
     return kinds
 
@@ -266,6 +278,11 @@ def described(machine: Machine, samples: list[Sample], found: dict[str, Any]) ->
     }  # fmt: skip
 
 
+def capacity_stack(folder: Path) -> StackConfig:
+    config = stack_config(folder)
+    return dataclasses.replace(config, api_keys=(*config.api_keys, *FRESH_KEYS))
+
+
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tutorbook_devstack.capacity", description=__doc__)
     parser.add_argument("--seconds-per-kind", type=float, default=20.0, help="one user, one kind: its generation")
@@ -281,17 +298,19 @@ def main() -> None:
     levels = [int(level) for level in args.levels.split(",") if level.strip()]
     with (
         tempfile.TemporaryDirectory(prefix="tutorbook-capacity-") as tmp,
-        running_stack(stack_config(Path(tmp))) as stack,
+        running_stack(capacity_stack(Path(tmp))) as stack,
     ):
         sources = prepare(stack)
         machine, samples, found = measured_inputs(stack, sources, args)
         predictions, measured = {}, {}
-        for users in levels:  # each predicted before it is measured
+        for number, users in enumerate(levels):  # each predicted before it is measured, on keys of its own
             kinds = planned_kinds(sources, seed=users)
             predictions[users] = predicted(machine, samples, users, args.seconds, kinds=kinds)
+            first = sum(levels[:number])
+            keys = list(FRESH_KEYS[first : first + users])
             level = Level(users, args.seconds, 5000)
-            measured[users] = level_figures(asyncio.run(run_level(stack.config.gateway_url, list(USER_KEYS),
-                                                                  sources, level, seed=users)))  # fmt: skip
+            outcomes = asyncio.run(run_level(stack.config.gateway_url, keys, sources, level, seed=users))
+            measured[users] = level_figures(outcomes)
     rows = compared(predictions, measured)
     inputs = described(machine, samples, found)
     print_rows(inputs, rows)
