@@ -213,6 +213,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
     "tracing-hooks": ("data/bench/gateway.json", tracing_hooks),
     "failover": ("data/bench/ha-check.json", failover_check),
     "capacity": ("data/bench/capacity.json", capacity),
+    "capacity-unseen": ("data/bench/capacity-unseen.json", capacity),
     "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
