@@ -1,9 +1,10 @@
 """A gateway process killed with SIGKILL in the middle of adapter uploads and of activations: the store
 holds each version whole or not at all, the active pointer names a version that is there, and what the
 killed process left in the store's scratch folders is swept once it is old enough. A stand-in answers as
-vLLM (loads) and the retriever (route examples) do, each after a short wait. Each kill waits until the
-upload or activation is seen in the phase under test (on disk, or at the stand-in), and the phase it
-landed in is asserted: never a kill that lands before the request arrived or after it was answered."""
+vLLM (loads) and the retriever (route examples) do, holding the request of the phase under test until the
+kill has landed (no timed wait a slow machine can outrun). Each kill waits until the upload or activation
+is seen in the phase under test (on disk, or at the stand-in), and the phase it landed in is asserted:
+never a kill that lands before the request arrived or after it was answered."""
 
 import base64
 import contextlib
@@ -51,19 +52,23 @@ def complete_versions(adapter_dir: Path) -> Iterator[Path]:
 
 class RecordingServer(ThreadingHTTPServer):
     received: list[tuple[str, str]]  # (method, path) of each request, as it arrives
+    held: set[tuple[str, str]]  # requests answered only once ``released`` is set
+    released: threading.Event
 
 
-UPSTREAM_SECONDS = 0.3
+HOLD_SECONDS = 60  # a held request is answered after this even if never released
 
 
 class SlowUpstream(BaseHTTPRequestHandler):
-    """vLLM's adapter loads and the retriever's route examples, each answered OK after a short wait: long
-    enough for a test that saw a request arrive to kill the gateway while it waits for the answer."""
+    """vLLM's adapter loads and the retriever's route examples, each answered OK; a request the test holds
+    is answered only once released, so a test that saw it arrive kills the gateway while it waits."""
 
     def answer(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
-        cast(RecordingServer, self.server).received.append((self.command, self.path))
-        time.sleep(UPSTREAM_SECONDS)
+        server = cast(RecordingServer, self.server)
+        server.received.append((self.command, self.path))
+        if (self.command, self.path) in server.held:
+            server.released.wait(HOLD_SECONDS)
         body = b"{}"
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -87,19 +92,39 @@ class SlowUpstream(BaseHTTPRequestHandler):
 @dataclass
 class Upstream:
     url: str
-    received: list[tuple[str, str]]
+    server: RecordingServer
+
+    @property
+    def received(self) -> list[tuple[str, str]]:
+        return self.server.received
+
+    @contextlib.contextmanager
+    def holding(self, *requests: tuple[str, str]) -> Iterator[None]:
+        """Hold ``requests`` unanswered inside the block; answer them (to a killed caller) on leaving it."""
+        self.server.released.clear()
+        self.server.held = set(requests)
+        try:
+            yield
+        finally:
+            self.server.held = set()
+            self.server.released.set()
 
 
 @pytest.fixture
 def slow_upstream() -> Iterator[Upstream]:
     server = RecordingServer(("127.0.0.1", 0), SlowUpstream)
-    server.received = []
+    server.received, server.held, server.released = [], set(), threading.Event()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield Upstream(f"http://127.0.0.1:{server.server_address[1]}", server.received)
+        yield Upstream(f"http://127.0.0.1:{server.server_address[1]}", server)
     finally:
+        server.released.set()
         server.shutdown()
         server.server_close()
+
+
+LOAD = ("POST", "/v1/load_lora_adapter")
+EXAMPLES = ("PUT", "/v1/route-examples/triage")
 
 
 # Where an upload is when it is killed, in order: its large file being written in its folder in
@@ -159,7 +184,8 @@ def kill_uploading(tmp_path: Path, port: int, upstream: Upstream, archive: bytes
     gateway = start_gateway(tmp_path, port, upstream.url)
     answers: list[int] = []
     send = functools.partial(upload_ignoring_errors, f"http://127.0.0.1:{port}", archive, answers)
-    kill_when(gateway, send, reached, f"the upload to reach {phase}")
+    with upstream.holding(LOAD):  # a stored version is loaded next: held there until the kill
+        kill_when(gateway, send, reached, f"the upload to reach {phase}")
     if answers:
         return "answered"
     if new(adapter_dir.glob("triage@*")):
@@ -193,8 +219,6 @@ def active_pointer(adapter_dir: Path) -> int:
 # Where an activation is when it is killed, in order: its version being loaded on vLLM; the router being
 # taught its route examples (the retriever); the pointer switched to it.
 ACTIVATION_PHASES = ("loading", "examples", "switched")
-LOAD = ("POST", "/v1/load_lora_adapter")
-EXAMPLES = ("PUT", "/v1/route-examples/triage")
 
 
 def test_activations_killed_at_any_moment_leave_the_pointer_on_a_stored_version(
@@ -241,7 +265,9 @@ def kill_activating(tmp_path: Path, port: int, upstream: Upstream, adapter_dir: 
     upstream.received.clear()  # what this activation asks of vLLM and the retriever
     answers: list[int] = []
     send = functools.partial(activate_ignoring_errors, f"http://127.0.0.1:{port}", target, answers)
-    kill_when(gateway, send, reached, f"the activation to reach {phase}")
+    held = {"loading": (LOAD,), "examples": (EXAMPLES,)}.get(phase, ())
+    with upstream.holding(*held):
+        kill_when(gateway, send, reached, f"the activation to reach {phase}")
     if answers:
         return "answered"
     if active_pointer(adapter_dir) == target:
