@@ -47,9 +47,14 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
 .PHONY: capacity eval-retrieval eval-tutors eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
 eval-retrieval: install
-	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --plot docs/images/eval-emanual-s10.png
-	$(PY) -m tutorbook_evals.retrieval emanual-tv --data $(EVAL_DATA)
-	$(PY) -m tutorbook_evals.retrieval samples --data samples
+	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
+		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
+	$(PY) -m tutorbook_evals.retrieval emanual-tv --data $(EVAL_DATA) --precision int8 fp32 \
+		--json data/eval/retrieval-emanual-tv.json
+	$(PY) -m tutorbook_evals.retrieval samples --data samples --precision int8 fp32 --json data/eval/retrieval-samples.json
+	$(PY) -m tutorbook_evals.retrieval emanual-tv-held-out --data $(EVAL_DATA) --precision int8 fp32 \
+		--json data/eval/retrieval-held-out.json
+	$(PY) -m tutorbook_evals.doc_figures
 
 # A LoRA classifier answering by code against one answering by label: held-out accuracy and calibration on
 # support triage, support intents and 20 banking77 intents (about an hour: six adapters trained).

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tutorbook_evals.doc_figures import REPO_ROOT, filled, stale_pages
+from tutorbook_evals.doc_quotes import disagreements
 
 ACCURACY = {
     "benchmark": "tutors",
@@ -45,3 +46,27 @@ def test_an_unknown_block_is_an_error_not_a_silent_skip(tmp_path: Path) -> None:
 
 def test_the_docs_quote_the_committed_result_files() -> None:
     assert stale_pages(REPO_ROOT, write=False) == [], "run `make doc-figures`"
+
+
+def test_a_figure_typed_in_prose_must_equal_the_file_it_names(tmp_path: Path) -> None:
+    (tmp_path / "data/eval").mkdir(parents=True)
+    (tmp_path / "data/eval/tutors.json").write_text(json.dumps(ACCURACY))
+    where = "data/eval/tutors.json figures.sets.support-triage"
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs/adapters.md"
+    page.write_text(
+        f"By code it is 0.875<!-- = {where}.code.served.accuracy --> against "
+        f"85.0%<!-- = {where}.label.served.accuracy --> by label, on 40<!-- = {where}.test --> texts.\n"
+    )
+    assert disagreements(tmp_path) == []
+    page.write_text(f"Then:\nby code it was 0.880<!-- = {where}.code.served.accuracy -->.\n")
+    assert disagreements(tmp_path) == [
+        "docs/adapters.md:2: 0.880 differs from data/eval/tutors.json "
+        "figures.sets.support-triage.code.served.accuracy: 0.875"
+    ]
+    page.write_text(f"Gone: 1.0<!-- = {where}.code.served.f1 -->.\n")
+    assert "cannot be read" in disagreements(tmp_path)[0]
+
+
+def test_the_docs_prose_quotes_its_result_files() -> None:
+    assert disagreements(REPO_ROOT) == []

@@ -5,7 +5,8 @@ A block in a Markdown page is
 ``<!-- figures: NAME -->`` ... ``<!-- /figures -->``; NAME is one of :data:`BLOCKS`, each a result file and
 a function from its JSON to Markdown lines. Each block starts with where its figures come from: the
 command, the date, the commit and the machine, as the file records them. ``--check`` changes nothing and
-fails when a page differs from what its files give (the test suite runs it).
+fails when a page differs from what its files give (the test suite runs it). Figures typed in prose
+name their file in a comment and are checked, not rewritten (:mod:`tutorbook_evals.doc_quotes`).
 """
 
 import argparse
@@ -18,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from tutorbook_devstack.bench_sections import table, tutor_section
+from tutorbook_evals.doc_quotes import disagreements, quote_count
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PAGES = (
     "docs/adapters.md",
     "docs/compare.md",
     "docs/observability.md",
+    "docs/retriever.md",
     "docs/scaling.md",
     "docs/security.md",
     "docs/state.md",
@@ -208,7 +211,40 @@ def failover_check(document: dict[str, Any]) -> list[str]:
     return table([f"failover under traffic, {figures['clients']} clients", "measured"], rows)
 
 
+RETRIEVALS = {
+    "dense": "dense only",
+    "bm25": "BM25 only",
+    "hybrid-score": "hybrid, score fusion (the default)",
+    "hybrid-rrf": "hybrid, RRF",
+}
+
+
+def retrieval_quality(document: dict[str, Any]) -> list[str]:
+    """``make eval-retrieval`` on one corpus: each signal and fusion at int8 (the default), and fp32's MRR."""
+    figures = document["figures"]
+    precisions = figures["precisions"]
+    default = precisions["int8"]
+    rows = []
+    for key, label in RETRIEVALS.items():
+        scores = default["retrievals"][key]
+        cells = [f"{scores['recall'][k]:.3f}" for k in ("1", "5", "10")] + [f"{scores['mrr']:.3f}"]
+        if "fp32" in precisions:
+            cells.append(f"{precisions['fp32']['retrievals'][key]['mrr']:.3f}")
+        rows.append([label, *cells])
+    headings = ["retrieval", "R@1", "R@5", "R@10", "MRR@10", *(["MRR@10 at fp32"] if "fp32" in precisions else [])]
+    unmapped = f" ({figures['unmapped']} without a gold section in the corpus left out)" if figures["unmapped"] else ""
+    intro = (
+        f"{figures['dataset']}: {figures['documents']} documents ({default['chunks']} chunks), "
+        f"{figures['questions']} questions{unmapped}; embedded at int8, the default."
+    )
+    return [intro, "", *table(headings, rows)]
+
+
 BLOCKS: dict[str, tuple[str, Render]] = {
+    "retrieval-emanual-s10": ("data/eval/retrieval-emanual-s10.json", retrieval_quality),
+    "retrieval-emanual-tv": ("data/eval/retrieval-emanual-tv.json", retrieval_quality),
+    "retrieval-samples": ("data/eval/retrieval-samples.json", retrieval_quality),
+    "retrieval-held-out": ("data/eval/retrieval-held-out.json", retrieval_quality),
     "key-check": ("data/bench/gateway.json", key_check),
     "tracing-hooks": ("data/bench/gateway.json", tracing_hooks),
     "failover": ("data/bench/ha-check.json", failover_check),
@@ -261,6 +297,10 @@ def main() -> None:
     if args.check and stale:
         sys.exit(f"figures differ from their result files in: {', '.join(stale)}; run `make doc-figures`")
     print("\n".join(f"wrote {page}" for page in stale) or "every figures block is up to date")
+    wrong = disagreements(REPO_ROOT)  # typed in prose: reported, never rewritten
+    if wrong:
+        sys.exit("figures quoted in prose differ from their result files:\n" + "\n".join(wrong))
+    print(f"every figure quoted in prose ({quote_count(REPO_ROOT)}) matches its result file")
 
 
 if __name__ == "__main__":

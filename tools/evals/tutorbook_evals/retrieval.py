@@ -6,10 +6,12 @@ import dataclasses
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from tutorbook_config.service_settings import replaced
+from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.retrieval_charts import plot_retrieval
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_evals.retrieval_scores import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
@@ -68,20 +70,33 @@ def format_table(corpus: EvalCorpus, results: dict[str, RetrievalScores]) -> str
     return "\n".join(lines)
 
 
-def evaluate_corpus(
-    corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder, plot: Path | None = None
-) -> str:
-    """Ingest ``corpus`` into a fresh embedded index and return the report (summary line and table);
-    with ``plot``, also draw the scores as a bar chart there."""
+def measure_corpus(
+    corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder
+) -> tuple[dict[str, RetrievalScores], int, float]:
+    """Ingest ``corpus`` into a fresh embedded index (what the service runs: Qdrant Edge) and score every
+    retrieval; returns the scores, the chunks indexed and the seconds ingestion took."""
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
         embedded = replaced(settings, shared__data_dir=Path(tmp), store__qdrant_url="")
-        store, close = open_store(embedded, embedder.dimension)  # what the service runs: Qdrant Edge
+        store, close = open_store(embedded, embedder.dimension)
         try:
             seconds = ingest_corpus(corpus, settings, store, embedder)
             chunks = store.chunks.count()
-            results = evaluate_modes(corpus, store, embedder, search_defaults(settings))
+            return evaluate_modes(corpus, store, embedder, search_defaults(settings)), chunks, seconds
         finally:
             close()
+
+
+def evaluate_corpus(
+    corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder, plot: Path | None = None
+) -> str:
+    """The report of :func:`measure_corpus` (with ``plot``, also drawn as a bar chart there)."""
+    return reported(corpus, *measure_corpus(corpus, settings, embedder), plot)
+
+
+def reported(
+    corpus: EvalCorpus, results: dict[str, RetrievalScores], chunks: int, seconds: float, plot: Path | None
+) -> str:
+    """A summary line and the table of ``results``; with ``plot``, a bar chart drawn there too."""
     summary = f"ingested {len(corpus.documents)} documents ({chunks} chunks) in {seconds:.1f} s"
     if plot is not None:
         title = f"{corpus.name}: {len(corpus.questions)} questions, {len(corpus.documents)} documents"
@@ -89,16 +104,41 @@ def evaluate_corpus(
     return f"{summary}\n{format_table(corpus, results)}"
 
 
+def corpus_figures(results: dict[str, RetrievalScores]) -> dict[str, Any]:
+    """The scores as a result file holds them: recall at each cutoff and MRR@10, per retrieval."""
+    return {
+        result_key(label): {"recall": {str(k): scores.recall[k] for k in CUTOFFS}, "mrr": scores.mrr}
+        for label, scores in results.items()
+    }
+
+
+def result_key(label: str) -> str:
+    """A retrieval's name in a result file: "hybrid (score)" is ``hybrid-score``, "BM25 only" ``bm25``."""
+    return label.removesuffix(" only").replace(" (", "-").removesuffix(")").lower()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-eval-retrieval", description=__doc__)
     parser.add_argument("dataset", choices=DATASETS)
     parser.add_argument("--data", type=Path, help="dataset folder (samples: ./samples; emanual-*: .../emanual-qa)")
     parser.add_argument("--plot", type=Path, help="also draw the results as a PNG bar chart at this path")
+    parser.add_argument("--precision", nargs="+", choices=("int8", "fp32"), help="embed at each, side by side")
+    parser.add_argument("--json", type=Path, help="also write the figures to this result file")
     args = parser.parse_args()
     folder = args.data or Path("samples" if args.dataset == "samples" else "../shared/eval-data/emanual-qa")
     corpus = load_corpus(args.dataset, folder)
     settings = RetrieverSettings()
-    print("\n" + evaluate_corpus(corpus, settings, open_embedder(settings), args.plot))
+    by_precision: dict[str, Any] = {}
+    for precision in args.precision or [settings.embedding.precision]:
+        measured = replaced(settings, embedding__precision=precision)
+        print(f"\nembedding precision: {precision}")
+        results, chunks, seconds = measure_corpus(corpus, measured, open_embedder(measured))
+        print(reported(corpus, results, chunks, seconds, args.plot))
+        by_precision[precision] = {"chunks": chunks, "retrievals": corpus_figures(results)}
+    if args.json:
+        figures = {"dataset": corpus.name, "documents": len(corpus.documents), "questions": len(corpus.questions)}
+        figures |= {"unmapped": corpus.unmapped, "precisions": by_precision}
+        print(f"figures: {write_results(f'retrieval-{corpus.name}', figures, args.json)}")
 
 
 if __name__ == "__main__":

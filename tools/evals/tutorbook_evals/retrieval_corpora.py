@@ -4,17 +4,26 @@
 - ``emanual-s10`` / ``emanual-tv``: the Samsung manuals of the EMNLP 2021 E-Manual QA data set
   (``../shared/eval-data/emanual-qa``; read only, never copied into the project). Gold evidence is a
   section path; S10 sections map by the titles along their hierarchy, TV sections by their own title.
+- ``emanual-tv-held-out``: the Smart TV manual's other annotated questions (``smart_remote_QA.zip``: normal,
+  paraphrased, compound and yes/no), kept out of every retrieval choice. A question is left out when its
+  gold section is the gold of any of the 50 questions the choices were made on (so no paraphrase of
+  them is in), or when it repeats another after normalising case and punctuation. The manual's text is
+  the one ``emanual-tv`` searches: the questions are held out, the documents are not.
 """
 
 import csv
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tutorbook_evals.routing_set import normalised
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn
+from tutorbook_training.grounded_reader import ANNOTATED_ZIP, ZIPPED_QUESTION
 
-DATASETS = ("samples", "emanual-s10", "emanual-tv")
+DATASETS = ("samples", "emanual-s10", "emanual-tv", "emanual-tv-held-out")
+TV_QUESTIONS = "smart_tv_remote_50_questions.csv"
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,8 @@ def load_emanual_s10(folder: Path) -> EvalCorpus:
     return EvalCorpus("emanual-s10", documents, *questions_by_key(folder / "s10_50_questions.csv", by_path, full=True))
 
 
-def load_emanual_tv(folder: Path) -> EvalCorpus:
+def tv_sections(folder: Path) -> tuple[list[DocumentIn], dict[str, set[str]]]:
+    """The Smart TV manual's sections with text, and the section ids under each title."""
     corpus = json.loads((folder / "smart_tv_remote_manual_corpus.json").read_text())
     documents: list[DocumentIn] = []
     by_title: dict[str, set[str]] = {}
@@ -69,8 +79,34 @@ def load_emanual_tv(folder: Path) -> EvalCorpus:
             continue  # a heading-only section: nothing to retrieve
         by_title.setdefault(section["title"], set()).add(section_id)
         documents.append(DocumentIn(id=section_id, title=section["title"], text=text, metadata={"manual": "tv"}))
-    questions = questions_by_key(folder / "smart_tv_remote_50_questions.csv", by_title, full=False)
+    return documents, by_title
+
+
+def load_emanual_tv(folder: Path) -> EvalCorpus:
+    documents, by_title = tv_sections(folder)
+    questions = questions_by_key(folder / TV_QUESTIONS, by_title, full=False)
     return EvalCorpus("emanual-tv", documents, *questions)
+
+
+def load_emanual_tv_held_out(folder: Path) -> EvalCorpus:
+    documents, by_title = tv_sections(folder)
+    with (folder / TV_QUESTIONS).open(newline="", encoding="utf-8") as handle:
+        tuned = list(csv.DictReader(handle))
+    tuned_sections = {row["section_path"].split(">")[-1].strip() for row in tuned}
+    seen = {normalised(row["question"]) for row in tuned}
+    questions, unmapped = [], 0
+    with zipfile.ZipFile(folder / ANNOTATED_ZIP) as archive:
+        for name in sorted(n for n in archive.namelist() if n.endswith(".json")):
+            for path, question, answer in ZIPPED_QUESTION.findall(archive.read(name).decode("utf-8", "replace")):
+                title, key = path.split(">")[-1].strip(), normalised(question)
+                if title in tuned_sections or key in seen:
+                    continue
+                seen.add(key)
+                if title not in by_title:
+                    unmapped += 1
+                    continue
+                questions.append(EvalQuestion(" ".join(question.split()), frozenset(by_title[title]), answer))
+    return EvalCorpus("emanual-tv-held-out", documents, questions, unmapped)
 
 
 def questions_by_key(csv_path: Path, gold_by_key: dict[str, set[str]], full: bool) -> tuple[list[EvalQuestion], int]:
@@ -86,7 +122,12 @@ def questions_by_key(csv_path: Path, gold_by_key: dict[str, set[str]], full: boo
 
 
 def load_corpus(name: str, folder: Path) -> EvalCorpus:
-    loaders = {"samples": load_samples, "emanual-s10": load_emanual_s10, "emanual-tv": load_emanual_tv}
+    loaders = {
+        "samples": load_samples,
+        "emanual-s10": load_emanual_s10,
+        "emanual-tv": load_emanual_tv,
+        "emanual-tv-held-out": load_emanual_tv_held_out,
+    }
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return loaders[name](folder)

@@ -1,0 +1,84 @@
+"""Figures quoted in the docs' prose, checked against the result files they come from.
+
+A number typed in a sentence names its source in a comment right after it (and its unit):
+``0.710<!-- = data/eval/tutors.json figures.sets.banking77-20.code.served.accuracy -->``. The comment
+does not show on a rendered page. The check reads the file, follows the dot path (list items by their
+index) and compares the value, rounded to the number of decimals typed, with the typed number. A figure
+followed by ``%`` is compared with a hundred times a fraction. ``make doc-figures --check`` and the test
+suite fail on a quote that differs from its file, or whose file or path is not there.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+QUOTE = re.compile(
+    r"(?P<number>[+\-−]?\d[\d,]*(?:\.\d+)?)(?P<unit>[^\d<\n]{0,4})<!-- = (?P<source>\S+) (?P<path>\S+) -->"
+)
+PAGES_GLOB = ("README.md", "docs/**/*.md")
+
+
+@dataclass(frozen=True)
+class Quote:
+    page: str
+    line: int
+    typed: str
+    unit: str
+    source: str
+    path: str
+
+
+def quotes_in(page: str, text: str) -> list[Quote]:
+    found = []
+    for match in QUOTE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        found.append(Quote(page, line, match["number"], match["unit"], match["source"], match["path"]))
+    return found
+
+
+def value_at(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    return document
+
+
+def typed_value(typed: str) -> tuple[float, int]:
+    """The number as typed (thousands separators and a typographic minus allowed) and its decimals."""
+    plain = typed.replace(",", "").replace("−", "-")
+    decimals = len(plain.split(".")[1]) if "." in plain else 0
+    return float(plain), decimals
+
+
+def disagreement(quote: Quote, root: Path) -> str | None:
+    """Why ``quote`` differs from its file, or ``None`` when it quotes it exactly."""
+    where = f"{quote.page}:{quote.line}: {quote.typed}{quote.unit}"
+    try:
+        value = value_at(json.loads((root / quote.source).read_text()), quote.path)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        return f"{where} quotes {quote.source} {quote.path}, which cannot be read ({error!r})"
+    if not isinstance(value, int | float):
+        return f"{where} quotes {quote.source} {quote.path}, which is {value!r}, not a number"
+    number, decimals = typed_value(quote.typed)
+    expected = value * 100 if quote.unit.startswith("%") else value
+    if round(expected, decimals) != number:
+        return f"{where} differs from {quote.source} {quote.path}: {expected:.{decimals}f}"
+    return None
+
+
+def disagreements(root: Path) -> list[str]:
+    """Every quote in the docs that does not match its file (empty when all do)."""
+    pages = sorted({path for pattern in PAGES_GLOB for path in root.glob(pattern)})
+    found = []
+    for page in pages:
+        for quote in quotes_in(str(page.relative_to(root)), page.read_text()):
+            problem = disagreement(quote, root)
+            if problem:
+                found.append(problem)
+    return found
+
+
+def quote_count(root: Path) -> int:
+    pages = {path for pattern in PAGES_GLOB for path in root.glob(pattern)}
+    return sum(len(quotes_in(str(page), page.read_text())) for page in pages)
