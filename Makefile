@@ -45,7 +45,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: capacity eval-retrieval eval-tutors eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
+.PHONY: capacity eval-claims eval-retrieval eval-tutors eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -75,6 +75,17 @@ eval-semantic-cache: install
 eval-answers: install
 	$(PY) -m tutorbook_evals.answers run --ingest --policy flag --output data/answers/latest.json
 	$(PY) -m tutorbook_evals.answers score data/answers/latest.json --labels docs/answers/labelled-answers.jsonl
+
+# The claim check on answers its development never saw (needs `make run` in another terminal and the eval
+# data): 40 new sample questions and the 29 E-Manual S10 questions outside the development sample, scored
+# with docs/answers/held-out-labels.jsonl into data/eval/claims-held-out.json (docs/answers.md).
+eval-claims: install
+	$(PY) -m tutorbook_evals.answers run --sets emanual-s10-held-out --ingest --policy flag \
+		--output data/answers/held-out-s10.json
+	$(PY) -m tutorbook_evals.answers run --sets held-out --policy flag --output data/answers/held-out-samples.json
+	$(PY) -m tutorbook_evals.answers score data/answers/held-out-samples.json data/answers/held-out-s10.json \
+		--labels docs/answers/held-out-labels.jsonl --output data/eval/claims-held-out.json
+	$(PY) -m tutorbook_evals.doc_figures
 
 # The grounded reader: RAFT-style examples from the Smart TV manual, then a LoRA adapter (about 13 minutes
 # on 2 CPU cores); upload it and set TUTORBOOK_GATEWAY_ANSWERS__READER_ADAPTER=grounded-reader (docs/answers.md).

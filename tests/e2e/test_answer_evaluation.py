@@ -32,7 +32,7 @@ def test_answers_are_recorded_with_their_claims_and_scored_per_policy(
         check=True, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "| policy | wrong answers caught | right answers changed |" in scored.stdout
-    figures = json.loads(report.read_text())[str(recorded)]
+    figures = json.loads(report.read_text())["figures"]["runs"][str(recorded)]
     coverage = figures["labels"]  # a label counts only for the exact text it was written for
     assert coverage["answers"] == 4 and coverage["labelled"] + len(coverage["unlabelled"]) == 4
     assert figures["claims_policies"]["labelled"] == coverage["labelled"]

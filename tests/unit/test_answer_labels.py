@@ -116,6 +116,6 @@ def test_score_prints_the_coverage_and_writes_the_unlabelled_answers(
     printed = capsys.readouterr().out
     assert "cover 1 of 4 answers" in printed and "3 unlabelled" in printed
     assert '- samples/q3: "Five years."' in printed
-    assert json.loads(report.read_text())[str(run)]["labels"]["labelled"] == 1
+    assert json.loads(report.read_text())["figures"]["runs"][str(run)]["labels"]["labelled"] == 1
     written = [json.loads(line) for line in unlabelled.read_text().splitlines()]
     assert [row["id"] for row in written] == ["q2", "q3", "q4"]

@@ -70,3 +70,12 @@ def test_a_figure_typed_in_prose_must_equal_the_file_it_names(tmp_path: Path) ->
 
 def test_the_docs_prose_quotes_its_result_files() -> None:
     assert disagreements(REPO_ROOT) == []
+
+
+def test_a_quote_inside_a_code_block_is_refused_since_it_would_show(tmp_path: Path) -> None:
+    (tmp_path / "data/eval").mkdir(parents=True)
+    (tmp_path / "data/eval/tutors.json").write_text(json.dumps(ACCURACY))
+    (tmp_path / "README.md").write_text(
+        "```\n40<!-- = data/eval/tutors.json figures.sets.support-triage.test --> texts\n```\n"
+    )
+    assert disagreements(tmp_path) == ["README.md:2: a quote inside a code block shows as text; quote in prose"]

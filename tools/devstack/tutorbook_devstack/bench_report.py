@@ -40,6 +40,14 @@ def machine() -> dict[str, Any]:
     }
 
 
+def command_name() -> str:
+    """How this process was started: ``python -m PACKAGE`` for a module run with ``-m``, else the script."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        return f"python -m {spec.name.removesuffix('.__main__')}"
+    return Path(sys.argv[0]).name
+
+
 def write_results(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
     """``data/bench/<name>.json`` unless told otherwise: the figures, the machine, the command, the commit
     measured, the time."""
@@ -48,7 +56,7 @@ def write_results(name: str, figures: dict[str, Any], path: Path | None = None) 
     document = {
         "benchmark": name,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": " ".join([command_name(), *sys.argv[1:]]),
         "commit": describe_code(__file__),
         "machine": machine(),
         "figures": figures,

@@ -24,6 +24,7 @@ from tutorbook_evals.doc_quotes import disagreements, quote_count
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PAGES = (
     "docs/adapters.md",
+    "docs/answers.md",
     "docs/compare.md",
     "docs/observability.md",
     "docs/retriever.md",
@@ -240,7 +241,32 @@ def retrieval_quality(document: dict[str, Any]) -> list[str]:
     return [intro, "", *table(headings, rows)]
 
 
+def claim_catches(document: dict[str, Any]) -> list[str]:
+    """``tutorbook-eval-answers score --output``: per run and in all, the wrong answers each claims policy
+    caught and the right answers it changed, over the answers labelled by hand for their exact text."""
+    runs = [report for report in document["figures"]["runs"].values() if report.get("claims_policies")]
+    named = [(", ".join(report["sets"]), report["claims_policies"]) for report in runs]
+    policies = [key for key in named[0][1] if isinstance(named[0][1][key], dict)]
+    if len(named) > 1:
+        total = {key: sum(caught[key] for _, caught in named) for key in ("labelled", "wrong", "right")}
+        for policy in policies:
+            total[policy] = {key: sum(caught[policy][key] for _, caught in named) for key in ("caught", "false_flags")}
+        named.append(("all", total))
+
+    def share(count: int, out_of: int) -> str:
+        return f"{count} of {out_of}" + (f" ({count / out_of:.0%})" if out_of else "")
+
+    rows = [
+        [name, str(caught["labelled"]), policy, share(caught[policy]["caught"], caught["wrong"]),
+         share(caught[policy]["false_flags"], caught["right"])]
+        for name, caught in named
+        for policy in policies
+    ]  # fmt: skip
+    return table(["answers", "labelled", "policy", "wrong answers caught", "right answers changed"], rows, left=3)
+
+
 BLOCKS: dict[str, tuple[str, Render]] = {
+    "claims-held-out": ("data/eval/claims-held-out.json", claim_catches),
     "retrieval-emanual-s10": ("data/eval/retrieval-emanual-s10.json", retrieval_quality),
     "retrieval-emanual-tv": ("data/eval/retrieval-emanual-tv.json", retrieval_quality),
     "retrieval-samples": ("data/eval/retrieval-samples.json", retrieval_quality),

@@ -30,12 +30,28 @@ class Quote:
     path: str
 
 
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
 def quotes_in(page: str, text: str) -> list[Quote]:
+    """The quotes in ``text``, leaving out inline code (where a page shows the syntax itself)."""
+    prose = INLINE_CODE.sub(lambda code: " " * len(code.group()), text)
     found = []
-    for match in QUOTE.finditer(text):
+    for match in QUOTE.finditer(prose):
         line = text.count("\n", 0, match.start()) + 1
         found.append(Quote(page, line, match["number"], match["unit"], match["source"], match["path"]))
     return found
+
+
+def fenced_lines(text: str) -> set[int]:
+    """The line numbers inside fenced code blocks, where a comment would show as text."""
+    inside, lines = False, set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.add(number)
+    return lines
 
 
 def value_at(document: Any, path: str) -> Any:
@@ -72,8 +88,12 @@ def disagreements(root: Path) -> list[str]:
     pages = sorted({path for pattern in PAGES_GLOB for path in root.glob(pattern)})
     found = []
     for page in pages:
-        for quote in quotes_in(str(page.relative_to(root)), page.read_text()):
+        text = page.read_text()
+        fenced = fenced_lines(text)
+        for quote in quotes_in(str(page.relative_to(root)), text):
             problem = disagreement(quote, root)
+            if quote.line in fenced:
+                problem = f"{quote.page}:{quote.line}: a quote inside a code block shows as text; quote in prose"
             if problem:
                 found.append(problem)
     return found

@@ -21,9 +21,10 @@ from typing import Any
 from tqdm import tqdm
 
 from tutorbook_config.local_keys import MissingKeyError, admin_key
+from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.answers.judge_replay import judge_sweep, judge_table
 from tutorbook_evals.answers.labels import Labels, coverage, read_labels, unlabelled_rows, write_unlabelled
-from tutorbook_evals.answers.questions import ANSWER_SETS, Question, questions_of
+from tutorbook_evals.answers.questions import ANSWER_SETS, HELD_OUT_SETS, Question, questions_of
 from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, policy_text
 from tutorbook_evals.answers.tables import covering, markdown
 from tutorbook_evals.answers.thresholds import sweep_table, threshold_sweep
@@ -40,7 +41,8 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tutorbook-eval-answers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="ask the stack and record its answers")
-    run.add_argument("--sets", default=",".join(ANSWER_SETS), help=f"comma-separated: {', '.join(ANSWER_SETS)}")
+    every = ", ".join(ANSWER_SETS + HELD_OUT_SETS)
+    run.add_argument("--sets", default=",".join(ANSWER_SETS), help=f"comma-separated, of: {every}")
     run.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
     run.add_argument("--eval-data", type=Path, help="where emanual-qa lies (default: ../shared/eval-data)")
     run.add_argument("--emanual-limit", type=int, default=20, help="E-Manual questions asked (a seeded sample)")
@@ -63,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
         "--unlabelled", type=Path,
         help="write the answers no label covers here (JSONL, the labels' format, label empty) to label by hand",
     )  # fmt: skip
-    score.add_argument("--output", type=Path, help="write the report as JSON here")
+    score.add_argument("--output", type=Path, help="write the report as a result file (JSON) here")
     score.add_argument(
         "--rag-thresholds",
         help="replay the router's RAG threshold at these values (comma-separated, e.g. 0.36,0.45,0.5)",
@@ -159,8 +161,11 @@ def score(args: argparse.Namespace) -> None:
         if judge_thresholds:
             table = judge_table(report["judge_thresholds"])
             print(f"\nThe judge's threshold replayed on {path}{covering(report)}:\n\n{table}")
-    if args.output:
-        args.output.write_text(json.dumps(reports, indent=1) + "\n", encoding="utf-8")
+    if args.output:  # the reports by run, with the command, the date, the commit and the machine
+        every = [record for records in runs.values() for record in records]
+        labelled = labels.labelled(every) if labels is not None else []
+        overall = {"claims_policies": catch_rates(labelled) if labelled else None}  # every run's answers
+        write_results("answers", {"runs": reports, "all": overall}, args.output)
     if labels is not None:
         to_label = unlabelled_rows([r for records in runs.values() for r in records], labels)
         if args.unlabelled:

@@ -19,7 +19,7 @@ from tutorbook_evals.answers.scoring import generated_answer, key_of
 
 # Sets whose question and reference come from ../shared/eval-data: never copied into the project, so their
 # label rows carry the answer and the label only (as the committed E-Manual rows do).
-UNCOPIED_SETS = frozenset({"emanual-s10"})
+UNCOPIED_SETS = frozenset({"emanual-s10", "emanual-s10-held-out"})
 
 
 def answer_text(text: str) -> str:
