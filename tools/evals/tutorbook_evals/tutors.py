@@ -40,8 +40,9 @@ SETS = {  # name: (dataset, subset)
 DEFAULT_SETS = "support-triage,support-intents,banking77-20"
 
 
-def train_adapter(dataset: ClassificationSet, answer: str, folder: Path, seed: int) -> float:
-    """Trains an adapter answering ``answer`` ("code" or "label") into ``folder``; the seconds it took."""
+def train_adapter(dataset: ClassificationSet, answer: str, folder: Path, seed: int, codes: str = "letters") -> float:
+    """Trains an adapter answering ``answer`` ("code", with ``codes`` of that style, or "label") into
+    ``folder``; the seconds it took."""
     from tutorbook_training.data import classifier_dataset, write_card
     from tutorbook_training.label_scoring import with_codes
     from tutorbook_training.model import default_base_model
@@ -49,7 +50,7 @@ def train_adapter(dataset: ClassificationSet, answer: str, folder: Path, seed: i
 
     base = default_base_model()
     data = classifier_dataset(dataset.labels, [(e.text, e.label) for e in dataset.train])
-    data = with_codes(data, base) if answer == "code" else data
+    data = with_codes(data, base, "words" if codes == "words" else "letters") if answer == "code" else data
     started = time.perf_counter()
     model, figures = train(data, options_for(data, seed=seed), base)
     seconds = time.perf_counter() - started
@@ -73,7 +74,14 @@ def scored(folder: Path, dataset: ClassificationSet) -> dict[str, dict[str, floa
     return figures
 
 
-def evaluate_set(name: str, eval_data: Path | None, seed: int, root: Path) -> dict[str, Any]:
+def evaluate_set(
+    name: str,
+    eval_data: Path | None,
+    seed: int,
+    root: Path,
+    answers: tuple[str, ...] = ("label", "code"),
+    codes: str = "letters",
+) -> dict[str, Any]:
     source, subset = SETS[name]
     dataset = builtin_classification(source, REPO_ROOT / "samples", eval_data, subset)
     figures: dict[str, Any] = {"labels": len(dataset.labels), "train": len(dataset.train), "test": len(dataset.test)}
@@ -81,11 +89,13 @@ def evaluate_set(name: str, eval_data: Path | None, seed: int, root: Path) -> di
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "commit": describe_code(__file__),
     }
-    for answer in ("label", "code"):
+    for answer in answers:
         print(f"{name}: training the adapter answering by {answer} ...", file=sys.stderr, flush=True)
         folder = root / f"{name}-{answer}"
-        seconds = train_adapter(dataset, answer, folder, seed)
+        seconds = train_adapter(dataset, answer, folder, seed, codes)
         figures[answer] = {"train_seconds": seconds, **scored(folder, dataset)}
+    if "code" in answers:
+        figures["codes"] = codes
     return figures
 
 
@@ -105,6 +115,8 @@ def main() -> None:
     parser.add_argument("--eval-data", type=Path, default=default_eval_data(REPO_ROOT), help="for banking77")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path("data/eval/tutors.json"))
+    parser.add_argument("--answers", default="label,code", help="which adapters to train: label, code or both")
+    parser.add_argument("--codes", choices=("letters", "words"), default="letters", help="the code adapter's codes")
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
     unknown = sorted(set(names) - set(SETS))
@@ -113,7 +125,8 @@ def main() -> None:
     results = earlier_sets(args.json, names)
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-tutors-") as tmp:
         for name in names:
-            results[name] = evaluate_set(name, args.eval_data, args.seed, Path(tmp))
+            answers = tuple(answer.strip() for answer in args.answers.split(",") if answer.strip())
+            results[name] = evaluate_set(name, args.eval_data, args.seed, Path(tmp), answers, args.codes)
             write_results(
                 "tutors", {"seed": args.seed, "sets": results}, args.json
             )  # after each: a long run keeps them

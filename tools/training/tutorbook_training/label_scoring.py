@@ -10,15 +10,17 @@ confidence is comparable with the runners-up.
 
 import itertools
 import math
+import re
 import string
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
-from tutorbook_adapter_format.card import MAX_CODED_LABELS
+from tutorbook_adapter_format.card import MAX_CODE_CHARS, MAX_CODED_LABELS
 from tutorbook_adapter_format.classification import softmax
 from tutorbook_training.data import DataError, Dataset, with_labels
 
@@ -62,27 +64,54 @@ def answer_tokens(tokenizer: Any, answers: list[str]) -> list[list[int]]:
     return [ids[len(prompt) :] for ids in rendered]
 
 
-def label_codes(tokenizer: Any, labels: list[str]) -> list[str]:
+CodeStyle = Literal["letters", "words"]
+COMMON_WORDS = frozenset(
+    {"a", "an", "and", "after", "by", "for", "get", "in", "into", "not", "of", "on", "the", "to", "up"}
+)
+
+
+def label_codes(tokenizer: Any, labels: list[str], style: CodeStyle = "letters") -> list[str]:
     """A code per label, each a single token as the assistant's answer (then the end of the turn, as for
-    every other code): one decoding step gives every label's log-probability."""
+    every other code): one decoding step gives every label's log-probability. ``letters``: A, B, C, ...
+    ``words``: a word of the label's own where one is a single token and not yet taken (its rarest among
+    the labels first, then capitalised), else the next free letter code."""
     if len(labels) > MAX_CODED_LABELS:
         raise DataError(f"{len(labels)} labels: at most {MAX_CODED_LABELS} answer by code; train with --answer label")
     end = answer_tokens(tokenizer, ["A"])[0][1:]
-    codes: list[str] = []
-    for candidate in code_candidates():
-        if len(codes) == len(labels):
-            return codes
+
+    def one_token(candidate: str) -> bool:
         tokens = answer_tokens(tokenizer, [candidate])[0]
-        if len(tokens) == 1 + len(end) and tokens[1:] == end:
-            codes.append(candidate)
-    raise ValueError(f"the tokenizer has no {len(labels)} one-token codes among the candidates")
+        return len(tokens) == 1 + len(end) and tokens[1:] == end
+
+    chosen = word_codes(labels, one_token) if style == "words" else [None] * len(labels)
+    letters = (code for code in code_candidates() if code not in chosen and one_token(code))
+    try:
+        return [code or next(letters) for code in chosen]
+    except StopIteration:
+        raise ValueError(f"the tokenizer has no {len(labels)} one-token codes among the candidates") from None
 
 
-def with_codes(dataset: Dataset, base_model: Path) -> Dataset:
+def word_codes(labels: list[str], one_token: Callable[[str], bool]) -> list[str | None]:
+    """Per label, a word of its own that is one token and no other label's code yet (None where none is)."""
+    words = [[w for w in re.split(r"[^a-z0-9]+", label.lower()) if w and w not in COMMON_WORDS] for label in labels]
+    labels_with = Counter(word for found in words for word in set(found))
+    taken: set[str] = set()
+    codes: list[str | None] = []
+    for found in words:
+        ranked = sorted(found, key=lambda word: (labels_with[word], -len(word)))
+        candidates = [*ranked, *(word.capitalize() for word in ranked)]
+        code = next((c for c in candidates if c not in taken and len(c) <= MAX_CODE_CHARS and one_token(c)), None)
+        if code:
+            taken.add(code)
+        codes.append(code)
+    return codes
+
+
+def with_codes(dataset: Dataset, base_model: Path, style: CodeStyle = "letters") -> Dataset:
     """A classifier's data answered with one-token codes, chosen on the base model's tokenizer."""
     from transformers import AutoTokenizer
 
-    codes = label_codes(AutoTokenizer.from_pretrained(base_model), dataset.labels)
+    codes = label_codes(AutoTokenizer.from_pretrained(base_model), dataset.labels, style)
     return with_labels(dataset, dataset.labels, codes)
 
 

