@@ -64,7 +64,8 @@ eval-tutors: install
 
 # Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
 eval-routing: install
-	$(PY) -m tutorbook_evals.routing --split test
+	$(PY) -m tutorbook_evals.routing --split test --json data/eval/routing.json
+	$(PY) -m tutorbook_evals.doc_figures
 
 # How often the (optional) semantic cache would answer with another question's answer, per threshold.
 eval-semantic-cache: install

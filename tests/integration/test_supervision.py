@@ -1,5 +1,6 @@
 """make run's supervisor with real processes: one killed with SIGKILL is started again with the same
-command (its log appended to), and one that keeps failing stops the stack with its log."""
+command (its log appended to), and one that keeps failing stops the stack with its log; the default
+limits (5 restarts in 5 minutes) hold."""
 
 import os
 import signal
@@ -55,3 +56,30 @@ def test_a_killed_service_comes_back_and_a_failing_one_stops_the_stack(tmp_path:
     finally:
         for service in services.values():
             service.stop()
+
+
+def test_the_default_limits_allow_five_restarts_in_five_minutes_and_stop_at_the_sixth_death(tmp_path: Path) -> None:
+    """The default policy (5 restarts within 300 s) with real processes; only the backoff is shortened, so
+    the six deaths fall within the default window in about a second."""
+    failing = [sys.executable, "-c", "print('cannot start', flush=True); raise SystemExit(3)"]
+    services = {"gateway": start_service("gateway", failing, dict(os.environ), tmp_path)}
+    starts = [services["gateway"].process.pid]
+
+    def restart(name: str) -> ServiceProcess:
+        started = start_service(name, failing, dict(os.environ), tmp_path, append=True)
+        starts.append(started.process.pid)
+        return started
+
+    lines: list[str] = []
+    policy = RestartPolicy(backoff_seconds=(0.05,))
+    assert (policy.max_restarts, policy.window_seconds) == (5, 300.0)  # the defaults, as documented
+    supervisor = Supervisor(services, restart, policy, lines.append)
+    try:
+        with pytest.raises(ServiceKeepsFailingError, match="exited \\(code 3\\) 6 times in 300 s"):
+            supervise_until(supervisor, lambda: False)
+        assert len(starts) == 6 and len(set(starts)) == 6  # the first run and five restarts, each a new process
+        assert [line.split("(death ")[1][:14] for line in lines if "restarting" in line] == [
+            f"{n} of at most 6" for n in range(1, 6)
+        ]
+    finally:
+        services["gateway"].stop()

@@ -1,10 +1,12 @@
-"""The figure tables in the docs are written from the result files, and a stale page is found."""
+"""The figure tables in the docs are written from the result files, and a stale page is found; figures typed
+in prose match the files they name; docs/benchmarks.md is what its committed record and files write."""
 
 import json
 from pathlib import Path
 
 import pytest
 
+from tutorbook_devstack.bench_all import Outputs, recorded_page
 from tutorbook_evals.doc_figures import REPO_ROOT, filled, stale_pages
 from tutorbook_evals.doc_quotes import disagreements
 
@@ -79,3 +81,9 @@ def test_a_quote_inside_a_code_block_is_refused_since_it_would_show(tmp_path: Pa
         "```\n40<!-- = data/eval/tutors.json figures.sets.support-triage.test --> texts\n```\n"
     )
     assert disagreements(tmp_path) == ["README.md:2: a quote inside a code block shows as text; quote in prose"]
+
+
+def test_the_benchmarks_page_is_what_the_committed_record_and_result_files_write() -> None:
+    outputs = Outputs(Path("data/bench"), Path("docs/images"), Path("docs/benchmarks.md"))
+    written = recorded_page(REPO_ROOT, outputs)
+    assert written == (REPO_ROOT / "docs/benchmarks.md").read_text(), "run `make bench`, or bench_all --render-only"

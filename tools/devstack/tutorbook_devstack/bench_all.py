@@ -60,6 +60,7 @@ BRIEF_ARGUMENTS = {  # --quick
     "tutor": ("--rounds", "3", "--reference-rounds", "1,1,0", "--seconds", "5"),
     "load": ("--levels", "1,8,32", "--seconds", "5", "--max-requests", "40"),
 }
+PLOTS = {"search_latency": "search-latency", "load_levels": "load-rag", "load_memory": "load-rag-memory"}  # key: file
 TAIL_BYTES = 16_000  # of a benchmark's output, kept to show how a failed one ended
 TAIL_LINES = 25
 STOP_GRACE_SECONDS = 60  # for a benchmark past its time limit to stop its stack, per signal
@@ -219,14 +220,15 @@ def run_all(benchmarks: list[Benchmark], outputs: Outputs, quick: bool, time_lim
     return run
 
 
-def read_documents(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The JSON each benchmark wrote in this run, by name (one whose JSON cannot be parsed gets an error)."""
+def read_documents(run: dict[str, Any], root: Path = Path()) -> dict[str, dict[str, Any]]:
+    """The JSON each benchmark wrote in this run, by name (one whose JSON cannot be parsed gets an error);
+    the recorded paths are relative to ``root``, where the run was started."""
     documents = {}
     for entry in run["benchmarks"]:
         if entry["error"]:
             continue
         try:
-            documents[entry["name"]] = json.loads(Path(entry["json"]).read_text())
+            documents[entry["name"]] = json.loads((root / entry["json"]).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             entry["error"] = f"its JSON `{entry['json']}` could not be read ({exc})"
     return documents
@@ -241,12 +243,24 @@ def draw_load_plot(documents: dict[str, dict[str, Any]], outputs: Outputs) -> No
 def fresh_images(run: dict[str, Any], outputs: Outputs) -> dict[str, str]:
     """The plots this run made, as paths relative to the page (an older one is not shown)."""
     since = datetime.datetime.fromisoformat(run["date"]).timestamp()
-    plots = {"search_latency": "search-latency", "load_levels": "load-rag", "load_memory": "load-rag-memory"}
-    return {
-        key: os.path.relpath(outputs.image(name), outputs.page.parent)
-        for key, name in plots.items()
-        if written_since(outputs.image(name), since)
-    }
+    every = all_images(outputs)
+    return {key: every[key] for key, name in PLOTS.items() if written_since(outputs.image(name), since)}
+
+
+def recorded_page(root: Path, outputs: Outputs) -> str:
+    """The page as the last run's record and result files under ``root`` write it (what ``--render-only``
+    writes, and what a test compares with the committed page)."""
+    run = json.loads((root / outputs.record).read_text())
+    images = run.get("images")
+    if images is None:  # a record from before the plots were kept: those the page shows
+        shown = (root / outputs.page).read_text()
+        images = {key: path for key, path in all_images(outputs).items() if path in shown}
+    return render_page(run, read_documents(run, root), images).markdown
+
+
+def all_images(outputs: Outputs) -> dict[str, str]:
+    """Every plot a run can make, as paths relative to the page."""
+    return {key: os.path.relpath(outputs.image(name), outputs.page.parent) for key, name in PLOTS.items()}
 
 
 def selected(only: str | None) -> list[str]:
@@ -291,7 +305,10 @@ def main() -> None:
         run = run_all(plan, outputs, args.quick, time_limit)
     documents = read_documents(run)
     draw_load_plot(documents, outputs)
-    page = render_page(run, documents, fresh_images(run, outputs))
+    if "images" not in run:  # the plots this run made, kept so the page can be written again the same
+        run["images"] = fresh_images(run, outputs)
+        outputs.record.write_text(json.dumps(run, indent=2) + "\n")
+    page = render_page(run, documents, run["images"])
     outputs.page.parent.mkdir(parents=True, exist_ok=True)
     outputs.page.write_text(page.markdown)
     print_summary(run, page.failed, outputs.page)

@@ -28,6 +28,7 @@ PAGES = (
     "docs/compare.md",
     "docs/observability.md",
     "docs/retriever.md",
+    "docs/routing.md",
     "docs/scaling.md",
     "docs/security.md",
     "docs/state.md",
@@ -265,7 +266,28 @@ def claim_catches(document: dict[str, Any]) -> list[str]:
     return table(["answers", "labelled", "policy", "wrong answers caught", "right answers changed"], rows, left=3)
 
 
+def routing_accuracy(document: dict[str, Any]) -> list[str]:
+    """``tutorbook-eval-routing --json``: the accuracy on a split and its confusion matrix."""
+    figures = document["figures"]
+    matrix = figures["confusion"]
+    routes = list(matrix)
+    rows = []
+    for expected in routes:
+        total = sum(matrix[expected].values())
+        recall = matrix[expected][expected] / total if total else 0.0
+        rows.append([expected, *(str(matrix[expected][chosen]) for chosen in routes), f"{recall:.3f}"])
+    picked = {chosen: sum(matrix[expected][chosen] for expected in routes) for chosen in routes}
+    precision = [f"{matrix[c][c] / picked[c]:.3f}" if picked[c] else "" for c in routes]
+    rows.append(["precision", *precision, ""])
+    intro = (
+        f"{figures['split']} split: {figures['correct']} of {figures['requests']} requests routed as expected, "
+        f"accuracy {figures['accuracy']:.3f}. Rows: the expected route; columns: the route chosen."
+    )
+    return [intro, "", *table(["expected", *routes, "recall"], rows)]
+
+
 BLOCKS: dict[str, tuple[str, Render]] = {
+    "routing-test": ("data/eval/routing.json", routing_accuracy),
     "claims-held-out": ("data/eval/claims-held-out.json", claim_catches),
     "retrieval-emanual-s10": ("data/eval/retrieval-emanual-s10.json", retrieval_quality),
     "retrieval-emanual-tv": ("data/eval/retrieval-emanual-tv.json", retrieval_quality),

@@ -18,11 +18,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from tqdm import tqdm
 
 from tutorbook_config.service_settings import replaced
+from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.routing_set import ROUTES, RoutingCase, Split, default_eval_data, demo_adapter_card, routing_cases
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.planning import route_signals
@@ -150,6 +152,7 @@ def main() -> None:
     )
     parser.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
     parser.add_argument("--eval-data", type=Path, help="folder holding clinc150/ (default: ../shared/eval-data)")
+    parser.add_argument("--json", type=Path, help="also write the accuracy and the confusion matrix here")
     args = parser.parse_args()
     eval_data = args.eval_data or default_eval_data(REPO_ROOT)
     if eval_data is None:
@@ -158,6 +161,17 @@ def main() -> None:
     cases = routing_cases(args.samples, eval_data / "clinc150", split)
     report = evaluate_routing(cases, args.samples, open_embedder(RetrieverSettings()))
     print(format_report(report, split))
+    if args.json:  # counts only: the requests' texts stay in the eval data
+        print(f"figures: {write_results('routing', report_figures(report, split), args.json)}")
+
+
+def report_figures(report: RoutingReport, split: str) -> dict[str, Any]:
+    """The accuracy and the confusion matrix (expected route, then chosen route: requests)."""
+    confusion = report.confusion()
+    matrix = {expected: {chosen: confusion[(expected, chosen)] for chosen in ROUTES} for expected in ROUTES}
+    correct = sum(confusion[(route, route)] for route in ROUTES)
+    return {"split": split, "requests": len(report.routed), "correct": correct, "accuracy": report.accuracy,
+            "confusion": matrix}  # fmt: skip
 
 
 if __name__ == "__main__":
