@@ -56,10 +56,12 @@ eval-retrieval: install
 		--json data/eval/retrieval-held-out.json
 	$(PY) -m tutorbook_evals.doc_figures
 
-# A LoRA classifier answering by code against one answering by label: held-out accuracy and calibration on
-# support triage, support intents and 20 banking77 intents (about an hour: six adapters trained).
+# A LoRA classifier answering by label against two answering by code (letters, then words, the default):
+# held-out accuracy and calibration on support triage, support intents and 20 banking77 intents (about
+# 1.5 hours: nine adapters trained).
 eval-tutors: install
-	$(PY) -m tutorbook_evals.tutors
+	$(PY) -m tutorbook_evals.tutors --codes letters
+	$(PY) -m tutorbook_evals.tutors --answers code --codes words --json data/eval/tutors-word-codes.json
 	$(PY) -m tutorbook_evals.doc_figures
 
 # Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
@@ -75,7 +77,9 @@ eval-semantic-cache: install
 # 91 questions through "auto", scored against the hand labels (docs/answers.md).
 eval-answers: install
 	$(PY) -m tutorbook_evals.answers run --ingest --policy flag --output data/answers/latest.json
-	$(PY) -m tutorbook_evals.answers score data/answers/latest.json --labels docs/answers/labelled-answers.jsonl
+	$(PY) -m tutorbook_evals.answers score data/answers/latest.json --labels docs/answers/labelled-answers.jsonl \
+		--output data/eval/answers.json
+	$(PY) -m tutorbook_evals.doc_figures
 
 # The claim check on answers its development never saw (needs `make run` in another terminal and the eval
 # data): 40 new sample questions and the 29 E-Manual S10 questions outside the development sample, scored

@@ -1,11 +1,11 @@
-"""The training tools' label probabilities, calibration error and early stopping."""
+"""The training tools' label probabilities, calibration error, early stopping and label codes."""
 
 import math
 
 import pytest
 import torch
 
-from tutorbook_training.label_scoring import LabelDistribution, expected_calibration_error, normalised
+from tutorbook_training.label_scoring import LabelDistribution, expected_calibration_error, normalised, word_codes
 from tutorbook_training.train import EarlyStopping
 
 
@@ -47,3 +47,12 @@ def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience() -> None:
 def test_without_a_validation_split_every_epoch_runs() -> None:
     stopping = EarlyStopping(patience=1)
     assert not any(stopping.should_stop(Tiny(), math.nan) for _ in range(5)) and stopping.best_state is None
+
+
+def test_word_codes_take_each_labels_rarest_one_token_word_and_leave_the_rest_to_letters() -> None:
+    one_token = {"top", "pending", "Top", "transfer", "card", "fee"}.__contains__
+    labels = ["automatic_top_up", "pending_top_up", "top_up_reverted", "pending_transfer", "passcode_forgotten"]
+    # automatic is not one token: top; pending_top_up: "pending" is rarer than "top" (taken anyway);
+    # top_up_reverted: "top" is taken, so "Top"; pending_transfer: "transfer"; passcode_forgotten: none.
+    assert word_codes(labels, one_token) == ["top", "pending", "Top", "transfer", None]
+    assert word_codes(["the_overlongword_x", "b"], lambda code: True) == ["x", "b"]  # at most 8 characters

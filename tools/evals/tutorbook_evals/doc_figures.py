@@ -54,20 +54,42 @@ def tutor_latency(document: dict[str, Any]) -> list[str]:
 
 
 def tutor_accuracy(document: dict[str, Any]) -> list[str]:
+    """``make eval-tutors``: per label set, the adapter answering by label against the one answering by code."""
     rows = [
         "| label set | labels | train | held out | by label, every label in full (the reference) "
         "| by code, one step (as served) | by code, every code in full |",
         "|:---|---:|---:|---:|---:|---:|---:|",
     ]
-    measured = []
     for name, figures in document["figures"]["sets"].items():
-        cells = [figures["label"]["served"], figures["code"]["served"], figures["code"]["reference"]]
-        shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" for cell in cells]
+        label, code = figures.get("label", {}), figures.get("code", {})
+        cells = [label.get("served"), code.get("served"), code.get("reference")]
+        shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" if cell else "" for cell in cells]
         counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
         rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
-        if "measured" in figures:
-            when = figures["measured"]
-            measured.append(f"{name} on {when['date'][:16].replace('T', ' ')} UTC at {when['commit']}")
+    return [*rows, ""]
+
+
+def tutor_accuracy_levers(documents: list[dict[str, Any]]) -> list[str]:
+    """The label adapter and the letter-code adapter from the first run, the word-code adapter (its
+    ``codes`` "words") from the second where there is one: one row per label set."""
+    words = documents[1]["figures"]["sets"] if len(documents) > 1 else {}
+    rows = [
+        "| label set | labels | train | held out | by label, every label in full (the reference) "
+        "| by letter code, one step | by word code, one step (as served) | by word code, every code in full |",
+        "|:---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    measured = []
+    for name, figures in documents[0]["figures"]["sets"].items():
+        word_code = words.get(name, {}).get("code", {})
+        cells = [figures.get("label", {}).get("served"), figures.get("code", {}).get("served")]
+        cells += [word_code.get("served"), word_code.get("reference")]
+        shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" if cell else "" for cell in cells]
+        counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
+        rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
+        for run, found in (("label and letter codes", figures), ("word codes", words.get(name, {}))):
+            if "measured" in found:
+                when = found["measured"]
+                measured.append(f"{name}, {run}, on {when['date'][:16].replace('T', ' ')} UTC at {when['commit']}")
     note = [f"Each set was measured on its own run: {'; '.join(measured)}.", ""] if measured else []
     return [*rows, "", *note]
 
@@ -289,6 +311,7 @@ def routing_accuracy(document: dict[str, Any]) -> list[str]:
 BLOCKS: dict[str, tuple[str, Render]] = {
     "routing-test": ("data/eval/routing.json", routing_accuracy),
     "claims-held-out": ("data/eval/claims-held-out.json", claim_catches),
+    "claims-development": ("data/eval/answers.json", claim_catches),
     "retrieval-emanual-s10": ("data/eval/retrieval-emanual-s10.json", retrieval_quality),
     "retrieval-emanual-tv": ("data/eval/retrieval-emanual-tv.json", retrieval_quality),
     "retrieval-samples": ("data/eval/retrieval-samples.json", retrieval_quality),
@@ -305,7 +328,20 @@ BLOCKS: dict[str, tuple[str, Render]] = {
 }
 
 
+# Blocks written from several files, each named in its own provenance line.
+MULTI_BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[list[dict[str, Any]]], list[str]]]] = {
+    "tutor-accuracy-levers": (("data/eval/tutors.json", "data/eval/tutors-word-codes.json"), tutor_accuracy_levers),
+}
+
+
 def rendered(name: str, root: Path) -> str:
+    if name in MULTI_BLOCKS:
+        paths, render_all = MULTI_BLOCKS[name]
+        documents = [json.loads((root / path).read_text()) for path in paths]
+        lines = [
+            line for document, path in zip(documents, paths, strict=True) for line in (provenance(document, path), "")
+        ]
+        return "\n".join([*lines, *render_all(documents)]).rstrip("\n") + "\n"
     path, render = BLOCKS[name]
     document = json.loads((root / path).read_text())
     return "\n".join([provenance(document, path), "", *render(document)]).rstrip("\n") + "\n"
@@ -316,8 +352,8 @@ def filled(page: str, root: Path) -> str:
 
     def replace(match: re.Match[str]) -> str:
         name = match.group("name")
-        if name not in BLOCKS:
-            raise KeyError(f"unknown figures block {name!r}; known: {', '.join(BLOCKS)}")
+        if name not in BLOCKS and name not in MULTI_BLOCKS:
+            raise KeyError(f"unknown figures block {name!r}; known: {', '.join([*BLOCKS, *MULTI_BLOCKS])}")
         return match.group(1) + rendered(name, root) + match.group(4)
 
     return BLOCK.sub(replace, page)

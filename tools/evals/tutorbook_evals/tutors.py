@@ -40,7 +40,7 @@ SETS = {  # name: (dataset, subset)
 DEFAULT_SETS = "support-triage,support-intents,banking77-20"
 
 
-def train_adapter(dataset: ClassificationSet, answer: str, folder: Path, seed: int, codes: str = "letters") -> float:
+def train_adapter(dataset: ClassificationSet, answer: str, folder: Path, seed: int, codes: str = "words") -> float:
     """Trains an adapter answering ``answer`` ("code", with ``codes`` of that style, or "label") into
     ``folder``; the seconds it took."""
     from tutorbook_training.data import classifier_dataset, write_card
@@ -80,7 +80,7 @@ def evaluate_set(
     seed: int,
     root: Path,
     answers: tuple[str, ...] = ("label", "code"),
-    codes: str = "letters",
+    codes: str = "words",
 ) -> dict[str, Any]:
     source, subset = SETS[name]
     dataset = builtin_classification(source, REPO_ROOT / "samples", eval_data, subset)
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path("data/eval/tutors.json"))
     parser.add_argument("--answers", default="label,code", help="which adapters to train: label, code or both")
-    parser.add_argument("--codes", choices=("letters", "words"), default="letters", help="the code adapter's codes")
+    parser.add_argument("--codes", choices=("letters", "words"), default="words", help="the code adapter's codes")
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
     unknown = sorted(set(names) - set(SETS))

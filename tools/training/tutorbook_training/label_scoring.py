@@ -70,11 +70,12 @@ COMMON_WORDS = frozenset(
 )
 
 
-def label_codes(tokenizer: Any, labels: list[str], style: CodeStyle = "letters") -> list[str]:
+def label_codes(tokenizer: Any, labels: list[str], style: CodeStyle = "words") -> list[str]:
     """A code per label, each a single token as the assistant's answer (then the end of the turn, as for
-    every other code): one decoding step gives every label's log-probability. ``letters``: A, B, C, ...
-    ``words``: a word of the label's own where one is a single token and not yet taken (its rarest among
-    the labels first, then capitalised), else the next free letter code."""
+    every other code): one decoding step gives every label's log-probability. ``words`` (the default): a
+    word of the label's own where one is a single token and not yet taken (its rarest among the labels
+    first, then capitalised), else the next free letter code; ``letters``: A, B, C, ... (the first codes,
+    measured against words in docs/adapters.md)."""
     if len(labels) > MAX_CODED_LABELS:
         raise DataError(f"{len(labels)} labels: at most {MAX_CODED_LABELS} answer by code; train with --answer label")
     end = answer_tokens(tokenizer, ["A"])[0][1:]
@@ -107,7 +108,7 @@ def word_codes(labels: list[str], one_token: Callable[[str], bool]) -> list[str 
     return codes
 
 
-def with_codes(dataset: Dataset, base_model: Path, style: CodeStyle = "letters") -> Dataset:
+def with_codes(dataset: Dataset, base_model: Path, style: CodeStyle = "words") -> Dataset:
     """A classifier's data answered with one-token codes, chosen on the base model's tokenizer."""
     from transformers import AutoTokenizer
 

@@ -221,9 +221,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--answer", choices=("code", "label"), default="code",
                         help="classifiers: answer with a one-token code per label (served in one decoding step) "
                         "or with the label itself (served by scoring every label: slower)")  # fmt: skip
-    parser.add_argument("--codes", choices=("letters", "words"), default="letters",
-                        help="answering by code: letters (A, B, ...) or a one-token word of each label's own "
-                        "where there is one (docs/adapters.md)")  # fmt: skip
+    parser.add_argument("--codes", choices=("letters", "words"), default="words",
+                        help="answering by code: a one-token word of each label's own where there is one (the "
+                        "default: more accurate, docs/adapters.md) or letters (A, B, ...)")  # fmt: skip
     parser.add_argument("--base-model", type=Path, help="HF folder of the base model (default: SmolLM2 from its wheel)")
     parser.add_argument("--base-model-name", default="smollm2-135m-instruct", help="the base model's served name")
     defaults = TrainOptions()
