@@ -262,7 +262,8 @@ def kill_activating(tmp_path: Path, port: int, upstream: Upstream, adapter_dir: 
         return (LOAD if phase == "loading" else EXAMPLES) in upstream.received
 
     gateway = start_gateway(tmp_path, port, upstream.url)
-    upstream.received.clear()  # what this activation asks of vLLM and the retriever
+    eventually(lambda: examples_stored(port), 30, "the gateway's start-up route examples stored")
+    upstream.received.clear()  # what this activation asks of vLLM and the retriever (not the start-up's)
     answers: list[int] = []
     send = functools.partial(activate_ignoring_errors, f"http://127.0.0.1:{port}", target, answers)
     held = {"loading": (LOAD,), "examples": (EXAMPLES,)}.get(phase, ())
@@ -275,6 +276,12 @@ def kill_activating(tmp_path: Path, port: int, upstream: Upstream, adapter_dir: 
     if EXAMPLES in upstream.received:
         return "examples"
     return "loading" if LOAD in upstream.received else "receiving"
+
+
+def examples_stored(port: int) -> bool:
+    """The gateway has stored its route examples at start (the same PUT an activation sends)."""
+    checks = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json().get("checks", {})
+    return bool(checks.get("route_examples") == "ok")
 
 
 def activate_ignoring_errors(url: str, version: int, answers: list[int]) -> None:

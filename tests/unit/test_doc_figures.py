@@ -87,3 +87,11 @@ def test_the_benchmarks_page_is_what_the_committed_record_and_result_files_write
     outputs = Outputs(Path("data/bench"), Path("docs/images"), Path("docs/benchmarks.md"))
     written = recorded_page(REPO_ROOT, outputs)
     assert written == (REPO_ROOT / "docs/benchmarks.md").read_text(), "run `make bench`, or bench_all --render-only"
+
+
+def test_a_quote_whose_number_cannot_be_read_is_reported_not_skipped(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("It holds 420 m³ a minute<!-- = data/x.json figures.volume -->.\n")
+    assert disagreements(tmp_path) == [
+        "README.md:1: a quote with no number right before it (the number, then at most 4 characters of unit, "
+        "then the comment)"
+    ]

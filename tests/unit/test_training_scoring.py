@@ -55,4 +55,5 @@ def test_word_codes_take_each_labels_rarest_one_token_word_and_leave_the_rest_to
     # automatic is not one token: top; pending_top_up: "pending" is rarer than "top" (taken anyway);
     # top_up_reverted: "top" is taken, so "Top"; pending_transfer: "transfer"; passcode_forgotten: none.
     assert word_codes(labels, one_token) == ["top", "pending", "Top", "transfer", None]
-    assert word_codes(["the_overlongword_x", "b"], lambda code: True) == ["x", "b"]  # at most 8 characters
+    # at most 8 characters; words of one character are no code (nor fragments of a non-ASCII word)
+    assert word_codes(["the_overlongword_xy", "b", "réclamation"], lambda code: True) == ["xy", None, None]

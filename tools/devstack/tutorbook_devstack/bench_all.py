@@ -251,11 +251,7 @@ def recorded_page(root: Path, outputs: Outputs) -> str:
     """The page as the last run's record and result files under ``root`` write it (what ``--render-only``
     writes, and what a test compares with the committed page)."""
     run = json.loads((root / outputs.record).read_text())
-    images = run.get("images")
-    if images is None:  # a record from before the plots were kept: those the page shows
-        shown = (root / outputs.page).read_text()
-        images = {key: path for key, path in all_images(outputs).items() if path in shown}
-    return render_page(run, read_documents(run, root), images).markdown
+    return render_page(run, read_documents(run, root), run.get("images", {})).markdown
 
 
 def all_images(outputs: Outputs) -> dict[str, str]:
@@ -305,10 +301,10 @@ def main() -> None:
         run = run_all(plan, outputs, args.quick, time_limit)
     documents = read_documents(run)
     draw_load_plot(documents, outputs)
-    if "images" not in run:  # the plots this run made, kept so the page can be written again the same
+    if not args.render_only:  # the plots this run made, kept so the page can be written again the same
         run["images"] = fresh_images(run, outputs)
         outputs.record.write_text(json.dumps(run, indent=2) + "\n")
-    page = render_page(run, documents, run["images"])
+    page = render_page(run, documents, run.get("images", {}))
     outputs.page.parent.mkdir(parents=True, exist_ok=True)
     outputs.page.write_text(page.markdown)
     print_summary(run, page.failed, outputs.page)

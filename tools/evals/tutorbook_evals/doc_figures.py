@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tutorbook_devstack.bench_sections import table, tutor_section
+from tutorbook_evals.doc_figure_evals import claim_catches, retrieval_quality, routing_accuracy, tutor_accuracy_levers
 from tutorbook_evals.doc_quotes import disagreements, quote_count
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -67,31 +68,6 @@ def tutor_accuracy(document: dict[str, Any]) -> list[str]:
         counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
         rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
     return [*rows, ""]
-
-
-def tutor_accuracy_levers(documents: list[dict[str, Any]]) -> list[str]:
-    """The label adapter and the letter-code adapter from the first run, the word-code adapter (its
-    ``codes`` "words") from the second where there is one: one row per label set."""
-    words = documents[1]["figures"]["sets"] if len(documents) > 1 else {}
-    rows = [
-        "| label set | labels | train | held out | by label, every label in full (the reference) "
-        "| by letter code, one step | by word code, one step (as served) | by word code, every code in full |",
-        "|:---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    measured = []
-    for name, figures in documents[0]["figures"]["sets"].items():
-        word_code = words.get(name, {}).get("code", {})
-        cells = [figures.get("label", {}).get("served"), figures.get("code", {}).get("served")]
-        cells += [word_code.get("served"), word_code.get("reference")]
-        shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" if cell else "" for cell in cells]
-        counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
-        rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
-        for run, found in (("label and letter codes", figures), ("word codes", words.get(name, {}))):
-            if "measured" in found:
-                when = found["measured"]
-                measured.append(f"{name}, {run}, on {when['date'][:16].replace('T', ' ')} UTC at {when['commit']}")
-    note = [f"Each set was measured on its own run: {'; '.join(measured)}.", ""] if measured else []
-    return [*rows, "", *note]
 
 
 PATH_NAMES = {
@@ -233,79 +209,6 @@ def failover_check(document: dict[str, Any]) -> list[str]:
         ],
     ]
     return table([f"failover under traffic, {figures['clients']} clients", "measured"], rows)
-
-
-RETRIEVALS = {
-    "dense": "dense only",
-    "bm25": "BM25 only",
-    "hybrid-score": "hybrid, score fusion (the default)",
-    "hybrid-rrf": "hybrid, RRF",
-}
-
-
-def retrieval_quality(document: dict[str, Any]) -> list[str]:
-    """``make eval-retrieval`` on one corpus: each signal and fusion at int8 (the default), and fp32's MRR."""
-    figures = document["figures"]
-    precisions = figures["precisions"]
-    default = precisions["int8"]
-    rows = []
-    for key, label in RETRIEVALS.items():
-        scores = default["retrievals"][key]
-        cells = [f"{scores['recall'][k]:.3f}" for k in ("1", "5", "10")] + [f"{scores['mrr']:.3f}"]
-        if "fp32" in precisions:
-            cells.append(f"{precisions['fp32']['retrievals'][key]['mrr']:.3f}")
-        rows.append([label, *cells])
-    headings = ["retrieval", "R@1", "R@5", "R@10", "MRR@10", *(["MRR@10 at fp32"] if "fp32" in precisions else [])]
-    unmapped = f" ({figures['unmapped']} without a gold section in the corpus left out)" if figures["unmapped"] else ""
-    intro = (
-        f"{figures['dataset']}: {figures['documents']} documents ({default['chunks']} chunks), "
-        f"{figures['questions']} questions{unmapped}; embedded at int8, the default."
-    )
-    return [intro, "", *table(headings, rows)]
-
-
-def claim_catches(document: dict[str, Any]) -> list[str]:
-    """``tutorbook-eval-answers score --output``: per run and in all, the wrong answers each claims policy
-    caught and the right answers it changed, over the answers labelled by hand for their exact text."""
-    runs = [report for report in document["figures"]["runs"].values() if report.get("claims_policies")]
-    named = [(", ".join(report["sets"]), report["claims_policies"]) for report in runs]
-    policies = [key for key in named[0][1] if isinstance(named[0][1][key], dict)]
-    if len(named) > 1:
-        total = {key: sum(caught[key] for _, caught in named) for key in ("labelled", "wrong", "right")}
-        for policy in policies:
-            total[policy] = {key: sum(caught[policy][key] for _, caught in named) for key in ("caught", "false_flags")}
-        named.append(("all", total))
-
-    def share(count: int, out_of: int) -> str:
-        return f"{count} of {out_of}" + (f" ({count / out_of:.0%})" if out_of else "")
-
-    rows = [
-        [name, str(caught["labelled"]), policy, share(caught[policy]["caught"], caught["wrong"]),
-         share(caught[policy]["false_flags"], caught["right"])]
-        for name, caught in named
-        for policy in policies
-    ]  # fmt: skip
-    return table(["answers", "labelled", "policy", "wrong answers caught", "right answers changed"], rows, left=3)
-
-
-def routing_accuracy(document: dict[str, Any]) -> list[str]:
-    """``tutorbook-eval-routing --json``: the accuracy on a split and its confusion matrix."""
-    figures = document["figures"]
-    matrix = figures["confusion"]
-    routes = list(matrix)
-    rows = []
-    for expected in routes:
-        total = sum(matrix[expected].values())
-        recall = matrix[expected][expected] / total if total else 0.0
-        rows.append([expected, *(str(matrix[expected][chosen]) for chosen in routes), f"{recall:.3f}"])
-    picked = {chosen: sum(matrix[expected][chosen] for expected in routes) for chosen in routes}
-    precision = [f"{matrix[c][c] / picked[c]:.3f}" if picked[c] else "" for c in routes]
-    rows.append(["precision", *precision, ""])
-    intro = (
-        f"{figures['split']} split: {figures['correct']} of {figures['requests']} requests routed as expected, "
-        f"accuracy {figures['accuracy']:.3f}. Rows: the expected route; columns: the route chosen."
-    )
-    return [intro, "", *table(["expected", *routes, "recall"], rows)]
 
 
 BLOCKS: dict[str, tuple[str, Render]] = {

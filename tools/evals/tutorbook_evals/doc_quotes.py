@@ -33,14 +33,31 @@ class Quote:
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 
 
+def prose_of(text: str) -> str:
+    """``text`` with inline code blanked out (where a page shows the syntax itself), lines kept."""
+    return INLINE_CODE.sub(lambda code: " " * len(code.group()), text)
+
+
 def quotes_in(page: str, text: str) -> list[Quote]:
-    """The quotes in ``text``, leaving out inline code (where a page shows the syntax itself)."""
-    prose = INLINE_CODE.sub(lambda code: " " * len(code.group()), text)
+    """The quotes in ``text``, leaving out inline code."""
+    prose = prose_of(text)
     found = []
     for match in QUOTE.finditer(prose):
         line = text.count("\n", 0, match.start()) + 1
         found.append(Quote(page, line, match["number"], match["unit"], match["source"], match["path"]))
     return found
+
+
+def unreadable_quotes(page: str, text: str) -> list[str]:
+    """Quote comments with no number the check can read right before them (never skipped in silence)."""
+    prose = prose_of(text)
+    read = {match.start("source") for match in QUOTE.finditer(prose)}
+    return [
+        f"{page}:{text.count(chr(10), 0, comment.start()) + 1}: a quote with no number right before it "
+        "(the number, then at most 4 characters of unit, then the comment)"
+        for comment in re.finditer(r"<!-- = (?=\S)", prose)
+        if comment.end() not in read
+    ]
 
 
 def fenced_lines(text: str) -> set[int]:
@@ -90,6 +107,7 @@ def disagreements(root: Path) -> list[str]:
     for page in pages:
         text = page.read_text()
         fenced = fenced_lines(text)
+        found += unreadable_quotes(str(page.relative_to(root)), text)
         for quote in quotes_in(str(page.relative_to(root)), text):
             problem = disagreement(quote, root)
             if quote.line in fenced:

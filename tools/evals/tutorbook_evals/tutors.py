@@ -38,6 +38,9 @@ SETS = {  # name: (dataset, subset)
     "banking77-77": ("banking77", Subset(train_per_label=10, test_per_label=3)),
 }
 DEFAULT_SETS = "support-triage,support-intents,banking77-20"
+# Where each code style's run is kept: docs/adapters.md's table shows the letter run's label and code
+# adapters beside the word run's code adapter.
+RESULT_FILES = {"letters": Path("data/eval/tutors.json"), "words": Path("data/eval/tutors-word-codes.json")}
 
 
 def train_adapter(dataset: ClassificationSet, answer: str, folder: Path, seed: int, codes: str = "words") -> float:
@@ -114,10 +117,14 @@ def main() -> None:
     parser.add_argument("--sets", default=DEFAULT_SETS, help=f"comma-separated, of: {', '.join(SETS)}")
     parser.add_argument("--eval-data", type=Path, default=default_eval_data(REPO_ROOT), help="for banking77")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=Path("data/eval/tutors.json"))
+    parser.add_argument("--json", type=Path, help=f"default: by --codes, {', '.join(map(str, RESULT_FILES.values()))}")
     parser.add_argument("--answers", default="label,code", help="which adapters to train: label, code or both")
     parser.add_argument("--codes", choices=("letters", "words"), default="words", help="the code adapter's codes")
     args = parser.parse_args()
+    args.json = args.json or RESULT_FILES[args.codes]
+    answers = tuple(answer.strip() for answer in args.answers.split(",") if answer.strip())
+    if not answers or set(answers) - {"label", "code"}:
+        parser.error(f"--answers: label, code or both, not {args.answers!r}")
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
     unknown = sorted(set(names) - set(SETS))
     if unknown:
@@ -125,7 +132,6 @@ def main() -> None:
     results = earlier_sets(args.json, names)
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-tutors-") as tmp:
         for name in names:
-            answers = tuple(answer.strip() for answer in args.answers.split(",") if answer.strip())
             results[name] = evaluate_set(name, args.eval_data, args.seed, Path(tmp), answers, args.codes)
             write_results(
                 "tutors", {"seed": args.seed, "sets": results}, args.json

@@ -94,7 +94,7 @@ def label_codes(tokenizer: Any, labels: list[str], style: CodeStyle = "words") -
 
 def word_codes(labels: list[str], one_token: Callable[[str], bool]) -> list[str | None]:
     """Per label, a word of its own that is one token and no other label's code yet (None where none is)."""
-    words = [[w for w in re.split(r"[^a-z0-9]+", label.lower()) if w and w not in COMMON_WORDS] for label in labels]
+    words = [[w for w in re.split(r"\W+|_", label.lower()) if len(w) > 1 and w not in COMMON_WORDS] for label in labels]
     labels_with = Counter(word for found in words for word in set(found))
     taken: set[str] = set()
     codes: list[str | None] = []

@@ -24,7 +24,7 @@ from tutorbook_config.local_keys import MissingKeyError, admin_key
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.answers.judge_replay import judge_sweep, judge_table
 from tutorbook_evals.answers.labels import Labels, coverage, read_labels, unlabelled_rows, write_unlabelled
-from tutorbook_evals.answers.questions import ANSWER_SETS, HELD_OUT_SETS, Question, questions_of
+from tutorbook_evals.answers.questions import ANSWER_SETS, DEVELOPMENT_SAMPLE, HELD_OUT_SETS, Question, questions_of
 from tutorbook_evals.answers.scoring import behaviour, catch_rates, correctness, policy_text
 from tutorbook_evals.answers.tables import covering, markdown
 from tutorbook_evals.answers.thresholds import sweep_table, threshold_sweep
@@ -45,8 +45,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--sets", default=",".join(ANSWER_SETS), help=f"comma-separated, of: {every}")
     run.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
     run.add_argument("--eval-data", type=Path, help="where emanual-qa lies (default: ../shared/eval-data)")
-    run.add_argument("--emanual-limit", type=int, default=20, help="E-Manual questions asked (a seeded sample)")
-    run.add_argument("--seed", type=int, default=0)
+    limit, seed = DEVELOPMENT_SAMPLE
+    run.add_argument("--emanual-limit", type=int, default=limit, help="E-Manual questions asked (a seeded sample)")
+    run.add_argument("--seed", type=int, default=seed)
     run.add_argument("--limit", type=int, help="ask at most this many questions of each set")
     run.add_argument("--ingest", action="store_true", help="ingest the E-Manual S10 manual into the stack first")
     run.add_argument("--gateway-url", default="http://127.0.0.1:8000")
