@@ -243,8 +243,11 @@ def draw_load_plot(documents: dict[str, dict[str, Any]], outputs: Outputs) -> No
 def fresh_images(run: dict[str, Any], outputs: Outputs) -> dict[str, str]:
     """The plots this run made, as paths relative to the page (an older one is not shown)."""
     since = datetime.datetime.fromisoformat(run["date"]).timestamp()
-    every = all_images(outputs)
-    return {key: every[key] for key, name in PLOTS.items() if written_since(outputs.image(name), since)}
+    return {
+        key: os.path.relpath(outputs.image(name), outputs.page.parent)
+        for key, name in PLOTS.items()
+        if written_since(outputs.image(name), since)
+    }
 
 
 def recorded_page(root: Path, outputs: Outputs) -> str:
@@ -252,11 +255,6 @@ def recorded_page(root: Path, outputs: Outputs) -> str:
     writes, and what a test compares with the committed page)."""
     run = json.loads((root / outputs.record).read_text())
     return render_page(run, read_documents(run, root), run.get("images", {})).markdown
-
-
-def all_images(outputs: Outputs) -> dict[str, str]:
-    """Every plot a run can make, as paths relative to the page."""
-    return {key: os.path.relpath(outputs.image(name), outputs.page.parent) for key, name in PLOTS.items()}
 
 
 def selected(only: str | None) -> list[str]:

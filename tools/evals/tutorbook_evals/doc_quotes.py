@@ -84,11 +84,15 @@ def typed_value(typed: str) -> tuple[float, int]:
     return float(plain), decimals
 
 
-def disagreement(quote: Quote, root: Path) -> str | None:
-    """Why ``quote`` differs from its file, or ``None`` when it quotes it exactly."""
+def disagreement(quote: Quote, root: Path, read: dict[str, Any] | None = None) -> str | None:
+    """Why ``quote`` differs from its file, or ``None`` when it quotes it exactly (``read``: the files
+    already parsed, by path, so a file quoted often is read once)."""
     where = f"{quote.page}:{quote.line}: {quote.typed}{quote.unit}"
+    read = {} if read is None else read
     try:
-        value = value_at(json.loads((root / quote.source).read_text()), quote.path)
+        if quote.source not in read:
+            read[quote.source] = json.loads((root / quote.source).read_text())
+        value = value_at(read[quote.source], quote.path)
     except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
         return f"{where} quotes {quote.source} {quote.path}, which cannot be read ({error!r})"
     if not isinstance(value, int | float):
@@ -100,16 +104,21 @@ def disagreement(quote: Quote, root: Path) -> str | None:
     return None
 
 
+def pages_of(root: Path) -> list[tuple[str, str]]:
+    """Each page the quotes may be in, as its path under ``root`` and its text."""
+    pages = sorted({path for pattern in PAGES_GLOB for path in root.glob(pattern)})
+    return [(str(page.relative_to(root)), page.read_text()) for page in pages]
+
+
 def disagreements(root: Path) -> list[str]:
     """Every quote in the docs that does not match its file (empty when all do)."""
-    pages = sorted({path for pattern in PAGES_GLOB for path in root.glob(pattern)})
-    found = []
-    for page in pages:
-        text = page.read_text()
+    found: list[str] = []
+    read: dict[str, Any] = {}
+    for page, text in pages_of(root):
         fenced = fenced_lines(text)
-        found += unreadable_quotes(str(page.relative_to(root)), text)
-        for quote in quotes_in(str(page.relative_to(root)), text):
-            problem = disagreement(quote, root)
+        found += unreadable_quotes(page, text)
+        for quote in quotes_in(page, text):
+            problem = disagreement(quote, root, read)
             if quote.line in fenced:
                 problem = f"{quote.page}:{quote.line}: a quote inside a code block shows as text; quote in prose"
             if problem:
@@ -118,5 +127,4 @@ def disagreements(root: Path) -> list[str]:
 
 
 def quote_count(root: Path) -> int:
-    pages = {path for pattern in PAGES_GLOB for path in root.glob(pattern)}
-    return sum(len(quotes_in(str(page), page.read_text())) for page in pages)
+    return sum(len(quotes_in(page, text)) for page, text in pages_of(root))
