@@ -45,7 +45,7 @@ clean:
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
 
-.PHONY: capacity eval-claims eval-retrieval eval-tutors eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
+.PHONY: capacity eval-claims eval-retrieval eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -65,6 +65,10 @@ eval-tutors: install
 	$(PY) -m tutorbook_evals.doc_figures
 
 # Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
+eval-embedding-classifiers: install
+	$(PY) -m tutorbook_evals.embedding_classifiers
+	$(PY) -m tutorbook_evals.doc_figures
+
 eval-routing: install
 	$(PY) -m tutorbook_evals.routing --split test --json data/eval/routing.json
 	$(PY) -m tutorbook_evals.doc_figures

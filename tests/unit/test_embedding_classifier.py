@@ -2,13 +2,19 @@
 
 import json
 import math
+from collections.abc import Sequence
 
 import pytest
 
 from tutorbook_adapter_format.card import CardError, parse_card
 from tutorbook_adapter_format.classification import classification_from_logprobs, logits, softmax
 from tutorbook_adapter_format.embedding_classifier import ClassifierError, LinearClassifier, parse_classifier
-from tutorbook_training.embedding_classifier import fit_temperature, stratified_folds
+from tutorbook_training.embedding_classifier import (
+    accuracy_and_calibration,
+    embedded_as_served,
+    fit_temperature,
+    stratified_folds,
+)
 
 LABELS = ["billing", "returns"]
 
@@ -78,3 +84,33 @@ def test_the_temperature_sharpens_a_too_flat_softmax_and_keeps_the_ranking() -> 
     assert softmax(flat[0], temperature)["a"] > 0.99
     mixed = [{"a": 1.0, "b": 0.0}] * 6 + [{"a": 1.0, "b": 0.0}] * 3  # right two times in three
     assert softmax(mixed[0], fit_temperature(mixed, ["a"] * 6 + ["b"] * 3))["a"] == pytest.approx(2 / 3, abs=0.03)
+
+
+class BatchScaledEmbedder:
+    """Like int8's per-batch quantisation: a text's vector depends on the texts embedded with it."""
+
+    dimension = 2
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.batches.append(len(texts))
+        longest = max(len(text) for text in texts)
+        return [[len(text) / longest, 1.0 - len(text) / longest] for text in texts]
+
+
+def test_the_classifier_is_trained_and_scored_on_the_vectors_the_gateway_serves() -> None:
+    embedder = BatchScaledEmbedder()
+    texts = ["refund", "a much longer message about an invoice", "ok"]
+    vectors = embedded_as_served(embedder, texts)
+    assert embedder.batches == [1, 1, 1]  # one message per request, as the retriever embeds it when serving
+    assert vectors == [embedder.embed([text])[0] for text in texts]
+    assert vectors != embedder.embed(texts)  # batched, the same texts get other vectors
+
+
+def test_accuracy_and_calibration_count_each_held_out_answer() -> None:
+    classifier = parse_classifier(classifier_bytes(), LABELS)
+    accuracy, calibration_error = accuracy_and_calibration(classifier, [[1.0, 0.0], [0.0, 1.0]], ["billing", "billing"])
+    assert accuracy == 0.5
+    assert 0.0 <= calibration_error <= 1.0

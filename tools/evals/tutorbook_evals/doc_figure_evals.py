@@ -27,7 +27,8 @@ def tutor_accuracy_levers(documents: list[dict[str, Any]]) -> list[str]:
         shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" if cell else "" for cell in cells]
         counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
         rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
-        for run, found in (("label and letter codes", figures), ("word codes", words.get(name, {}))):
+        first_run = " and ".join(name for key, name in (("label", "label"), ("code", "letter codes")) if key in figures)
+        for run, found in ((first_run, figures), ("word codes", words.get(name, {}))):
             if "measured" in found:
                 when = found["measured"]
                 measured.append(f"{name}, {run}, on {when['date'][:16].replace('T', ' ')} UTC at {when['commit']}")
@@ -106,3 +107,29 @@ def routing_accuracy(document: dict[str, Any]) -> list[str]:
         f"accuracy {figures['accuracy']:.3f}. Rows: the expected route; columns: the route chosen."
     )
     return [intro, "", *table(["expected", *routes, "recall"], rows)]
+
+
+EMBEDDING_CLASSIFIER_SETS = {
+    "support-triage": "support triage",
+    "banking77-20": "banking77, 20 intents",
+    "clinc150-24": "CLINC150, 24 intents (never used for tuning)",
+}
+
+
+def embedding_classifier_calibration(document: dict[str, Any]) -> list[str]:
+    """``make eval-embedding-classifiers``: accuracy, and the calibration error before and after the
+    temperature cross-validation fits, per label set."""
+    rows = []
+    for name, figures in document["figures"]["sets"].items():
+        plain, fitted = figures["plain"], figures["fitted"]
+        rows.append(
+            [
+                EMBEDDING_CLASSIFIER_SETS.get(name, name),
+                *(str(figures[count]) for count in ("labels", "train", "test")),
+                f"{fitted['accuracy']:.3f}",
+                f"{plain['calibration_error']:.3f}",
+                f"**{fitted['calibration_error']:.3f}** (temperature {figures['temperature']:.2f})",
+            ]
+        )
+    headings = ["label set", "labels", "train", "held out", "accuracy", "calibration error, no temperature"]
+    return table([*headings, "with the fitted temperature"], rows)

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from tutorbook_devstack.bench_sections import table, tutor_section
-from tutorbook_evals.doc_figure_evals import claim_catches, retrieval_quality, routing_accuracy, tutor_accuracy_levers
+from tutorbook_evals.doc_figure_evals import (
+    claim_catches,
+    embedding_classifier_calibration,
+    retrieval_quality,
+    routing_accuracy,
+    tutor_accuracy_levers,
+)
 from tutorbook_evals.doc_quotes import disagreements, quote_count
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -227,6 +233,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
     "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
+    "embedding-classifier-calibration": ("data/eval/embedding-classifiers.json", embedding_classifier_calibration),
     "compare-support-triage": ("docs/examples/compare-support-triage/comparison.json", classification_comparison),
 }
 

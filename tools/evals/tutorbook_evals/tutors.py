@@ -11,8 +11,9 @@ float32; the e2e tests check that the gateway's scores from vLLM are these). Wri
 (``data/eval/tutors.json``) and prints a Markdown table.
 
 Sets: support triage (5 labels) and support intents (24) from the samples; banking77 from the evaluation
-data: 20 labels (as docs/compare.md), and all 77 with ``--sets banking77-77`` (long: its prompt is 760
-tokens).
+data: 20 labels (as docs/compare.md), 5 labels with 200 held-out texts (a 5-label set large enough to
+tell a point's difference from one answer's), and all 77 with ``--sets banking77-77`` (long: its prompt is
+760 tokens).
 """
 
 import argparse
@@ -34,10 +35,11 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 SETS = {  # name: (dataset, subset)
     "support-triage": ("support-triage", Subset()),
     "support-intents": ("support-intents", Subset()),
+    "banking77-5": ("banking77", Subset(labels=5, train_per_label=20, test_per_label=40)),
     "banking77-20": ("banking77", Subset(labels=20, train_per_label=15, test_per_label=5)),
     "banking77-77": ("banking77", Subset(train_per_label=10, test_per_label=3)),
 }
-DEFAULT_SETS = "support-triage,support-intents,banking77-20"
+DEFAULT_SETS = "support-triage,support-intents,banking77-20,banking77-5"
 # Where each code style's run is kept: docs/adapters.md's table shows the letter run's label and code
 # adapters beside the word run's code adapter.
 RESULT_FILES = {"letters": Path("data/eval/tutors.json"), "words": Path("data/eval/tutors-word-codes.json")}

@@ -10,7 +10,7 @@ from tutorbook_adapter_format.classification import classification_from_logprobs
 from tutorbook_evals.compare.datasets import ClassificationSet
 from tutorbook_evals.compare.runner import Observation
 from tutorbook_retriever.clients.embedder import Embedder
-from tutorbook_training.embedding_classifier import fit_calibrated
+from tutorbook_training.embedding_classifier import embedded_as_served, fit_calibrated
 from tutorbook_training.train import TrainOptions
 
 
@@ -21,12 +21,13 @@ def embedding_classifier(dataset: ClassificationSet, embedder: Embedder) -> tupl
     texts = [example.text for example in dataset.train]
     labels = [example.label for example in dataset.train]
     seen = [label for label in dataset.labels if label in labels]
-    classifier, _ = fit_calibrated(embedder.embed(texts), labels, "in-process", seen, TrainOptions().seed)
+    vectors = embedded_as_served(embedder, texts)
+    classifier, _ = fit_calibrated(vectors, labels, "in-process", seen, TrainOptions().seed)
     training_seconds = time.perf_counter() - started
     observations = []
     for example in dataset.test:
         started = time.perf_counter()
-        [vector] = embedder.embed([example.text])
+        [vector] = embedded_as_served(embedder, [example.text])
         result = classification_from_logprobs(logits(classifier, vector))
         latency_ms = (time.perf_counter() - started) * 1000
         observations.append(Observation(result.label, None, latency_ms, 0, 0, result.label, result.confidence))
