@@ -44,8 +44,10 @@ clean:
 
 # Retrieval quality and speed (read-only use of ../shared/eval-data; nothing is copied).
 EVAL_DATA ?= ../shared/eval-data/emanual-qa
+# A checkout of github.com/pashaAbri/mt-rag-benchmark at 8bb7127 (docs/retriever.md: the held-out corpus)
+MTRAG_DATA ?= ../mt-rag-benchmark
 
-.PHONY: capacity eval-claims eval-retrieval eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
+.PHONY: capacity eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -57,18 +59,25 @@ eval-retrieval: install
 	$(PY) -m tutorbook_evals.doc_figures
 
 # A LoRA classifier answering by label against two answering by code (letters, then words, the default):
-# held-out accuracy and calibration on support triage, support intents and 20 banking77 intents (about
-# 1.5 hours: nine adapters trained).
+# held-out accuracy and calibration on support triage, support intents, 20 and 5 banking77 intents
+# (about 2 hours: twelve adapters trained).
 eval-tutors: install
 	$(PY) -m tutorbook_evals.tutors --codes letters
 	$(PY) -m tutorbook_evals.tutors --answers code --codes words --json data/eval/tutors-word-codes.json
 	$(PY) -m tutorbook_evals.doc_figures
 
-# Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
+# The documentation corpus held out of every retrieval choice (needs the MTRAG checkout, docs/retriever.md).
+eval-retrieval-mtrag: install
+	$(PY) -m tutorbook_evals.retrieval mtrag-cloud --data $(MTRAG_DATA) --precision int8 fp32 \
+		--json data/eval/retrieval-mtrag-cloud.json
+	$(PY) -m tutorbook_evals.doc_figures
+
+# The embedding classifier's held-out accuracy and calibration, before and after its fitted temperature.
 eval-embedding-classifiers: install
 	$(PY) -m tutorbook_evals.embedding_classifiers
 	$(PY) -m tutorbook_evals.doc_figures
 
+# Routing accuracy and confusion matrix (CLINC150 from ../shared/eval-data, or TUTORBOOK_EVAL_DATA).
 eval-routing: install
 	$(PY) -m tutorbook_evals.routing --split test --json data/eval/routing.json
 	$(PY) -m tutorbook_evals.doc_figures

@@ -113,4 +113,6 @@ def test_accuracy_and_calibration_count_each_held_out_answer() -> None:
     classifier = parse_classifier(classifier_bytes(), LABELS)
     accuracy, calibration_error = accuracy_and_calibration(classifier, [[1.0, 0.0], [0.0, 1.0]], ["billing", "billing"])
     assert accuracy == 0.5
-    assert 0.0 <= calibration_error <= 1.0
+    right_and_sure = math.exp(1.5) / (math.exp(1.5) + 1)  # billing, right
+    wrong_and_sure = math.exp(1.0) / (math.exp(1.0) + math.exp(0.5))  # returns, wrong
+    assert calibration_error == pytest.approx(((1 - right_and_sure) + wrong_and_sure) / 2)

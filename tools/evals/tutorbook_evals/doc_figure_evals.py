@@ -1,5 +1,6 @@
 """Renderers for the evaluations' result files (``data/eval/``): retrieval quality per corpus, the claim
-check's catches, routing accuracy, and the tutor's code styles side by side. The blocks that use them
+check's catches, routing accuracy, the tutor's code styles side by side, and the embedding classifier's
+calibration. The blocks that use them
 are registered in :mod:`tutorbook_evals.doc_figures`."""
 
 from typing import Any
@@ -27,7 +28,7 @@ def tutor_accuracy_levers(documents: list[dict[str, Any]]) -> list[str]:
         shown = [f"{cell['accuracy']:.3f} (ECE {cell['calibration_error']:.3f})" if cell else "" for cell in cells]
         counts = f"{figures['labels']} | {figures['train']} | {figures['test']}"
         rows.append(f"| {name} | {counts} | " + " | ".join(shown) + " |")
-        first_run = " and ".join(name for key, name in (("label", "label"), ("code", "letter codes")) if key in figures)
+        first_run = " and ".join(run for key, run in (("label", "label"), ("code", "letter codes")) if key in figures)
         for run, found in ((first_run, figures), ("word codes", words.get(name, {}))):
             if "measured" in found:
                 when = found["measured"]
@@ -112,7 +113,7 @@ def routing_accuracy(document: dict[str, Any]) -> list[str]:
 EMBEDDING_CLASSIFIER_SETS = {
     "support-triage": "support triage",
     "banking77-20": "banking77, 20 intents",
-    "clinc150-24": "CLINC150, 24 intents (never used for tuning)",
+    "clinc150-24": "CLINC150, 24 intents",
 }
 
 

@@ -225,6 +225,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
     "retrieval-emanual-tv": ("data/eval/retrieval-emanual-tv.json", retrieval_quality),
     "retrieval-samples": ("data/eval/retrieval-samples.json", retrieval_quality),
     "retrieval-held-out": ("data/eval/retrieval-held-out.json", retrieval_quality),
+    "retrieval-mtrag-cloud": ("data/eval/retrieval-mtrag-cloud.json", retrieval_quality),
     "key-check": ("data/bench/gateway.json", key_check),
     "tracing-hooks": ("data/bench/gateway.json", tracing_hooks),
     "failover": ("data/bench/ha-check.json", failover_check),

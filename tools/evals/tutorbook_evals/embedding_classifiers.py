@@ -5,19 +5,22 @@ the gateway do it: the retriever's embedder at its default settings, each text e
 Writes JSON (``data/eval/embedding-classifiers.json``) and prints a Markdown table.
 
 Sets: support triage (5 labels) from the samples; banking77 (20 intents, as ``make eval-tutors``) and
-CLINC150 (24 intents) from the evaluation data. No setting of the classifier was chosen on CLINC150.
+CLINC150 (24 intents) from the evaluation data.
 """
 
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.compare.datasets import ClassificationSet, Subset, builtin_classification
 from tutorbook_evals.doc_figure_evals import embedding_classifier_calibration
 from tutorbook_evals.routing_set import default_eval_data
 from tutorbook_evals.tutors import SETS as TUTOR_SETS
+
+if TYPE_CHECKING:
+    from tutorbook_retriever.clients.embedder import Embedder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 RESULT_FILE = Path("data/eval/embedding-classifiers.json")
@@ -28,10 +31,8 @@ SETS = {
 }
 
 
-def evaluate_set(dataset: ClassificationSet, seed: int) -> dict[str, Any]:
+def evaluate_set(dataset: ClassificationSet, embedder: "Embedder", embedder_name: str, seed: int) -> dict[str, Any]:
     """Both classifiers (no temperature, and the fitted one) on the held-out split, and the training time."""
-    from tutorbook_retriever.settings import RetrieverSettings
-    from tutorbook_retriever.wiring import open_embedder
     from tutorbook_training.embedding_classifier import (
         accuracy_and_calibration,
         embedded_as_served,
@@ -39,21 +40,19 @@ def evaluate_set(dataset: ClassificationSet, seed: int) -> dict[str, Any]:
         fit_classifier,
     )
 
-    settings = RetrieverSettings()
-    embedder, name = open_embedder(settings), settings.embedding.embedder_name()
     labels = [example.label for example in dataset.train]
     started = time.perf_counter()
     vectors = embedded_as_served(embedder, [example.text for example in dataset.train])
-    calibrated, fitted = fit_calibrated(vectors, labels, name, dataset.labels, seed)
+    calibrated, training_figures = fit_calibrated(vectors, labels, embedder_name, dataset.labels, seed)
     train_seconds = time.perf_counter() - started
     held_out = embedded_as_served(embedder, [example.text for example in dataset.test])
     gold = [example.label for example in dataset.test]
+    plain = fit_classifier(vectors, labels, embedder_name, dataset.labels)
     figures: dict[str, Any] = {"labels": len(dataset.labels), "train": len(dataset.train), "test": len(dataset.test)}
-    for key, classifier in (("plain", fit_classifier(vectors, labels, name, dataset.labels)), ("fitted", calibrated)):
+    for key, classifier in (("plain", plain), ("fitted", calibrated)):
         accuracy, calibration_error = accuracy_and_calibration(classifier, held_out, gold)
         figures[key] = {"accuracy": accuracy, "calibration_error": calibration_error}
-    figures.update(temperature=fitted["temperature"], train_seconds=train_seconds)
-    figures["precision"] = settings.embedding.precision
+    figures.update(temperature=training_figures["temperature"], train_seconds=train_seconds)
     return figures
 
 
@@ -63,11 +62,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=RESULT_FILE)
     args = parser.parse_args()
+    from tutorbook_retriever.settings import RetrieverSettings
+    from tutorbook_retriever.wiring import open_embedder
+
+    settings = RetrieverSettings()
+    embedder, embedder_name = open_embedder(settings), settings.embedding.embedder_name()
     results = {}
     for name, (source, subset) in SETS.items():
         dataset = builtin_classification(source, REPO_ROOT / "samples", args.eval_data, subset)
-        results[name] = evaluate_set(dataset, args.seed)
-    document = {"figures": {"seed": args.seed, "sets": results}}
+        results[name] = evaluate_set(dataset, embedder, embedder_name, args.seed)
+    document = {"figures": {"seed": args.seed, "precision": settings.embedding.precision, "sets": results}}
     write_results("embedding-classifiers", document["figures"], args.json)
     print("\n".join(embedding_classifier_calibration(document)))
     print(f"figures: {args.json}")

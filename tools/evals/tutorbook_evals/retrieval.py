@@ -14,6 +14,7 @@ from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.retrieval_charts import plot_retrieval
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
+from tutorbook_evals.retrieval_mtrag import default_mtrag_data
 from tutorbook_evals.retrieval_scores import CUTOFFS, RetrievalScores, ranked_documents, score_rankings
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.store import Store
@@ -22,6 +23,8 @@ from tutorbook_retriever.schemas import SearchMode
 from tutorbook_retriever.search import Fusion, SearchOptions, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.wiring import ingest_limits, open_embedder, open_store, search_defaults
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # (label, mode, fusion): the two single signals, then hybrid with each fusion method.
 RUNS: tuple[tuple[str, SearchMode, Fusion], ...] = (
@@ -117,15 +120,26 @@ def result_key(label: str) -> str:
     return label.removesuffix(" only").replace(" (", "-").removesuffix(")").lower()
 
 
+def default_folder(dataset: str) -> Path:
+    if dataset == "mtrag-cloud":
+        return default_mtrag_data(REPO_ROOT)
+    return Path("samples" if dataset == "samples" else "../shared/eval-data/emanual-qa")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-eval-retrieval", description=__doc__)
     parser.add_argument("dataset", choices=DATASETS)
-    parser.add_argument("--data", type=Path, help="dataset folder (samples: ./samples; emanual-*: .../emanual-qa)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="dataset folder (samples: ./samples; emanual-*: .../emanual-qa; mtrag-cloud: a checkout of "
+        "github.com/pashaAbri/mt-rag-benchmark)",
+    )
     parser.add_argument("--plot", type=Path, help="also draw the results as a PNG bar chart at this path")
     parser.add_argument("--precision", nargs="+", choices=("int8", "fp32"), help="embed at each, side by side")
     parser.add_argument("--json", type=Path, help="also write the figures to this result file")
     args = parser.parse_args()
-    folder = args.data or Path("samples" if args.dataset == "samples" else "../shared/eval-data/emanual-qa")
+    folder = args.data or default_folder(args.dataset)
     corpus = load_corpus(args.dataset, folder)
     settings = RetrieverSettings()
     by_precision: dict[str, Any] = {}
@@ -138,6 +152,7 @@ def main() -> None:
     if args.json:
         figures = {"dataset": corpus.name, "documents": len(corpus.documents), "questions": len(corpus.questions)}
         figures |= {"unmapped": corpus.unmapped, "precisions": by_precision}
+        figures |= {"source": corpus.source} if corpus.source else {}
         print(f"figures: {write_results(f'retrieval-{corpus.name}', figures, args.json)}")
 
 

@@ -9,6 +9,8 @@
   gold section is the gold of any of the 50 questions the choices were made on (so no paraphrase of
   them is in), or when it repeats another after normalising case and punctuation. The manual's text is
   the one ``emanual-tv`` searches: the questions are held out, the documents are not.
+- ``mtrag-cloud``: IBM Cloud documentation passages and the MTRAG benchmark's questions, a corpus held out
+  of every retrieval choice (:mod:`tutorbook_evals.retrieval_mtrag` says where it comes from).
 """
 
 import csv
@@ -17,12 +19,20 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tutorbook_evals.retrieval_mtrag import (
+    MTRAG_COMMIT,
+    checkout_commit,
+    is_checkout,
+    mtrag_documents,
+    pooled_passages,
+    questions_with_gold,
+)
 from tutorbook_evals.routing_set import normalised
 from tutorbook_retriever.loaders import load_markdown_folder
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_training.grounded_reader import ANNOTATED_ZIP, ZIPPED_QUESTION
 
-DATASETS = ("samples", "emanual-s10", "emanual-tv", "emanual-tv-held-out")
+DATASETS = ("samples", "emanual-s10", "emanual-tv", "emanual-tv-held-out", "mtrag-cloud")
 TV_QUESTIONS = "smart_tv_remote_50_questions.csv"
 
 
@@ -39,6 +49,7 @@ class EvalCorpus:
     documents: list[DocumentIn]
     questions: list[EvalQuestion]
     unmapped: int  # questions whose gold section is not in the corpus (left out)
+    source: str = ""  # where the data came from, where a data set is versioned outside the eval data
 
 
 def load_samples(folder: Path) -> EvalCorpus:
@@ -109,6 +120,16 @@ def load_emanual_tv_held_out(folder: Path) -> EvalCorpus:
     return EvalCorpus("emanual-tv-held-out", documents, questions, unmapped)
 
 
+def load_mtrag_cloud(folder: Path) -> EvalCorpus:
+    if not is_checkout(folder):
+        raise ValueError(f"{folder}: not a checkout of github.com/pashaAbri/mt-rag-benchmark at {MTRAG_COMMIT[:7]}")
+    documents = mtrag_documents(pooled_passages(folder))
+    found, unmapped = questions_with_gold(folder, {document.id for document in documents})
+    questions = [EvalQuestion(text, gold) for text, gold in found]
+    source = f"github.com/pashaAbri/mt-rag-benchmark@{checkout_commit(folder) or 'unknown'}"
+    return EvalCorpus("mtrag-cloud", documents, questions, unmapped, source)
+
+
 def questions_by_key(csv_path: Path, gold_by_key: dict[str, set[str]], full: bool) -> tuple[list[EvalQuestion], int]:
     questions, unmapped = [], 0
     with csv_path.open(newline="", encoding="utf-8") as handle:
@@ -127,6 +148,7 @@ def load_corpus(name: str, folder: Path) -> EvalCorpus:
         "emanual-s10": load_emanual_s10,
         "emanual-tv": load_emanual_tv,
         "emanual-tv-held-out": load_emanual_tv_held_out,
+        "mtrag-cloud": load_mtrag_cloud,
     }
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

@@ -67,8 +67,7 @@ def embedded_as_served(embedder: "Embedder", texts: Sequence[str]) -> list[list[
     """Each text embedded on its own, as the retriever embeds the message of a request it serves. At int8
     the embedder quantises activations per batch, so a text embedded among others gets a slightly
     different vector: a classifier trained or scored on batched vectors is not the one the gateway serves
-    (one support-triage classifier: 0.900 with its held-out texts embedded together, 0.875 one by one;
-    docs/adapters.md)."""
+    (docs/adapters.md measured the difference)."""
     return [embedder.embed([text])[0] for text in texts]
 
 
