@@ -62,8 +62,9 @@ def describe_machine() -> dict[str, Any]:
 
 def describe_code(package_file: str) -> str | None:
     """The commit of the code a run imports (the git checkout holding ``package_file``), and whether that
-    checkout had uncommitted changes when this is called (result writers call it as they write); None
-    outside a git checkout."""
+    checkout had uncommitted changes to anything but results and pages (``data/``, ``docs/``) when this is
+    called (result writers call it as they write; in ``make bench`` the benchmarks before have written
+    theirs by then); None outside a git checkout."""
 
     def git(*arguments: str) -> str | None:
         try:
@@ -75,5 +76,6 @@ def describe_code(package_file: str) -> str | None:
     commit = git("rev-parse", "--short", "HEAD")
     if commit is None:
         return None
-    changed = git("status", "--porcelain", "--untracked-files=no")
+    results_and_pages = [":(exclude,top)data", ":(exclude,top)docs"]
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ":/", *results_and_pages)
     return f"{commit} (with uncommitted changes)" if changed else commit

@@ -77,8 +77,11 @@ def pooled_passages(folder: Path) -> dict[str, tuple[str, str]]:
 
 
 def mtrag_documents(passages: dict[str, tuple[str, str]]) -> list[DocumentIn]:
+    """One document per passage that has text, titled from its page's address."""
     documents = []
     for passage_id, (address, text) in sorted(passages.items()):
+        if not text.strip():
+            continue  # a passage with no text: nothing to retrieve
         match = PASSAGE_ID.match(passage_id)
         metadata = {"page": match["page"] if match else passage_id, "url": address}
         documents.append(
