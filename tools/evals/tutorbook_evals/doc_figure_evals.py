@@ -1,7 +1,6 @@
 """Renderers for the evaluations' result files (``data/eval/``): retrieval quality per corpus, the claim
 check's catches, routing accuracy, the tutor's code styles side by side, and the embedding classifier's
-calibration. The blocks that use them
-are registered in :mod:`tutorbook_evals.doc_figures`."""
+calibration. The blocks that use them are registered in :mod:`tutorbook_evals.doc_figures`."""
 
 from typing import Any
 
