@@ -70,6 +70,13 @@ def test_a_subset_keeps_whole_labels_and_only_their_held_out_texts() -> None:
         narrowed("x", TRAIN, test, Subset())
 
 
+def test_a_subset_can_name_its_labels_and_a_name_without_training_texts_is_refused() -> None:
+    chosen = narrowed("x", TRAIN, TEST, Subset(names=("shipping", "billing")))
+    assert chosen.labels == ["billing", "shipping"] and {e.label for e in chosen.test} == {"billing", "shipping"}
+    with pytest.raises(ValueError, match="no training texts for refunds"):
+        narrowed("x", TRAIN, TEST, Subset(names=("billing", "refunds")))
+
+
 def test_a_held_out_text_also_in_the_training_split_is_never_scored() -> None:
     leaked = Labelled(f"  {TRAIN[0].text.upper()} ", TRAIN[0].label)  # the same text, another case and spacing
     chosen = narrowed("x", TRAIN, [*TEST, leaked], Subset())

@@ -57,3 +57,11 @@ def test_word_codes_take_each_labels_rarest_one_token_word_and_leave_the_rest_to
     assert word_codes(labels, one_token) == ["top", "pending", "Top", "transfer", None]
     # at most 8 characters; words of one character are no code (nor fragments of a non-ASCII word)
     assert word_codes(["the_overlongword_xy", "b", "réclamation"], lambda code: True) == ["xy", None, None]
+
+
+def test_a_word_that_is_not_one_token_answers_by_its_longest_one_token_beginning() -> None:
+    one_token = {"account", "bill", "billi", "ship", "techn", "tech", "returns", "pas", "with"}.__contains__
+    labels = ["account", "billing", "returns", "shipping", "technical", "passcode_forgotten", "withdrawal"]
+    # billing: "billi" is longer than "bill"; a beginning is four letters or more ("pas" is not), and no
+    # common word ("with"): both of those fall back to letters
+    assert word_codes(labels, one_token) == ["account", "billi", "returns", "ship", "techn", None, None]

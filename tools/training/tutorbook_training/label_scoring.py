@@ -66,7 +66,7 @@ def answer_tokens(tokenizer: Any, answers: list[str]) -> list[list[int]]:
 
 CodeStyle = Literal["letters", "words"]
 COMMON_WORDS = frozenset(
-    {"a", "an", "and", "after", "by", "for", "get", "in", "into", "not", "of", "on", "the", "to", "up"}
+    {"a", "an", "and", "after", "by", "for", "get", "in", "into", "not", "of", "on", "the", "to", "up", "with"}
 )
 
 
@@ -74,7 +74,8 @@ def label_codes(tokenizer: Any, labels: list[str], style: CodeStyle = "words") -
     """A code per label, each a single token as the assistant's answer (then the end of the turn, as for
     every other code): one decoding step gives every label's log-probability. ``words`` (the default): a
     word of the label's own where one is a single token and not yet taken (its rarest among the labels
-    first, then capitalised), else the next free letter code; ``letters``: A, B, C, ... (the first codes,
+    first, then capitalised, then the word's longest one-token beginning of four letters or more), else
+    the next free letter code; ``letters``: A, B, C, ... (the first codes,
     measured against words in docs/adapters.md)."""
     if len(labels) > MAX_CODED_LABELS:
         raise DataError(f"{len(labels)} labels: at most {MAX_CODED_LABELS} answer by code; train with --answer label")
@@ -92,15 +93,28 @@ def label_codes(tokenizer: Any, labels: list[str], style: CodeStyle = "words") -
         raise ValueError(f"the tokenizer has no {len(labels)} one-token codes among the candidates") from None
 
 
+MIN_STEM_CHARS = 4
+
+
+def stems(word: str) -> list[str]:
+    """The word's own beginnings, longest first, as a code for a word that is not one token ("bill" for
+    billing, "ship" for shipping): at least four letters, so a fragment still reads as the word."""
+    if not (word.isascii() and word.isalpha()):
+        return []
+    longest = min(len(word) - 1, MAX_CODE_CHARS)
+    return [word[:n] for n in range(longest, MIN_STEM_CHARS - 1, -1) if word[:n] not in COMMON_WORDS]
+
+
 def word_codes(labels: list[str], one_token: Callable[[str], bool]) -> list[str | None]:
-    """Per label, a word of its own that is one token and no other label's code yet (None where none is)."""
+    """Per label, a word of its own that is one token and no other label's code yet: the word, else it
+    capitalised, else its longest one-token beginning (None where none is)."""
     words = [[w for w in re.split(r"\W+|_", label.lower()) if len(w) > 1 and w not in COMMON_WORDS] for label in labels]
     labels_with = Counter(word for found in words for word in set(found))
     taken: set[str] = set()
     codes: list[str | None] = []
     for found in words:
         ranked = sorted(found, key=lambda word: (labels_with[word], -len(word)))
-        candidates = [*ranked, *(word.capitalize() for word in ranked)]
+        candidates = [*ranked, *(word.capitalize() for word in ranked), *(s for word in ranked for s in stems(word))]
         code = next((c for c in candidates if c not in taken and len(c) <= MAX_CODE_CHARS and one_token(c)), None)
         if code:
             taken.add(code)

@@ -44,12 +44,14 @@ class QASet:
 
 @dataclass(frozen=True)
 class Subset:
-    """For the large sets: how many labels (a random subset), training and held-out texts per label."""
+    """For the large sets: how many labels (a random subset, or the ones ``names`` lists), training and
+    held-out texts per label."""
 
     labels: int | None = None
     train_per_label: int | None = None
     test_per_label: int | None = None
     seed: int = 0
+    names: tuple[str, ...] = ()
 
 
 def read_jsonl(path: Path) -> list[dict[str, str]]:
@@ -86,7 +88,12 @@ def narrowed(name: str, train: list[Labelled], test: list[Labelled], subset: Sub
     test = [example for example in test if normalised(example.text) not in seen]
     rng = random.Random(subset.seed)
     labels = sorted({example.label for example in train})
-    if subset.labels is not None and subset.labels < len(labels):
+    if subset.names:
+        missing = set(subset.names) - set(labels)
+        if missing:
+            raise ValueError(f"{name}: no training texts for {', '.join(sorted(missing))}")
+        labels = sorted(subset.names)
+    elif subset.labels is not None and subset.labels < len(labels):
         labels = sorted(rng.sample(labels, subset.labels))
 
     def take(examples: list[Labelled], per_label: int | None) -> list[Labelled]:
@@ -98,7 +105,7 @@ def narrowed(name: str, train: list[Labelled], test: list[Labelled], subset: Sub
         return chosen
 
     unknown = {example.label for example in test} - set(labels)
-    if subset.labels is None and unknown:
+    if subset.labels is None and not subset.names and unknown:
         raise ValueError(f"{name}: held-out labels missing from the training data: {', '.join(sorted(unknown))}")
     test = [example for example in test if example.label not in unknown]
     return ClassificationSet(name, labels, take(train, subset.train_per_label), take(test, subset.test_per_label))
