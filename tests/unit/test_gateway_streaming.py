@@ -1,12 +1,17 @@
 """Streaming chat completions over server-sent events, with in-process fakes for the upstream services."""
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.unit.fakes import RETURNS, USER, FakeGenerator, FakeRetriever, chat
+from tutorbook_gateway.chat.answering import AnswerStart, ChatEvent
+from tutorbook_gateway.chat.delivery import as_server_sent_events
+from tutorbook_gateway.clients.upstream import UpstreamUnreachableError
 
 
 def events(body: str) -> list[Any]:
@@ -65,3 +70,17 @@ def test_streams_are_measured(client: TestClient[Litestar]) -> None:
     metrics = client.get("/metrics").text
     assert 'tutorbook_gateway_time_to_first_token_seconds_count{route="rag"} 1.0' in metrics
     assert 'tutorbook_gateway_chat_requests_total{model="base",route="rag",status="200"} 1.0' in metrics
+
+
+def test_a_stream_that_fails_after_its_first_words_ends_with_the_error_and_no_done() -> None:
+    async def words_then_failure() -> AsyncIterator[ChatEvent]:
+        yield "Two"
+        raise UpstreamUnreachableError("generator", "stream broken")
+
+    async def read() -> list[bytes]:
+        start = AnswerStart("chatcmpl-1", "auto", {"route": "rag"}, "miss", None)
+        return [piece async for piece in as_server_sent_events(start, words_then_failure(), include_usage=False)]
+
+    items = events(b"".join(asyncio.run(read())).decode())
+    assert items[1]["choices"][0]["delta"]["content"] == "Two"
+    assert "stream broken" in items[-1]["error"]["message"] and "[DONE]" not in items  # never read as complete

@@ -4,7 +4,8 @@ read the same events from :func:`~tutorbook_gateway.chat.answering.answer_chat`.
 A stream's first chunk carries the ``tutorbook`` decision; the chunk with the finish reason carries what
 the answer added to it once it ended (the claim check: ``claims``, the citations with their quotes);
 usage comes in a last chunk with no choices when the client asked for ``stream_options.include_usage``;
-a failure after the first byte is an error event (the OpenAI SDKs raise it), then ``[DONE]``.
+a failure after the first byte is an error event (the OpenAI SDKs raise it) and the end of the stream,
+never ``[DONE]``: a client that reads the stream by hand must not take a cut answer for a whole one.
 """
 
 from collections.abc import AsyncIterator
@@ -83,4 +84,5 @@ async def as_server_sent_events(
                     yield server_sent_event(usage_chunk(response_id, model, event.usage))
     except ServiceError as exc:
         yield server_sent_event(error_body(exc.status_code, exc.message, exc.param, exc.code))
+        return
     yield DONE_EVENT
