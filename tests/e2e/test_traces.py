@@ -1,8 +1,8 @@
 """One trace per request across the stack: the stack exports OpenTelemetry traces to a receiver that
 records them (``TUTORBOOK_OTLP_ENDPOINT``). A RAG question sent with a W3C ``traceparent`` is one trace:
 the gateway's request span continues the caller's, its steps are its children, the retriever's search and
-vLLM's request join it through the headers the gateway sends, and every Tutorbook span carries the
-request id."""
+vLLM's request join it through the headers the gateway sends, and every span carries the request id
+(vLLM's as its own request id, ``gen_ai.request.id``)."""
 
 import secrets
 
@@ -62,3 +62,5 @@ def test_a_rag_answer_is_one_trace_across_gateway_retriever_and_vllm(
     assert any(span.parent_id in gateway_ids for span in vllm), [(s.name, s.parent_id) for s in vllm]
     tutorbook_spans = gateway + retriever
     assert {span.attributes.get("tutorbook.request_id") for span in tutorbook_spans} == {request_id}
+    vllm_ids = {str(span.attributes.get("gen_ai.request.id")) for span in vllm}  # vLLM's own: chatcmpl-<id>
+    assert vllm_ids and all(request_id in vllm_id for vllm_id in vllm_ids), vllm_ids
