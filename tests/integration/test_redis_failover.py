@@ -1,9 +1,11 @@
 """Redis Sentinel, for real: a primary, a replica and three sentinels on loopback; the primary is killed
 with SIGKILL under traffic. Requests keep being answered (state degraded while no primary answers, never a
 5xx); after the failover the same clients, without a restart, keep sessions, limits, locks and the index
-version on the new primary; a write acknowledged by the replica too (WAIT) survives the failover."""
+version on the new primary; a write acknowledged by the replica too (WAIT: key records, adapter locks, the
+index version) survives the failover."""
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -28,7 +30,7 @@ from tutorbook_retriever.app import create_app as create_retriever
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.clients.version_publisher import RedisVersionPublisher
 from tutorbook_retriever.settings import RetrieverSettings
-from tutorbook_service.errors import ConflictError, RateLimitedError
+from tutorbook_service.errors import ConflictError, RateLimitedError, ServiceUnavailableError
 from tutorbook_service.index_version import INDEX_VERSION_KEY
 
 FAILOVER_SECONDS = 60  # the bound a test waits for one; measured: a few seconds alone, but an election the
@@ -73,12 +75,21 @@ async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(s
     turns = [Turn("user", "what does the warranty cover?"), Turn("assistant", "two years of parts")]
     await conversations.record("key-a", "s1", turns)
     replicated(sentinels)
-    sentinels.kill_primary()
-    assert await until_answered(backend, sentinels) >= 1  # the old primary's death was seen, then the new one answered
-    assert sentinels.failed_over(), sentinels.story()
+    async with contextlib.AsyncExitStack() as held:
+        # the last write before the kill: a lock that waited for the replica (adapters.lock_replicas)
+        await held.enter_async_context(AdapterLocks(backend, replicas=1).hold("mid-change"))
+        sentinels.kill_primary()
+        assert await until_answered(backend, sentinels) >= 1  # the old primary's death was seen, then the new one
+        assert sentinels.failed_over(), sentinels.story()
+        with pytest.raises(ConflictError):  # still held on the new primary: no second change can start
+            async with AdapterLocks(backend, wait_seconds=0.2).hold("mid-change"):
+                pass
     kept = await conversations.history("key-a", "s1")
     assert kept == turns, (kept, sentinels.redis(sentinels.replica_port).lrange("tb:session:key-a:s1", 0, -1))
-    async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
+    with pytest.raises(ServiceUnavailableError, match="no Redis replica confirmed"):  # the new primary has none yet
+        async with AdapterLocks(backend, replicas=1).hold("triage"):
+            pass
+    async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):  # the refused lock was given back
         with pytest.raises(ConflictError):
             async with AdapterLocks(backend, wait_seconds=0.2).hold("triage"):
                 pass

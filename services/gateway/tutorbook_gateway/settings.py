@@ -289,6 +289,11 @@ class AdapterSettings(SettingsGroup):
     """Store but do not activate an adapter whose card shows it no better than few-shot prompting."""
     unload_grace_seconds: float = 60.0
     """How long a replaced version stays loaded, so requests already running on it finish."""
+    lock_replicas: Annotated[int, Field(ge=0, le=5)] = 0
+    """Behind Redis Sentinel: an upload, activation, rollback or deletion of an adapter starts only once
+    this many replicas have its lock (Redis ``WAIT``; fewer in time: 503, nothing changed), so a failover
+    cannot let a second change to the same name start while the first runs (docs/state.md). 0: the
+    primary's word."""
 
 
 class GatewaySettings(ServiceSettings):
@@ -311,5 +316,10 @@ class GatewaySettings(ServiceSettings):
             raise ValueError(
                 "with a Redis Cluster (TUTORBOOK_REDIS_CLUSTER) the access records need a Redis of their own: "
                 "set TUTORBOOK_GATEWAY_KEYS__RECORDS_REDIS_URL (or its sentinels)"
+            )
+        if self.shared.redis_cluster and self.adapters.lock_replicas:
+            raise ValueError(
+                "TUTORBOOK_GATEWAY_ADAPTERS__LOCK_REPLICAS waits for replicas behind Redis Sentinel; "
+                "a Redis Cluster (TUTORBOOK_REDIS_CLUSTER) cannot confirm a lock that way"
             )
         return self

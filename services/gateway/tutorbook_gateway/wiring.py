@@ -356,7 +356,7 @@ async def open_adapter_admin(
         background=services.background,
         require_eval_win=adapters.require_eval_win,
         unload_grace_seconds=adapters.unload_grace_seconds,
-        locks=AdapterLocks(services.state.backend),
+        locks=AdapterLocks(services.state.backend, replicas=adapters.lock_replicas),
     )
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import msgspec
 
 from tutorbook_gateway.access.directory import Caller
-from tutorbook_gateway.access.records import RecordStore, UnconfirmedWriteError
-from tutorbook_gateway.state.backend import StateUnavailableError
+from tutorbook_gateway.access.records import RecordStore
+from tutorbook_gateway.state.backend import StateUnavailableError, UnconfirmedWriteError
 from tutorbook_service.errors import ServiceError, ServiceUnavailableError
 
 log = logging.getLogger("tutorbook.audit")

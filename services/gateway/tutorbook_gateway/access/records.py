@@ -14,7 +14,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from tutorbook_config.redis_target import RedisTarget
-from tutorbook_gateway.state.backend import StateUnavailableError
+from tutorbook_gateway.state.backend import StateUnavailableError, UnconfirmedWriteError
 from tutorbook_service.redis_clients import async_redis
 
 KEYS, TEAMS, VERSION, AUDIT = "tb:access:keys", "tb:access:teams", "tb:access:version", "tb:access:audit"
@@ -88,10 +88,6 @@ def by_name(found: dict[bytes, bytes]) -> dict[str, bytes]:
 PUT = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return redis.call('INCR', KEYS[2])"
 REMOVE = "redis.call('HDEL', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])"
 AUDIT_PUSH = "redis.call('LPUSH', KEYS[1], ARGV[1]); return redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)"
-
-
-class UnconfirmedWriteError(StateUnavailableError):
-    """The write is on the primary, but not on the replicas asked for: a failover may or may not lose it."""
 
 
 class RedisRecords:

@@ -1,6 +1,8 @@
 """One change at a time per adapter name, across every gateway replica: uploads, activations, rollbacks
 and deletions of a name take a lock in the shared state store (Redis), so the version left active is
-always one that was loaded. A lock outlives a crashed holder only until its TTL."""
+always one that was loaded. A lock outlives a crashed holder only until its TTL. Behind Redis Sentinel a
+lock can be held only once ``replicas`` replicas have it too, so that a failover cannot hand the name to a
+second change while the first runs (docs/state.md)."""
 
 import asyncio
 import time
@@ -8,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError
+from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError, UnconfirmedWriteError
 from tutorbook_service.errors import ConflictError, ServiceUnavailableError
 
 LOCK_TTL_SECONDS = 300.0  # longer than any load on every replica takes
@@ -16,23 +18,31 @@ POLL_SECONDS = 0.05
 
 
 class AdapterLocks:
-    def __init__(self, backend: StateBackend, wait_seconds: float = 30.0) -> None:
+    def __init__(self, backend: StateBackend, wait_seconds: float = 30.0, replicas: int = 0) -> None:
         self._backend = backend
         self._wait_seconds = wait_seconds
+        self._replicas = replicas
 
     @asynccontextmanager
     async def hold(self, name: str) -> AsyncIterator[None]:
         key, token = f"tb:adapter-lock:{name}", uuid.uuid4().hex.encode()
         deadline = time.monotonic() + self._wait_seconds
         try:
-            while not await self._backend.add(key, token, LOCK_TTL_SECONDS):
+            while not await self._backend.add(key, token, LOCK_TTL_SECONDS, self._replicas):
                 if time.monotonic() > deadline:
                     raise ConflictError(f"another change to adapter {name!r} is in progress; try again", param="name")
                 await asyncio.sleep(POLL_SECONDS)
+        except UnconfirmedWriteError as exc:
+            await self._give_back(key, token)
+            message = "no Redis replica confirmed this change's lock in time, so nothing was changed; try again"
+            raise ServiceUnavailableError(message) from exc
         except StateUnavailableError as exc:
             raise ServiceUnavailableError("adapter changes need the state store, which is down") from exc
         try:
             yield
         finally:
-            if await self._backend.get(key) == token:
-                await self._backend.delete(key)
+            await self._give_back(key, token)
+
+    async def _give_back(self, key: str, token: bytes) -> None:
+        if await self._backend.get(key) == token:
+            await self._backend.delete(key)

@@ -16,6 +16,10 @@ class StateUnavailableError(Exception):
     """The state store did not answer (Redis down, timed out, or refused the command)."""
 
 
+class UnconfirmedWriteError(StateUnavailableError):
+    """The write is on the primary, but not on the replicas asked for: a failover may or may not lose it."""
+
+
 @dataclass
 class RoundTrips:
     """The shared store's round trips made on one chat request's path (a metric: the capacity model's
@@ -68,8 +72,9 @@ class StateBackend(Protocol):
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
 
-    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
-        """Set only when the key is absent; False when it was there."""
+    async def add(self, key: str, value: bytes, ttl_seconds: float, replicas: int = 0) -> bool:
+        """Set only when the key is absent; False when it was there. With ``replicas`` (Redis behind
+        Sentinel), a set key must also be on that many replicas: else :class:`UnconfirmedWriteError`."""
         ...
 
     async def delete(self, key: str) -> None: ...

@@ -64,7 +64,7 @@ class MemoryBackend:
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         self._put("value", key, (value, time.monotonic() + ttl_seconds), [value])
 
-    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+    async def add(self, key: str, value: bytes, ttl_seconds: float, replicas: int = 0) -> bool:
         if await self.get(key) is not None:
             return False
         await self.set(key, value, ttl_seconds)

@@ -12,7 +12,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisClusterException, RedisError
 
 from tutorbook_config.redis_target import RedisTarget
-from tutorbook_gateway.state.backend import BucketResult, BucketStep, StateUnavailableError, count_round_trip
+from tutorbook_gateway.state.backend import (
+    BucketResult,
+    BucketStep,
+    StateUnavailableError,
+    UnconfirmedWriteError,
+    count_round_trip,
+)
 from tutorbook_service.redis_clients import async_redis
 
 T = TypeVar("T")
@@ -86,6 +92,7 @@ class RedisBackend:
             retry=Retry(NoBackoff(), retries=1, supported_errors=(ConnectionError,)),
         )
         self._take = self._client.register_script(TAKE_SCRIPT)
+        self._wait_ms = int(timeout_seconds * 500)  # WAIT gives up well before the socket does
         self._slots_known = not isinstance(self._client, RedisCluster)
         self._discovery = asyncio.Lock()
         self._discovery_failed_at = -DISCOVERY_RETRY_SECONDS
@@ -130,8 +137,22 @@ class RedisBackend:
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         await self._call(lambda: self._client.set(key, value, px=max(1, int(ttl_seconds * 1000))))
 
-    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
-        added = await self._call(lambda: self._client.set(key, value, px=max(1, int(ttl_seconds * 1000)), nx=True))
+    async def add(self, key: str, value: bytes, ttl_seconds: float, replicas: int = 0) -> bool:
+        ttl_ms, client = max(1, int(ttl_seconds * 1000)), self._client
+        if replicas <= 0:
+            return bool(await self._call(lambda: client.set(key, value, px=ttl_ms, nx=True)))
+        if isinstance(client, RedisCluster):  # the settings refuse this; WAIT needs the write's own connection
+            raise TypeError("a write that waits for replicas needs Redis behind Sentinel, not a cluster")
+
+        async def set_then_wait() -> Any:  # one connection for both: WAIT counts that connection's writes
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(key, value, px=ttl_ms, nx=True)
+                pipe.wait(replicas, self._wait_ms)
+                return await pipe.execute()
+
+        added, confirmed = await self._call(set_then_wait)
+        if added and int(confirmed) < replicas:
+            raise UnconfirmedWriteError(f"on the primary, confirmed by {confirmed} of {replicas} replicas")
         return bool(added)
 
     async def delete(self, key: str) -> None:
