@@ -58,7 +58,9 @@ class Gateway:
             shared__redis_url=redis_url,
             router__rag_min_score=0.5,
             shared__data_dir=Path(self.scratch.name),
-            **overrides,
+            # what the gateway does with Redis, not how fast: on a loaded machine (CI runs the e2e tier beside
+            # these) a Redis call can outlast the 0.5 s default; test_hung_redis.py tests the timeout itself
+            **{"state__redis_timeout_seconds": 5.0, **overrides},
         )
         self.app = create_app(settings, retriever=self.retriever, generator=self.generator, adapters=self.catalog)
 
