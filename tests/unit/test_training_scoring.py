@@ -65,3 +65,9 @@ def test_a_word_that_is_not_one_token_answers_by_its_longest_one_token_beginning
     # billing: "billi" is longer than "bill"; a beginning is four letters or more ("pas" is not), and no
     # common word ("with"): both of those fall back to letters
     assert word_codes(labels, one_token) == ["account", "billi", "returns", "ship", "techn", None, None]
+
+
+def test_a_beginning_never_takes_a_word_another_label_has_whole() -> None:
+    one_token = {"trans", "fee"}.__contains__
+    # transactions' only one-token beginning is "trans", which trans_fee has whole: it keeps it
+    assert word_codes(["transactions", "trans_fee"], one_token) == [None, "trans"]
