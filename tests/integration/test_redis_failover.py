@@ -70,7 +70,7 @@ async def until_answered(backend: RedisBackend, group: SentinelGroup) -> int:
 
 
 async def test_after_a_failover_the_same_clients_keep_state_on_the_new_primary(sentinels: SentinelGroup) -> None:
-    backend = RedisBackend(sentinels.target, timeout_seconds=0.5)
+    backend = RedisBackend(sentinels.target, timeout_seconds=5.0)  # what is kept, not how fast (CI is loaded)
     conversations = Conversations(backend, ttl_seconds=60, max_turns=50, max_tokens=1000, max_turn_chars=1000)
     turns = [Turn("user", "what does the warranty cover?"), Turn("assistant", "two years of parts")]
     await conversations.record("key-a", "s1", turns)
@@ -114,7 +114,7 @@ async def test_behind_passwords_the_clients_with_them_fail_over_and_one_without_
     group = SentinelGroup(tmp_path / "redis", passwords=Passwords("primary-password-0001", "sentinel-password-0001"))
     try:
         group.start()
-        backend = RedisBackend(group.target, timeout_seconds=0.5)
+        backend = RedisBackend(group.target, timeout_seconds=5.0)
         await backend.set("before", b"kept", 60)
         without = RedisBackend(dataclasses.replace(group.target, password="", sentinel_password=""), 0.5)
         with pytest.raises(StateUnavailableError):

@@ -76,3 +76,9 @@ def test_bfloat16_is_used_only_where_the_cpu_has_instructions_for_it(monkeypatch
     assert not train.bf16_supported()  # emulated: slower than float32
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     assert train.bf16_supported()
+
+
+def test_a_beginning_never_takes_a_word_another_label_has_whole() -> None:
+    one_token = {"trans", "fee"}.__contains__
+    # transactions' only one-token beginning is "trans", which trans_fee has whole: it keeps it
+    assert word_codes(["transactions", "trans_fee"], one_token) == [None, "trans"]

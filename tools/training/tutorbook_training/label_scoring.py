@@ -13,7 +13,7 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -98,7 +98,7 @@ MIN_STEM_CHARS = 4
 
 def stems(word: str) -> list[str]:
     """The word's own beginnings, longest first, as a code for a word that is not one token ("bill" for
-    billing, "ship" for shipping): at least four letters, so a fragment still reads as the word."""
+    billing, "ship" for shipping): at least four letters, and never a common word."""
     if not (word.isascii() and word.isalpha()):
         return []
     longest = min(len(word) - 1, MAX_CODE_CHARS)
@@ -107,18 +107,20 @@ def stems(word: str) -> list[str]:
 
 def word_codes(labels: list[str], one_token: Callable[[str], bool]) -> list[str | None]:
     """Per label, a word of its own that is one token and no other label's code yet: the word, else it
-    capitalised, else its longest one-token beginning (None where none is)."""
+    capitalised; then, for the labels still without one, a word's longest one-token beginning (so a
+    beginning never takes a word another label has whole). None where there is none."""
     words = [[w for w in re.split(r"\W+|_", label.lower()) if len(w) > 1 and w not in COMMON_WORDS] for label in labels]
     labels_with = Counter(word for found in words for word in set(found))
-    taken: set[str] = set()
-    codes: list[str | None] = []
-    for found in words:
-        ranked = sorted(found, key=lambda word: (labels_with[word], -len(word)))
-        candidates = [*ranked, *(word.capitalize() for word in ranked), *(s for word in ranked for s in stems(word))]
-        code = next((c for c in candidates if c not in taken and len(c) <= MAX_CODE_CHARS and one_token(c)), None)
-        if code:
-            taken.add(code)
-        codes.append(code)
+    ranked = [sorted(found, key=lambda word: (labels_with[word], -len(word))) for found in words]
+    codes: list[str | None] = [None] * len(labels)
+
+    def first_free(candidates: Iterable[str]) -> str | None:
+        return next((c for c in candidates if c not in codes and len(c) <= MAX_CODE_CHARS and one_token(c)), None)
+
+    for index, own in enumerate(ranked):
+        codes[index] = first_free([*own, *(word.capitalize() for word in own)])
+    for index, own in enumerate(ranked):
+        codes[index] = codes[index] or first_free(s for word in own for s in stems(word))
     return codes
 
 

@@ -44,8 +44,8 @@ class QASet:
 
 @dataclass(frozen=True)
 class Subset:
-    """For the large sets: how many labels (a random subset, or the ones ``names`` lists), training and
-    held-out texts per label."""
+    """For the large sets: how many labels (a random subset, or exactly the ones ``names`` lists, which
+    then wins over ``labels``), training and held-out texts per label."""
 
     labels: int | None = None
     train_per_label: int | None = None
@@ -92,7 +92,7 @@ def narrowed(name: str, train: list[Labelled], test: list[Labelled], subset: Sub
         missing = set(subset.names) - set(labels)
         if missing:
             raise ValueError(f"{name}: no training texts for {', '.join(sorted(missing))}")
-        labels = sorted(subset.names)
+        labels = sorted(set(subset.names))
     elif subset.labels is not None and subset.labels < len(labels):
         labels = sorted(rng.sample(labels, subset.labels))
 
