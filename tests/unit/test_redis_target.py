@@ -53,6 +53,8 @@ def test_with_a_cluster_the_records_need_a_redis_of_their_own_and_nothing_waits_
         configured(RetrieverSettings, **cluster, ingest__version_replicas=1)
     with pytest.raises(ValidationError, match="LOCK_REPLICAS"):
         configured(GatewaySettings, **cluster, keys__records_redis_url="redis://r:6379/0", adapters__lock_replicas=1)
+    with pytest.raises(ValidationError, match="no Redis is set"):  # the process's memory has no replicas
+        configured(GatewaySettings, adapters__lock_replicas=1)
 
 
 def test_the_records_own_redis_may_be_behind_sentinel_and_is_refused_half_said() -> None:

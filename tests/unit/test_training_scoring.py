@@ -1,6 +1,7 @@
 """The training tools' label probabilities, calibration error, early stopping and label codes."""
 
 import math
+import platform
 
 import pytest
 import torch
@@ -70,7 +71,7 @@ def test_a_word_that_is_not_one_token_answers_by_its_longest_one_token_beginning
 
 def test_bfloat16_is_used_only_where_the_cpu_has_instructions_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)  # oneDNN says yes on AVX-512
-    monkeypatch.setattr(train.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     assert not train.bf16_supported()  # emulated: slower than float32

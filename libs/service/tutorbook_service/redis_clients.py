@@ -20,6 +20,12 @@ AsyncRedis: TypeAlias = redis.asyncio.Redis | redis.asyncio.RedisCluster
 SyncRedis: TypeAlias = redis.Redis | redis.RedisCluster
 
 
+def replica_wait_ms(timeout_seconds: float) -> int:
+    """How long a write's ``WAIT`` for replicas may take on a client with this socket timeout: half of it,
+    so that a missing replica reads as a count, not as a timeout (at least 1 ms: ``WAIT n 0`` never ends)."""
+    return max(1, int(timeout_seconds * 500))
+
+
 def async_redis(target: RedisTarget, timeout_seconds: float, **options: Any) -> AsyncRedis:
     options.update(socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
     if target.cluster:

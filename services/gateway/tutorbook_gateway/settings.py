@@ -291,9 +291,9 @@ class AdapterSettings(SettingsGroup):
     """How long a replaced version stays loaded, so requests already running on it finish."""
     lock_replicas: Annotated[int, Field(ge=0, le=5)] = 0
     """Behind Redis Sentinel: an upload, activation, rollback or deletion of an adapter starts only once
-    this many replicas have its lock (Redis ``WAIT``; fewer in time: 503, nothing changed), so a failover
-    cannot let a second change to the same name start while the first runs (docs/state.md). 0: the
-    primary's word."""
+    this many replicas have its lock (Redis ``WAIT``, up to half of state.redis_timeout_seconds; fewer in
+    time: 503, nothing changed), so a failover cannot let a second change to the same name start while the
+    first runs (docs/state.md). 0: the primary's word."""
 
 
 class GatewaySettings(ServiceSettings):
@@ -311,7 +311,7 @@ class GatewaySettings(ServiceSettings):
     adapters: AdapterSettings = Field(default_factory=AdapterSettings)
 
     @model_validator(mode="after")
-    def _records_beside_a_cluster(self) -> "GatewaySettings":
+    def _what_a_cluster_cannot_keep(self) -> "GatewaySettings":
         if self.shared.redis_cluster and self.keys.records_target() is None:
             raise ValueError(
                 "with a Redis Cluster (TUTORBOOK_REDIS_CLUSTER) the access records need a Redis of their own: "
@@ -321,5 +321,9 @@ class GatewaySettings(ServiceSettings):
             raise ValueError(
                 "TUTORBOOK_GATEWAY_ADAPTERS__LOCK_REPLICAS waits for replicas behind Redis Sentinel; "
                 "a Redis Cluster (TUTORBOOK_REDIS_CLUSTER) cannot confirm a lock that way"
+            )
+        if self.adapters.lock_replicas and not self.shared.redis_target().configured:
+            raise ValueError(
+                "TUTORBOOK_GATEWAY_ADAPTERS__LOCK_REPLICAS needs Redis behind Sentinel, and no Redis is set"
             )
         return self

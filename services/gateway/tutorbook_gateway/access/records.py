@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from tutorbook_config.redis_target import RedisTarget
 from tutorbook_gateway.state.backend import StateUnavailableError, UnconfirmedWriteError
-from tutorbook_service.redis_clients import async_redis
+from tutorbook_service.redis_clients import async_redis, replica_wait_ms
 
 KEYS, TEAMS, VERSION, AUDIT = "tb:access:keys", "tb:access:teams", "tb:access:version", "tb:access:audit"
 
@@ -101,8 +101,7 @@ class RedisRecords:
         self._hashes = {"keys": KEYS, "teams": TEAMS}
         self._put, self._remove = self._client.register_script(PUT), self._client.register_script(REMOVE)
         self._audit = self._client.register_script(AUDIT_PUSH)
-        # WAIT gives up well before the socket does, so a missing replica reads as a count, not a timeout.
-        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 500)
+        self._replicas, self._wait_ms = replicas, replica_wait_ms(timeout_seconds)
 
     async def _call(self, operation: Any) -> Any:
         try:

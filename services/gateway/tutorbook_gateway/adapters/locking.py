@@ -5,6 +5,7 @@ lock can be held only once ``replicas`` replicas have it too, so that a failover
 second change while the first runs (docs/state.md)."""
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError, UnconfirmedWriteError
 from tutorbook_service.errors import ConflictError, ServiceUnavailableError
 
+log = logging.getLogger("tutorbook.adapters")
 LOCK_TTL_SECONDS = 300.0  # longer than any load on every replica takes
 POLL_SECONDS = 0.05
 
@@ -29,6 +31,8 @@ class AdapterLocks:
         deadline = time.monotonic() + self._wait_seconds
         try:
             while not await self._backend.add(key, token, LOCK_TTL_SECONDS, self._replicas):
+                if await self._backend.get(key) == token:  # a retried write found its own first try's lock
+                    break
                 if time.monotonic() > deadline:
                     raise ConflictError(f"another change to adapter {name!r} is in progress; try again", param="name")
                 await asyncio.sleep(POLL_SECONDS)
@@ -44,5 +48,10 @@ class AdapterLocks:
             await self._give_back(key, token)
 
     async def _give_back(self, key: str, token: bytes) -> None:
-        if await self._backend.get(key) == token:
-            await self._backend.delete(key)
+        """The lock released if it is still this holder's; a store that does not answer leaves it to expire
+        at its TTL (the change's own outcome stands)."""
+        try:
+            if await self._backend.get(key) == token:
+                await self._backend.delete(key)
+        except StateUnavailableError as exc:
+            log.warning("adapter lock %s not released (it expires in %.0f s): %s", key, LOCK_TTL_SECONDS, exc)

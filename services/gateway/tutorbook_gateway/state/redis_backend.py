@@ -19,7 +19,7 @@ from tutorbook_gateway.state.backend import (
     UnconfirmedWriteError,
     count_round_trip,
 )
-from tutorbook_service.redis_clients import async_redis
+from tutorbook_service.redis_clients import async_redis, replica_wait_ms
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ class RedisBackend:
             retry=Retry(NoBackoff(), retries=1, supported_errors=(ConnectionError,)),
         )
         self._take = self._client.register_script(TAKE_SCRIPT)
-        self._wait_ms = int(timeout_seconds * 500)  # WAIT gives up well before the socket does
+        self._wait_ms = replica_wait_ms(timeout_seconds)
         self._slots_known = not isinstance(self._client, RedisCluster)
         self._discovery = asyncio.Lock()
         self._discovery_failed_at = -DISCOVERY_RETRY_SECONDS
@@ -144,14 +144,15 @@ class RedisBackend:
         if isinstance(client, RedisCluster):  # the settings refuse this; WAIT needs the write's own connection
             raise TypeError("a write that waits for replicas needs Redis behind Sentinel, not a cluster")
 
-        async def set_then_wait() -> Any:  # one connection for both: WAIT counts that connection's writes
+        async def set_then_wait() -> tuple[bool, int]:  # one connection for both: WAIT counts its writes
             async with client.pipeline(transaction=False) as pipe:
                 pipe.set(key, value, px=ttl_ms, nx=True)
                 pipe.wait(replicas, self._wait_ms)
-                return await pipe.execute()
+                was_set, replicated = await pipe.execute()
+                return bool(was_set), int(replicated)
 
         added, confirmed = await self._call(set_then_wait)
-        if added and int(confirmed) < replicas:
+        if added and confirmed < replicas:
             raise UnconfirmedWriteError(f"on the primary, confirmed by {confirmed} of {replicas} replicas")
         return bool(added)
 

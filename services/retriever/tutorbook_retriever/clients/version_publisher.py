@@ -9,7 +9,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from tutorbook_config.redis_target import RedisTarget
 from tutorbook_service.index_version import INDEX_VERSION_CHANNEL, INDEX_VERSION_KEY
-from tutorbook_service.redis_clients import SyncRedis, sync_redis
+from tutorbook_service.redis_clients import SyncRedis, replica_wait_ms, sync_redis
 
 log = logging.getLogger("tutorbook.index_version")
 
@@ -52,8 +52,7 @@ class RedisVersionPublisher:
     def __init__(self, target: RedisTarget, timeout_seconds: float = 2.0, replicas: int = 0) -> None:
         self._target, self._timeout = target, timeout_seconds
         self._client: SyncRedis | None = None  # opened at the first publication (a cluster client connects at once)
-        # WAIT gives up well before the socket does, so a missing replica reads as a count, not a timeout.
-        self._replicas, self._wait_ms = replicas, int(timeout_seconds * 500)
+        self._replicas, self._wait_ms = replicas, replica_wait_ms(timeout_seconds)
         self.must_replicate = replicas > 0
 
     def publish(self, version: int, confirm: bool = False) -> bool:
