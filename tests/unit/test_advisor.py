@@ -107,7 +107,7 @@ def test_an_embedding_classifier_that_beats_the_adapter_is_the_tutor_recommended
     advice = recommend(parse_answers(TRIAGE), best_measured(comparison))
     assert advice["approach"] == "embedding_classifier" and advice["measured"]["verdict"] == "overruled"
     assert "--kind embedding-classifier" in advice["next_step"]
-    assert "embedding-classifier: 0.85 accuracy, +3 points over adapter on 40" in advice["measured"]["reason"]
+    assert "embedding-classifier: 0.850 accuracy, +2.5 points over adapter on 40" in advice["measured"]["reason"]
 
 
 def test_within_two_points_the_shorter_prompt_wins() -> None:

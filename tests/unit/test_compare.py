@@ -101,7 +101,7 @@ def test_the_report_recommends_from_the_figures_and_the_advisor_reads_it(tmp_pat
     comparison = Comparison(dataset="triage", task="classification", metric="accuracy", examples=3,
                             paths=[few_shot, adapter])  # fmt: skip
     advice = recommendation(comparison)
-    assert advice["approach"] == "adapter" and "+67 points over few-shot" in advice["reason"]
+    assert advice["approach"] == "adapter" and "+66.7 points over few-shot" in advice["reason"]
     comparison.recommendation = advice
     write_outputs(tmp_path, comparison, advice, ["a note"], {"adapter": [(0.9, True)] * 3})
     assert read_comparison(tmp_path).recommendation["approach"] == "adapter"
@@ -119,5 +119,5 @@ def test_an_embedding_classifier_that_beats_the_adapter_is_recommended_as_the_tu
     )
     advice = recommendation(comparison)
     assert advice["approach"] == "embedding_classifier"
-    assert advice["reason"].startswith("embedding-classifier: 1.00 accuracy, +67 points over adapter")
+    assert advice["reason"].startswith("embedding-classifier: 1.000 accuracy, +66.7 points over adapter")
     assert "--kind embedding-classifier" in advice["reason"]

@@ -82,8 +82,8 @@ def tokens(result: PathResult) -> float:
 
 
 def describe_margin(best: PathResult, other: PathResult) -> str:
-    points = (best.quality - other.quality) * 100
-    text = f"{points:+.0f} points over {other.path.replace('_', '-')}"
+    points = round((best.quality - other.quality) * 100, 1)  # 7.5, not "+7": one example of 40 is 2.5 points
+    text = f"{points:+g} points over {other.path.replace('_', '-')}"
     if best.prompt_tokens and other.prompt_tokens and best.prompt_tokens < other.prompt_tokens:
         text += f" at {best.prompt_tokens / other.prompt_tokens:.0%} of its prompt tokens"
     return text
@@ -96,7 +96,7 @@ def best_measured(comparison: Comparison) -> Measured | None:
         return None
     top = max(result.quality for result in candidates)
     best = min((result for result in candidates if result.quality >= top - TIE_POINTS), key=tokens)
-    reason = f"{best.path.replace('_', '-')}: {best.quality:.2f} {comparison.metric}"
+    reason = f"{best.path.replace('_', '-')}: {best.quality:.3f} {comparison.metric}"  # 0.875, not 0.88
     others = [result for result in candidates if APPROACH_OF_PATH[result.path] != APPROACH_OF_PATH[best.path]]
     if others:
         reason += ", " + describe_margin(best, max(others, key=lambda result: result.quality))
