@@ -70,9 +70,8 @@ def test_a_stop_sequence_ends_the_answer_in_vllm(client: openai.OpenAI) -> None:
     ]
     whole = client.chat.completions.create(model=BASE, messages=question, temperature=0, max_tokens=24)
     text = whole.choices[0].message.content or ""
-    words = text.split()
-    assert len(words) >= 4, text
-    stop = words[3]  # vLLM ends at its first occurrence, and leaves it out
+    assert len(text) >= 8, text  # whatever the model says (its words differ by CPU), a piece of its middle
+    stop = text[len(text) // 2 : len(text) // 2 + 3]  # vLLM ends at its first occurrence, and leaves it out
     cut = client.chat.completions.create(model=BASE, messages=question, temperature=0, max_tokens=24, stop=[stop])
     assert cut.choices[0].finish_reason == "stop"
     assert cut.choices[0].message.content == text[: text.index(stop)]
