@@ -32,9 +32,9 @@ from tutorbook_evals.doc_figures import tutor_accuracy
 from tutorbook_evals.routing_set import default_eval_data
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-# CLINC150's intents none of whose words is one token to the default base model, so that their codes are
-# the words' beginnings (calcul, vacc, trans, ...): chosen by their names alone, before any adapter was
-# trained on them; no earlier choice about codes saw CLINC150's texts.
+# CLINC150's intents none of whose words can be a code whole (one token to the default base model, at most 8
+# characters), so that their codes are the words' beginnings (calcul, vacc, trans, ...): chosen by their names
+# alone, before any adapter was trained on them; no earlier choice about codes saw CLINC150's texts.
 STEM_INTENTS = (
     "calculator", "calories", "directions", "goodbye", "ingredient_substitution", "international_fees",
     "international_visa", "measurement_conversion", "redeem_rewards", "restaurant_reservation",
