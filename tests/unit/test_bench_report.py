@@ -359,3 +359,14 @@ def test_throughput_and_latency_by_concurrency_are_drawn(tmp_path: Path) -> None
     levels["64"] = load_level(10, 0, 0.0, {}, refused=10)  # nothing answered: no latency to draw
     path = plot_levels(levels, "The RAG route", tmp_path / "images" / "bench-load-rag.png")
     assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 10_000
+
+
+def test_a_benchmark_run_again_after_the_page_s_run_says_when_at_which_commit() -> None:
+    within, again = documents("router"), documents("router")
+    within["router"].update(date="2025-05-01T10:40:00+00:00", commit="a265ab2")
+    again["router"].update(date="2025-05-02T09:00:00+00:00", commit="b7f00d1", command="python -m bench_router")
+    again["router"]["machine"] = {"cores": 2, "processor": "x86_64"}
+    assert "Measured again" not in render_page(a_run(entry("router")), within, {}).markdown  # within its 50 min
+    shown = section(render_page(a_run(entry("router")), again, {}).markdown, "Router decision time")
+    assert "*Measured again on its own after this run: `python -m bench_router` on 2025-05-02 09:00 UTC, " in shown
+    assert "commit b7f00d1, on 2 cores, x86_64.*" in shown

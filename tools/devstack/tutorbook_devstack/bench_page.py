@@ -109,11 +109,29 @@ def failed_lines(entry: Record, why: str) -> list[str]:
     return lines
 
 
+def measured_after(run: Record, document: Record | None) -> list[str]:
+    """A benchmark run again on its own after this page's run (its file is newer than the run's end): the
+    line that says when, at which commit and on what, since the page's header no longer does."""
+    if not document or "date" not in document or "date" not in run:
+        return []
+    ended = datetime.datetime.fromisoformat(run["date"]) + datetime.timedelta(seconds=run.get("seconds", 0.0))
+    if datetime.datetime.fromisoformat(document["date"]) <= ended:
+        return []
+    machine = document.get("machine") or {}
+    return [
+        f"*Measured again on its own after this run: `{document.get('command', '?')}` on "
+        f"{when(document['date'])}, commit {document.get('commit', 'not recorded')}, on "
+        f"{machine.get('cores', '?')} cores, {machine.get('processor', '?')}.*",
+        "",
+    ]
+
+
 def section_lines(
-    section: Section, entry: Record, documents: dict[str, Record], images: Images
+    section: Section, entry: Record, documents: dict[str, Record], images: Images, run: Record | None = None
 ) -> tuple[list[str], bool]:
     """The section's lines, and whether it shows figures (False: failed, or its figures unreadable)."""
     lines = [f"## {section.title}", "", f"`{entry['command']}`", ""]
+    lines += measured_after(run or {}, documents.get(entry["name"]))
     why = failure(entry, documents)
     if why is not None:
         return lines + failed_lines(entry, why), False
@@ -134,7 +152,7 @@ def render_page(run: Record, documents: dict[str, Record], images: Images) -> Re
     for section in SECTIONS:
         if section.benchmark not in runs:
             continue
-        shown, ok = section_lines(section, runs[section.benchmark], documents, images)
+        shown, ok = section_lines(section, runs[section.benchmark], documents, images, run)
         lines += shown
         if not ok and section.benchmark not in failed:
             failed.append(section.benchmark)
