@@ -47,7 +47,7 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 # A checkout of github.com/pashaAbri/mt-rag-benchmark at 8bb7127 (docs/retriever.md: the held-out corpus)
 MTRAG_DATA ?= ../mt-rag-benchmark
 
-.PHONY: capacity eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
+.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -163,13 +163,18 @@ compare-all: install
 
 
 # Load, soak and generated input against a stack each starts for itself (see docs/reliability.md).
-.PHONY: load soak fuzz ha-check
+.PHONY: load soak fuzz ha-check limits-across-gateways
 # The request mix at 1, 8, 32 and 50 concurrent, 60 s each (ports 18500-18503).
 # The capacity model (docs/scaling.md): one user's service times, CPU and vLLM's batching measured, then
 # p50 and p95 predicted at 8 and 32 users before they are measured (ports 18500-18503; about 8 minutes).
 # Overwrites data/bench/capacity.json and the table docs/scaling.md quotes from it.
 capacity: install
 	$(PY) -m tutorbook_devstack.capacity
+	$(PY) -m tutorbook_evals.doc_figures
+
+# What one request of the mix costs each tier (CPU, Redis round trips, tokens), and each tier's needs per rate.
+tier-costs: install
+	$(PY) -m tutorbook_devstack.tier_costs
 	$(PY) -m tutorbook_evals.doc_figures
 
 load: install
@@ -191,6 +196,10 @@ fuzz: install
 
 # Redis Sentinel's failover under traffic on the real stack (a primary, a replica, three sentinels; the
 # primary killed): requests, 5xx, acknowledged writes lost, seconds without Redis. Writes data/bench/ha-check.json.
+# The two-gateway request-limit test of `make test` for a minute instead of 3 s.
+limits-across-gateways: install
+	TUTORBOOK_E2E_HAMMER_SECONDS=60 $(PY) -m pytest -s tests/e2e/test_two_gateways.py -k request_limit
+
 ha-check: install
 	$(PY) -m tutorbook_devstack.ha_check
 	$(PY) -m tutorbook_evals.doc_figures

@@ -4,8 +4,10 @@ import logging
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+from tutorbook_adapter_format.layout import active_lora_folders
 from tutorbook_config.key_strength import require_strong_keys
 from tutorbook_config.service_settings import settings_or_exit
 from tutorbook_config.shared import BASE_MODEL_CONFIG, BASE_MODEL_NAME
@@ -17,8 +19,9 @@ from tutorbook_generator.vllm_fixes import PLUGIN_NAME as LORA_PROMPT_LOGPROBS_P
 PROBE_MIDDLEWARE = "tutorbook_generator.probes.ProbeMiddleware"
 
 
-def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
-    """The vLLM server command: LoRA on, our served name, our probes (/healthz, /readyz)."""
+def build_vllm_command(settings: GeneratorSettings, model: str, adapters: Mapping[str, Path]) -> list[str]:
+    """The vLLM server command: LoRA on, our served name, our probes (/healthz, /readyz), and ``adapters``
+    (served name to folder) loaded before the server listens."""
     command = [
         sys.executable,
         "-m",
@@ -44,6 +47,8 @@ def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
         PROBE_MIDDLEWARE,
         "--disable-uvicorn-access-log",
     ]
+    if adapters:
+        command += ["--lora-modules", *(f"{name}={folder}" for name, folder in adapters.items())]
     if settings.shared.otlp_endpoint:  # vLLM's own spans, in the trace the gateway's traceparent names
         command += ["--otlp-traces-endpoint", settings.shared.otlp_traces_url()]
     return command + shlex.split(settings.engine.extra_args)
@@ -120,6 +125,14 @@ def publish_base_model_config(model: str, adapter_dir: Path) -> None:
         publish_atomically(adapter_dir / BASE_MODEL_CONFIG, source.read_bytes())
 
 
+def adapters_to_preload(settings: GeneratorSettings) -> dict[str, Path]:
+    """The active LoRA versions in the shared adapter folder: a replica that starts (or restarts) holds them
+    before it takes its first request; adapters activated later come by the gateway's load or the resolver."""
+    if not settings.engine.preload_active_adapters:
+        return {}
+    return active_lora_folders(settings.shared.resolved_adapter_dir().resolve())
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = settings_or_exit(GeneratorSettings)
@@ -127,7 +140,7 @@ def main() -> None:
     model = resolve_model(settings)
     Path(settings.shared.resolved_adapter_dir()).mkdir(parents=True, exist_ok=True)
     publish_base_model_config(model, Path(settings.shared.resolved_adapter_dir()))
-    command = build_vllm_command(settings, model)
+    command = build_vllm_command(settings, model, adapters_to_preload(settings))
     logging.getLogger(__name__).info("starting vLLM: %s", shlex.join(command))
     os.execve(command[0], command, build_vllm_env(settings, dict(os.environ)))
 
