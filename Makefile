@@ -194,12 +194,12 @@ soak: install
 fuzz: install
 	$(PY) -m tutorbook_devstack.fuzz --cases 500
 
-# Redis Sentinel's failover under traffic on the real stack (a primary, a replica, three sentinels; the
-# primary killed): requests, 5xx, acknowledged writes lost, seconds without Redis. Writes data/bench/ha-check.json.
 # The two-gateway request-limit test of `make test` for a minute instead of 3 s.
 limits-across-gateways: install
 	TUTORBOOK_E2E_HAMMER_SECONDS=60 $(PY) -m pytest -s tests/e2e/test_two_gateways.py -k request_limit
 
+# Redis Sentinel's failover under traffic on the real stack (a primary, a replica, three sentinels; the
+# primary killed): requests, 5xx, acknowledged writes lost, seconds without Redis. Writes data/bench/ha-check.json.
 ha-check: install
 	$(PY) -m tutorbook_devstack.ha_check
 	$(PY) -m tutorbook_evals.doc_figures

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import INTERNAL_TOKEN, eventually, internal_client
-from tests.integration.test_gateway_state import Gateway, ask
+from tests.integration.test_gateway_state import Gateway, ask, metric
 from tests.unit.fakes import ADMIN, USER
 from tutorbook_config.service_settings import configured
 from tutorbook_devstack.sentinels import MASTER, Passwords, SentinelGroup
@@ -217,14 +217,16 @@ def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
 ) -> None:
     """A gateway's cached answer (on the primary and the replica) is not served after a document change
     whose answer arrived the moment before the primary was killed: the change's index version reached the
-    replica before the retriever answered, so the new primary has it and the entry is stale there. The
-    gateway's retriever is the test's (its search reports the version the real retriever published)."""
+    replica before the retriever answered, so the new primary has it and finds the entry stale. The
+    gateway's retriever is the test's: its search reports the version the real retriever published first."""
     gateway = sentinel_gateway(sentinels)
     with sentinel_retriever(sentinels, tmp_path, embedder) as retriever, gateway.client() as client:
         first = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
         gateway.retriever.version = first.json()["index_version"]
         cached = [ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] for _ in range(2)]
         assert cached == ["miss", "hit"]
+        primary = sentinels.redis(sentinels.primary_port)
+        eventually(lambda: any(primary.scan_iter(match="tb:cache:*")), what="the answer cached in Redis")
         replicated(sentinels)  # the cached answer is on the replica too: a failover keeps it
         changed = {**WARRANTY_DOCUMENT, "text": "The warranty covers parts for three years."}
         answered = retriever.post("/v1/documents", json={"documents": [changed]})
@@ -236,6 +238,7 @@ def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
         eventually(lambda: client.get("/readyz").status_code == 200, what="the gateway ready on the new primary")
         after = ask(client, "How long is the warranty?")
         assert after.status_code == 200 and after.headers.get("x-tutorbook-cache") != "hit", after.headers
+        assert metric(client, 'tutorbook_gateway_cache_lookups_total{result="stale"}') == 1  # found, refused
 
 
 def test_a_document_change_whose_version_no_replica_took_is_answered_503(

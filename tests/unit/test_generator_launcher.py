@@ -1,4 +1,5 @@
 import asyncio
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -31,27 +32,31 @@ def test_command_enables_lora_and_probes(tmp_path: Path) -> None:
     assert command[-2:] == ["--seed", "7"]
 
 
-def stored(root: Path, folder: str, file_name: str) -> Path:
+def stored(root: Path, folder: str, file_name: str, content: str = '{"r": 8}') -> Path:
     (root / folder).mkdir(parents=True)
-    (root / folder / file_name).write_text("{}")
+    (root / folder / file_name).write_text(content)
     return root / folder
 
 
 def test_a_starting_replica_loads_every_active_lora_version_before_it_listens(tmp_path: Path) -> None:
-    """Only active versions, only LoRA adapters (an embedding classifier is not the generator's), and not
-    a pointer being written (``.active/.<name>.<random>``)."""
+    """Only active versions, only LoRA adapters (an embedding classifier is not the generator's), not a
+    pointer being written (``.active/.<name>.<random>``), and not one vLLM would refuse to start over (a
+    rank above this generator's largest)."""
     adapters = tmp_path / "adapters"
     stored(adapters, "triage@1", "adapter_config.json")
     active = stored(adapters, "triage@2", "adapter_config.json")
     stored(adapters, "intents@1", "classifier.json")
+    stored(adapters, "wide@1", "adapter_config.json", '{"r": 64}')
     (adapters / ".active").mkdir()
-    for pointer, version in (("triage", "2"), ("intents", "1"), (".triage.5f2a", "1"), ("gone", "3")):
+    pointers = (("triage", "2"), ("intents", "1"), (".triage.5f2a", "1"), ("gone", "3"), ("wide", "1"))
+    for pointer, version in pointers:
         (adapters / ".active" / pointer).write_text(f"{version}\n")
     settings = configured(GeneratorSettings, shared__data_dir=tmp_path)
     preloaded = adapters_to_preload(settings)
     assert preloaded == {"triage@2": active.resolve()}
     command = build_vllm_command(settings, "/models/x", preloaded)
-    assert command[command.index("--lora-modules") + 1] == f"triage@2={active.resolve()}"
+    module = json.loads(command[command.index("--lora-modules") + 1])
+    assert module == {"name": "triage@2", "path": str(active.resolve())}
     assert (
         adapters_to_preload(
             configured(GeneratorSettings, shared__data_dir=tmp_path, engine__preload_active_adapters=False)

@@ -22,9 +22,10 @@ def active_pointer(root: Path, name: str) -> Path:
 
 
 def active_version(root: Path, name: str) -> int | None:
+    """The pointer's version; None when there is none, or it cannot be read as one."""
     try:
         text = active_pointer(root, name).read_text().strip()
-    except FileNotFoundError:
+    except (OSError, UnicodeDecodeError):  # no pointer, or not a pointer (a folder, unreadable)
         return None
     return int(text) if text.isascii() and text.isdigit() else None
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tutorbook_devstack.bench_report import write_results
@@ -36,6 +37,7 @@ from tutorbook_devstack.stack import Stack, running_stack
 RATES = (100, 1000, 10000)
 TIERS = ("gateway", "retriever", "redis", "generator")
 ROUND_TRIPS = "tutorbook_gateway_redis_round_trips"
+SETTLE_SECONDS = 0.3  # after an answer, for its background writes to be counted with it (idle time is taken off)
 SERIALS = 800_000_000  # far from the load tool's and the capacity run's: every question is new
 
 
@@ -46,6 +48,7 @@ class KindCost:
     requests: int = 0
     cpu_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIERS, 0.0))
     round_trips: float = 0.0
+    redis_commands: float = 0.0
     prompt_tokens: float = 0.0
     generated_tokens: float = 0.0
 
@@ -55,6 +58,7 @@ class KindCost:
             "requests": self.requests,
             "cpu_ms": {tier: seconds * 1000 / n for tier, seconds in self.cpu_seconds.items()},
             "redis_round_trips": self.round_trips / n,
+            "redis_commands": self.redis_commands / n,
             "prompt_tokens": self.prompt_tokens / n,
             "generated_tokens": self.generated_tokens / n,
         }
@@ -62,9 +66,11 @@ class KindCost:
 
 @dataclass(frozen=True)
 class Snapshot:
+    at: float
     cpu: dict[str, float]
     round_trips: dict[str, tuple[float, float]]  # by route: round trips, requests
     tokens: dict[str, float]
+    redis_commands: float
 
 
 def round_trips_by_route(gateway_url: str) -> dict[str, tuple[float, float]]:
@@ -81,37 +87,69 @@ def round_trips_by_route(gateway_url: str) -> dict[str, tuple[float, float]]:
     return {route: (sums.get(route, 0.0), counts.get(route, 0.0)) for route in sums.keys() | counts.keys()}
 
 
-def snapshot(stack: Stack) -> Snapshot:
-    pids = {tier: [stack.services[tier].process.pid] for tier in TIERS}
-    generator = str(stack.config.url(stack.config.generator_port))
-    return Snapshot(
-        {tier: stack_cpu_seconds(pids[tier]) for tier in TIERS},
-        round_trips_by_route(stack.config.gateway_url),
-        vllm_counts(generator, stack.config.internal_token),
-    )
+class Meter:
+    """What the stack has done so far: each tier's CPU time, the gateway's round trips, the commands Redis
+    processed, vLLM's tokens. The CPU is read closest to the request (after the scrapes before it, before
+    them after it), so the scrapes' own work is not counted; the idle rate is taken off."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self.gateway_url = stack.config.gateway_url
+        self._pids = {tier: [stack.services[tier].process.pid] for tier in TIERS}
+        self._redis = redis.Redis(host=stack.config.host, port=stack.config.redis_port)
+        self.idle = dict.fromkeys(TIERS, 0.0)
+
+    def cpu(self) -> dict[str, float]:
+        return {tier: stack_cpu_seconds(self._pids[tier]) for tier in TIERS}
+
+    def measure_idle(self, seconds: float) -> None:
+        """Each tier's CPU while nothing is asked (vLLM's loops, the gateway's refreshes): cores busy."""
+        started, cpu = time.monotonic(), self.cpu()
+        time.sleep(seconds)
+        elapsed, now = time.monotonic() - started, self.cpu()
+        self.idle = {tier: (now[tier] - cpu[tier]) / elapsed for tier in TIERS}
+
+    def _counters(self) -> tuple[dict[str, tuple[float, float]], dict[str, float], float]:
+        generator = str(self._stack.config.url(self._stack.config.generator_port))
+        commands = float(self._redis.info("stats")["total_commands_processed"])  # this INFO not yet counted
+        trips = round_trips_by_route(self.gateway_url)
+        return trips, vllm_counts(generator, self._stack.config.internal_token), commands
+
+    def before(self) -> Snapshot:
+        trips, tokens, commands = self._counters()
+        return Snapshot(time.monotonic(), self.cpu(), trips, tokens, commands)
+
+    def after(self) -> Snapshot:
+        at, cpu = time.monotonic(), self.cpu()
+        trips, tokens, commands = self._counters()
+        return Snapshot(at, cpu, trips, tokens, commands - 1)  # less the INFO of ``before``
 
 
-def add_difference(cost: KindCost, before: Snapshot, after: Snapshot, by_route: dict[str, list[float]]) -> None:
+def add_difference(
+    cost: KindCost, before: Snapshot, after: Snapshot, idle: dict[str, float], by_route: dict[str, list[float]]
+) -> None:
     cost.requests += 1
     for tier in TIERS:
-        cost.cpu_seconds[tier] += after.cpu[tier] - before.cpu[tier]
+        used = after.cpu[tier] - before.cpu[tier] - idle[tier] * (after.at - before.at)
+        cost.cpu_seconds[tier] += max(0.0, used)
     for route, (trips, requests) in after.round_trips.items():
         trips_before, requests_before = before.round_trips.get(route, (0.0, 0.0))
         totals = by_route.setdefault(route, [0.0, 0.0])
         totals[0] += trips - trips_before
         totals[1] += requests - requests_before
         cost.round_trips += trips - trips_before
+    cost.redis_commands += after.redis_commands - before.redis_commands
     cost.prompt_tokens += after.tokens["prompt"] - before.tokens["prompt"]
     cost.generated_tokens += after.tokens["generated"] - before.tokens["generated"]
 
 
-def measure_kinds(stack: Stack, sources: MixSources) -> tuple[dict[str, KindCost], dict[str, list[float]]]:
+def measure_kinds(meter: Meter, sources: MixSources) -> tuple[dict[str, KindCost], dict[str, list[float]]]:
     """Every request of every kind, alone; the totals by kind, and the round trips and requests by route."""
     costs = {kind: KindCost() for kind in MIX}
     by_route: dict[str, list[float]] = {}
 
     async def sweep() -> None:
-        async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
+        async with httpx.AsyncClient(base_url=meter.gateway_url, timeout=CLIENT_TIMEOUT_SECONDS) as client:
             number = 0
             for kind in MIX:
                 for topic in topics(sources, kind):
@@ -119,11 +157,15 @@ def measure_kinds(stack: Stack, sources: MixSources) -> tuple[dict[str, KindCost
                     request, key = request_of(sources, kind, topic, SERIALS + number), FRESH_KEYS[-1 - number]
                     if kind in CACHED_KINDS:  # its first time for this key: the cache keeps it
                         await send(client, key, request, time.perf_counter())
-                    before = snapshot(stack)
+                        await asyncio.sleep(SETTLE_SECONDS)
+                    before = meter.before()
                     outcome = await send(client, key, request, time.perf_counter())
                     if outcome.status != 200 or not outcome.complete:
                         raise RuntimeError(f"{kind} {topic!r}: {outcome.status} {outcome.detail}")
-                    add_difference(costs[kind], before, snapshot(stack), by_route)
+                    if kind in CACHED_KINDS and outcome.cache != "hit":
+                        raise RuntimeError(f"{kind} {topic!r} sent again was not a cache hit: {outcome.cache}")
+                    await asyncio.sleep(SETTLE_SECONDS)  # the answer's background writes (cache, records)
+                    add_difference(costs[kind], before, meter.after(), meter.idle, by_route)
 
     asyncio.run(sweep())
     return costs, by_route
@@ -141,6 +183,9 @@ def redis_requests_a_second(host: str, port: int) -> dict[str, float]:
 def weighted(per_kind: Mapping[str, dict[str, Any]], mix: Mapping[str, float]) -> dict[str, Any]:
     """One request of the mix: each kind's mean cost weighted by its share."""
     total = sum(mix.values())
+    unmeasured = [kind for kind in mix if not per_kind[kind]["requests"]]
+    if unmeasured:
+        raise ValueError(f"no request of {unmeasured} was measured: the mix's cost would leave them out")
 
     def mean(pick: Any) -> float:
         return sum(share / total * float(pick(per_kind[kind])) for kind, share in mix.items())
@@ -148,6 +193,7 @@ def weighted(per_kind: Mapping[str, dict[str, Any]], mix: Mapping[str, float]) -
     return {
         "cpu_ms": {tier: mean(lambda cost, tier=tier: cost["cpu_ms"][tier]) for tier in TIERS},
         "redis_round_trips": mean(lambda cost: cost["redis_round_trips"]),
+        "redis_commands": mean(lambda cost: cost["redis_commands"]),
         "prompt_tokens": mean(lambda cost: cost["prompt_tokens"]),
         "generated_tokens": mean(lambda cost: cost["generated_tokens"]),
     }
@@ -156,13 +202,14 @@ def weighted(per_kind: Mapping[str, dict[str, Any]], mix: Mapping[str, float]) -
 def needs(
     request: dict[str, Any], redis_per_second: float, rates: tuple[int, ...] = RATES
 ) -> dict[str, dict[str, float]]:
-    """What each rate asks of each tier a second: CPU cores busy, Redis round trips (and Redis processes at
-    ``redis_per_second`` each), vLLM's tokens."""
+    """What each rate asks of each tier a second: CPU cores busy, Redis round trips and commands (and Redis
+    processes at ``redis_per_second`` commands each), vLLM's tokens."""
     by_rate = {}
     for rate in rates:
         wanted = {f"{tier}_cores": rate * request["cpu_ms"][tier] / 1000 for tier in TIERS}
         wanted["redis_round_trips_per_second"] = rate * request["redis_round_trips"]
-        wanted["redis_processes"] = wanted["redis_round_trips_per_second"] / redis_per_second
+        wanted["redis_commands_per_second"] = rate * request["redis_commands"]
+        wanted["redis_processes"] = wanted["redis_commands_per_second"] / redis_per_second
         wanted["prompt_tokens_per_second"] = rate * request["prompt_tokens"]
         wanted["generated_tokens_per_second"] = rate * request["generated_tokens"]
         by_rate[str(rate)] = wanted
@@ -181,6 +228,7 @@ def print_costs(per_kind: Mapping[str, dict[str, Any]], request: dict[str, Any])
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tutorbook_devstack.tier_costs", description=__doc__)
     parser.add_argument("--warm-up-seconds", type=float, default=60.0, help="one user sending the mix first")
+    parser.add_argument("--idle-seconds", type=float, default=20.0, help="each tier's CPU with nothing asked")
     parser.add_argument("--json", type=Path, default=Path("data/bench/tier-costs.json"))
     args = parser.parse_args()
     with (
@@ -190,7 +238,9 @@ def main() -> None:
         sources = prepare(stack)
         warm_up = Level(1, args.warm_up_seconds, 10**6)
         asyncio.run(run_level(stack.config.gateway_url, list(USER_KEYS), sources, warm_up, seed=99))
-        costs, by_route = measure_kinds(stack, sources)
+        meter = Meter(stack)
+        meter.measure_idle(args.idle_seconds)
+        costs, by_route = measure_kinds(meter, sources)
         redis_rates = redis_requests_a_second(stack.config.host, stack.config.redis_port)
     per_kind = {kind: cost.per_request() for kind, cost in costs.items()}
     request = weighted(per_kind, MIX)
@@ -198,6 +248,7 @@ def main() -> None:
     results = {
         "mix": MIX, "per_kind": per_kind, "per_request": request,
         "needs": needs(request, min(redis_rates.values())), "redis_requests_per_second": redis_rates,
+        "idle_cores": meter.idle,
         "redis_round_trips_by_route": {route: {"requests": n, "per_request": trips / n}
                                        for route, (trips, n) in sorted(by_route.items()) if n},
         "requests_measured": sum(cost.requests for cost in costs.values()),

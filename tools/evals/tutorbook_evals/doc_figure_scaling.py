@@ -46,10 +46,12 @@ def tier_costs(document: dict[str, Any]) -> list[str]:
     """``make tier-costs``: one request of the mix, tier by tier, and what each rate asks of each tier."""
     figures = document["figures"]
     request, needs = figures["per_request"], figures["needs"]
+    idle = ", ".join(f"{tier} {cores:.3f} cores" for tier, cores in figures["idle_cores"].items())
     mix = ", ".join(f"{kind} {share:.0%}" for kind, share in figures["mix"].items())
     intro = (
         f"One request of `make load`'s mix ({mix}), from {figures['requests_measured']} requests each sent "
-        "alone (a text the cache keeps, the second time), and what a rate asks of each tier a second:"
+        "alone (a text the cache keeps, the second time), each tier's CPU less what it uses idle "
+        f"({idle}), and what a rate asks of each tier a second:"
     )
     cpu, rates = request["cpu_ms"], list(needs)
     redis_rate = min(figures["redis_requests_per_second"].values())
@@ -63,10 +65,12 @@ def tier_costs(document: dict[str, Any]) -> list[str]:
     rows = [
         row("gateway (CPU)", f"{cpu['gateway']:.2f} ms", cores("gateway")),
         row("retriever (CPU: embedding, search)", f"{cpu['retriever']:.2f} ms", cores("retriever")),
-        row("Redis: round trips", f"{request['redis_round_trips']:.2f}",
+        row("Redis: the gateway's round trips", f"{request['redis_round_trips']:.2f}",
             lambda need: f"{need['redis_round_trips_per_second']:,.0f}/s"),
+        row("Redis: commands (every client's)", f"{request['redis_commands']:.2f}",
+            lambda need: f"{need['redis_commands_per_second']:,.0f}/s"),
         row("Redis (CPU)", f"{cpu['redis']:.3f} ms", cores("redis")),
-        row(f"Redis processes (each {redis_rate:,.0f} GET or SET a second here)", "",
+        row(f"Redis processes (each {redis_rate:,.0f} GET or SET commands a second here)", "",
             lambda need: f"{need['redis_processes']:,.2f}"),
         row("generator: prompt tokens", f"{request['prompt_tokens']:.0f}",
             lambda need: f"{need['prompt_tokens_per_second']:,.0f}/s"),
@@ -75,18 +79,22 @@ def tier_costs(document: dict[str, Any]) -> list[str]:
         row("generator (CPU here, one at a time)", f"{cpu['generator']:,.0f} ms", cores("generator")),
     ]  # fmt: skip
     headings = ["tier", "one request of the mix", *(f"at {int(rate):,}/s" for rate in rates)]
-    kinds = [
-        [kind, f"{figures['mix'][kind]:.0%}", str(cost["requests"]),
-         *(f"{cost['cpu_ms'][tier]:.2f}" for tier in ("gateway", "retriever", "redis")),
-         f"{cost['cpu_ms']['generator']:,.0f}", f"{cost['redis_round_trips']:.2f}",
-         f"{cost['prompt_tokens']:.0f}", f"{cost['generated_tokens']:.1f}"]
-        for kind, cost in figures["per_kind"].items()
-    ]  # fmt: skip
-    kind_headings = ["kind", "share", "sent", "gateway CPU ms", "retriever CPU ms", "Redis CPU ms",
-                     "generator CPU ms", "Redis round trips", "prompt tokens", "generated tokens"]  # fmt: skip
     routes = ", ".join(
         f"{route} {found['per_request']:.2f} ({found['requests']:.0f} requests)"
         for route, found in figures["redis_round_trips_by_route"].items()
     )
-    return [intro, "", *table(headings, rows), "By kind:", "", *table(kind_headings, kinds),
+    return [intro, "", *table(headings, rows), "By kind:", "", *costs_by_kind(figures),
             f"Redis round trips a chat request made, by route: {routes}.", ""]  # fmt: skip
+
+
+def costs_by_kind(figures: dict[str, Any]) -> list[str]:
+    rows = [
+        [kind, f"{figures['mix'][kind]:.0%}", str(cost["requests"]),
+         *(f"{cost['cpu_ms'][tier]:.2f}" for tier in ("gateway", "retriever", "redis")),
+         f"{cost['cpu_ms']['generator']:,.0f}", f"{cost['redis_round_trips']:.2f}", f"{cost['redis_commands']:.1f}",
+         f"{cost['prompt_tokens']:.0f}", f"{cost['generated_tokens']:.1f}"]
+        for kind, cost in figures["per_kind"].items()
+    ]  # fmt: skip
+    headings = ["kind", "share", "sent", "gateway CPU ms", "retriever CPU ms", "Redis CPU ms", "generator CPU ms",
+                "gateway's Redis round trips", "Redis commands", "prompt tokens", "generated tokens"]  # fmt: skip
+    return table(headings, rows)
