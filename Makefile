@@ -163,7 +163,7 @@ compare-all: install
 
 
 # Load, soak and generated input against a stack each starts for itself (see docs/reliability.md).
-.PHONY: load soak fuzz ha-check limits-across-gateways
+.PHONY: load soak fuzz ha-check
 # The request mix at 1, 8, 32 and 50 concurrent, 60 s each (ports 18500-18503).
 # The capacity model (docs/scaling.md): one user's service times, CPU and vLLM's batching measured, then
 # p50 and p95 predicted at 8 and 32 users before they are measured (ports 18500-18503; about 8 minutes).
@@ -193,10 +193,6 @@ soak: install
 # the schema and 500 that do not, per operation (ports 18510-18513).
 fuzz: install
 	$(PY) -m tutorbook_devstack.fuzz --cases 500
-
-# The two-gateway request-limit test of `make test` for a minute instead of 3 s.
-limits-across-gateways: install
-	TUTORBOOK_E2E_HAMMER_SECONDS=60 $(PY) -m pytest -s tests/e2e/test_two_gateways.py -k request_limit
 
 # Redis Sentinel's failover under traffic on the real stack (a primary, a replica, three sentinels; the
 # primary killed): requests, 5xx, acknowledged writes lost, seconds without Redis. Writes data/bench/ha-check.json.
