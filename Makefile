@@ -47,7 +47,7 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 # A checkout of github.com/pashaAbri/mt-rag-benchmark at 8bb7127 (docs/retriever.md: the held-out corpus)
 MTRAG_DATA ?= ../mt-rag-benchmark
 
-.PHONY: capacity eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
+.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -170,6 +170,11 @@ compare-all: install
 # Overwrites data/bench/capacity.json and the table docs/scaling.md quotes from it.
 capacity: install
 	$(PY) -m tutorbook_devstack.capacity
+	$(PY) -m tutorbook_evals.doc_figures
+
+# What one request of the mix costs each tier (CPU, Redis round trips, tokens), and each tier's needs per rate.
+tier-costs: install
+	$(PY) -m tutorbook_devstack.tier_costs
 	$(PY) -m tutorbook_evals.doc_figures
 
 load: install

@@ -197,3 +197,40 @@ def test_a_replica_killed_mid_answer_breaks_only_its_own_stream_and_traffic_move
     again = Stream(balancing_gateway, doomed.number)  # the very request: answered anew, not from a cache
     again.thread.join(300)
     assert again.cache == "miss" and again.finished(), again.events[-2:]
+
+
+def test_a_restarted_replica_holds_the_active_adapters_before_its_first_request(
+    stack: Stack, second_replica: tuple[str, ServiceProcess], balancing_gateway: str, trained_adapter: bytes
+) -> None:
+    """The second replica (killed above) starts again on the shared adapter folder while an adapter is
+    active: vLLM lists the adapter as soon as the replica listens, before any request named it (the
+    resolver alone would load it on first use), and the balancing gateway's adapter requests reach it
+    again with no skip."""
+    second, killed = second_replica
+    if killed.process.poll() is None:
+        os.killpg(killed.process.pid, signal.SIGKILL)  # the kill above did not run (this test alone)
+        killed.process.wait(10)
+    files = {"file": ("a.tar.gz", trained_adapter)}
+    uploaded = httpx.post(f"{stack.config.gateway_url}/v1/adapters", files=files, headers=ADMIN, timeout=120)
+    assert uploaded.status_code == 201, uploaded.text  # active, loaded on the first replica only
+    env = {**stack.env, "TUTORBOOK_GENERATOR_SERVER__PORT": second.rsplit(":", 1)[1]}  # the shared folder
+    restarted = start_service("generator-b-restarted", [sys.executable, "-m", "tutorbook_generator.launcher"],
+                              env, stack.log_dir)  # fmt: skip
+    try:
+        wait_ready(restarted, second + "/readyz", GENERATOR_READY_TIMEOUT)
+        token = {"Authorization": f"Bearer {stack.config.internal_token}"}
+        listed = httpx.get(f"{second}/v1/models", headers=token, timeout=30).json()["data"]
+        assert uploaded.json()["served_name"] in {model["id"] for model in listed}
+        skipped = skips(balancing_gateway, second, "model_not_served")
+        before = answered(second)
+        for number in range(200, 240):  # new texts (no cache hit); turns alternate once B is no longer set aside
+            answer = httpx.post(f"{balancing_gateway}/v1/chat/completions", json=ticket(number), headers=USER,
+                                timeout=150)  # fmt: skip
+            assert answer.status_code == 200 and answer.json()["tutorbook"]["route"] == "adapter", answer.text
+            if answered(second) > before:
+                break
+        assert answered(second) > before, "the restarted replica took no adapter request"
+        assert skips(balancing_gateway, second, "model_not_served") == skipped
+    finally:
+        restarted.stop()
+        httpx.delete(f"{stack.config.gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)

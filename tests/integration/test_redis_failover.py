@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import INTERNAL_TOKEN, eventually, internal_client
-from tests.integration.test_gateway_state import Gateway, ask
+from tests.integration.test_gateway_state import Gateway, ask, metric
 from tests.unit.fakes import ADMIN, USER
 from tutorbook_config.service_settings import configured
 from tutorbook_devstack.sentinels import MASTER, Passwords, SentinelGroup
@@ -215,16 +215,30 @@ WARRANTY_DOCUMENT = {"id": "warranty", "title": "Warranty", "text": "The warrant
 def test_an_acknowledged_ingest_invalidates_the_caches_after_a_failover(
     sentinels: SentinelGroup, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    """The index version of a document change reaches a replica before the change is answered: the
-    primary killed the moment the answer arrives, the new primary has that version, so no cached answer
-    from before the change can be served."""
-    with sentinel_retriever(sentinels, tmp_path, embedder) as retriever:
-        answered = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
+    """A gateway's cached answer (on the primary and the replica) is not served after a document change
+    whose answer arrived the moment before the primary was killed: the change's index version reached the
+    replica before the retriever answered, so the new primary has it and finds the entry stale. The
+    gateway's retriever is the test's: its search reports the version the real retriever published first."""
+    gateway = sentinel_gateway(sentinels)
+    with sentinel_retriever(sentinels, tmp_path, embedder) as retriever, gateway.client() as client:
+        first = retriever.post("/v1/documents", json={"documents": [WARRANTY_DOCUMENT]})
+        gateway.retriever.version = first.json()["index_version"]
+        cached = [ask(client, "How long is the warranty?").headers["x-tutorbook-cache"] for _ in range(2)]
+        assert cached == ["miss", "hit"]
+        primary = sentinels.redis(sentinels.primary_port)
+        eventually(lambda: any(primary.scan_iter(match="tb:cache:*")), what="the answer cached in Redis")
+        replicated(sentinels)  # the cached answer is on the replica too: a failover keeps it
+        changed = {**WARRANTY_DOCUMENT, "text": "The warranty covers parts for three years."}
+        answered = retriever.post("/v1/documents", json={"documents": [changed]})
         sentinels.kill_primary()
         assert answered.status_code == 200, answered.text
         eventually(sentinels.failed_over, FAILOVER_SECONDS, "the failover")
         on_new_primary = sentinels.redis(sentinels.replica_port).get(INDEX_VERSION_KEY)
         assert on_new_primary is not None and int(on_new_primary) >= answered.json()["index_version"]
+        eventually(lambda: client.get("/readyz").status_code == 200, what="the gateway ready on the new primary")
+        after = ask(client, "How long is the warranty?")
+        assert after.status_code == 200 and after.headers.get("x-tutorbook-cache") != "hit", after.headers
+        assert metric(client, 'tutorbook_gateway_cache_lookups_total{result="stale"}') == 1  # found, refused
 
 
 def test_a_document_change_whose_version_no_replica_took_is_answered_503(

@@ -1,4 +1,5 @@
 import asyncio
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -7,7 +8,13 @@ import pytest
 
 from tutorbook_config.service_settings import configured
 from tutorbook_generator import model_prep
-from tutorbook_generator.launcher import allocator_library, build_vllm_command, build_vllm_env, resolve_model
+from tutorbook_generator.launcher import (
+    adapters_to_preload,
+    allocator_library,
+    build_vllm_command,
+    build_vllm_env,
+    resolve_model,
+)
 from tutorbook_generator.probes import ProbeMiddleware, send_json
 from tutorbook_generator.settings import GeneratorSettings
 
@@ -16,13 +23,47 @@ def test_command_enables_lora_and_probes(tmp_path: Path) -> None:
     settings = configured(
         GeneratorSettings, shared__data_dir=tmp_path, server__port=9123, engine__extra_args="--seed 7"
     )
-    command = build_vllm_command(settings, "/models/x")
+    command = build_vllm_command(settings, "/models/x", {})
     joined = " ".join(command)
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert "--model /models/x" in joined and "--served-model-name smollm2-135m-instruct" in joined
     assert "--enable-lora" in command and "--max-lora-rank 16" in joined and "--port 9123" in joined
     assert "--middleware tutorbook_generator.probes.ProbeMiddleware" in joined
     assert command[-2:] == ["--seed", "7"]
+
+
+def stored(root: Path, folder: str, file_name: str, content: str = '{"r": 8}') -> Path:
+    (root / folder).mkdir(parents=True)
+    (root / folder / file_name).write_text(content)
+    return root / folder
+
+
+def test_a_starting_replica_loads_every_active_lora_version_before_it_listens(tmp_path: Path) -> None:
+    """Only active versions, only LoRA adapters (an embedding classifier is not the generator's), not a
+    pointer being written (``.active/.<name>.<random>``), and not one vLLM would refuse to start over (a
+    rank above this generator's largest)."""
+    adapters = tmp_path / "adapters"
+    stored(adapters, "triage@1", "adapter_config.json")
+    active = stored(adapters, "triage@2", "adapter_config.json")
+    stored(adapters, "intents@1", "classifier.json")
+    stored(adapters, "wide@1", "adapter_config.json", '{"r": 64}')
+    (adapters / ".active").mkdir()
+    pointers = (("triage", "2"), ("intents", "1"), (".triage.5f2a", "1"), ("gone", "3"), ("wide", "1"))
+    for pointer, version in pointers:
+        (adapters / ".active" / pointer).write_text(f"{version}\n")
+    settings = configured(GeneratorSettings, shared__data_dir=tmp_path)
+    preloaded = adapters_to_preload(settings)
+    assert preloaded == {"triage@2": active.resolve()}
+    command = build_vllm_command(settings, "/models/x", preloaded)
+    module = json.loads(command[command.index("--lora-modules") + 1])
+    assert module == {"name": "triage@2", "path": str(active.resolve())}
+    assert (
+        adapters_to_preload(
+            configured(GeneratorSettings, shared__data_dir=tmp_path, engine__preload_active_adapters=False)
+        )
+        == {}
+    )
+    assert "--lora-modules" not in build_vllm_command(settings, "/models/x", {})
 
 
 def test_env_turns_on_runtime_lora_and_the_filesystem_resolver(tmp_path: Path) -> None:
@@ -52,7 +93,7 @@ def test_vllm_answers_only_the_internal_token_which_stays_off_the_command_line(t
     settings = configured(GeneratorSettings, shared__data_dir=tmp_path, shared__internal_token=token)
     env = build_vllm_env(settings, {"TUTORBOOK_INTERNAL_TOKEN": token})
     assert env["VLLM_API_KEY"] == token and "TUTORBOOK_INTERNAL_TOKEN" not in env
-    assert token not in " ".join(build_vllm_command(settings, "/models/x"))
+    assert token not in " ".join(build_vllm_command(settings, "/models/x", {}))
 
 
 def test_a_configured_model_folder_is_used_as_is(tmp_path: Path) -> None:

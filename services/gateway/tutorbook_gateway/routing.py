@@ -25,11 +25,12 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tutorbook_adapter_format.layout import VERSION_SEPARATOR
+
 AUTO_MODEL = "auto"
 # The router's own route-example sets (":" is not allowed in adapter names, so they cannot clash).
 SMALL_TALK = "tutorbook:small-talk"  # general conversation: plain prompting
 OFF_TOPIC = "tutorbook:off-topic"  # requests no product assistant should take on: abstain
-VERSION_SEPARATOR = "@"
 
 
 class Route(enum.StrEnum):

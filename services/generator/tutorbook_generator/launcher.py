@@ -1,11 +1,14 @@
 """Turn GeneratorSettings into a vLLM OpenAI server command line and environment, then exec it."""
 
+import json
 import logging
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+from tutorbook_adapter_format.layout import LORA_CONFIG_FILE, active_lora_folders
 from tutorbook_config.key_strength import require_strong_keys
 from tutorbook_config.service_settings import settings_or_exit
 from tutorbook_config.shared import BASE_MODEL_CONFIG, BASE_MODEL_NAME
@@ -15,10 +18,12 @@ from tutorbook_generator.settings import GeneratorSettings
 from tutorbook_generator.vllm_fixes import PLUGIN_NAME as LORA_PROMPT_LOGPROBS_PLUGIN
 
 PROBE_MIDDLEWARE = "tutorbook_generator.probes.ProbeMiddleware"
+log = logging.getLogger("tutorbook.generator")
 
 
-def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
-    """The vLLM server command: LoRA on, our served name, our probes (/healthz, /readyz)."""
+def build_vllm_command(settings: GeneratorSettings, model: str, adapters: Mapping[str, Path]) -> list[str]:
+    """The vLLM server command: LoRA on, our served name, our probes (/healthz, /readyz), and ``adapters``
+    (served name to folder) loaded before the server listens."""
     command = [
         sys.executable,
         "-m",
@@ -44,6 +49,9 @@ def build_vllm_command(settings: GeneratorSettings, model: str) -> list[str]:
         PROBE_MIDDLEWARE,
         "--disable-uvicorn-access-log",
     ]
+    if adapters:
+        modules = (json.dumps({"name": name, "path": str(folder)}) for name, folder in adapters.items())
+        command += ["--lora-modules", *modules]  # JSON: a path may hold "," or "=", which name=path cannot
     if settings.shared.otlp_endpoint:  # vLLM's own spans, in the trace the gateway's traceparent names
         command += ["--otlp-traces-endpoint", settings.shared.otlp_traces_url()]
     return command + shlex.split(settings.engine.extra_args)
@@ -120,6 +128,34 @@ def publish_base_model_config(model: str, adapter_dir: Path) -> None:
         publish_atomically(adapter_dir / BASE_MODEL_CONFIG, source.read_bytes())
 
 
+def adapters_to_preload(settings: GeneratorSettings) -> dict[str, Path]:
+    """The active LoRA versions in the shared adapter folder: a replica that starts (or restarts) holds them
+    before it takes its first request; adapters activated later come by the gateway's load or the resolver.
+    vLLM refuses to start when one of them fails to load, so one whose rank this generator cannot take
+    (max_lora_rank lowered since) is left to fail on use instead, logged."""
+    if not settings.engine.preload_active_adapters:
+        return {}
+    preloaded = {}
+    for name, folder in active_lora_folders(settings.shared.resolved_adapter_dir().resolve()).items():
+        rank = lora_rank(folder)
+        if rank is None or rank > settings.shared.max_lora_rank:
+            log.warning(
+                "not preloading %s: rank %s, this generator takes %s", name, rank, settings.shared.max_lora_rank
+            )
+            continue
+        preloaded[name] = folder
+    return preloaded
+
+
+def lora_rank(folder: Path) -> int | None:
+    try:
+        config = json.loads((folder / LORA_CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    rank = config.get("r") if isinstance(config, dict) else None
+    return rank if isinstance(rank, int) else None
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = settings_or_exit(GeneratorSettings)
@@ -127,8 +163,8 @@ def main() -> None:
     model = resolve_model(settings)
     Path(settings.shared.resolved_adapter_dir()).mkdir(parents=True, exist_ok=True)
     publish_base_model_config(model, Path(settings.shared.resolved_adapter_dir()))
-    command = build_vllm_command(settings, model)
-    logging.getLogger(__name__).info("starting vLLM: %s", shlex.join(command))
+    command = build_vllm_command(settings, model, adapters_to_preload(settings))
+    log.info("starting vLLM: %s", shlex.join(command))
     os.execve(command[0], command, build_vllm_env(settings, dict(os.environ)))
 
 

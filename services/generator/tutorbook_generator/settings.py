@@ -42,6 +42,10 @@ class EngineSettings(SettingsGroup):
     """The memory allocator preloaded into vLLM: "auto" (jemalloc, else tcmalloc, when installed), "" (none:
     glibc malloc), or a library's path. On glibc malloc vLLM's CPU worker grew about 90 MiB a minute in a
     soak at 50 concurrent requests (its heap fragments under prompts of every length)."""
+    preload_active_adapters: bool = True
+    """Load every active LoRA version in the shared adapter folder as vLLM starts, before it listens: a
+    restarted replica serves them from its first request (docs/reliability.md). vLLM refuses to start if one
+    of them cannot be loaded (say, after max_lora_rank was lowered): false then, and they load on first use."""
     extra_args: str = ""
     """Extra vLLM command-line arguments, space separated, appended last."""
 

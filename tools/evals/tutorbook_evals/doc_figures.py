@@ -11,7 +11,6 @@ name their file in a comment and are checked, not rewritten (:mod:`tutorbook_eva
 
 import argparse
 import json
-import math
 import re
 import sys
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from tutorbook_evals.doc_figure_evals import (
     routing_accuracy,
     tutor_accuracy_levers,
 )
+from tutorbook_evals.doc_figure_scaling import capacity, tier_costs
 from tutorbook_evals.doc_quotes import disagreements, quote_count
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -139,41 +139,6 @@ def tracing_hooks(document: dict[str, Any]) -> list[str]:
     return table(["a RAG request's 8 step spans and 3 outgoing trace contexts", "p50 µs", "p95 µs"], rows)
 
 
-def capacity(document: dict[str, Any]) -> list[str]:
-    """``make capacity``: the model's prediction beside the measurement, and what rates would need."""
-    figures = document["figures"]
-    inputs = figures["inputs"]
-    speedups = ", ".join(f"{n}: {value:.2f}×" for n, value in inputs["vllm_speedups"].items())
-    shares = ", ".join(f"{kind} {share:.0%}" for kind, share in inputs["generating_share_by_kind"].items())
-    intro = (
-        f"Inputs: every request `make load`'s mix can send, each once alone ({inputs['answers']} requests), "
-        f"{inputs['generating_share']:.0%} of their time generating (by kind, when the cache does not answer: "
-        f"{shares}); the rest kept {inputs['rest_cores']:.2f} of "
-        f"{inputs['cores']} cores busy; {inputs['slots']} generation slots; vLLM's throughput with n requests "
-        f"at once over one: {speedups}."
-    )
-    rows = [
-        [
-            str(row["users"]),
-            f"{row['predicted']['p50_ms']:,.0f}",
-            f"{row['measured']['p50_ms']:,.0f}",
-            f"{row['error']['p50']:+.0%}",
-            f"{row['predicted']['p95_ms']:,.0f}",
-            f"{row['measured']['p95_ms']:,.0f}",
-            f"{row['error']['p95']:+.0%}",
-        ]
-        for row in figures["levels"]
-    ]
-    headings = ["users", "p50 ms predicted", "p50 ms measured", "error", "p95 ms predicted", "p95 ms measured", "error"]
-    best = figures["machines_like_this_one"]
-    sizing = ", ".join(f"{int(rate):,}/s: {math.ceil(count):,}" for rate, count in best["machines"].items())
-    closing = (
-        f"Machines like this one for the same mix on CPU, each at the best throughput measured here "
-        f"({best['answers_per_second']:.2f} answers a second): {sizing}."
-    )
-    return [intro, "", *table(headings, rows), closing, ""]
-
-
 def permission_filter(document: dict[str, Any]) -> list[str]:
     """``make bench-retrieval``: search with a permission filter beside the same search without one."""
     figures = document["figures"]
@@ -231,6 +196,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
     "failover": ("data/bench/ha-check.json", failover_check),
     "capacity": ("data/bench/capacity.json", capacity),
     "capacity-unseen": ("data/bench/capacity-unseen.json", capacity),
+    "tier-costs": ("data/bench/tier-costs.json", tier_costs),
     "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),

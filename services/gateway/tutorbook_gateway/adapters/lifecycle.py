@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import msgspec
 
+from tutorbook_adapter_format.layout import served_name
 from tutorbook_config.shared import BASE_MODEL_NAME
 from tutorbook_gateway.adapters.archive import ArchiveLimits, read_archive
 from tutorbook_gateway.adapters.catalog import AdapterHealth
@@ -27,7 +28,7 @@ from tutorbook_gateway.adapters.embedding_tutor import (
 )
 from tutorbook_gateway.adapters.loading import AdapterLoader, LoadResult
 from tutorbook_gateway.adapters.locking import AdapterLocks
-from tutorbook_gateway.adapters.store import FileAdapterStore, served_name
+from tutorbook_gateway.adapters.store import FileAdapterStore
 from tutorbook_gateway.adapters.validation import (
     CONFIG_FILE,
     AdapterRefusedError,

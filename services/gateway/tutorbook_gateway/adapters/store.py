@@ -27,16 +27,12 @@ from pathlib import Path
 
 from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, parse_card
 from tutorbook_adapter_format.embedding_classifier import CLASSIFIER_FILE, LinearClassifier, parse_classifier
+from tutorbook_adapter_format.layout import VERSION_SEPARATOR, active_pointer, active_version, served_name
 from tutorbook_gateway.adapters.catalog import ActiveAdapter
-from tutorbook_gateway.routing import VERSION_SEPARATOR
 from tutorbook_service.errors import ConflictError, NotFoundError
 
 REFRESH_SECONDS = 1.0
 LEFTOVER_SECONDS = 3600.0  # far longer than any upload is written for
-
-
-def served_name(name: str, version: int) -> str:
-    return f"{name}{VERSION_SEPARATOR}{version}"
 
 
 class FileAdapterStore:
@@ -68,7 +64,7 @@ class FileAdapterStore:
         return self.root / served_name(name, version)
 
     def _pointer(self, name: str) -> Path:
-        return self.root / ".active" / name
+        return active_pointer(self.root, name)
 
     def _numbered(self, name: str) -> Path:
         return self.root / ".numbered" / name
@@ -152,11 +148,7 @@ class FileAdapterStore:
         return self._classifiers[key]
 
     def active_version(self, name: str) -> int | None:
-        try:
-            text = self._pointer(name).read_text().strip()
-        except FileNotFoundError:
-            return None
-        return int(text) if text.isascii() and text.isdigit() else None
+        return active_version(self.root, name)
 
     def activate(self, name: str, version: int) -> None:
         if version not in self.versions(name):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tutorbook_adapter_format.card import CARD_FILE, AdapterCard, CardError, parse_card
+from tutorbook_adapter_format.layout import LORA_CONFIG_FILE
 from tutorbook_service.errors import BadRequestError
 
-CONFIG_FILE = "adapter_config.json"
+CONFIG_FILE = LORA_CONFIG_FILE
 WEIGHTS_FILE = "adapter_model.safetensors"
 PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 ALLOWED_EXTRA = (".md", ".txt", ".json")

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tutorbook_adapter_format.layout import VERSION_SEPARATOR
 from tutorbook_gateway.access.directory import Caller
 from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterCatalog, AdapterHealth, adapter_states
 from tutorbook_gateway.chat.config import ChatConfig, ChatLimits
 from tutorbook_gateway.routing import (
-    VERSION_SEPARATOR,
     AdapterState,
     RouteHintError,
     RouteRequest,
