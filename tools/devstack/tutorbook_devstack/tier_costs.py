@@ -3,10 +3,12 @@
 
 On a stack of its own (``make load``'s ports and mix), after a warm-up, every request the mix can send is
 sent once, alone, on a key of its own (a text the cache keeps is sent twice, and measured the second time:
-in the mix it is the repeated text). Around each measured request: the CPU time of each service's processes
-(vLLM's engine workers with the generator), the gateway's Redis round trips (its own
-``tutorbook_gateway_redis_round_trips`` histogram, by route) and vLLM's token counters. Each kind's mean,
-weighted by the mix, is one request's cost; a rate times that cost is what the tier must do a second.
+in the mix it is the repeated text). Around each measured request, from a quiet stack to a quiet stack
+(vLLM on CPU stays busy for a while after a request): the CPU time of each service's processes (vLLM's
+engine workers with the generator) and the commands Redis processed, less what each uses idle; the
+gateway's Redis round trips (its own ``tutorbook_gateway_redis_round_trips`` histogram, by route); vLLM's
+token counters. Each kind's mean, weighted by the mix, is one request's cost; a rate times that cost is
+what the tier must do a second.
 
 One request at a time is the cost without batching: vLLM batches under load (``make capacity`` measures
 by how much on this machine) and the other tiers' per-request CPU changes little with concurrency.
@@ -38,6 +40,9 @@ RATES = (100, 1000, 10000)
 TIERS = ("gateway", "retriever", "redis", "generator")
 ROUND_TRIPS = "tutorbook_gateway_redis_round_trips"
 SETTLE_SECONDS = 0.3  # after an answer, for its background writes to be counted with it (idle time is taken off)
+QUIET_WINDOW_SECONDS = 0.5  # vLLM on CPU keeps its cores busy for a while after a request: each request is
+QUIET_MARGIN_CORES = 0.05  # measured from a quiet stack (every tier within this of idle over a window) to
+QUIET_LONGEST_SECONDS = 15.0  # a quiet stack again, so it carries its own tail and not its predecessor's
 SERIALS = 800_000_000  # far from the load tool's and the capacity run's: every question is new
 
 
@@ -90,7 +95,8 @@ def round_trips_by_route(gateway_url: str) -> dict[str, tuple[float, float]]:
 class Meter:
     """What the stack has done so far: each tier's CPU time, the gateway's round trips, the commands Redis
     processed, vLLM's tokens. The CPU is read closest to the request (after the scrapes before it, before
-    them after it), so the scrapes' own work is not counted; the idle rate is taken off."""
+    them after it), so the scrapes' own work is not counted; the idle rates (CPU, Redis commands: the
+    gateway's and the retriever's timers) are taken off."""
 
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
@@ -98,20 +104,37 @@ class Meter:
         self._pids = {tier: [stack.services[tier].process.pid] for tier in TIERS}
         self._redis = redis.Redis(host=stack.config.host, port=stack.config.redis_port)
         self.idle = dict.fromkeys(TIERS, 0.0)
+        self.idle_commands = 0.0  # a second
 
     def cpu(self) -> dict[str, float]:
         return {tier: stack_cpu_seconds(self._pids[tier]) for tier in TIERS}
 
     def measure_idle(self, seconds: float) -> None:
-        """Each tier's CPU while nothing is asked (vLLM's loops, the gateway's refreshes): cores busy."""
-        started, cpu = time.monotonic(), self.cpu()
+        """Each tier's CPU while nothing is asked (vLLM's loops, the gateway's refreshes), in cores busy, and
+        the commands Redis gets meanwhile, a second."""
+        started, cpu, commands = time.monotonic(), self.cpu(), self._commands()
         time.sleep(seconds)
         elapsed, now = time.monotonic() - started, self.cpu()
+        self.idle_commands = (self._commands() - 1 - commands) / elapsed
         self.idle = {tier: (now[tier] - cpu[tier]) / elapsed for tier in TIERS}
+
+    async def quiet(self) -> None:
+        """Until every tier has used no more than its idle CPU (plus a margin) over a window, or a while."""
+        deadline = time.monotonic() + QUIET_LONGEST_SECONDS
+        while time.monotonic() < deadline:
+            started, cpu = time.monotonic(), self.cpu()
+            await asyncio.sleep(QUIET_WINDOW_SECONDS)
+            elapsed, now = time.monotonic() - started, self.cpu()
+            busy = {tier: (now[tier] - cpu[tier]) / elapsed - self.idle[tier] for tier in TIERS}
+            if max(busy.values()) <= QUIET_MARGIN_CORES:
+                return
+
+    def _commands(self) -> float:
+        return float(self._redis.info("stats")["total_commands_processed"])  # this INFO not yet counted
 
     def _counters(self) -> tuple[dict[str, tuple[float, float]], dict[str, float], float]:
         generator = str(self._stack.config.url(self._stack.config.generator_port))
-        commands = float(self._redis.info("stats")["total_commands_processed"])  # this INFO not yet counted
+        commands = self._commands()
         trips = round_trips_by_route(self.gateway_url)
         return trips, vllm_counts(generator, self._stack.config.internal_token), commands
 
@@ -126,11 +149,12 @@ class Meter:
 
 
 def add_difference(
-    cost: KindCost, before: Snapshot, after: Snapshot, idle: dict[str, float], by_route: dict[str, list[float]]
+    cost: KindCost, before: Snapshot, after: Snapshot, meter: Meter, by_route: dict[str, list[float]]
 ) -> None:
     cost.requests += 1
+    elapsed = after.at - before.at
     for tier in TIERS:
-        used = after.cpu[tier] - before.cpu[tier] - idle[tier] * (after.at - before.at)
+        used = after.cpu[tier] - before.cpu[tier] - meter.idle[tier] * elapsed
         cost.cpu_seconds[tier] += max(0.0, used)
     for route, (trips, requests) in after.round_trips.items():
         trips_before, requests_before = before.round_trips.get(route, (0.0, 0.0))
@@ -138,7 +162,7 @@ def add_difference(
         totals[0] += trips - trips_before
         totals[1] += requests - requests_before
         cost.round_trips += trips - trips_before
-    cost.redis_commands += after.redis_commands - before.redis_commands
+    cost.redis_commands += max(0.0, after.redis_commands - before.redis_commands - meter.idle_commands * elapsed)
     cost.prompt_tokens += after.tokens["prompt"] - before.tokens["prompt"]
     cost.generated_tokens += after.tokens["generated"] - before.tokens["generated"]
 
@@ -157,7 +181,7 @@ def measure_kinds(meter: Meter, sources: MixSources) -> tuple[dict[str, KindCost
                     request, key = request_of(sources, kind, topic, SERIALS + number), FRESH_KEYS[-1 - number]
                     if kind in CACHED_KINDS:  # its first time for this key: the cache keeps it
                         await send(client, key, request, time.perf_counter())
-                        await asyncio.sleep(SETTLE_SECONDS)
+                    await meter.quiet()
                     before = meter.before()
                     outcome = await send(client, key, request, time.perf_counter())
                     if outcome.status != 200 or not outcome.complete:
@@ -165,7 +189,8 @@ def measure_kinds(meter: Meter, sources: MixSources) -> tuple[dict[str, KindCost
                     if kind in CACHED_KINDS and outcome.cache != "hit":
                         raise RuntimeError(f"{kind} {topic!r} sent again was not a cache hit: {outcome.cache}")
                     await asyncio.sleep(SETTLE_SECONDS)  # the answer's background writes (cache, records)
-                    add_difference(costs[kind], before, meter.after(), meter.idle, by_route)
+                    await meter.quiet()  # and vLLM's tail after it
+                    add_difference(costs[kind], before, meter.after(), meter, by_route)
 
     asyncio.run(sweep())
     return costs, by_route
@@ -248,7 +273,7 @@ def main() -> None:
     results = {
         "mix": MIX, "per_kind": per_kind, "per_request": request,
         "needs": needs(request, min(redis_rates.values())), "redis_requests_per_second": redis_rates,
-        "idle_cores": meter.idle,
+        "idle_cores": meter.idle, "idle_redis_commands_per_second": meter.idle_commands,
         "redis_round_trips_by_route": {route: {"requests": n, "per_request": trips / n}
                                        for route, (trips, n) in sorted(by_route.items()) if n},
         "requests_measured": sum(cost.requests for cost in costs.values()),
