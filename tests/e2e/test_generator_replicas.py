@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterator
 
 import httpx
+import httpx2
+import openai
 import pytest
 
 from tests.conftest import eventually, free_port
@@ -144,12 +146,30 @@ class Stream:
         return self.events[-1:] == ["[DONE]"] and any('"finish_reason":"' in event for event in self.events)
 
 
+def assert_the_sdk_raises(events: list[str]) -> None:
+    """The OpenAI SDK reading the very events the gateway sent raises the gateway's error, after the text:
+    an application never takes the cut answer for a whole one. (The SDK is on httpx2, the project's
+    clients on httpx: the events are replayed to it through its own transport.)"""
+    body = "".join(f"data: {event}\n\n" for event in events).encode()
+    headers = {"content-type": "text/event-stream"}
+    replay = httpx2.MockTransport(lambda _: httpx2.Response(200, headers=headers, content=body))
+    client = openai.OpenAI(
+        api_key="replay", base_url="http://replay/v1", http_client=httpx2.Client(transport=replay), max_retries=0
+    )
+    message = json.loads(events[-1])["error"]["message"]
+    with pytest.raises(openai.APIError) as raised:
+        question = [{"role": "user", "content": "Count"}]
+        for _ in client.chat.completions.create(model="replay", messages=question, stream=True):  # type: ignore[arg-type]
+            pass
+    assert message in str(raised.value)
+
+
 def test_a_replica_killed_mid_answer_breaks_only_its_own_stream_and_traffic_moves_on(
     stack: Stack, second_replica: tuple[str, ServiceProcess], balancing_gateway: str
 ) -> None:
-    """kill -9 of a real vLLM while it streams: that stream ends in an error event, never a finish reason,
-    and is not cached; the stream on the other replica ends whole; traffic before, during and after the
-    kill gets 200s, and the killed replica's turns go to the live one."""
+    """kill -9 of a real vLLM while it streams: that stream ends in an error event the OpenAI SDK raises,
+    never a finish reason, and is not cached; the stream on the other replica ends whole; traffic before,
+    during and after the kill gets 200s, and the killed replica's turns go to the live one."""
     first = stack.config.url(stack.config.generator_port)
     second, replica = second_replica
     before = answered(first), answered(second)
@@ -194,6 +214,7 @@ def test_a_replica_killed_mid_answer_breaks_only_its_own_stream_and_traffic_move
     assert not any('"finish_reason":"' in event for event in doomed.events), doomed.events[-3:]
     assert json.loads(doomed.events[-1])["error"], doomed.events[-3:]  # an error event ends it: no [DONE]
     assert "[DONE]" not in doomed.events
+    assert_the_sdk_raises(doomed.events)
     again = Stream(balancing_gateway, doomed.number)  # the very request: answered anew, not from a cache
     again.thread.join(300)
     assert again.cache == "miss" and again.finished(), again.events[-2:]

@@ -1,9 +1,15 @@
 """How a failed connection to the retriever or vLLM reaches the client: refused, reset or dropped means
-the service is down or restarting (503 with Retry-After: try again soon); anything else is a 502."""
+the service is down or restarting (503 with Retry-After: try again soon); anything else is a 502; a
+stream that dies after its first chunks is an error after them."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 
+from tutorbook_gateway.clients.generator import HttpChunkStream
 from tutorbook_gateway.clients.upstream import (
     UpstreamCallError,
     UpstreamUnreachableError,
@@ -43,3 +49,41 @@ def test_a_model_the_generator_cannot_load_is_not_served(status: int, message: s
     """Both of vLLM's answers for an adapter it cannot serve (not found, found but failed to load) lead to
     a 503 and the router's fallback; other refusals stay the caller's 400."""
     assert not_served(status, message) is not served
+
+
+class DyingResponse:
+    """vLLM's first chunks of an answer, then the end of the body: cut (a payload error, as when vLLM is
+    killed) or closed cleanly before ``[DONE]``. Stands for aiohttp's response (``content``, ``close``)."""
+
+    def __init__(self, cut: bool) -> None:
+        self.cut = cut
+        self.closed = False
+        self.content = self.lines()
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        for text in ('{"choices": [{"delta": {"role": "assistant"}}]}', '{"choices": [{"delta": {"content": "Two"}}]}'):
+            yield f"data: {text}\n".encode()
+            yield b"\n"
+        if self.cut:
+            raise aiohttp.ClientPayloadError("Response payload is not completed")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("cut", [True, False], ids=["cut short", "closed before done"])
+def test_a_stream_the_generator_abandons_raises_after_the_chunks_it_sent(cut: bool) -> None:
+    """Both ways a generator's stream can die become one error after what arrived (the gateway then ends
+    the client's stream with an error event and no ``[DONE]``: tests/unit/test_gateway_streaming.py), and
+    the connection is closed, not pooled."""
+    response = DyingResponse(cut)
+    received: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        async for chunk in HttpChunkStream(response).chunks():  # type: ignore[arg-type]
+            received.append(chunk)
+
+    with pytest.raises(UpstreamCallError, match="stream broken"):
+        asyncio.run(read())
+    assert [chunk["choices"][0]["delta"] for chunk in received] == [{"role": "assistant"}, {"content": "Two"}]
+    assert response.closed

@@ -30,13 +30,22 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tutorbook_devstack.bench_report import write_results
-from tutorbook_devstack.capacity import CACHED_KINDS, FRESH_KEYS, capacity_stack, stack_cpu_seconds, vllm_counts
+from tutorbook_devstack.capacity import (
+    CACHED_KINDS,
+    FRESH_KEYS,
+    RequestShape,
+    capacity_stack,
+    stack_cpu_seconds,
+    vllm_answers_per_second,
+    vllm_counts,
+)
 from tutorbook_devstack.load.__main__ import USER_KEYS, prepare
 from tutorbook_devstack.load.driver import CLIENT_TIMEOUT_SECONDS, Level, run_level, send
 from tutorbook_devstack.load.mix import MIX, MixSources, request_of, topics
 from tutorbook_devstack.stack import Stack, running_stack
 
 RATES = (100, 1000, 10000)
+GENERATOR_CONCURRENCY = (1, 4, 8, 16)
 TIERS = ("gateway", "retriever", "redis", "generator")
 ROUND_TRIPS = "tutorbook_gateway_redis_round_trips"
 SETTLE_SECONDS = 0.3  # after an answer, for its background writes to be counted with it (idle time is taken off)
@@ -56,6 +65,7 @@ class KindCost:
     redis_commands: float = 0.0
     prompt_tokens: float = 0.0
     generated_tokens: float = 0.0
+    vllm_requests: float = 0.0
 
     def per_request(self) -> dict[str, Any]:
         n = max(1, self.requests)
@@ -165,6 +175,7 @@ def add_difference(
     cost.redis_commands += max(0.0, after.redis_commands - before.redis_commands - meter.idle_commands * elapsed)
     cost.prompt_tokens += after.tokens["prompt"] - before.tokens["prompt"]
     cost.generated_tokens += after.tokens["generated"] - before.tokens["generated"]
+    cost.vllm_requests += after.tokens["requests"] - before.tokens["requests"]
 
 
 def measure_kinds(meter: Meter, sources: MixSources) -> tuple[dict[str, KindCost], dict[str, list[float]]]:
@@ -203,6 +214,27 @@ def redis_requests_a_second(host: str, port: int) -> dict[str, float]:
     found = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600).stdout
     rows = list(csv.reader(found.splitlines()))
     return {row[0]: float(row[1]) for row in rows[1:] if len(row) > 1}
+
+
+def vllm_shape(costs: Mapping[str, KindCost]) -> RequestShape:
+    """The mean request vLLM got in the sweep (each kind once per question, not weighted by the mix)."""
+    requests = max(1.0, sum(cost.vllm_requests for cost in costs.values()))
+    prompt = sum(cost.prompt_tokens for cost in costs.values()) / requests
+    return RequestShape(prompt, sum(cost.generated_tokens for cost in costs.values()) / requests)
+
+
+def generator_throughput(stack: Stack, shape: RequestShape, seconds: float) -> dict[str, dict[str, float]]:
+    """vLLM directly, requests of ``shape`` with n always in flight: answers and tokens a second."""
+    generator, token = str(stack.config.url(stack.config.generator_port)), stack.config.internal_token
+    found = {}
+    for at_once in GENERATOR_CONCURRENCY:
+        answers = asyncio.run(vllm_answers_per_second(generator, token, shape, at_once, seconds))
+        found[str(at_once)] = {
+            "answers_per_second": answers,
+            "prompt_tokens_per_second": answers * shape.prompt_tokens,
+            "generated_tokens_per_second": answers * max(1, round(shape.generated_tokens)),
+        }
+    return found
 
 
 def weighted(per_kind: Mapping[str, dict[str, Any]], mix: Mapping[str, float]) -> dict[str, Any]:
@@ -254,6 +286,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tutorbook_devstack.tier_costs", description=__doc__)
     parser.add_argument("--warm-up-seconds", type=float, default=60.0, help="one user sending the mix first")
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="each tier's CPU with nothing asked")
+    parser.add_argument("--generator-seconds", type=float, default=15.0, help="per vLLM concurrency level")
     parser.add_argument("--json", type=Path, default=Path("data/bench/tier-costs.json"))
     args = parser.parse_args()
     with (
@@ -267,12 +300,16 @@ def main() -> None:
         meter.measure_idle(args.idle_seconds)
         costs, by_route = measure_kinds(meter, sources)
         redis_rates = redis_requests_a_second(stack.config.host, stack.config.redis_port)
+        shape = vllm_shape(costs)
+        throughput = generator_throughput(stack, shape, args.generator_seconds)
     per_kind = {kind: cost.per_request() for kind, cost in costs.items()}
     request = weighted(per_kind, MIX)
     print_costs(per_kind, request)
     results = {
         "mix": MIX, "per_kind": per_kind, "per_request": request,
         "needs": needs(request, min(redis_rates.values())), "redis_requests_per_second": redis_rates,
+        "generator_request": {"prompt_tokens": shape.prompt_tokens, "generated_tokens": shape.generated_tokens},
+        "generator_throughput": throughput,
         "idle_cores": meter.idle, "idle_redis_commands_per_second": meter.idle_commands,
         "redis_round_trips_by_route": {route: {"requests": n, "per_request": trips / n}
                                        for route, (trips, n) in sorted(by_route.items()) if n},

@@ -84,7 +84,7 @@ def tier_costs(document: dict[str, Any]) -> list[str]:
         for route, found in figures["redis_round_trips_by_route"].items()
     )
     return [intro, "", *table(headings, rows), "By kind:", "", *costs_by_kind(figures),
-            f"Redis round trips a chat request made, by route: {routes}.", ""]  # fmt: skip
+            f"Redis round trips a chat request made, by route: {routes}.", "", generator_line(figures), ""]  # fmt: skip
 
 
 def costs_by_kind(figures: dict[str, Any]) -> list[str]:
@@ -98,3 +98,16 @@ def costs_by_kind(figures: dict[str, Any]) -> list[str]:
     headings = ["kind", "share", "sent", "gateway CPU ms", "retriever CPU ms", "Redis CPU ms", "generator CPU ms",
                 "gateway's Redis round trips", "Redis commands", "prompt tokens", "generated tokens"]  # fmt: skip
     return table(headings, rows)
+
+
+def generator_line(figures: dict[str, Any]) -> str:
+    shape, levels = figures["generator_request"], figures["generator_throughput"]
+    rates = "; ".join(
+        f"{n} at once: {level['generated_tokens_per_second']:,.1f} generated and "
+        f"{level['prompt_tokens_per_second']:,.0f} prompt tokens a second"
+        for n, level in levels.items()
+    )
+    return (
+        f"vLLM on this CPU, asked directly with requests of the sweep's mean shape ({shape['prompt_tokens']:.0f} "
+        f"prompt tokens, {shape['generated_tokens']:.0f} generated): {rates}."
+    )
