@@ -138,6 +138,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class PortInUseError(RuntimeError):
+    pass
+
+
+def require_free_ports(host: str, ports: list[int]) -> None:
+    """Refuse to start beside something already listening on a stack's port (say, a stack a killed benchmark
+    left running): its services would fail to bind, and the readiness checks would find the old ones."""
+    for port in ports:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if probe.connect_ex((host, port)) == 0:
+                raise PortInUseError(f"port {port} on {host} is already in use (a stack left running?): stop it first")
+
+
 def wait_redis(service: ServiceProcess, config: StackConfig, port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -158,6 +172,8 @@ def running_stack(config: StackConfig) -> Iterator[Stack]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     records_port = config.records_redis_port or free_port()
     config = dataclasses.replace(config, records_redis_port=records_port)
+    ports = [config.redis_port, records_port, config.generator_port, config.retriever_port, config.gateway_port]
+    require_free_ports(config.host, ports)
     python = sys.executable
     stack = Stack(config, service_env(config), config.data_dir / "logs")
     with ExitStack() as cleanup:

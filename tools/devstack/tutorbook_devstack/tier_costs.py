@@ -17,6 +17,7 @@ by how much on this machine) and the other tiers' per-request CPU changes little
 import argparse
 import asyncio
 import csv
+import signal
 import subprocess
 import tempfile
 import time
@@ -29,6 +30,7 @@ import httpx
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_devstack.capacity import (
     CACHED_KINDS,
@@ -289,6 +291,7 @@ def main() -> None:
     parser.add_argument("--generator-seconds", type=float, default=15.0, help="per vLLM concurrency level")
     parser.add_argument("--json", type=Path, default=Path("data/bench/tier-costs.json"))
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)  # a killed run still stops its stack
     with (
         tempfile.TemporaryDirectory(prefix="tutorbook-tier-costs-") as tmp,
         running_stack(capacity_stack(Path(tmp))) as stack,
