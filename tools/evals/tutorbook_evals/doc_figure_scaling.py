@@ -46,7 +46,7 @@ def tier_costs(document: dict[str, Any]) -> list[str]:
     """``make tier-costs``: one request of the mix, tier by tier, and what each rate asks of each tier."""
     figures = document["figures"]
     request, needs = figures["per_request"], figures["needs"]
-    idle = ", ".join(f"{tier} {cores:.3f} cores" for tier, cores in figures["idle_cores"].items())
+    idle = ", ".join(f"{tier} {cores:.3f} cores" for tier, cores in figures["idle_cores"].items() if tier != "redis")
     mix = ", ".join(f"{kind} {share:.0%}" for kind, share in figures["mix"].items())
     intro = (
         f"One request of `make load`'s mix ({mix}), from {figures['requests_measured']} requests each sent "
@@ -69,7 +69,6 @@ def tier_costs(document: dict[str, Any]) -> list[str]:
             lambda need: f"{need['redis_round_trips_per_second']:,.0f}/s"),
         row("Redis: commands (every client's)", f"{request['redis_commands']:.2f}",
             lambda need: f"{need['redis_commands_per_second']:,.0f}/s"),
-        row("Redis (CPU)", f"{cpu['redis']:.3f} ms", cores("redis")),
         row(f"Redis processes (each {redis_rate:,.0f} GET or SET commands a second here)", "",
             lambda need: f"{need['redis_processes']:,.2f}"),
         row("generator: prompt tokens", f"{request['prompt_tokens']:.0f}",
@@ -90,12 +89,12 @@ def tier_costs(document: dict[str, Any]) -> list[str]:
 def costs_by_kind(figures: dict[str, Any]) -> list[str]:
     rows = [
         [kind, f"{figures['mix'][kind]:.0%}", str(cost["requests"]),
-         *(f"{cost['cpu_ms'][tier]:.2f}" for tier in ("gateway", "retriever", "redis")),
+         *(f"{cost['cpu_ms'][tier]:.2f}" for tier in ("gateway", "retriever")),
          f"{cost['cpu_ms']['generator']:,.0f}", f"{cost['redis_round_trips']:.2f}", f"{cost['redis_commands']:.1f}",
          f"{cost['prompt_tokens']:.0f}", f"{cost['generated_tokens']:.1f}"]
         for kind, cost in figures["per_kind"].items()
     ]  # fmt: skip
-    headings = ["kind", "share", "sent", "gateway CPU ms", "retriever CPU ms", "Redis CPU ms", "generator CPU ms",
+    headings = ["kind", "share", "sent", "gateway CPU ms", "retriever CPU ms", "generator CPU ms",
                 "gateway's Redis round trips", "Redis commands", "prompt tokens", "generated tokens"]  # fmt: skip
     return table(headings, rows)
 
