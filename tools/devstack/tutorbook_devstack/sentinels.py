@@ -120,10 +120,10 @@ class SentinelGroup:
         password = self.passwords.sentinel if port in self.sentinel_ports else self.passwords.redis
         return redis.Redis(port=port, password=password or None)
 
-    def master_port(self) -> int | None:
-        """Where the sentinels say the primary is now (None: they do not answer)."""
+    def master_port(self, sentinel: int | None = None) -> int | None:
+        """Where a sentinel (the first by default) says the primary is now (None: it does not answer)."""
         try:
-            address = self.redis(self.sentinel_ports[0]).sentinel_get_master_addr_by_name(MASTER)
+            address = self.redis(sentinel or self.sentinel_ports[0]).sentinel_get_master_addr_by_name(MASTER)
         except redis.RedisError:
             return None
         return int(address[1]) if isinstance(address, tuple) else None
@@ -145,7 +145,9 @@ class SentinelGroup:
         return f"the sentinels name port {self.master_port()} as primary\n" + "\n".join(tails)
 
     def failed_over(self) -> bool:
-        return self.master_port() == self.replica_port
+        """A sentinel has promoted the replica. The others learn it from the leader's next hello (up to 2 s
+        later), and a client that asked the leader already writes to the new primary meanwhile."""
+        return any(self.master_port(port) == self.replica_port for port in self.sentinel_ports)
 
     def in_sync(self, primary: int) -> bool:
         """``primary`` is the primary the sentinels name, with a replica online."""
