@@ -12,6 +12,7 @@ from tutorbook_gateway.adapters.store import FileAdapterStore
 from tutorbook_gateway.auth import ApiKeyMiddleware
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
+from tutorbook_gateway.rollouts.opening import open_rollout_control
 from tutorbook_gateway.routes.adapters import adapters_router
 from tutorbook_gateway.routes.admin import admin_router
 from tutorbook_gateway.routes.advisor import advisor_router
@@ -21,6 +22,7 @@ from tutorbook_gateway.routes.feedback import list_feedback, post_feedback
 from tutorbook_gateway.routes.keys import who_am_i
 from tutorbook_gateway.routes.models import list_models
 from tutorbook_gateway.routes.page import page_router
+from tutorbook_gateway.routes.rollouts import rollouts_router
 from tutorbook_gateway.services import DEPENDENCIES
 from tutorbook_gateway.settings import GatewaySettings
 from tutorbook_gateway.wiring import (
@@ -60,7 +62,10 @@ def create_app(
             store = FileAdapterStore(settings.shared.resolved_adapter_dir())
             await asyncio.to_thread(store.sweep_leftovers)  # of processes killed while writing
             app.state.services = services = await open_services(settings, given, store, stack)
-            app.state.adapter_admin = await open_adapter_admin(settings, services, given, store, stack)
+            app.state.adapter_admin = admin = await open_adapter_admin(settings, services, given, store, stack)
+            assert services.chat.rollouts is not None
+            audit = services.access.audit
+            app.state.rollouts = open_rollout_control(services.chat.rollouts, store, admin, audit, stack)
             seeder = start_route_example_seeding(services, stack)
             app.state.probes = readiness_probes(settings, services, seeder)
             yield
@@ -68,6 +73,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             adapters_router(settings.adapters.max_upload_bytes),
+            rollouts_router,
             chat_route(settings.server.chat_max_request_bytes),
             advisor_router(settings.adapters.comparisons_dir or settings.shared.data_dir / "comparisons"),
             admin_router,

@@ -41,6 +41,10 @@ class GatewayMetrics:
     runaway_answers: Counter
     claims_judged: Counter
     feedback_by_claims: Counter
+    rollout_answers: Counter
+    rollout_answer_seconds: Histogram
+    rollout_comparisons: Counter
+    rollout_decisions: Counter
 
 
 def chat_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
@@ -164,9 +168,43 @@ def service_metrics(registry: CollectorRegistry) -> dict[str, Counter]:
     }
 
 
+def rollout_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
+    """A rollout's versions side by side (``role``: the active version, the candidate answering users as
+    the canary, or the candidate in shadow)."""
+    return {
+        "rollout_answers": Counter(
+            "tutorbook_gateway_rollout_answers",
+            "Answers by an adapter version in a rollout, by its role there and outcome (ok, failed)",
+            ["adapter", "version", "role", "outcome"],
+            registry=registry,
+        ),
+        "rollout_answer_seconds": Histogram(
+            "tutorbook_gateway_rollout_answer_duration_seconds",
+            "Latency of answers by an adapter version in a rollout, by its role there",
+            ["adapter", "version", "role"],
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        ),
+        "rollout_comparisons": Counter(
+            "tutorbook_gateway_rollout_comparisons",
+            "Requests answered by both versions of a rollout (same, different), or dropped: no idle slot",
+            ["adapter", "outcome"],
+            registry=registry,
+        ),
+        "rollout_decisions": Counter(
+            "tutorbook_gateway_rollout_decisions",
+            "How rollouts ended (promoted, rolled_back, aborted), counted by the replica that decided",
+            ["adapter", "state"],
+            registry=registry,
+        ),
+    }
+
+
 def create_gateway_metrics() -> GatewayMetrics:
     registry = CollectorRegistry()
-    families = {**chat_metrics(registry), **claim_metrics(registry), **service_metrics(registry)}
+    families = {
+        **chat_metrics(registry), **claim_metrics(registry), **service_metrics(registry), **rollout_metrics(registry)
+    }  # fmt: skip
     metrics = GatewayMetrics(registry=registry, **families)  # type: ignore[arg-type]
     initialise_series(metrics)
     return metrics

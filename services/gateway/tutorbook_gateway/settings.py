@@ -294,6 +294,12 @@ class AdapterSettings(SettingsGroup):
     this many replicas have its lock (Redis ``WAIT``, up to half of state.redis_timeout_seconds; fewer in
     time: 503, nothing changed), so a failover cannot let a second change to the same name start while the
     first runs (docs/state.md). 0: the primary's word."""
+    rollout_max_events: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
+    """A rollout's evidence kept in Redis: its newest answers, comparisons and ratings (about 100 bytes
+    each); the decision is made on these."""
+    rollout_max_queued_comparisons: Annotated[int, Field(ge=0, le=10_000)] = 16
+    """Requests waiting to be answered by a rollout's second version in the background; beyond this (or
+    with no idle generation slot), a comparison is dropped, never queued behind users."""
 
 
 class GatewaySettings(ServiceSettings):

@@ -1,6 +1,7 @@
 """The gateway's parts, built from its settings in the app's lifespan (and from nothing else)."""
 
 import asyncio
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from tutorbook_gateway.clients.replicas import BalancedGenerator, Replica
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.clients.upstream import upstream_session
 from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
+from tutorbook_gateway.rollouts.opening import rollout_tracker
 from tutorbook_gateway.route_examples import RouteExampleSeeder, builtin_route_examples
 from tutorbook_gateway.routing import SMALL_TALK, RoutePolicy
 from tutorbook_gateway.services import GatewayServices
@@ -307,6 +309,8 @@ async def open_services(
     answers = AnswerCache(cache, options, index_version, config, retriever, metrics, background)
     adapters = given.adapters or store
     chat = chat_steps(settings, config, (retriever, generator), adapters, state, answers, metrics, access.directory)
+    tracker = rollout_tracker(settings.adapters, chat, backend, store.card, background, stack)
+    chat = dataclasses.replace(chat, rollouts=tracker)
     return GatewayServices(
         access=access,
         chat=chat,

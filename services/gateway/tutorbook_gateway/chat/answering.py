@@ -32,6 +32,7 @@ from tutorbook_gateway.chat.request import ChatCall, ChatRequest, adapter_snapsh
 from tutorbook_gateway.clients.capacity import GENERATION_OWNER
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_gateway.rollouts.tracking import RolloutTracker
 from tutorbook_gateway.state.backend import ROUND_TRIPS, RoundTrips
 from tutorbook_service.errors import ServiceError
 from tutorbook_service.request_context import traced
@@ -52,6 +53,7 @@ class ChatSteps:
     keeping: Keeping
     response_ids: ResponseIds
     metrics: GatewayMetrics
+    rollouts: RolloutTracker | None = None  # a candidate version's canary and evidence
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class OpenedAnswer:
 async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
     with traced("validate"):
         request = parse_chat(call, steps.config, adapter_snapshot(steps.adapters, steps.health))  # 1
+    if steps.rollouts is not None:  # 1b: a conversation in a rollout's canary gets the candidate version
+        await steps.rollouts.refresh(request.adapters.active)
+        request = steps.rollouts.assign(request)
     if request.session_id is not None:  # 2: a conversation keeps its turns, within the key's byte budget
         await steps.keeping.budget.check(budget_owner(request))
     admission = AdmissionCheck(  # 2
@@ -119,11 +124,15 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
             with traced("generate"):  # until the answer starts (a stream goes on under the request's span)
                 generation = await admission.gate(generate(plan, steps.generating, stream, lookup.found))  # 6
         except ModelNotServedError as exc:
+            note_failure(steps, request, plan, exc)
             if not can_plan_again(request, plan):
                 raise
             plan = await plan_again(request, plan, steps.planner, exc)  # 5 again, without the adapter
             lookup.key = None  # an answer without the adapter is not what this request's key stands for
             generation = await generate(plan, steps.generating, stream)  # 6 again (the key was admitted)
+        except ServiceError as exc:
+            note_failure(steps, request, plan, exc)
+            raise
     except BaseException:
         admission.release(used_tokens=0)
         raise
@@ -131,6 +140,13 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
     response_id = steps.response_ids.mint_answer(plan.tutorbook, model, request.caller.team)
     start = AnswerStart(response_id, model, plan.tutorbook, lookup.status, request.session_id)
     return OpenedAnswer(request, plan, lookup, generation, start, admission)
+
+
+def note_failure(steps: ChatSteps, request: ChatRequest, plan: ChatPlan, exc: ServiceError) -> None:
+    """A generation that failed on the generator's side is evidence against the version in a rollout (a busy
+    generator, or a request refused as the client's fault, is not)."""
+    if steps.rollouts is not None and exc.status_code >= 500 and exc.code != "generator_busy":
+        steps.rollouts.answered(request, plan, True, 0.0, "")
 
 
 async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEvent]:
@@ -172,6 +188,8 @@ async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEve
                 await record_answer(answered, opened.request, opened.lookup, steps.keeping)  # 7
             opened.plan.phase_seconds["state_write"] = time.perf_counter() - writing
         seconds = time.perf_counter() - started
+        if steps.rollouts is not None and status != "499":  # a client that left says nothing of the version
+            steps.rollouts.answered(opened.request, opened.plan, status != "200", seconds, "".join(pieces))
         # Metrics and the log line wait until the response has left: the handler does not yield to the
         # event loop between here and writing it, so this runs right after.
         asyncio.get_running_loop().call_soon(

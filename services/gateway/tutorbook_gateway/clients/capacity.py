@@ -38,6 +38,7 @@ class Capacity:
 # Whose generation asks for a slot: the chat path sets it once per request (the key's owner name), and the
 # tasks it starts inherit it; nothing else needs to hand it down.
 GENERATION_OWNER: ContextVar[str] = ContextVar("generation_owner", default="")
+BACKGROUND_OWNER = "tutorbook:background"  # whose slot background work holds
 
 
 @dataclass
@@ -93,6 +94,16 @@ class GenerationSlots:
         except BaseException:
             self._give_up(owner, waiter)
             raise
+
+    def take_idle(self, owner: str) -> bool:
+        """A slot only when taking it delays no one: nobody waits, and one more stays free for a user who
+        comes meanwhile (background work: a rollout's shadow answers). False: none taken."""
+        if self.capacity.in_flight <= 0:
+            return True
+        if self._queues or self.in_use + 1 >= self.capacity.in_flight:
+            return False
+        self._take(owner)
+        return True
 
     def release(self, owner: str) -> None:
         if self.capacity.in_flight > 0:
@@ -183,11 +194,25 @@ class SlotStream:
 
 
 class SlotBoundGenerator:
-    """A ``GeneratorClient`` whose generations each hold one of ``slots`` while they run."""
+    """A ``GeneratorClient`` whose generations each hold one of ``slots`` while they run. ``idle_only``: a
+    generation that would delay a user's (:meth:`GenerationSlots.take_idle`) is refused at once with
+    :class:`GeneratorBusyError` instead of waiting (background work)."""
 
-    def __init__(self, inner: GeneratorClient, slots: GenerationSlots) -> None:
+    def __init__(self, inner: GeneratorClient, slots: GenerationSlots, idle_only: bool = False) -> None:
         self._inner = inner
         self.slots = slots
+        self.idle_only = idle_only
+
+    def in_the_background(self) -> "SlotBoundGenerator":
+        """The same generator and slots, for work that only takes a slot nobody needs."""
+        return SlotBoundGenerator(self._inner, self.slots, idle_only=True)
+
+    async def _acquire(self) -> str:
+        if not self.idle_only:
+            return await self.slots.acquire()
+        if not self.slots.take_idle(BACKGROUND_OWNER):
+            raise GeneratorBusyError("no idle generation slot for background work", 0.0)
+        return BACKGROUND_OWNER
 
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._in_a_slot(lambda: self._inner.chat_completion(payload))
@@ -196,7 +221,7 @@ class SlotBoundGenerator:
         return await self._in_a_slot(lambda: self._inner.completion(payload))
 
     async def _in_a_slot(self, call: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        owner = await self.slots.acquire()
+        owner = await self._acquire()
         try:
             return await call()
         finally:
@@ -206,7 +231,7 @@ class SlotBoundGenerator:
         return await self._inner.tokenize(payload)
 
     async def open_chat_stream(self, payload: dict[str, Any]) -> ChunkStream:
-        owner = await self.slots.acquire()
+        owner = await self._acquire()
         try:
             stream = await self._inner.open_chat_stream(payload)
         except BaseException:

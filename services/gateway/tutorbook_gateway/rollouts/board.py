@@ -1,0 +1,94 @@
+"""Rollouts in the state store, shared by every gateway replica, and the copy each replica routes by.
+
+Keys (one hash tag per adapter name, so a Redis Cluster keeps each rollout's keys in one slot)::
+
+    tb:rollout:{<name>}                 the rollout, JSON (running, paused, or how it ended)
+    tb:rollout:{<name>}:events:<id>     its evidence, the newest ``max_events`` events
+    tb:rollout:{<name>}:decided:<id>    the decision, set once (SET NX): whichever replica sets it decides
+    tb:rollout:{<name>}:history         the rollouts that ended, newest last (at most ``HISTORY`` of them)
+
+The chat path never waits for the store: it routes by the copy read at most once a second (:meth:`refresh`),
+which keeps the last one read while the store is down.
+"""
+
+import time
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+from tutorbook_gateway.rollouts.evidence import Event
+from tutorbook_gateway.rollouts.model import Decision, Rollout
+from tutorbook_gateway.state.backend import StateBackend, StateUnavailableError
+
+REFRESH_SECONDS = 1.0
+KEEP_SECONDS = 90 * 86400.0  # a rollout's record and evidence, after it last changed
+HISTORY = 20
+
+events_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
+
+
+def record_key(name: str) -> str:
+    return f"tb:rollout:{{{name}}}"
+
+
+class RolloutBoard:
+    def __init__(self, backend: StateBackend, max_events: int) -> None:
+        self.backend = backend
+        self.max_events = max_events
+        self._known: dict[str, Rollout] = {}
+        self._read_at = 0.0
+
+    async def refresh(self, names: Iterable[str]) -> None:
+        """Read the rollouts of ``names`` (the active adapters) again, at most once a second."""
+        if time.monotonic() - self._read_at < REFRESH_SECONDS:
+            return
+        self._read_at = time.monotonic()
+        wanted = sorted(names)
+        try:
+            raw = await self.backend.get_many([record_key(name) for name in wanted]) if wanted else []
+        except StateUnavailableError:
+            return  # the last copy read stands
+        self._known = {
+            name: msgspec.json.decode(value, type=Rollout) for name, value in zip(wanted, raw, strict=True) if value
+        }
+
+    @property
+    def known(self) -> Mapping[str, Rollout]:
+        """The rollouts as last read (what requests are routed by)."""
+        return self._known
+
+    async def get(self, name: str) -> Rollout | None:
+        raw = await self.backend.get(record_key(name))
+        return None if raw is None else msgspec.json.decode(raw, type=Rollout)
+
+    async def put(self, rollout: Rollout) -> None:
+        await self.backend.set(record_key(rollout.name), msgspec.json.encode(rollout), KEEP_SECONDS)
+        self._known[rollout.name] = rollout
+        self._read_at = 0.0
+
+    async def record(self, rollout: Rollout, events: list[Event]) -> None:
+        key = f"{record_key(rollout.name)}:events:{rollout.id}"
+        await self.backend.push(key, [msgspec.json.encode(event) for event in events], self.max_events, KEEP_SECONDS)
+
+    async def events(self, rollout: Rollout) -> list[Event]:
+        raw = await self.backend.items(f"{record_key(rollout.name)}:events:{rollout.id}", self.max_events)
+        return [events_decoder.decode(item) for item in raw]
+
+    async def claim(self, rollout: Rollout, decision: Decision) -> bool:
+        """Take the rollout's one decision; False: another replica (or person) took it first."""
+        key = f"{record_key(rollout.name)}:decided:{rollout.id}"
+        return await self.backend.add(key, msgspec.json.encode(decision), KEEP_SECONDS)
+
+    async def claimed(self, rollout: Rollout) -> Decision | None:
+        raw = await self.backend.get(f"{record_key(rollout.name)}:decided:{rollout.id}")
+        return None if raw is None else msgspec.json.decode(raw, type=Decision)
+
+    async def close(self, rollout: Rollout) -> None:
+        """Keep the ended rollout as the name's latest, and in its history."""
+        await self.put(rollout)
+        key = f"{record_key(rollout.name)}:history"
+        await self.backend.push(key, [msgspec.json.encode(rollout)], HISTORY, KEEP_SECONDS)
+
+    async def history(self, name: str) -> list[Rollout]:
+        raw = await self.backend.items(f"{record_key(name)}:history", HISTORY)
+        return [msgspec.json.decode(item, type=Rollout) for item in raw]

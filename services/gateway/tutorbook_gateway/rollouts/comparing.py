@@ -1,0 +1,183 @@
+"""Requests answered by both versions, in the background: the candidate beside the active version's answer
+(shadow), or the active version beside a canary answer. The second answer is recorded, never returned.
+
+It runs after the user's answer has left, one at a time per gateway, and only in a generation slot that
+delays no user (:meth:`~tutorbook_gateway.clients.capacity.GenerationSlots.take_idle`): when none is idle,
+or ``max_queued`` comparisons already wait, the comparison is dropped and counted, never queued behind
+users.
+
+For text, the answers are compared by word-overlap F1 (SQuAD's answer score: the words both share, over
+each answer's words): it costs no model call (an embedding per answer would put the comparison on the
+retriever, the tier that already costs the most CPU per answer), it is 1.0 for the same answer and falls
+with every word one says and the other does not; and by the claim check's verdicts where the answer is
+written from passages ("same" means both, or neither, had an unsupported claim).
+"""
+
+import asyncio
+import dataclasses
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from tutorbook_adapter_format.card import AdapterCard
+from tutorbook_gateway.adapters.catalog import ActiveAdapter
+from tutorbook_gateway.chat.config import ChatConfig
+from tutorbook_gateway.chat.generation import GenerationParts, generate
+from tutorbook_gateway.chat.planning import ChatPlan, generator_payload, tutorbook_block
+from tutorbook_gateway.chat.request import ChatRequest
+from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_gateway.rollouts.board import RolloutBoard
+from tutorbook_gateway.rollouts.evidence import Compared, Event, Served
+from tutorbook_gateway.rollouts.measuring import observe_compared, observe_served
+from tutorbook_gateway.rollouts.model import Rollout
+from tutorbook_gateway.routing import AdapterState
+from tutorbook_service.errors import ServiceError
+
+log = logging.getLogger("tutorbook.rollouts")
+WORDS = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a comparison needs of one version's answer."""
+
+    version: int
+    text: str
+    confidence: float | None = None
+    label: str | None = None
+    unsupported: int | None = None  # None: no claim check
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rollout: Rollout
+    request: ChatRequest
+    plan: ChatPlan  # the plan the user's answer came from
+    first: Answer  # that answer
+    other: AdapterState  # the version that answers second
+    card: AdapterCard
+
+
+def overlap(first: str, second: str) -> float:
+    """Word-overlap F1 of two answers (1.0 when both are empty)."""
+    mine, theirs = Counter(WORDS.findall(first.lower())), Counter(WORDS.findall(second.lower()))
+    if not mine or not theirs:
+        return float(mine == theirs)
+    shared = sum((mine & theirs).values())
+    if shared == 0:
+        return 0.0
+    precision, recall = shared / sum(mine.values()), shared / sum(theirs.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def answer_of(version: int, text: str, tutorbook: dict[str, Any]) -> Answer:
+    classification = tutorbook.get("classification") or {}
+    check = tutorbook.get("answer_check") or {}
+    return Answer(
+        version,
+        text,
+        classification.get("confidence"),
+        classification.get("label"),
+        int(check["unsupported"]) if check.get("checked") else None,
+    )
+
+
+def served_event(answer: Answer, tutorbook: dict[str, Any], seconds: float, shadow: bool = False) -> Served:
+    claims = int((tutorbook.get("answer_check") or {}).get("claims") or 0)
+    return Served(
+        version=answer.version,
+        seconds=round(seconds, 4),
+        confidence=answer.confidence,
+        claims=claims if answer.unsupported is not None else 0,
+        unsupported=answer.unsupported or 0,
+        shadow=shadow,
+    )
+
+
+def second_plan(comparison: Comparison, config: ChatConfig) -> ChatPlan:
+    """The user's plan with the other version writing the answer (the same passages, the same prompt)."""
+    plan, other = comparison.plan, comparison.other
+    decision = dataclasses.replace(plan.decision, adapter=other)
+    active = {other.name: ActiveAdapter(comparison.card, other.version)}
+    payload, used, labels = generator_payload(comparison.request, decision, plan.sources, active, config)
+    second = ChatPlan(decision, tutorbook_block(decision, used), payload, plan.top_score, labels=labels)
+    second.sources, second.claims_policy, second.codes = used, plan.claims_policy, comparison.card.label_codes
+    return second
+
+
+def compared(first: Answer, second: Answer, candidate: int) -> Compared:
+    active, candidate_answer = (first, second) if second.version == candidate else (second, first)
+    if active.label is not None or candidate_answer.label is not None:
+        same = active.label == candidate_answer.label
+    elif active.unsupported is not None and candidate_answer.unsupported is not None:
+        same = (active.unsupported == 0) == (candidate_answer.unsupported == 0)
+    else:
+        same = overlap(active.text, candidate_answer.text) >= 0.5
+    return Compared(
+        same=same,
+        active_confidence=active.confidence,
+        candidate_confidence=candidate_answer.confidence,
+        overlap=round(overlap(active.text, candidate_answer.text), 4),
+    )
+
+
+class Comparisons:
+    """The queue of comparisons and the one task that works through it."""
+
+    def __init__(
+        self, board: RolloutBoard, parts: GenerationParts, config: ChatConfig, max_queued: int, metrics: GatewayMetrics
+    ) -> None:
+        self.board, self.parts, self.config, self.metrics = board, parts, config, metrics
+        self.queue: asyncio.Queue[Comparison] = asyncio.Queue(max(1, max_queued))
+        self.enabled = max_queued > 0
+
+    def offer(self, comparison: Comparison) -> bool:
+        try:
+            if not self.enabled:
+                raise asyncio.QueueFull
+            self.queue.put_nowait(comparison)
+        except asyncio.QueueFull:
+            observe_compared(self.metrics, comparison.rollout, None)
+            return False
+        return True
+
+    async def run(self) -> None:
+        while True:
+            comparison = await self.queue.get()
+            try:
+                await self.compare(comparison)
+            except Exception:  # a comparison never takes the gateway down
+                log.exception("rollout comparison failed")
+
+    async def compare(self, comparison: Comparison) -> None:
+        plan, rollout = second_plan(comparison, self.config), comparison.rollout
+        started = time.perf_counter()
+        shadow = comparison.other.version == rollout.candidate_version
+        try:
+            generation = await generate(plan, self.parts, stream=False)
+            text = "".join([piece async for piece in generation.pieces()])
+            await generation.aclose()
+        except ServiceError as exc:
+            if exc.code == "generator_busy":  # no idle slot: not evidence either way
+                observe_compared(self.metrics, rollout, None)
+            elif shadow:  # the active version failing here is not counted: the users' answers count its errors
+                await self.keep(rollout, Served(version=comparison.other.version, failed=True, shadow=True), None)
+            return
+        plan.tutorbook.update(generation.tutorbook)
+        second = answer_of(comparison.other.version, text, plan.tutorbook)
+        # the candidate's shadow answer is evidence of its own; the active version's are the users' answers
+        served = served_event(second, plan.tutorbook, time.perf_counter() - started, shadow=True) if shadow else None
+        await self.keep(rollout, served, compared(comparison.first, second, rollout.candidate_version))
+
+    async def keep(self, rollout: Rollout, served: Served | None, pair: Compared | None) -> None:
+        events: list[Event] = []
+        if served is not None:
+            observe_served(self.metrics, rollout, served)
+            events.append(served)
+        if pair is not None:
+            observe_compared(self.metrics, rollout, pair)
+            events.append(pair)
+        await self.board.record(rollout, events)

@@ -1,0 +1,162 @@
+"""Starting, steering and ending rollouts: by a person through the API, or by the evidence (every replica
+looks once a second; the first to take a decision's key decides, the others see it).
+
+A promotion activates the candidate the way ``POST /v1/adapters/{name}/activate`` does (loaded on every
+generator replica first, under the adapter's lock); a rollback leaves the active version as it was and
+stops the canary. A rollout whose active version was changed by hand meanwhile is aborted: it no longer
+compares what it was started for.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Protocol
+
+from tutorbook_adapter_format.card import AdapterCard
+from tutorbook_gateway.access.audit import AuditLog
+from tutorbook_gateway.access.directory import Caller
+from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_gateway.rollouts.board import RolloutBoard
+from tutorbook_gateway.rollouts.evidence import gathered
+from tutorbook_gateway.rollouts.judging import judge
+from tutorbook_gateway.rollouts.model import ENDED, Action, Decision, Rollout, RolloutStart, State, new_rollout
+from tutorbook_gateway.state.backend import StateUnavailableError
+from tutorbook_service.errors import ConflictError, NotFoundError, ServiceError
+
+log = logging.getLogger("tutorbook.rollouts")
+AUTOMATIC = Caller("tutorbook:rollout", "", frozenset())  # who an automatic decision is audited as
+CHECK_SECONDS = 1.0
+STALLED_SECONDS = 300.0  # a decision not carried out after this long: its replica stopped half way
+
+
+class Versions(Protocol):
+    """The adapter store as rollouts use it."""
+
+    def names(self) -> list[str]: ...
+
+    def versions(self, name: str) -> list[int]: ...
+
+    def active_version(self, name: str) -> int | None: ...
+
+    def card(self, name: str, version: int) -> AdapterCard: ...
+
+
+class Activator(Protocol):
+    async def activate(self, name: str, version: int) -> list[dict[str, Any]]: ...
+
+
+class RolloutControl:
+    def __init__(
+        self, board: RolloutBoard, versions: Versions, activator: Activator, audit: AuditLog, metrics: GatewayMetrics
+    ) -> None:
+        self.board, self.versions, self.activator, self.audit = board, versions, activator, audit
+        self.metrics = metrics
+
+    async def start(self, name: str, start: RolloutStart, caller: Caller) -> Rollout:
+        start.check()
+        active = self.versions.active_version(name)
+        if active is None:
+            raise NotFoundError(f"adapter {name!r} has no active version to roll out from", param="name")
+        if start.version not in self.versions.versions(name):
+            raise NotFoundError(f"adapter {name!r} has no version {start.version}", param="version")
+        if start.version == active:
+            raise ConflictError(f"version {start.version} of {name!r} is already active", param="version")
+        card, candidate = self.versions.card(name, active), self.versions.card(name, start.version)
+        if card.task_type != candidate.task_type or card.labels != candidate.labels:
+            raise ConflictError("the candidate's task or labels differ from the active version's", param="version")
+        current = await self.board.get(name)
+        if current is not None and current.state not in ENDED:
+            raise ConflictError(f"a rollout of {name!r} is under way ({current.state}): end it first", param="name")
+        rollout = new_rollout(name, start, active, card.task_type, caller.owner)
+        await self.board.put(rollout)
+        return rollout
+
+    async def show(self, name: str) -> dict[str, Any]:
+        rollout = await self.board.get(name)
+        if rollout is None:
+            raise NotFoundError(f"adapter {name!r} has no rollout", param="name")
+        evidence = gathered(await self.board.events(rollout), rollout.candidate_version)
+        verdict, reasons = judge(rollout.criteria, evidence, rollout.task_type == "classifier")
+        return {
+            "rollout": rollout,
+            "evidence": evidence.summary(),
+            "verdict": {"now": verdict, "reasons": reasons} if rollout.state not in ENDED else None,
+            "history": [past for past in await self.board.history(name) if past.id != rollout.id],
+        }
+
+    async def act(self, name: str, action: Action, caller: Caller) -> Rollout:
+        rollout = await self.board.get(name)
+        if rollout is None or rollout.state in ENDED:
+            raise ConflictError(f"adapter {name!r} has no rollout under way", param="name")
+        if action in (Action.PAUSE, Action.RESUME):
+            rollout.state = State.PAUSED if action is Action.PAUSE else State.RUNNING
+            await self.board.put(rollout)
+            return rollout
+        state = State.PROMOTED if action is Action.PROMOTE else State.ABORTED
+        evidence = gathered(await self.board.events(rollout), rollout.candidate_version).summary()
+        reasons = [f"{action} by hand"]
+        decision = Decision(state=state, by=caller.owner, at=time.time(), reasons=reasons, evidence=evidence)
+        return await self.decide(rollout, decision)
+
+    async def decide(self, rollout: Rollout, decision: Decision) -> Rollout:
+        """Take the rollout's one decision and carry it out; a ConflictError when it was already taken."""
+        if not await self.board.claim(rollout, decision):
+            raise ConflictError(f"the rollout of {rollout.name!r} was decided already", param="name")
+        return await self.carry_out(rollout, decision)
+
+    async def carry_out(self, rollout: Rollout, decision: Decision) -> Rollout:
+        if decision.state is State.PROMOTED:
+            try:
+                await self.activator.activate(rollout.name, rollout.candidate_version)
+            except ServiceError as exc:  # not loaded everywhere: the active version stays, and says why
+                decision.state = State.ABORTED
+                decision.reasons = [*decision.reasons, f"promotion failed: {exc.message}"]
+        rollout.state, rollout.decision = decision.state, decision
+        await self.board.close(rollout)
+        self.metrics.rollout_decisions.labels(adapter=rollout.name, state=decision.state.value).inc()
+        target = f"{rollout.name}@{rollout.candidate_version}"
+        action = f"adapter.rollout.{decision.state}"
+        await self.audit.record(AUTOMATIC if decision.by == "auto" else Caller(decision.by, "", frozenset()),
+                                action, target, "ok", {"reasons": decision.reasons, "rollout": rollout.id})  # fmt: skip
+        return rollout
+
+    async def run(self) -> None:
+        """Every replica, once a second: each live rollout judged on its evidence."""
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            try:
+                await self.check_all()
+            except StateUnavailableError as exc:
+                log.warning("rollouts not checked: %s", exc)
+            except Exception:
+                log.exception("rollouts not checked")
+
+    async def check_all(self) -> None:
+        for name in self.versions.names():
+            rollout = await self.board.get(name)
+            if rollout is not None and rollout.state not in ENDED:
+                await self.check(rollout)
+
+    async def check(self, rollout: Rollout) -> None:
+        taken = await self.board.claimed(rollout)
+        if taken is not None:  # decided; carried out by its replica, or, if that stopped half way, here
+            if time.time() - taken.at > STALLED_SECONDS:
+                await self.carry_out(rollout, taken)
+            return
+        if self.versions.active_version(rollout.name) != rollout.active_version:
+            now = self.versions.active_version(rollout.name)
+            await self.try_decide(rollout, State.ABORTED, [f"the active version was changed to {now} by hand"], {})
+            return
+        if rollout.state is not State.RUNNING or not rollout.criteria.auto:
+            return
+        evidence = gathered(await self.board.events(rollout), rollout.candidate_version)
+        verdict, reasons = judge(rollout.criteria, evidence, rollout.task_type == "classifier")
+        if verdict != "wait":
+            state = State.PROMOTED if verdict == "promote" else State.ROLLED_BACK
+            await self.try_decide(rollout, state, reasons, evidence.summary())
+
+    async def try_decide(self, rollout: Rollout, state: State, reasons: list[str], evidence: dict[str, Any]) -> None:
+        decision = Decision(state=state, by="auto", at=time.time(), reasons=reasons, evidence=evidence)
+        with contextlib.suppress(ConflictError):  # another replica decided first
+            await self.decide(rollout, decision)

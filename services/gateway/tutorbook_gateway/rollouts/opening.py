@@ -1,0 +1,43 @@
+"""The rollouts' parts, built once in the gateway's lifespan: the tracker on the chat path (with the task
+that answers comparisons in idle slots), and the control behind the API (with this replica's share of
+judging)."""
+
+import asyncio
+import dataclasses
+from contextlib import AsyncExitStack
+
+from tutorbook_gateway.access.audit import AuditLog
+from tutorbook_gateway.background import BackgroundTasks
+from tutorbook_gateway.chat.answering import ChatSteps
+from tutorbook_gateway.clients.capacity import SlotBoundGenerator
+from tutorbook_gateway.rollouts.board import RolloutBoard
+from tutorbook_gateway.rollouts.canary import CardOf
+from tutorbook_gateway.rollouts.comparing import Comparisons
+from tutorbook_gateway.rollouts.control import Activator, RolloutControl, Versions
+from tutorbook_gateway.rollouts.tracking import RolloutTracker
+from tutorbook_gateway.settings import AdapterSettings
+from tutorbook_gateway.state.backend import StateBackend
+
+
+def rollout_tracker(
+    settings: AdapterSettings, chat: ChatSteps, backend: StateBackend, card_of: CardOf,
+    background: BackgroundTasks, stack: AsyncExitStack,
+) -> RolloutTracker:  # fmt: skip
+    board = RolloutBoard(backend, settings.rollout_max_events)
+    generator = chat.generating.generator
+    if isinstance(generator, SlotBoundGenerator):  # comparisons take only slots no user needs
+        generator = generator.in_the_background()
+    parts = dataclasses.replace(chat.generating, generator=generator)
+    comparisons = Comparisons(board, parts, chat.config, settings.rollout_max_queued_comparisons, chat.metrics)
+    comparing = asyncio.create_task(comparisons.run())
+    stack.callback(comparing.cancel)
+    return RolloutTracker(board, card_of, chat.health, comparisons, background)
+
+
+def open_rollout_control(
+    tracker: RolloutTracker, versions: Versions, activator: Activator, audit: AuditLog, stack: AsyncExitStack
+) -> RolloutControl:
+    control = RolloutControl(tracker.board, versions, activator, audit, tracker.comparisons.metrics)
+    checking = asyncio.create_task(control.run())
+    stack.callback(checking.cancel)
+    return control
