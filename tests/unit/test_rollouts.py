@@ -25,6 +25,7 @@ from tutorbook_gateway.rollouts.evidence import Compared, Served
 from tutorbook_gateway.rollouts.model import Action, Criteria, Rollout, RolloutStart, State
 from tutorbook_gateway.schemas import ChatCompletionRequest
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_gateway.state.backend import StateBackend
 from tutorbook_gateway.state.memory import MemoryBackend
 from tutorbook_gateway.wiring import chat_config
 from tutorbook_service.errors import BadRequestError, ConflictError, NotFoundError
@@ -54,6 +55,8 @@ class Versions:
         self.cards = cards or {1: TRIAGE_CARD, 2: TRIAGE_CARD}
         self.active = active
         self.activated: list[int] = []
+        self.prepared: list[int] = []
+        self.retired: list[int] = []
 
     def names(self) -> list[str]:
         return ["triage"]
@@ -68,6 +71,12 @@ class Versions:
         if version not in self.cards:
             raise NotFoundError("no such version")
         return self.cards[version]
+
+    async def prepare(self, name: str, version: int) -> None:
+        self.prepared.append(version)
+
+    async def retire(self, name: str, version: int) -> None:
+        self.retired.append(version)
 
     async def activate(self, name: str, version: int) -> list[dict[str, Any]]:
         await asyncio.sleep(0.01)  # the other replica gets its turn meanwhile
@@ -127,7 +136,7 @@ def test_a_paused_rollout_and_a_pinned_version_get_no_canary() -> None:
     assert named.route.adapter is not None and named.route.adapter.version == 2
 
 
-def control(backend: MemoryBackend, versions: Versions) -> RolloutControl:
+def control(backend: StateBackend, versions: Versions) -> RolloutControl:
     board, audit = RolloutBoard(backend, max_events=1000), AuditLog(MemoryRecords(), 100)
     return RolloutControl(board, versions, versions, audit, create_gateway_metrics())
 
@@ -175,6 +184,7 @@ async def test_a_person_can_pause_resume_and_abort_and_the_active_version_stays(
     ended = await rollouts.act("triage", Action.ABORT, CALLER)
     assert ended.state is State.ABORTED and ended.decision is not None and ended.decision.by == "key-ml"
     assert versions.activated == [] and versions.active == 1
+    assert versions.prepared == [2] and versions.retired == [2]  # loaded before the canary, unloaded after
     again = await rollouts.start("triage", RolloutStart(version=2, shadow_fraction=1.0), CALLER)
     assert [past.id for past in (await rollouts.show("triage"))["history"]] != [again.id]
 

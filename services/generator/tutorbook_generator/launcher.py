@@ -48,6 +48,8 @@ def build_vllm_command(settings: GeneratorSettings, model: str, adapters: Mappin
         "--middleware",
         PROBE_MIDDLEWARE,
         "--disable-uvicorn-access-log",
+        "--scheduling-policy",  # users' requests (priority 0) before the gateway's background work (1)
+        "priority",
     ]
     if adapters:
         modules = (json.dumps({"name": name, "path": str(folder)}) for name, folder in adapters.items())

@@ -204,6 +204,26 @@ OVERVIEW = Dashboard(
             "reqps",
         ),
         Panel(
+            "Adapter rollouts: each version's answers and latency",
+            "Is a rollout's candidate answering as well and as fast as the active version?",
+            (
+                Query(
+                    f"sum by (adapter, version, role, outcome) (rate(tutorbook_gateway_rollout_answers_total[{RATE}]))",
+                    "{{adapter}} v{{version}} {{role}} {{outcome}}",
+                ),
+                Query(
+                    "histogram_quantile(0.95, sum by (le, adapter, version, role) "
+                    f"(rate(tutorbook_gateway_rollout_answer_duration_seconds_bucket[{RATE}])))",
+                    "p95 s {{adapter}} v{{version}} {{role}}",
+                ),
+                Query(
+                    f"sum by (adapter, outcome) (rate(tutorbook_gateway_rollout_comparisons_total[{RATE}]))",
+                    "{{adapter}} answered by both: {{outcome}}",
+                ),
+            ),
+            "short",
+        ),
+        Panel(
             "Services up",
             "Is every service answering Prometheus?",
             (Query('up{job=~"tutorbook-.*"}', "{{job}}"),),

@@ -1,5 +1,6 @@
 """``tutorbook-upload-adapter DIR``: pack an adapter folder and upload it to a running gateway
-(the admin key as every tool finds it: :mod:`tutorbook_config.local_keys`)."""
+(the admin key as every tool finds it: :mod:`tutorbook_config.local_keys`); ``--no-activate`` stores it as
+a candidate for a rollout (docs/adapters.md)."""
 
 import argparse
 import io
@@ -33,13 +34,16 @@ def main() -> None:
     parser.add_argument(
         "--key", help="an admin key (default: $TUTORBOOK_ADMIN_KEY, $TUTORBOOK_GATEWAY_KEYS__ADMIN_KEYS, .env)"
     )
+    parser.add_argument(
+        "--no-activate", action="store_true", help="store it without activating it: a candidate for a rollout"
+    )
     args = parser.parse_args()
     try:
         key = admin_key(args.key, os.environ)
     except MissingKeyError as exc:
         sys.exit(str(exc))
     response = httpx.post(
-        f"{args.url}/v1/adapters",
+        f"{args.url}/v1/adapters" + ("?activate=false" if args.no_activate else ""),
         files={"file": (f"{args.adapter.name}.tar.gz", pack(args.adapter))},
         headers={"Authorization": f"Bearer {key}"},
         timeout=300,

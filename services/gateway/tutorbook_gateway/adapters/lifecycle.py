@@ -71,10 +71,11 @@ class AdapterAdmin:
     unload_grace_seconds: float
     locks: AdapterLocks
 
-    async def upload(self, archive: IO[bytes], team: str | None = None) -> dict[str, Any]:
-        """Validate, store and (unless an evaluation gate holds it) activate the tutor in ``archive`` (a LoRA
-        adapter, or an embedding classifier), a seekable file: the upload as the route streamed it to disk.
-        ``team``: uploaded by a team's key (not an admin's): the tutor must be private to that team."""
+    async def upload(self, archive: IO[bytes], team: str | None = None, activate: bool = True) -> dict[str, Any]:
+        """Validate, store and (unless an evaluation gate holds it, or ``activate`` is false: a candidate for
+        a rollout) activate the tutor in ``archive`` (a LoRA adapter, or an embedding classifier), a seekable
+        file: the upload as the route streamed it to disk. ``team``: uploaded by a team's key (not an
+        admin's): the tutor must be private to that team."""
         try:
             files, adapter = await self.unpack_and_validate(archive)
         except AdapterRefusedError as exc:
@@ -93,11 +94,15 @@ class AdapterAdmin:
         if adapter.card.kind == "lora":
             files = with_base_model_name(files, self.base_config.parent / BASE_MODEL_NAME.name)
         async with self.locks.hold(name):
-            return await self.store_and_activate(name, files, adapter)
+            return await self.store_and_activate(name, files, adapter, activate)
 
-    async def store_and_activate(self, name: str, files: dict[str, bytes], adapter: ValidatedAdapter) -> dict[str, Any]:
+    async def store_and_activate(
+        self, name: str, files: dict[str, bytes], adapter: ValidatedAdapter, activate: bool = True
+    ) -> dict[str, Any]:
         version = await asyncio.to_thread(self.store.save, name, files)
         self.metrics.adapter_uploads.labels(result="stored").inc()
+        if not activate:
+            return {**self.describe_version(name, version), "activated": False, "why": "uploaded with activate=false"}
         gate = eval_gate(adapter.card.eval) if self.require_eval_win else None
         if gate is not None:
             return {**self.describe_version(name, version), "activated": False, "gate": gate}
@@ -139,6 +144,18 @@ class AdapterAdmin:
         if previous is not None and previous != version and self.store.card(name, previous).kind == "lora":
             self.background.spawn(self.unload_later(name, previous))
         return [asdict(result) for result in results]
+
+    async def prepare(self, name: str, version: int) -> None:
+        """A rollout's candidate loaded on every generator replica before it answers anyone (not activated);
+        :class:`ActivationFailedError` when a replica cannot load it."""
+        async with self.locks.hold(name):
+            if self.store.card(name, version).kind == "lora":
+                await self.load_everywhere(name, version)
+
+    async def retire(self, name: str, version: int) -> None:
+        """A rollout's candidate that was not promoted: unloaded once the answers it is writing are done."""
+        if self.store.has_version(name, version) and self.store.card(name, version).kind == "lora":
+            self.background.spawn(self.unload_later(name, version))
 
     async def load_everywhere(self, name: str, version: int) -> list[LoadResult]:
         """Every replica's load, or :class:`ActivationFailedError` (those that did load it unload it)."""

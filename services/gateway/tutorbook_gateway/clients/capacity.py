@@ -39,6 +39,7 @@ class Capacity:
 # tasks it starts inherit it; nothing else needs to hand it down.
 GENERATION_OWNER: ContextVar[str] = ContextVar("generation_owner", default="")
 BACKGROUND_OWNER = "tutorbook:background"  # whose slot background work holds
+BACKGROUND_PRIORITY = 1  # vLLM's request priority for it (lower goes first; users' requests are 0)
 
 
 @dataclass
@@ -214,11 +215,16 @@ class SlotBoundGenerator:
             raise GeneratorBusyError("no idle generation slot for background work", 0.0)
         return BACKGROUND_OWNER
 
+    def _prioritised(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Background work asks vLLM to schedule users first (the generator runs ``--scheduling-policy
+        priority``): a user's request that arrives meanwhile is scheduled before it."""
+        return {**payload, "priority": BACKGROUND_PRIORITY} if self.idle_only else payload
+
     async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self._in_a_slot(lambda: self._inner.chat_completion(payload))
+        return await self._in_a_slot(lambda: self._inner.chat_completion(self._prioritised(payload)))
 
     async def completion(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self._in_a_slot(lambda: self._inner.completion(payload))
+        return await self._in_a_slot(lambda: self._inner.completion(self._prioritised(payload)))
 
     async def _in_a_slot(self, call: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         owner = await self._acquire()
@@ -233,7 +239,7 @@ class SlotBoundGenerator:
     async def open_chat_stream(self, payload: dict[str, Any]) -> ChunkStream:
         owner = await self._acquire()
         try:
-            stream = await self._inner.open_chat_stream(payload)
+            stream = await self._inner.open_chat_stream(self._prioritised(payload))
         except BaseException:
             self.slots.release(owner)
             raise

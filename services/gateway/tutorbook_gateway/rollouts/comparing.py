@@ -1,8 +1,9 @@
 """Requests answered by both versions, in the background: the candidate beside the active version's answer
 (shadow), or the active version beside a canary answer. The second answer is recorded, never returned.
 
-It runs after the user's answer has left, one at a time per gateway, and only in a generation slot that
-delays no user (:meth:`~tutorbook_gateway.clients.capacity.GenerationSlots.take_idle`): when none is idle,
+It runs after the user's answer has left, one at a time per gateway, only in a generation slot that no
+user is waiting for (:meth:`~tutorbook_gateway.clients.capacity.GenerationSlots.take_idle`), and at a lower
+vLLM priority than users' requests (one that arrives meanwhile is scheduled first). When no slot is idle,
 or ``max_queued`` comparisons already wait, the comparison is dropped and counted, never queued behind
 users.
 
@@ -161,7 +162,7 @@ class Comparisons:
             text = "".join([piece async for piece in generation.pieces()])
             await generation.aclose()
         except ServiceError as exc:
-            if exc.code == "generator_busy":  # no idle slot: not evidence either way
+            if exc.code == "generator_busy" or exc.status_code < 500:  # no idle slot, or refused: no evidence
                 observe_compared(self.metrics, rollout, None)
             elif shadow:  # the active version failing here is not counted: the users' answers count its errors
                 await self.keep(rollout, Served(version=comparison.other.version, failed=True, shadow=True), None)

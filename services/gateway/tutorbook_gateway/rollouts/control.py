@@ -43,7 +43,17 @@ class Versions(Protocol):
 
 
 class Activator(Protocol):
+    """The adapter admin: what a rollout asks of the generators."""
+
+    async def prepare(self, name: str, version: int) -> None:
+        """The candidate loaded on every generator replica (raises when one cannot)."""
+        ...
+
     async def activate(self, name: str, version: int) -> list[dict[str, Any]]: ...
+
+    async def retire(self, name: str, version: int) -> None:
+        """The candidate unloaded, after a grace period for the answers it is writing."""
+        ...
 
 
 class RolloutControl:
@@ -69,6 +79,7 @@ class RolloutControl:
         if current is not None and current.state not in ENDED:
             raise ConflictError(f"a rollout of {name!r} is under way ({current.state}): end it first", param="name")
         rollout = new_rollout(name, start, active, card.task_type, caller.owner)
+        await self.activator.prepare(name, start.version)  # loaded everywhere before its first answer
         await self.board.put(rollout)
         return rollout
 
@@ -114,6 +125,8 @@ class RolloutControl:
                 decision.reasons = [*decision.reasons, f"promotion failed: {exc.message}"]
         rollout.state, rollout.decision = decision.state, decision
         await self.board.close(rollout)
+        if decision.state is not State.PROMOTED:
+            await self.activator.retire(rollout.name, rollout.candidate_version)
         self.metrics.rollout_decisions.labels(adapter=rollout.name, state=decision.state.value).inc()
         target = f"{rollout.name}@{rollout.candidate_version}"
         action = f"adapter.rollout.{decision.state}"
@@ -144,9 +157,9 @@ class RolloutControl:
             if time.time() - taken.at > STALLED_SECONDS:
                 await self.carry_out(rollout, taken)
             return
-        if self.versions.active_version(rollout.name) != rollout.active_version:
-            now = self.versions.active_version(rollout.name)
-            await self.try_decide(rollout, State.ABORTED, [f"the active version was changed to {now} by hand"], {})
+        changed = outside_change(self.versions, rollout)
+        if changed is not None:
+            await self.try_decide(rollout, State.ABORTED, [changed], {})
             return
         if rollout.state is not State.RUNNING or not rollout.criteria.auto:
             return
@@ -160,3 +173,11 @@ class RolloutControl:
         decision = Decision(state=state, by="auto", at=time.time(), reasons=reasons, evidence=evidence)
         with contextlib.suppress(ConflictError):  # another replica decided first
             await self.decide(rollout, decision)
+
+
+def outside_change(versions: Versions, rollout: Rollout) -> str | None:
+    """Why the rollout no longer compares what it was started for (None: it still does)."""
+    if rollout.candidate_version not in versions.versions(rollout.name):
+        return f"version {rollout.candidate_version} was deleted"
+    now = versions.active_version(rollout.name)
+    return None if now == rollout.active_version else f"the active version was changed to {now} by hand"

@@ -43,14 +43,18 @@ def audit_of(state: State) -> AuditLog:
 
 
 async def upload_adapter(
-    data: Annotated[AdapterUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State, request: AnyRequest
+    data: Annotated[AdapterUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    state: State,
+    request: AnyRequest,
+    activate: bool = True,
 ) -> dict[str, Any]:
     """Multipart upload (field ``file``) of a .tar.gz or .zip of a PEFT adapter folder with its card. The
     archive is never held whole in memory: the form parser streams it to a temporary file (in memory up
-    to 1 MiB, then in /tmp), which is read from there and deleted after the request."""
+    to 1 MiB, then in /tmp), which is read from there and deleted after the request. ``?activate=false``
+    stores it without activating it (a candidate for a rollout)."""
     try:
         async with audit_of(state).action(caller_of(request), "adapter.upload", data.file.filename) as details:
-            uploaded = await admin_of(state).upload(data.file.file, managing_team(request))
+            uploaded = await admin_of(state).upload(data.file.file, managing_team(request), activate)
             details.update(name=uploaded.get("name"), version=uploaded.get("version"))
         return uploaded
     finally:

@@ -1,8 +1,10 @@
 // The adapter console (admin keys only): every adapter with its versions, their status on each generator
-// replica, card and evaluation scores; upload with progress; activate a version (rollback) or delete.
+// replica, card and evaluation scores; upload with progress; activate a version (rollback) or delete; a
+// version's rollout (rollout.js): start one, watch its evidence and decision, pause, promote or abort it.
 
 import { call, upload } from "./api.js";
 import { append, byId, clear, confirmed, el, say } from "./dom.js";
+import { rolloutOf, rolloutSection, startForm } from "./rollout.js";
 
 function scores(evaluation) {
   const entries = Object.entries(evaluation || {}).filter(([, value]) => typeof value === "number");
@@ -20,9 +22,12 @@ function replicaStatus(version, replicas) {
   }));
 }
 
-function versionRow(adapter, version, replicas) {
+const underWay = (shown) => shown && ["running", "paused"].includes(shown.rollout.state);
+
+function versionRow(adapter, version, replicas, shown) {
   const card = version.card;
   const actions = el("div", { className: "actions" });
+  if (!version.active && !underWay(shown)) append(actions, startForm(adapter.name, version.version, startRollout));
   if (!version.active) {
     append(actions,
       el("button", { type: "button", text: `Activate v${version.version}`, "data-action": "activate", "data-version": version.version,
@@ -38,12 +43,13 @@ function versionRow(adapter, version, replicas) {
     actions);
 }
 
-function adapterCard(adapter, replicas) {
+function adapterCard(adapter, replicas, shown) {
   const errors = adapter.generation_errors_last_minute;
   return el("article", { className: "adapter", "data-adapter": adapter.name, "aria-labelledby": `adapter-${adapter.name}` },
     el("h3", { id: `adapter-${adapter.name}`, text: adapter.name }),
     errors ? el("p", { className: "warn", text: `${errors} generation error(s) in the last minute` }) : null,
-    el("ol", { className: "versions" }, adapter.versions.slice().reverse().map((version) => versionRow(adapter, version, replicas))),
+    shown ? rolloutSection(adapter.name, shown, actOnRollout) : null,
+    el("ol", { className: "versions" }, adapter.versions.slice().reverse().map((version) => versionRow(adapter, version, replicas, shown))),
     el("button", { type: "button", className: "danger", text: `Delete ${adapter.name}`, "data-action": "delete-all",
       onclick: () => remove(adapter.name, null) }));
 }
@@ -66,7 +72,34 @@ export async function loadAdapters() {
   const listed = await call("GET", "/v1/adapters");
   const list = clear(byId("adapter-list"));
   if (!listed.data.length) append(list, el("p", { className: "note", text: "No adapters yet: upload one above." }));
-  append(list, listed.data.map((adapter) => adapterCard(adapter, listed.replicas || [])));
+  const rollouts = await Promise.all(listed.data.map((adapter) => rolloutOf(adapter.name)));
+  append(list, listed.data.map((adapter, index) => adapterCard(adapter, listed.replicas || [], rollouts[index])));
+}
+
+async function startRollout(name, body) {
+  const status = byId("console-status");
+  try {
+    say(status, `Starting the rollout of ${name} v${body.version}…`);
+    await call("POST", `/v1/adapters/${encodeURIComponent(name)}/rollout`, body);
+    say(status, `${name} v${body.version} is rolling out.`, "ok");
+  } catch (error) {
+    say(status, `Not started: ${error.message}`, "error");
+  }
+  await reloadAdapters(status);
+  status.focus();
+}
+
+async function actOnRollout(name, action) {
+  const status = byId("console-status");
+  if (["promote", "abort"].includes(action) && !(await confirmed(`${action === "promote" ? "Promote" : "Abort"} the rollout of ${name} now?`))) return;
+  try {
+    const rollout = await call("POST", `/v1/adapters/${encodeURIComponent(name)}/rollout/${action}`);
+    say(status, `The rollout of ${name} is ${rollout.state.replace("_", " ")}.`, "ok");
+  } catch (error) {
+    say(status, `Not done: ${error.message}`, "error");
+  }
+  await reloadAdapters(status);
+  status.focus();
 }
 
 async function activate(name, version) {
