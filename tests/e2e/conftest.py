@@ -4,6 +4,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ ADMIN_KEY = "e2e-admin-key-for-tests-0001"
 # The load test's virtual users (one key each, as separate product apps) and the generated-input test's key.
 LOAD_KEYS = tuple(f"e2e-load-key-{number:02d}-0001" for number in range(8))
 FUZZ_KEY = "e2e-fuzz-key-for-tests-0001"
+ROLLOUT_ADAPTER = "e2e-rollout"
 # Generated input writes odd documents and asks for odd adapters: it runs after every other e2e test.
 RUNS_LAST = "test_generated_input.py"
 
@@ -28,22 +30,56 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.name == RUNS_LAST)
 
 
+@dataclass(frozen=True)
+class RolloutAdapters:
+    """Three versions of one support-triage adapter for the rollout tests: the active one, a candidate
+    trained on the same data for more epochs, and one trained on the same texts with shuffled labels."""
+
+    active: Path
+    more_epochs: Path
+    shuffled: Path
+
+
+@dataclass(frozen=True)
+class Trainings:
+    triage: Future[Path]
+    rollout: Future[RolloutAdapters]
+
+
 @pytest.fixture(scope="session")
-def adapter_training(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Future[Path]]:
-    """The demo adapter, trained in a thread of its own while the stack starts (when a collected test needs
-    it): support triage (served as ``e2e-triage``), a few steps, enough to answer with a department."""
-    needs = {"trained_adapter", "trained_adapter_folder"}
-    wanted = any(needs & set(getattr(item, "fixturenames", ())) for item in request.session.items)
-    folder = tmp_path_factory.mktemp("adapter")
+def adapter_training(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trainings]:
+    """The adapters the tests upload, trained one after another in a thread of their own while the stack
+    starts and the first tests run (each only when a collected test needs it): support triage (served as
+    ``e2e-triage``), a few steps, enough to answer with a department; then the rollout tests' three."""
+    fixtures = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     with ThreadPoolExecutor(1) as pool:
-        yield pool.submit(trained_into, folder) if wanted else Future()
+        triage: Future[Path] = Future()
+        rollout: Future[RolloutAdapters] = Future()
+        if fixtures & {"trained_adapter", "trained_adapter_folder"}:
+            triage = pool.submit(trained_into, tmp_path_factory.mktemp("adapter"))
+        if "rollout_adapters" in fixtures:
+            rollout = pool.submit(rollout_adapters_into, tmp_path_factory.mktemp("rollout"))
+        yield Trainings(triage, rollout)
 
 
 def trained_into(folder: Path) -> Path:
     train_tiny(SAMPLES, folder, "e2e-triage")
     return folder
+
+
+def rollout_adapters_into(folder: Path) -> RolloutAdapters:
+    """Measured with the training tools on support triage's 40 test and 80 training texts: 3 epochs answer
+    77.5% of the test texts right, 4 epochs 92.5%, and the two give the same label on 107 of the 120."""
+    adapters = RolloutAdapters(folder / "active", folder / "more-epochs", folder / "shuffled")
+    train_tiny(SAMPLES, adapters.active, ROLLOUT_ADAPTER, epochs=3.0)
+    train_tiny(SAMPLES, adapters.shuffled, ROLLOUT_ADAPTER, epochs=3.0, shuffle_seed=7)
+    train_tiny(SAMPLES, adapters.more_epochs, ROLLOUT_ADAPTER, epochs=4.0)
+    return adapters
+
+
+@pytest.fixture(scope="session")
+def rollout_adapters(adapter_training: Trainings) -> RolloutAdapters:
+    return adapter_training.rollout.result()
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +93,7 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, adapter_training: Future[Path], otlp_receiver: OtlpReceiver
+    tmp_path_factory: pytest.TempPathFactory, adapter_training: Trainings, otlp_receiver: OtlpReceiver
 ) -> Iterator[Stack]:
     config = StackConfig(
         data_dir=tmp_path_factory.mktemp("stack"),
@@ -96,9 +132,9 @@ def knowledge_base_folder() -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_adapter_folder(adapter_training: Future[Path]) -> Path:
+def trained_adapter_folder(adapter_training: Trainings) -> Path:
     """The folder ``tutorbook-train-adapter`` writes (copy it before changing it)."""
-    return adapter_training.result()
+    return adapter_training.triage.result()
 
 
 @pytest.fixture(scope="session")

@@ -38,15 +38,24 @@ def questions_of(path: Path) -> list[str]:
     return [str(json.loads(line)["text"]) for line in path.read_text().splitlines() if line.strip()]
 
 
-def ask(client: httpx.Client, model: str, question: str, session: str, traffic: Traffic) -> None:
-    body = {"model": model, "messages": [{"role": "user", "content": question}], "tutorbook": {"session_id": session}}
+def ask(client: httpx.Client, model: str, question: str, session: str, traffic: Traffic) -> int | None:
+    """One conversation's question. Sampled (temperature 1): a classifier's label is scored, not sampled,
+    so the answer is the same, but not served from the exact cache when a question comes round again."""
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": question}],
+        "temperature": 1.0,
+        "tutorbook": {"session_id": session},
+    }
     started = time.perf_counter()
     response = client.post("/v1/chat/completions", json=body)
     if response.status_code != 200:
         traffic.errors += 1
-        return
+        return None
     traffic.seconds.append(time.perf_counter() - started)
-    traffic.versions[int(response.json()["tutorbook"]["adapter"]["version"])] += 1
+    version = int(response.json()["tutorbook"]["adapter"]["version"])
+    traffic.versions[version] += 1
+    return version
 
 
 def start(admin: httpx.Client, name: str, rollout: dict[str, Any]) -> dict[str, Any]:

@@ -128,10 +128,9 @@ class RolloutControl:
         if decision.state is not State.PROMOTED:
             await self.activator.retire(rollout.name, rollout.candidate_version)
         self.metrics.rollout_decisions.labels(adapter=rollout.name, state=decision.state.value).inc()
-        target = f"{rollout.name}@{rollout.candidate_version}"
-        action = f"adapter.rollout.{decision.state}"
-        await self.audit.record(AUTOMATIC if decision.by == "auto" else Caller(decision.by, "", frozenset()),
-                                action, target, "ok", {"reasons": decision.reasons, "rollout": rollout.id})  # fmt: skip
+        if decision.by == "auto":  # a person's decision is audited by the route they asked through
+            target, details = f"{rollout.name}@{rollout.candidate_version}", {"reasons": decision.reasons}
+            await self.audit.record(AUTOMATIC, f"adapter.rollout.{decision.state}", target, "ok", details)
         return rollout
 
     async def run(self) -> None:
