@@ -47,7 +47,7 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 # A checkout of github.com/pashaAbri/mt-rag-benchmark at 8bb7127 (docs/retriever.md: the held-out corpus)
 MTRAG_DATA ?= ../mt-rag-benchmark
 
-.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor demo-adapter compare compare-all
+.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor bench-rollout demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -140,13 +140,24 @@ bench: install
 
 # The demo adapter (Brightleaf support triage, samples/support_triage): train with PEFT, score it against
 # few-shot prompting on the held-out requests (both scores go into its card), upload it to the stack that
-# `make run` serves (start that first, in another terminal).
+# `make run` serves (start that first, in another terminal); then a second version trained for more epochs,
+# uploaded as a candidate and rolled out (a canary and shadow answers) until the evidence decides.
 ADAPTER_OUT ?= data/adapters-built/support-triage
 demo-adapter: install
 	$(PY) -m tutorbook_training.train samples/support_triage/train.jsonl --name support-triage --output $(ADAPTER_OUT)
 	$(PY) -m tutorbook_training.evaluate $(ADAPTER_OUT) samples/support_triage/test.jsonl \
 		--shots-from samples/support_triage/train.jsonl
 	$(PY) -m tutorbook_training.upload $(ADAPTER_OUT)
+	$(PY) -m tutorbook_training.train samples/support_triage/train.jsonl --name support-triage --epochs 15 \
+		--output $(ADAPTER_OUT)-more-epochs
+	$(PY) -m tutorbook_training.upload $(ADAPTER_OUT)-more-epochs --no-activate
+	$(PY) -m tutorbook_devstack.rollout_demo support-triage
+
+# Rollouts on the real stack: a shuffled-label candidate's canary, a more-epochs candidate's, and users'
+# latency with and without shadow answers (ports 18500-18503; data/bench/rollout.json, docs/adapters.md).
+bench-rollout: install
+	$(PY) -m tutorbook_devstack.bench_rollout
+	$(PY) -m tutorbook_evals.doc_figures
 
 # Every path side by side on a dataset, through the stack `make run` serves (start it first, in another
 # terminal): `make compare COMPARE_DATASET=support-triage COMPARE_ARGS=--train` (docs/compare.md).

@@ -20,6 +20,7 @@ from tutorbook_gateway.clients.capacity import Capacity, GenerationSlots
 from tutorbook_gateway.metrics import create_gateway_metrics
 from tutorbook_gateway.rollouts.board import RolloutBoard
 from tutorbook_gateway.rollouts.canary import with_canary
+from tutorbook_gateway.rollouts.comparing import Comparison, Comparisons
 from tutorbook_gateway.rollouts.control import RolloutControl
 from tutorbook_gateway.rollouts.evidence import Compared, Served
 from tutorbook_gateway.rollouts.model import Action, Criteria, Rollout, RolloutStart, State
@@ -219,3 +220,31 @@ def test_background_work_takes_only_a_slot_that_delays_no_one() -> None:
         return slots.take_idle("shadow")
 
     assert not asyncio.run(a_user_holds_one())  # one user holds a slot of two: none is spare
+
+
+async def test_a_comparison_gives_way_to_a_user_who_comes() -> None:
+    slots = GenerationSlots(Capacity(in_flight=4, waiting=5, wait_seconds=1))
+    metrics = create_gateway_metrics()
+    comparisons = Comparisons(RolloutBoard(MemoryBackend(), 100), None, CONFIG, 4, metrics, slots)  # type: ignore[arg-type]
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow_compare(comparison: object) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    comparisons.compare = slow_compare  # type: ignore[method-assign]
+    job = Comparison(rollout(), request("hello"), None, None, None, TRIAGE_CARD)  # type: ignore[arg-type]
+    giving_way = asyncio.ensure_future(comparisons.giving_way(job))
+    await started.wait()
+    owner = await slots.acquire()  # a user's generation
+    await giving_way
+    assert cancelled.is_set()
+    assert metrics.rollout_comparisons.labels(adapter="triage", outcome="gave_way")._value.get() == 1
+    slots.release(owner)
+    assert 0 <= slots.quiet_seconds() < 1.0
+    assert await comparisons.quiet()  # waits out the quiet period after the user's generation
+    assert slots.quiet_seconds() >= 0.25

@@ -63,9 +63,8 @@ def create_app(
             await asyncio.to_thread(store.sweep_leftovers)  # of processes killed while writing
             app.state.services = services = await open_services(settings, given, store, stack)
             app.state.adapter_admin = admin = await open_adapter_admin(settings, services, given, store, stack)
-            assert services.chat.rollouts is not None
             audit = services.access.audit
-            app.state.rollouts = open_rollout_control(services.chat.rollouts, store, admin, audit, stack)
+            app.state.rollouts = open_rollout_control(services.rollouts, store, admin, audit, stack)
             seeder = start_route_example_seeding(services, stack)
             app.state.probes = readiness_probes(settings, services, seeder)
             yield

@@ -187,7 +187,8 @@ def rollout_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogra
         ),
         "rollout_comparisons": Counter(
             "tutorbook_gateway_rollout_comparisons",
-            "Requests answered by both versions of a rollout (same, different), or dropped: no idle slot",
+            "Requests answered by both versions of a rollout (same, different), dropped (a full queue, no quiet "
+            "moment), or cancelled because a user's request came (gave_way)",
             ["adapter", "outcome"],
             registry=registry,
         ),

@@ -15,6 +15,7 @@ from tutorbook_gateway.chat.completions import ResponseIds
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
 from tutorbook_gateway.metrics import GatewayMetrics
+from tutorbook_gateway.rollouts.tracking import RolloutTracker
 from tutorbook_gateway.state.store import GatewayState
 
 
@@ -28,6 +29,7 @@ class GatewayServices:
     response_ids: ResponseIds
     metrics: GatewayMetrics
     background: BackgroundTasks
+    rollouts: RolloutTracker  # also the chat path's (``chat.rollouts``); feedback joins to it
 
 
 def services_of(state: State) -> GatewayServices:

@@ -320,6 +320,7 @@ async def open_services(
         response_ids=chat.response_ids,
         metrics=metrics,
         background=background,
+        rollouts=tracker,
     )
 
 

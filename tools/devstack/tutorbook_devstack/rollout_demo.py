@@ -73,6 +73,15 @@ def shown(admin: httpx.Client, name: str) -> dict[str, Any]:
     return body
 
 
+def newest_candidate(admin: httpx.Client, name: str) -> int:
+    described = admin.get(f"/v1/adapters/{name}")
+    described.raise_for_status()
+    waiting = [version["version"] for version in described.json()["versions"] if not version["active"]]
+    if not waiting:
+        sys.exit(f"{name} has no stored version besides the active one: upload one with --no-activate")
+    return int(max(waiting))
+
+
 def drive(
     user: httpx.Client, admin: httpx.Client, name: str, questions: list[str], rounds: int, tag: str = "demo"
 ) -> tuple[dict[str, Any], Traffic]:
@@ -108,7 +117,7 @@ def report(now: dict[str, Any], traffic: Traffic) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tutorbook_devstack.rollout_demo", description=__doc__)
     parser.add_argument("name")
-    parser.add_argument("version", type=int, help="the stored candidate version")
+    parser.add_argument("version", type=int, nargs="?", help="the candidate (default: the newest stored, not active)")
     parser.add_argument("--questions", type=Path, default=Path("samples/support_triage/test.jsonl"))
     parser.add_argument("--canary", type=float, default=0.3)
     parser.add_argument("--shadow", type=float, default=1.0)
@@ -131,6 +140,7 @@ def main() -> None:
         "criteria": criteria,
     }
     with httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {key}"}, timeout=300) as client:
+        plan["version"] = args.version or newest_candidate(client, args.name)
         start(client, args.name, plan)
         now, traffic = drive(client, client, args.name, questions_of(args.questions), args.rounds)
     print(report(now, traffic))

@@ -25,6 +25,7 @@ from tutorbook_evals.doc_figure_evals import (
     routing_accuracy,
     tutor_accuracy_levers,
 )
+from tutorbook_evals.doc_figure_rollouts import rollout
 from tutorbook_evals.doc_figure_scaling import capacity, tier_costs
 from tutorbook_evals.doc_quotes import disagreements, quote_count
 
@@ -199,6 +200,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
     "tier-costs": ("data/bench/tier-costs.json", tier_costs),
     "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
+    "rollout": ("data/bench/rollout.json", rollout),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
     "embedding-classifier-calibration": ("data/eval/embedding-classifiers.json", embedding_classifier_calibration),
     "compare-support-triage": ("docs/examples/compare-support-triage/comparison.json", classification_comparison),

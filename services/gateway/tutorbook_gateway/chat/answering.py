@@ -15,9 +15,9 @@ handed what it uses from :class:`ChatSteps`, which the app builds once.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tutorbook_gateway.adapters.catalog import AdapterCatalog, AdapterHealth
 from tutorbook_gateway.chat.admission import AdmissionCheck, InFlight, Limiter
@@ -32,10 +32,20 @@ from tutorbook_gateway.chat.request import ChatCall, ChatRequest, adapter_snapsh
 from tutorbook_gateway.clients.capacity import GENERATION_OWNER
 from tutorbook_gateway.clients.upstream import ModelNotServedError
 from tutorbook_gateway.metrics import GatewayMetrics
-from tutorbook_gateway.rollouts.tracking import RolloutTracker
 from tutorbook_gateway.state.backend import ROUND_TRIPS, RoundTrips
 from tutorbook_service.errors import ServiceError
 from tutorbook_service.request_context import traced
+
+
+class Rollouts(Protocol):
+    """Adapter rollouts on the chat path (:class:`~tutorbook_gateway.rollouts.tracking.RolloutTracker`):
+    step 1b gives a conversation in a canary the candidate version; step 7 keeps what the answer showed."""
+
+    async def refresh(self, names: Iterable[str]) -> None: ...
+
+    def assign(self, request: ChatRequest) -> ChatRequest: ...
+
+    def answered(self, request: ChatRequest, plan: ChatPlan, failed: bool, seconds: float, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class ChatSteps:
     keeping: Keeping
     response_ids: ResponseIds
     metrics: GatewayMetrics
-    rollouts: RolloutTracker | None = None  # a candidate version's canary and evidence
+    rollouts: Rollouts | None = None  # a candidate version's canary and evidence
 
 
 @dataclass(frozen=True)

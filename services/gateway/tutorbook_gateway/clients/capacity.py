@@ -7,6 +7,7 @@ need no generation (cache hits, abstentions) never wait here."""
 import asyncio
 import itertools
 import math
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
@@ -62,6 +63,19 @@ class GenerationSlots:
         self._served: Counter[str] = Counter()  # slots given since the waiting room was last empty
         self._queues: dict[str, deque[Waiter]] = {}
         self._order = itertools.count()
+        self.user_arrived = asyncio.Event()  # set, and replaced, when a user's generation asks for a slot
+        self._users_changed_at = time.monotonic()  # a user's generation last started or ended
+
+    def quiet_seconds(self) -> float:
+        """How long no user's generation has run or waited here (0 while one does)."""
+        if self.in_use or self._queues:
+            return 0.0
+        return time.monotonic() - self._users_changed_at
+
+    def _user_came(self) -> None:
+        self._users_changed_at = time.monotonic()
+        arrived, self.user_arrived = self.user_arrived, asyncio.Event()
+        arrived.set()
 
     @property
     def waiting(self) -> int:
@@ -71,6 +85,7 @@ class GenerationSlots:
         """Wait for a slot for the current owner (:data:`GENERATION_OWNER`); returns whose slot it is, for
         :meth:`release`."""
         owner = GENERATION_OWNER.get()
+        self._user_came()
         if self.capacity.in_flight <= 0:
             return owner
         if self.in_use < self.capacity.in_flight and not self._queues:
@@ -97,11 +112,11 @@ class GenerationSlots:
             raise
 
     def take_idle(self, owner: str) -> bool:
-        """A slot only when taking it delays no one: nobody waits, and one more stays free for a user who
-        comes meanwhile (background work: a rollout's shadow answers). False: none taken."""
+        """A slot only when no user's generation runs or waits here (background work: a rollout's shadow
+        answers, which give way to a user who comes: :attr:`user_arrived`). False: none taken."""
         if self.capacity.in_flight <= 0:
             return True
-        if self._queues or self.in_use + 1 >= self.capacity.in_flight:
+        if self._queues or self.in_use:
             return False
         self._take(owner)
         return True
@@ -116,6 +131,8 @@ class GenerationSlots:
         self._served[owner] += 1
 
     def _release(self, owner: str) -> None:
+        if owner != BACKGROUND_OWNER:
+            self._users_changed_at = time.monotonic()
         self.in_use -= 1
         self._held[owner] -= 1
         if self._held[owner] <= 0:

@@ -1,11 +1,14 @@
 """Requests answered by both versions, in the background: the candidate beside the active version's answer
 (shadow), or the active version beside a canary answer. The second answer is recorded, never returned.
 
-It runs after the user's answer has left, one at a time per gateway, only in a generation slot that no
-user is waiting for (:meth:`~tutorbook_gateway.clients.capacity.GenerationSlots.take_idle`), and at a lower
-vLLM priority than users' requests (one that arrives meanwhile is scheduled first). When no slot is idle,
-or ``max_queued`` comparisons already wait, the comparison is dropped and counted, never queued behind
-users.
+It runs after the user's answer has left, one at a time per gateway, once no user's generation has run
+or waited on this gateway for ``QUIET_SECONDS``
+(:meth:`~tutorbook_gateway.clients.capacity.GenerationSlots.quiet_seconds`), in a slot no user holds
+(:meth:`~tutorbook_gateway.clients.capacity.GenerationSlots.take_idle`), at a lower vLLM priority than
+users' requests; and it gives way: when a user's generation asks for a slot meanwhile, the comparison is
+cancelled (its request to vLLM closed, which vLLM aborts at its next step). A comparison that finds no
+quiet within ``QUIET_WAIT_SECONDS``, finds ``max_queued`` already waiting, or gives way, is dropped and
+counted, never queued behind users.
 
 For text, the answers are compared by word-overlap F1 (SQuAD's answer score: the words both share, over
 each answer's words): it costs no model call (an embedding per answer would put the comparison on the
@@ -29,6 +32,7 @@ from tutorbook_gateway.chat.config import ChatConfig
 from tutorbook_gateway.chat.generation import GenerationParts, generate
 from tutorbook_gateway.chat.planning import ChatPlan, generator_payload, tutorbook_block
 from tutorbook_gateway.chat.request import ChatRequest
+from tutorbook_gateway.clients.capacity import GenerationSlots
 from tutorbook_gateway.metrics import GatewayMetrics
 from tutorbook_gateway.rollouts.board import RolloutBoard
 from tutorbook_gateway.rollouts.evidence import Compared, Event, Served
@@ -38,6 +42,8 @@ from tutorbook_gateway.routing import AdapterState
 from tutorbook_service.errors import ServiceError
 
 log = logging.getLogger("tutorbook.rollouts")
+QUIET_SECONDS = 0.25  # no user's generation for this long before a comparison starts
+QUIET_WAIT_SECONDS = 30.0  # a comparison still waiting for quiet after this long is dropped
 WORDS = re.compile(r"[^\W_]+")
 
 
@@ -129,9 +135,10 @@ class Comparisons:
     """The queue of comparisons and the one task that works through it."""
 
     def __init__(
-        self, board: RolloutBoard, parts: GenerationParts, config: ChatConfig, max_queued: int, metrics: GatewayMetrics
-    ) -> None:
-        self.board, self.parts, self.config, self.metrics = board, parts, config, metrics
+        self, board: RolloutBoard, parts: GenerationParts, config: ChatConfig, max_queued: int, metrics: GatewayMetrics,
+        slots: GenerationSlots | None = None,
+    ) -> None:  # fmt: skip
+        self.board, self.parts, self.config, self.metrics, self.slots = board, parts, config, metrics, slots
         self.queue: asyncio.Queue[Comparison] = asyncio.Queue(max(1, max_queued))
         self.enabled = max_queued > 0
 
@@ -149,9 +156,41 @@ class Comparisons:
         while True:
             comparison = await self.queue.get()
             try:
-                await self.compare(comparison)
+                if await self.quiet():
+                    await self.giving_way(comparison)
+                else:
+                    observe_compared(self.metrics, comparison.rollout, None)
             except Exception:  # a comparison never takes the gateway down
                 log.exception("rollout comparison failed")
+
+    async def quiet(self) -> bool:
+        """Wait until no user's generation has run or waited here for ``QUIET_SECONDS`` (False: not in time)."""
+        if self.slots is None:
+            return True
+        deadline = time.monotonic() + QUIET_WAIT_SECONDS
+        while (quiet := self.slots.quiet_seconds()) < QUIET_SECONDS:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(QUIET_SECONDS - quiet)
+        return True
+
+    async def giving_way(self, comparison: Comparison) -> None:
+        """The comparison, cancelled when a user's generation asks for a slot before it ends."""
+        if self.slots is None:
+            await self.compare(comparison)
+            return
+        comparing = asyncio.create_task(self.compare(comparison))
+        arrival = asyncio.create_task(self.slots.user_arrived.wait())
+        try:
+            await asyncio.wait({comparing, arrival}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            arrival.cancel()
+        if not comparing.done():
+            comparing.cancel()
+            await asyncio.gather(comparing, return_exceptions=True)
+            observe_compared(self.metrics, comparison.rollout, None, gave_way=True)
+            return
+        comparing.result()
 
     async def compare(self, comparison: Comparison) -> None:
         plan, rollout = second_plan(comparison, self.config), comparison.rollout
@@ -159,8 +198,10 @@ class Comparisons:
         shadow = comparison.other.version == rollout.candidate_version
         try:
             generation = await generate(plan, self.parts, stream=False)
-            text = "".join([piece async for piece in generation.pieces()])
-            await generation.aclose()
+            try:
+                text = "".join([piece async for piece in generation.pieces()])
+            finally:  # also when cancelled: vLLM aborts a request whose connection closed
+                await generation.aclose()
         except ServiceError as exc:
             if exc.code == "generator_busy" or exc.status_code < 500:  # no idle slot, or refused: no evidence
                 observe_compared(self.metrics, rollout, None)

@@ -19,7 +19,9 @@ def observe_served(metrics: GatewayMetrics, rollout: Rollout, served: Served) ->
         metrics.rollout_answer_seconds.labels(adapter=rollout.name, version=version, role=role).observe(served.seconds)
 
 
-def observe_compared(metrics: GatewayMetrics, rollout: Rollout, compared: Compared | None) -> None:
-    """One comparison (None: dropped, no idle slot or a full queue)."""
-    outcome = "dropped" if compared is None else "same" if compared.same else "different"
+def observe_compared(
+    metrics: GatewayMetrics, rollout: Rollout, compared: Compared | None, gave_way: bool = False
+) -> None:
+    """One comparison (None: dropped, for a full queue or no quiet moment; or it gave way to a user)."""
+    outcome = "gave_way" if gave_way else "dropped" if compared is None else "same" if compared.same else "different"
     metrics.rollout_comparisons.labels(adapter=rollout.name, outcome=outcome).inc()

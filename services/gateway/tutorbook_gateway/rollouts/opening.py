@@ -24,11 +24,12 @@ def rollout_tracker(
     background: BackgroundTasks, stack: AsyncExitStack,
 ) -> RolloutTracker:  # fmt: skip
     board = RolloutBoard(backend, settings.rollout_max_events)
-    generator = chat.generating.generator
+    generator, slots = chat.generating.generator, None
     if isinstance(generator, SlotBoundGenerator):  # comparisons take only slots no user needs
-        generator = generator.in_the_background()
+        generator, slots = generator.in_the_background(), generator.slots
     parts = dataclasses.replace(chat.generating, generator=generator)
-    comparisons = Comparisons(board, parts, chat.config, settings.rollout_max_queued_comparisons, chat.metrics)
+    queued = settings.rollout_max_queued_comparisons
+    comparisons = Comparisons(board, parts, chat.config, queued, chat.metrics, slots)
     comparing = asyncio.create_task(comparisons.run())
     stack.callback(comparing.cancel)
     return RolloutTracker(board, card_of, chat.health, comparisons, background)

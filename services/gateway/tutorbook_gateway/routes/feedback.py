@@ -48,8 +48,7 @@ async def post_feedback(data: FeedbackRequest, services: Services, request: Requ
     size = kept_size(data.response_id, msgspec.json.encode(record))
     await services.state.budget.charge(who, size, services.state.feedback_ttl_seconds)
     services.metrics.feedback.labels(route=record.route or "unknown", rating=record.rating).inc()
-    if services.chat.rollouts is not None:  # evidence for a version in a rollout
-        services.chat.rollouts.rated(record.adapter, record.rating == "up")
+    services.rollouts.rated(record.adapter, record.rating == "up")  # evidence for a version in a rollout
     if record.claims is not None:
         services.metrics.feedback_by_claims.labels(claims=record.claims, rating=record.rating).inc()
     return msgspec.to_builtins(record)  # type: ignore[no-any-return]

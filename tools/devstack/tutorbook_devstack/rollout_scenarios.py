@@ -1,0 +1,112 @@
+"""Rollouts driven on a running stack, as ``make bench-rollout`` measures them and the e2e tests check them:
+a candidate's canary until the rollout decides, and user latency with and without shadow answers."""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tutorbook_devstack.rollout_demo import ENDED, Traffic, ask, shown, start
+from tutorbook_training.upload import pack
+
+SETTLE_SECONDS = 60.0  # the last evidence is judged within a second or two; a busy machine takes longer
+# A user reads an answer before asking again: the lull in which comparisons run (one of a classifier's takes
+# about 1.2 s on 2 CPU cores, after a quarter of a second without users), as they do between real users.
+THINK_SECONDS = 2.0
+
+
+def upload(admin: httpx.Client, folder: Path, activate: bool = True) -> int:
+    """A version stored (and activated, or not: a rollout's candidate); its number."""
+    query = "" if activate else "?activate=false"
+    response = admin.post(f"/v1/adapters{query}", files={"file": ("adapter.tar.gz", pack(folder))})
+    if response.status_code != 201 or response.json()["activated"] is not activate:
+        raise RuntimeError(f"upload of {folder} failed ({response.status_code}): {response.text}")
+    return int(response.json()["version"])
+
+
+def texts(path: Path) -> list[str]:
+    return [str(json.loads(row)["text"]) for row in path.read_text().splitlines() if row.strip()]
+
+
+def asked(client: httpx.Client, name: str, questions: list[str], tag: str, think: float = 0.0) -> Traffic:
+    """Each question once, as a conversation of its own, ``think`` seconds after the last answer."""
+    traffic = Traffic()
+    for number, question in enumerate(questions):
+        ask(client, name, question, f"{tag}-{number}", traffic)
+        time.sleep(think)
+    return traffic
+
+
+def settled(admin: httpx.Client, name: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while not done(now := shown(admin, name)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return now
+
+
+@dataclass
+class CanaryRun:
+    """A rollout driven until it ended: what it started as, how it ended, which version answered each
+    conversation, and what the users saw before and after the decision."""
+
+    started: dict[str, Any]
+    ended: dict[str, Any]
+    answered: dict[str, int | None] = field(default_factory=dict)
+    traffic: Traffic = field(default_factory=Traffic)
+    after: Traffic = field(default_factory=Traffic)
+
+    def summary(self) -> dict[str, Any]:
+        rollout = self.ended["rollout"]
+        return {
+            "state": rollout["state"],
+            "decision": rollout.get("decision"),
+            "evidence": self.ended["evidence"],
+            "users": {**self.traffic.as_dict(), "requests": len(self.answered)},
+            "after": self.after.as_dict(),
+        }
+
+
+def canary_until_decided(
+    users: list[httpx.Client], admin: httpx.Client, name: str, plan: dict[str, Any], questions: list[str], tag: str
+) -> CanaryRun:
+    """Start the rollout (through ``admin``), then send each question as a new conversation, through the
+    ``users`` clients in turn (gateway replicas), ``THINK_SECONDS`` apart, until it ends; then the first
+    ten again."""
+    run = CanaryRun(start(admin, name, plan), {})
+    for number, question in enumerate(questions):
+        session = f"{tag}-{number}"
+        run.answered[session] = ask(users[number % len(users)], name, question, session, run.traffic)
+        if shown(admin, name)["rollout"]["state"] in ENDED:
+            break
+        time.sleep(THINK_SECONDS)
+    run.ended = settled(admin, name, lambda now: now["rollout"]["state"] in ENDED)
+    run.after = asked(users[0], name, questions[:10], f"{tag}-after")
+    return run
+
+
+def shadow_side_by_side(
+    user: httpx.Client, admin: httpx.Client, name: str, candidate: int, tickets: list[str], criteria: dict[str, Any]
+) -> dict[str, Any]:
+    """The same tickets, one at a time, ``THINK_SECONDS`` apart: first with no rollout, then with every
+    answer shadowed by the candidate (evidence only, no decision); users' latencies side by side, and what
+    the shadow did."""
+    alone = asked(user, name, tickets, "alone", THINK_SECONDS)
+    start(admin, name, {"version": candidate, "shadow_fraction": 1.0, "criteria": {**criteria, "auto": False}})
+    shadowed = asked(user, name, tickets, "shadowed", THINK_SECONDS)
+    now = settled(admin, name, lambda now: now["evidence"]["active"]["answers"] >= len(tickets))
+    admin.post(f"/v1/adapters/{name}/rollout/abort")
+    return {"alone": alone, "shadowed": shadowed, "evidence": now["evidence"], "comparisons": outcomes(admin, name)}
+
+
+def outcomes(client: httpx.Client, name: str) -> dict[str, int]:
+    """The gateway's count of comparisons by outcome (same, different, dropped, gave_way) for ``name``."""
+    found: dict[str, int] = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("tutorbook_gateway_rollout_comparisons_total{") and f'adapter="{name}"' in line:
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            found[outcome] = found.get(outcome, 0) + int(float(line.split()[-1]))
+    return found
