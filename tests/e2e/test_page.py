@@ -260,6 +260,36 @@ def test_the_console_rolls_back_after_a_confirmation(page: Page, gateway_url: st
         httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
 
 
+def test_the_console_starts_pauses_and_aborts_a_rollout(page: Page, gateway_url: str, trained_adapter: bytes) -> None:
+    def upload(query: str = "") -> int:
+        files = {"file": ("a.tar.gz", trained_adapter)}
+        response = httpx.post(f"{gateway_url}/v1/adapters{query}", files=files, headers=ADMIN, timeout=120)
+        return int(response.json()["version"])
+
+    try:
+        active, candidate = upload(), upload("?activate=false")
+        page.sign_in(ADMIN_KEY)
+        page.find("#console-tab").click()
+        page.click(f"{TRIAGE} button[data-action=rollout-start][data-version='{candidate}']")
+        page.wait(lambda _: f"e2e-triage v{candidate} is rolling out" in page.text_of("#console-status"), 120)
+        section = f"{TRIAGE} section.rollout"
+        page.wait(lambda _: f"v{active} to v{candidate}" in page.text_of(section))
+        assert "canary 10% of conversations" in page.text_of(section)  # the form's default share
+        assert f"v{candidate} (candidate)" in page.text_of(f"{section} table.evidence")
+        assert "Now: wait" in page.text_of(section)  # no evidence yet: the rollout waits, and says for what
+        page.click(f"{section} button[data-action=rollout-pause]")
+        page.wait(lambda _: "is paused" in page.text_of("#console-status"))
+        page.click(f"{TRIAGE} section.rollout button[data-action=rollout-abort]")
+        page.find("#confirm-dialog button[value=confirm]").click()
+        page.wait(lambda _: "is aborted" in page.text_of("#console-status"))
+        shown = httpx.get(f"{gateway_url}/v1/adapters/e2e-triage/rollout", headers=ADMIN, timeout=30).json()
+        assert shown["rollout"]["state"] == "aborted" and shown["rollout"]["decision"]["by"] != "auto"
+        listed = httpx.get(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=30).json()
+        assert listed["active_version"] == active  # an abort leaves the active version as it was
+    finally:
+        httpx.delete(f"{gateway_url}/v1/adapters/e2e-triage", headers=ADMIN, timeout=60)
+
+
 def test_keys_stay_in_the_tab_and_users_see_no_console(page: Page) -> None:
     page.find("#key-input").send_keys("not-a-key")
     page.find("#key-form button[type=submit]").click()

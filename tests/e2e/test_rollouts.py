@@ -64,6 +64,9 @@ def test_a_candidate_trained_on_shuffled_labels_is_rolled_back_during_its_canary
     assert {session for session, version in run.answered.items() if version == candidate} <= canary
     assert set(run.answered) - canary <= {session for session, version in run.answered.items() if version == active}
     assert run.after.versions == {active: 10}  # the active version answers everyone once it is rolled back
+    header = user.post("/v1/chat/completions", json={"model": ROLLOUT_ADAPTER, "messages": [
+        {"role": "user", "content": QUESTIONS[0]}]}).headers["x-tutorbook-adapter"]  # fmt: skip
+    assert header == f"{ROLLOUT_ADAPTER}@{active}"  # the version that answered, for clients that log headers
 
 
 def decisions_on(url: str) -> float:

@@ -55,6 +55,7 @@ def test_auto_sends_a_matching_request_to_the_classifier(client: TestClient[Lite
     assert response.status_code == 200 and response.headers["x-tutorbook-route"] == "adapter"
     body = response.json()
     assert body["tutorbook"]["adapter"] == {"name": "triage", "version": 3}
+    assert response.headers["x-tutorbook-adapter"] == "triage@3"  # the version that answered, as a header too
     assert body["choices"][0]["message"]["content"] == "billing (0.90); related: returns (0.08), shipping (0.02)"
     assert body["tutorbook"]["classification"]["label"] == "billing"
     assert body["choices"][0]["logprobs"] is None

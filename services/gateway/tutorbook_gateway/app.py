@@ -40,6 +40,13 @@ from tutorbook_service.request_context import RequestIdMiddleware
 from tutorbook_service.tracing import open_tracing, tracing_middleware
 
 
+async def opened_store(settings: GatewaySettings) -> FileAdapterStore:
+    """The adapter store, without what processes killed while writing left behind."""
+    store = FileAdapterStore(settings.shared.resolved_adapter_dir())
+    await asyncio.to_thread(store.sweep_leftovers)
+    return store
+
+
 def create_app(
     settings: GatewaySettings | None = None,
     retriever: RetrieverClient | None = None,
@@ -59,12 +66,10 @@ def create_app(
         async with AsyncExitStack() as stack:
             if tracing is not None:
                 stack.push_async_callback(asyncio.to_thread, tracing.close)  # last; exporting blocks, off the loop
-            store = FileAdapterStore(settings.shared.resolved_adapter_dir())
-            await asyncio.to_thread(store.sweep_leftovers)  # of processes killed while writing
+            store = await opened_store(settings)
             app.state.services = services = await open_services(settings, given, store, stack)
             app.state.adapter_admin = admin = await open_adapter_admin(settings, services, given, store, stack)
-            audit = services.access.audit
-            app.state.rollouts = open_rollout_control(services.rollouts, store, admin, audit, stack)
+            app.state.rollouts = open_rollout_control(services.rollouts, store, admin, services.access.audit, stack)
             seeder = start_route_example_seeding(services, stack)
             app.state.probes = readiness_probes(settings, services, seeder)
             yield

@@ -45,7 +45,9 @@ class Rollouts(Protocol):
 
     def assign(self, request: ChatRequest) -> ChatRequest: ...
 
-    def answered(self, request: ChatRequest, plan: ChatPlan, failed: bool, seconds: float, text: str) -> None: ...
+    def answered(
+        self, request: ChatRequest, plan: ChatPlan, failed: bool, seconds: float, text: str, tokens: int = 0
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,21 @@ def note_failure(steps: ChatSteps, request: ChatRequest, plan: ChatPlan, exc: Se
         steps.rollouts.answered(request, plan, True, 0.0, "")
 
 
+def after_answer(
+    steps: ChatSteps, opened: OpenedAnswer, status: str, seconds: float, text: str, round_trips: int
+) -> None:
+    """An answer by a version in a rollout is evidence (a client that left says nothing of the version).
+    Metrics and the log line wait until the response has left: the handler does not yield to the event
+    loop between here and writing it, so they run right after."""
+    generation = opened.generation
+    if steps.rollouts is not None and status != "499":
+        tokens = int(generation.usage.get("total_tokens") or 0)
+        steps.rollouts.answered(opened.request, opened.plan, status != "200", seconds, text, tokens)
+    asyncio.get_running_loop().call_soon(
+        observe_answer, steps.metrics, opened.plan, status, seconds, generation.first_piece_seconds, round_trips
+    )
+
+
 async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEvent]:
     """Steps 1 to 6, then the answer as it leaves, then step 7 (however the delivery ends)."""
     started = time.perf_counter()
@@ -197,17 +214,4 @@ async def answer_chat(call: ChatCall, steps: ChatSteps) -> AsyncIterator[ChatEve
             with traced("state_write"):
                 await record_answer(answered, opened.request, opened.lookup, steps.keeping)  # 7
             opened.plan.phase_seconds["state_write"] = time.perf_counter() - writing
-        seconds = time.perf_counter() - started
-        if steps.rollouts is not None and status != "499":  # a client that left says nothing of the version
-            steps.rollouts.answered(opened.request, opened.plan, status != "200", seconds, "".join(pieces))
-        # Metrics and the log line wait until the response has left: the handler does not yield to the
-        # event loop between here and writing it, so this runs right after.
-        asyncio.get_running_loop().call_soon(
-            observe_answer,
-            steps.metrics,
-            opened.plan,
-            status,
-            seconds,
-            generation.first_piece_seconds,
-            round_trips.count,
-        )
+        after_answer(steps, opened, status, time.perf_counter() - started, "".join(pieces), round_trips.count)

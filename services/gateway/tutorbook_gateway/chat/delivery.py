@@ -22,6 +22,7 @@ from tutorbook_gateway.schemas import StreamOptions
 from tutorbook_service.errors import ServiceError, error_body
 
 ROUTE_HEADER = "x-tutorbook-route"
+ADAPTER_HEADER = "x-tutorbook-adapter"  # name@version: the version that answered (a rollout's canary, say)
 
 
 async def delivered(
@@ -40,6 +41,9 @@ async def delivered(
 
 def answer_headers(start: AnswerStart) -> dict[str, str]:
     headers = {ROUTE_HEADER: start.route}
+    adapter = start.tutorbook.get("adapter")
+    if adapter:
+        headers[ADAPTER_HEADER] = f"{adapter['name']}@{adapter['version']}"
     if start.cache_status is not None:
         headers[CACHE_HEADER] = start.cache_status
     if start.session_id is not None:

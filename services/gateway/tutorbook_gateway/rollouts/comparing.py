@@ -92,7 +92,9 @@ def answer_of(version: int, text: str, tutorbook: dict[str, Any]) -> Answer:
     )
 
 
-def served_event(answer: Answer, tutorbook: dict[str, Any], seconds: float, shadow: bool = False) -> Served:
+def served_event(
+    answer: Answer, tutorbook: dict[str, Any], seconds: float, tokens: int = 0, shadow: bool = False
+) -> Served:
     claims = int((tutorbook.get("answer_check") or {}).get("claims") or 0)
     return Served(
         version=answer.version,
@@ -101,6 +103,7 @@ def served_event(answer: Answer, tutorbook: dict[str, Any], seconds: float, shad
         claims=claims if answer.unsupported is not None else 0,
         unsupported=answer.unsupported or 0,
         shadow=shadow,
+        tokens=tokens,
     )
 
 
@@ -211,7 +214,9 @@ class Comparisons:
         plan.tutorbook.update(generation.tutorbook)
         second = answer_of(comparison.other.version, text, plan.tutorbook)
         # the candidate's shadow answer is evidence of its own; the active version's are the users' answers
-        served = served_event(second, plan.tutorbook, time.perf_counter() - started, shadow=True) if shadow else None
+        tokens = int(generation.usage.get("total_tokens") or 0)
+        seconds = time.perf_counter() - started
+        served = served_event(second, plan.tutorbook, seconds, tokens, shadow=True) if shadow else None
         await self.keep(rollout, served, compared(comparison.first, second, rollout.candidate_version))
 
     async def keep(self, rollout: Rollout, served: Served | None, pair: Compared | None) -> None:

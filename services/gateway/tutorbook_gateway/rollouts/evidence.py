@@ -29,6 +29,7 @@ class Served(msgspec.Struct, tag="served", kw_only=True):
     claims: int = 0
     unsupported: int = 0
     shadow: bool = False
+    tokens: int = 0  # prompt and generated, as vLLM counted them
 
 
 class Compared(msgspec.Struct, tag="compared", kw_only=True):
@@ -55,9 +56,11 @@ class VersionFigures:
     unsupported: int = 0
     rated: int = 0
     unhelpful: int = 0
+    tokens: int = 0
 
     def add(self, event: Served) -> None:
         self.answers += 1
+        self.tokens += event.tokens
         self.failed += event.failed
         if not event.failed:
             self.seconds.append(event.seconds)
@@ -70,6 +73,7 @@ class VersionFigures:
             "failed": self.failed,
             "error_rate_95": list(rounded(wilson(self.failed, self.answers))),
             "p95_seconds": percentile(self.seconds, 0.95),
+            "tokens_per_answer": round(self.tokens / self.answers, 1) if self.answers else None,
             "claims": self.claims,
             "unsupported": self.unsupported,
             "rated": self.rated,

@@ -41,7 +41,9 @@ class RolloutTracker:
     def assign(self, request: ChatRequest) -> ChatRequest:
         return with_canary(request, self.board.known, self.card_of, self.health) if self.board.known else request
 
-    def answered(self, request: ChatRequest, plan: ChatPlan, failed: bool, seconds: float, text: str) -> None:
+    def answered(
+        self, request: ChatRequest, plan: ChatPlan, failed: bool, seconds: float, text: str, tokens: int = 0
+    ) -> None:
         """An answer by an adapter version in a live rollout: its evidence, and maybe a comparison."""
         adapter = plan.decision.adapter or plan.reader
         rollout = self.board.known.get(adapter.name) if adapter is not None else None
@@ -50,9 +52,8 @@ class RolloutTracker:
         if adapter.version not in (rollout.active_version, rollout.candidate_version):
             return  # a pinned version outside the rollout
         answer = answer_of(adapter.version, text, plan.tutorbook)
-        served = (
-            Served(version=adapter.version, failed=True) if failed else served_event(answer, plan.tutorbook, seconds)
-        )
+        served = served_event(answer, plan.tutorbook, seconds, tokens)
+        served = Served(version=adapter.version, failed=True) if failed else served
         observe_served(self.comparisons.metrics, rollout, served)
         self.background.spawn(self._record(rollout, [served]))
         if not failed and plan.decision.adapter is not None and self._compares(rollout, adapter.version):
