@@ -43,5 +43,5 @@ async def test_the_evidence_keeps_the_newest_events_only(backend: StateBackend) 
 async def test_a_replica_started_later_routes_by_the_same_rollout(backend: StateBackend) -> None:
     started = await control(backend, Versions()).start("triage", RolloutStart(version=2, canary_fraction=0.2), CALLER)
     later = RolloutBoard(backend, max_events=100)
-    await later.refresh(["triage", "another"])
+    await later.read(["another", "triage"])
     assert later.known == {"triage": started}

@@ -1,10 +1,12 @@
 """A rollout's decision from its evidence: honest at small counts (it waits rather than guesses), rolls a
 bad candidate back within a handful of requests, promotes one that is no worse on enough of them."""
 
+import random
+
 import pytest
 
 from tutorbook_gateway.rollouts.evidence import Compared, Event, Rated, Served, gathered
-from tutorbook_gateway.rollouts.judging import judge
+from tutorbook_gateway.rollouts.judging import errors_regress, judge
 from tutorbook_gateway.rollouts.model import Criteria
 from tutorbook_gateway.rollouts.stats import percentile, wilson
 
@@ -61,9 +63,13 @@ def test_a_few_errors_are_not_enough_evidence_either_way_but_many_roll_back() ->
     criteria = Criteria(min_requests=10, max_error_rate=0.1)
     one = gathered(answers(ACTIVE, 50) + answers(CANDIDATE, 20, failed=1), CANDIDATE)
     assert judge(criteria, one, classifier=False)[0] == "wait"  # 1 of 20: 0.01-0.24, either side of 0.10
+    once = gathered(answers(ACTIVE, 50) + answers(CANDIDATE, 1, failed=1), CANDIDATE)
+    assert judge(criteria, once, classifier=False)[0] == "wait"  # one failure is never enough
     failing = gathered(answers(ACTIVE, 50) + answers(CANDIDATE, 3, failed=3), CANDIDATE)
     verdict, reasons = judge(criteria, failing, classifier=False)
     assert verdict == "roll_back" and "3 of 3 candidate answers failed" in reasons[0]
+    outage = gathered(answers(ACTIVE, 50, failed=20) + answers(CANDIDATE, 10, failed=4), CANDIDATE)
+    assert judge(criteria, outage, classifier=False)[0] == "wait"  # both versions fail: not the candidate's doing
 
 
 def test_a_slower_candidate_waits_and_says_why() -> None:
@@ -90,7 +96,7 @@ def test_unsupported_claims_roll_back_a_text_candidate() -> None:
     active = [Served(version=ACTIVE, seconds=1.0, claims=3, unsupported=0) for _ in range(20)]
     candidate = [Served(version=CANDIDATE, seconds=1.0, claims=3, unsupported=2) for _ in range(10)]
     verdict, reasons = judge(criteria, gathered(active + candidate, CANDIDATE), classifier=False)
-    assert verdict == "roll_back" and "20 of 30 claims unsupported" in reasons[0]
+    assert verdict == "roll_back" and "10 of 10 answers from passages had an unsupported claim" in reasons[0]
 
 
 def test_a_classifier_less_sure_where_it_agrees_waits() -> None:
@@ -99,3 +105,37 @@ def test_a_classifier_less_sure_where_it_agrees_waits() -> None:
     evidence = gathered([*answers(ACTIVE, 40), *answers(CANDIDATE, 40), *unsure], CANDIDATE)
     verdict, reasons = judge(criteria, evidence, classifier=True)
     assert verdict == "wait" and "agreement-weighted confidence 0.50" in reasons[0]
+
+
+def false_alarms(error_rate: float, rollouts: int = 1000, looks: int = 200) -> float:
+    """Rollouts of a candidate as good as the active version (both fail at ``error_rate``), judged after
+    every answer (as every replica looks once a second): the share ever rolled back on errors."""
+    chance = random.Random(11)
+    rolled_back = 0
+    for _ in range(rollouts):
+        failed = failed_before = 0
+        for answered in range(1, looks + 1):
+            failed += chance.random() < error_rate
+            failed_before += sum(chance.random() < error_rate for _ in range(4))  # 80% of traffic stays
+            if errors_regress(failed, answered, failed_before, 4 * answered, Criteria().max_error_rate):
+                rolled_back += 1
+                break
+    return rolled_back / rollouts
+
+
+def test_looking_again_and_again_rarely_rolls_back_a_candidate_as_good_as_the_active_one() -> None:
+    assert false_alarms(0.05) < 0.01
+    assert false_alarms(0.08) < 0.03
+
+
+def test_a_candidate_that_fails_half_the_time_is_rolled_back_within_twenty_answers() -> None:
+    chance = random.Random(5)
+    caught = []
+    for _ in range(500):
+        failed = 0
+        for answered in range(1, 21):
+            failed += chance.random() < 0.5
+            if errors_regress(failed, answered, 0, 4 * answered, Criteria().max_error_rate):
+                caught.append(answered)
+                break
+    assert len(caught) / 500 > 0.95

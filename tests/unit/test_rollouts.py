@@ -205,7 +205,7 @@ async def test_a_rollout_survives_a_replica_restart() -> None:
     backend, versions = MemoryBackend(), Versions()
     started = await control(backend, versions).start("triage", RolloutStart(version=2, canary_fraction=0.25), CALLER)
     fresh = RolloutBoard(backend, max_events=1000)  # a new process on the same store
-    await fresh.refresh(["triage"])
+    await fresh.read(["triage"])
     assert fresh.known["triage"] == started
 
 
@@ -236,7 +236,7 @@ async def test_a_comparison_gives_way_to_a_user_who_comes() -> None:
             cancelled.set()
             raise
 
-    comparisons.compare = slow_compare  # type: ignore[method-assign]
+    comparisons.answer_again = slow_compare  # type: ignore[method-assign]
     job = Comparison(rollout(), request("hello"), None, None, None, TRIAGE_CARD)  # type: ignore[arg-type]
     giving_way = asyncio.ensure_future(comparisons.giving_way(job))
     await started.wait()

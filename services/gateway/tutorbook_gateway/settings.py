@@ -299,7 +299,13 @@ class AdapterSettings(SettingsGroup):
     each); the decision is made on these."""
     rollout_max_queued_comparisons: Annotated[int, Field(ge=0, le=10_000)] = 16
     """Requests waiting to be answered by a rollout's second version in the background; beyond this (or
-    with no idle generation slot), a comparison is dropped, never queued behind users."""
+    with no idle generation slot), a comparison is dropped, never queued behind users. 0: no comparisons
+    (a rollout then takes a canary only, and a classifier's cannot be judged on agreement)."""
+    rollout_comparisons_in_lulls: bool = True
+    """Comparisons run only when no user's generation has run on this gateway for a quarter of a second,
+    and give way to one who comes (on a CPU, where a vLLM step is most of a short answer). False: whenever
+    a generation slot is free and nobody waits for one (on a GPU, which batches them with users' cheaply;
+    docs/adapters.md)."""
 
 
 class GatewaySettings(ServiceSettings):

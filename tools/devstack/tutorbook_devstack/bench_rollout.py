@@ -9,6 +9,8 @@ support-triage tickets, each a conversation of its own, one at a time:
 1. the shuffled candidate as a 30% canary, until the rollout decides;
 2. the 4-epoch candidate as a 50% canary with every answer shadowed, until the rollout decides;
 3. users' latency, the 40 test tickets alone, then the same with every answer shadowed by the candidate.
+
+Users think 2 s between questions (rollout_scenarios.THINK_SECONDS): comparisons run in such lulls.
 """
 
 import argparse
@@ -68,7 +70,7 @@ def latency(user: httpx.Client, admin: httpx.Client, folders: dict[str, Path]) -
     admin.delete(f"/v1/adapters/{NAME}")
     figures = {side: latencies(measured[side].seconds) for side in ("alone", "shadowed")}
     print(f"users, one at a time: alone {figures['alone']}, every answer shadowed {figures['shadowed']}")
-    return {**figures, "evidence": measured["evidence"]}
+    return {**figures, "evidence": measured["evidence"], "comparisons": measured["comparisons"]}
 
 
 def latencies(seconds: list[float]) -> dict[str, Any]:

@@ -94,12 +94,15 @@ def shadow_side_by_side(
     """The same tickets, one at a time, ``THINK_SECONDS`` apart: first with no rollout, then with every
     answer shadowed by the candidate (evidence only, no decision); users' latencies side by side, and what
     the shadow did."""
+    before = outcomes(admin, name)
     alone = asked(user, name, tickets, "alone", THINK_SECONDS)
     start(admin, name, {"version": candidate, "shadow_fraction": 1.0, "criteria": {**criteria, "auto": False}})
     shadowed = asked(user, name, tickets, "shadowed", THINK_SECONDS)
     now = settled(admin, name, lambda now: now["evidence"]["active"]["answers"] >= len(tickets))
     admin.post(f"/v1/adapters/{name}/rollout/abort")
-    return {"alone": alone, "shadowed": shadowed, "evidence": now["evidence"], "comparisons": outcomes(admin, name)}
+    after = outcomes(admin, name)
+    comparisons = {outcome: count - before.get(outcome, 0) for outcome, count in after.items()}
+    return {"alone": alone, "shadowed": shadowed, "evidence": now["evidence"], "comparisons": comparisons}
 
 
 def outcomes(client: httpx.Client, name: str) -> dict[str, int]:

@@ -154,6 +154,8 @@ class AdapterAdmin:
 
     async def retire(self, name: str, version: int) -> None:
         """A rollout's candidate that was not promoted: unloaded once the answers it is writing are done."""
+        if version == self.store.active_version(name):
+            return  # activated by hand meanwhile: users are on it
         if self.store.has_version(name, version) and self.store.card(name, version).kind == "lora":
             self.background.spawn(self.unload_later(name, version))
 

@@ -208,6 +208,8 @@ class AnswerCache:
             return
         if answer.owner != lookup.owner:  # another key's (per key) or team's question: never shown
             return
+        if (answer.completion.get("tutorbook") or {}).get("adapter") != plan.tutorbook.get("adapter"):
+            return  # another adapter version answered it (a rollout's canary, a version since replaced)
         checked = (answer.completion.get("tutorbook") or {}).get("answer_check")
         if checked and checked.get("policy") != plan.claims_policy.value:
             return  # checked under another policy: its text is not what this request asked for

@@ -41,7 +41,9 @@ class Rollouts(Protocol):
     """Adapter rollouts on the chat path (:class:`~tutorbook_gateway.rollouts.tracking.RolloutTracker`):
     step 1b gives a conversation in a canary the candidate version; step 7 keeps what the answer showed."""
 
-    async def refresh(self, names: Iterable[str]) -> None: ...
+    def refresh(self, names: Iterable[str]) -> None:
+        """Read the rollouts again in the background when the copy is a second old (never waits)."""
+        ...
 
     def assign(self, request: ChatRequest) -> ChatRequest: ...
 
@@ -109,7 +111,7 @@ async def open_answer(call: ChatCall, steps: ChatSteps) -> OpenedAnswer:
     with traced("validate"):
         request = parse_chat(call, steps.config, adapter_snapshot(steps.adapters, steps.health))  # 1
     if steps.rollouts is not None:  # 1b: a conversation in a rollout's canary gets the candidate version
-        await steps.rollouts.refresh(request.adapters.active)
+        steps.rollouts.refresh(request.adapters.active)
         request = steps.rollouts.assign(request)
     if request.session_id is not None:  # 2: a conversation keeps its turns, within the key's byte budget
         await steps.keeping.budget.check(budget_owner(request))

@@ -111,12 +111,13 @@ class GenerationSlots:
             self._give_up(owner, waiter)
             raise
 
-    def take_idle(self, owner: str) -> bool:
+    def take_idle(self, owner: str, alone: bool = True) -> bool:
         """A slot only when no user's generation runs or waits here (background work: a rollout's shadow
-        answers, which give way to a user who comes: :attr:`user_arrived`). False: none taken."""
+        answers, which give way to a user who comes: :attr:`user_arrived`); not ``alone``: when nobody
+        waits and one more slot stays free. False: none taken."""
         if self.capacity.in_flight <= 0:
             return True
-        if self._queues or self.in_use:
+        if self._queues or (self.in_use if alone else self.in_use + 1 >= self.capacity.in_flight):
             return False
         self._take(owner)
         return True
@@ -216,19 +217,23 @@ class SlotBoundGenerator:
     generation that would delay a user's (:meth:`GenerationSlots.take_idle`) is refused at once with
     :class:`GeneratorBusyError` instead of waiting (background work)."""
 
-    def __init__(self, inner: GeneratorClient, slots: GenerationSlots, idle_only: bool = False) -> None:
+    def __init__(
+        self, inner: GeneratorClient, slots: GenerationSlots, idle_only: bool = False, alone: bool = True
+    ) -> None:
         self._inner = inner
         self.slots = slots
         self.idle_only = idle_only
+        self.alone = alone
 
-    def in_the_background(self) -> "SlotBoundGenerator":
-        """The same generator and slots, for work that only takes a slot nobody needs."""
-        return SlotBoundGenerator(self._inner, self.slots, idle_only=True)
+    def in_the_background(self, alone: bool = True) -> "SlotBoundGenerator":
+        """The same generator and slots, for work that only takes a slot nobody needs (``alone``: only
+        while no user's generation runs here)."""
+        return SlotBoundGenerator(self._inner, self.slots, idle_only=True, alone=alone)
 
     async def _acquire(self) -> str:
         if not self.idle_only:
             return await self.slots.acquire()
-        if not self.slots.take_idle(BACKGROUND_OWNER):
+        if not self.slots.take_idle(BACKGROUND_OWNER, self.alone):
             raise GeneratorBusyError("no idle generation slot for background work", 0.0)
         return BACKGROUND_OWNER
 

@@ -30,10 +30,12 @@ def with_canary(
 ) -> ChatRequest:
     """The request with each adapter whose canary takes this conversation swapped to the candidate (a
     request that pins a version keeps it)."""
+    pinned = request.route.model if VERSION_SEPARATOR in request.route.model else ""
     chosen = {
         name: rollout
         for name, rollout in rollouts.items()
         if rollout.live
+        and not pinned.startswith(f"{name}{VERSION_SEPARATOR}")  # a pinned version keeps its own card too
         and name in request.adapters.states
         and request.adapters.states[name].version == rollout.active_version
         and rollout.answers_canary(conversation_of(request))
@@ -59,7 +61,6 @@ def with_canary(
         )
     adapters = dataclasses.replace(request.adapters, active=active, states=states)
     route = request.route
-    pinned = VERSION_SEPARATOR in route.model
-    if route.adapter is not None and route.adapter.name in chosen and not pinned:
+    if route.adapter is not None and route.adapter.name in chosen:
         route = dataclasses.replace(route, adapter=states[route.adapter.name])
     return dataclasses.replace(request, adapters=adapters, route=route)

@@ -178,24 +178,29 @@ class Comparisons:
         return True
 
     async def giving_way(self, comparison: Comparison) -> None:
-        """The comparison, cancelled when a user's generation asks for a slot before it ends."""
+        """The second answer, cancelled when a user's generation asks for a slot before it ends; then what
+        it showed, kept (once the answer is in, a user who comes no longer cancels anything)."""
         if self.slots is None:
-            await self.compare(comparison)
-            return
-        comparing = asyncio.create_task(self.compare(comparison))
-        arrival = asyncio.create_task(self.slots.user_arrived.wait())
-        try:
-            await asyncio.wait({comparing, arrival}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            arrival.cancel()
-        if not comparing.done():
-            comparing.cancel()
-            await asyncio.gather(comparing, return_exceptions=True)
-            observe_compared(self.metrics, comparison.rollout, None, gave_way=True)
-            return
-        comparing.result()
+            outcome = await self.answer_again(comparison)
+        else:
+            answering = asyncio.create_task(self.answer_again(comparison))
+            arrival = asyncio.create_task(self.slots.user_arrived.wait())
+            try:
+                await asyncio.wait({answering, arrival}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # a user came (or this task is being cancelled): the second answer gives way
+                arrival.cancel()
+                if not answering.done():
+                    answering.cancel()
+                    await asyncio.gather(answering, return_exceptions=True)
+            if answering.cancelled():
+                observe_compared(self.metrics, comparison.rollout, None, gave_way=True)
+                return
+            outcome = answering.result()
+        if outcome is not None:
+            await self.keep(comparison.rollout, *outcome)
 
-    async def compare(self, comparison: Comparison) -> None:
+    async def answer_again(self, comparison: Comparison) -> tuple[Served | None, Compared | None] | None:
+        """The other version's answer: the evidence it gives (None: none, as when no slot was idle)."""
         plan, rollout = second_plan(comparison, self.config), comparison.rollout
         started = time.perf_counter()
         shadow = comparison.other.version == rollout.candidate_version
@@ -208,16 +213,16 @@ class Comparisons:
         except ServiceError as exc:
             if exc.code == "generator_busy" or exc.status_code < 500:  # no idle slot, or refused: no evidence
                 observe_compared(self.metrics, rollout, None)
-            elif shadow:  # the active version failing here is not counted: the users' answers count its errors
-                await self.keep(rollout, Served(version=comparison.other.version, failed=True, shadow=True), None)
-            return
+                return None
+            # the active version failing here is not counted: the users' answers count its errors
+            return (Served(version=comparison.other.version, failed=True, shadow=True), None) if shadow else None
         plan.tutorbook.update(generation.tutorbook)
         second = answer_of(comparison.other.version, text, plan.tutorbook)
         # the candidate's shadow answer is evidence of its own; the active version's are the users' answers
         tokens = int(generation.usage.get("total_tokens") or 0)
         seconds = time.perf_counter() - started
         served = served_event(second, plan.tutorbook, seconds, tokens, shadow=True) if shadow else None
-        await self.keep(rollout, served, compared(comparison.first, second, rollout.candidate_version))
+        return served, compared(comparison.first, second, rollout.candidate_version)
 
     async def keep(self, rollout: Rollout, served: Served | None, pair: Compared | None) -> None:
         events: list[Event] = []

@@ -22,7 +22,7 @@ from tutorbook_gateway.rollouts.evidence import gathered
 from tutorbook_gateway.rollouts.judging import judge
 from tutorbook_gateway.rollouts.model import ENDED, Action, Decision, Rollout, RolloutStart, State, new_rollout
 from tutorbook_gateway.state.backend import StateUnavailableError
-from tutorbook_service.errors import ConflictError, NotFoundError, ServiceError
+from tutorbook_service.errors import BadRequestError, ConflictError, NotFoundError, ServiceError
 
 log = logging.getLogger("tutorbook.rollouts")
 AUTOMATIC = Caller("tutorbook:rollout", "", frozenset())  # who an automatic decision is audited as
@@ -58,10 +58,11 @@ class Activator(Protocol):
 
 class RolloutControl:
     def __init__(
-        self, board: RolloutBoard, versions: Versions, activator: Activator, audit: AuditLog, metrics: GatewayMetrics
-    ) -> None:
+        self, board: RolloutBoard, versions: Versions, activator: Activator, audit: AuditLog, metrics: GatewayMetrics,
+        comparing: bool = True,
+    ) -> None:  # fmt: skip
         self.board, self.versions, self.activator, self.audit = board, versions, activator, audit
-        self.metrics = metrics
+        self.metrics, self.comparing = metrics, comparing
 
     async def start(self, name: str, start: RolloutStart, caller: Caller) -> Rollout:
         start.check()
@@ -75,12 +76,19 @@ class RolloutControl:
         card, candidate = self.versions.card(name, active), self.versions.card(name, start.version)
         if card.task_type != candidate.task_type or card.labels != candidate.labels:
             raise ConflictError("the candidate's task or labels differ from the active version's", param="version")
+        if not self.comparing and (start.shadow_fraction > 0 or card.task_type == "classifier"):
+            setting = "TUTORBOOK_GATEWAY_ADAPTERS__ROLLOUT_MAX_QUEUED_COMPARISONS"
+            raise BadRequestError(f"comparisons are off ({setting}=0): no shadow, and no classifier can be judged")
         current = await self.board.get(name)
         if current is not None and current.state not in ENDED:
             raise ConflictError(f"a rollout of {name!r} is under way ({current.state}): end it first", param="name")
         rollout = new_rollout(name, start, active, card.task_type, caller.owner)
         await self.activator.prepare(name, start.version)  # loaded everywhere before its first answer
-        await self.board.put(rollout)
+        try:
+            await self.board.put(rollout)
+        except StateUnavailableError:
+            await self.activator.retire(name, start.version)
+            raise
         return rollout
 
     async def show(self, name: str) -> dict[str, Any]:
@@ -101,6 +109,8 @@ class RolloutControl:
         if rollout is None or rollout.state in ENDED:
             raise ConflictError(f"adapter {name!r} has no rollout under way", param="name")
         if action in (Action.PAUSE, Action.RESUME):
+            if rollout.state is State.PROMOTING or await self.board.claimed(rollout) is not None:
+                raise ConflictError(f"the rollout of {name!r} was decided already", param="name")
             rollout.state = State.PAUSED if action is Action.PAUSE else State.RUNNING
             await self.board.put(rollout)
             return rollout
@@ -117,9 +127,19 @@ class RolloutControl:
         return await self.carry_out(rollout, decision)
 
     async def carry_out(self, rollout: Rollout, decision: Decision) -> Rollout:
+        """A rollback or abort ends the canary at once; a promotion first stops it (``promoting``: users get
+        the active version meanwhile), then activates the candidate. A promotion that finds the adapter's
+        lock taken (another change to the name) is given back, to be decided again."""
         if decision.state is State.PROMOTED:
+            rollout.state = State.PROMOTING
+            await self.board.put(rollout)
             try:
                 await self.activator.activate(rollout.name, rollout.candidate_version)
+            except ConflictError:
+                rollout.state = State.RUNNING
+                await self.board.put(rollout)
+                await self.board.unclaim(rollout)
+                return rollout
             except ServiceError as exc:  # not loaded everywhere: the active version stays, and says why
                 decision.state = State.ABORTED
                 decision.reasons = [*decision.reasons, f"promotion failed: {exc.message}"]
@@ -152,8 +172,8 @@ class RolloutControl:
 
     async def check(self, rollout: Rollout) -> None:
         taken = await self.board.claimed(rollout)
-        if taken is not None:  # decided; carried out by its replica, or, if that stopped half way, here
-            if time.time() - taken.at > STALLED_SECONDS:
+        if taken is not None:  # decided; carried out by its replica, or, if that stopped half way, by one other
+            if time.time() - taken.at > STALLED_SECONDS and await self.board.take_over(rollout):
                 await self.carry_out(rollout, taken)
             return
         changed = outside_change(self.versions, rollout)

@@ -51,21 +51,26 @@ Event = Served | Compared | Rated
 class VersionFigures:
     answers: int = 0
     failed: int = 0
-    seconds: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # answers to users
+    shadow_seconds: list[float] = field(default_factory=list)
     claims: int = 0
     unsupported: int = 0
     rated: int = 0
     unhelpful: int = 0
     tokens: int = 0
+    checked: int = 0  # answers written from passages and checked claim by claim
+    flagged: int = 0  # of those, the ones with an unsupported claim
 
     def add(self, event: Served) -> None:
         self.answers += 1
         self.tokens += event.tokens
         self.failed += event.failed
-        if not event.failed:
-            self.seconds.append(event.seconds)
+        if not event.failed:  # users' answers end to end; shadow answers, generation alone, apart
+            (self.shadow_seconds if event.shadow else self.seconds).append(event.seconds)
         self.claims += event.claims
         self.unsupported += event.unsupported
+        self.checked += event.claims > 0
+        self.flagged += event.unsupported > 0
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -73,6 +78,7 @@ class VersionFigures:
             "failed": self.failed,
             "error_rate_95": list(rounded(wilson(self.failed, self.answers))),
             "p95_seconds": percentile(self.seconds, 0.95),
+            "shadow_p95_seconds": percentile(self.shadow_seconds, 0.95),
             "tokens_per_answer": round(self.tokens / self.answers, 1) if self.answers else None,
             "claims": self.claims,
             "unsupported": self.unsupported,

@@ -1,16 +1,23 @@
 """The rollout's decision from its evidence: roll back as soon as a rate shows the candidate worse, promote
 once every criterion shows it no worse on enough requests, else wait (:mod:`.stats` says why intervals).
 
-Roll back, at once, when any of these holds at 95%:
-- the candidate's error rate is above ``max_error_rate`` (the interval's bottom is);
+Roll back, at once, when any of these holds at 99% (the evidence is looked at again every second, and
+each look is another chance of a false alarm: the stricter interval keeps a candidate as good as the active
+version from being rolled back by chance; tests/unit/test_rollout_decisions.py simulates it):
+- at least ``MIN_FAILURES`` of its answers failed, and its error rate is above ``max_error_rate`` and above
+  the active version's over the same time (the interval's bottom is above both: an outage that fails both
+  versions is not the candidate's);
 - a classifier agrees with the active version's label less often than ``min_agreement`` (the top is below);
 - its answers are rated unhelpful more often than the active version's (the intervals do not overlap);
-- fewer of its claims are supported than the active version's (the intervals do not overlap).
+- fewer of the answers it wrote from passages were free of unsupported claims than the active version's
+  (the intervals do not overlap; counted per answer, as the claims of one answer stand or fall together).
 
 Promote when all of these hold:
 - at least ``min_requests`` answers by the candidate;
 - its error rate at most ``max_error_rate`` (the interval's top is);
-- its p95 latency at most ``latency_margin`` above the active version's, each over ``min_latencies``;
+- its p95 latency at most ``latency_margin`` above the active version's, each over ``min_latencies``
+  answers to users (a shadow answer's time is generation alone, on an idle engine: not comparable, so a
+  rollout with no canary gathers evidence but is promoted by hand);
 - a classifier: at least ``min_comparisons`` requests answered by both, agreement at least
   ``min_agreement`` (the interval's bottom is), and its agreement-weighted confidence (its confidence where
   it gave the active version's label, 0 where it did not) at most ``confidence_margin`` below the active
@@ -23,7 +30,7 @@ that is better by changing many answers shows as disagreeing; set ``auto`` to fa
 
 from tutorbook_gateway.rollouts.evidence import Evidence, Verdict, VersionFigures
 from tutorbook_gateway.rollouts.model import Criteria
-from tutorbook_gateway.rollouts.stats import percentile, wilson
+from tutorbook_gateway.rollouts.stats import Z_99, percentile, wilson
 
 
 def judge(criteria: Criteria, evidence: Evidence, classifier: bool) -> tuple[Verdict, list[str]]:
@@ -34,40 +41,50 @@ def judge(criteria: Criteria, evidence: Evidence, classifier: bool) -> tuple[Ver
     return ("wait", missing) if missing else ("promote", promotion_reasons(criteria, evidence, classifier))
 
 
+MIN_FAILURES = 3  # one or two failures are never enough: anything on the path can fail once
+
+
+def errors_regress(failed: int, answers: int, failed_before: int, answers_before: int, bound: float) -> bool:
+    """The candidate fails more often than ``bound`` and than the active version, at 99%."""
+    low = wilson(failed, answers, Z_99)[0]
+    return failed >= MIN_FAILURES and low > bound and low > wilson(failed_before, answers_before, Z_99)[1]
+
+
 def regressions(criteria: Criteria, evidence: Evidence, classifier: bool) -> list[str]:
     found = []
     candidate, active = evidence.candidate, evidence.active
-    low, high = wilson(candidate.failed, candidate.answers)
-    if low > criteria.max_error_rate:
+    if errors_regress(candidate.failed, candidate.answers, active.failed, active.answers, criteria.max_error_rate):
+        low, high = wilson(candidate.failed, candidate.answers, Z_99)
         found.append(
-            f"{candidate.failed} of {candidate.answers} candidate answers failed: error rate {low:.2f}-{high:.2f} "
-            f"(95%), above {criteria.max_error_rate:.2f}"
+            f"{candidate.failed} of {candidate.answers} candidate answers failed (the active version's: "
+            f"{active.failed} of {active.answers}): error rate {low:.2f}-{high:.2f} (99%), "
+            f"above {criteria.max_error_rate:.2f}"
         )
     if classifier and evidence.compared:
-        low, high = wilson(evidence.same, evidence.compared)
+        low, high = wilson(evidence.same, evidence.compared, Z_99)
         if high < criteria.min_agreement:
             found.append(
                 f"the candidate gave the active version's label on {evidence.same} of {evidence.compared} requests: "
-                f"agreement {low:.2f}-{high:.2f} (95%), below {criteria.min_agreement:.2f}"
+                f"agreement {low:.2f}-{high:.2f} (99%), below {criteria.min_agreement:.2f}"
             )
     if worse(candidate.unhelpful, candidate.rated, active.unhelpful, active.rated):
         found.append(
             f"rated unhelpful {candidate.unhelpful} of {candidate.rated} times, against {active.unhelpful} of "
-            f"{active.rated} for the active version (95% intervals apart)"
+            f"{active.rated} for the active version (99% intervals apart)"
         )
-    if worse(candidate.unsupported, candidate.claims, active.unsupported, active.claims):
+    if worse(candidate.flagged, candidate.checked, active.flagged, active.checked):
         found.append(
-            f"{candidate.unsupported} of {candidate.claims} claims unsupported, against {active.unsupported} of "
-            f"{active.claims} for the active version (95% intervals apart)"
+            f"{candidate.flagged} of {candidate.checked} answers from passages had an unsupported claim, against "
+            f"{active.flagged} of {active.checked} for the active version (99% intervals apart)"
         )
     return found
 
 
 def worse(bad: int, total: int, bad_before: int, total_before: int) -> bool:
-    """The candidate's share of bad outcomes is higher than the active version's, with 95% intervals apart."""
+    """The candidate's share of bad outcomes is higher than the active version's, with 99% intervals apart."""
     if total == 0 or total_before == 0:
         return False
-    return wilson(bad, total)[0] > wilson(bad_before, total_before)[1]
+    return wilson(bad, total, Z_99)[0] > wilson(bad_before, total_before, Z_99)[1]
 
 
 def shortfalls(criteria: Criteria, evidence: Evidence, classifier: bool) -> list[str]:
@@ -88,7 +105,7 @@ def shortfalls(criteria: Criteria, evidence: Evidence, classifier: bool) -> list
 def latency_shortfall(criteria: Criteria, active: VersionFigures, candidate: VersionFigures) -> list[str]:
     if min(len(active.seconds), len(candidate.seconds)) < criteria.min_latencies:
         return [
-            f"latencies: {len(candidate.seconds)} candidate and {len(active.seconds)} active answers, "
+            f"latencies: {len(candidate.seconds)} candidate and {len(active.seconds)} active answers to users, "
             f"{criteria.min_latencies} each needed"
         ]
     mine, theirs = percentile(candidate.seconds, 0.95), percentile(active.seconds, 0.95)

@@ -45,6 +45,7 @@ class RolloutStart(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class State(enum.StrEnum):
     RUNNING = "running"
     PAUSED = "paused"  # no canary, no shadow, no automatic decision; evidence kept
+    PROMOTING = "promoting"  # decided: the candidate being activated (users get the active version)
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
     ABORTED = "aborted"

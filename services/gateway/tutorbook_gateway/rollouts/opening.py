@@ -25,8 +25,9 @@ def rollout_tracker(
 ) -> RolloutTracker:  # fmt: skip
     board = RolloutBoard(backend, settings.rollout_max_events)
     generator, slots = chat.generating.generator, None
+    in_lulls = settings.rollout_comparisons_in_lulls
     if isinstance(generator, SlotBoundGenerator):  # comparisons take only slots no user needs
-        generator, slots = generator.in_the_background(), generator.slots
+        generator, slots = generator.in_the_background(alone=in_lulls), generator.slots if in_lulls else None
     parts = dataclasses.replace(chat.generating, generator=generator)
     queued = settings.rollout_max_queued_comparisons
     comparisons = Comparisons(board, parts, chat.config, queued, chat.metrics, slots)
@@ -38,7 +39,8 @@ def rollout_tracker(
 def open_rollout_control(
     tracker: RolloutTracker, versions: Versions, activator: Activator, audit: AuditLog, stack: AsyncExitStack
 ) -> RolloutControl:
-    control = RolloutControl(tracker.board, versions, activator, audit, tracker.comparisons.metrics)
+    comparisons = tracker.comparisons
+    control = RolloutControl(tracker.board, versions, activator, audit, comparisons.metrics, comparisons.enabled)
     checking = asyncio.create_task(control.run())
     stack.callback(checking.cancel)
     return control

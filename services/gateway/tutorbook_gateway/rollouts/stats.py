@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 
 Z_95 = 1.959964  # two-sided 95%
+Z_99 = 2.575829  # two-sided 99%: for decisions taken at once, on evidence looked at again every second
 
 
 def wilson(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:

@@ -35,8 +35,8 @@ class RolloutTracker:
     background: BackgroundTasks
     draw: Callable[[], float] = field(default=random.random)  # the shadow sample
 
-    async def refresh(self, names: Iterable[str]) -> None:
-        await self.board.refresh(names)
+    def refresh(self, names: Iterable[str]) -> None:
+        self.board.refresh(names)
 
     def assign(self, request: ChatRequest) -> ChatRequest:
         return with_canary(request, self.board.known, self.card_of, self.health) if self.board.known else request

@@ -12,7 +12,8 @@ from tutorbook_gateway.auth import caller_of, require_scope
 from tutorbook_gateway.rollouts.control import RolloutControl
 from tutorbook_gateway.rollouts.model import Action, RolloutStart
 from tutorbook_gateway.routes.adapters import AnyRequest, admin_of, audit_of, managing_team
-from tutorbook_service.errors import BadRequestError
+from tutorbook_gateway.state.backend import StateUnavailableError
+from tutorbook_service.errors import BadRequestError, ServiceUnavailableError
 
 
 def control_of(state: State) -> RolloutControl:
@@ -29,7 +30,11 @@ async def show_rollout(name: str, state: State, request: AnyRequest) -> dict[str
     """The adapter's latest rollout: its state, the evidence so far, what the criteria say now, the decision
     when it ended, and the rollouts before it."""
     admin_of(state).check_owner(name, managing_team(request))
-    return as_json(await control_of(state).show(name))  # type: ignore[no-any-return]
+    try:
+        shown = await control_of(state).show(name)
+    except StateUnavailableError as exc:  # Redis away: the rollout cannot be read, and nothing changed
+        raise ServiceUnavailableError("the state store did not answer: the rollout cannot be read now") from exc
+    return as_json(shown)  # type: ignore[no-any-return]
 
 
 @post("/{name:str}/rollout", status_code=201)

@@ -22,7 +22,7 @@ function replicaStatus(version, replicas) {
   }));
 }
 
-const underWay = (shown) => shown && ["running", "paused"].includes(shown.rollout.state);
+const underWay = (shown) => shown && ["running", "paused", "promoting"].includes(shown.rollout.state);
 
 function versionRow(adapter, version, replicas, shown) {
   const card = version.card;
