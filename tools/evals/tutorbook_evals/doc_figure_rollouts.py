@@ -57,5 +57,5 @@ def rollout(document: dict[str, Any]) -> list[str]:
             ["users' requests", "requests", "p50", "p95", "shadow answers: kept, gave way, dropped"],
             side_by_side,
             left=1,
-        ),  # fmt: skip
+        ),
     ]
