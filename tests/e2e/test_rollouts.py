@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import ADMIN_KEY, API_KEY, ROLLOUT_ADAPTER, RolloutAdapters, another_gateway
-from tutorbook_devstack.rollout_demo import report
+from tutorbook_devstack.rollout_demo import Traffic, ask, report, shown, start
 from tutorbook_devstack.rollout_scenarios import canary_until_decided, shadow_side_by_side, texts, upload
 from tutorbook_devstack.stack import Stack
 from tutorbook_gateway.access.directory import key_fingerprint
@@ -119,3 +119,27 @@ def test_user_latency_with_and_without_a_shadow_candidate_side_by_side(
     assert measured["alone"].errors == 0 and measured["shadowed"].errors == 0
     assert measured["evidence"]["active"]["answers"] == len(tickets)  # users got the active version only
     assert measured["evidence"]["candidate"]["answers"] >= 1  # the shadow answered in the lulls
+
+
+def test_a_rollout_survives_a_gateway_restart(
+    stack: Stack, clients: tuple[httpx.Client, httpx.Client], rollout_adapters: RolloutAdapters
+) -> None:
+    """Started through one gateway process, which then stops; a new process on the same Redis routes the
+    same conversations to the candidate and can steer the rollout."""
+    _, admin = clients
+    upload(admin, rollout_adapters.active)
+    candidate = upload(admin, rollout_adapters.more_epochs, activate=False)
+    with another_gateway(stack, "gateway-before", {}) as url, httpx.Client(base_url=url, headers=ADMIN) as before:
+        started = start(before, ROLLOUT_ADAPTER, {"version": candidate, "canary_fraction": 0.5, "criteria": CRITERIA})
+    sessions = [f"restart-{n}" for n in range(12)]
+    canary = canary_sessions(started, sessions)
+    assert canary and canary != set(sessions)  # some conversations each way
+    with (
+        another_gateway(stack, "gateway-after", {}) as url,
+        httpx.Client(base_url=url, headers=USER, timeout=300) as user,
+        httpx.Client(base_url=url, headers=ADMIN, timeout=300) as after,
+    ):
+        assert shown(after, ROLLOUT_ADAPTER)["rollout"]["id"] == started["id"]
+        answered = {session: ask(user, ROLLOUT_ADAPTER, QUESTIONS[0], session, Traffic()) for session in sessions}
+        assert {session for session, version in answered.items() if version == candidate} == canary
+        assert after.post(f"/v1/adapters/{ROLLOUT_ADAPTER}/rollout/abort").json()["state"] == "aborted"

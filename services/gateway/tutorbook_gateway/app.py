@@ -12,7 +12,7 @@ from tutorbook_gateway.adapters.store import FileAdapterStore
 from tutorbook_gateway.auth import ApiKeyMiddleware
 from tutorbook_gateway.clients.generator import GeneratorClient
 from tutorbook_gateway.clients.retriever import RetrieverClient
-from tutorbook_gateway.rollouts.opening import open_rollout_control
+from tutorbook_gateway.rollout_wiring import open_rollout_control
 from tutorbook_gateway.routes.adapters import adapters_router
 from tutorbook_gateway.routes.admin import admin_router
 from tutorbook_gateway.routes.advisor import advisor_router
@@ -69,7 +69,7 @@ def create_app(
             store = await opened_store(settings)
             app.state.services = services = await open_services(settings, given, store, stack)
             app.state.adapter_admin = admin = await open_adapter_admin(settings, services, given, store, stack)
-            app.state.rollouts = open_rollout_control(services.rollouts, store, admin, services.access.audit, stack)
+            app.state.rollouts = await open_rollout_control(services, store, admin, stack)
             seeder = start_route_example_seeding(services, stack)
             app.state.probes = readiness_probes(settings, services, seeder)
             yield

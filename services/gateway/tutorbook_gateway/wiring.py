@@ -39,7 +39,7 @@ from tutorbook_gateway.clients.replicas import BalancedGenerator, Replica
 from tutorbook_gateway.clients.retriever import HttpRetrieverClient, RetrieverClient, retriever_session
 from tutorbook_gateway.clients.upstream import upstream_session
 from tutorbook_gateway.metrics import GatewayMetrics, create_gateway_metrics
-from tutorbook_gateway.rollouts.opening import rollout_tracker
+from tutorbook_gateway.rollout_wiring import rollout_tracker
 from tutorbook_gateway.route_examples import RouteExampleSeeder, builtin_route_examples
 from tutorbook_gateway.routing import SMALL_TALK, RoutePolicy
 from tutorbook_gateway.services import GatewayServices

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 from contextlib import AsyncExitStack
 
-from tutorbook_gateway.access.audit import AuditLog
 from tutorbook_gateway.background import BackgroundTasks
 from tutorbook_gateway.chat.answering import ChatSteps
 from tutorbook_gateway.clients.capacity import SlotBoundGenerator
@@ -15,6 +14,7 @@ from tutorbook_gateway.rollouts.canary import CardOf
 from tutorbook_gateway.rollouts.comparing import Comparisons
 from tutorbook_gateway.rollouts.control import Activator, RolloutControl, Versions
 from tutorbook_gateway.rollouts.tracking import RolloutTracker
+from tutorbook_gateway.services import GatewayServices
 from tutorbook_gateway.settings import AdapterSettings
 from tutorbook_gateway.state.backend import StateBackend
 
@@ -36,9 +36,13 @@ def rollout_tracker(
     return RolloutTracker(board, card_of, chat.health, comparisons, background)
 
 
-def open_rollout_control(
-    tracker: RolloutTracker, versions: Versions, activator: Activator, audit: AuditLog, stack: AsyncExitStack
+async def open_rollout_control(
+    services: GatewayServices, versions: Versions, activator: Activator, stack: AsyncExitStack
 ) -> RolloutControl:
+    """The control, once the rollouts under way are read (a gateway that starts routes its first request
+    by them, not by a read still in flight)."""
+    tracker, audit = services.rollouts, services.access.audit
+    await tracker.board.read(sorted(versions.names()))
     comparisons = tracker.comparisons
     control = RolloutControl(tracker.board, versions, activator, audit, comparisons.metrics, comparisons.enabled)
     checking = asyncio.create_task(control.run())
