@@ -13,16 +13,20 @@ def seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} s"
 
 
+def decided_by(who: str | None) -> str:
+    return "the evidence" if who == "auto" else str(who)
+
+
 def canary_rows(label: str, run: dict[str, Any]) -> list[list[str]]:
     evidence, users = run["evidence"], run["users"]
     decision = run["decision"] or {}
     answered = ", ".join(f"v{version}: {count}" for version, count in users["answered_by"].items())
     return [
-        [label, "how it ended", f"{run['state'].replace('_', ' ')}, by {decision.get('by', '?')}"],
+        [label, "how it ended", f"{run['state'].replace('_', ' ')}, by {decided_by(decision.get('by'))}"],
         ["", "users' requests until then (answered by)", f"{users['requests']} ({answered}); {users['errors']} errors"],
-        ["", "answers by the active / the candidate",
+        ["", "answers by the active / the candidate (to users or in shadow)",
          f"{evidence['active']['answers']} / {evidence['candidate']['answers']}"],
-        ["", "p95 of the active / the candidate",
+        ["", "p95 of answers to users, the active / the candidate",
          f"{seconds(evidence['active']['p95_seconds'])} / {seconds(evidence['candidate']['p95_seconds'])}"],
         ["", "answered by both, the same label (95% interval)",
          f"{evidence['compared']}, {evidence['agreement'] or 0:.0%} ({interval(evidence['agreement_95'])})"],
