@@ -11,8 +11,17 @@ import pytest
 
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import ADMIN_KEY, API_KEY, ROLLOUT_ADAPTER, RolloutAdapters, another_gateway
-from tutorbook_devstack.rollout_demo import Traffic, ask, report, shown, start
-from tutorbook_devstack.rollout_scenarios import canary_until_decided, shadow_side_by_side, texts, upload
+from tutorbook_devstack.rollout_scenarios import (
+    Traffic,
+    ask,
+    canary_until_decided,
+    report,
+    shadow_side_by_side,
+    shown,
+    start,
+    texts,
+    upload,
+)
 from tutorbook_devstack.stack import Stack
 from tutorbook_gateway.access.directory import key_fingerprint
 from tutorbook_gateway.rollouts.model import Criteria, Rollout

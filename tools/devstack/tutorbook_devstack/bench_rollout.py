@@ -25,8 +25,7 @@ from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_devstack.load.__main__ import ADMIN, USER_KEYS, stack_config
 from tutorbook_devstack.load.adapter import train_tiny
-from tutorbook_devstack.rollout_demo import report
-from tutorbook_devstack.rollout_scenarios import canary_until_decided, shadow_side_by_side, texts, upload
+from tutorbook_devstack.rollout_scenarios import canary_until_decided, report, shadow_side_by_side, texts, upload
 from tutorbook_devstack.stack import running_stack
 from tutorbook_gateway.rollouts.stats import percentile
 

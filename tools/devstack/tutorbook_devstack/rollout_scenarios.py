@@ -3,6 +3,7 @@ a candidate's canary until the rollout decides, and user latency with and withou
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +11,79 @@ from typing import Any
 
 import httpx
 
-from tutorbook_devstack.rollout_demo import ENDED, Traffic, ask, shown, start
 from tutorbook_training.upload import pack
 
 SETTLE_SECONDS = 60.0  # the last evidence is judged within a second or two; a busy machine takes longer
 # A user reads an answer before asking again: the lull in which comparisons run (one of a classifier's takes
 # about 1.2 s on 2 CPU cores, after a quarter of a second without users), as they do between real users.
 THINK_SECONDS = 2.0
+
+
+ENDED = ("promoted", "rolled_back", "aborted")
+
+
+@dataclass
+class Traffic:
+    """What the users saw: which version answered each of them, errors, latencies."""
+
+    versions: Counter[int] = field(default_factory=Counter)
+    errors: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answered_by": {str(v): n for v, n in sorted(self.versions.items())}, "errors": self.errors}
+
+
+def ask(client: httpx.Client, model: str, question: str, session: str, traffic: Traffic) -> int | None:
+    """One conversation's question. Sampled (temperature 1): a classifier's label is scored, not sampled,
+    so the answer is the same, but not served from the exact cache when a question comes round again."""
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": question}],
+        "temperature": 1.0,
+        "tutorbook": {"session_id": session},
+    }
+    started = time.perf_counter()
+    response = client.post("/v1/chat/completions", json=body)
+    if response.status_code != 200:
+        traffic.errors += 1
+        return None
+    traffic.seconds.append(time.perf_counter() - started)
+    version = int(response.json()["tutorbook"]["adapter"]["version"])
+    traffic.versions[version] += 1
+    return version
+
+
+def start(admin: httpx.Client, name: str, rollout: dict[str, Any]) -> dict[str, Any]:
+    response = admin.post(f"/v1/adapters/{name}/rollout", json=rollout)
+    if response.status_code != 201:
+        raise RuntimeError(f"rollout refused ({response.status_code}): {response.text}")
+    started: dict[str, Any] = response.json()
+    return started
+
+
+def shown(admin: httpx.Client, name: str) -> dict[str, Any]:
+    response = admin.get(f"/v1/adapters/{name}/rollout")
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def report(now: dict[str, Any], traffic: Traffic) -> str:
+    rollout, evidence = now["rollout"], now["evidence"]
+    lines = [f"rollout of {rollout['name']}: v{rollout['active_version']} to v{rollout['candidate_version']}: "
+             f"{rollout['state']}", f"users answered by: {traffic.as_dict()}"]  # fmt: skip
+    for role in ("active", "candidate"):
+        figures = evidence[role]
+        lines.append(
+            f"  {role:9} answers {figures['answers']:4}  failed {figures['failed']:3}  "
+            f"p95 {figures['p95_seconds']}  error rate 95% {figures['error_rate_95']}"
+        )
+    lines.append(f"  answered by both: {evidence['compared']}, agreement {evidence['agreement']} "
+                 f"(95% {evidence['agreement_95']})")  # fmt: skip
+    decision = rollout.get("decision") or {}
+    lines += [f"  decided by {decision.get('by')}: {reason}" for reason in decision.get("reasons", [])]
+    return "\n".join(lines)
 
 
 def upload(admin: httpx.Client, folder: Path, activate: bool = True) -> int:
@@ -71,10 +138,11 @@ class CanaryRun:
 
 
 def canary_until_decided(
-    users: list[httpx.Client], admin: httpx.Client, name: str, plan: dict[str, Any], questions: list[str], tag: str
-) -> CanaryRun:
+    users: list[httpx.Client], admin: httpx.Client, name: str, plan: dict[str, Any], questions: list[str], tag: str,
+    think: float = THINK_SECONDS,
+) -> CanaryRun:  # fmt: skip
     """Start the rollout (through ``admin``), then send each question as a new conversation, through the
-    ``users`` clients in turn (gateway replicas), ``THINK_SECONDS`` apart, until it ends; then the first
+    ``users`` clients in turn (gateway replicas), ``think`` seconds apart, until it ends; then the first
     ten again."""
     run = CanaryRun(start(admin, name, plan), {})
     for number, question in enumerate(questions):
@@ -82,7 +150,7 @@ def canary_until_decided(
         run.answered[session] = ask(users[number % len(users)], name, question, session, run.traffic)
         if shown(admin, name)["rollout"]["state"] in ENDED:
             break
-        time.sleep(THINK_SECONDS)
+        time.sleep(think)
     run.ended = settled(admin, name, lambda now: now["rollout"]["state"] in ENDED)
     run.after = asked(users[0], name, questions[:10], f"{tag}-after")
     return run
