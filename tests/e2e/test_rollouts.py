@@ -30,8 +30,12 @@ from tutorbook_gateway.rollouts.stats import percentile
 pytestmark = pytest.mark.e2e
 USER = {"Authorization": f"Bearer {API_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-# Judged on as few requests as a test can afford; the defaults ask for 50 (docs/adapters.md).
-CRITERIA = {"min_requests": 20, "min_comparisons": 20, "min_latencies": 10, "min_agreement": 0.6, "latency_margin": 1.0}
+# Judged on as few requests as a test can afford (16 answers without a failure put the error rate under 0.2
+# at 95%); the defaults ask for 50 and 0.1 (docs/adapters.md).
+CRITERIA = {
+    "min_requests": 16, "min_comparisons": 16, "min_latencies": 10, "max_error_rate": 0.2, "min_agreement": 0.6,
+    "latency_margin": 1.0,
+}  # fmt: skip
 TICKETS = SAMPLES / "support_triage"
 # Live traffic: the tickets of the test split, then those of the training split (what the adapters were
 # trained on: a rollout's agreement is not a figure of accuracy, and real traffic resembles the training data).
@@ -61,8 +65,8 @@ def test_a_candidate_trained_on_shuffled_labels_is_rolled_back_during_its_canary
     user, admin = clients
     active = upload(admin, rollout_adapters.active)
     candidate = upload(admin, rollout_adapters.shuffled, activate=False)
-    plan = {"version": candidate, "canary_fraction": 0.3, "criteria": CRITERIA}
-    run = canary_until_decided([user], admin, ROLLOUT_ADAPTER, plan, QUESTIONS, "shuffled")
+    plan = {"version": candidate, "canary_fraction": 0.5, "criteria": CRITERIA}
+    run = canary_until_decided([user], admin, ROLLOUT_ADAPTER, plan, 2 * QUESTIONS, "shuffled")
     print(report(run.ended, run.traffic))
     rollout = run.ended["rollout"]
     assert rollout["state"] == "rolled_back" and rollout["decision"]["by"] == "auto", rollout
