@@ -102,6 +102,9 @@ def gateway_counts(gateway_url: str) -> dict[str, float]:
     }
 
 
+DURING_A_ROLLOUT = "Adapter rollouts"  # the panels with data only while one is under way
+
+
 def query(prometheus: str, expr: str) -> list[object]:
     response = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=30)
     body = response.json()
@@ -138,8 +141,14 @@ def test_every_panel_and_alert_evaluates_on_live_data(
     assert len(queries) >= 30
 
     def missing() -> list[str]:
-        """Panels without data, and the gateway's count if Prometheus has not scraped all of it yet."""
-        empty = [f"{dashboard} / {panel}: {expr}" for dashboard, panel, expr in queries if not query(prometheus, expr)]
+        """Panels without data, and the gateway's count if Prometheus has not scraped all of it yet. A panel
+        that has data only while a rollout is under way is evaluated (Prometheus accepts its queries), not
+        asked for data: tests/e2e/test_rollouts.py checks the series it reads."""
+        empty = [
+            f"{dashboard} / {panel}: {expr}"
+            for dashboard, panel, expr in queries
+            if not query(prometheus, expr) and not panel.startswith(DURING_A_ROLLOUT)
+        ]
         found = query(prometheus, 'sum(tutorbook_gateway_chat_requests_total{status="200"})')
         scraped = float(found[0]["value"][1]) if found else 0.0  # type: ignore[index]
         return empty + (

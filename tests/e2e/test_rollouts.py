@@ -89,6 +89,12 @@ def decisions_on(url: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(series))
 
 
+def rollout_series(url: str) -> set[str]:
+    """The rollout metrics the Grafana panel "Adapter rollouts" reads, as this replica exposes them."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    return {line.split("{")[0] for line in text.splitlines() if line.startswith("tutorbook_gateway_rollout_")}
+
+
 def test_a_candidate_trained_for_more_epochs_is_promoted_by_one_of_two_gateways(
     stack: Stack, clients: tuple[httpx.Client, httpx.Client], gateway_url: str, rollout_adapters: RolloutAdapters
 ) -> None:
@@ -109,6 +115,11 @@ def test_a_candidate_trained_for_more_epochs_is_promoted_by_one_of_two_gateways(
         for client in (admin, admin_b):  # both replicas serve the promoted version
             assert client.get(f"/v1/adapters/{ROLLOUT_ADAPTER}").json()["active_version"] == candidate
         assert decisions_on(gateway_url) + decisions_on(url_b) == 1  # decided once, by one of them
+        assert rollout_series(gateway_url) >= {  # what the Grafana panel reads, with data
+            "tutorbook_gateway_rollout_answers_total",
+            "tutorbook_gateway_rollout_answer_duration_seconds_bucket",
+            "tutorbook_gateway_rollout_comparisons_total",
+        }
         audit = admin.get("/v1/admin/audit", params={"action": "adapter.rollout.promoted"}).json()["data"]
         assert [entry["actor"] for entry in audit] == ["tutorbook:rollout"]
 
