@@ -25,16 +25,10 @@ from tutorbook_retriever.clients.edge.shards import EdgeShards
 from tutorbook_retriever.clients.embedder import SentenceTransformerEmbedder
 from tutorbook_retriever.clients.qdrant import cosine_vectors, open_qdrant
 from tutorbook_retriever.clients.store import Store
-from tutorbook_retriever.ingestion import (
-    IngestLimits,
-    build_points,
-    content_hash,
-    embedding_text,
-    ingest_documents,
-    vectorize,
-)
+from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, ingest_documents
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_retriever.search import SearchOptions, search_chunks
+from tutorbook_retriever.vectors import embedding_text, vectorize
 from tutorbook_retriever.wiring import edge_store, qdrant_store
 
 Client = TestClient[Litestar]
@@ -194,8 +188,8 @@ def write_legacy_document(document: DocumentIn, embedder: SentenceTransformerEmb
     """As ingestion wrote a document before access lists: no ``access`` in its chunks nor its record."""
     digest = content_hash(document)
     chunks = chunk_document(document.text, LIMITS.chunk_max_tokens, LIMITS.chunk_overlap_tokens)
-    dense, sparse = vectorize([embedding_text(document.title, chunk) for chunk in chunks], embedder)
-    points = build_points(document, digest, chunks, dense, sparse)
+    vectors = vectorize([embedding_text(document.title, chunk) for chunk in chunks], embedder)
+    points = build_points(document, digest, chunks, vectors.dense, vectors.sparse)
     for point in points:
         del point.payload["access"]
     store.chunks.write(points)

@@ -13,6 +13,11 @@ from tests.unit.fakes import RETURNS, WARRANTY, FakeGenerator, FakeRetriever
 from tutorbook_config.service_settings import configured
 from tutorbook_gateway.app import create_app
 from tutorbook_gateway.settings import GatewaySettings
+from tutorbook_retriever.clients.edge.shards import EdgeShards
+from tutorbook_retriever.clients.store import Store
+from tutorbook_retriever.wiring import edge_store
+
+STORE_DIMENSION = 3  # of retriever_store's vectors
 
 
 @pytest.fixture
@@ -43,3 +48,14 @@ def gateway_on(
     retriever, generator = upstream
     with TestClient(create_app(settings_given, retriever=retriever, generator=generator)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def retriever_store(tmp_path: Path) -> Iterator[Store]:
+    """The retriever's embedded store (Qdrant Edge, in-process, in a temporary folder) for vectors of
+    ``STORE_DIMENSION``."""
+    shards = EdgeShards(tmp_path / "shards")
+    store = edge_store(shards, "test", max_answered_questions=10)
+    store.ensure(STORE_DIMENSION)
+    yield store
+    shards.close()

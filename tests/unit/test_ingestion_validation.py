@@ -1,13 +1,11 @@
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
-from tutorbook_retriever.clients.edge.shards import EdgeShards
+from tests.unit.conftest import STORE_DIMENSION
 from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import IngestLimits, content_hash, ingest_documents, validate_documents
 from tutorbook_retriever.schemas import DocumentIn
-from tutorbook_retriever.wiring import edge_store
 from tutorbook_service.errors import BadRequestError, PayloadTooLargeError
 
 LIMITS = IngestLimits(max_documents=3, max_document_chars=100, chunk_max_tokens=50, chunk_overlap_tokens=0)
@@ -43,22 +41,13 @@ def test_bad_batches_are_refused_with_the_field_named(
 
 
 class OneAxisEmbedder:
-    dimension = 3
+    dimension = STORE_DIMENSION
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [[1.0, 0.0, 0.0] for _ in texts]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    shards = EdgeShards(tmp_path)
-    store = edge_store(shards, "test", max_answered_questions=10)
-    store.ensure(OneAxisEmbedder.dimension)
-    yield store
-    shards.close()
-
-
-def test_a_good_batch_passes(store: Store) -> None:
+def test_a_good_batch_passes(retriever_store: Store) -> None:
     """Every document at a limit (as many as allowed, the longest text, id and title, every scalar kind of
     metadata, a team beside public): validated, then ingested whole, each exactly as sent."""
     batch = [
@@ -68,10 +57,10 @@ def test_a_good_batch_passes(store: Store) -> None:
     ]
     assert len(batch) == LIMITS.max_documents and len(batch[2].id) == 200
     validate_documents(batch, LIMITS)  # raises nothing
-    result = ingest_documents(batch, OneAxisEmbedder(), store, LIMITS)
+    result = ingest_documents(batch, OneAxisEmbedder(), retriever_store, LIMITS)
     assert [(outcome.doc_id, outcome.status) for outcome in result.outcomes] == [(d.id, "created") for d in batch]
     for document in batch:
-        record = store.registry.get(document.id)
+        record = retriever_store.registry.get(document.id)
         assert record is not None and record.chunks >= 1
         assert (record.metadata, record.access) == (document.metadata, sorted(document.access))
         assert record.content_hash == content_hash(document)

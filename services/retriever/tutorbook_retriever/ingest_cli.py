@@ -45,11 +45,13 @@ class IngestSummary:
     updated: int = 0
     unchanged: int = 0
     chunks: int = 0
+    embedded: int = 0
     confirmed: int = 0  # written, though the server's answer was lost: confirmed by asking for it
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def count(self, body: dict[str, Any]) -> None:
         self.chunks += int(body.get("chunks", 0))
+        self.embedded += int(body.get("embedded", 0))
         for result in body.get("results", []):
             setattr(self, result["status"], getattr(self, result["status"]) + 1)
 
@@ -60,6 +62,7 @@ class IngestSummary:
             ("documents updated", self.updated),
             ("unchanged (skipped)", self.unchanged),
             ("chunks written", self.chunks),
+            ("  of them embedded", self.embedded),
             ("written, answer lost", self.confirmed),
             ("failed", len(self.failed)),
         ]

@@ -3,6 +3,10 @@
 A document's new chunks are written first, then its registry record (the switch), then its old chunks are
 deleted. Search only returns chunks whose content hash is the registered one, so it sees a document's old
 chunks or its new ones, never a mix, and a crash between steps leaves only unreachable leftovers.
+
+Only changed text is embedded: a new version's chunk whose embedded text (heading path and text) is the
+same as one of the document's stored chunks keeps that chunk's vector, and a text repeated within a batch
+is embedded once. A weekly edit of a large set costs the edited chunks, not the edited pages.
 """
 
 import hashlib
@@ -10,7 +14,6 @@ import json
 import re
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +25,7 @@ from tutorbook_retriever.clients.document_registry import DocumentRecord
 from tutorbook_retriever.clients.embedder import Embedder
 from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.schemas import DocumentIn
+from tutorbook_retriever.vectors import Vectors, embedding_text, stored_vectors, vectorize
 from tutorbook_service.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 
 IngestStatus = Literal["created", "updated", "unchanged"]
@@ -47,6 +51,7 @@ class DocumentOutcome:
     doc_id: str
     status: IngestStatus
     chunks: int
+    embedded: int = 0  # of those chunks, how many were embedded (the others kept a stored vector)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class IngestResult:
     @property
     def chunks(self) -> int:
         return sum(outcome.chunks for outcome in self.outcomes if outcome.status != "unchanged")
+
+    @property
+    def embedded(self) -> int:
+        return sum(outcome.embedded for outcome in self.outcomes)
 
 
 def validate_document(document: DocumentIn, where: str, limits: IngestLimits) -> None:
@@ -116,30 +125,6 @@ def content_hash(document: DocumentIn) -> str:
     return digest.hexdigest()
 
 
-def heading_of(title: str, chunk: Chunk) -> str:
-    section = chunk.section
-    if section == title or section.startswith(f"{title} > "):
-        return section
-    return " > ".join(part for part in (title, section) if part)
-
-
-def embedding_text(title: str, chunk: Chunk) -> str:
-    """What is embedded and indexed: the heading path gives a chunk the context its text alone may lack."""
-    heading = heading_of(title, chunk)
-    return f"{heading}\n{chunk.text}" if heading else chunk.text
-
-
-def vectorize(texts: list[str], embedder: Embedder) -> tuple[list[list[float]], list[lexical.SparseVector]]:
-    """Dense and sparse vectors of ``texts``: the dense ones in a worker thread (ONNX Runtime and the
-    tokenizer release the GIL) while this thread computes the sparse ones."""
-    if not texts:
-        return [], []
-    with ThreadPoolExecutor(1, thread_name_prefix="embed") as pool:
-        dense = pool.submit(embedder.embed, texts)
-        sparse = [lexical.document_vector(text) for text in texts]
-        return dense.result(), sparse
-
-
 def build_points(
     document: DocumentIn,
     digest: str,
@@ -184,6 +169,48 @@ def document_record(document: DocumentIn, digest: str, chunks: int, now: float) 
     )
 
 
+def chunk_and_vectorize(
+    changed: list[DocumentIn],
+    registered: dict[str, DocumentRecord | None],
+    embedder: Embedder,
+    store: Store,
+    limits: IngestLimits,
+) -> tuple[dict[str, list[Chunk]], Vectors]:
+    """Each changed document's chunks, and their vectors (in that order), reusing the vectors of text that a
+    document's stored version already embedded."""
+    chunked = {
+        document.id: chunk_document(document.text, limits.chunk_max_tokens, limits.chunk_overlap_tokens)
+        for document in changed
+    }
+    known: dict[str, list[float]] = {}
+    for document in changed:
+        if registered[document.id] is not None:
+            known.update(stored_vectors(document.id, store))
+    texts = [embedding_text(d.title or d.id, chunk) for d in changed for chunk in chunked[d.id]]
+    return chunked, vectorize(texts, embedder, known)
+
+
+def write_changed(
+    changed: list[DocumentIn],
+    digests: dict[str, str],
+    chunked: dict[str, list[Chunk]],
+    vectors: Vectors,
+    store: Store,
+) -> list[int]:
+    """Writes the changed documents' chunks (not yet found by search); returns how many each embedded."""
+    points, embedded, start = [], [], 0
+    for document in changed:
+        end = start + len(chunked[document.id])
+        points += build_points(
+            document, digests[document.id], chunked[document.id], vectors.dense[start:end], vectors.sparse[start:end]
+        )
+        embedded.append(sum(vectors.embedded[start:end]))
+        start = end
+    for start in range(0, len(points), WRITE_BATCH):
+        store.chunks.write(points[start : start + WRITE_BATCH])
+    return embedded
+
+
 def ingest_documents(
     documents: list[DocumentIn], embedder: Embedder, store: Store, limits: IngestLimits, team: str | None = None
 ) -> IngestResult:
@@ -201,21 +228,10 @@ def ingest_documents(
             for document in documents
             if (record := registered[document.id]) is None or record.content_hash != digests[document.id]
         ]
-        chunked = {
-            document.id: chunk_document(document.text, limits.chunk_max_tokens, limits.chunk_overlap_tokens)
-            for document in changed
-        }
-        texts = [embedding_text(d.title or d.id, chunk) for d in changed for chunk in chunked[d.id]]
-        dense, sparse = vectorize(texts, embedder)
-        points, start = [], 0
-        for document in changed:
-            end = start + len(chunked[document.id])
-            points += build_points(
-                document, digests[document.id], chunked[document.id], dense[start:end], sparse[start:end]
-            )
-            start = end
-        for start in range(0, len(points), WRITE_BATCH):
-            store.chunks.write(points[start : start + WRITE_BATCH])
+        chunked, vectors = chunk_and_vectorize(changed, registered, embedder, store, limits)
+        embedded = dict(
+            zip([d.id for d in changed], write_changed(changed, digests, chunked, vectors, store), strict=True)
+        )
         now = time.time()
         records = [document_record(d, digests[d.id], len(chunked[d.id]), now) for d in changed]
         if records:
@@ -224,13 +240,12 @@ def ingest_documents(
             if registered[document.id] is not None:  # a new document has no old chunks to remove
                 store.chunks.delete_stale(document.id, digests[document.id])
         version = store.registry.bump_version() if changed else store.registry.index_version()
-    changed_ids = {document.id for document in changed}
     outcomes = []
     for document in documents:
         record = registered[document.id]
-        if document.id in changed_ids:
+        if document.id in embedded:
             status: IngestStatus = "created" if record is None else "updated"
-            outcomes.append(DocumentOutcome(document.id, status, len(chunked[document.id])))
+            outcomes.append(DocumentOutcome(document.id, status, len(chunked[document.id]), embedded[document.id]))
         else:
             outcomes.append(DocumentOutcome(document.id, "unchanged", record.chunks if record else 0))
     return IngestResult(outcomes, version)

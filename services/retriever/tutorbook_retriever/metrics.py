@@ -15,6 +15,7 @@ class RetrieverMetrics:
     registry: CollectorRegistry
     documents_ingested: Counter
     chunks_indexed: Counter
+    chunks_embedded: Counter
     ingest_failures: Counter
     ingest_seconds: Histogram
     search_seconds: Histogram
@@ -35,6 +36,11 @@ def create_retriever_metrics() -> RetrieverMetrics:
             registry=registry,
         ),
         chunks_indexed=Counter("tutorbook_retriever_chunks_indexed", "Chunks written to the index", registry=registry),
+        chunks_embedded=Counter(
+            "tutorbook_retriever_chunks_embedded",
+            "Chunks written with a new embedding (the others kept the vector of their unchanged text)",
+            registry=registry,
+        ),
         ingest_failures=Counter(
             "tutorbook_retriever_ingest_failures", "Ingest requests refused or failed", ["reason"], registry=registry
         ),

@@ -27,11 +27,13 @@ class DocumentResult(msgspec.Struct):
     id: str
     status: Literal["created", "updated", "unchanged"]
     chunks: int
+    embedded: int = 0  # of its chunks, those embedded now; the others kept the vector of unchanged text
 
 
 class IngestResponse(msgspec.Struct):
     documents: int
-    chunks: int
+    chunks: int  # written: of created and updated documents
+    embedded: int  # of those, embedded now (the others' text was unchanged)
     ids: list[str]
     results: list[DocumentResult]
     index_version: int

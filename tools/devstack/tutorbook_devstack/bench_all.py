@@ -45,7 +45,7 @@ JSON_NAMES = {"load": "load-rag"}  # beside the default mix's load.json (make lo
 PORTS = {
     "gateway": "18000-18003, 18379",
     "cache": "18100-18102, 18479",
-    "retrieval": "18201",
+    "retrieval": "18201, 18210-18213",
     "adapter": "18300-18303",
     "tutor": "18600-18603",
     "load": "18500-18503",
@@ -55,7 +55,7 @@ BRIEF_ARGUMENTS = {  # --quick
     "gateway": ("--requests", "20", "--warm-up", "3"),
     "cache": ("--misses", "4", "--hits-per-miss", "3", "--warm-up", "3", "--max-tokens", "8"),
     "router": ("--cases", "40", "--repeats", "5"),
-    "retrieval": ("--sizes", "1000", "--queries", "10"),
+    "retrieval": ("--sizes", "1000", "--queries", "10", "--ingest-rounds", "1"),
     "adapter": ("--rounds", "1"),
     "tutor": ("--rounds", "3", "--reference-rounds", "1,1,0", "--seconds", "5"),
     "load": ("--levels", "1,8,32", "--seconds", "5", "--max-requests", "40"),
@@ -103,7 +103,10 @@ def planned_benchmarks(outputs: Outputs, quick: bool, retrieval_data: Path) -> l
     """Every benchmark, in the order they run, with its full arguments or (``quick``) its brief ones."""
     extra = BRIEF_ARGUMENTS if quick else FULL_ARGUMENTS
     own = {
-        "retrieval": ("--data", str(retrieval_data), "--plot", str(outputs.image("search-latency"))),
+        "retrieval": (
+            *("--data", str(retrieval_data), "--manuals", str(retrieval_data)),
+            *("--plot", str(outputs.image("search-latency"))),
+        ),
         "load": ("--mix", "rag", "--plot", str(outputs.image("load-rag-memory"))),
     }
     plan = []

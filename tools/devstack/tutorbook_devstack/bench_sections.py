@@ -228,6 +228,37 @@ def ingestion_section(figures: Figures, images: Images) -> list[str]:
     return lines
 
 
+def long_pages_section(figures: Figures, images: Images) -> list[str]:
+    pages = figures.get("long_pages")
+    if not pages:
+        return ["Not measured in this run (`--ingest-rounds 0`).", ""]
+    alone, through, again = pages["embedder_alone"], pages["through_gateway"], pages["reingestion"]
+    lines = [
+        f"Both E-Manual manuals as {pages['pages']} long pages ({pages['characters']:,} characters, "
+        f"{pages['chunks']:,} chunks), sent through the gateway in batches of {pages['batch']} by one HTTP "
+        "client, against the same chunk texts embedded in the benchmark's own process with the retriever's "
+        f"embedder settings; best of {pages['rounds']} rounds, each pair measured side by side.",
+        "",
+    ]
+    rows = [
+        [label, number(row["seconds"]), number(row["chars_per_second"]), number(row["chunks_per_second"])]
+        for label, row in (("embedder alone", alone), ("whole path, through the gateway", through))
+    ]
+    lines += table(["", "seconds", "characters/s", "chunks/s"], rows)
+    lines += [
+        f"The whole path (gateway, chunking, sparse vectors, embedding, writes) runs at "
+        f"**{pages['share_of_embedder']:.0%}** of the embedder alone.",
+        "",
+        f"Sent again with {again['pages_edited']} of {pages['pages']} pages edited (one paragraph each): "
+        f"{number(again['seconds'])} s, **{again['share_of_full']:.1%}** of a full ingestion; "
+        f"{again['chunks_embedded']} of the {again['chunks_written']} chunks written were embedded, the rest "
+        f"kept the vectors of their unchanged text. The retriever's resident memory afterwards: "
+        f"{number(pages['retriever_rss_mib'])} MiB.",
+        "",
+    ]
+    return lines
+
+
 def adapter_section(figures: Figures, images: Images) -> list[str]:
     rounds = figures["rounds"]
     columns = ("upload_ms", "first_answer_ms", "upload_to_first_answer_ms", "warm_answer_ms")
@@ -353,6 +384,7 @@ SECTIONS = (
     Section("router", "Router decision time", router_section),
     Section("retrieval", "Retrieval latency by index size", retrieval_section),
     Section("retrieval", "Ingestion throughput", ingestion_section),
+    Section("retrieval", "Ingestion of long pages, and of an edited corpus", long_pages_section),
     Section("adapter", "Adapter upload to first answer", adapter_section),
     Section("tutor", "A LoRA classifier against one generated token", tutor_section),
     Section("load", "Throughput and latency at fixed concurrency (RAG route)", load_section),

@@ -2,7 +2,9 @@
 Qdrant Edge (the embedded default) beside qdrant-client's local mode (the earlier default).
 
 1. Ingestion of the E-Manual S10 corpus: the time of each stage (chunk, embed, sparse vectors, write and
-   commit) and chunks per second end to end through ``ingest_documents``, per backend.
+   commit) and chunks per second end to end through ``ingest_documents``, per backend. Then long pages
+   through the gateway against the embedder alone, and an edited corpus sent again
+   (:mod:`tutorbook_evals.bench_ingestion`).
 2. Single-query embedding latency, sentence-transformers (torch) against ONNX Runtime.
 3. Search through the retriever's HTTP API (query embedding included, hybrid, top 5) at several index
    sizes, each backend in its own retriever process: p50 / p95 and the process's memory; and beside each
@@ -25,18 +27,20 @@ from typing import Any
 
 from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import summary, write_results
+from tutorbook_evals.bench_ingestion import bench_ingestion_through_gateway
 from tutorbook_evals.bench_search import bench_served_search, permission_filter_summary
 from tutorbook_evals.retrieval_charts import plot_search_latency
-from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
+from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus, manual_pages
 from tutorbook_retriever import lexical
 from tutorbook_retriever.chunking import chunk_document
 from tutorbook_retriever.clients.chunk_index import ChunkPoint
 from tutorbook_retriever.clients.embedder import Embedder, SentenceTransformerEmbedder, default_embedding_model_path
 from tutorbook_retriever.clients.onnx_embedder import OnnxEmbedder
 from tutorbook_retriever.clients.store import Store
-from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, embedding_text, ingest_documents
+from tutorbook_retriever.ingestion import IngestLimits, build_points, content_hash, ingest_documents
 from tutorbook_retriever.schemas import DocumentIn
 from tutorbook_retriever.settings import RetrieverSettings
+from tutorbook_retriever.vectors import embedding_text
 from tutorbook_retriever.wiring import ingest_limits, onnx_cache_dir, open_store
 
 BACKENDS = ["local", "edge"]
@@ -134,6 +138,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes (chunks) for search; '' for none")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="embedded stores to search, side by side")
     parser.add_argument("--queries", type=int, default=100, help="timed queries per measurement")
+    parser.add_argument(
+        "--ingest-rounds", type=int, default=3, help="long pages through the gateway, each round beside the embedder"
+    )
+    parser.add_argument("--manuals", type=Path, default=Path("../shared/eval-data/emanual-qa"), help="long pages' text")
     parser.add_argument("--plot", type=Path, help="also draw search latency against index size as a PNG here")
     parser.add_argument("--json", type=Path, help="where the figures go (default data/bench/retrieval.json)")
     args = parser.parse_args()
@@ -145,6 +153,9 @@ def main() -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tutorbook-bench-") as tmp:
         figures["ingestion"] = bench_ingestion(corpus, onnx, fp32, settings, Path(tmp))
+        if args.ingest_rounds:
+            pages = manual_pages(args.manuals)
+            figures["long_pages"] = bench_ingestion_through_gateway(pages, onnx, args.ingest_rounds)
         embedders: dict[str, Embedder] = {"torch": SentenceTransformerEmbedder(model), "onnx": onnx}
         figures["query_embedding_ms"] = bench_query_embedding(
             embedders, [q.text for q in corpus.questions], args.queries

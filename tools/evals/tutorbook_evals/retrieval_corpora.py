@@ -11,6 +11,9 @@
   the one ``emanual-tv`` searches: the questions are held out, the documents are not.
 - ``mtrag-cloud``: IBM Cloud documentation passages and the MTRAG benchmark's questions, a corpus held out
   of every retrieval choice (:mod:`tutorbook_evals.retrieval_mtrag` says where it comes from).
+
+:func:`manual_pages` (no questions: for ingestion speed) joins both manuals' sections, in the manuals'
+order, into long pages.
 """
 
 import csv
@@ -91,6 +94,25 @@ def tv_sections(folder: Path) -> tuple[list[DocumentIn], dict[str, set[str]]]:
         by_title.setdefault(section["title"], set()).add(section_id)
         documents.append(DocumentIn(id=section_id, title=section["title"], text=text, metadata={"manual": "tv"}))
     return documents, by_title
+
+
+def manual_pages(folder: Path, page_chars: int = 6000) -> list[DocumentIn]:
+    """Both manuals as long pages: each manual's sections in order, a Markdown heading each, joined until a
+    page holds ``page_chars`` characters (the average page of a product's web documentation is about
+    6,000), cut only between sections."""
+    s10 = load_emanual_s10(folder).documents
+    tv, _ = tv_sections(folder)
+    pages: list[DocumentIn] = []
+    for manual, sections in (("s10", s10), ("tv", tv)):
+        parts: list[str] = []
+        for number, section in enumerate(sections, 1):
+            parts.append(f"## {section.title}\n\n{section.text}")
+            if sum(map(len, parts)) >= page_chars or number == len(sections):
+                index = len(pages)
+                title = f"{manual} manual, page {index + 1}: {sections[number - len(parts)].title}"
+                pages.append(DocumentIn(id=f"{manual}-page-{index + 1}", title=title, text="\n\n".join(parts)))
+                parts = []
+    return pages
 
 
 def load_emanual_tv(folder: Path) -> EvalCorpus:

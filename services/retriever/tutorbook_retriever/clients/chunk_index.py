@@ -12,6 +12,8 @@ from tutorbook_retriever.lexical import SparseVector
 
 DENSE = "dense"
 LEXICAL = "bm25"
+EMBEDDED_FIELDS = ["title", "section", "text"]  # what a chunk's embedded text is made of (ingestion.embedding_text)
+SCROLL_PAGE = 256
 Filters = dict[str, Any]  # metadata key -> value, or list of accepted values
 
 
@@ -21,6 +23,14 @@ class ChunkPoint:
     dense: list[float]
     lexical: SparseVector
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk already in the index: the parts of its payload that were embedded, and its dense vector."""
+
+    payload: dict[str, Any]
+    dense: list[float]
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,10 @@ class ChunkIndex(Protocol):
         ...
 
     def delete_document(self, doc_id: str) -> None: ...
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        """Every stored chunk of ``doc_id``, of any version, with the payload fields in ``EMBEDDED_FIELDS``."""
+        ...
 
     def dense_search(
         self, vector: list[float], limit: int, filters: Filters, visible_to: list[str] | None
@@ -120,6 +134,26 @@ class QdrantChunkIndex(QdrantCollection):
         selector = models.FilterSelector(filter=models.Filter(must=[document_condition(doc_id)]))
         with self._qdrant.guard():
             self._client.delete(self._collection, points_selector=selector, wait=True)
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        found: list[StoredChunk] = []
+        offset: Any = None
+        while True:
+            with self._qdrant.guard():
+                page, offset = self._client.scroll(
+                    self._collection,
+                    scroll_filter=models.Filter(must=[document_condition(doc_id)]),
+                    limit=SCROLL_PAGE,
+                    offset=offset,
+                    with_payload=EMBEDDED_FIELDS,
+                    with_vectors=[DENSE],
+                )
+            for record in page:
+                vector = record.vector.get(DENSE) if isinstance(record.vector, dict) else None
+                if isinstance(vector, list):
+                    found.append(StoredChunk(dict(record.payload or {}), [float(v) for v in vector]))  # type: ignore[arg-type]
+            if offset is None:
+                return found
 
     def dense_search(
         self, vector: list[float], limit: int, filters: Filters, visible_to: list[str] | None

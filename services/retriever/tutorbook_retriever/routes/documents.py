@@ -34,12 +34,14 @@ def ingest(data: IngestRequest, state: State, team: str | None = None) -> Ingest
     for outcome in result.outcomes:
         metrics.documents_ingested.labels(status=outcome.status).inc()
     metrics.chunks_indexed.inc(result.chunks)
+    metrics.chunks_embedded.inc(result.embedded)
     services.acknowledge_change(result.index_version)
     return IngestResponse(
         documents=len(result.outcomes),
         chunks=result.chunks,
+        embedded=result.embedded,
         ids=[outcome.doc_id for outcome in result.outcomes],
-        results=[DocumentResult(o.doc_id, o.status, o.chunks) for o in result.outcomes],
+        results=[DocumentResult(o.doc_id, o.status, o.chunks, o.embedded) for o in result.outcomes],
         index_version=result.index_version,
     )
 

@@ -17,12 +17,21 @@ from qdrant_edge import (
     Point,
     Query,
     QueryRequest,
+    ScrollRequest,
     SparseVector,
     UpdateOperation,
 )
 
 from tutorbook_retriever.access import ACCESS_FIELD
-from tutorbook_retriever.clients.chunk_index import DENSE, LEXICAL, ChunkHit, ChunkPoint
+from tutorbook_retriever.clients.chunk_index import (
+    DENSE,
+    EMBEDDED_FIELDS,
+    LEXICAL,
+    SCROLL_PAGE,
+    ChunkHit,
+    ChunkPoint,
+    StoredChunk,
+)
 from tutorbook_retriever.clients.edge.shards import SEARCH_THREADS, EdgeShards, Filters, equals, metadata_filter
 from tutorbook_retriever.lexical import SparseVector as LexicalVector
 
@@ -76,6 +85,23 @@ class EdgeChunkIndex:
 
     def delete_document(self, doc_id: str) -> None:
         self._shard.update(UpdateOperation.delete_points_by_filter(Filter(must=[equals("doc_id", doc_id)])))
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        found: list[StoredChunk] = []
+        offset: Any = None
+        only_document = Filter(must=[equals("doc_id", doc_id)])
+        while True:
+            page, offset = self._shard.scroll(
+                ScrollRequest(offset=offset, limit=SCROLL_PAGE, filter=only_document, with_payload=EMBEDDED_FIELDS,
+                              with_vector=[DENSE])
+            )  # fmt: skip
+            found += [
+                StoredChunk(dict(point.payload or {}), list(point.vector[DENSE]))
+                for point in page
+                if isinstance(point.vector, dict) and DENSE in point.vector
+            ]
+            if offset is None:
+                return found
 
     def dense_search(
         self, vector: list[float], limit: int, filters: Filters, visible_to: list[str] | None
