@@ -21,12 +21,12 @@ def versioned_manual(version: str) -> dict[str, Any]:
 
 def test_unchanged_documents_do_no_work_and_changes_bump_the_version(retriever: Client) -> None:
     first = ingest(retriever, [{"id": "kettle", "text": "Boils 1.7 litres."}])
-    assert first["results"] == [{"id": "kettle", "status": "created", "chunks": 1}]
+    assert first["results"] == [{"id": "kettle", "status": "created", "chunks": 1, "embedded": 1}]
     again = ingest(retriever, [{"id": "kettle", "text": "Boils 1.7 litres."}])
-    assert again["results"][0]["status"] == "unchanged" and again["chunks"] == 0
+    assert again["results"][0]["status"] == "unchanged" and again["chunks"] == again["embedded"] == 0
     assert again["index_version"] == first["index_version"]
     changed = ingest(retriever, [{"id": "kettle", "text": "Boils 2 litres."}])
-    assert changed["results"][0]["status"] == "updated"
+    assert changed["results"][0] == {"id": "kettle", "status": "updated", "chunks": 1, "embedded": 1}
     assert changed["index_version"] > first["index_version"]
     assert search(retriever, "kettle")[0]["text"] == "Boils 2 litres."
 
