@@ -47,7 +47,7 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 # A checkout of github.com/pashaAbri/mt-rag-benchmark at 8bb7127 (docs/retriever.md: the held-out corpus)
 MTRAG_DATA ?= ../mt-rag-benchmark
 
-.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-gateway bench-cache bench-tutor bench-rollout demo-adapter compare compare-all
+.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-search-index bench-gateway bench-cache bench-tutor bench-rollout demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -116,6 +116,11 @@ grounded-reader: install
 # data/bench/retrieval.json and overwrites docs/images/search-latency.png (in git).
 bench-retrieval: install
 	$(PY) -m tutorbook_evals.bench_retrieval --data $(EVAL_DATA) --plot docs/images/search-latency.png
+
+# Where a large index's search time goes on Qdrant Edge (dense, sparse, hybrid) and what building its HNSW
+# graph with optimize() changes, at 100,000 and 250,000 chunks; writes data/bench/search-index.json (in git).
+bench-search-index: install
+	$(PY) -m tutorbook_evals.bench_search_index --data $(EVAL_DATA)
 
 # Gateway overhead against vLLM directly (starts its own stack on ports 18000-18379).
 bench-gateway: install

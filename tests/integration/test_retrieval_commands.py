@@ -32,7 +32,7 @@ def test_benchmark_prints_all_three_measurements(tmp_path: Path) -> None:
     """Ingestion stages, query embedding, and search through real retriever processes, both backends."""
     command = [
         sys.executable, "-m", "tutorbook_evals.bench_retrieval", "--dataset", "samples", "--data", str(SAMPLES),
-        "--sizes", "100,300", "--queries", "5", "--plot", str(tmp_path / "latency.png"),
+        "--sizes", "100,300", "--queries", "5", "--plot", str(tmp_path / "latency.png"), "--ingest-rounds", "0",
         "--json", str(tmp_path / "retrieval.json"),
     ]  # fmt: skip
     env = {

@@ -61,15 +61,16 @@ def renamed(pages: list[DocumentIn], prefix: str) -> list[DocumentIn]:
 
 
 def edited(pages: list[DocumentIn], share: float) -> tuple[list[DocumentIn], int]:
-    """``pages`` with ``share`` of them (at least one, spread evenly) changed in one paragraph mid-page."""
+    """``pages`` with ``share`` of them (at least one, spread evenly) changed in one paragraph of text (not a
+    heading) mid-page."""
     count = max(1, round(len(pages) * share))
     chosen = {round(n * len(pages) / count) for n in range(count)}
     result = []
     for index, page in enumerate(pages):
         if index in chosen:
             paragraphs = page.text.split("\n\n")
-            middle = len(paragraphs) // 2
-            paragraphs[middle] += EDIT
+            text_paragraphs = [n for n, paragraph in enumerate(paragraphs) if not paragraph.startswith("#")]
+            paragraphs[text_paragraphs[len(text_paragraphs) // 2]] += EDIT
             page = msgspec.structs.replace(page, text="\n\n".join(paragraphs))
         result.append(page)
     return result, len(chosen)
