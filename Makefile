@@ -115,7 +115,7 @@ grounded-reader: install
 # Search latency by index size and ingestion speed (its own retriever on port 18201); writes
 # data/bench/retrieval.json and overwrites docs/images/search-latency.png (in git).
 bench-retrieval: install
-	$(PY) -m tutorbook_evals.bench_retrieval --data $(EVAL_DATA) --plot docs/images/search-latency.png
+	$(PY) -m tutorbook_evals.bench_retrieval --data $(EVAL_DATA) --manuals $(EVAL_DATA) --plot docs/images/search-latency.png
 
 # Where a large index's search time goes on Qdrant Edge (dense, sparse, hybrid) and what building its HNSW
 # graph with optimize() changes, at 100,000 and 250,000 chunks; writes data/bench/search-index.json (in git).

@@ -63,9 +63,8 @@ def dense_tops(store: Store, vectors: list[list[float]]) -> list[set[str]]:
 
 
 def optimize_while_searching(store: Store, shard: Any, vectors: list[list[float]]) -> dict[str, float]:
-    """``optimize()`` on one thread, dense searches on this one until it returns: how many finished, and the
-    longest this thread went without finishing one (a build that holds the process's interpreter lock stops
-    every request of the retriever, not only searches of this shard)."""
+    """``optimize()`` on one thread, dense searches of the same shard on this one until it returns: how many
+    finished, and the longest this thread went without finishing one."""
     finished = threading.Event()
     took: list[float] = []
 
@@ -77,7 +76,7 @@ def optimize_while_searching(store: Store, shard: Any, vectors: list[list[float]
 
     builder = threading.Thread(target=optimize)
     meanwhile: list[float] = []
-    last = time.perf_counter()  # before the start: a build holding the lock may not let this thread run again
+    last = time.perf_counter()  # before the start: a build that blocks may not let this thread run again
     builder.start()
     while not finished.is_set():
         store.chunks.dense_search(vectors[len(meanwhile) % len(vectors)], CANDIDATES, {}, None)
