@@ -231,7 +231,7 @@ def ingestion_section(figures: Figures, images: Images) -> list[str]:
 def long_pages_section(figures: Figures, images: Images) -> list[str]:
     pages = figures.get("long_pages")
     if not pages:
-        return ["Not measured in this run (`--ingest-rounds 0`).", ""]
+        return ["Not in this run's figures (run with `--ingest-rounds 0`, or before this measurement existed).", ""]
     alone, through, again = pages["embedder_alone"], pages["through_gateway"], pages["reingestion"]
     lines = [
         f"Both E-Manual manuals as {pages['pages']} long pages ({pages['characters']:,} characters, "
