@@ -7,6 +7,8 @@ import os
 import platform
 import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,13 @@ def summary(samples: list[float]) -> dict[str, float]:
         "p95": percentile(samples, 0.95),
         "p99": percentile(samples, 0.99),
     }
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    """``call()``'s result and the seconds it took."""
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
 
 
 def machine() -> dict[str, Any]:

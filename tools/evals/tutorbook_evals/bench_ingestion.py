@@ -13,7 +13,6 @@ its pages edited (at least one): only their changed chunks are embedded again.
 import signal
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import httpx
 import msgspec
 
 from tutorbook_devstack.__main__ import stop_on_sigterm
-from tutorbook_devstack.bench_report import summary
+from tutorbook_devstack.bench_report import summary, timed
 from tutorbook_devstack.stack import StackConfig, running_stack
 from tutorbook_evals.bench_search import resident_mib
 from tutorbook_retriever.chunking import chunk_document
@@ -88,12 +87,6 @@ def send(client: httpx.Client, pages: list[DocumentIn]) -> Sent:
     return Sent(time.perf_counter() - started, chunks, embedded)
 
 
-def timed(call: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
-
-
 def rates(seconds: float, characters: int, chunks: int) -> dict[str, float]:
     return {"seconds": seconds, "chars_per_second": characters / seconds, "chunks_per_second": chunks / seconds}
 
@@ -105,7 +98,7 @@ def measure(client: httpx.Client, pages: list[DocumentIn], embedder: Embedder, r
     send(client, renamed(pages[:2], "warm-up"))
     alone, through = [], []
     for round_number in range(rounds):
-        alone.append(timed(lambda: embedder.embed(texts)))
+        alone.append(timed(lambda: embedder.embed(texts))[1])
         sent = send(client, renamed(pages, f"round-{round_number}"))
         assert sent.embedded == sent.chunks, "a fresh round must embed every chunk"
         through.append(sent.seconds)

@@ -19,14 +19,13 @@ import argparse
 import dataclasses
 import functools
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tutorbook_config.service_settings import replaced
-from tutorbook_devstack.bench_report import summary, write_results
+from tutorbook_devstack.bench_report import summary, timed, write_results
 from tutorbook_evals.bench_ingestion import bench_ingestion_through_gateway
 from tutorbook_evals.bench_search import bench_served_search, permission_filter_summary
 from tutorbook_evals.retrieval_charts import plot_search_latency
@@ -46,12 +45,6 @@ from tutorbook_retriever.wiring import ingest_limits, onnx_cache_dir, open_store
 BACKENDS = ["local", "edge"]
 INGEST_BATCH = 256  # documents per ingestion call: the most tutorbook-ingest sends (and a request may carry)
 WRITE_BATCH = 256
-
-
-def timed(call: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = call()
-    return result, time.perf_counter() - started
 
 
 @contextmanager
