@@ -1,12 +1,10 @@
 """The training tools' label probabilities, calibration error, early stopping and label codes."""
 
 import math
-import platform
 
 import pytest
 import torch
 
-from tutorbook_training import train
 from tutorbook_training.label_scoring import LabelDistribution, expected_calibration_error, normalised, word_codes
 from tutorbook_training.train import EarlyStopping
 
@@ -67,16 +65,6 @@ def test_a_word_that_is_not_one_token_answers_by_its_longest_one_token_beginning
     # billing: "billi" is longer than "bill"; a beginning is four letters or more ("pas" is not), and no
     # common word ("with"): both of those fall back to letters
     assert word_codes(labels, one_token) == ["account", "billi", "returns", "ship", "techn", None, None]
-
-
-def test_bfloat16_is_used_only_where_the_cpu_has_instructions_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)  # oneDNN says yes on AVX-512
-    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    assert not train.bf16_supported()  # emulated: slower than float32
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    assert train.bf16_supported()
 
 
 def test_a_beginning_never_takes_a_word_another_label_has_whole() -> None:

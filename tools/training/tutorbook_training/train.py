@@ -9,7 +9,6 @@ The output folder is a standard PEFT adapter (safetensors) plus its card, ``tuto
 import argparse
 import dataclasses
 import math
-import platform
 import random
 import sys
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from tutorbook_generator.precision import bf16_supported
 from tutorbook_training.answer_loss import CodeSmoothing, answer_loss, code_token_ids
 from tutorbook_training.data import DataError, Dataset, Example, load_dataset, split, write_card
 from tutorbook_training.label_scoring import with_codes
@@ -54,16 +54,6 @@ def options_for(dataset: Dataset, **changes: Any) -> TrainOptions:
     """The defaults for this data (a classifier answering by code trains for up to CODE_EPOCHS), changed."""
     epochs = CODE_EPOCHS if dataset.codes else TrainOptions.epochs
     return dataclasses.replace(TrainOptions(epochs=epochs), **changes)
-
-
-def bf16_supported() -> bool:
-    """bfloat16 matrix multiplication in hardware (AVX512-BF16 or AMX on x86): about 1.5x faster training on
-    a CPU that has it. oneDNN also reports bfloat16 on an AVX-512 CPU without it, where it is emulated: the
-    support-triage adapter trained at 11 s a step so, 4 s in float32 (2026-12-07), so on x86 ask for the
-    instructions themselves."""
-    if platform.machine() in ("x86_64", "AMD64"):
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def autocast(enabled: bool) -> Any:
