@@ -356,6 +356,8 @@ def test_a_benchmark_run_again_after_the_page_s_run_says_when_at_which_commit() 
     again["router"].update(date="2025-05-02T09:00:00+00:00", commit="b7f00d1", command="python -m bench_router")
     again["router"]["machine"] = {"cores": 2, "processor": "x86_64"}
     assert "Measured again" not in render_page(a_run(entry("router")), within, {}).markdown  # within its 50 min
+    within["router"].update(date="2025-05-01T10:50:01+00:00")  # the last benchmark, dated as the run ended
+    assert "Measured again" not in render_page(a_run(entry("router")), within, {}).markdown
     shown = section(render_page(a_run(entry("router")), again, {}).markdown, "Router decision time")
     assert "*Measured again on its own after this run: `python -m bench_router` on 2025-05-02 09:00 UTC, " in shown
     assert "commit b7f00d1, on 2 cores, x86_64.*" in shown

@@ -109,13 +109,18 @@ def failed_lines(entry: Record, why: str) -> list[str]:
     return lines
 
 
+# Dates are kept to the second, and the last benchmark's file is dated as the run ends: a file dated within
+# this of the run's end is the run's own, not a later run on its own (those are minutes apart at least).
+DATE_SLACK = datetime.timedelta(seconds=60)
+
+
 def measured_after(run: Record, document: Record | None) -> list[str]:
     """A benchmark run again on its own after this page's run (its file is newer than the run's end): the
     line that says when, at which commit and on what, since the page's header no longer does."""
     if not document or "date" not in document or "date" not in run:
         return []
     ended = datetime.datetime.fromisoformat(run["date"]) + datetime.timedelta(seconds=run.get("seconds", 0.0))
-    if datetime.datetime.fromisoformat(document["date"]) <= ended:
+    if datetime.datetime.fromisoformat(document["date"]) <= ended + DATE_SLACK:
         return []
     machine = document.get("machine") or {}
     return [

@@ -201,7 +201,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
     "capacity": ("data/bench/capacity.json", capacity),
     "capacity-unseen": ("data/bench/capacity-unseen.json", capacity),
     "tier-costs": ("data/bench/tier-costs.json", tier_costs),
-    "permission-filter": ("data/bench/retrieval-permissions.json", permission_filter),
+    "permission-filter": ("data/bench/retrieval.json", permission_filter),
     "tutor-latency": ("data/bench/tutor.json", tutor_latency),
     "rollout": ("data/bench/rollout.json", rollout),
     "tutor-accuracy": ("data/eval/tutors.json", tutor_accuracy),
