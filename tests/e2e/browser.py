@@ -139,3 +139,22 @@ class Page:
     def console_errors(self) -> list[str]:
         logged = self.driver.get_log("browser")  # type: ignore[no-untyped-call]
         return [entry["message"] for entry in logged if entry["level"] == "SEVERE"]
+
+
+def ask(page: Page, question: str, model: str = "auto", policy: str = "") -> None:
+    """Ask ``question`` on the chat page (as ``model``, under the claims ``policy``) and wait for its answer."""
+    page.find(f"#model-select option[value='{model}']").click()
+    page.find(f"#policy-select option[value='{policy}']").click()
+    asked = len(page.all("div.message.assistant"))
+    page.find("#question").send_keys(question)
+    page.find("#ask-button").click()
+    page.wait(
+        lambda _: (
+            len(page.all("div.message.assistant")) > asked and not page.find("#ask-button").get_property("disabled")
+        ),
+        180,
+    )
+
+
+def last_answer(page: Page) -> str:
+    return page.all("div.message.assistant")[-1].find_element("css selector", ".answer").text
