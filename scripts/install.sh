@@ -36,7 +36,7 @@ ensure_apt_tool redis-server redis-server
 ensure_apt_tool redis-sentinel redis-sentinel
 # Prometheus and promtool: the dashboard and alert tests evaluate every query against a live Prometheus.
 ensure_apt_tool prometheus prometheus
-# Headless Chromium and its driver: the page's tests run in a real browser (tests/e2e/test_page.py).
+# Headless Chromium and its driver: the page's tests run in a real browser (tests/e2e/ui/).
 ensure_apt_tool chromium chromium
 ensure_apt_tool chromedriver chromium-driver
 want=$(inputs_digest)

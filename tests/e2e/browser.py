@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
@@ -55,6 +56,15 @@ def browser_available() -> bool:
 
 def browser_required() -> bool:
     return os.environ.get(REQUIRE_BROWSER_VARIABLE) == "1"
+
+
+def needs_browser() -> pytest.MarkDecorator:
+    """A browser test's mark: skipped at collection, before the stack starts, without the browser (`make e2e`
+    on a machine without it), unless it is required (`make test`), when the tests' fixture fails instead."""
+    return pytest.mark.skipif(
+        not browser_available() and not browser_required(),
+        reason="chromium and chromedriver are installed by make test",
+    )
 
 
 @contextmanager

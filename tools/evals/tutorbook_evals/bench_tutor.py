@@ -42,7 +42,8 @@ from tutorbook_evals.routing_set import default_eval_data
 KEY = "bench-key-0123456789"
 ADMIN = "bench-admin-0123456789"
 # The 77-label reference is one request that scores every label as a prompt of its own: 668 s on an
-# AVX512-BF16 Xeon, over 900 s on one without (bfloat16 emulated), so the clients wait up to an hour.
+# AVX512-BF16 Xeon, over 900 s on one without in emulated bfloat16 (the generator's default is float32
+# there now), so the clients wait up to an hour.
 ANSWER_TIMEOUT_SECONDS = 3600
 PORTS = (18600, 18601, 18602, 18603)  # gateway, retriever, generator, Redis
 

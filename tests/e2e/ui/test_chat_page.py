@@ -7,12 +7,13 @@ import shutil
 import httpx
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.browser import PHONE, Page, ask, chromium, last_answer
+from tests.e2e.browser import PHONE, Page, ask, chromium, last_answer, needs_browser
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
 from tutorbook_devstack.stack import Stack
 from tutorbook_grounding.policy import UNSUPPORTED_MARK, ClaimsPolicy, apply_policy, flagged
 from tutorbook_grounding.support import Claim
 
+pytestmark = needs_browser()
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 WARRANTY_QUESTION = "How long is the warranty on Brightleaf products?"
 

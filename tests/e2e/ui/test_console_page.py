@@ -6,9 +6,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.browser import Page, ask
+from tests.e2e.browser import Page, ask, needs_browser
 from tests.e2e.conftest import ADMIN_KEY, API_KEY
 
+pytestmark = needs_browser()
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 TRIAGE = "article[data-adapter=e2e-triage]"  # the uploaded adapter's entry in the console
 
