@@ -10,6 +10,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from tutorbook_devstack.bench_report import machine_words
 from tutorbook_devstack.bench_sections import SECTIONS, Images, Section, table
 
 Record = dict[str, Any]
@@ -122,11 +123,10 @@ def measured_after(run: Record, document: Record | None) -> list[str]:
     ended = datetime.datetime.fromisoformat(run["date"]) + datetime.timedelta(seconds=run.get("seconds", 0.0))
     if datetime.datetime.fromisoformat(document["date"]) <= ended + DATE_SLACK:
         return []
-    machine = document.get("machine") or {}
     return [
         f"*Measured again on its own after this run: `{document.get('command', '?')}` on "
         f"{when(document['date'])}, commit {document.get('commit', 'not recorded')}, on "
-        f"{machine.get('cores', '?')} cores, {machine.get('processor', '?')}.*",
+        f"{machine_words(document.get('machine') or {})}.*",
         "",
     ]
 

@@ -40,6 +40,17 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
+def machine_words(machine: dict[str, Any]) -> str:
+    """A result file's machine in words ("2 cores, <CPU model> (<its inference flags>)"), for every line
+    that names where figures were measured."""
+    if not machine:
+        return "this machine"
+    words = f"{machine.get('cores', '?')} cores, {machine.get('cpu') or machine.get('processor', '?')}"
+    if machine.get("cpu_flags") is not None:  # recorded since 2026-12-07: what bf16 inference can use
+        words += f" ({', '.join(machine['cpu_flags']) or 'no AVX2'})"
+    return words
+
+
 def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tutorbook_devstack.bench_report import machine_words
 from tutorbook_devstack.bench_sections import table, tutor_section
 from tutorbook_evals.doc_figure_evals import (
     claim_catches,
@@ -47,11 +48,7 @@ Render = Callable[[dict[str, Any]], list[str]]
 
 def provenance(document: dict[str, Any], path: str) -> str:
     """One line naming what measured the figures, when, at which commit, on what, and the file."""
-    machine = document.get("machine") or {}
-    where = f"{machine.get('cores', '?')} cores, {machine.get('cpu') or machine.get('processor', '?')}"
-    if machine.get("cpu_flags") is not None:  # recorded since 2026-12-07: what bf16 inference can use
-        where += f" ({', '.join(machine['cpu_flags']) or 'no AVX2'})"
-    where = where if machine else "this machine"
+    where = machine_words(document.get("machine") or {})
     commit = document.get("commit") or "not recorded"
     date = str(document.get("date") or document.get("created") or "?")[:10]
     return (
