@@ -17,7 +17,7 @@ from tutorbook_devstack.stack import free_port, redis_server
 MASTER = "tutorbook"
 DOWN_AFTER_MS = 1000  # a primary silent this long is down (Sentinel's default: 30 s; shorter fails over
 # without cause on a machine busy with vLLM and training)
-START_SECONDS = 20.0
+START_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -150,10 +150,12 @@ class SentinelGroup:
         return any(self.master_port(port) == self.replica_port for port in self.sentinel_ports)
 
     def in_sync(self, primary: int) -> bool:
-        """``primary`` is the primary the sentinels name, with a replica online."""
+        """``primary`` is the primary the sentinels name, with a replica online that *every* sentinel knows: a
+        sentinel learns replicas only from the primary's INFO (every 10 s), and one elected leader before it
+        has learned the replica aborts the failover (no good slave) and waits 2 x failover-timeout to retry."""
         try:
             replica = self.redis(primary).info("replication").get("slave0", {})
-            known = self.redis(self.sentinel_ports[0]).sentinel_slaves(MASTER)
+            known = [self.redis(port).sentinel_slaves(MASTER) for port in self.sentinel_ports]
         except redis.RedisError:
             return False
-        return replica.get("state") == "online" and len(known) >= 1 and self.master_port() == primary
+        return replica.get("state") == "online" and all(known) and self.master_port() == primary
