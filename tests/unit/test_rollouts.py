@@ -18,7 +18,7 @@ from tutorbook_gateway.adapters.catalog import ActiveAdapter, AdapterHealth
 from tutorbook_gateway.chat.request import ChatCall, ChatRequest, adapter_snapshot, parse_chat
 from tutorbook_gateway.clients.capacity import Capacity, GenerationSlots
 from tutorbook_gateway.metrics import create_gateway_metrics
-from tutorbook_gateway.rollouts.board import RolloutBoard
+from tutorbook_gateway.rollouts.board import RolloutBoard, record_key
 from tutorbook_gateway.rollouts.canary import with_canary
 from tutorbook_gateway.rollouts.comparing import Comparison, Comparisons
 from tutorbook_gateway.rollouts.control import RolloutControl
@@ -52,15 +52,18 @@ class Catalog:
 class Versions:
     """The adapter store as rollouts see it, and the activations a promotion makes."""
 
-    def __init__(self, cards: dict[int, AdapterCard] | None = None, active: int = 1) -> None:
+    def __init__(
+        self, cards: dict[int, AdapterCard] | None = None, active: int = 1, others: list[str] | None = None
+    ) -> None:
         self.cards = cards or {1: TRIAGE_CARD, 2: TRIAGE_CARD}
+        self.others = others or []  # adapters listed before triage
         self.active = active
         self.activated: list[int] = []
         self.prepared: list[int] = []
         self.retired: list[int] = []
 
     def names(self) -> list[str]:
-        return ["triage"]
+        return [*self.others, "triage"]
 
     def versions(self, name: str) -> list[int]:
         return sorted(self.cards)
@@ -199,6 +202,18 @@ async def test_a_version_activated_by_hand_ends_the_rollout() -> None:
     ended = await rollouts.board.get("triage")
     assert ended is not None and ended.state is State.ABORTED
     assert ended.decision is not None and ended.decision.reasons == ["the active version was changed to 3 by hand"]
+
+
+async def test_a_rollout_record_no_replica_can_read_stops_no_other_rollout() -> None:
+    versions = Versions({1: TRIAGE_CARD, 2: TRIAGE_CARD, 3: TRIAGE_CARD}, others=["legacy"])
+    backend = MemoryBackend()
+    rollouts = control(backend, versions)
+    await rollouts.start("triage", RolloutStart(version=2, canary_fraction=0.5), CALLER)
+    await backend.set(record_key("legacy"), b'{"written": "by a newer replica"}', 60)
+    versions.active = 3
+    await rollouts.check_all()
+    ended = await rollouts.board.get("triage")
+    assert ended is not None and ended.state is State.ABORTED  # judged, though legacy's record is unreadable
 
 
 async def test_a_rollout_survives_a_replica_restart() -> None:

@@ -64,18 +64,23 @@ class RolloutBoard:
 
     async def read(self, wanted: list[str]) -> None:
         try:
-            raw = await self.backend.get_many([record_key(name) for name in wanted]) if wanted else []
+            self._known = await self.get_many(wanted)
         except StateUnavailableError:
             return  # the last copy read stands
-        known = {}
-        for name, value in zip(wanted, raw, strict=True):
+
+    async def get_many(self, names: list[str]) -> dict[str, Rollout]:
+        """The rollouts of ``names`` that exist, in one round trip. One that cannot be read (written by a
+        newer replica, say) is left out, as if absent, so the others are still routed and judged."""
+        raw = await self.backend.get_many([record_key(name) for name in names]) if names else []
+        found = {}
+        for name, value in zip(names, raw, strict=True):
             if value is None:
                 continue
             try:
-                known[name] = msgspec.json.decode(value, type=Rollout)
-            except msgspec.DecodeError as exc:  # written by a newer replica, say: routed as if absent
+                found[name] = msgspec.json.decode(value, type=Rollout)
+            except msgspec.DecodeError as exc:
                 log.warning("rollout of %s not readable: %s", name, exc)
-        self._known = known
+        return found
 
     @property
     def known(self) -> Mapping[str, Rollout]:

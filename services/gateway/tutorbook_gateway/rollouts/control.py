@@ -165,9 +165,9 @@ class RolloutControl:
                 log.exception("rollouts not checked")
 
     async def check_all(self) -> None:
-        for name in self.versions.names():
-            rollout = await self.board.get(name)
-            if rollout is not None and rollout.state not in ENDED:
+        """Every live rollout judged: their records read in one round trip, then each one's evidence."""
+        for rollout in (await self.board.get_many(self.versions.names())).values():
+            if rollout.state not in ENDED:
                 await self.check(rollout)
 
     async def check(self, rollout: Rollout) -> None:
