@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import pytest
 
 from tests.unit.conftest import STORE_DIMENSION
+from tutorbook_retriever.chunking import chunk_document
 from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import IngestLimits, IngestResult, ingest_documents
 from tutorbook_retriever.schemas import DocumentIn
+from tutorbook_retriever.vectors import embedding_text, stored_vectors
 
 LIMITS = IngestLimits(max_documents=10, max_document_chars=100_000, chunk_max_tokens=40, chunk_overlap_tokens=0)
 
@@ -103,3 +105,13 @@ def test_a_text_repeated_across_a_batch_is_embedded_once(retriever_store: Store)
         vector for doc_id in "ab" for text, vector in stored(retriever_store, doc_id).items() if "warranty0" in text
     ]
     assert len(footers) == 2 and footers[0] == pytest.approx(footers[1])
+
+
+def test_a_batch_keeps_only_the_stored_vectors_it_reuses(retriever_store: Store) -> None:
+    text = page(section("Setup"), section("Pairing"))
+    ingest(retriever_store, RecordingEmbedder(), DocumentIn(id="guide", text=text))
+    setup = chunk_document(text, LIMITS.chunk_max_tokens, LIMITS.chunk_overlap_tokens)[0]
+    wanted = {embedding_text("guide", setup), "a text the page never had"}
+    kept = stored_vectors("guide", retriever_store, wanted)
+    assert list(kept) == [embedding_text("guide", setup)]  # pairing's vector, not wanted, is not held
+    assert kept[embedding_text("guide", setup)] == stored(retriever_store, "guide")[setup.text]

@@ -182,11 +182,11 @@ def chunk_and_vectorize(
         document.id: chunk_document(document.text, limits.chunk_max_tokens, limits.chunk_overlap_tokens)
         for document in changed
     }
-    known: dict[str, list[float]] = {}
+    texts = [embedding_text(d.title or d.id, chunk) for d in changed for chunk in chunked[d.id]]
+    wanted, known = set(texts), dict[str, list[float]]()
     for document in changed:
         if registered[document.id] is not None:
-            known.update(stored_vectors(document.id, store))
-    texts = [embedding_text(d.title or d.id, chunk) for d in changed for chunk in chunked[d.id]]
+            known.update(stored_vectors(document.id, store, wanted))
     return chunked, vectorize(texts, embedder, known)
 
 

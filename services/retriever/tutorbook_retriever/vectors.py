@@ -23,13 +23,16 @@ def embedding_text(title: str, chunk: Chunk) -> str:
     return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
-def stored_vectors(doc_id: str, store: Store) -> dict[str, list[float]]:
-    """The dense vectors of ``doc_id``'s stored chunks, by the text they embedded."""
+def stored_vectors(doc_id: str, store: Store, wanted: set[str]) -> dict[str, list[float]]:
+    """The dense vectors of ``doc_id``'s stored chunks whose embedded text is in ``wanted``, by that text.
+    Only those are kept: a batch holds the vectors it reuses, not every vector of the pages it changes."""
     vectors = {}
     for stored in store.chunks.document_chunks(doc_id):
         payload = stored.payload
         chunk = Chunk(section=str(payload.get("section", "")), text=str(payload.get("text", "")))
-        vectors[embedding_text(str(payload.get("title", "")), chunk)] = stored.dense
+        text = embedding_text(str(payload.get("title", "")), chunk)
+        if text in wanted:
+            vectors[text] = stored.dense
     return vectors
 
 
