@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.e2e.conftest import ADMIN_KEY, API_KEY, ROLLOUT_ADAPTER, RolloutAdapters, another_gateway
+from tests.e2e.conftest import ADMIN_KEY, API_KEY, ROLLOUT_ADAPTER, another_gateway
+from tutorbook_devstack.load.adapter import RolloutVersions
 from tutorbook_devstack.rollout_scenarios import (
     Traffic,
     ask,
@@ -60,7 +61,7 @@ def canary_sessions(rollout: dict[str, Any], sessions: list[str]) -> set[str]:
 
 
 def test_a_candidate_trained_on_shuffled_labels_is_rolled_back_during_its_canary(
-    clients: tuple[httpx.Client, httpx.Client], rollout_adapters: RolloutAdapters
+    clients: tuple[httpx.Client, httpx.Client], rollout_adapters: RolloutVersions
 ) -> None:
     user, admin = clients
     active = upload(admin, rollout_adapters.active)
@@ -96,7 +97,7 @@ def rollout_series(url: str) -> set[str]:
 
 
 def test_a_candidate_trained_for_more_epochs_is_promoted_by_one_of_two_gateways(
-    stack: Stack, clients: tuple[httpx.Client, httpx.Client], gateway_url: str, rollout_adapters: RolloutAdapters
+    stack: Stack, clients: tuple[httpx.Client, httpx.Client], gateway_url: str, rollout_adapters: RolloutVersions
 ) -> None:
     user, admin = clients
     upload(admin, rollout_adapters.active)
@@ -125,7 +126,7 @@ def test_a_candidate_trained_for_more_epochs_is_promoted_by_one_of_two_gateways(
 
 
 def test_user_latency_with_and_without_a_shadow_candidate_side_by_side(
-    clients: tuple[httpx.Client, httpx.Client], rollout_adapters: RolloutAdapters
+    clients: tuple[httpx.Client, httpx.Client], rollout_adapters: RolloutVersions
 ) -> None:
     """Comparisons run in the lulls between users and give way to one who comes: measured here, printed,
     not asserted (a speed is a benchmark's to judge: ``make bench-rollout``)."""
@@ -146,7 +147,7 @@ def test_user_latency_with_and_without_a_shadow_candidate_side_by_side(
 
 
 def test_a_rollout_survives_a_gateway_restart(
-    stack: Stack, clients: tuple[httpx.Client, httpx.Client], rollout_adapters: RolloutAdapters
+    stack: Stack, clients: tuple[httpx.Client, httpx.Client], rollout_adapters: RolloutVersions
 ) -> None:
     """Started through one gateway process, which then stops; a new process on the same Redis routes the
     same conversations to the candidate and can steer the rollout."""

@@ -1,17 +1,20 @@
 """Training a LoRA adapter with PEFT on the real base model, for a few steps: the output folder is what
 the gateway accepts (its own validator checks it), with a complete card."""
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 
 from tests.conftest import SAMPLES
 from tutorbook_adapter_format.card import parse_card
 from tutorbook_gateway.adapters.validation import BaseModelShape, validate_adapter
 from tutorbook_training.data import DataError, load_dataset, route_examples, split, write_card
 from tutorbook_training.model import default_base_model
-from tutorbook_training.train import TrainOptions, encode, train
+from tutorbook_training.train import TrainOptions, encode, lora_state, train
 
 TRIAGE = SAMPLES / "support_triage" / "train.jsonl"
 
@@ -66,6 +69,24 @@ def test_a_few_steps_make_an_adapter_the_gateway_accepts(tmp_path: Path) -> None
     assert accepted.rank == 4 and accepted.card.task_type == "classifier"
     card = parse_card(files["tutorbook.json"])
     assert card.training_data_sha256 and card.route_examples and "train_loss" in card.eval["training"]
+
+
+def test_an_earlier_epoch_kept_from_one_run_is_the_adapter_a_shorter_run_trains() -> None:
+    """What the rollout tests rely on to train their active and longer-trained versions in one run."""
+    base = default_base_model()
+    dataset = dataclasses.replace(load_dataset(TRIAGE), examples=load_dataset(TRIAGE).examples[:20])
+    options = TrainOptions(rank=4, alpha=8, epochs=2.0, batch_size=8, max_length=128, seed=1)
+    kept: dict[int, dict[str, torch.Tensor]] = {}
+
+    def keep(epoch: int, model: Any, figures: dict[str, float]) -> None:
+        kept[epoch] = lora_state(model)
+
+    train(dataset, options, base, keep)
+    shorter, figures = train(dataset, dataclasses.replace(options, epochs=1.0), base)
+    assert set(kept) == {1, 2} and figures["epochs"] == 1.0
+    assert kept[1].keys() == lora_state(shorter).keys()
+    assert all(torch.equal(kept[1][name], value) for name, value in lora_state(shorter).items())
+    assert not all(torch.equal(kept[2][name], value) for name, value in lora_state(shorter).items())
 
 
 def test_the_prompt_is_masked_from_the_loss() -> None:

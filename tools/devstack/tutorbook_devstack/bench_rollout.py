@@ -24,7 +24,7 @@ import httpx
 from tutorbook_devstack.__main__ import stop_on_sigterm
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_devstack.load.__main__ import ADMIN, USER_KEYS, stack_config
-from tutorbook_devstack.load.adapter import train_tiny
+from tutorbook_devstack.load.adapter import RolloutVersions, train_rollout_versions
 from tutorbook_devstack.rollout_scenarios import canary_until_decided, report, shadow_side_by_side, texts, upload
 from tutorbook_devstack.stack import running_stack
 from tutorbook_gateway.rollouts.stats import percentile
@@ -35,16 +35,14 @@ NAME = "bench-rollout"
 TICKETS = SAMPLES / "support_triage"
 # Small enough for a demonstration; the defaults ask for 50 answers (docs/adapters.md).
 CRITERIA = {"min_requests": 20, "min_comparisons": 20, "min_latencies": 10, "min_agreement": 0.6, "latency_margin": 1.0}
-VERSIONS = {"active": (3.0, None), "shuffled": (3.0, 7), "more-epochs": (4.0, None)}  # epochs, label shuffle seed
 
 
 def trained(folder: Path = ADAPTERS) -> dict[str, Path]:
     """The three versions, trained once (about five minutes on 2 CPU cores), then reused."""
-    folders = {}
-    for version, (epochs, shuffle_seed) in VERSIONS.items():
-        folders[version] = folder / version
-        if not (folders[version] / "adapter_config.json").exists():
-            train_tiny(SAMPLES, folders[version], NAME, epochs=epochs, shuffle_seed=shuffle_seed)
+    versions = RolloutVersions.under(folder)
+    folders = {"active": versions.active, "shuffled": versions.shuffled, "more-epochs": versions.more_epochs}
+    if not all((path / "adapter_config.json").exists() for path in folders.values()):
+        train_rollout_versions(SAMPLES, folder, NAME)
     return folders
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import math
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,24 @@ def length_limit(tokenizer: Any, dataset: Dataset, max_length: int | None) -> in
     return max_length
 
 
-def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[Any, dict[str, float]]:
+# Called after each epoch with its number (from 1), the model as that epoch left it and the epoch's figures.
+AfterEpoch = Callable[[int, Any, dict[str, float]], None]
+
+
+def run_figures(
+    train_loss: float, steps: int, validation_loss: float, epochs: int, bf16: bool, max_length: int
+) -> dict[str, float]:
+    return {
+        "train_loss": train_loss, "steps": float(steps), "validation_loss": validation_loss,
+        "epochs": float(epochs), "bf16": float(bf16), "max_length": float(max_length),
+    }  # fmt: skip
+
+
+def train(
+    dataset: Dataset, options: TrainOptions, base_model: Path, after_epoch: AfterEpoch | None = None
+) -> tuple[Any, dict[str, float]]:
+    """The model with the weights of its best epoch, and their figures. ``after_epoch`` sees every epoch's
+    weights as trained (a test keeps an earlier epoch's adapter from the same run, instead of a second run)."""
     from peft import LoraConfig, get_peft_model
 
     random.seed(options.seed)
@@ -193,14 +211,15 @@ def train(dataset: Dataset, options: TrainOptions, base_model: Path) -> tuple[An
         data = batches(encoded, options.batch_size, pad)
         taken, train_loss = run_epoch(model, optimizer, data, steps - step, progress, bf16, codes)
         step, epochs, validation_loss = step + taken, epochs + 1, mean_loss(model, valid_batches, bf16, codes)
+        if after_epoch is not None:
+            after_epoch(epochs, model, run_figures(train_loss, step, validation_loss, epochs, bf16, max_length))
         if stopping.should_stop(model, validation_loss, train_loss):
             break
     progress.close()
     if stopping.best_state is not None:  # the kept epoch's figures (each measured once, during training)
         model.load_state_dict(stopping.best_state, strict=False)
         train_loss, validation_loss = stopping.best_train_loss, stopping.best_loss
-    figures = {"train_loss": train_loss, "steps": float(step), "validation_loss": validation_loss}
-    figures.update(epochs=float(epochs), bf16=float(bf16), max_length=float(max_length))
+    figures = run_figures(train_loss, step, validation_loss, epochs, bf16, max_length)
     if codes is not None:
         figures.update(code_smoothing=codes.smoothing)
     return model, figures
