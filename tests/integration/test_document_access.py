@@ -236,7 +236,7 @@ def test_a_shard_written_before_access_lists_gets_its_indexes_when_loaded(
     earlier.close()
     shards = EdgeShards(tmp_path)
     edge_store(shards, "tutorbook", 100).ensure(dimension)
-    indexed = shards.open("tutorbook_chunks", chunks_config(dimension)).info().payload_schema
+    indexed = shards.open_graph("tutorbook_chunks", chunks_config(dimension), {}).info().payload_schema
     assert {key: info.data_type for key, info in indexed.items()} == {
         "doc_id": keyword,
         "content_hash": keyword,

@@ -74,6 +74,24 @@ def test_the_retrieval_evaluation_command_prints_its_table_and_draws_its_chart(t
     assert chart.read_bytes().startswith(b"\x89PNG")
 
 
+def test_the_retrieval_evaluation_scores_exact_search_and_a_graph_side_by_side(tmp_path: Path) -> None:
+    """With the graph setting at 0 (exact) and at 20 chunks (a graph built by the real build process during
+    ingestion and waited for): one result file, by setting, and on 36 chunks the same figures (to one
+    question: chunk ids are random, and break ties among equal scores differently in each run)."""
+    figures_file = tmp_path / "figures.json"
+    result = run_command(
+        "tutorbook_evals.retrieval", "samples", "--data", str(SAMPLES), "--graph-after-chunks", "0", "20",
+        "--json", str(figures_file), data_dir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    by_setting = json.loads(figures_file.read_text())["figures"]["graph_after_chunks"]
+    assert set(by_setting) == {"0", "20"}
+    exact, graph = (by_setting[key]["int8"]["retrievals"] for key in ("0", "20"))
+    assert graph.keys() == exact.keys()
+    for retrieval, scores in exact.items():
+        assert all(abs(graph[retrieval]["recall"][k] - recall) <= 0.02 for k, recall in scores["recall"].items())
+
+
 def test_the_semantic_cache_evaluation_command_prints_a_row_per_threshold(tmp_path: Path) -> None:
     result = run_command("tutorbook_evals.semantic_cache", "--samples", str(SAMPLES), data_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]

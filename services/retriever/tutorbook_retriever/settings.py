@@ -38,6 +38,11 @@ class StoreSettings(SettingsGroup):
     in Python, slow past a few thousand chunks), kept so that benchmarks can run it beside Edge."""
     collection_prefix: str = "tutorbook"
     """Collections are named <prefix>_chunks, _documents, _route_examples and _answered_questions."""
+    graph_after_chunks: Annotated[int, Field(ge=0)] = 20_000
+    """Edge: once this many chunks were written since the chunk index's last HNSW graph, another process
+    builds a new one beside the live index and it is swapped in (searches go on meanwhile, and pause only
+    for the swap); until then a dense search reads every vector (exact, its time growing with the index).
+    0: never (every search exact). docs/retriever.md, "Where a large index's search time goes"."""
     max_answered_questions: int = 100_000
     """Answered questions kept for the gateway's semantic cache (when it is on); when full, those of
     earlier index versions go, and while still full no more are kept."""

@@ -75,7 +75,7 @@ def open_store(settings: RetrieverSettings, dimension: int) -> tuple[Store, Call
         return store, qdrant.close
 
     def open_edge(root: Path) -> tuple[Store, Callable[[], None]]:
-        shards = EdgeShards(root)
+        shards = EdgeShards(root, config.graph_after_chunks)
         store = edge_store(shards, config.collection_prefix, config.max_answered_questions)
         store.ensure(dimension)
         return store, shards.close

@@ -35,6 +35,7 @@ PRIVATE_SHARE = 0.2  # of the synthetic chunks, private to one of OTHER_TEAMS; t
 OTHER_TEAMS = [f"team-{n}" for n in range(1, 5)]
 VISIBLE_TO = ["team-x", "public"]  # the filtered search's caller: sees the public chunks only
 FILTERED_TARGET = 1.2  # a permission-filtered search within 1.2x of an unfiltered one (p50, at 100k chunks)
+GRAPH_TIMEOUT = 1800.0  # seconds for the graphs of a filled index to be built (Edge: about a minute at 250,000)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def bench_served_search(
             store, close = open_store(settings, len(originals[0].dense))
             try:
                 grow_index(store, corpus, originals, size, seed=size)
+                store.chunks.wait_indexed(GRAPH_TIMEOUT)  # searched as the retriever will search it from now on
             finally:
                 close()
             (unfiltered, filtered), memory = serve_and_search(data_dir, backend, questions, queries)

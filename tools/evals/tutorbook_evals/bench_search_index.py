@@ -4,9 +4,11 @@ search time goes on Qdrant Edge, and what building its HNSW index would change.
 At each size, an Edge chunk index is filled the way ``bench-retrieval`` fills its large ones (the E-Manual
 S10 chunks repeated with slightly perturbed vectors), and the E-Manual questions are timed in this
 process (no HTTP), three ways: the dense top 50, the sparse (BM25) top 50, and the retriever's hybrid
-top 5 with its query embedding. Then ``optimize()`` builds the index's HNSW graph while another thread
-keeps searching (how many searches finished meanwhile, and the slowest), and the three are timed again,
-with the share of the exact dense top 50 the graph still finds. Figures: ``data/bench/search-index.json``.
+top 5 with its query embedding. Then the retriever's graph build (another process builds the HNSW graph
+on a copy, and it is swapped in: ``tutorbook_retriever.clients.edge.graph``) runs while this process keeps
+searching (how many searches finished meanwhile, how long they took, the longest wait and the swap's
+pause), and the three are timed again, with the share of the exact dense top 50 the graph still finds.
+Figures: ``data/bench/search-index.json``.
 
 Repeated chunks are near-duplicates of each other, which is hard on a graph and easy on nothing else,
 so the overlap is a floor; and their sparse vectors repeat 470 texts, so posting lists are longer than
@@ -16,12 +18,12 @@ real text's. Read it for where the time goes, not as a real corpus's figures.
 import argparse
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import summary, write_results
 from tutorbook_evals import bench_search
 from tutorbook_evals.bench_retrieval import corpus_points, fresh_store
@@ -62,34 +64,28 @@ def dense_tops(store: Store, vectors: list[list[float]]) -> list[set[str]]:
     return [{hit.point_id for hit in store.chunks.dense_search(vector, CANDIDATES, {}, None)} for vector in vectors]
 
 
-def optimize_while_searching(store: Store, shard: Any, vectors: list[list[float]]) -> dict[str, float]:
-    """``optimize()`` on one thread, dense searches of the same shard on this one until it returns: how many
-    finished, and the longest this thread went without finishing one."""
-    finished = threading.Event()
-    took: list[float] = []
-
-    def optimize() -> None:
-        started = time.perf_counter()
-        shard.optimize()
-        took.append(time.perf_counter() - started)
-        finished.set()
-
-    builder = threading.Thread(target=optimize)
+def build_while_searching(store: Store, shard: Any, vectors: list[list[float]]) -> dict[str, Any]:
+    """The graph built by another process beside the index (as the retriever does), dense searches of the
+    index on this thread until it is swapped in: how many finished, their times, the longest this thread
+    went without finishing one, and how long the swap held searches back."""
     meanwhile: list[float] = []
-    last = time.perf_counter()  # before the start: a build that blocks may not let this thread run again
-    builder.start()
-    while not finished.is_set():
+    last = time.perf_counter()
+    shard.start_build()
+    while shard.building:
         store.chunks.dense_search(vectors[len(meanwhile) % len(vectors)], CANDIDATES, {}, None)
         now = time.perf_counter()
         meanwhile.append((now - last) * 1000)
         last = now
-    waits = [*meanwhile, (time.perf_counter() - last) * 1000]  # the last: until this thread saw it finish
-    builder.join()
-    return {"seconds": took[0], "searches_meanwhile": len(meanwhile), "longest_wait_ms": max(waits)}
+    shard.wait_built()
+    report = shard.last_build
+    return {
+        "seconds": report.seconds, "searches_meanwhile": len(meanwhile), "search_ms_meanwhile": summary(meanwhile),
+        "longest_wait_ms": max(meanwhile, default=0.0), "swap_pause_ms": report.paused_ms,
+    }  # fmt: skip
 
 
 def measure_size(size: int, data: Path, embedder: Embedder, root: Path) -> dict[str, Any]:
-    settings = RetrieverSettings()
+    settings = replaced(RetrieverSettings(), store__graph_after_chunks=0)  # built below, while searching
     corpus = load_corpus("emanual-s10", data)
     questions = [question.text for question in corpus.questions]
     vectors = embedder.embed(questions)
@@ -97,16 +93,17 @@ def measure_size(size: int, data: Path, embedder: Embedder, root: Path) -> dict[
     with fresh_store(settings, root / f"index-{size}", "edge", embedder.dimension) as store:
         bench_search.grow_index(store, corpus, originals, size, seed=size)
         before, exact = searches(store, questions, vectors, embedder), dense_tops(store, vectors)
-        building = optimize_while_searching(store, store.chunks._shard, vectors)  # type: ignore[attr-defined]
+        building = build_while_searching(store, store.chunks._shard, vectors)  # type: ignore[attr-defined]
         after, graph = searches(store, questions, vectors, embedder), dense_tops(store, vectors)
     overlap = statistics.mean(len(found & wanted) / len(wanted) for found, wanted in zip(graph, exact, strict=True))
-    row = {"chunks": size, "exact": before, "optimize": building, "hnsw": after, "dense_overlap": overlap}
-    print(f"\n{size:,} chunks ({len(questions)} questions x 3), p50 ms before -> after optimize():")
+    row = {"chunks": size, "exact": before, "build": building, "hnsw": after, "dense_overlap": overlap}
+    print(f"\n{size:,} chunks ({len(questions)} questions x 3), p50 ms before -> after the graph:")
     for signal in ("dense_ms", "sparse_ms", "hybrid_ms"):
         print(f"  {signal:<10}{before[signal]['p50']:8.2f} -> {after[signal]['p50']:8.2f}")
-    print(f"  optimize() {building['seconds']:.1f} s; {building['searches_meanwhile']} searches finished meanwhile "
-          f"(the longest wait {building['longest_wait_ms']:.0f} ms); the graph finds {overlap:.1%} of the exact top "
-          f"{CANDIDATES}")  # fmt: skip
+    print(f"  built beside it in {building['seconds']:.1f} s; {building['searches_meanwhile']} searches meanwhile "
+          f"(p50 {building['search_ms_meanwhile']['p50']:.1f} ms, the longest wait {building['longest_wait_ms']:.0f} "
+          f"ms); the swap held searches {building['swap_pause_ms']:.0f} ms; the graph finds {overlap:.1%} of the "
+          f"exact top {CANDIDATES}")  # fmt: skip
     return row
 
 

@@ -34,6 +34,7 @@ RUNS: tuple[tuple[str, SearchMode, Fusion], ...] = (
     ("hybrid (RRF)", "hybrid", "rrf"),
 )
 BATCH = 64
+INDEX_TIMEOUT = 1800.0  # seconds for an index built in the background (an HNSW graph past the setting)
 
 
 def ingest_corpus(corpus: EvalCorpus, settings: RetrieverSettings, store: Store, embedder: Embedder) -> float:
@@ -83,6 +84,7 @@ def measure_corpus(
         store, close = open_store(embedded, embedder.dimension)
         try:
             seconds = ingest_corpus(corpus, settings, store, embedder)
+            store.chunks.wait_indexed(INDEX_TIMEOUT)  # scored on the index the retriever would search
             chunks = store.chunks.count()
             return evaluate_modes(corpus, store, embedder, search_defaults(settings)), chunks, seconds
         finally:
@@ -138,22 +140,39 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="also draw the results as a PNG bar chart at this path")
     parser.add_argument("--precision", nargs="+", choices=("int8", "fp32"), help="embed at each, side by side")
     parser.add_argument("--json", type=Path, help="also write the figures to this result file")
+    parser.add_argument(
+        "--graph-after-chunks", nargs="+", type=int, metavar="N",
+        help="Edge's graph setting (TUTORBOOK_RETRIEVER_STORE__GRAPH_AFTER_CHUNKS) at each value, side by side "
+        "(0: exact search); the figures are then by setting, then by precision",
+    )  # fmt: skip
     args = parser.parse_args()
     folder = args.data or default_folder(args.dataset)
     corpus = load_corpus(args.dataset, folder)
     settings = RetrieverSettings()
-    by_precision: dict[str, Any] = {}
-    for precision in args.precision or [settings.embedding.precision]:
-        measured = replaced(settings, embedding__precision=precision)
-        print(f"\nembedding precision: {precision}")
-        results, chunks, seconds = measure_corpus(corpus, measured, open_embedder(measured))
-        print(reported(corpus, results, chunks, seconds, args.plot))
-        by_precision[precision] = {"chunks": chunks, "retrievals": corpus_figures(results)}
+    graphs = args.graph_after_chunks or [settings.store.graph_after_chunks]
+    by_graph = {
+        str(graph): by_precision(corpus, replaced(settings, store__graph_after_chunks=graph), args) for graph in graphs
+    }
     if args.json:
         figures = {"dataset": corpus.name, "documents": len(corpus.documents), "questions": len(corpus.questions)}
-        figures |= {"unmapped": corpus.unmapped, "precisions": by_precision}
+        figures |= {"unmapped": corpus.unmapped}
+        if args.graph_after_chunks:
+            figures |= {"graph_after_chunks": by_graph}
+        else:
+            figures |= {"precisions": by_graph[str(graphs[0])]}
         figures |= {"source": corpus.source} if corpus.source else {}
         print(f"figures: {write_results(f'retrieval-{corpus.name}', figures, args.json)}")
+
+
+def by_precision(corpus: EvalCorpus, settings: RetrieverSettings, args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for precision in args.precision or [settings.embedding.precision]:
+        measured = replaced(settings, embedding__precision=precision)
+        print(f"\nembedding precision: {precision}, graph after {settings.store.graph_after_chunks} chunks")
+        results, chunks, seconds = measure_corpus(corpus, measured, open_embedder(measured))
+        print(reported(corpus, results, chunks, seconds, args.plot))
+        figures[precision] = {"chunks": chunks, "retrievals": corpus_figures(results)}
+    return figures
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The chunk collection: one point per chunk with a dense vector and a BM25-style sparse vector."""
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -69,6 +70,11 @@ class ChunkIndex(Protocol):
     def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]: ...
 
     def count(self) -> int: ...
+
+    def wait_indexed(self, timeout: float) -> None:
+        """Until the index built in the background for what was written has been built (benchmarks: search
+        time is measured on the index searches will use)."""
+        ...
 
 
 def metadata_filter(filters: Filters, extra: list[models.Condition] | None = None) -> models.Filter | None:
@@ -191,3 +197,13 @@ class QdrantChunkIndex(QdrantCollection):
     def count(self) -> int:
         with self._qdrant.guard():
             return int(self._client.count(self._collection, exact=True).count)
+
+    def wait_indexed(self, timeout: float) -> None:
+        """A server's optimizers index in its own threads: until the collection's status is no longer yellow
+        (optimizing; local mode's never is)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._qdrant.guard():
+                if self._client.get_collection(self._collection).status != models.CollectionStatus.YELLOW:
+                    return
+            time.sleep(0.5)

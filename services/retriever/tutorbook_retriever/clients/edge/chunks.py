@@ -66,7 +66,7 @@ class EdgeChunkIndex:
     def ensure(self, dimension: int) -> None:
         keyword = PayloadSchemaType.Keyword
         indexes = {"doc_id": keyword, "content_hash": keyword, ACCESS_FIELD: keyword}
-        self._shard = self._shards.open(self._name, chunks_config(dimension), indexes)
+        self._shard = self._shards.open_graph(self._name, chunks_config(dimension), indexes)
 
     def write(self, points: list[ChunkPoint]) -> None:
         edge_points = [
@@ -77,7 +77,7 @@ class EdgeChunkIndex:
             )
             for point in points
         ]
-        self._shard.update(UpdateOperation.upsert_points(edge_points))
+        self._shard.update(UpdateOperation.upsert_points(edge_points), [point.point_id for point in points])
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         stale = Filter(must=[equals("doc_id", doc_id)], must_not=[equals("content_hash", keep_hash)])
@@ -131,3 +131,6 @@ class EdgeChunkIndex:
 
     def count(self) -> int:
         return int(self._shard.count(CountRequest(exact=True)))
+
+    def wait_indexed(self, timeout: float) -> None:
+        self._shard.wait_built(timeout)

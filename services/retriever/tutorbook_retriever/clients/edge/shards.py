@@ -2,11 +2,11 @@
 
 Edge is the Qdrant engine itself in this process: HNSW for dense vectors, an inverted index with IDF for
 sparse ones, payload filters and a write-ahead log (an acknowledged update survives ``kill -9``). It runs
-no background optimizer: :meth:`EdgeShards.optimize` builds the indexes, off the request's path.
+no background optimizer: the chunk shard's HNSW graph is built by another process and swapped in
+(:mod:`tutorbook_retriever.clients.edge.graph`); the other shards stay small and are searched exactly.
 """
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,9 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from tutorbook_retriever.clients.edge.graph import GraphBuilder, GraphShard, build_in_process
+from tutorbook_retriever.clients.edge.graph_folders import load_or_create
+
 log = logging.getLogger(__name__)
 Filters = dict[str, Any]  # metadata key -> value, or list of accepted values
 # Each query runs on the calling thread: handing a small search to a pool cost more than it saved (a
@@ -30,44 +33,47 @@ SEARCH_THREADS = 1
 
 
 class EdgeShards:
-    """The shards of one retriever; closed together."""
+    """The shards of one retriever; closed together. ``graph_after_chunks``: the chunks written since the
+    chunk shard's last HNSW graph at which another is built (0: never; StoreSettings)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, graph_after_chunks: int = 0, graph_builder: GraphBuilder = build_in_process) -> None:
+        self.root, self.graph_after_chunks, self._graph_builder = root, graph_after_chunks, graph_builder
         self._shards: dict[str, EdgeShard] = {}
-        self._optimizing = threading.Lock()
+        self._graphs: dict[str, GraphShard] = {}
 
     def open(self, name: str, config: EdgeConfig, indexes: dict[str, PayloadSchemaType] | None = None) -> EdgeShard:
         """The shard ``name``: loaded when its folder holds one (with ``config``, checked against what is
         on disk), otherwise created; either way with a payload index on each field of ``indexes``."""
+        if name in self._graphs:
+            raise ValueError(f"{name} is open with its graph (open_graph): one shard, one opener")
         if name not in self._shards:
-            path = self.root / name
-            exists = path.is_dir() and any(path.iterdir())
-            path.mkdir(parents=True, exist_ok=True)
-            shard = EdgeShard.load(str(path), config) if exists else EdgeShard.create(str(path), config)
+            shard = load_or_create(self.root / name, config)
             index_missing_fields(shard, indexes or {})
             self._shards[name] = shard
         return self._shards[name]
 
-    def optimize(self) -> None:
-        """Build the shards' indexes where the optimizers plan it (blocking; one run at a time)."""
-        if not self._optimizing.acquire(blocking=False):
-            return
-        try:
-            for name, shard in list(self._shards.items()):
-                if shard.optimize():
-                    log.info("optimized %s", name)
-        finally:
-            self._optimizing.release()
+    def open_graph(self, name: str, config: EdgeConfig, indexes: dict[str, PayloadSchemaType]) -> GraphShard:
+        """As :meth:`open`, for the shard whose graph is built beside it (the chunks)."""
+        if name in self._shards:
+            raise ValueError(f"{name} is open without its graph (open): one shard, one opener")
+        if name not in self._graphs:
+            shard = GraphShard(self.root / name, config, self.graph_after_chunks, self._graph_builder)
+            index_missing_fields(shard, indexes)
+            self._graphs[name] = shard
+            shard.build_when_due()
+        return self._graphs[name]
 
     def close(self) -> None:
+        for graph in self._graphs.values():
+            graph.close()
         for shard in self._shards.values():
             shard.flush()
             shard.close()
+        self._graphs.clear()
         self._shards.clear()
 
 
-def index_missing_fields(shard: EdgeShard, indexes: dict[str, PayloadSchemaType]) -> None:
+def index_missing_fields(shard: EdgeShard | GraphShard, indexes: dict[str, PayloadSchemaType]) -> None:
     """A payload index on each field that has none yet: a shard written before a field was filtered on
     (``access``) gets its index when it is next loaded, not only new shards."""
     present = shard.info().payload_schema
