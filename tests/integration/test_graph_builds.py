@@ -153,6 +153,30 @@ def test_closing_during_a_build_stops_it_and_discards_the_copy(tmp_path: Path) -
     reopened.close()
 
 
+def test_a_build_that_fails_leaves_the_index_as_it_was_and_the_next_is_tried_later(tmp_path: Path) -> None:
+    tried: list[Path] = []
+
+    def failing(folder: Path, stopping: threading.Event) -> bool:
+        tried.append(folder)
+        raise OSError("no space left on device")
+
+    rng = random.Random(5)
+    shards = EdgeShards(tmp_path, graph_after_chunks=50, graph_builder=failing)
+    index = EdgeChunkIndex(shards, NAME)
+    index.ensure(DIMENSION)
+    first = points("a", 60, rng)
+    index.write(first)
+    graph = shards.open_graph(NAME, chunks_config(DIMENSION), {})
+    graph.wait_built(30)
+    assert len(tried) == 1 and graph.last_build is None
+    assert not any(path.exists() for path in swap_paths(tmp_path / NAME))
+    assert index.count() == 60 and top(index, first[0].dense) == "a"
+    index.write(points("b", 60, rng))  # as many chunks again: tried again
+    graph.wait_built(30)
+    assert len(tried) == 2 and index.count() == 120
+    shards.close()
+
+
 def test_the_build_process_ends_with_the_retriever_that_started_it(tmp_path: Path) -> None:
     """A retriever killed mid-build leaves no process optimizing a copy its next start discards."""
     folder = tmp_path / "copy"

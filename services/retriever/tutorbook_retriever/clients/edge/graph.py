@@ -219,9 +219,17 @@ class GraphShard:
             self._shard.close()
 
     def _rebuild(self) -> None:
-        """Build and swap in graphs until fewer than ``build_after`` chunks were written meanwhile."""
-        while self._build_once() and 0 < self._build_after <= self._unbuilt and not self._stopping.is_set():
-            pass
+        """Build and swap in graphs until fewer than ``build_after`` chunks were written meanwhile. A build
+        that fails leaves the live shard as it was (and stops noting writes); the next starts when as many
+        chunks again have been written."""
+        try:
+            while self._build_once() and 0 < self._build_after <= self._unbuilt and not self._stopping.is_set():
+                pass
+        except Exception:
+            log.exception("the graph build of %s failed", self.path.name)
+            with self._writing:
+                self._journal = None
+            discard(swap_paths(self.path)[0])
 
     def _build_once(self) -> bool:
         following, ready, previous = swap_paths(self.path)
