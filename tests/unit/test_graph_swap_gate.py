@@ -3,7 +3,7 @@ those under way, and those that come during the swap wait for it."""
 
 import threading
 
-from tutorbook_retriever.clients.edge.graph import SwapGate
+from tutorbook_retriever.clients.edge.graph_sync import SwapGate
 
 WAIT = 5.0
 

@@ -25,13 +25,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qdrant_edge import CountRequest, EdgeConfig, EdgeShard, Point, UpdateOperation
+from qdrant_edge import CountRequest, EdgeConfig, EdgeShard, UpdateOperation
 
 from tutorbook_retriever.clients.edge.graph_folders import (
     chunks_when_built,
@@ -42,11 +41,12 @@ from tutorbook_retriever.clients.edge.graph_folders import (
     swap_folders,
     swap_paths,
     sync_folder,
+    sync_tree,
 )
+from tutorbook_retriever.clients.edge.graph_sync import Journal, SwapGate
 
 log = logging.getLogger(__name__)
 # Builds the graph of the shard in a folder; True when built (False: it failed, or the event asked it to stop).
-CATCH_UP_BATCH = 1000  # points read from the live shard and written to the copy at a time
 GraphBuilder = Callable[[Path, threading.Event], bool]
 
 
@@ -61,75 +61,6 @@ def build_in_process(folder: Path, stopping: threading.Event) -> bool:
             process.wait()
             return False
     return process.returncode == 0
-
-
-class SwapGate:
-    """Searches run together; a swap waits for those under way and holds new ones back until it is done."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._searches = 0
-        self._swapping = False
-
-    @contextmanager
-    def searching(self) -> Iterator[None]:
-        with self._condition:
-            self._condition.wait_for(lambda: not self._swapping)
-            self._searches += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._searches -= 1
-                self._condition.notify_all()
-
-    @contextmanager
-    def swapping(self) -> Iterator[None]:
-        with self._condition:
-            self._swapping = True
-            self._condition.wait_for(lambda: self._searches == 0)
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._swapping = False
-                self._condition.notify_all()
-
-
-@dataclass
-class Journal:
-    """What was written while a copy was built: deletions by filter, as they were made, and the ids of the
-    points written (their vectors and payloads are read from the live shard when the copy catches up: the
-    memory a long build needs is for ids only)."""
-
-    deletions: list[UpdateOperation] = field(default_factory=list)
-    written: set[str] = field(default_factory=set)
-
-    def note(self, operation: UpdateOperation, written: Sequence[str]) -> None:
-        if written:
-            self.written.update(written)
-        else:
-            self.deletions.append(operation)
-
-    @property
-    def size(self) -> int:
-        return len(self.deletions) + len(self.written)
-
-    def catch_up(self, copy: EdgeShard, live: Any) -> None:
-        """Make ``copy`` hold what ``live`` holds: the deletions again (a point they remove from the copy
-        and not from the live shard was written since, and is written again below), then each point written
-        as ``live`` holds it now, or deleted when it has gone since."""
-        for operation in self.deletions:
-            copy.update(operation)
-        ids = sorted(self.written)
-        for start in range(0, len(ids), CATCH_UP_BATCH):
-            batch = ids[start : start + CATCH_UP_BATCH]
-            records = live.retrieve(batch, True, True)
-            if records:
-                copy.update(UpdateOperation.upsert_points([Point(r.id, r.vector, r.payload) for r in records]))
-            gone = set(batch) - {str(record.id) for record in records}
-            if gone:
-                copy.update(UpdateOperation.delete_points(sorted(gone)))
 
 
 @dataclass(frozen=True)
@@ -155,6 +86,8 @@ class GraphShard:
         self._journal: Journal | None = None  # what was written while a copy is built
         self._unbuilt = max(0, self.count() - chunks_when_built(path))
         self._build: threading.Thread | None = None
+        self._running = False  # a build thread is under way (set and cleared with _writing held)
+        self._live_open = True  # False only between closing the live shard and loading its successor
         self.last_build: BuildReport | None = None
 
     def query(self, request: Any) -> Any:
@@ -193,13 +126,14 @@ class GraphShard:
     def start_build(self) -> None:
         """Build a graph in the background (unless one is being built, or the shard is closing)."""
         with self._writing:
-            if not self.building and not self._stopping.is_set():
+            if not self._running and not self._stopping.is_set():
+                self._running = True
                 self._build = threading.Thread(target=self._rebuild, name="graph-build", daemon=True)
                 self._build.start()
 
     @property
     def building(self) -> bool:
-        return self._build is not None and self._build.is_alive()
+        return self._running
 
     def wait_built(self, timeout: float | None = None) -> None:
         """Until the builds under way (if any) have ended (tests and benchmarks)."""
@@ -219,22 +153,27 @@ class GraphShard:
             self._shard.close()
 
     def _rebuild(self) -> None:
-        """Build and swap in graphs until fewer than ``build_after`` chunks were written meanwhile. A build
-        that fails leaves the live shard as it was (and stops noting writes); the next starts when as many
-        chunks again have been written."""
-        try:
-            while self._build_once() and 0 < self._build_after <= self._unbuilt and not self._stopping.is_set():
-                pass
-        except Exception:
-            log.exception("the graph build of %s failed", self.path.name)
+        """Build and swap in graphs until fewer than ``build_after`` chunks were written meanwhile (decided
+        with writes held, so a write that makes the next one due is never missed). A build that fails is
+        logged and recovered from as a restart would (:meth:`_recover`); the next is tried once as many
+        chunks again were written."""
+        while True:
+            try:
+                built = self._build_once()
+            except Exception:
+                log.exception("the graph build of %s failed", self.path.name)
+                self._recover()
+                built = False
             with self._writing:
-                self._journal = None
-            discard(swap_paths(self.path)[0])
+                if not built or self._stopping.is_set() or not 0 < self._build_after <= self._unbuilt:
+                    self._running = False
+                    return
 
     def _build_once(self) -> bool:
         following, ready, previous = swap_paths(self.path)
         started = time.monotonic()
         with self._writing:
+            ready.unlink(missing_ok=True)  # a mark left by an earlier failure must not bless this copy
             self._shard.flush()
             discard(following)
             shutil.copytree(self.path, following)
@@ -252,18 +191,22 @@ class GraphShard:
     def _swap_in(self, following: Path, ready: Path, previous: Path, chunks: int, started: float) -> None:
         with self._writing:
             built = EdgeShard.load(str(following), self._config)
-            journal = self._journal or Journal()
-            journal.catch_up(built, self._shard)
-            built.flush()
-            built.close()
+            try:
+                journal = self._journal or Journal()
+                journal.catch_up(built, self._shard)
+                built.flush()
+            finally:
+                built.close()
             self._journal = None
+            sync_tree(following)
             ready.touch()
             sync_folder(self.path.parent)
             paused = time.monotonic()
             with self._gate.swapping():
                 self._shard.close()
+                self._live_open = False
                 swap_folders(self.path)
-                self._shard = EdgeShard.load(str(self.path), self._config)
+                self._shard, self._live_open = EdgeShard.load(str(self.path), self._config), True
             paused = time.monotonic() - paused
         discard(previous)
         record_built(self.path, chunks)
@@ -272,3 +215,18 @@ class GraphShard:
             "swapped in the graph of %s (%d chunks) after %.1f s: %d writes applied to it, searches paused %.0f ms",
             self.path.name, chunks, self.last_build.seconds, journal.size, self.last_build.paused_ms,
         )  # fmt: skip
+
+    def _recover(self) -> None:
+        """After a build failed: the folders as a restart would leave them (a copy marked ready finished
+        into place, anything else discarded), and the live shard open again if the failure had closed it."""
+        following, ready, _ = swap_paths(self.path)
+        with self._writing, self._gate.swapping():
+            self._journal = None
+            if ready.exists() and self._live_open:
+                self._shard.close()
+                self._live_open = False
+            if self._live_open:
+                discard(following)
+                return
+            recover_swap(self.path)
+            self._shard, self._live_open = load_or_create(self.path, self._config), True

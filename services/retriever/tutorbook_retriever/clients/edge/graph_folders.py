@@ -62,11 +62,21 @@ def discard(folder: Path) -> None:
 
 
 def sync_folder(folder: Path) -> None:
+    """fsync a folder (its entries) or a file (its contents)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def sync_tree(folder: Path) -> None:
+    """Every file under ``folder`` on disk, and the folders that name them (a copy, before it is marked
+    ready: a power cut must not leave a ready copy with files still in the page cache)."""
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            sync_folder(Path(directory) / name)  # a file is synced the same way
+        sync_folder(Path(directory))
 
 
 def record_built(path: Path, chunks: int) -> None:
