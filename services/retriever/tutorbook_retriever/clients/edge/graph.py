@@ -40,7 +40,7 @@ from tutorbook_retriever.clients.edge.graph_folders import (
     recover_swap,
     swap_folders,
     swap_paths,
-    sync_folder,
+    sync_path,
     sync_tree,
 )
 from tutorbook_retriever.clients.edge.graph_sync import Journal, SwapGate
@@ -120,7 +120,7 @@ class GraphShard:
 
     def build_when_due(self) -> None:
         """Start a build when enough chunks were written since the last."""
-        if 0 < self._build_after <= self._unbuilt:
+        if self._due:
             self.start_build()
 
     def start_build(self) -> None:
@@ -130,6 +130,11 @@ class GraphShard:
                 self._running = True
                 self._build = threading.Thread(target=self._rebuild, name="graph-build", daemon=True)
                 self._build.start()
+
+    @property
+    def _due(self) -> bool:
+        """Enough chunks were written since the last graph (and graphs are on)."""
+        return 0 < self._build_after <= self._unbuilt
 
     @property
     def building(self) -> bool:
@@ -165,7 +170,7 @@ class GraphShard:
                 self._recover()
                 built = False
             with self._writing:
-                if not built or self._stopping.is_set() or not 0 < self._build_after <= self._unbuilt:
+                if not built or self._stopping.is_set() or not self._due:
                     self._running = False
                     return
 
@@ -200,7 +205,7 @@ class GraphShard:
             self._journal = None
             sync_tree(following)
             ready.touch()
-            sync_folder(self.path.parent)
+            sync_path(self.path.parent)
             paused = time.monotonic()
             with self._gate.swapping():
                 self._shard.close()

@@ -53,7 +53,7 @@ def swap_folders(path: Path) -> None:
         path.rename(previous)
     following.rename(path)
     ready.unlink()
-    sync_folder(path.parent)
+    sync_path(path.parent)
 
 
 def discard(folder: Path) -> None:
@@ -61,7 +61,7 @@ def discard(folder: Path) -> None:
         shutil.rmtree(folder)
 
 
-def sync_folder(folder: Path) -> None:
+def sync_path(folder: Path) -> None:
     """fsync a folder (its entries) or a file (its contents)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -75,8 +75,8 @@ def sync_tree(folder: Path) -> None:
     ready: a power cut must not leave a ready copy with files still in the page cache)."""
     for directory, _, files in os.walk(folder):
         for name in files:
-            sync_folder(Path(directory) / name)  # a file is synced the same way
-        sync_folder(Path(directory))
+            sync_path(Path(directory) / name)
+        sync_path(Path(directory))
 
 
 def record_built(path: Path, chunks: int) -> None:
