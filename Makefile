@@ -47,7 +47,7 @@ EVAL_DATA ?= ../shared/eval-data/emanual-qa
 # A checkout of github.com/pashaAbri/mt-rag-benchmark at 8bb7127 (docs/retriever.md: the held-out corpus)
 MTRAG_DATA ?= ../mt-rag-benchmark
 
-.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-search-index bench-gateway bench-cache bench-tutor bench-rollout demo-adapter compare compare-all
+.PHONY: capacity tier-costs eval-claims eval-retrieval eval-retrieval-mtrag eval-second-stages eval-tutors eval-embedding-classifiers eval-routing eval-semantic-cache eval-answers grounded-reader bench bench-retrieval bench-search-index bench-gateway bench-cache bench-tutor bench-rollout demo-adapter compare compare-all
 eval-retrieval: install
 	$(PY) -m tutorbook_evals.retrieval emanual-s10 --data $(EVAL_DATA) --precision fp32 int8 \
 		--plot docs/images/eval-emanual-s10.png --json data/eval/retrieval-emanual-s10.json
@@ -70,6 +70,17 @@ eval-tutors: install
 eval-retrieval-mtrag: install
 	$(PY) -m tutorbook_evals.retrieval mtrag-cloud --data $(MTRAG_DATA) --precision int8 fp32 \
 		--json data/eval/retrieval-mtrag-cloud.json
+	$(PY) -m tutorbook_evals.doc_figures
+
+# Second stages over the default hybrid search (the heading as its own field, page-level evidence, a
+# cross-encoder trained on each corpus's own headings), side by side on every corpus (about 25 minutes).
+eval-second-stages: install
+	$(PY) -m tutorbook_evals.retrieval_rerank emanual-s10 --data $(EVAL_DATA) --cross-encoder --json data/eval/rerank-emanual-s10.json
+	$(PY) -m tutorbook_evals.retrieval_rerank emanual-tv --data $(EVAL_DATA) --cross-encoder --json data/eval/rerank-emanual-tv.json
+	$(PY) -m tutorbook_evals.retrieval_rerank emanual-tv-held-out --data $(EVAL_DATA) --cross-encoder \
+		--json data/eval/rerank-emanual-tv-held-out.json
+	$(PY) -m tutorbook_evals.retrieval_rerank mtrag-cloud --data $(MTRAG_DATA) --cross-encoder \
+		--json data/eval/rerank-mtrag-cloud.json
 	$(PY) -m tutorbook_evals.doc_figures
 
 # The embedding classifier's held-out accuracy and calibration, before and after its fitted temperature.

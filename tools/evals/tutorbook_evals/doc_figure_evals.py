@@ -133,3 +133,42 @@ def embedding_classifier_calibration(document: dict[str, Any]) -> list[str]:
         )
     headings = ["label set", "labels", "train", "held out", "accuracy", "calibration error, no temperature"]
     return table([*headings, "with the fitted temperature"], rows)
+
+
+def second_stages(documents: list[dict[str, Any]]) -> list[str]:
+    """``make eval-second-stages``: each lever's R@1 / R@5 on every corpus (one run each, the same
+    first-stage candidates), then what the cross-encoder cost."""
+    corpora = [document["figures"] for document in documents]
+    rows = []
+    for key in corpora[0]["retrievals"]:
+        cells = []
+        for figures in corpora:
+            recall = figures["retrievals"][key]["recall"]
+            cells.append(f"{recall['1']:.3f} / {recall['5']:.3f}")
+        rows.append([second_stage_label(key), *cells])
+    headings = ["second stage", *(f"{figures['dataset']} R@1 / R@5" for figures in corpora)]
+    costs = [
+        f"{figures['dataset']}: {figures['training']['groups']} groups mined, trained in "
+        f"{figures['training']['training_seconds']:.0f} s; {figures['cross_encoder_ms']['p50']:.0f} ms a question "
+        f"(p50) to rescore {figures['cross_encoder_ms']['pairs'][0]} passages"
+        for figures in corpora
+        if "training" in figures
+    ]
+    return [*table(headings, rows), f"The cross-encoder's cost: {'; '.join(costs)}.", ""]
+
+
+SECOND_STAGES = {
+    "hybrid-score": "none (the default hybrid search)",
+    "title field": "the heading as its own field, weight",
+    "page evidence": "page-level evidence, weight",
+    "cross-encoder top": "cross-encoder over the top",
+}
+
+
+def second_stage_label(key: str) -> str:
+    """A result file's run name in words: ``title field 0.2`` is "the heading as its own field, weight 0.2"."""
+    for prefix, words in SECOND_STAGES.items():
+        if key.startswith(prefix):
+            return words + key.removeprefix(prefix).replace(" at ", ", weight ")
+    return key
+SECOND_STAGE_CORPORA = ("emanual-s10", "emanual-tv", "emanual-tv-held-out", "mtrag-cloud")

@@ -20,10 +20,12 @@ from typing import Any
 from tutorbook_devstack.bench_report import machine_words
 from tutorbook_devstack.bench_sections import table, tutor_section
 from tutorbook_evals.doc_figure_evals import (
+    SECOND_STAGE_CORPORA,
     claim_catches,
     embedding_classifier_calibration,
     retrieval_quality,
     routing_accuracy,
+    second_stages,
     tutor_accuracy_levers,
 )
 from tutorbook_evals.doc_figure_rollouts import rollout
@@ -210,6 +212,7 @@ BLOCKS: dict[str, tuple[str, Render]] = {
 # Blocks written from several files, each named in its own provenance line.
 MULTI_BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[list[dict[str, Any]]], list[str]]]] = {
     "tutor-accuracy-levers": (("data/eval/tutors.json", "data/eval/tutors-word-codes.json"), tutor_accuracy_levers),
+    "second-stages": (tuple(f"data/eval/rerank-{corpus}.json" for corpus in SECOND_STAGE_CORPORA), second_stages),
 }
 
 

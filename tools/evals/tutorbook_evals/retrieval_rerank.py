@@ -139,7 +139,7 @@ def trained_reranker(
     started = time.perf_counter()
     groups: list[RerankGroup] = mine_groups(corpus_sections(corpus, settings), first_stage, args.max_groups)
     mined = time.perf_counter() - started
-    training = RerankTraining(epochs=args.epochs)
+    training = RerankTraining(epochs=args.epochs, learning_rate=args.learning_rate)
     model, tokenizer, loss = train_reranker(Path(default_embedding_model_path()), groups, training)
     report = {"groups": len(groups), "mining_seconds": mined, "training_seconds": time.perf_counter() - started - mined}
     report |= {"epochs": training.epochs, "learning_rate": training.learning_rate, "last_epoch_loss": loss}
@@ -187,7 +187,8 @@ def main() -> None:
     parser.add_argument("dataset", choices=DATASETS)
     parser.add_argument("--data", type=Path, help="dataset folder (as tutorbook-eval-retrieval takes it)")
     parser.add_argument("--max-groups", type=int, default=400, help="training groups mined at most")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=RerankTraining.epochs)
+    parser.add_argument("--learning-rate", type=float, default=RerankTraining.learning_rate)
     parser.add_argument("--title-weights", nargs="+", type=float, default=[0.2, 0.4], help="the title field's share")
     parser.add_argument("--page-weights", nargs="+", type=float, default=[0.1, 0.3], help="other chunks' share")
     parser.add_argument("--cross-encoder", action="store_true", help="also train and measure the cross-encoder")

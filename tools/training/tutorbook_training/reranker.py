@@ -27,9 +27,9 @@ MANIFEST = "reranker.json"
 
 @dataclass(frozen=True)
 class RerankTraining:
-    epochs: int = 1
+    epochs: int = 3
     groups_per_step: int = 4
-    learning_rate: float = 3e-5
+    learning_rate: float = 1e-4
     seed: int = 0
 
 
