@@ -73,7 +73,7 @@ eval-retrieval-mtrag: install
 	$(PY) -m tutorbook_evals.doc_figures
 
 # Second stages over the default hybrid search (the heading as its own field, page-level evidence, a
-# cross-encoder trained on each corpus's own headings), side by side on every corpus (about 25 minutes).
+# cross-encoder trained on each corpus's own headings), side by side on every corpus (about 40 minutes).
 eval-second-stages: install
 	$(PY) -m tutorbook_evals.retrieval_rerank emanual-s10 --data $(EVAL_DATA) --cross-encoder --json data/eval/rerank-emanual-s10.json
 	$(PY) -m tutorbook_evals.retrieval_rerank emanual-tv --data $(EVAL_DATA) --cross-encoder --json data/eval/rerank-emanual-tv.json

@@ -98,3 +98,26 @@ def test_the_semantic_cache_evaluation_command_prints_a_row_per_threshold(tmp_pa
     rows = [line for line in result.stdout.splitlines() if line.strip()[:4].replace(".", "").isdigit()]
     assert len(rows) >= 3 and "threshold" in result.stdout
     assert "lowest wrong-free threshold" in result.stdout or "no threshold is free" in result.stdout
+
+
+def test_the_second_stage_evaluation_trains_a_reranker_and_scores_every_lever_on_the_same_candidates(
+    tmp_path: Path,
+) -> None:
+    """A cross-encoder trained on groups mined from the sample documents (a few, one epoch, to stay quick),
+    kept in a folder with its manifest; every lever scored beside the first stage; and the first stage is
+    the product's default hybrid search (what ``tutorbook_evals.retrieval`` reports for it)."""
+    figures_file, kept = tmp_path / "figures.json", tmp_path / "reranker"
+    result = run_command(
+        "tutorbook_evals.retrieval_rerank", "samples", "--data", str(SAMPLES), "--cross-encoder", "--max-groups",
+        "4", "--epochs", "1", "--save", str(kept), "--json", str(figures_file), data_dir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(figures_file.read_text())["figures"]
+    assert figures["training"]["groups"] == 4 and figures["cross_encoder_ms"]["pairs"] == [10]
+    assert set(figures["retrievals"]) == {
+        "hybrid-score", "title field 0.2", "title field 0.4", "page evidence 0.1", "page evidence 0.3",
+        "cross-encoder top 10 at 0.3", "cross-encoder top 10 at 1.0",
+    }  # fmt: skip
+    assert figures["retrievals"]["hybrid-score"]["recall"]["5"] == 1.0
+    assert json.loads((kept / "reranker.json").read_text())["corpus"] == "samples"
+    assert (kept / "model.safetensors").is_file()

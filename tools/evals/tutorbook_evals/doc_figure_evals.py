@@ -171,4 +171,6 @@ def second_stage_label(key: str) -> str:
         if key.startswith(prefix):
             return words + key.removeprefix(prefix).replace(" at ", ", weight ")
     return key
+
+
 SECOND_STAGE_CORPORA = ("emanual-s10", "emanual-tv", "emanual-tv-held-out", "mtrag-cloud")
