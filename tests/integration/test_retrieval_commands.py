@@ -104,8 +104,8 @@ def test_the_second_stage_evaluation_trains_a_reranker_and_scores_every_lever_on
     tmp_path: Path,
 ) -> None:
     """A cross-encoder trained on groups mined from the sample documents (a few, one epoch, to stay quick),
-    kept in a folder with its manifest; every lever scored beside the first stage; and the first stage is
-    the product's default hybrid search (what ``tutorbook_evals.retrieval`` reports for it)."""
+    kept in a folder with its manifest, and every lever scored beside the first stage (which finds every
+    sample question's page in its top 5, as the default hybrid search does)."""
     figures_file, kept = tmp_path / "figures.json", tmp_path / "reranker"
     result = run_command(
         "tutorbook_evals.retrieval_rerank", "samples", "--data", str(SAMPLES), "--cross-encoder", "--max-groups",

@@ -34,6 +34,7 @@ RUNS: tuple[tuple[str, SearchMode, Fusion], ...] = (
     ("hybrid (RRF)", "hybrid", "rrf"),
 )
 BATCH = 64
+RANKED_CHUNKS = max(CUTOFFS) * 3  # chunks searched per question (several may be one document's)
 INDEX_TIMEOUT = 1800.0  # seconds for an index built in the background (an HNSW graph past the setting)
 
 
@@ -51,7 +52,7 @@ def evaluate_modes(
     golds = [question.gold for question in corpus.questions]
     results = {}
     for label, mode, fusion in RUNS:
-        run_options = dataclasses.replace(options, mode=mode, fusion=fusion, top_k=max(CUTOFFS) * 3)
+        run_options = dataclasses.replace(options, mode=mode, fusion=fusion, top_k=RANKED_CHUNKS)
         rankings = [
             ranked_documents(search_chunks(question.text, run_options, embedder, store).hits)
             for question in tqdm(corpus.questions, desc=label, unit="q")

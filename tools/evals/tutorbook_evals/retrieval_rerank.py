@@ -21,7 +21,14 @@ from tqdm import tqdm
 
 from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import write_results
-from tutorbook_evals.retrieval import INDEX_TIMEOUT, corpus_figures, default_folder, format_table, ingest_corpus
+from tutorbook_evals.retrieval import (
+    INDEX_TIMEOUT,
+    RANKED_CHUNKS,
+    corpus_figures,
+    default_folder,
+    format_table,
+    ingest_corpus,
+)
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_evals.retrieval_scores import RetrievalScores, ranked_documents, score_rankings
 from tutorbook_retriever.chunking import Chunk, chunk_document
@@ -36,7 +43,6 @@ from tutorbook_training.reranker import CrossEncoderReranker, RerankTraining, sa
 from tutorbook_training.reranker_pairs import RerankGroup, Section, mine_groups
 
 FIRST_STAGE = "hybrid (score)"
-CANDIDATES = 30  # first-stage hits kept per question (chunks; several may be one document's)
 
 
 def corpus_sections(corpus: EvalCorpus, settings: RetrieverSettings) -> list[Section]:
@@ -53,17 +59,26 @@ def hit_section(hit: SearchHit) -> Section:
     return Section(hit.doc_id, heading_of(hit.title, Chunk(hit.section, hit.text)), hit.text)
 
 
-def mixed_order(hits: Sequence[SearchHit], scores: Sequence[float], weight: float) -> list[SearchHit]:
+def by_score(hits: Sequence[SearchHit], scores: Sequence[float]) -> list[SearchHit]:
+    """``hits`` from the highest of ``scores`` (one per hit) down."""
+    return [hit for _, hit in sorted(zip(scores, hits, strict=True), key=lambda pair: -pair[0])]
+
+
+def standardised(values: Sequence[float]) -> list[float]:
+    mean, spread = statistics.fmean(values), statistics.pstdev(values) or 1.0
+    return [(value - mean) / spread for value in values]
+
+
+def mixed_order(hits: Sequence[SearchHit], reranker_scores: Sequence[float], weight: float) -> list[SearchHit]:
     """``hits`` by ``weight`` x the reranker's standardised score + the rest x the first stage's."""
-
-    def standardised(values: Sequence[float]) -> list[float]:
-        mean, spread = statistics.fmean(values), statistics.pstdev(values) or 1.0
-        return [(value - mean) / spread for value in values]
-
-    first = standardised([hit.score for hit in hits])
-    second = standardised(scores)
-    combined = [weight * b + (1 - weight) * a for a, b in zip(first, second, strict=True)]
-    return [hit for _, hit in sorted(zip(combined, hits, strict=True), key=lambda pair: -pair[0])]
+    if not hits:
+        return []
+    first_stage = standardised([hit.score for hit in hits])
+    combined = [
+        weight * reranked + (1 - weight) * first
+        for first, reranked in zip(first_stage, standardised(reranker_scores), strict=True)
+    ]
+    return by_score(hits, combined)
 
 
 Reorder = Callable[[str, list[float], Sequence[SearchHit]], list[SearchHit]]
@@ -79,9 +94,10 @@ def title_field(embedder: Embedder, weight: float) -> Reorder:
         missing = sorted({heading for heading in headings if heading not in vectors})
         vectors.update(zip(missing, embedder.embed(missing) if missing else [], strict=True))
         scores = [
-            (1 - weight) * hit.score + weight * dot(vector, vectors[h]) for hit, h in zip(hits, headings, strict=True)
+            (1 - weight) * hit.score + weight * dot(vector, vectors[heading])
+            for hit, heading in zip(hits, headings, strict=True)
         ]
-        return [hit for _, hit in sorted(zip(scores, hits, strict=True), key=lambda pair: -pair[0])]
+        return by_score(hits, scores)
 
     return reorder
 
@@ -94,8 +110,8 @@ def page_evidence(weight: float) -> Reorder:
         by_document: dict[str, list[float]] = {}
         for hit in hits:
             by_document.setdefault(hit.doc_id, []).append(hit.score)
-        score = {doc: max(s) + weight * (sum(s) - max(s)) for doc, s in by_document.items()}
-        return sorted(hits, key=lambda hit: (-score[hit.doc_id], -hit.score))
+        page_score = {doc: max(scores) + weight * (sum(scores) - max(scores)) for doc, scores in by_document.items()}
+        return sorted(hits, key=lambda hit: (-page_score[hit.doc_id], -hit.score))
 
     return reorder
 
@@ -116,7 +132,7 @@ def rescored(
     corpus: EvalCorpus, settings: RetrieverSettings, store: Store, embedder: Embedder, stages: dict[str, Reorder]
 ) -> dict[str, RetrievalScores]:
     """The first stage's scores, and each second stage's over the same candidates."""
-    options = dataclasses.replace(search_defaults(settings), top_k=CANDIDATES)
+    options = dataclasses.replace(search_defaults(settings), top_k=RANKED_CHUNKS)
     rankings: dict[str, list[list[str]]] = {label: [] for label in [FIRST_STAGE, *stages]}
     for question in tqdm(corpus.questions, desc="second stages", unit="q"):
         [vector] = embedder.embed([question.text])

@@ -21,7 +21,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from tutorbook_training.reranker_pairs import RerankGroup
 
-MAX_TOKENS = 256  # question and passage together; a chunk is at most 200 word tokens
+MAX_TOKENS = 256  # WordPiece tokens, question and passage together (the end of a long passage is cut)
 MANIFEST = "reranker.json"
 
 
@@ -36,16 +36,15 @@ class RerankTraining:
 class CrossEncoderReranker:
     """Scores (question, passage) pairs; higher is a better answer. CPU, eval mode, no gradients."""
 
-    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, threads: int | None = None) -> None:
+    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase) -> None:
         self._model = model.eval()
         self._tokenizer = tokenizer
-        if threads:
-            torch.set_num_threads(threads)
 
     @classmethod
-    def load(cls, folder: Path, threads: int | None = None) -> "CrossEncoderReranker":
+    def load(cls, folder: Path) -> "CrossEncoderReranker":
+        """A reranker :func:`save_reranker` wrote."""
         model = AutoModelForSequenceClassification.from_pretrained(str(folder), num_labels=1)
-        return cls(model, AutoTokenizer.from_pretrained(str(folder)), threads)
+        return cls(model, AutoTokenizer.from_pretrained(str(folder)))
 
     def score(self, question: str, passages: Sequence[str]) -> list[float]:
         if not passages:

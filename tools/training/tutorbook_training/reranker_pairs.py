@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tutorbook_retriever.chunking import leaf_heading
+
 NEGATIVES = 3
 MIN_HEADING_WORDS = 2  # "Bluetooth" alone says little of which of its sections is meant
 
@@ -34,12 +36,9 @@ class RerankGroup:
 FirstStage = Callable[[str], Sequence[Section]]
 
 
-def leaf(heading: str) -> str:
-    return heading.rsplit(" > ", 1)[-1].strip()
-
-
 def heading_key(heading: str) -> str:
-    return " ".join(re.findall(r"\w+", leaf(heading).lower()))
+    """A heading's last part as words, lower-cased: "Sound > Sound Mode" is "sound mode"."""
+    return " ".join(re.findall(r"\w+", leaf_heading(heading).lower()))
 
 
 def unambiguous_sections(sections: Sequence[Section]) -> list[Section]:
@@ -68,9 +67,9 @@ def mine_groups(
         if len(groups) == max_groups:
             break
         key = heading_key(section.heading)
-        question = leaf(section.heading)
-        hard = [hit.text for hit in first_stage(question) if heading_key(hit.heading) != key and hit.text]
-        hard = list(dict.fromkeys(hard))[:negatives]
-        if len(hard) == negatives:
-            groups.append(RerankGroup(question, section.text, tuple(hard)))
+        question = leaf_heading(section.heading).strip()
+        others = [hit.text for hit in first_stage(question) if heading_key(hit.heading) != key and hit.text]
+        hard_negatives = list(dict.fromkeys(others))[:negatives]
+        if len(hard_negatives) == negatives:
+            groups.append(RerankGroup(question, section.text, tuple(hard_negatives)))
     return groups
