@@ -5,6 +5,8 @@ import argparse
 import dataclasses
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,21 +77,28 @@ def format_table(corpus: EvalCorpus, results: dict[str, RetrievalScores]) -> str
     return "\n".join(lines)
 
 
-def measure_corpus(
-    corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder
-) -> tuple[dict[str, RetrievalScores], int, float]:
-    """Ingest ``corpus`` into a fresh embedded index (what the service runs: Qdrant Edge) and score every
-    retrieval; returns the scores, the chunks indexed and the seconds ingestion took."""
+@contextmanager
+def fresh_index(corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder) -> Iterator[tuple[Store, float]]:
+    """``corpus`` ingested into a fresh embedded index (what the service runs: Qdrant Edge), its background
+    index built; yields the store and the seconds ingestion took, and deletes the index after."""
     with tempfile.TemporaryDirectory(prefix="tutorbook-eval-") as tmp:
         embedded = replaced(settings, shared__data_dir=Path(tmp), store__qdrant_url="")
         store, close = open_store(embedded, embedder.dimension)
         try:
             seconds = ingest_corpus(corpus, settings, store, embedder)
             store.chunks.wait_indexed(INDEX_TIMEOUT)  # scored on the index the retriever would search
-            chunks = store.chunks.count()
-            return evaluate_modes(corpus, store, embedder, search_defaults(settings)), chunks, seconds
+            yield store, seconds
         finally:
             close()
+
+
+def measure_corpus(
+    corpus: EvalCorpus, settings: RetrieverSettings, embedder: Embedder
+) -> tuple[dict[str, RetrievalScores], int, float]:
+    """Score every retrieval on a :func:`fresh_index` of ``corpus``; returns the scores, the chunks indexed
+    and the seconds ingestion took."""
+    with fresh_index(corpus, settings, embedder) as (store, seconds):
+        return evaluate_modes(corpus, store, embedder, search_defaults(settings)), store.chunks.count(), seconds
 
 
 def evaluate_corpus(

@@ -11,7 +11,6 @@ question is seen in training: the pairs come from the documents alone, as they w
 import argparse
 import dataclasses
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,15 +18,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import write_results
 from tutorbook_evals.retrieval import (
-    INDEX_TIMEOUT,
     RANKED_CHUNKS,
     corpus_figures,
     default_folder,
     format_table,
-    ingest_corpus,
+    fresh_index,
 )
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus
 from tutorbook_evals.retrieval_scores import RetrievalScores, ranked_documents, score_rankings
@@ -38,7 +35,7 @@ from tutorbook_retriever.schemas import SearchHit
 from tutorbook_retriever.search import dot, search_chunks
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.vectors import heading_of
-from tutorbook_retriever.wiring import open_embedder, open_store, search_defaults
+from tutorbook_retriever.wiring import open_embedder, search_defaults
 from tutorbook_training.reranker import CrossEncoderReranker, RerankTraining, save_reranker, train_reranker
 from tutorbook_training.reranker_pairs import RerankGroup, Section, mine_groups
 
@@ -174,23 +171,15 @@ def measure(corpus: EvalCorpus, args: argparse.Namespace) -> dict[str, Any]:
     stages |= {f"page evidence {w}": page_evidence(w) for w in args.page_weights}
     figures: dict[str, Any] = {}
     seconds: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="tutorbook-rerank-") as tmp:
-        store, close = open_store(
-            replaced(settings, shared__data_dir=Path(tmp), store__qdrant_url=""), embedder.dimension
-        )
-        try:
-            ingest_corpus(corpus, settings, store, embedder)
-            store.chunks.wait_indexed(INDEX_TIMEOUT)
-            if args.cross_encoder:
-                reranker, figures["training"] = trained_reranker(corpus, settings, store, embedder, args)
-                stages |= {
-                    f"cross-encoder top {top} at {w}": cross_encoder(reranker, top, w, seconds)
-                    for top in args.rerank_top
-                    for w in args.cross_weights
-                }
-            results = rescored(corpus, settings, store, embedder, stages)
-        finally:
-            close()
+    with fresh_index(corpus, settings, embedder) as (store, _):
+        if args.cross_encoder:
+            reranker, figures["training"] = trained_reranker(corpus, settings, store, embedder, args)
+            stages |= {
+                f"cross-encoder top {top} at {w}": cross_encoder(reranker, top, w, seconds)
+                for top in args.rerank_top
+                for w in args.cross_weights
+            }
+        results = rescored(corpus, settings, store, embedder, stages)
     print(format_table(corpus, results))
     if seconds:
         figures["cross_encoder_ms"] = {"p50": 1000 * statistics.median(seconds), "pairs": args.rerank_top}
