@@ -7,7 +7,8 @@ Qdrant Edge (the embedded default) beside qdrant-client's local mode (the earlie
    (:mod:`tutorbook_evals.bench_ingestion`).
 2. Single-query embedding latency, sentence-transformers (torch) against ONNX Runtime.
 3. Search through the retriever's HTTP API (query embedding included, hybrid, top 5) at several index
-   sizes, each backend in its own retriever process: p50 / p95 and the process's memory; and beside each
+   sizes (up to 250,000 chunks; local mode, which searches exactly, up to 100,000), each backend in its own
+   retriever process: p50 / p95 and the process's memory; and beside each
    search, interleaved in the same run, the same search filtered by permission (``visible_to``, with a
    fifth of the chunks private to other teams): its p50 / p95 and its ratio to the unfiltered one (the
    target: within 1.2x at 100,000 chunks).
@@ -27,7 +28,12 @@ from typing import Any
 from tutorbook_config.service_settings import replaced
 from tutorbook_devstack.bench_report import summary, timed, write_results
 from tutorbook_evals.bench_ingestion import bench_ingestion_through_gateway
-from tutorbook_evals.bench_search import bench_served_search, permission_filter_summary
+from tutorbook_evals.bench_search import (
+    LOCAL_LARGEST,
+    bench_served_search,
+    permission_filter_summary,
+    planned_searches,
+)
 from tutorbook_evals.retrieval_charts import plot_search_latency
 from tutorbook_evals.retrieval_corpora import DATASETS, EvalCorpus, load_corpus, manual_pages
 from tutorbook_retriever import lexical
@@ -128,8 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="tutorbook-bench-retrieval", description=__doc__)
     parser.add_argument("--dataset", choices=DATASETS, default="emanual-s10")
     parser.add_argument("--data", type=Path, default=Path("../shared/eval-data/emanual-qa"))
-    parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes (chunks) for search; '' for none")
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000,250000", help="index sizes (chunks) for search; '' for none"
+    )
     parser.add_argument("--backends", default=",".join(BACKENDS), help="embedded stores to search, side by side")
+    parser.add_argument(
+        "--local-largest", type=int, default=LOCAL_LARGEST, help="the largest index local mode searches (exact)"
+    )
     parser.add_argument("--queries", type=int, default=100, help="timed queries per measurement")
     parser.add_argument(
         "--ingest-rounds", type=int, default=3, help="long pages through the gateway, each round beside the embedder"
@@ -156,7 +167,8 @@ def main() -> None:
         print("\n== Search through the retriever's HTTP API, query embedding included (hybrid, top 5)")
         originals, _ = corpus_points(corpus, onnx, settings)
         sizes = [int(size) for size in args.sizes.split(",") if size]  # none: ingestion and embedding only
-        served = bench_served_search(corpus, originals, sizes, args.backends.split(","), args.queries, Path(tmp))
+        searches = planned_searches(sizes, args.backends.split(","), args.local_largest)
+        served = bench_served_search(corpus, originals, searches, args.queries, Path(tmp))
     figures["search"] = [dataclasses.asdict(row) for row in served]
     figures["permission_filter"] = permission_filter_summary(served)
     print(f"figures: {write_results('retrieval', figures, args.json)}")

@@ -7,6 +7,7 @@ into a data folder first, then a retriever process serves that folder (port 1820
 are private to other teams, the rest public; each question is asked unfiltered and as team ``team-x``
 (``visible_to: ["team-x", "public"]``), interleaved, so both see the same machine at the same moment."""
 
+import json
 import os
 import random
 import sys
@@ -28,6 +29,7 @@ from tutorbook_retriever.clients.store import Store
 from tutorbook_retriever.ingestion import content_hash
 from tutorbook_retriever.settings import RetrieverSettings
 from tutorbook_retriever.wiring import open_store
+from tutorbook_service.request_context import REQUEST_ID_HEADER
 
 PORT = 18201
 TOKEN = "bench-internal-token-0123456789"
@@ -36,6 +38,21 @@ OTHER_TEAMS = [f"team-{n}" for n in range(1, 5)]
 VISIBLE_TO = ["team-x", "public"]  # the filtered search's caller: sees the public chunks only
 FILTERED_TARGET = 1.2  # a permission-filtered search within 1.2x of an unfiltered one (p50, at 100k chunks)
 GRAPH_TIMEOUT = 1800.0  # seconds for the graphs of a filled index to be built (Edge: about a minute at 250,000)
+# qdrant-client's local mode searches exactly, in memory: 2.9 s a search and 3.5 GB resident at 100,000 chunks
+# (b3d4778). Larger indexes are searched on the other backends only.
+LOCAL_LARGEST = 100_000
+
+
+Timings = dict[str, list[float]]  # milliseconds per search, by kind: "plain" and "filtered" (by VISIBLE_TO)
+
+
+@dataclass(frozen=True)
+class Searched:
+    """One retriever's searches: timed through HTTP by the client, and by the retriever itself."""
+
+    through_http: Timings
+    server_side: Timings
+    memory_mib: float
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,8 @@ class Served:
     memory_mib: float
     filtered_latency_ms: dict[str, float]  # the same searches with visible_to=VISIBLE_TO
     filtered_ratio: float  # filtered p50 / unfiltered p50
+    server_latency_ms: dict[str, float]  # the unfiltered searches' time inside the retriever (its log)
+    server_filtered_latency_ms: dict[str, float]
 
 
 def synthetic_access(rng: random.Random) -> list[str]:
@@ -80,35 +99,52 @@ def resident_mib(pid: int) -> float:
     return 0.0
 
 
-def timed_search(client: httpx.Client, body: dict[str, Any]) -> float:
+def timed_search(client: httpx.Client, body: dict[str, Any], request_id: str) -> float:
     started = time.perf_counter()
-    client.post("/v1/search", json=body).raise_for_status()
+    client.post("/v1/search", json=body, headers={REQUEST_ID_HEADER: request_id}).raise_for_status()
     return (time.perf_counter() - started) * 1000
 
 
-def time_searches(client: httpx.Client, questions: list[str], queries: int) -> tuple[list[float], list[float]]:
+def time_searches(client: httpx.Client, questions: list[str], queries: int) -> Timings:
     """Milliseconds per hybrid top-5 search, unfiltered and filtered by VISIBLE_TO, cycling through
     ``questions`` (after a warm-up of both): each question is asked both ways in turn, which goes first
-    alternating, so neither gets a warmer cache or a quieter machine."""
-    plain = {"top_k": 5, "mode": "hybrid"}
-    filtered = {**plain, "visible_to": VISIBLE_TO}
-    for question in questions[:5]:
-        timed_search(client, {**plain, "query": question})
-        timed_search(client, {**filtered, "query": question})
-    unfiltered_ms: list[float] = []
-    filtered_ms: list[float] = []
+    alternating, so neither gets a warmer cache or a quieter machine. Each timed search carries a request
+    id naming its kind (``timed-plain-<n>``, ``timed-filtered-<n>``), by which the retriever's log gives
+    its time server side."""
+    bodies = {
+        "plain": {"top_k": 5, "mode": "hybrid"},
+        "filtered": {"top_k": 5, "mode": "hybrid", "visible_to": VISIBLE_TO},
+    }
+    for n, question in enumerate(questions[:5]):
+        for kind, body in bodies.items():
+            timed_search(client, {**body, "query": question}, f"warm-{kind}-{n}")
+    timings: Timings = {"plain": [], "filtered": []}
     for n in range(queries):
         question = questions[n % len(questions)]
-        pair = [(unfiltered_ms, plain), (filtered_ms, filtered)]
-        for timings, body in pair if n % 2 == 0 else reversed(pair):
-            timings.append(timed_search(client, {**body, "query": question}))
-    return unfiltered_ms, filtered_ms
+        kinds = ["plain", "filtered"] if n % 2 == 0 else ["filtered", "plain"]
+        for kind in kinds:
+            timings[kind].append(timed_search(client, {**bodies[kind], "query": question}, f"timed-{kind}-{n}"))
+    return timings
 
 
-def serve_and_search(
-    data_dir: Path, backend: str, questions: list[str], queries: int
-) -> tuple[tuple[list[float], list[float]], float]:
-    """Start a retriever on ``data_dir``, time the searches (unfiltered, filtered), read its memory, stop it."""
+def server_side_ms(log: Path) -> Timings:
+    """The retriever's own time for each timed search (from its ``search`` log lines: embedding the query,
+    searching the index, fusing; no HTTP), by kind."""
+    timings: Timings = {"plain": [], "filtered": []}
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        request_id = str(entry.get("request_id", "")) if isinstance(entry, dict) else ""
+        if entry.get("message") == "search" and request_id.startswith("timed-"):
+            timings[request_id.split("-")[1]].append(float(entry["duration_ms"]))
+    return timings
+
+
+def serve_and_search(data_dir: Path, backend: str, questions: list[str], queries: int) -> Searched:
+    """Start a retriever on ``data_dir``, time the searches (unfiltered, filtered) through HTTP and server
+    side, read its memory, stop it."""
     env = {
         **os.environ,
         "TUTORBOOK_DATA_DIR": str(data_dir),
@@ -117,6 +153,7 @@ def serve_and_search(
         "TUTORBOOK_INTERNAL_TOKEN": TOKEN,
         "TUTORBOOK_RETRIEVER_STORE__QDRANT_URL": "",
         "TUTORBOOK_REDIS_URL": "",
+        "PYTHONUNBUFFERED": "1",  # as in its container: each log line is in the file as it is written
     }
     service = start_service(
         f"retriever-{backend}", [sys.executable, "-m", "tutorbook_retriever"], env, data_dir / "logs"
@@ -125,40 +162,48 @@ def serve_and_search(
         wait_ready(service, f"http://127.0.0.1:{PORT}/readyz", timeout=300)
         headers = {"authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", headers=headers, timeout=120) as client:
-            timings = time_searches(client, questions, queries)
-        return timings, resident_mib(service.process.pid)
+            through_http = time_searches(client, questions, queries)
+        memory = resident_mib(service.process.pid)
     finally:
         service.stop()
+    return Searched(through_http, server_side_ms(service.log_path), memory)
+
+
+def planned_searches(sizes: list[int], backends: list[str], local_largest: int) -> list[tuple[int, str]]:
+    """Each size with each backend, in order, but local mode only up to ``local_largest`` chunks."""
+    return [(size, backend) for size in sizes for backend in backends if backend != "local" or size <= local_largest]
 
 
 def bench_served_search(
-    corpus: EvalCorpus, originals: list[ChunkPoint], sizes: list[int], backends: list[str], queries: int, root: Path
+    corpus: EvalCorpus, originals: list[ChunkPoint], searches: list[tuple[int, str]], queries: int, root: Path
 ) -> list[Served]:
-    """For each size, each backend: build its folder, serve it, search it through HTTP."""
+    """For each (size, backend): build its folder, serve it, search it through HTTP."""
     questions = [question.text for question in corpus.questions]
     served = []
-    for size in sizes:
-        for backend in backends:
-            data_dir = root / f"{backend}-{size}"
-            settings = configured(
-                RetrieverSettings, shared__data_dir=data_dir, store__embedded=backend, store__qdrant_url=""
-            )
-            store, close = open_store(settings, len(originals[0].dense))
-            try:
-                grow_index(store, corpus, originals, size, seed=size)
-                store.chunks.wait_indexed(GRAPH_TIMEOUT)  # searched as the retriever will search it from now on
-            finally:
-                close()
-            (unfiltered, filtered), memory = serve_and_search(data_dir, backend, questions, queries)
-            row = served_row(backend, size, unfiltered, filtered, memory)
-            served.append(row)
-            print(
-                f"{size:>8} {backend:<6} p50 {row.latency_ms['p50']:8.1f}  p95 {row.latency_ms['p95']:8.1f} ms"
-                f"   filtered p50 {row.filtered_latency_ms['p50']:8.1f}  p95 {row.filtered_latency_ms['p95']:8.1f} ms"
-                f"   ratio {row.filtered_ratio:5.2f}x   retriever RSS {memory:7.0f} MiB",
-                flush=True,
-            )
+    for size, backend in searches:
+        data_dir = root / f"{backend}-{size}"
+        fill_folder(data_dir, backend, corpus, originals, size)
+        row = served_row(backend, size, serve_and_search(data_dir, backend, questions, queries))
+        served.append(row)
+        print(
+            f"{size:>8} {backend:<6} p50 {row.latency_ms['p50']:8.1f}  p95 {row.latency_ms['p95']:8.1f} ms"
+            f"   filtered p50 {row.filtered_latency_ms['p50']:8.1f}  p95 {row.filtered_latency_ms['p95']:8.1f} ms"
+            f"   ratio {row.filtered_ratio:5.2f}x   server side p50 {row.server_latency_ms['p50']:8.1f} ms"
+            f"   retriever RSS {row.memory_mib:7.0f} MiB",
+            flush=True,
+        )
     return served
+
+
+def fill_folder(data_dir: Path, backend: str, corpus: EvalCorpus, originals: list[ChunkPoint], size: int) -> None:
+    """A retriever data folder holding an index of ``size`` chunks, its graphs built."""
+    settings = configured(RetrieverSettings, shared__data_dir=data_dir, store__embedded=backend, store__qdrant_url="")
+    store, close = open_store(settings, len(originals[0].dense))
+    try:
+        grow_index(store, corpus, originals, size, seed=size)
+        store.chunks.wait_indexed(GRAPH_TIMEOUT)  # searched as the retriever will search it from now on
+    finally:
+        close()
 
 
 def permission_filter_summary(served: list[Served]) -> dict[str, Any]:
@@ -180,6 +225,10 @@ def permission_filter_summary(served: list[Served]) -> dict[str, Any]:
             "ratio_p50": ratios, "target_met_at_largest": met}  # fmt: skip
 
 
-def served_row(backend: str, size: int, unfiltered: list[float], filtered: list[float], memory: float) -> Served:
-    plain, permitted = summary(unfiltered), summary(filtered)
-    return Served(backend, size, plain, memory, permitted, permitted["p50"] / plain["p50"])
+def served_row(backend: str, size: int, searched: Searched) -> Served:
+    plain, permitted = summary(searched.through_http["plain"]), summary(searched.through_http["filtered"])
+    server = searched.server_side
+    return Served(
+        backend, size, plain, searched.memory_mib, permitted, permitted["p50"] / plain["p50"],
+        summary(server["plain"]), summary(server["filtered"]),
+    )  # fmt: skip

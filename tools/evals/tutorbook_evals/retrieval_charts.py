@@ -43,10 +43,10 @@ def plot_search_latency(rows: dict[int, dict[str, tuple[float, float]]], path: P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted(rows)
-    series = list(rows[sizes[0]])
+    series = list(dict.fromkeys(name for by_backend in rows.values() for name in by_backend))
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name in series:
+    for name in series:  # a backend is drawn at the sizes it was searched at
+        sizes = sorted(size for size, by_backend in rows.items() if name in by_backend)
         line = axes.plot(sizes, [rows[size][name][0] for size in sizes], marker="o", label=f"{name} p50")
         axes.plot(sizes, [rows[size][name][1] for size in sizes], linestyle="--", color=line[0].get_color(),
                   label=f"{name} p95")  # fmt: skip
