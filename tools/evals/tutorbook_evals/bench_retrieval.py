@@ -7,11 +7,11 @@ Qdrant Edge (the embedded default) beside qdrant-client's local mode (the earlie
    (:mod:`tutorbook_evals.bench_ingestion`).
 2. Single-query embedding latency, sentence-transformers (torch) against ONNX Runtime.
 3. Search through the retriever's HTTP API (query embedding included, hybrid, top 5) at several index
-   sizes (up to 250,000 chunks; local mode, which searches exactly, up to 100,000), each backend in its own
-   retriever process: p50 / p95 and the process's memory; and beside each
+   sizes (local mode, which searches exactly, only up to ``--local-largest``), each backend in its own
+   retriever process: p50 / p95 through HTTP and inside the retriever, and the process's memory; and beside each
    search, interleaved in the same run, the same search filtered by permission (``visible_to``, with a
    fifth of the chunks private to other teams): its p50 / p95 and its ratio to the unfiltered one (the
-   target: within 1.2x at 100,000 chunks).
+   target: within 1.2x at 100,000 chunks, ``FILTERED_TARGET_CHUNKS``).
 
 Figures go to ``data/bench/retrieval.json`` too.
 """
