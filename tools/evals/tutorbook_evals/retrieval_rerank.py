@@ -10,6 +10,7 @@ question is seen in training: the pairs come from the documents alone, as they w
 
 import argparse
 import dataclasses
+import functools
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -113,14 +114,26 @@ def page_evidence(weight: float) -> Reorder:
     return reorder
 
 
-def cross_encoder(reranker: CrossEncoderReranker, top: int, weight: float, seconds: list[float]) -> Reorder:
-    """The trained reranker over the first ``top`` hits, mixed at ``weight`` (its time kept in ``seconds``)."""
+def scored_once(reranker: CrossEncoderReranker, seconds: list[float]) -> Callable[[str, tuple[str, ...]], list[float]]:
+    """The reranker's scores of a question's passages, computed once however many weights mix them (the time
+    of each computation kept in ``seconds``)."""
+
+    @functools.cache
+    def scores(question: str, passages: tuple[str, ...]) -> list[float]:
+        started = time.perf_counter()
+        found = reranker.score(question, list(passages))
+        seconds.append(time.perf_counter() - started)
+        return found
+
+    return scores
+
+
+def cross_encoder(scores: Callable[[str, tuple[str, ...]], list[float]], top: int, weight: float) -> Reorder:
+    """The reranker's ``scores`` over the first ``top`` hits, mixed at ``weight``."""
 
     def reorder(question: str, vector: list[float], hits: Sequence[SearchHit]) -> list[SearchHit]:
-        started = time.perf_counter()
-        scores = reranker.score(question, [hit.text for hit in hits[:top]])
-        seconds.append(time.perf_counter() - started)
-        return mixed_order(hits[:top], scores, weight) + list(hits[top:])
+        passages = tuple(hit.text for hit in hits[:top])
+        return mixed_order(hits[:top], scores(question, passages), weight) + list(hits[top:])
 
     return reorder
 
@@ -174,8 +187,9 @@ def measure(corpus: EvalCorpus, args: argparse.Namespace) -> dict[str, Any]:
     with fresh_index(corpus, settings, embedder) as (store, _):
         if args.cross_encoder:
             reranker, figures["training"] = trained_reranker(corpus, settings, store, embedder, args)
+            scores = scored_once(reranker, seconds)
             stages |= {
-                f"cross-encoder top {top} at {w}": cross_encoder(reranker, top, w, seconds)
+                f"cross-encoder top {top} at {w}": cross_encoder(scores, top, w)
                 for top in args.rerank_top
                 for w in args.cross_weights
             }
